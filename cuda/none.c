@@ -1,0 +1,11 @@
+// The CUDA backend's contract for builds without nvcc (see cuda/gpu.h).
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda/gpu.h"
+
+int gpu_probe(GpuInfo *info) {
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "no GPU support (built without CUDA; rebuild where nvcc exists)");
+    return 0;
+}

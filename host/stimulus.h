@@ -1,0 +1,39 @@
+/*
+ * stimulus: the words a listener heard, with their times, and the text a model reads.
+ *
+ * Reads a Praat TextGrid (long or short text format, UTF-8 or UTF-16 with BOM) and keeps the
+ * intervals of one tier whose label is not a pause ("sp", "sil", empty by default). Labels are
+ * trimmed and NFC-normalised (utf8proc). The text is the words joined by single spaces, except that
+ * clitics split off by forced aligners ("'s", "'ll", "n't", ...) attach to the word before
+ * ("what 's" -> "what's"). Each word keeps its byte range in that text, which is how words meet
+ * tokens (tokenizer.h) and how hidden states get a time.
+ *
+ * Ownership: Stimulus owns its arrays; stim_free releases them. Errors: stim_load_textgrid returns
+ * -1 and fills err with the file name and the problem (missing tier, malformed file, no words).
+ */
+#ifndef HOST_STIMULUS_H
+#define HOST_STIMULUS_H
+
+#include <stddef.h>
+
+typedef struct {
+    size_t n_words;     // W
+    char **label;       // (W) the word as written in the TextGrid, trimmed and NFC-normalised
+    double *onset;      // (W) seconds, the TextGrid's clock
+    double *offset;     // (W)
+    size_t *start;      // (W) byte range of the word in text
+    size_t *end;        // (W)
+    char *text;         // NUL-terminated
+    size_t text_len;
+    double t_min, t_max;  // extent of the tier
+} Stimulus;
+
+// skip: labels that mark pauses (compared after trimming); NULL/0 means {"sp", "sil", ""}.
+int stim_load_textgrid(const char *path, const char *tier, const char *const *skip, size_t n_skip, Stimulus *out,
+                       char *err);
+void stim_free(Stimulus *s);
+
+// 1 if a word attaches to the previous one without a space (a clitic such as "'s" or "n't")
+int stim_is_clitic(const char *word);
+
+#endif  // HOST_STIMULUS_H
