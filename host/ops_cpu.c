@@ -1,0 +1,96 @@
+#include "host/ops_cpu.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+void matmul_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int T, int C, int OC) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    if (bias) {
+#pragma omp parallel for
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < OC; o++) out[(size_t)t * OC + o] += bias[o];
+    }
+}
+
+void embedding_forward_cpu(float *out, const int32_t *ids, const float *table, int T, int C) {
+    for (int t = 0; t < T; t++) memcpy(out + (size_t)t * C, table + (size_t)ids[t] * C, (size_t)C * sizeof(float));
+}
+
+void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int T, int C, float eps) {
+#pragma omp parallel for
+    for (int t = 0; t < T; t++) {
+        const float *x = inp + (size_t)t * C;
+        float *y = out + (size_t)t * C;
+        double ss = 0.0;
+        for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
+        float rstd = 1.0f / sqrtf((float)(ss / C) + eps);
+        for (int c = 0; c < C; c++) y[c] = weight[c] * (x[c] * rstd);
+    }
+}
+
+void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta) {
+    int half = rot_dims / 2;
+#pragma omp parallel for
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < half; i++) {
+            // transformers: inv_freq = 1 / base ** (arange(0, dim, 2) / dim), float32 throughout
+            float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)rot_dims);
+            float angle = (float)pos[t] * inv_freq;
+            float c = (float)cos((double)angle), s = (float)sin((double)angle);
+            for (int h = 0; h < NH; h++) {
+                float *v = x + ((size_t)t * NH + h) * HS;
+                float a = v[i], b = v[i + half];
+                v[i] = a * c - b * s;
+                v[i + half] = b * c + a * s;
+            }
+        }
+    }
+}
+
+void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
+                           int NKV, int HS) {
+    const int q_stride = NH * HS, kv_stride = NKV * HS, group = NH / NKV;
+    const float scale = 1.0f / sqrtf((float)HS);
+    for (int h = 0; h < NH; h++) {
+        const float *kh = k + (size_t)(h / group) * HS, *vh = v + (size_t)(h / group) * HS;
+        for (int q0 = 0; q0 < T; q0 += ATTN_QUERY_BLOCK) {
+            int nq = T - q0 < ATTN_QUERY_BLOCK ? T - q0 : ATTN_QUERY_BLOCK;
+            int nk = q0 + nq;  // causal: this block sees keys [0, q0 + nq)
+            // scores (nq, nk) = q_block (nq, HS) @ k (nk, HS)^T * scale
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, q + (size_t)q0 * q_stride + h * HS,
+                        q_stride, kh, kv_stride, 0.0f, scores, nk);
+#pragma omp parallel for
+            for (int r = 0; r < nq; r++) {
+                float *row = scores + (size_t)r * nk;
+                int n_valid = q0 + r + 1;
+                float mx = row[0];
+                for (int j = 1; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j < n_valid; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j < n_valid; j++) row[j] *= inv;
+                for (int j = n_valid; j < nk; j++) row[j] = 0.0f;
+            }
+            // out_block (nq, HS) = probs (nq, nk) @ v (nk, HS)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, scores, nk, vh, kv_stride, 0.0f,
+                        out + (size_t)q0 * q_stride + h * HS, q_stride);
+        }
+    }
+}
+
+void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void residual_forward_cpu(float *out, const float *a, const float *b, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
