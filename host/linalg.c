@@ -1,0 +1,62 @@
+#include "host/linalg.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/base.h"
+
+void linalg_eigh(double *a, double *w, size_t n) {
+    if (n == 0) return;
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, a, (lapack_int)n, w);
+    if (info != 0)
+        DIE("the matrix holds NaN or Inf; check the inputs", "LAPACKE_dsyevd failed (info %d) on a %zux%zu matrix",
+            (int)info, n, n);
+    // LAPACK gives ascending order: reverse the columns, then fix signs
+    for (size_t i = 0; i < n / 2; i++) {
+        size_t j = n - 1 - i;
+        double t = w[i];
+        w[i] = w[j];
+        w[j] = t;
+        for (size_t r = 0; r < n; r++) {
+            t = a[r * n + i];
+            a[r * n + i] = a[r * n + j];
+            a[r * n + j] = t;
+        }
+    }
+    for (size_t c = 0; c < n; c++) {
+        size_t best = 0;
+        for (size_t r = 1; r < n; r++)
+            if (fabs(a[r * n + c]) > fabs(a[best * n + c])) best = r;
+        if (a[best * n + c] < 0)
+            for (size_t r = 0; r < n; r++) a[r * n + c] = -a[r * n + c];
+    }
+}
+
+void linalg_gram(double *g, const double *x, size_t N, size_t P) {
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)N, 1.0, x, (int)P, 0.0, g, (int)P);
+    for (size_t i = 0; i < P; i++)
+        for (size_t j = 0; j < i; j++) g[i * P + j] = g[j * P + i];
+}
+
+void linalg_pearson_columns(double *r, const double *a, const double *b, size_t N, size_t T) {
+    for (size_t t = 0; t < T; t++) {
+        double ma = 0, mb = 0;
+        for (size_t i = 0; i < N; i++) {
+            ma += a[i * T + t];
+            mb += b[i * T + t];
+        }
+        ma /= (double)N;
+        mb /= (double)N;
+        double sab = 0, saa = 0, sbb = 0;
+        for (size_t i = 0; i < N; i++) {
+            double da = a[i * T + t] - ma, db = b[i * T + t] - mb;
+            sab += da * db;
+            saa += da * da;
+            sbb += db * db;
+        }
+        r[t] = (saa > 0 && sbb > 0) ? sab / sqrt(saa * sbb) : NAN;
+    }
+}

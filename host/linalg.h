@@ -1,0 +1,23 @@
+/*
+ * linalg: the few float64 building blocks the fits share, on OpenBLAS and LAPACKE.
+ *
+ * Row-major throughout. linalg_eigh returns eigenvalues in descending order with the eigenvectors
+ * as the columns of a, sign-fixed so that each vector's largest-magnitude entry is positive (so
+ * results are reproducible across BLAS builds). A LAPACK failure is fatal (DIE): it means a NaN
+ * slipped through input validation. Nothing here keeps state.
+ */
+#ifndef HOST_LINALG_H
+#define HOST_LINALG_H
+
+#include <stddef.h>
+
+// a (n, n) symmetric -> eigenvectors in its columns; w (n) eigenvalues, descending
+void linalg_eigh(double *a, double *w, size_t n);
+
+// g (P, P) = x^T x for x (N, P), both triangles filled
+void linalg_gram(double *g, const double *x, size_t N, size_t P);
+
+// Pearson r per column of a and b (N, T); NaN for a constant column
+void linalg_pearson_columns(double *r, const double *a, const double *b, size_t N, size_t T);
+
+#endif  // HOST_LINALG_H
