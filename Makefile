@@ -41,7 +41,7 @@ ifneq ($(SKIP_DETECT),1)
   ifneq ($(HAVE_MPICC),1)
     $(error ✗ mpicc not found. Run `make deps`)
   endif
-  $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | sed 's/.*: //' | head -1)))
+  $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | grep -o 'Open MPI [0-9.]*')))
   $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc)
   ifeq ($(NO_CUDA),1)
     HAVE_CUDA :=

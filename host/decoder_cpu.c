@@ -16,7 +16,7 @@ struct DecoderScratch {
     float *att;     // (T, NH*HS)
     float *gate;    // (T, F)
     float *up;      // (T, F)
-    float *scores;  // (ATTN_QUERY_BLOCK, T)
+    float *scores;  // (threads, ATTN_QUERY_BLOCK, T)
     int *pos;       // (T)
     float *memory;
 };
@@ -26,7 +26,7 @@ struct DecoderScratch {
 static void buffer_sizes(const ModelConfig *c, int T_max, size_t sizes[N_BUFFERS]) {
     size_t T = (size_t)T_max, C = (size_t)c->d_model, F = (size_t)c->d_ff;
     size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t s[N_BUFFERS] = {T * C, T * C, T * QD, T * KD, T * KD, T * QD, T * F, T * F, (size_t)ATTN_QUERY_BLOCK * T};
+    size_t s[N_BUFFERS] = {T * C, T * C, T * QD, T * KD, T * KD, T * QD, T * F, T * F, attention_scratch_floats(T_max)};
     memcpy(sizes, s, sizeof s);
 }
 

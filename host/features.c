@@ -1,6 +1,7 @@
 #include "host/features.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 double feat_lanczos(double u, int a) {
@@ -45,6 +46,26 @@ void feat_delay(double *out, const double *in, size_t V, size_t C, const int *de
             else memcpy(o, in + (size_t)src * C, C * sizeof(double));
         }
     }
+}
+
+size_t feat_highpass(double *x, size_t N, size_t C, double tr, double cutoff) {
+    // DCT-II basis b_k[n] = sqrt(2/N) cos(pi k (2n+1) / 2N), b_0 = 1/sqrt(N): orthonormal, so the
+    // projection is a sum of rank-one removals. K = floor(2 N tr / cutoff) + 1 as in spm_filter.
+    size_t K = cutoff > 0 ? (size_t)floor(2.0 * (double)N * tr / cutoff) + 1 : 1;
+    if (K > N) K = N;
+    double *b = malloc(N * sizeof(double)), *dot = malloc(C * sizeof(double));
+    for (size_t k = 0; k < K; k++) {
+        for (size_t n = 0; n < N; n++)
+            b[n] = k == 0 ? 1.0 / sqrt((double)N) : sqrt(2.0 / (double)N) * cos(M_PI * (double)k * (2.0 * (double)n + 1) / (2.0 * (double)N));
+        memset(dot, 0, C * sizeof(double));
+        for (size_t n = 0; n < N; n++)
+            for (size_t c = 0; c < C; c++) dot[c] += b[n] * x[n * C + c];
+        for (size_t n = 0; n < N; n++)
+            for (size_t c = 0; c < C; c++) x[n * C + c] -= b[n] * dot[c];
+    }
+    free(b);
+    free(dot);
+    return K;
 }
 
 size_t feat_zscore(double *x, size_t N, size_t C) {

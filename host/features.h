@@ -31,6 +31,11 @@ void feat_words_to_volumes(double *out, const float *x, const double *word_time,
 // out (V, D*C): out[j, d*C + c] = in[j - delays[d], c], or 0 when j - delays[d] is outside [0, V)
 void feat_delay(double *out, const double *in, size_t V, size_t C, const int *delays, size_t D);
 
+// High-pass filter each column of x (N, C) in place, sampled every tr seconds: remove its projection
+// on the discrete cosine basis of periods longer than cutoff seconds (SPM's filter; the constant is
+// always removed). Returns the number of basis functions removed.
+size_t feat_highpass(double *x, size_t N, size_t C, double tr, double cutoff);
+
 // z-score each column of x (N, C) in place (population std); constant columns become 0.
 // Returns the number of constant columns.
 size_t feat_zscore(double *x, size_t N, size_t C);

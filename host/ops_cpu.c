@@ -2,12 +2,29 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
+// element-wise loops below this many elements stay on one thread: a parallel region costs more
+#define PARALLEL_MIN 16384
+
 void matmul_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int T, int C, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    int threads = omp_get_max_threads();
+    if (threads > 1 && T >= 16 * threads) {
+        // each thread one row block, one single-threaded sgemm; blocks are multiples of 8 rows
+#pragma omp parallel
+        {
+            int n = omp_get_num_threads(), id = omp_get_thread_num();
+            int rows = ((T + n - 1) / n + 7) / 8 * 8, t0 = id * rows, t1 = t0 + rows < T ? t0 + rows : T;
+            if (t0 < T)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t1 - t0, OC, C, 1.0f, inp + (size_t)t0 * C, C,
+                            weight, C, 0.0f, out + (size_t)t0 * OC, OC);
+        }
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    }
     if (bias) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * OC >= PARALLEL_MIN)
         for (int t = 0; t < T; t++)
             for (int o = 0; o < OC; o++) out[(size_t)t * OC + o] += bias[o];
     }
@@ -18,7 +35,7 @@ void embedding_forward_cpu(float *out, const int32_t *ids, const float *table, i
 }
 
 void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int T, int C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * C >= PARALLEL_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C;
         float *y = out + (size_t)t * C;
@@ -31,7 +48,7 @@ void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int 
 
 void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta) {
     int half = rot_dims / 2;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * NH * HS >= PARALLEL_MIN)
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < half; i++) {
             // transformers: inv_freq = 1 / base ** (arange(0, dim, 2) / dim), float32 throughout
@@ -48,42 +65,47 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
     }
 }
 
+size_t attention_scratch_floats(int T) { return (size_t)omp_get_max_threads() * ATTN_QUERY_BLOCK * (size_t)T; }
+
 void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
                            int NKV, int HS) {
     const int q_stride = NH * HS, kv_stride = NKV * HS, group = NH / NKV;
+    const int n_blocks = (T + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK;
     const float scale = 1.0f / sqrtf((float)HS);
-    for (int h = 0; h < NH; h++) {
+    // later query blocks see more keys, so hand out (head, block) pairs dynamically, largest first
+#pragma omp parallel for schedule(dynamic) if (NH * n_blocks > 1)
+    for (int work = 0; work < NH * n_blocks; work++) {
+        int h = work % NH, blk = n_blocks - 1 - work / NH;
+        float *sc = scores + (size_t)omp_get_thread_num() * ATTN_QUERY_BLOCK * T;
         const float *kh = k + (size_t)(h / group) * HS, *vh = v + (size_t)(h / group) * HS;
-        for (int q0 = 0; q0 < T; q0 += ATTN_QUERY_BLOCK) {
-            int nq = T - q0 < ATTN_QUERY_BLOCK ? T - q0 : ATTN_QUERY_BLOCK;
-            int nk = q0 + nq;  // causal: this block sees keys [0, q0 + nq)
-            // scores (nq, nk) = q_block (nq, HS) @ k (nk, HS)^T * scale
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, q + (size_t)q0 * q_stride + h * HS,
-                        q_stride, kh, kv_stride, 0.0f, scores, nk);
-#pragma omp parallel for
-            for (int r = 0; r < nq; r++) {
-                float *row = scores + (size_t)r * nk;
-                int n_valid = q0 + r + 1;
-                float mx = row[0];
-                for (int j = 1; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-                for (int j = 0; j < n_valid; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < n_valid; j++) row[j] *= inv;
-                for (int j = n_valid; j < nk; j++) row[j] = 0.0f;
+        int q0 = blk * ATTN_QUERY_BLOCK;
+        int nq = T - q0 < ATTN_QUERY_BLOCK ? T - q0 : ATTN_QUERY_BLOCK;
+        int nk = q0 + nq;  // causal: this block sees keys [0, q0 + nq)
+        // scores (nq, nk) = q_block (nq, HS) @ k (nk, HS)^T * scale
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, q + (size_t)q0 * q_stride + h * HS,
+                    q_stride, kh, kv_stride, 0.0f, sc, nk);
+        for (int r = 0; r < nq; r++) {
+            float *row = sc + (size_t)r * nk;
+            int n_valid = q0 + r + 1;
+            float mx = row[0];
+            for (int j = 1; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
+            float sum = 0.0f;
+            for (int j = 0; j < n_valid; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
             }
-            // out_block (nq, HS) = probs (nq, nk) @ v (nk, HS)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, scores, nk, vh, kv_stride, 0.0f,
-                        out + (size_t)q0 * q_stride + h * HS, q_stride);
+            float inv = 1.0f / sum;
+            for (int j = 0; j < n_valid; j++) row[j] *= inv;
+            for (int j = n_valid; j < nk; j++) row[j] = 0.0f;
         }
+        // out_block (nq, HS) = probs (nq, nk) @ v (nk, HS)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, sc, nk, vh, kv_stride, 0.0f,
+                    out + (size_t)q0 * q_stride + h * HS, q_stride);
     }
 }
 
 void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N) {
-#pragma omp parallel for
+#pragma omp parallel for if (N >= PARALLEL_MIN)
     for (size_t i = 0; i < N; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
@@ -91,6 +113,6 @@ void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N
 }
 
 void residual_forward_cpu(float *out, const float *a, const float *b, size_t N) {
-#pragma omp parallel for
+#pragma omp parallel for if (N >= PARALLEL_MIN)
     for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
 }

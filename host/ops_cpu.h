@@ -4,8 +4,9 @@
  *
  * Conventions (llm.c): outputs first, then inputs, then weights, then sizes; raw pointers, no hidden
  * state, row-major. Shape letters: T tokens, C channels, OC output channels, NH query heads, NKV
- * key/value heads, HS head size, N flat element count. Matrix products go through OpenBLAS sgemm
- * (multi-threaded); the element-wise loops use OpenMP. Nothing here allocates.
+ * key/value heads, HS head size, N flat element count. Parallel with OpenMP: matrix products split
+ * their rows over the threads, each block one single-threaded OpenBLAS sgemm (host/threads.h);
+ * attention splits (head, query block) pairs. Nothing here allocates.
  */
 #ifndef HOST_OPS_CPU_H
 #define HOST_OPS_CPU_H
@@ -28,8 +29,9 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
 
 // Causal self-attention with grouped KV heads (query head h reads KV head h / (NH/NKV)).
 // q (T, NH, HS), k and v (T, NKV, HS) -> out (T, NH, HS); scores: scratch of
-// ATTN_QUERY_BLOCK * T floats. Scale 1/sqrt(HS), softmax in float32 over the unmasked keys.
+// attention_scratch_floats(T) floats. Scale 1/sqrt(HS), softmax in float32 over the unmasked keys.
 #define ATTN_QUERY_BLOCK 256
+size_t attention_scratch_floats(int T);  // one query block of scores per OpenMP thread
 void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
                            int NKV, int HS);
 

@@ -149,6 +149,7 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
 
     double *all_pred = pred ? pred : base_malloc(base_mul(N, T) * sizeof(double), "ridge predictions");
     double *log_alpha_sum = base_calloc(T, sizeof(double), "alpha sums");
+    double *r_sum = base_calloc(T, sizeof(double), "r sums"), *fold_r = base_malloc(T * sizeof(double), "fold r");
     double *sse = base_malloc(base_mul(A, T) * sizeof(double), "inner errors");
     double *chosen = base_malloc(T * sizeof(double), "chosen alphas");
     size_t *outer = base_malloc((size_t)(K + 1) * sizeof(size_t), "folds");
@@ -203,9 +204,13 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
         stats->dual |= b.dual;
         basis_predict(all_pred + outer[f] * T, scaled, &b, chosen, 1);
         basis_free(&b);
+        linalg_pearson_columns(fold_r, all_pred + outer[f] * T, Y + outer[f] * T, n_te, T);
+        for (size_t t = 0; t < T; t++) r_sum[t] += fold_r[t];  // NaN propagates: a constant fold has no r
     }
-    linalg_pearson_columns(r, all_pred, Y, N, T);
-    for (size_t t = 0; t < T; t++) alpha[t] = exp(log_alpha_sum[t] / K);
+    for (size_t t = 0; t < T; t++) {
+        r[t] = r_sum[t] / K;
+        alpha[t] = exp(log_alpha_sum[t] / K);
+    }
 
     free(te);
     free(ipred);
@@ -217,6 +222,8 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
     free(chosen);
     free(sse);
     free(log_alpha_sum);
+    free(r_sum);
+    free(fold_r);
     if (!pred) free(all_pred);
     return 0;
 }

@@ -5,7 +5,9 @@
  *  - outer: K contiguous folds; each is predicted by a model trained on the other folds;
  *  - inner: inside each outer training set, contiguous inner folds score every alpha of the grid
  *    by held-out squared error, and each target takes its own best alpha (ties: the larger);
- *  - score: Pearson r between the concatenated held-out predictions and the targets.
+ *  - score: Pearson r between prediction and target inside each held-out fold, averaged over the
+ *    outer folds. (Correlating the concatenated folds would reward or punish differences between
+ *    fold means, which slow drifts create and no model of the words can predict.)
  * Every model has an unpenalised intercept (features and targets centred on the training rows).
  *
  * Numerics, all float64: per training set, one symmetric eigendecomposition serves every alpha and
@@ -35,7 +37,7 @@ typedef struct {
     int dual;       // 1 when the outer fits used the dual form
 } RidgeStats;
 
-// r (T) held-out Pearson r; alpha (T) geometric mean over outer folds of the chosen alpha;
+// r (T) held-out Pearson r (mean over outer folds; NaN where a fold's target is constant); alpha (T) geometric mean over outer folds of the chosen alpha;
 // pred (N, T) held-out predictions, or NULL.
 int ridge_cv(double *r, double *alpha, double *pred, const double *X, const double *Y, size_t N, size_t P, size_t T,
              const RidgeConfig *cfg, RidgeStats *stats, char *err);

@@ -56,7 +56,7 @@ static void ref_cv(double *r, double *alpha_out, const double *X, const double *
     double *pred = malloc(N * T * sizeof(double)), *ip = malloc(N * T * sizeof(double));
     double *sse = malloc(A * T * sizeof(double)), *chosen = malloc(T * sizeof(double)), *al = malloc(T * sizeof(double));
     size_t *tr = malloc(N * sizeof(size_t)), *te = malloc(N * sizeof(size_t)), *itr = malloc(N * sizeof(size_t));
-    for (size_t t = 0; t < T; t++) alpha_out[t] = 0;
+    for (size_t t = 0; t < T; t++) alpha_out[t] = r[t] = 0;
     for (size_t f = 0; f < K; f++) {
         size_t lo = f * N / K, hi = (f + 1) * N / K, n_tr = 0, n_te = 0;
         for (size_t i = 0; i < N; i++) {
@@ -83,9 +83,11 @@ static void ref_cv(double *r, double *alpha_out, const double *X, const double *
             alpha_out[t] += log(chosen[t]) / (double)K;
         }
         ref_predict(pred + lo * T, X, Y, P, T, tr, n_tr, te, n_te, chosen);
+        double fr[64];
+        linalg_pearson_columns(fr, pred + lo * T, Y + lo * T, n_te, T);
+        for (size_t t = 0; t < T; t++) r[t] += fr[t] / (double)K;
     }
     for (size_t t = 0; t < T; t++) alpha_out[t] = exp(alpha_out[t]);
-    linalg_pearson_columns(r, pred, Y, N, T);
     free(pred), free(ip), free(sse), free(chosen), free(al), free(tr), free(te), free(itr);
 }
 

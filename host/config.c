@@ -1,0 +1,599 @@
+#include "host/config.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "host/base.h"
+#include "host/ridge.h"
+
+// ----------------------------------------------------------------------------
+// the parameter table
+
+typedef enum { P_INT, P_SIZE, P_DOUBLE, P_STRING, P_ENUM, P_STR_LIST, P_INT_LIST, P_DOUBLE_LIST } ParamType;
+
+typedef struct {
+    const char *section, *key;
+    ParamType type;
+    size_t offset;        // field in SweepConfig
+    size_t cap;           // P_STRING: bytes; P_INT_LIST / P_DOUBLE_LIST: elements
+    size_t count_offset;  // P_INT_LIST / P_DOUBLE_LIST: the size_t count field
+    double min, max;      // numeric bounds (per element for lists)
+    const char *def;      // default as YAML text; NULL = required
+    const char *choices;  // P_ENUM: names separated by '|', value = index
+    const char *doc;
+} Param;
+
+#define F(field) offsetof(SweepConfig, field)
+#define NONE 0  // no count field
+
+static const Param PARAMS[] = {
+    {"stimulus", "textgrid", P_STRING, F(textgrid), CFG_STR, NONE, 0, 0, NULL, NULL,
+     "Praat TextGrid with the word timings of the stimulus (long or short text format)"},
+    {"stimulus", "tier", P_STRING, F(tier), 128, NONE, 0, 0, "word", NULL, "name of the interval tier that holds the words"},
+    {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
+     "interval labels that mark pauses, not words"},
+    {"context", "policy", P_ENUM, F(context_policy), 0, NONE, 0, 0, "full", "full",
+     "full: the whole story as one causal sequence, in overlapping chunks past the model's window"},
+    {"context", "window", P_INT, F(context_window), 0, NONE, 0, 1e7, "0", NULL,
+     "tokens per forward pass including BOS; 0 = the model's context length"},
+    {"context", "overlap", P_INT, F(context_overlap), 0, NONE, -1, 1e7, "-1", NULL,
+     "tokens shared by consecutive chunks (the least context a word gets after the first chunk); -1 = half the window"},
+    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text",
+     "roi_text: one text file per subject, one row per volume, one column per region"},
+    {"recordings", "tr", P_DOUBLE, F(tr), 0, NONE, 1e-3, 1e3, NULL, NULL, "repetition time in seconds"},
+    {"recordings", "first_volume_time", P_DOUBLE, F(first_volume_time), 0, NONE, -1e6, 1e6, "0", NULL,
+     "stimulus time (s, TextGrid clock) at which the first kept volume starts"},
+    {"recordings", "volumes", P_SIZE, F(volumes), 0, NONE, 0, 1e9, "0", NULL,
+     "volumes per recording; 0 = ceil((stimulus end - first_volume_time) / tr)"},
+    {"recordings", "highpass_seconds", P_DOUBLE, F(highpass_seconds), 0, NONE, 0, 1e6, "128", NULL,
+     "high-pass cutoff (s) applied to recordings and design alike (discrete cosine basis, as SPM); 0 = remove the "
+     "mean only"},
+    {"recordings", "regions", P_STR_LIST, F(regions), 0, NONE, 0, 0, NULL, NULL,
+     "region names, one per column of every recording file"},
+    {"recordings", "files", P_STR_LIST, F(files), 0, NONE, 0, 0, NULL, NULL,
+     "recording files or glob patterns, one file per subject (subject id = file name up to its first - _ or .)"},
+    {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos",
+     "words to volumes: sum of the words whose midpoint falls in the volume, or a Lanczos-windowed sinc"},
+    {"design", "lanczos_window", P_INT, F(lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
+    {"design", "delays", P_INT_LIST, F(delays), CFG_MAX_DELAYS, F(n_delays), 0, 100, "[1, 2, 3, 4]", NULL,
+     "finite-impulse-response delays in volumes (1-4 volumes = 2-8 s at TR 2 s)"},
+    {"design", "pca_components", P_SIZE, F(pca_components), 0, NONE, 0, 1e6, "0", NULL,
+     "PCA components per layer before the delays, fitted on all volumes; 0 = none (ridge takes its dual form "
+     "when features outnumber volumes)"},
+    {"ridge", "folds", P_INT, F(folds), 0, NONE, 2, 1000, "5", NULL, "outer cross-validation folds (contiguous)"},
+    {"ridge", "inner_folds", P_INT, F(inner_folds), 0, NONE, 2, 1000, "5", NULL,
+     "inner folds choosing each target's alpha on training data only"},
+    {"ridge", "alpha_log10_min", P_DOUBLE, F(alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
+     "smallest alpha of the log-spaced grid, as a power of ten"},
+    {"ridge", "alpha_log10_max", P_DOUBLE, F(alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
+     "largest alpha of the grid, as a power of ten"},
+    {"ridge", "alpha_count", P_SIZE, F(alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
+    {"ridge", "alphas", P_DOUBLE_LIST, F(alphas), CFG_MAX_ALPHAS, F(n_alphas), 1e-300, 1e300, "[]", NULL,
+     "an explicit alpha grid (ascending); replaces the log-spaced one when given"},
+    {"output", "path", P_STRING, F(output), CFG_STR, NONE, 0, 0, "results.h5", NULL,
+     "the results file (written under a temporary name, renamed when complete)"},
+    {"run", "threads", P_INT, F(threads), 0, NONE, 0, 1024, "0", NULL,
+     "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
+};
+#define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
+static const char *SECTIONS[] = {"models", "stimulus", "context", "recordings", "design", "ridge", "output", "run"};
+#define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
+
+// ----------------------------------------------------------------------------
+// helpers
+
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b), prev[128], cur[128];
+    if (la > 120 || lb > 120) return 1000;
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+// " (did you mean 'x'?)" for the closest name within distance 3, else ""
+static void suggest(char *out, size_t n, const char *word, const char *const *names, size_t n_names) {
+    size_t best = 1000, bi = 0;
+    for (size_t i = 0; i < n_names; i++) {
+        size_t d = edit_distance(word, names[i]);
+        if (d < best) best = d, bi = i;
+    }
+    if (best <= 3) snprintf(out, n, " (did you mean '%s'?)", names[bi]);
+    else out[0] = '\0';
+}
+
+static const Param *find_param(const char *section, const char *key) {
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (strcmp(PARAMS[i].section, section) == 0 && strcmp(PARAMS[i].key, key) == 0) return &PARAMS[i];
+    return NULL;
+}
+
+static void strlist_free(StrList *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static void strlist_add(StrList *l, const char *s) {
+    l->items = base_realloc(l->items, (l->n + 1) * sizeof(char *), "config list");
+    l->items[l->n++] = base_strdup(s);
+}
+
+// ----------------------------------------------------------------------------
+// setting a parameter from a YAML node
+
+typedef struct {
+    const char *file;
+    char *err;
+} Ctx;
+
+static int node_err(const Ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int node_err(const Ctx *c, const yaml_node_t *n, const char *fmt, ...) {
+    char msg[BASE_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n) return base_errf(c->err, "%s:%zu: %s", c->file, (size_t)n->start_mark.line + 1, msg);
+    return base_errf(c->err, "%s: %s", c->file, msg);
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int parse_number(const Ctx *c, const yaml_node_t *n, const Param *p, const char *s, double *out, int integer) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (*end == ' ') end++;
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return node_err(c, n, "%s.%s: '%s' is not a%s number", p->section, p->key, s, integer ? "n integer" : "");
+    if (integer && v != floor(v)) return node_err(c, n, "%s.%s: '%s' is not an integer", p->section, p->key, s);
+    if (p->min != p->max && (v < p->min || v > p->max))
+        return node_err(c, n, "%s.%s: %s is outside [%g, %g]", p->section, p->key, s, p->min, p->max);
+    *out = v;
+    return 0;
+}
+
+static int set_param(const Ctx *c, SweepConfig *cfg, const Param *p, const yaml_document_t *doc, const yaml_node_t *n) {
+    char *field = (char *)cfg + p->offset;
+    int is_list = p->type == P_STR_LIST || p->type == P_INT_LIST || p->type == P_DOUBLE_LIST;
+    if (is_list) {
+        if (n->type == YAML_SCALAR_NODE && p->type == P_STR_LIST) {  // one item may be written bare
+            StrList *l = (StrList *)field;
+            strlist_free(l);
+            strlist_add(l, scalar(n));
+            return 0;
+        }
+        if (n->type != YAML_SEQUENCE_NODE) return node_err(c, n, "%s.%s must be a list", p->section, p->key);
+        size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (p->type == P_STR_LIST) {
+            StrList *l = (StrList *)field;
+            strlist_free(l);
+        } else if (count > p->cap) {
+            return node_err(c, n, "%s.%s: %zu values, at most %zu", p->section, p->key, count, p->cap);
+        }
+        for (size_t i = 0; i < count; i++) {
+            yaml_node_t *it = yaml_document_get_node((yaml_document_t *)doc, n->data.sequence.items.start[i]);
+            if (!it || it->type != YAML_SCALAR_NODE)
+                return node_err(c, it, "%s.%s: item %zu must be a single value", p->section, p->key, i + 1);
+            double v;
+            if (p->type == P_STR_LIST) {
+                strlist_add((StrList *)field, scalar(it));
+            } else if (p->type == P_INT_LIST) {
+                if (parse_number(c, it, p, scalar(it), &v, 1)) return -1;
+                ((int *)field)[i] = (int)v;
+            } else {
+                if (parse_number(c, it, p, scalar(it), &v, 0)) return -1;
+                ((double *)field)[i] = v;
+            }
+        }
+        if (p->type != P_STR_LIST) *(size_t *)((char *)cfg + p->count_offset) = count;
+        return 0;
+    }
+    if (n->type != YAML_SCALAR_NODE) return node_err(c, n, "%s.%s must be a single value", p->section, p->key);
+    const char *s = scalar(n);
+    double v;
+    switch (p->type) {
+    case P_INT:
+        if (parse_number(c, n, p, s, &v, 1)) return -1;
+        *(int *)field = (int)v;
+        return 0;
+    case P_SIZE:
+        if (parse_number(c, n, p, s, &v, 1)) return -1;
+        *(size_t *)field = (size_t)v;
+        return 0;
+    case P_DOUBLE:
+        if (parse_number(c, n, p, s, &v, 0)) return -1;
+        *(double *)field = v;
+        return 0;
+    case P_STRING:
+        if (strlen(s) >= p->cap) return node_err(c, n, "%s.%s is longer than %zu bytes", p->section, p->key, p->cap - 1);
+        memcpy(field, s, strlen(s) + 1);
+        return 0;
+    case P_ENUM: {
+        const char *ch = p->choices;
+        for (int idx = 0; *ch; idx++) {
+            size_t len = strcspn(ch, "|");
+            if (strlen(s) == len && strncmp(s, ch, len) == 0) {
+                *(int *)field = idx;
+                return 0;
+            }
+            ch += len + (ch[len] == '|');
+        }
+        return node_err(c, n, "%s.%s: '%s' is not one of: %s", p->section, p->key, s, p->choices);
+    }
+    default:
+        return node_err(c, n, "internal: unhandled parameter type");
+    }
+}
+
+// parse a YAML snippet (a default or an override value) and set p from it
+static int set_from_text(const Ctx *c, SweepConfig *cfg, const Param *p, const char *text) {
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = base_errf(c->err, "%s: %s.%s: cannot parse value '%s' (%s)", c->file, p->section, p->key, text,
+                       parser.problem ? parser.problem : "YAML error");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {  // an empty value: an empty string
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1);
+        int id = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)"", 0, YAML_PLAIN_SCALAR_STYLE);
+        rc = set_param(c, cfg, p, &doc, yaml_document_get_node(&doc, id));
+        yaml_document_delete(&doc);
+        return rc;
+    }
+    rc = set_param(c, cfg, p, &doc, root);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// models: a list of {name, path} mappings, or of bare paths
+
+static void stem(char *out, size_t n, const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t len = strcspn(b, ".");
+    snprintf(out, n, "%.*s", (int)len, b);
+}
+
+static int set_models(const Ctx *c, SweepConfig *cfg, yaml_document_t *doc, yaml_node_t *n) {
+    if (n->type != YAML_SEQUENCE_NODE) return node_err(c, n, "models must be a list of {name, path}");
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    cfg->models = base_calloc(count ? count : 1, sizeof(ModelEntry), "models");
+    cfg->n_models = count;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = yaml_document_get_node(doc, n->data.sequence.items.start[i]);
+        ModelEntry *m = &cfg->models[i];
+        if (it->type == YAML_SCALAR_NODE) {
+            snprintf(m->path, sizeof m->path, "%s", scalar(it));
+        } else if (it->type == YAML_MAPPING_NODE) {
+            for (yaml_node_pair_t *pr = it->data.mapping.pairs.start; pr < it->data.mapping.pairs.top; pr++) {
+                yaml_node_t *k = yaml_document_get_node(doc, pr->key), *v = yaml_document_get_node(doc, pr->value);
+                if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+                    return node_err(c, k, "models: item %zu: keys and values must be single values", i + 1);
+                if (strcmp(scalar(k), "name") == 0) {
+                    snprintf(m->name, sizeof m->name, "%s", scalar(v));
+                } else if (strcmp(scalar(k), "path") == 0) {
+                    snprintf(m->path, sizeof m->path, "%s", scalar(v));
+                } else {
+                    static const char *const mk[] = {"name", "path"};
+                    char hint[96];
+                    suggest(hint, sizeof hint, scalar(k), mk, 2);
+                    return node_err(c, k, "unknown key '%s' in a model entry%s", scalar(k), hint);
+                }
+            }
+        } else {
+            return node_err(c, it, "models: item %zu must be a path or {name, path}", i + 1);
+        }
+        if (!m->path[0]) return node_err(c, it, "models: item %zu has no path", i + 1);
+        if (!m->name[0]) stem(m->name, sizeof m->name, m->path);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->models[j].name, m->name) == 0)
+                return node_err(c, it, "models: two models are named '%s'; give them distinct names", m->name);
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// load
+
+static int expand_files(const Ctx *c, SweepConfig *cfg) {
+    StrList out = {0};
+    for (size_t i = 0; i < cfg->files.n; i++) {
+        const char *pat = cfg->files.items[i];
+        glob_t g;
+        int rc = glob(pat, 0, NULL, &g);
+        if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
+            strlist_free(&out);
+            globfree(&g);
+            return base_errf(c->err, "%s: recordings.files: '%s' matches no file", c->file, pat);
+        }
+        if (rc != 0) {
+            strlist_free(&out);
+            return base_errf(c->err, "%s: recordings.files: cannot expand '%s'", c->file, pat);
+        }
+        for (size_t k = 0; k < g.gl_pathc; k++) strlist_add(&out, g.gl_pathv[k]);  // glob sorts
+        globfree(&g);
+    }
+    for (size_t i = 0; i < out.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out.items[i], out.items[j]) == 0) {
+                int rc = base_errf(c->err, "%s: recordings.files lists '%s' twice", c->file, out.items[i]);
+                strlist_free(&out);
+                return rc;
+            }
+    strlist_free(&cfg->files);
+    cfg->files = out;
+    return 0;
+}
+
+static int validate(const Ctx *c, SweepConfig *cfg) {
+    if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
+    if (cfg->regions.n == 0) return base_errf(c->err, "%s: recordings.regions is empty", c->file);
+    if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
+    if (cfg->n_alphas == 0) {
+        if (cfg->alpha_log10_max < cfg->alpha_log10_min)
+            return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
+        cfg->n_alphas = cfg->alpha_count;
+        ridge_logspace(cfg->alphas, cfg->alpha_log10_min, cfg->alpha_log10_max, cfg->n_alphas);
+    } else {
+        for (size_t i = 1; i < cfg->n_alphas; i++)
+            if (cfg->alphas[i] <= cfg->alphas[i - 1])
+                return base_errf(c->err, "%s: ridge.alphas must be ascending", c->file);
+    }
+    if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
+        return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
+                         cfg->context_overlap, cfg->context_window - 1);
+    return expand_files(c, cfg);
+}
+
+int config_load(const char *path, const char *const *overrides, size_t n_overrides, SweepConfig *cfg, char *err) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    Ctx c = {path, err};
+    size_t len;
+    cfg->text = base_read_file(path, &len, err);
+    if (!cfg->text) return -1;
+
+    int set[N_PARAMS] = {0};
+    for (size_t i = 0; i < N_PARAMS; i++)  // defaults first
+        if (PARAMS[i].def && set_from_text(&c, cfg, &PARAMS[i], PARAMS[i].def)) goto fail;
+
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)cfg->text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        base_errf(err, "%s:%zu: not valid YAML: %s", path, (size_t)parser.problem_mark.line + 1,
+                  parser.problem ? parser.problem : "parse error");
+        yaml_parser_delete(&parser);
+        goto fail;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int rc = 0;
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        rc = node_err(&c, root, "the config must be a mapping of sections (%s, ...)", SECTIONS[0]);
+    }
+    for (yaml_node_pair_t *pr = root && rc == 0 ? root->data.mapping.pairs.start : NULL;
+         pr && pr < root->data.mapping.pairs.top && rc == 0; pr++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, pr->key), *v = yaml_document_get_node(&doc, pr->value);
+        if (k->type != YAML_SCALAR_NODE) {
+            rc = node_err(&c, k, "section names must be plain words");
+            break;
+        }
+        const char *sec = scalar(k);
+        if (strcmp(sec, "models") == 0) {
+            rc = set_models(&c, cfg, &doc, v);
+            continue;
+        }
+        int known = 0;
+        for (size_t s = 0; s < N_SECTIONS; s++) known |= strcmp(SECTIONS[s], sec) == 0;
+        if (!known) {
+            char hint[96];
+            suggest(hint, sizeof hint, sec, SECTIONS, N_SECTIONS);
+            rc = node_err(&c, k, "unknown section '%s'%s", sec, hint);
+            break;
+        }
+        if (v->type != YAML_MAPPING_NODE) {
+            rc = node_err(&c, v, "section '%s' must be a mapping of keys", sec);
+            break;
+        }
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top && rc == 0; q++) {
+            yaml_node_t *kk = yaml_document_get_node(&doc, q->key), *vv = yaml_document_get_node(&doc, q->value);
+            const char *key = kk->type == YAML_SCALAR_NODE ? scalar(kk) : "?";
+            const Param *p = find_param(sec, key);
+            if (!p) {
+                const char *names[N_PARAMS];
+                size_t nn = 0;
+                for (size_t i = 0; i < N_PARAMS; i++)
+                    if (strcmp(PARAMS[i].section, sec) == 0) names[nn++] = PARAMS[i].key;
+                char hint[96];
+                suggest(hint, sizeof hint, key, names, nn);
+                rc = node_err(&c, kk, "unknown key '%s' in section '%s'%s", key, sec, hint);
+                break;
+            }
+            rc = set_param(&c, cfg, p, &doc, vv);
+            set[p - PARAMS] = 1;
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc) goto fail;
+
+    for (size_t i = 0; i < n_overrides; i++) {
+        const char *o = overrides[i];
+        const char *eq = strchr(o, '='), *dot = strchr(o, '.');
+        if (!eq || !dot || dot > eq) {
+            base_errf(err, "override '%s' is not section.key=value", o);
+            goto fail;
+        }
+        char sec[64], key[64];
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - o), o);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+        const Param *p = find_param(sec, key);
+        if (!p) {
+            base_errf(err, "override '%s': no key %s.%s", o, sec, key);
+            goto fail;
+        }
+        Ctx oc = {"-P override", err};
+        if (set_from_text(&oc, cfg, p, eq + 1)) goto fail;
+        set[p - PARAMS] = 1;
+    }
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (!PARAMS[i].def && !set[i]) {
+            base_errf(err, "%s: missing required key %s.%s (%s)", path, PARAMS[i].section, PARAMS[i].key,
+                      PARAMS[i].doc);
+            goto fail;
+        }
+    if (validate(&c, cfg)) goto fail;
+    return 0;
+fail:
+    config_free(cfg);
+    return -1;
+}
+
+void config_free(SweepConfig *cfg) {
+    free(cfg->text);
+    free(cfg->models);
+    strlist_free(&cfg->skip_labels);
+    strlist_free(&cfg->regions);
+    strlist_free(&cfg->files);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+// ----------------------------------------------------------------------------
+// printing
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} Buf;
+
+static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(Buf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (b->s && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        b->cap = 2 * (b->cap + (size_t)k) + 256;
+        b->s = base_realloc(b->s, b->cap, "text");
+        if (b->n == 0) b->s[0] = '\0';
+    }
+}
+
+static void yaml_quoted(Buf *b, const char *s) {
+    bprintf(b, "\"");
+    for (; *s; s++) bprintf(b, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+    bprintf(b, "\"");
+}
+
+static void print_value(Buf *b, const SweepConfig *cfg, const Param *p) {
+    const char *field = (const char *)cfg + p->offset;
+    switch (p->type) {
+    case P_INT: bprintf(b, "%d", *(const int *)field); break;
+    case P_SIZE: bprintf(b, "%zu", *(const size_t *)field); break;
+    case P_DOUBLE: bprintf(b, "%.17g", *(const double *)field); break;
+    case P_STRING: yaml_quoted(b, field); break;
+    case P_ENUM: {
+        const char *ch = p->choices;
+        for (int i = 0; i < *(const int *)field; i++) ch += strcspn(ch, "|") + 1;
+        bprintf(b, "%.*s", (int)strcspn(ch, "|"), ch);
+        break;
+    }
+    case P_STR_LIST: {
+        const StrList *l = (const StrList *)field;
+        bprintf(b, "[");
+        for (size_t i = 0; i < l->n; i++) {
+            if (i) bprintf(b, ", ");
+            yaml_quoted(b, l->items[i]);
+        }
+        bprintf(b, "]");
+        break;
+    }
+    case P_INT_LIST:
+    case P_DOUBLE_LIST: {
+        size_t n = *(const size_t *)((const char *)cfg + p->count_offset);
+        bprintf(b, "[");
+        for (size_t i = 0; i < n; i++) {
+            if (p->type == P_INT_LIST) bprintf(b, "%s%d", i ? ", " : "", ((const int *)field)[i]);
+            else bprintf(b, "%s%.17g", i ? ", " : "", ((const double *)field)[i]);
+        }
+        bprintf(b, "]");
+        break;
+    }
+    }
+}
+
+char *config_resolved_yaml(const SweepConfig *cfg) {
+    Buf b = {0};
+    bprintf(&b, "# resolved from %s: defaults filled in, globs expanded, alpha grid explicit\nmodels:\n", cfg->source);
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        bprintf(&b, "  - {name: ");
+        yaml_quoted(&b, cfg->models[i].name);
+        bprintf(&b, ", path: ");
+        yaml_quoted(&b, cfg->models[i].path);
+        bprintf(&b, "}\n");
+    }
+    const char *section = "";
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        const Param *p = &PARAMS[i];
+        if (strcmp(p->section, section) != 0) bprintf(&b, "%s:\n", section = p->section);
+        bprintf(&b, "  %s: ", p->key);
+        print_value(&b, cfg, p);
+        bprintf(&b, "\n");
+    }
+    return b.s;
+}
+
+char *config_doc_markdown(void) {
+    Buf b = {0};
+    bprintf(&b, "# Configuration keys\n\nGenerated by `brainsweep config-doc` from the table in host/config.c; "
+                "`make docs-check` fails when this file drifts from it.\n\n"
+                "A config is one YAML file. `models:` is a list of `{name, path}` (name defaults to the file stem; "
+                "paths are GGUF files); every other section is a mapping of the keys below. Relative paths are taken "
+                "from the working directory. Override any key on the command line with `-P section.key=value`.\n\n"
+                "| key | type | default | meaning |\n|---|---|---|---|\n");
+    static const char *tn[] = {"integer", "integer", "number", "string", "choice", "list of strings",
+                               "list of integers", "list of numbers"};
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        const Param *p = &PARAMS[i];
+        bprintf(&b, "| `%s.%s` | %s", p->section, p->key, tn[p->type]);
+        if (p->type == P_ENUM) {
+            bprintf(&b, " (");
+            for (const char *ch = p->choices; *ch; ch++) bprintf(&b, *ch == '|' ? ", " : "%c", *ch);
+            bprintf(&b, ")");
+        }
+        else if (p->min != p->max && p->type != P_DOUBLE_LIST) bprintf(&b, " in [%g, %g]", p->min, p->max);
+        bprintf(&b, " | %s | %s |\n", p->def ? p->def : "**required**", p->doc);
+    }
+    return b.s;
+}

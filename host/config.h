@@ -1,0 +1,92 @@
+/*
+ * config: one YAML file (libyaml) becomes a typed SweepConfig at start-up.
+ *
+ * Every key is a row of one table (config.c): section, key, type, bounds, default, one line of doc.
+ * The same table validates, fills defaults, prints the resolved config (stored in every results
+ * file) and documents itself (`brainsweep config-doc`, docs/config.md). An unknown key, a wrong
+ * type or an out-of-range value stops with "file:line: ..." and, for typos, the closest valid key.
+ * Relative paths are taken from the working directory, as the job runs (Slurm: the submit dir).
+ * `-P section.key=value` overrides apply after the file, through the same table.
+ *
+ * Ownership: SweepConfig owns its strings and lists; config_free releases them. Modules receive
+ * the fields they need and never read the file. Errors: -1 with err (file name and line).
+ */
+#ifndef HOST_CONFIG_H
+#define HOST_CONFIG_H
+
+#include <stddef.h>
+
+#include "host/extract.h"
+#include "host/features.h"
+
+#define CFG_STR 1024
+#define CFG_MAX_DELAYS 32
+#define CFG_MAX_ALPHAS 128
+
+typedef struct {
+    char name[128];
+    char path[CFG_STR];
+} ModelEntry;
+
+typedef struct {
+    char **items;
+    size_t n;
+} StrList;
+
+typedef struct {
+    char source[CFG_STR];  // the config file
+    char *text;            // its text, stored in results for provenance
+
+    ModelEntry *models;
+    size_t n_models;
+
+    // stimulus
+    char textgrid[CFG_STR];
+    char tier[128];
+    StrList skip_labels;
+
+    // context
+    int context_policy;  // ContextKind
+    int context_window;
+    int context_overlap;
+
+    // recordings
+    int rec_format;      // 0 = roi_text
+    double tr;
+    double first_volume_time;
+    size_t volumes;      // 0 = from the stimulus end
+    double highpass_seconds;  // 0 = demean only
+    StrList regions;
+    StrList files;       // after glob expansion, sorted
+
+    // design
+    int resample;        // ResampleKind
+    int lanczos_window;
+    int delays[CFG_MAX_DELAYS];
+    size_t n_delays;
+    size_t pca_components;  // 0 = none
+
+    // ridge
+    int folds;
+    int inner_folds;
+    double alpha_log10_min, alpha_log10_max;
+    size_t alpha_count;
+    double alphas[CFG_MAX_ALPHAS];  // resolved grid
+    size_t n_alphas;
+
+    // output and run
+    char output[CFG_STR];
+    int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
+} SweepConfig;
+
+// Parse path; overrides are "section.key=value" strings (may be NULL/0).
+int config_load(const char *path, const char *const *overrides, size_t n_overrides, SweepConfig *cfg, char *err);
+void config_free(SweepConfig *cfg);
+
+// The resolved configuration as YAML (defaults filled in, globs expanded). Caller frees.
+char *config_resolved_yaml(const SweepConfig *cfg);
+
+// Markdown reference of every key (docs/config.md is this output). Caller frees.
+char *config_doc_markdown(void);
+
+#endif  // HOST_CONFIG_H

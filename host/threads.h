@@ -1,0 +1,17 @@
+/*
+ * threads: one thread pool per process.
+ *
+ * brainsweep parallelises with OpenMP (rows of a matrix product, attention heads, independent fits)
+ * and calls OpenBLAS single-threaded inside those regions. Two pools — OpenMP's and OpenBLAS's own
+ * pthreads — would spin against each other on the same cores (measured: a third of the time lost
+ * to sched_yield on 2 cores), so threads_init pins OpenBLAS to one thread and sizes OpenMP.
+ * Call it once at start-up, before any compute, from the main thread.
+ */
+#ifndef HOST_THREADS_H
+#define HOST_THREADS_H
+
+// n > 0: that many OpenMP threads; n <= 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+void threads_init(int n);
+int threads_count(void);
+
+#endif  // HOST_THREADS_H

@@ -1,0 +1,444 @@
+#include "mpi/results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/base.h"
+
+#define CHECK_H5(expr) check_h5((long)(expr), #expr, __FILE__, __LINE__)
+
+static long check_h5(long rc, const char *what, const char *file, int line) {
+    if (rc >= 0) return rc;
+    H5Eprint2(H5E_DEFAULT, stderr);
+    base_die(file, line, what, "check free disk space and that the output folder is writable", "HDF5 call failed");
+}
+
+// ----------------------------------------------------------------------------
+// writing helpers
+
+static hid_t vlen_string_type(void) {
+    hid_t t = CHECK_H5(H5Tcopy(H5T_C_S1));
+    CHECK_H5(H5Tset_size(t, H5T_VARIABLE));
+    CHECK_H5(H5Tset_cset(t, H5T_CSET_UTF8));
+    return t;
+}
+
+static void attr_string(hid_t obj, const char *name, const char *value) {
+    hid_t t = vlen_string_type(), sp = CHECK_H5(H5Screate(H5S_SCALAR));
+    hid_t a = CHECK_H5(H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
+    const char *v = value ? value : "";
+    CHECK_H5(H5Awrite(a, t, &v));
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+static void attr_int(hid_t obj, const char *name, long value) {
+    hid_t sp = CHECK_H5(H5Screate(H5S_SCALAR));
+    hid_t a = CHECK_H5(H5Acreate2(obj, name, H5T_NATIVE_LONG, sp, H5P_DEFAULT, H5P_DEFAULT));
+    CHECK_H5(H5Awrite(a, H5T_NATIVE_LONG, &value));
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+static void describe(hid_t d, const char *dims, const char *description) {
+    attr_string(d, "dims", dims);
+    attr_string(d, "description", description);
+}
+
+static void write_strings(hid_t g, const char *name, const char *const *s, size_t n, const char *description) {
+    hid_t t = vlen_string_type();
+    hsize_t dims[1] = {n};
+    hid_t sp = CHECK_H5(H5Screate_simple(1, dims, NULL));
+    hid_t d = CHECK_H5(H5Dcreate2(g, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (n) CHECK_H5(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s));
+    describe(d, name, description);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+static void write_array(hid_t g, const char *name, hid_t file_type, hid_t mem_type, const void *data, int rank,
+                        const hsize_t *dims, const char *dim_names, const char *description) {
+    hid_t sp = CHECK_H5(H5Screate_simple(rank, dims, NULL));
+    hid_t d = CHECK_H5(H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    CHECK_H5(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+    describe(d, dim_names, description);
+    H5Dclose(d);
+    H5Sclose(sp);
+}
+
+// a float32 dataset filled with NaN, allocated at creation so MPI-IO ranks can write into it
+static void create_nan_dataset(hid_t g, const char *name, int rank, const hsize_t *dims, const char *dim_names,
+                               const char *description) {
+    hid_t sp = CHECK_H5(H5Screate_simple(rank, dims, NULL));
+    hid_t dcpl = CHECK_H5(H5Pcreate(H5P_DATASET_CREATE));
+    float nan = NAN;
+    CHECK_H5(H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan));
+    CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+    CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+    hid_t d = CHECK_H5(H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    describe(d, dim_names, description);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+}
+
+static hid_t group(hid_t f, const char *name) { return CHECK_H5(H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)); }
+
+// ----------------------------------------------------------------------------
+// create (rank 0)
+
+void results_create(const char *path, const ResultsMeta *m) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);  // CHECK_H5 prints the stack itself
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) DIE("check that the output folder exists and is writable (output.path)", "cannot create %s", path);
+
+    attr_string(f, "schema", RESULTS_SCHEMA);
+    attr_int(f, "schema_version", RESULTS_SCHEMA_VERSION);
+    attr_int(f, "complete", 0);
+    char when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    attr_string(f, "created", when);
+    attr_string(f, "config", m->config_text);
+    attr_string(f, "config_resolved", m->config_resolved);
+
+    hid_t g = group(f, "/models");
+    write_strings(g, "name", m->model_name, m->M, "model names from the config");
+    write_strings(g, "path", m->model_path, m->M, "model files as given in the config");
+    write_strings(g, "architecture", m->model_arch, m->M, "architecture from the model file");
+    hsize_t dm[1] = {m->M};
+    write_array(g, "n_layers", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_layers, 1, dm, "model",
+                "decoder layers L; the model's hidden states are layers 0..L of /scores");
+    write_array(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT, m->d_model, 1, dm, "model", "hidden size");
+    write_array(g, "n_tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, m->n_tokens, 1, dm, "model",
+                "tokens of the stimulus text, BOS excluded");
+    write_array(g, "n_chunks", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_chunks, 1, dm, "model",
+                "forward passes the full-context policy needed");
+    write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 1, dm, "model",
+                "tokens per forward pass (BOS included)");
+    write_array(g, "extract_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->extract_seconds, 1, dm, "model",
+                "wall time of tokenisation and forward passes");
+    H5Gclose(g);
+
+    g = group(f, "/subjects");
+    write_strings(g, "name", m->subject_name, m->S, "subject ids (file name up to its first - _ or .)");
+    write_strings(g, "file", m->subject_file, m->S, "recording file of each subject");
+    H5Gclose(g);
+    g = group(f, "/regions");
+    write_strings(g, "name", m->region_name, m->R, "regions, one per column of the recordings");
+    H5Gclose(g);
+    g = group(f, "/stimulus");
+    write_strings(g, "word", m->word, m->W, "words in order (pauses dropped)");
+    hsize_t dw[1] = {m->W};
+    write_array(g, "onset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_onset, 1, dw, "word", "onset (s)");
+    write_array(g, "offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_offset, 1, dw, "word", "offset (s)");
+    H5Gclose(g);
+
+    g = group(f, "/scores");
+    hsize_t d4[4] = {m->M, m->H, m->S, m->R};
+    create_nan_dataset(g, "r", 4, d4, "model,layer,subject,region",
+                       "Pearson r between held-out recordings and the cross-validated ridge prediction from that "
+                       "layer's features; layer 0 = embeddings, layer L = final-normed output; NaN past a model's L");
+    create_nan_dataset(g, "alpha", 4, d4, "model,layer,subject,region",
+                       "ridge penalty chosen by inner cross-validation (geometric mean over outer folds)");
+    H5Gclose(g);
+
+    g = group(f, "/meta");
+    attr_string(g, "brainsweep_version", m->code_version);
+    attr_string(g, "git_revision", m->code_git);
+    attr_string(g, "build_flags", m->code_flags);
+    attr_string(g, "mpi_library", m->mpi_version);
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char h5v[32];
+    snprintf(h5v, sizeof h5v, "%u.%u.%u", maj, min, rel);
+    attr_string(g, "hdf5_library", h5v);
+    attr_int(g, "n_ranks", m->n_ranks);
+    H5Gclose(g);
+    CHECK_H5(H5Fclose(f));
+}
+
+// ----------------------------------------------------------------------------
+// collective score writing
+
+static void write_units(hid_t f, const char *name, size_t S, size_t R, const size_t *um, const size_t *uh, size_t n,
+                        const float *data, hid_t dxpl) {
+    hid_t d = CHECK_H5(H5Dopen2(f, name, H5P_DEFAULT));
+    hid_t fs = CHECK_H5(H5Dget_space(d));
+    hid_t ms;
+    if (n == 0) {
+        CHECK_H5(H5Sselect_none(fs));
+        hsize_t one = 1;
+        ms = CHECK_H5(H5Screate_simple(1, &one, NULL));
+        CHECK_H5(H5Sselect_none(ms));
+    } else {
+        // units are sorted by (m, h) and each covers a whole [m, h, :, :] block, so the union's
+        // row-major order equals the order of the packed buffer
+        for (size_t u = 0; u < n; u++) {
+            hsize_t start[4] = {um[u], uh[u], 0, 0}, count[4] = {1, 1, S, R};
+            CHECK_H5(H5Sselect_hyperslab(fs, u == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
+        }
+        hsize_t total = (hsize_t)(n * S * R);
+        ms = CHECK_H5(H5Screate_simple(1, &total, NULL));
+    }
+    CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, data));
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+}
+
+void results_write_scores(const char *path, size_t M, size_t H, size_t S, size_t R, const size_t *unit_m,
+                          const size_t *unit_h, size_t n_units, const float *r, const float *alpha) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    for (size_t u = 0; u < n_units; u++) {
+        ASSERT(unit_m[u] < M && unit_h[u] < H);
+        ASSERT(u == 0 || unit_m[u] * H + unit_h[u] > unit_m[u - 1] * H + unit_h[u - 1]);
+    }
+    hid_t fapl = CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
+    CHECK_H5(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (f < 0) DIE("every rank must see the output folder (a shared file system)", "cannot open %s with MPI-IO", path);
+    hid_t dxpl = CHECK_H5(H5Pcreate(H5P_DATASET_XFER));
+    CHECK_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+    write_units(f, "/scores/r", S, R, unit_m, unit_h, n_units, r, dxpl);
+    write_units(f, "/scores/alpha", S, R, unit_m, unit_h, n_units, alpha, dxpl);
+    H5Pclose(dxpl);
+    H5Pclose(fapl);
+    CHECK_H5(H5Fclose(f));
+}
+
+// ----------------------------------------------------------------------------
+// finish (rank 0)
+
+static void fsync_path(const char *path, int directory) {
+    int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
+void results_finish(const char *path, const char *final_path, const ResultsMeta *m, const char *const *stage,
+                    const double *seconds, size_t n_stages, float *layer_region) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = CHECK_H5(H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT));
+    size_t M = m->M, H = m->H, S = m->S, R = m->R;
+    float *r = base_malloc(M * H * S * R * sizeof(float), "scores");
+    hid_t d = CHECK_H5(H5Dopen2(f, "/scores/r", H5P_DEFAULT));
+    CHECK_H5(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r));
+    H5Dclose(d);
+
+    float *sem = base_malloc(M * H * R * sizeof(float), "summary");
+    int32_t *best = base_malloc(M * R * sizeof(int32_t), "summary");
+    int32_t *n_subj = base_malloc(M * H * R * sizeof(int32_t), "summary");
+    for (size_t mi = 0; mi < M; mi++)
+        for (size_t h = 0; h < H; h++)
+            for (size_t k = 0; k < R; k++) {
+                double s = 0, ss = 0;
+                int n = 0;
+                for (size_t si = 0; si < S; si++) {
+                    float v = r[((mi * H + h) * S + si) * R + k];
+                    if (!isfinite(v)) continue;
+                    s += v;
+                    ss += (double)v * v;
+                    n++;
+                }
+                size_t o = (mi * H + h) * R + k;
+                double mean = n ? s / n : NAN;
+                layer_region[o] = (float)mean;
+                sem[o] = n > 1 ? (float)sqrt(fmax(ss / n - mean * mean, 0) * n / (n - 1) / n) : NAN;
+                n_subj[o] = n;
+            }
+    for (size_t mi = 0; mi < M; mi++)
+        for (size_t k = 0; k < R; k++) {
+            int32_t b = -1;
+            for (size_t h = 0; h < H; h++) {
+                float v = layer_region[(mi * H + h) * R + k];
+                if (isfinite(v) && (b < 0 || v > layer_region[(mi * H + (size_t)b) * R + k])) b = (int32_t)h;
+            }
+            best[mi * R + k] = b;
+        }
+    hid_t g = group(f, "/summary");
+    hsize_t d3[3] = {M, H, R}, d2[2] = {M, R};
+    write_array(g, "layer_region", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, layer_region, 3, d3, "model,layer,region",
+                "mean over subjects of /scores/r: the layer x region alignment matrix of each model");
+    write_array(g, "layer_region_sem", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sem, 3, d3, "model,layer,region",
+                "standard error of that mean over subjects");
+    write_array(g, "n_subjects", H5T_STD_I32LE, H5T_NATIVE_INT32, n_subj, 3, d3, "model,layer,region",
+                "subjects with a finite r behind each mean");
+    write_array(g, "best_layer", H5T_STD_I32LE, H5T_NATIVE_INT32, best, 2, d2, "model,region",
+                "layer with the highest mean r per region (-1 if none is finite)");
+    H5Gclose(g);
+
+    hid_t meta = CHECK_H5(H5Gopen2(f, "/meta", H5P_DEFAULT));
+    hsize_t dn[1] = {n_stages};
+    write_strings(meta, "stage", stage, n_stages, "stages of the sweep, in order");
+    write_array(meta, "stage_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, seconds, 1, dn, "stage",
+                "wall time per stage on rank 0 (s)");
+    H5Gclose(meta);
+
+    // complete is the last thing written: a reader that sees 1 sees everything else
+    long one = 1;
+    hid_t a = CHECK_H5(H5Aopen(f, "complete", H5P_DEFAULT));
+    CHECK_H5(H5Awrite(a, H5T_NATIVE_LONG, &one));
+    H5Aclose(a);
+    CHECK_H5(H5Fflush(f, H5F_SCOPE_GLOBAL));
+    CHECK_H5(H5Fclose(f));
+    fsync_path(path, 0);
+    if (rename(path, final_path) != 0)
+        DIE("check permissions of the output folder", "cannot rename %s to %s: %s", path, final_path, strerror(errno));
+    char *dir = base_strdup(final_path);
+    fsync_path(dirname(dir), 1);
+    free(dir);
+    free(r);
+    free(sem);
+    free(best);
+    free(n_subj);
+}
+
+// ----------------------------------------------------------------------------
+// reading
+
+void results_print_matrix(FILE *out, const char *model, int n_layers, const float *lr, const char *const *regions,
+                          size_t R) {
+    fprintf(out, "\n%s: mean Pearson r over subjects, held-out (rows: hidden state; 0 = embeddings, %d = final "
+                 "norm; * = best layer of the region)\n",
+            model, n_layers);
+    fprintf(out, "%6s", "layer");
+    for (size_t k = 0; k < R; k++) fprintf(out, " %8.8s", regions[k]);
+    fprintf(out, "\n");
+    for (int h = 0; h <= n_layers; h++) {
+        fprintf(out, "%6d", h);
+        for (size_t k = 0; k < R; k++) {
+            int is_best = 1;
+            for (int h2 = 0; h2 <= n_layers; h2++)
+                if (lr[(size_t)h2 * R + k] > lr[(size_t)h * R + k]) is_best = 0;
+            fprintf(out, " %7.3f%s", lr[(size_t)h * R + k], is_best && isfinite(lr[(size_t)h * R + k]) ? "*" : " ");
+        }
+        fprintf(out, "\n");
+    }
+}
+
+static char **read_strings(hid_t f, const char *name, size_t *n) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return NULL;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[1];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    *n = (size_t)dims[0];
+    char **s = base_calloc(*n ? *n : 1, sizeof(char *), name);
+    hid_t t = vlen_string_type();
+    if (*n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) {
+        free(s);
+        s = NULL;
+    }
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return s;
+}
+
+static void free_strings(char **s, size_t n) {
+    if (!s) return;
+    for (size_t i = 0; i < n; i++) H5free_memory(s[i]);  // HDF5 allocated the strings
+    free(s);
+}
+
+static int read_attr_string(hid_t obj, const char *name, char *out, size_t cap) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = vlen_string_type();
+    char *v = NULL;
+    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
+    if (rc == 0) snprintf(out, cap, "%s", v ? v : "");
+    if (v) H5free_memory(v);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+int results_inspect(const char *path, FILE *out, char *err) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0) return base_errf(err, "%s: cannot read: %s", path, strerror(errno));
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) return base_errf(err, "%s: not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return base_errf(err, "%s: cannot open as HDF5", path);
+    int rc = -1;
+    char schema[64] = "", created[64] = "", version[64] = "", git[64] = "";
+    long schema_version = 0, complete = 0;
+    char **models = NULL, **regions = NULL;
+    size_t M = 0, R = 0, S = 0, W = 0;
+    int *n_layers = NULL;
+    float *lr = NULL;
+    if (read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0) {
+        base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
+        goto done;
+    }
+    hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_LONG, &schema_version);
+    H5Aclose(a);
+    a = H5Aopen(f, "complete", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_LONG, &complete);
+    H5Aclose(a);
+    if (schema_version != RESULTS_SCHEMA_VERSION) {
+        base_errf(err, "%s: schema version %ld, this brainsweep reads version %d", path, schema_version,
+                  RESULTS_SCHEMA_VERSION);
+        goto done;
+    }
+    if (!complete) {
+        base_errf(err, "%s: incomplete results (the sweep did not finish)", path);
+        goto done;
+    }
+    read_attr_string(f, "created", created, sizeof created);
+    hid_t meta = H5Gopen2(f, "/meta", H5P_DEFAULT);
+    read_attr_string(meta, "brainsweep_version", version, sizeof version);
+    read_attr_string(meta, "git_revision", git, sizeof git);
+    H5Gclose(meta);
+    models = read_strings(f, "/models/name", &M);
+    regions = read_strings(f, "/regions/name", &R);
+    char **subjects = read_strings(f, "/subjects/name", &S);
+    free_strings(subjects, S);
+    char **words = read_strings(f, "/stimulus/word", &W);
+    free_strings(words, W);
+    if (!models || !regions) {
+        base_errf(err, "%s: results file lacks /models/name or /regions/name", path);
+        goto done;
+    }
+    n_layers = base_malloc(M * sizeof(int), "n_layers");
+    hid_t d = H5Dopen2(f, "/models/n_layers", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, n_layers);
+    H5Dclose(d);
+    d = H5Dopen2(f, "/summary/layer_region", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[3];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    size_t H = (size_t)dims[1];
+    lr = base_malloc(M * H * R * sizeof(float), "summary");
+    H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, lr);
+    H5Dclose(d);
+
+    fprintf(out, "%s: %s schema v%ld, complete, created %s by brainsweep %s (%s)\n", path, schema, schema_version,
+            created, version, git);
+    fprintf(out, "%zu model(s), %zu subject(s), %zu region(s), %zu words\n", M, S, R, W);
+    for (size_t mi = 0; mi < M; mi++)
+        results_print_matrix(out, models[mi], n_layers[mi], lr + mi * H * R, (const char *const *)regions, R);
+    rc = 0;
+done:
+    free(lr);
+    free(n_layers);
+    free_strings(models, M);
+    free_strings(regions, R);
+    H5Fclose(f);
+    return rc;
+}
