@@ -1,0 +1,17 @@
+# Helpers for the end-to-end tests: one PASS/FAIL line per check, then the summary line.
+# Sourced by tests/e2e/test_*.sh, which run from the repository root (tests/run.sh does that).
+BRAINSWEEP=${BRAINSWEEP:-build/brainsweep}
+# mpirun refuses root and more ranks than cores unless told; tests use 2 ranks on any machine
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+E2E_NAME=$(basename "$0" .sh)
+E2E_PASSED=0 E2E_FAILED=0 E2E_SKIPPED=0
+E2E_TMP=$(mktemp -d)
+trap 'rm -rf "$E2E_TMP"' EXIT
+
+check() {  # check "description" command...
+  local what=$1; shift
+  if "$@"; then E2E_PASSED=$((E2E_PASSED + 1)); echo "PASS $E2E_NAME/$what"
+  else E2E_FAILED=$((E2E_FAILED + 1)); echo "FAIL $E2E_NAME/$what"; fi
+}
+skip() { E2E_SKIPPED=$((E2E_SKIPPED + 1)); echo "SKIP $E2E_NAME/$1  $2"; }
+summary() { echo "$E2E_NAME: $E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"; [ "$E2E_FAILED" -eq 0 ]; }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run every test program and end-to-end script; print one total line "N passed, N failed, N skipped".
+# Usage: tests/run.sh [BUILD_DIR]   (from anywhere; tests run from the repository root)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+export BRAINSWEEP=$BUILD/brainsweep
+# mpirun refuses root and more ranks than cores unless told; tests use 2 ranks on any machine
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+shopt -s nullglob
+passed=0 failed=0 skipped=0 broken=()
+run() {  # name, command...
+  local name=$1; shift
+  local out; out=$(mktemp)
+  local t0=$SECONDS
+  "$@" >"$out" 2>&1
+  local rc=$?
+  grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS' || true
+  local line; line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
+  if [ -z "$line" ] || { [ $rc -ne 0 ] && ! grep -q ' [1-9][0-9]* failed' <<<"$line"; }; then
+    echo "BROKEN $name (exit $rc, no summary line); its output:"; tail -20 "$out"
+    broken+=("$name"); failed=$((failed + 1))
+  else
+    read -r p f s < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    printf '%-28s %s  (%ds)\n' "$name" "${line#*: }" $((SECONDS - t0))
+  fi
+  rm -f "$out"
+}
+
+for t in "$BUILD"/tests/host/test_* "$BUILD"/tests/mpi/test_*; do
+  [ -x "$t" ] || continue
+  run "$(basename "$t")" "$t"
+done
+for t in tests/e2e/test_*.sh; do
+  run "$(basename "$t" .sh)" bash "$t"
+done
+
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]
