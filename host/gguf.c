@@ -184,6 +184,12 @@ GgufFile *gguf_open(const char *path, char *err) {
         return NULL;
     }
     size_t size = (size_t)st.st_size;
+    char magic[4] = {0};
+    if (size < 4 || pread(fd, magic, 4, 0) != 4 || memcmp(magic, "GGUF", 4) != 0) {
+        base_errf(err, "%s: not a GGUF file (magic bytes are not 'GGUF')", path);
+        close(fd);
+        return NULL;
+    }
     if (size < 24) {
         base_errf(err, "%s: truncated GGUF file: %zu bytes, shorter than the 24-byte header", path, size);
         close(fd);
@@ -203,10 +209,6 @@ GgufFile *gguf_open(const char *path, char *err) {
     f->alignment = 32;
     Cursor c = {map, size, 0, path, err, 0};
 
-    if (memcmp(map, "GGUF", 4) != 0) {
-        base_errf(err, "%s: not a GGUF file (magic bytes are not 'GGUF')", path);
-        goto fail;
-    }
     c.pos = 4;
     f->version = rd_u32(&c, "version");
     if (f->version != 2 && f->version != 3) {

@@ -1,0 +1,324 @@
+// Readers of external input: GGUF, TextGrid, recordings, the config file; and the fMRI design.
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "host/base.h"
+#include "host/config.h"
+#include "host/dequant.h"
+#include "host/features.h"
+#include "host/gguf.h"
+#include "host/model.h"
+#include "host/recording.h"
+#include "host/stimulus.h"
+#include "tests/test.h"
+
+static char tmpdir[] = "/tmp/bs-test-XXXXXX";
+
+static const char *write_tmp(const char *name, const char *text) {
+    static char path[8][512];
+    static int k = 0;
+    char *p = path[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+// ----------------------------------------------------------------------------
+// GGUF
+
+static void check_gguf(void) {
+    char err[BASE_ERR_LEN];
+    GgufFile *f = gguf_open("data/models/stories260K.gguf", err);
+    CHECK(f != NULL, "gguf/open_stories260K");
+    if (!f) return;
+    uint32_t v;
+    float eps;
+    CHECK(f->version == 3 && f->n_tensors == 48, "gguf/version_3_48_tensors");
+    CHECK(gguf_get_u32(f, "llama.block_count", &v) == 0 && v == 5, "gguf/block_count_5");
+    CHECK(gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps) == 0 && fabsf(eps - 1e-5f) < 1e-9f,
+          "gguf/rms_eps");
+    const GgufTensor *t = gguf_find_tensor(f, "blk.0.ffn_gate.weight");
+    CHECK(t && t->ne[0] == 64 && t->ne[1] == 172 && t->type == GGML_F32, "gguf/tensor_dims_fastest_first");
+    ModelConfig mc;
+    CHECK(model_config_from_gguf(f, &mc, err) == 0 && mc.n_heads == 8 && mc.n_kv_heads == 4 && mc.head_dim == 8 &&
+              mc.vocab == 512 && mc.rope_theta == 10000.0f && mc.max_ctx == 2048,
+          "gguf/llama_hyperparameters");
+    gguf_close(f);
+
+    // a file that is not GGUF, and one cut inside its tensor data
+    CHECK(gguf_open(write_tmp("x.gguf", "GGML but not really"), err) == NULL && strstr(err, "not a GGUF file"),
+          "gguf/bad_magic_refused: %s", err);
+    CHECK(gguf_open("/nonexistent/model.gguf", err) == NULL && strstr(err, "/nonexistent/model.gguf"),
+          "gguf/missing_file_named: %s", err);
+    size_t len;
+    char *buf = base_read_file("data/models/stories260K.gguf", &len, err);
+    char cut[512];
+    snprintf(cut, sizeof cut, "%s/cut.gguf", tmpdir);
+    size_t sizes[] = {20, 30, 5000, len - 1};
+    for (size_t i = 0; i < 4; i++) {
+        FILE *o = fopen(cut, "wb");
+        fwrite(buf, 1, sizes[i], o);
+        fclose(o);
+        GgufFile *g = gguf_open(cut, err);
+        CHECK(g == NULL && strstr(err, "truncated") && strstr(err, cut), "gguf/truncated_at_%zu_refused", sizes[i]);
+        gguf_close(g);
+    }
+    free(buf);
+}
+
+// hand-made blocks: d = 0.5 (fp16 0x3800), m = -1 (0xBC00)
+static void check_dequant(void) {
+    uint8_t q8[Q8_0_BLOCK_BYTES] = {0x00, 0x38};
+    for (int j = 0; j < 32; j++) q8[2 + j] = (uint8_t)(int8_t)(j - 16);
+    uint8_t q40[Q4_0_BLOCK_BYTES] = {0x00, 0x38}, q41[Q4_1_BLOCK_BYTES] = {0x00, 0x38, 0x00, 0xBC};
+    for (int j = 0; j < 16; j++) q40[2 + j] = q41[4 + j] = (uint8_t)(j | (15 - j) << 4);
+    float a[32], b[32], c[32];
+    dequant_q8_0_block(a, q8);
+    dequant_q4_0_block(b, q40);
+    dequant_q4_1_block(c, q41);
+    int ok = 1;
+    for (int j = 0; j < 32; j++) ok &= a[j] == 0.5f * (j - 16);
+    CHECK(ok, "dequant/q8_0");
+    ok = 1;
+    for (int j = 0; j < 16; j++) ok &= b[j] == 0.5f * (j - 8) && b[j + 16] == 0.5f * (15 - j - 8);
+    CHECK(ok, "dequant/q4_0_low_nibbles_first");
+    ok = 1;
+    for (int j = 0; j < 16; j++) ok &= c[j] == 0.5f * j - 1.0f && c[j + 16] == 0.5f * (15 - j) - 1.0f;
+    CHECK(ok, "dequant/q4_1_scale_and_min");
+    CHECK(fp16_to_f32(0x3C00) == 1.0f && fp16_to_f32(0xC000) == -2.0f && fp16_to_f32(0x0001) == ldexpf(1, -24) &&
+              isinf(fp16_to_f32(0x7C00)) && isnan(fp16_to_f32(0x7E00)) && fp16_to_f32(0x8000) == 0.0f,
+          "dequant/fp16_normal_subnormal_inf_nan");
+    CHECK(bf16_to_f32(0x3F80) == 1.0f && bf16_to_f32(0xC0A0) == -5.0f, "dequant/bf16");
+    float w[24];  // 2 heads x 6 rows x 2 cols: rows (0,1,2,3,4,5) -> (0,2,4,1,3,5)
+    for (int i = 0; i < 24; i++) w[i] = (float)(i / 2);
+    model_unpermute_rope_rows(w, 2, 6, 2);
+    const float want[12] = {0, 2, 4, 1, 3, 5, 6, 8, 10, 7, 9, 11};
+    ok = 1;
+    for (int r = 0; r < 12; r++) ok &= w[2 * r] == want[r] && w[2 * r + 1] == want[r];
+    CHECK(ok, "model/unpermute_rope_rows_like_transformers");
+}
+
+// ----------------------------------------------------------------------------
+// TextGrid
+
+static const char *SHORT_TG =
+    "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n0\n3\n<exists>\n2\n"
+    "\"IntervalTier\"\n\"phones\"\n0\n3\n1\n0\n3\n\"a\"\n"
+    "\"IntervalTier\"\n\"word\"\n0\n3\n5\n0\n0.5\n\"sp\"\n0.5\n1\n\"what\"\n1\n1.2\n\"'s\"\n1.2\n2\n\"\"\"quoted\"\"\"\n"
+    "2\n3\n\"  caf\xc3\xa9 \"\n";
+
+static void check_textgrid(void) {
+    char err[BASE_ERR_LEN];
+    Stimulus s;
+    int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, &s, err);
+    CHECK(rc == 0 && s.n_words == 2127, "textgrid/alice_2127_words (%zu)", rc ? 0 : s.n_words);
+    if (rc == 0) {
+        CHECK(strcmp(s.label[0], "Alice") == 0 && fabs(s.onset[0] - 20.05891632653599) < 1e-12 &&
+                  fabs(s.t_max - 743.6344265311994) < 1e-12,
+              "textgrid/first_word_and_extent");
+        CHECK(strncmp(s.text, "Alice was beginning to get very tired", 37) == 0 && strstr(s.text, "what's the use"),
+              "textgrid/text_joins_clitics ('what 's' -> \"what's\")");
+        int ok = 1;
+        for (size_t w = 0; w < s.n_words; w++)
+            ok &= strncmp(s.text + s.start[w], s.label[w], s.end[w] - s.start[w]) == 0 &&
+                  s.end[w] - s.start[w] == strlen(s.label[w]);
+        CHECK(ok, "textgrid/word_byte_ranges_point_at_words");
+        stim_free(&s);
+    }
+    rc = stim_load_textgrid(write_tmp("short.TextGrid", SHORT_TG), "word", NULL, 0, &s, err);
+    CHECK(rc == 0 && s.n_words == 4, "textgrid/short_format (%s)", rc ? err : "ok");
+    if (rc == 0) {
+        CHECK(strcmp(s.text, "what's \"quoted\" caf\xc3\xa9") == 0, "textgrid/short_text '%s'", s.text);
+        stim_free(&s);
+    }
+    // UTF-16 with BOM, as Praat writes non-ASCII files
+    size_t n = strlen(SHORT_TG);
+    char path[512];
+    snprintf(path, sizeof path, "%s/utf16.TextGrid", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fputc(0xFF, f), fputc(0xFE, f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)SHORT_TG[i];
+        if (ch == 0xc3) {  // U+00E9 from its two UTF-8 bytes
+            fputc(0xE9, f), fputc(0, f);
+            i++;
+        } else {
+            fputc(ch, f), fputc(0, f);
+        }
+    }
+    fclose(f);
+    rc = stim_load_textgrid(path, "word", NULL, 0, &s, err);
+    CHECK(rc == 0 && s.n_words == 4 && strcmp(s.label[3], "caf\xc3\xa9") == 0, "textgrid/utf16_with_bom");
+    if (rc == 0) stim_free(&s);
+    CHECK(stim_load_textgrid(write_tmp("s2.TextGrid", SHORT_TG), "words", NULL, 0, &s, err) == -1 &&
+              strstr(err, "no tier named 'words' (tiers: 'phones', 'word')"),
+          "textgrid/missing_tier_lists_tiers: %s", err);
+    CHECK(stim_load_textgrid(write_tmp("s3.TextGrid", "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n0\n"), "word",
+                             NULL, 0, &s, err) == -1 && strstr(err, "malformed TextGrid"),
+          "textgrid/truncated_file_refused: %s", err);
+    CHECK(stim_is_clitic("'ll") && stim_is_clitic("n't") && !stim_is_clitic("don't") && !stim_is_clitic("Ma'am"),
+          "textgrid/clitic_rule");
+}
+
+// ----------------------------------------------------------------------------
+// recordings
+
+static void check_recordings(void) {
+    char err[BASE_ERR_LEN];
+    Recording r;
+    const char *names[] = {"A", "B", "C"};
+    int rc = rec_load_text_matrix("data/alice/fmri-6mm/s18-timecourses.txt", 6, NULL, &r, err);
+    CHECK(rc == 0 && r.n_rows == 362 && r.n_cols == 6 && strcmp(r.subject, "s18") == 0 &&
+              fabs(r.data[0] - 80.890972) < 1e-9,
+          "recording/alice_s18_362x6");
+    if (rc == 0) rec_free(&r);
+    CHECK(rec_load_text_matrix(write_tmp("a.txt", "1 2 3\n4 5\n"), 3, names, &r, err) == -1 &&
+              strstr(err, "line 2 has 2 columns, expected 3"),
+          "recording/short_row_refused: %s", err);
+    CHECK(rec_load_text_matrix(write_tmp("b.txt", "1 2 3\n4 inf 6\n"), 3, names, &r, err) == -1 &&
+              strstr(err, "column 2 (B): value is infinite"),
+          "recording/inf_refused: %s", err);
+    CHECK(rec_load_text_matrix(write_tmp("c.txt", "1 2 x3\n"), 3, names, &r, err) == -1 && strstr(err, "'x3' is not a number"),
+          "recording/text_refused: %s", err);
+    CHECK(rec_load_text_matrix(write_tmp("d.txt", "\n\n"), 3, names, &r, err) == -1 && strstr(err, "empty"),
+          "recording/empty_refused: %s", err);
+}
+
+// ----------------------------------------------------------------------------
+// the fMRI design
+
+static void check_design(void) {
+    // words at 0.5, 1.5, 2.5 (volume 0 and 1 at TR 2 from t0 = 0); features 1, 2, 4
+    float x[3] = {1, 2, 4};
+    double t[3] = {0.5, 1.5, 2.5}, out[3];
+    VolumeGrid g = {0.0, 2.0, 3};
+    feat_words_to_volumes(out, x, t, 3, 1, &g, RESAMPLE_SUM, 3);
+    CHECK(out[0] == 3 && out[1] == 4 && out[2] == 0, "design/sum_bins_by_midpoint");
+    // Lanczos: a constant word rate resamples to a constant away from the edges
+    size_t W = 400;
+    float *xw = base_malloc(W * sizeof(float), "x");
+    double *tw = base_malloc(W * sizeof(double), "t"), vol[40];
+    for (size_t w = 0; w < W; w++) xw[w] = 1.0f, tw[w] = 0.1 * (double)w;  // 10 words per second
+    VolumeGrid g2 = {0.0, 1.0, 40};
+    feat_words_to_volumes(vol, xw, tw, W, 1, &g2, RESAMPLE_LANCZOS, 3);
+    double spread = 0;
+    for (int j = 5; j < 35; j++) spread = fmax(spread, fabs(vol[j] - vol[10]));
+    CHECK(spread < 1e-2 * vol[10] && fabs(vol[10] - 10.0) < 0.2, "design/lanczos_constant_rate (%.3f, spread %.1e)",
+          vol[10], spread);
+    free(xw), free(tw);
+    CHECK(feat_lanczos(0, 3) == 1 && fabs(feat_lanczos(1, 3)) < 1e-15 && feat_lanczos(3, 3) == 0, "design/lanczos_kernel");
+
+    double in[8] = {1, 10, 2, 20, 3, 30, 4, 40}, d[16];  // 4 volumes x 2 features
+    int delays[2] = {0, 2};
+    feat_delay(d, in, 4, 2, delays, 2);
+    const double want[16] = {1, 10, 0, 0, 2, 20, 0, 0, 3, 30, 1, 10, 4, 40, 2, 20};
+    int ok = 1;
+    for (int i = 0; i < 16; i++) ok &= d[i] == want[i];
+    CHECK(ok, "design/fir_delays_zero_padded");
+
+    double z[6] = {1, 5, 2, 5, 3, 5};
+    size_t constant = feat_zscore(z, 3, 2);
+    CHECK(constant == 1 && fabs(z[0] + sqrt(1.5)) < 1e-12 && z[1] == 0 && z[3] == 0, "design/zscore_and_constant_column");
+
+    // high-pass: a slow drift disappears, a fast oscillation survives
+    size_t N = 362;
+    double *y = base_malloc(2 * N * sizeof(double), "y");
+    for (size_t i = 0; i < N; i++) {
+        y[2 * i] = 3.0 + 0.01 * (double)i;            // linear drift
+        y[2 * i + 1] = sin(2 * M_PI * (double)i / 10.0);  // 20 s period at TR 2
+    }
+    double before = 0;
+    for (size_t i = 0; i < N; i++) before += y[2 * i + 1] * y[2 * i + 1];
+    size_t K = feat_highpass(y, N, 2, 2.0, 128.0);
+    double drift = 0, after = 0;
+    for (size_t i = 0; i < N; i++) drift = fmax(drift, fabs(y[2 * i])), after += y[2 * i + 1] * y[2 * i + 1];
+    CHECK(K == 12, "design/highpass_128s_removes_12_cosines (%zu)", K);
+    CHECK(drift < 0.1 && after > 0.98 * before, "design/highpass_drift_gone_fast_kept (drift %.3f, kept %.3f)", drift,
+          after / before);
+    free(y);
+}
+
+// ----------------------------------------------------------------------------
+// config
+
+static const char *GOOD =
+    "models:\n  - {name: tiny, path: data/models/stories260K.gguf}\n  - data/models/other.gguf\n"
+    "stimulus:\n  textgrid: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid\n"
+    "recordings:\n  tr: 2\n  regions: [A, B]\n  files: data/alice/fmri-6mm/s1*-timecourses.txt\n"
+    "design:\n  delays: [1, 3]\n";
+
+static void check_config(void) {
+    char err[BASE_ERR_LEN];
+    SweepConfig c;
+    int rc = config_load(write_tmp("good.yaml", GOOD), NULL, 0, &c, err);
+    CHECK(rc == 0, "config/minimal_loads (%s)", rc ? err : "ok");
+    if (rc) return;
+    CHECK(c.n_models == 2 && strcmp(c.models[1].name, "other") == 0, "config/model_name_defaults_to_stem");
+    CHECK(c.files.n == 1 && strcmp(c.files.items[0], "data/alice/fmri-6mm/s18-timecourses.txt") == 0,
+          "config/glob_expanded");
+    CHECK(c.n_delays == 2 && c.delays[1] == 3 && c.folds == 5 && c.n_alphas == 17 && fabs(c.alphas[0] - 0.1) < 1e-15 &&
+              fabs(c.alphas[16] - 1e7) < 1e-3 && strcmp(c.tier, "word") == 0 && c.highpass_seconds == 128,
+          "config/defaults_filled");
+    // the resolved YAML parses back to the same values
+    char *yaml = config_resolved_yaml(&c);
+    SweepConfig c2;
+    rc = config_load(write_tmp("resolved.yaml", yaml), NULL, 0, &c2, err);
+    CHECK(rc == 0 && c2.n_alphas == c.n_alphas && memcmp(c2.alphas, c.alphas, c.n_alphas * sizeof(double)) == 0 &&
+              c2.n_delays == 2 && c2.files.n == 1 && strcmp(c2.models[0].name, "tiny") == 0,
+          "config/resolved_yaml_round_trips (%s)", rc ? err : "ok");
+    if (rc == 0) config_free(&c2);
+    free(yaml);
+    config_free(&c);
+
+    const char *ov[] = {"ridge.folds=3", "design.delays=[2]", "recordings.regions=[X, Y, Z]"};
+    rc = config_load(write_tmp("good2.yaml", GOOD), ov, 3, &c, err);
+    CHECK(rc == 0 && c.folds == 3 && c.n_delays == 1 && c.delays[0] == 2 && c.regions.n == 3, "config/overrides_apply");
+    if (rc == 0) config_free(&c);
+    const char *bad_ov[] = {"ridge.fold=3"};
+    CHECK(config_load(write_tmp("good3.yaml", GOOD), bad_ov, 1, &c, err) == -1 && strstr(err, "no key ridge.fold"),
+          "config/unknown_override_refused: %s", err);
+
+    struct {
+        const char *name, *yaml, *want;
+    } bad[] = {
+        {"typo_key", "design:\n  delay: [1]\n", ":13: unknown key 'delay' in section 'design' (did you mean 'delays'?)"},
+        {"range", "ridge:\n  folds: 1\n", ":13: ridge.folds: 1 is outside [2, 1000]"},
+        {"type", "recordings:\n  tr: two\n", "recordings.tr: 'two' is not a number"},
+        {"enum", "design:\n  resample: linear\n", "design.resample: 'linear' is not one of: sum|lanczos"},
+        {"list", "design:\n  delays: 4\n", "design.delays must be a list"},
+        {"alphas", "ridge:\n  alphas: [10, 1]\n", "ridge.alphas must be ascending"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s", GOOD, bad[i].yaml);
+        const char *p = write_tmp("bad.yaml", text);
+        rc = config_load(p, NULL, 0, &c, err);
+        CHECK(rc == -1 && strstr(err, bad[i].want) && strstr(err, p), "config/%s_refused: %s", bad[i].name, err);
+    }
+    rc = config_load(write_tmp("noreq.yaml", "models: [a.gguf]\n"), NULL, 0, &c, err);
+    CHECK(rc == -1 && strstr(err, "missing required key"), "config/missing_required_key: %s", err);
+    rc = config_load(write_tmp("notyaml.yaml", "models: [a\n  b: c"), NULL, 0, &c, err);
+    CHECK(rc == -1 && strstr(err, "not valid YAML"), "config/invalid_yaml: %s", err);
+    char *doc = config_doc_markdown();
+    CHECK(strstr(doc, "`ridge.inner_folds`") && strstr(doc, "**required**"), "config/doc_lists_every_key");
+    free(doc);
+}
+
+TEST_MAIN("test_inputs") {
+    if (!mkdtemp(tmpdir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    check_gguf();
+    check_dequant();
+    check_textgrid();
+    check_recordings();
+    check_design();
+    check_config();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+}
