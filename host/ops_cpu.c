@@ -65,6 +65,42 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
     }
 }
 
+// exp(x) for x <= 0, branch-free so the loops below vectorise: 2^(x log2 e) split into 2^k (built
+// in the exponent bits) and 2^f, f in [-1/2, 1/2], by its degree-6 Taylor polynomial (relative
+// error below 2e-7, about libm's). Below 2^-126 the result is 0. The selects stay branch-free only
+// without -ftrapping-math, which the Makefile turns off (brainsweep never reads FP exception flags).
+static inline float exp_nonpositive(float x) {
+    float t = x * 1.44269504088896341f;
+    int k = (int)(t - 0.5f);  // round to nearest for t <= 0 (conversion truncates toward zero)
+    int under = k < -126;
+    k = under ? -126 : k;
+    float f = t - (float)k;
+    float p = 1.0f + f * (0.693147181f + f * (0.240226507f + f * (0.0555041087f + f * (0.00961812911f +
+              f * (0.00133335581f + f * 0.000154035304f)))));
+    int32_t bits = (k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return under ? 0.0f : p * scale;
+}
+
+// row[0..n) = softmax(row[0..n)); row[n..total) = 0. Compiled for AVX-512, AVX2 and baseline x86-64,
+// chosen at run time, so one binary runs everywhere and uses the widest vectors it finds.
+__attribute__((target_clones("default", "avx2", "avx512f"))) static void softmax_prefix(float *row, int n, int total) {
+    float mx = row[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        row[j] = exp_nonpositive(row[j] - mx);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (int j = 0; j < n; j++) row[j] *= inv;
+    for (int j = n; j < total; j++) row[j] = 0.0f;
+}
+
 size_t attention_scratch_floats(int T) { return (size_t)omp_get_max_threads() * ATTN_QUERY_BLOCK * (size_t)T; }
 
 void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
@@ -84,20 +120,7 @@ void attention_forward_cpu(float *out, float *scores, const float *q, const floa
         // scores (nq, nk) = q_block (nq, HS) @ k (nk, HS)^T * scale
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, q + (size_t)q0 * q_stride + h * HS,
                     q_stride, kh, kv_stride, 0.0f, sc, nk);
-        for (int r = 0; r < nq; r++) {
-            float *row = sc + (size_t)r * nk;
-            int n_valid = q0 + r + 1;
-            float mx = row[0];
-            for (int j = 1; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
-            float sum = 0.0f;
-            for (int j = 0; j < n_valid; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n_valid; j++) row[j] *= inv;
-            for (int j = n_valid; j < nk; j++) row[j] = 0.0f;
-        }
+        for (int r = 0; r < nq; r++) softmax_prefix(sc + (size_t)r * nk, q0 + r + 1, nk);
         // out_block (nq, HS) = probs (nq, nk) @ v (nk, HS)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, sc, nk, vh, kv_stride, 0.0f,
                     out + (size_t)q0 * q_stride + h * HS, q_stride);

@@ -126,8 +126,10 @@ void results_create(const char *path, const ResultsMeta *m) {
                 "forward passes the full-context policy needed");
     write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 1, dm, "model",
                 "tokens per forward pass (BOS included)");
-    write_array(g, "extract_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->extract_seconds, 1, dm, "model",
-                "wall time of tokenisation and forward passes");
+    write_array(g, "tokenize_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->tokenize_seconds, 1, dm, "model",
+                "wall time of tokenisation and word-to-token alignment (s)");
+    write_array(g, "forward_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->forward_seconds, 1, dm, "model",
+                "wall time of the forward passes and hidden-state capture (s)");
     H5Gclose(g);
 
     g = group(f, "/subjects");

@@ -34,7 +34,8 @@ typedef struct {
     const int64_t *n_tokens;      // story tokens, BOS excluded
     const int *n_chunks;
     const int *context_window;    // resolved tokens per forward pass
-    const double *extract_seconds;
+    const double *tokenize_seconds;
+    const double *forward_seconds;
 
     // subjects (S), regions (R), words (W)
     const char *const *subject_name;

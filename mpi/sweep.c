@@ -336,7 +336,7 @@ int sweep_run(const SweepOptions *opt) {
         if (s.states[m]) {
             xs[4 * m] = (double)s.xstats[m].n_tokens;
             xs[4 * m + 1] = (double)s.xstats[m].n_chunks;
-            xs[4 * m + 2] = s.xstats[m].seconds_tokenize + s.xstats[m].seconds_forward;
+            xs[4 * m + 2] = s.xstats[m].seconds_tokenize;
             xs[4 * m + 3] = s.xstats[m].seconds_forward;
         }
     comm_allreduce_sum(xs, 4 * s.M);
@@ -410,7 +410,7 @@ int sweep_run(const SweepOptions *opt) {
     int *nl = base_malloc(s.M * sizeof(int), "meta"), *dm = base_malloc(s.M * sizeof(int), "meta");
     int *nch = base_malloc(s.M * sizeof(int), "meta"), *win = base_malloc(s.M * sizeof(int), "meta");
     int64_t *ntok = base_malloc(s.M * sizeof(int64_t), "meta");
-    double *xsec = base_malloc(s.M * sizeof(double), "meta");
+    double *tsec = base_malloc(s.M * sizeof(double), "meta"), *fsec = base_malloc(s.M * sizeof(double), "meta");
     for (size_t m = 0; m < s.M; m++) {
         mname[m] = s.cfg.models[m].name;
         mpath[m] = s.cfg.models[m].path;
@@ -419,7 +419,8 @@ int sweep_run(const SweepOptions *opt) {
         dm[m] = s.mcfg[m].d_model;
         ntok[m] = (int64_t)xs[4 * m];
         nch[m] = (int)xs[4 * m + 1];
-        xsec[m] = xs[4 * m + 2];
+        tsec[m] = xs[4 * m + 2];
+        fsec[m] = xs[4 * m + 3];
         win[m] = s.policy[m].window;
     }
     const char **subj = base_malloc(s.S * sizeof(char *), "names"), **sfile = base_malloc(s.S * sizeof(char *), "names");
@@ -427,7 +428,7 @@ int sweep_run(const SweepOptions *opt) {
         subj[i] = s.rec[i].subject;
         sfile[i] = s.rec[i].path;
     }
-    ResultsMeta meta = {s.M, s.H, s.S, s.R, s.W, mname, mpath, march, nl, dm, ntok, nch, win, xsec,
+    ResultsMeta meta = {s.M, s.H, s.S, s.R, s.W, mname, mpath, march, nl, dm, ntok, nch, win, tsec, fsec,
                         subj, sfile, (const char *const *)s.cfg.regions.items,
                         (const char *const *)s.stim.label, s.stim.onset, s.stim.offset,
                         s.cfg.text, resolved, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
@@ -456,7 +457,7 @@ int sweep_run(const SweepOptions *opt) {
     comm_barrier();
 
     free(resolved);
-    free(mname), free(mpath), free(march), free(nl), free(dm), free(nch), free(win), free(ntok), free(xsec);
+    free(mname), free(mpath), free(march), free(nl), free(dm), free(nch), free(win), free(ntok), free(tsec), free(fsec);
     free(subj), free(sfile);
     free(um), free(uh), free(r), free(alpha), free(xs);
     sweep_free(&s);

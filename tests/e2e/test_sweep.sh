@@ -16,7 +16,7 @@ check "sweep_prints_matrix_and_path" grep -q "results: $OUT" "$E2E_TMP/one.log"
 # every dataset docs/results-format.md promises
 listing=$(h5ls -r "$OUT" 2>&1)
 for d in /models/name /models/path /models/architecture /models/n_layers /models/d_model /models/n_tokens \
-         /models/n_chunks /models/context_window /models/extract_seconds /subjects/name /subjects/file \
+         /models/n_chunks /models/context_window /models/tokenize_seconds /models/forward_seconds /subjects/name /subjects/file \
          /regions/name /stimulus/word /stimulus/onset /stimulus/offset /scores/r /scores/alpha \
          /summary/layer_region /summary/layer_region_sem /summary/n_subjects /summary/best_layer \
          /meta/stage /meta/stage_seconds; do
