@@ -1,5 +1,6 @@
 #include "host/decoder_cpu.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 
 struct DecoderScratch {
     int T_max;
+    int threads;    // OpenMP threads the attention scratch is sized for
     float *x;       // (T, C)    residual stream
     float *xn;      // (T, C)    normed input of a sub-block, then its output
     float *q;       // (T, NH*HS)
@@ -23,16 +25,16 @@ struct DecoderScratch {
 
 #define N_BUFFERS 9
 
-static void buffer_sizes(const ModelConfig *c, int T_max, size_t sizes[N_BUFFERS]) {
+static void buffer_sizes(const ModelConfig *c, int T_max, int threads, size_t sizes[N_BUFFERS]) {
     size_t T = (size_t)T_max, C = (size_t)c->d_model, F = (size_t)c->d_ff;
     size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t s[N_BUFFERS] = {T * C, T * C, T * QD, T * KD, T * KD, T * QD, T * F, T * F, attention_scratch_floats(T_max)};
+    size_t s[N_BUFFERS] = {T * C, T * C, T * QD, T * KD, T * KD, T * QD, T * F, T * F, attention_scratch_floats(T_max, threads)};
     memcpy(sizes, s, sizeof s);
 }
 
 size_t decoder_cpu_scratch_bytes(const ModelConfig *cfg, int T_max) {
     size_t sizes[N_BUFFERS], total = 0;
-    buffer_sizes(cfg, T_max, sizes);
+    buffer_sizes(cfg, T_max, omp_get_max_threads(), sizes);
     for (int i = 0; i < N_BUFFERS; i++) total += sizes[i];
     return total * sizeof(float) + (size_t)T_max * sizeof(int);
 }
@@ -40,8 +42,9 @@ size_t decoder_cpu_scratch_bytes(const ModelConfig *cfg, int T_max) {
 DecoderScratch *decoder_cpu_scratch_create(const ModelConfig *cfg, int T_max) {
     DecoderScratch *s = base_calloc(1, sizeof *s, "DecoderScratch");
     s->T_max = T_max;
+    s->threads = omp_get_max_threads();
     size_t sizes[N_BUFFERS], total = 0;
-    buffer_sizes(cfg, T_max, sizes);
+    buffer_sizes(cfg, T_max, s->threads, sizes);
     for (int i = 0; i < N_BUFFERS; i++) total += sizes[i];
     s->memory = base_malloc(base_mul(total, sizeof(float)), "decoder activations");
     float **ptrs[N_BUFFERS] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->scores};
@@ -89,7 +92,7 @@ void decoder_cpu_forward(const Model *m, DecoderScratch *s, const int32_t *ids, 
         matmul_forward_cpu(s->v, s->xn, w->wv + L * KD * C, NULL, T, C, KD);
         rope_forward_cpu(s->q, s->pos, T, NH, HS, c->rope_dims, c->rope_theta);
         rope_forward_cpu(s->k, s->pos, T, NKV, HS, c->rope_dims, c->rope_theta);
-        attention_forward_cpu(s->att, s->scores, s->q, s->k, s->v, T, NH, NKV, HS);
+        attention_forward_cpu(s->att, s->scores, s->threads, s->q, s->k, s->v, T, NH, NKV, HS);
         matmul_forward_cpu(s->xn, s->att, w->wo + L * C * QD, NULL, T, QD, C);
         residual_forward_cpu(s->x, s->x, s->xn, TC);
         // MLP block: x += W_down (silu(W_gate n(x)) * W_up n(x))

@@ -26,13 +26,23 @@ void linalg_eigh(double *a, double *w, size_t n) {
             a[r * n + j] = t;
         }
     }
-    for (size_t c = 0; c < n; c++) {
+    linalg_fix_column_signs(a, n, n);
+}
+
+void linalg_fix_column_signs(double *a, size_t rows, size_t cols) {
+    for (size_t c = 0; c < cols; c++) {
         size_t best = 0;
-        for (size_t r = 1; r < n; r++)
-            if (fabs(a[r * n + c]) > fabs(a[best * n + c])) best = r;
-        if (a[best * n + c] < 0)
-            for (size_t r = 0; r < n; r++) a[r * n + c] = -a[r * n + c];
+        for (size_t r = 1; r < rows; r++)
+            if (fabs(a[r * cols + c]) > fabs(a[best * cols + c])) best = r;
+        if (a[best * cols + c] < 0)
+            for (size_t r = 0; r < rows; r++) a[r * cols + c] = -a[r * cols + c];
     }
+}
+
+void linalg_kernel(double *k, const double *x, size_t N, size_t P) {
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)N, (int)P, 1.0, x, (int)P, 0.0, k, (int)N);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < i; j++) k[i * N + j] = k[j * N + i];
 }
 
 void linalg_gram(double *g, const double *x, size_t N, size_t P) {

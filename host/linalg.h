@@ -17,6 +17,12 @@ void linalg_eigh(double *a, double *w, size_t n);
 // g (P, P) = x^T x for x (N, P), both triangles filled
 void linalg_gram(double *g, const double *x, size_t N, size_t P);
 
+// k (N, N) = x x^T for x (N, P), both triangles filled (the linear kernel of the rows)
+void linalg_kernel(double *k, const double *x, size_t N, size_t P);
+
+// flip the sign of each column of a (rows, cols) so its largest-magnitude entry is positive
+void linalg_fix_column_signs(double *a, size_t rows, size_t cols);
+
 // Pearson r per column of a and b (N, T); NaN for a constant column
 void linalg_pearson_columns(double *r, const double *a, const double *b, size_t N, size_t T);
 

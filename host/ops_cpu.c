@@ -101,15 +101,15 @@ __attribute__((target_clones("default", "avx2", "avx512f"))) static void softmax
     for (int j = n; j < total; j++) row[j] = 0.0f;
 }
 
-size_t attention_scratch_floats(int T) { return (size_t)omp_get_max_threads() * ATTN_QUERY_BLOCK * (size_t)T; }
+size_t attention_scratch_floats(int T, int threads) { return (size_t)threads * ATTN_QUERY_BLOCK * (size_t)T; }
 
-void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
-                           int NKV, int HS) {
+void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v, int T,
+                           int NH, int NKV, int HS) {
     const int q_stride = NH * HS, kv_stride = NKV * HS, group = NH / NKV;
     const int n_blocks = (T + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK;
     const float scale = 1.0f / sqrtf((float)HS);
     // later query blocks see more keys, so hand out (head, block) pairs dynamically, largest first
-#pragma omp parallel for schedule(dynamic) if (NH * n_blocks > 1)
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (NH * n_blocks > 1)
     for (int work = 0; work < NH * n_blocks; work++) {
         int h = work % NH, blk = n_blocks - 1 - work / NH;
         float *sc = scores + (size_t)omp_get_thread_num() * ATTN_QUERY_BLOCK * T;

@@ -29,11 +29,12 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
 
 // Causal self-attention with grouped KV heads (query head h reads KV head h / (NH/NKV)).
 // q (T, NH, HS), k and v (T, NKV, HS) -> out (T, NH, HS); scores: scratch of
-// attention_scratch_floats(T) floats. Scale 1/sqrt(HS), softmax in float32 over the unmasked keys.
+// attention_scratch_floats(T, threads) floats, used by at most `threads` OpenMP threads.
+// Scale 1/sqrt(HS), softmax in float32 over the unmasked keys.
 #define ATTN_QUERY_BLOCK 256
-size_t attention_scratch_floats(int T);  // one query block of scores per OpenMP thread
-void attention_forward_cpu(float *out, float *scores, const float *q, const float *k, const float *v, int T, int NH,
-                           int NKV, int HS);
+size_t attention_scratch_floats(int T, int threads);  // one query block of scores per thread
+void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v, int T,
+                           int NH, int NKV, int HS);
 
 // out (N) = silu(gate) * up   (out may alias gate)
 void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N);

@@ -28,20 +28,12 @@ void pca_fit_transform(double *out, double *explained, const double *x, size_t N
                     out, (int)K);
     } else {
         // Gram route: xc xc^T = U L U^T, scores = U_K sqrt(L_K)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)N, (int)P, 1.0, xc, (int)P, 0.0, a, (int)N);
-        for (size_t i = 0; i < N; i++)
-            for (size_t j = 0; j < i; j++) a[i * N + j] = a[j * N + i];
+        linalg_kernel(a, xc, N, P);
         linalg_eigh(a, w, N);
         for (size_t i = 0; i < N; i++)
             for (size_t k = 0; k < K; k++) out[i * K + k] = a[i * N + k] * sqrt(w[k] > 0 ? w[k] : 0);
     }
-    for (size_t k = 0; k < K; k++) {
-        size_t best = 0;
-        for (size_t i = 1; i < N; i++)
-            if (fabs(out[i * K + k]) > fabs(out[best * K + k])) best = i;
-        if (out[best * K + k] < 0)
-            for (size_t i = 0; i < N; i++) out[i * K + k] = -out[i * K + k];
-    }
+    linalg_fix_column_signs(out, N, K);
     if (explained) {
         double total = 0;
         for (size_t i = 0; i < M; i++) total += w[i] > 0 ? w[i] : 0;

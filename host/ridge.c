@@ -85,9 +85,7 @@ static void basis_compute(Basis *b, const double *X, const double *Y, size_t P, 
                         (int)P, 0.0, b->A, (int)P);
     } else {
         // X X^T = U L U^T;  B = U^T Y;  A = (X_te X^T) U
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n_tr, (int)P, 1.0, xtr, (int)P, 0.0, E, (int)n_tr);
-        for (size_t i = 0; i < n_tr; i++)
-            for (size_t j = 0; j < i; j++) E[i * n_tr + j] = E[j * n_tr + i];
+        linalg_kernel(E, xtr, n_tr, P);
         linalg_eigh(E, b->lam, n_tr);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_tr, (int)T, (int)n_tr, 1.0, E, (int)n_tr, ytr,
                     (int)T, 0.0, b->B, (int)T);

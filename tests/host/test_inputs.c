@@ -69,6 +69,87 @@ static void check_gguf(void) {
     free(buf);
 }
 
+// a GGUF file written here, one 32-element tensor per storage type, read back through the reader
+static void put(FILE *f, const void *p, size_t n) { fwrite(p, 1, n, f); }
+static void put_u32(FILE *f, uint32_t v) { put(f, &v, 4); }
+static void put_u64(FILE *f, uint64_t v) { put(f, &v, 8); }
+static void put_str(FILE *f, const char *s) {
+    put_u64(f, strlen(s));
+    put(f, s, strlen(s));
+}
+
+static void check_gguf_types(void) {
+    struct {
+        const char *name;
+        uint32_t type;
+        uint8_t data[128];
+        size_t bytes;
+    } t[7] = {{"f32", GGML_F32, {0}, 128}, {"f16", GGML_F16, {0}, 64}, {"bf16", GGML_BF16, {0}, 64},
+              {"q8_0", GGML_Q8_0, {0x00, 0x38}, 34}, {"q4_0", GGML_Q4_0, {0x00, 0x38}, 18},
+              {"q4_1", GGML_Q4_1, {0x00, 0x38, 0x00, 0xBC}, 20}, {"q6_k", 14, {0}, 0}};
+    float want[32];
+    for (int j = 0; j < 32; j++) {
+        want[j] = 0.25f * (float)j - 4.0f;  // exact in fp16 and bf16
+        memcpy(t[0].data + 4 * j, &want[j], 4);
+        uint32_t bits;
+        memcpy(&bits, &want[j], 4);
+        uint16_t bf = (uint16_t)(bits >> 16);
+        // fp16 of want[j]: sign, exponent rebias 127 -> 15, top 10 mantissa bits
+        uint16_t h = (uint16_t)(((bits >> 16) & 0x8000) | (want[j] == 0 ? 0 : ((((bits >> 23) & 0xff) - 112) << 10) | ((bits >> 13) & 0x3ff)));
+        memcpy(t[1].data + 2 * j, &h, 2);
+        memcpy(t[2].data + 2 * j, &bf, 2);
+        t[3].data[2 + j] = (uint8_t)(int8_t)(j - 16);
+    }
+    for (int j = 0; j < 16; j++) t[4].data[2 + j] = t[5].data[4 + j] = (uint8_t)(j | (15 - j) << 4);
+    char path[512];
+    snprintf(path, sizeof path, "%s/types.gguf", tmpdir);
+    FILE *f = fopen(path, "wb");
+    put(f, "GGUF", 4);
+    put_u32(f, 3);
+    put_u64(f, 7);
+    put_u64(f, 1);
+    put_str(f, "general.alignment");
+    put_u32(f, GGUF_UINT32);
+    put_u32(f, 32);
+    uint64_t off = 0;
+    for (int i = 0; i < 7; i++) {
+        put_str(f, t[i].name);
+        put_u32(f, 1);
+        put_u64(f, 32);
+        put_u32(f, t[i].type);
+        put_u64(f, off);
+        off += (t[i].bytes + 31) / 32 * 32;
+    }
+    long pos = ftell(f);
+    while (pos % 32) fputc(0, f), pos++;
+    for (int i = 0; i < 7; i++) {
+        put(f, t[i].data, t[i].bytes);
+        for (size_t k = t[i].bytes; k % 32; k++) fputc(0, f);
+    }
+    fclose(f);
+
+    char err[BASE_ERR_LEN];
+    GgufFile *g = gguf_open(path, err);
+    CHECK(g != NULL, "gguf/written_file_opens%s%s", g ? "" : ": ", g ? "" : err);
+    if (!g) return;
+    float out[32];
+    for (int i = 0; i < 6; i++) {
+        int rc = gguf_tensor_to_f32(g, gguf_find_tensor(g, t[i].name), out, err);
+        int ok = rc == 0;
+        for (int j = 0; j < 32 && ok; j++) {
+            float w = i < 3 ? want[j]
+                      : i == 3 ? 0.5f * (float)(j - 16)
+                      : i == 4 ? 0.5f * (float)((j < 16 ? j : 31 - j) - 8)
+                               : 0.5f * (float)(j < 16 ? j : 31 - j) - 1.0f;
+            ok = out[j] == w;
+        }
+        CHECK(ok, "gguf/read_%s_tensor", t[i].name);
+    }
+    CHECK(gguf_tensor_to_f32(g, gguf_find_tensor(g, "q6_k"), out, err) == -1 && strstr(err, "stored as Q6_K"),
+          "gguf/unsupported_type_named: %s", err);
+    gguf_close(g);
+}
+
 // hand-made blocks: d = 0.5 (fp16 0x3800), m = -1 (0xBC00)
 static void check_dequant(void) {
     uint8_t q8[Q8_0_BLOCK_BYTES] = {0x00, 0x38};
@@ -313,6 +394,7 @@ TEST_MAIN("test_inputs") {
         return;
     }
     check_gguf();
+    check_gguf_types();
     check_dequant();
     check_textgrid();
     check_recordings();

@@ -93,8 +93,9 @@ static void check_rope(int T, int NH, int HS, float theta) {
 static void check_attention(int T, int NH, int NKV, int HS) {
     size_t nq = (size_t)T * NH * HS, nk = (size_t)T * NKV * HS;
     float *q = rand_array(nq), *k = rand_array(nk), *v = rand_array(nk), *out = poisoned(nq);
-    float *scores = base_malloc(attention_scratch_floats(T) * sizeof(float), "scores");
-    attention_forward_cpu(out, scores, q, k, v, T, NH, NKV, HS);
+    int threads = omp_get_max_threads();
+    float *scores = base_malloc(attention_scratch_floats(T, threads) * sizeof(float), "scores");
+    attention_forward_cpu(out, scores, threads, q, k, v, T, NH, NKV, HS);
     double *ref = base_calloc(nq, sizeof(double), "ref"), *p = base_malloc((size_t)T * sizeof(double), "p");
     for (int h = 0; h < NH; h++) {
         int g = h / (NH / NKV);
