@@ -46,8 +46,30 @@ static void subtract_row(double *x, const double *v, size_t n, size_t cols) {
         for (size_t c = 0; c < cols; c++) x[i * cols + c] -= v[c];
 }
 
-static void basis_compute(Basis *b, const double *X, const double *Y, size_t P, size_t T, const size_t *tr,
-                          size_t n_tr, const size_t *te, size_t n_te) {
+// The linear kernels of centred rows from G = X X^T of the raw rows (N, N): with a_i the mean of
+// row i of G over the training rows and c the mean of a over them, (x_i - mu)(x_j - mu)^T =
+// G_ij - a_i - a_j + c. K (n_tr, n_tr) among training rows, Kte (n_te, n_tr) test x training.
+static void centred_kernels(double *K, double *Kte, const double *G, size_t N, const size_t *tr, size_t n_tr,
+                            const size_t *te, size_t n_te) {
+    double *a = base_calloc(N, sizeof(double), "kernel means");
+    for (size_t i = 0; i < N; i++) {
+        double s = 0;
+        for (size_t j = 0; j < n_tr; j++) s += G[i * N + tr[j]];
+        a[i] = s / (double)n_tr;
+    }
+    double c = 0;
+    for (size_t j = 0; j < n_tr; j++) c += a[tr[j]];
+    c /= (double)n_tr;
+    for (size_t i = 0; i < n_tr; i++)
+        for (size_t j = 0; j < n_tr; j++) K[i * n_tr + j] = G[tr[i] * N + tr[j]] - a[tr[i]] - a[tr[j]] + c;
+    for (size_t i = 0; i < n_te; i++)
+        for (size_t j = 0; j < n_tr; j++) Kte[i * n_tr + j] = G[te[i] * N + tr[j]] - a[te[i]] - a[tr[j]] + c;
+    free(a);
+}
+
+// G (N, N) = X X^T of all rows, when the dual form would otherwise recompute it for every split
+static void basis_compute(Basis *b, const double *X, const double *Y, const double *G, size_t N, size_t P, size_t T,
+                          const size_t *tr, size_t n_tr, const size_t *te, size_t n_te) {
     double *xtr = base_malloc(base_mul(n_tr, P) * sizeof(double), "ridge train X");
     double *ytr = base_malloc(base_mul(n_tr, T) * sizeof(double), "ridge train Y");
     double *xte = base_malloc(base_mul(n_te ? n_te : 1, P) * sizeof(double), "ridge test X");
@@ -85,18 +107,22 @@ static void basis_compute(Basis *b, const double *X, const double *Y, size_t P, 
                         (int)P, 0.0, b->A, (int)P);
     } else {
         // X X^T = U L U^T;  B = U^T Y;  A = (X_te X^T) U
-        linalg_kernel(E, xtr, n_tr, P);
+        double *Kte = base_malloc(base_mul(n_te ? n_te : 1, n_tr) * sizeof(double), "ridge test kernel");
+        if (G) {
+            centred_kernels(E, Kte, G, N, tr, n_tr, te, n_te);
+        } else {
+            linalg_kernel(E, xtr, n_tr, P);
+            if (n_te)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_te, (int)n_tr, (int)P, 1.0, xte, (int)P,
+                            xtr, (int)P, 0.0, Kte, (int)n_tr);
+        }
         linalg_eigh(E, b->lam, n_tr);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_tr, (int)T, (int)n_tr, 1.0, E, (int)n_tr, ytr,
                     (int)T, 0.0, b->B, (int)T);
-        if (n_te) {
-            double *K = base_malloc(base_mul(n_te, n_tr) * sizeof(double), "ridge test kernel");
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_te, (int)n_tr, (int)P, 1.0, xte, (int)P, xtr,
-                        (int)P, 0.0, K, (int)n_tr);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_te, (int)n_tr, (int)n_tr, 1.0, K, (int)n_tr,
-                        E, (int)n_tr, 0.0, b->A, (int)n_tr);
-            free(K);
-        }
+        if (n_te)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_te, (int)n_tr, (int)n_tr, 1.0, Kte,
+                        (int)n_tr, E, (int)n_tr, 0.0, b->A, (int)n_tr);
+        free(Kte);
     }
     for (size_t i = 0; i < R; i++)
         if (b->lam[i] < 0) b->lam[i] = 0;  // rounding below zero on a positive semi-definite matrix
@@ -159,6 +185,13 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
     double *ipred = base_malloc(base_mul(N, T) * sizeof(double), "inner predictions");
     size_t *te = base_malloc(N * sizeof(size_t), "test rows");
     ridge_fold_bounds(outer, N, K);
+    // the dual form's kernels of every split come from one X X^T: O(N^2 P) once, not per split.
+    // Splits train on at least a quarter of the rows (K, KI >= 2), so below that no split is dual.
+    double *G = NULL;
+    if (4 * P > N) {
+        G = base_malloc(base_mul(N, N) * sizeof(double), "ridge kernel");
+        linalg_kernel(G, X, N, P);
+    }
 
     for (int f = 0; f < K; f++) {
         size_t n_tr = 0, n_te = 0;
@@ -176,7 +209,7 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
             const size_t *ite = tr + inner[g];
             size_t n_ite = inner[g + 1] - inner[g];
             Basis b;
-            basis_compute(&b, X, Y, P, T, itr, n_itr, ite, n_ite);
+            basis_compute(&b, X, Y, G, N, P, T, itr, n_itr, ite, n_ite);
             for (size_t a = 0; a < A; a++) {
                 basis_predict(ipred, scaled, &b, &cfg->alphas[a], 0);
                 for (size_t i = 0; i < n_ite; i++)
@@ -193,12 +226,15 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
                 if (sse[a * T + t] <= sse[best * T + t]) best = a;  // ties go to the stronger penalty
             chosen[t] = cfg->alphas[best];
             log_alpha_sum[t] += log(chosen[t]);
-            if (A >= 3 && (best == 0 || best == A - 1)) stats->n_edge++;
+            if (A >= 3) {
+                stats->n_edge_low += best == 0;
+                stats->n_edge_high += best == A - 1;
+            }
             stats->n_choices++;
         }
         // outer fit with each target's alpha, predicting the held-out fold
         Basis b;
-        basis_compute(&b, X, Y, P, T, tr, n_tr, te, n_te);
+        basis_compute(&b, X, Y, G, N, P, T, tr, n_tr, te, n_te);
         stats->dual |= b.dual;
         basis_predict(all_pred + outer[f] * T, scaled, &b, chosen, 1);
         basis_free(&b);
@@ -210,6 +246,7 @@ int ridge_cv(double *r, double *alpha, double *pred, const double *X, const doub
         alpha[t] = exp(log_alpha_sum[t] / K);
     }
 
+    free(G);
     free(te);
     free(ipred);
     free(scaled);
@@ -232,7 +269,7 @@ void ridge_fit(double *W, double *b, const double *X, const double *Y, size_t N,
     size_t *rows = base_malloc(N * sizeof(size_t), "rows");
     for (size_t i = 0; i < N; i++) rows[i] = i;
     Basis bs;
-    basis_compute(&bs, X, Y, P, T, rows, N, NULL, 0);
+    basis_compute(&bs, X, Y, NULL, N, P, T, rows, N, NULL, 0);
     size_t R = bs.rank;
     double *scaled = base_malloc(base_mul(R, T) * sizeof(double), "ridge scaled targets");
     for (size_t i = 0; i < R; i++)

@@ -32,7 +32,8 @@ typedef struct {
 } RidgeConfig;
 
 typedef struct {
-    size_t n_edge;  // (target, outer fold) choices at the smallest or largest alpha of the grid
+    size_t n_edge_low;   // (target, outer fold) choices at the smallest alpha of the grid
+    size_t n_edge_high;  // ... at the largest (grids of 3 or more alphas only)
     size_t n_choices;
     int dual;       // 1 when the outer fits used the dual form
 } RidgeStats;

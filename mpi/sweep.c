@@ -171,7 +171,7 @@ static int extract_model(Sweep *s, size_t m, char *err) {
 // stage 3: one (model, layer) fit
 
 typedef struct {
-    size_t n_edge, n_choices;
+    size_t n_edge_low, n_edge_high, n_choices;
     double seconds;
 } FitStats;
 
@@ -207,7 +207,8 @@ static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_
         r_out[t] = (float)r[t];
         alpha_out[t] = (float)alpha[t];
     }
-    fs->n_edge += st.n_edge;
+    fs->n_edge_low += st.n_edge_low;
+    fs->n_edge_high += st.n_edge_high;
     fs->n_choices += st.n_choices;
     fs->seconds += base_wall() - t0;
     free(r);
@@ -382,7 +383,8 @@ int sweep_run(const SweepOptions *opt) {
         log0("%s: %zu layer fits done (%zu targets each)", s.cfg.models[m].name, L1, T);
     }
     for (size_t j = 0; j < k; j++) {
-        fs.n_edge += ufs[j].n_edge;
+        fs.n_edge_low += ufs[j].n_edge_low;
+        fs.n_edge_high += ufs[j].n_edge_high;
         fs.n_choices += ufs[j].n_choices;
         fs.seconds += ufs[j].seconds;
     }
@@ -392,12 +394,13 @@ int sweep_run(const SweepOptions *opt) {
         sweep_free(&s);
         return 1;
     }
-    double edge[2] = {(double)fs.n_edge, (double)fs.n_choices};
-    comm_allreduce_sum(edge, 2);
-    if (edge[0] > 0)
-        log0("note: %.0f of %.0f alpha choices sit at an edge of the grid [%.3g, %.3g]; consider widening "
-             "ridge.alpha_log10_min/max",
-             edge[0], edge[1], s.cfg.alphas[0], s.cfg.alphas[s.cfg.n_alphas - 1]);
+    double edge[3] = {(double)fs.n_edge_low, (double)fs.n_edge_high, (double)fs.n_choices};
+    comm_allreduce_sum(edge, 3);
+    if (edge[0] + edge[1] > 0)
+        log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
+             "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
+             "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
+             edge[2], edge[0], s.cfg.alphas[0], edge[1], s.cfg.alphas[s.cfg.n_alphas - 1]);
     stage[ST_FIT] = base_wall() - t;
 
     // stage 4: results
