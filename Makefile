@@ -129,7 +129,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 $(BUILD)/version.h: $(BUILD)/.flags VERSION FORCE
 	@mkdir -p $(BUILD)
 	@printf '#define BRAINSWEEP_VERSION "%s"\n#define BRAINSWEEP_GIT "%s%s"\n#define BRAINSWEEP_CUDA %s\n#define BRAINSWEEP_CFLAGS "%s"\n' \
-	  '$(VERSION)' '$(GIT_REV)' '$(if $(filter 1,$(GIT_DIRTY)),-dirty,)' '$(if $(HAVE_CUDA),1,0)' '$(OPT) $(SAN)' > $@.tmp
+	  '$(VERSION)' '$(GIT_REV)' '$(if $(filter 1,$(GIT_DIRTY)),-dirty,)' '$(if $(HAVE_CUDA),1,0)' '$(strip $(OPT) $(SAN))' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/.flags $(BUILD)/version.h

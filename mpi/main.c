@@ -110,7 +110,7 @@ static int cmd_version(void) {
     H5get_libversion(&a, &b, &c);
     printf("brainsweep %s (%s)\n", BRAINSWEEP_VERSION, BRAINSWEEP_GIT);
     printf("build: %s, CUDA backend %s\n", BRAINSWEEP_CFLAGS, BRAINSWEEP_CUDA ? "compiled" : "not compiled");
-    printf("HDF5 %u.%u.%u; OpenBLAS %s\n", a, b, c, openblas_get_config());
+    printf("HDF5 %u.%u.%u; %s\n", a, b, c, openblas_get_config());
     printf("GPU: %s\n", gpu.name);
     return 0;
 }

@@ -254,8 +254,8 @@ static void banner(const Sweep *s) {
     GpuInfo gpu;
     gpu_probe(&gpu);
     log0("brainsweep %s (%s), %d rank(s), %s", BRAINSWEEP_VERSION, BRAINSWEEP_GIT, comm_size(), comm_library_version());
-    log0("compute: CPU, %d thread(s) per rank (%s, core %s); GPU: %s", threads_count(), openblas_get_config(),
-         openblas_get_corename(), gpu.name);
+    log0("compute: CPU, %d thread(s) per rank, OpenBLAS kernels %s; GPU: %s", threads_count(), openblas_get_corename(),
+         gpu.name);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.textgrid, s->W, s->stim.t_min, s->stim.t_max);
     log0("recordings: %zu subject(s) x %zu volume(s) (TR %g s from %g s) x %zu region(s)", s->S, s->V, s->cfg.tr,
          s->cfg.first_volume_time, s->R);
