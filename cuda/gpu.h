@@ -5,7 +5,7 @@
  * what the machine offers; the kernels arrive with the CUDA backend. A build without nvcc links
  * cuda/none.c, whose probe reports "built without CUDA" — callers carry no #ifdef.
  * Errors: gpu_probe never aborts; it reports the CUDA runtime's answer (no driver is
- * cudaErrorInsufficientDriver 35, no device 100, a stub driver library 34).
+ * cudaErrorInsufficientDriver 35, no device 100, cudaErrorStubLibrary 34).
  */
 #ifndef CUDA_GPU_H
 #define CUDA_GPU_H

@@ -172,12 +172,10 @@ static int extract_model(Sweep *s, size_t m, char *err) {
 
 typedef struct {
     size_t n_edge_low, n_edge_high, n_choices;
-    double seconds;
 } FitStats;
 
 static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_out, float *alpha_out, FitStats *fs,
                     char *err) {
-    double t0 = base_wall();
     const SweepConfig *c = &s->cfg;
     size_t C = (size_t)s->mcfg[m].d_model, V = s->V, T = s->S * s->R;
     const float *x = states + h * s->W * C;  // (W, C)
@@ -210,7 +208,6 @@ static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_
     fs->n_edge_low += st.n_edge_low;
     fs->n_edge_high += st.n_edge_high;
     fs->n_choices += st.n_choices;
-    fs->seconds += base_wall() - t0;
     free(r);
     free(alpha);
     free(X);
@@ -289,180 +286,190 @@ static void sweep_free(Sweep *s) {
 }
 
 // ----------------------------------------------------------------------------
-// the sweep
+// the stages after the inputs
+
+// the (model, layer) units this rank fitted, in increasing (m, h) order, with their scores
+typedef struct {
+    size_t n;
+    size_t *m, *h;
+    float *r, *alpha;  // (n, S*R)
+} Units;
+
+static void units_free(Units *u) {
+    free(u->m), free(u->h), free(u->r), free(u->alpha);
+    memset(u, 0, sizeof *u);
+}
+
+// model m on rank m mod N; per-model stats summed over ranks into xs (M, 4): tokens, chunks, seconds
+static int stage_extract(Sweep *s, double *xs, char *err) {
+    int failed = 0;
+    for (size_t m = 0; m < s->M && !failed; m++)
+        if ((int)(m % (size_t)comm_size()) == comm_rank()) failed = extract_model(s, m, err) != 0;
+    if (!all_ok(failed, err)) return -1;
+    for (size_t m = 0; m < s->M; m++)
+        if (s->states[m]) {
+            xs[4 * m] = (double)s->xstats[m].n_tokens;
+            xs[4 * m + 1] = (double)s->xstats[m].n_chunks;
+            xs[4 * m + 2] = s->xstats[m].seconds_tokenize;
+            xs[4 * m + 3] = s->xstats[m].seconds_forward;
+        }
+    comm_allreduce_sum(xs, 4 * s->M);
+    return 0;
+}
+
+// unit u (counting (model, layer) pairs in order) runs on rank u mod N; OpenMP over a rank's units
+static int stage_fit(Sweep *s, Units *mine, char *err) {
+    size_t total = 0, T = s->S * s->R;
+    for (size_t m = 0; m < s->M; m++) total += (size_t)s->mcfg[m].n_layers + 1;
+    size_t cap = total / (size_t)comm_size() + 1;
+    mine->m = base_malloc(cap * sizeof(size_t), "units");
+    mine->h = base_malloc(cap * sizeof(size_t), "units");
+    mine->r = base_malloc(base_mul(cap, T) * sizeof(float), "scores");
+    mine->alpha = base_malloc(base_mul(cap, T) * sizeof(float), "alphas");
+    FitStats *fs = base_calloc(cap, sizeof(FitStats), "fit stats");
+    int failed = 0;
+    for (size_t m = 0, u = 0; m < s->M; m++) {
+        size_t L1 = (size_t)s->mcfg[m].n_layers + 1, n = L1 * s->W * (size_t)s->mcfg[m].d_model;
+        float *states = s->states[m] ? s->states[m] : base_malloc(n * sizeof(float), "hidden states");
+        if (comm_size() > 1) comm_bcast_floats(states, n, (int)(m % (size_t)comm_size()));
+        size_t first = mine->n;
+        for (size_t h = 0; h < L1; h++, u++)
+            if ((int)(u % (size_t)comm_size()) == comm_rank()) {
+                mine->m[mine->n] = m;
+                mine->h[mine->n++] = h;
+            }
+#pragma omp parallel for schedule(dynamic)
+        for (size_t j = first; j < mine->n; j++) {
+            char uerr[BASE_ERR_LEN];
+            if (fit_unit(s, m, mine->h[j], states, mine->r + j * T, mine->alpha + j * T, &fs[j], uerr) != 0) {
+#pragma omp critical
+                if (!failed) {
+                    failed = 1;
+                    snprintf(err, BASE_ERR_LEN, "%s", uerr);
+                }
+            }
+        }
+        free(states);
+        s->states[m] = NULL;
+        log0("%s: %zu layer fits done (%zu targets each)", s->cfg.models[m].name, L1, T);
+    }
+    double edge[3] = {0};
+    for (size_t j = 0; j < mine->n; j++) {
+        edge[0] += (double)fs[j].n_edge_low;
+        edge[1] += (double)fs[j].n_edge_high;
+        edge[2] += (double)fs[j].n_choices;
+    }
+    free(fs);
+    if (!all_ok(failed, err)) return -1;
+    comm_allreduce_sum(edge, 3);
+    if (edge[0] + edge[1] > 0)
+        log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
+             "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
+             "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
+             edge[2], edge[0], s->cfg.alphas[0], edge[1], s->cfg.alphas[s->cfg.n_alphas - 1]);
+    return 0;
+}
 
 enum { ST_INPUTS, ST_EXTRACT, ST_FIT, ST_WRITE, N_STAGES };
 static const char *STAGE_NAMES[N_STAGES] = {"inputs", "extract", "fit", "write"};
+
+// rank 0 creates <output>.partial, every rank writes its units, rank 0 summarises, renames and prints
+static void stage_write(Sweep *s, const Units *mine, const double *xs, double *stage, double t0) {
+    size_t M = s->M;
+    const char **name = base_malloc(M * sizeof(char *), "meta"), **path = base_malloc(M * sizeof(char *), "meta");
+    const char **arch = base_malloc(M * sizeof(char *), "meta");
+    int *layers = base_malloc(M * sizeof(int), "meta"), *dmodel = base_malloc(M * sizeof(int), "meta");
+    int *chunks = base_malloc(M * sizeof(int), "meta"), *window = base_malloc(M * sizeof(int), "meta");
+    int64_t *tokens = base_malloc(M * sizeof(int64_t), "meta");
+    double *tok_s = base_malloc(M * sizeof(double), "meta"), *fwd_s = base_malloc(M * sizeof(double), "meta");
+    for (size_t m = 0; m < M; m++) {
+        name[m] = s->cfg.models[m].name;
+        path[m] = s->cfg.models[m].path;
+        arch[m] = s->mcfg[m].arch;
+        layers[m] = s->mcfg[m].n_layers;
+        dmodel[m] = s->mcfg[m].d_model;
+        window[m] = s->policy[m].window;
+        tokens[m] = (int64_t)xs[4 * m];
+        chunks[m] = (int)xs[4 * m + 1];
+        tok_s[m] = xs[4 * m + 2];
+        fwd_s[m] = xs[4 * m + 3];
+    }
+    const char **subject = base_malloc(s->S * sizeof(char *), "meta"), **file = base_malloc(s->S * sizeof(char *), "meta");
+    for (size_t i = 0; i < s->S; i++) {
+        subject[i] = s->rec[i].subject;
+        file[i] = s->rec[i].path;
+    }
+    char *resolved = config_resolved_yaml(&s->cfg);
+    const char *const *regions = (const char *const *)s->cfg.regions.items;
+    ResultsMeta meta = {M, s->H, s->S, s->R, s->W, name, path, arch, layers, dmodel, tokens, chunks, window, tok_s, fwd_s,
+                        subject, file, regions, (const char *const *)s->stim.label, s->stim.onset, s->stim.offset,
+                        s->cfg.text, resolved, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
+                        comm_library_version(), comm_size()};
+    char partial[CFG_STR + 16];
+    snprintf(partial, sizeof partial, "%s.partial", s->cfg.output);
+    if (comm_rank() == 0) {
+        if (mkdir_parents(s->cfg.output) != 0)
+            DIE("check output.path", "cannot create the folder of %s: %s", s->cfg.output, strerror(errno));
+        results_create(partial, &meta);
+    }
+    comm_barrier();
+    results_write_scores(partial, M, s->H, s->S, s->R, mine->m, mine->h, mine->n, mine->r, mine->alpha);
+    comm_barrier();
+    if (comm_rank() == 0) {
+        float *lr = base_malloc(base_mul(M * s->H, s->R) * sizeof(float), "summary");
+        stage[ST_WRITE] = base_wall() - t0;
+        results_finish(partial, s->cfg.output, &meta, STAGE_NAMES, stage, N_STAGES, lr);
+        for (size_t m = 0; m < M; m++) results_print_matrix(stdout, name[m], layers[m], lr + m * s->H * s->R, regions, s->R);
+        printf("\nstage timings (s):");
+        for (int i = 0; i < N_STAGES; i++) printf("  %s %.2f", STAGE_NAMES[i], stage[i]);
+        printf("\nresults: %s\n", s->cfg.output);
+        fflush(stdout);
+        free(lr);
+    }
+    comm_barrier();
+    free(resolved);
+    free(name), free(path), free(arch), free(layers), free(dmodel), free(chunks), free(window), free(tokens);
+    free(tok_s), free(fwd_s), free(subject), free(file);
+}
+
+// ----------------------------------------------------------------------------
+// the sweep
 
 int sweep_run(const SweepOptions *opt) {
     Sweep s;
     memset(&s, 0, sizeof s);
     char err[BASE_ERR_LEN] = "";
     double stage[N_STAGES] = {0}, t = base_wall();
+    int rc = 1;
+    double *xs = NULL;
+    Units mine = {0};
 
-    int failed = config_load(opt->config_path, opt->overrides, opt->n_overrides, &s.cfg, err) != 0;
-    if (!all_ok(failed, err)) return 1;
+    if (!all_ok(config_load(opt->config_path, opt->overrides, opt->n_overrides, &s.cfg, err) != 0, err)) return 1;
     set_threads(s.cfg.threads);
-    failed = load_inputs(&s, err) != 0;
-    if (!all_ok(failed, err)) {
-        sweep_free(&s);
-        return 1;
-    }
+    if (!all_ok(load_inputs(&s, err) != 0, err)) goto done;
     build_targets(&s);
     banner(&s);
     stage[ST_INPUTS] = base_wall() - t;
-
-    // units: (model, layer) pairs in order; unit u runs on rank u mod N
-    size_t n_units_total = 0;
-    for (size_t m = 0; m < s.M; m++) n_units_total += (size_t)s.mcfg[m].n_layers + 1;
-    size_t T = s.S * s.R;
     if (opt->dry_run) {
-        log0("dry run: inputs are valid; %zu extraction(s) and %zu fit(s) of %zu targets would write %s", s.M,
-             n_units_total, T, s.cfg.output);
-        sweep_free(&s);
-        return 0;
+        log0("dry run: every input is valid; nothing written (%s)", s.cfg.output);
+        rc = 0;
+        goto done;
     }
 
-    // stage 2: extraction
     t = base_wall();
-    failed = 0;
-    for (size_t m = 0; m < s.M && !failed; m++)
-        if ((int)(m % (size_t)comm_size()) == comm_rank()) failed = extract_model(&s, m, err) != 0;
-    if (!all_ok(failed, err)) {
-        sweep_free(&s);
-        return 1;
-    }
-    double *xs = base_calloc(4 * s.M, sizeof(double), "extract stats");
-    for (size_t m = 0; m < s.M; m++)
-        if (s.states[m]) {
-            xs[4 * m] = (double)s.xstats[m].n_tokens;
-            xs[4 * m + 1] = (double)s.xstats[m].n_chunks;
-            xs[4 * m + 2] = s.xstats[m].seconds_tokenize;
-            xs[4 * m + 3] = s.xstats[m].seconds_forward;
-        }
-    comm_allreduce_sum(xs, 4 * s.M);
+    xs = base_calloc(4 * s.M, sizeof(double), "extract stats");
+    if (stage_extract(&s, xs, err)) goto done;
     stage[ST_EXTRACT] = base_wall() - t;
 
-    // stage 3: fits
     t = base_wall();
-    size_t n_mine = 0;
-    for (size_t u = 0; u < n_units_total; u++) n_mine += (int)(u % (size_t)comm_size()) == comm_rank();
-    size_t *um = base_malloc((n_mine + 1) * sizeof(size_t), "units"), *uh = base_malloc((n_mine + 1) * sizeof(size_t), "units");
-    float *r = base_malloc(base_mul(n_mine + 1, T) * sizeof(float), "scores");
-    float *alpha = base_malloc(base_mul(n_mine + 1, T) * sizeof(float), "alphas");
-    FitStats fs = {0};
-    size_t u = 0, k = 0;
-    failed = 0;
-    FitStats *ufs = base_calloc(n_mine + 1, sizeof(FitStats), "fit stats");
-    for (size_t m = 0; m < s.M; m++) {
-        int owner = (int)(m % (size_t)comm_size());
-        size_t L1 = (size_t)s.mcfg[m].n_layers + 1, n = L1 * s.W * (size_t)s.mcfg[m].d_model;
-        float *buf = s.states[m] ? s.states[m] : base_malloc(n * sizeof(float), "hidden states");
-        if (comm_size() > 1) comm_bcast_floats(buf, n, owner);
-        size_t first = k;
-        for (size_t h = 0; h < L1; h++, u++) {
-            if ((int)(u % (size_t)comm_size()) != comm_rank()) continue;
-            um[k] = m;
-            uh[k] = h;
-            k++;
-        }
-        // independent fits in parallel, each with single-threaded BLAS
-#pragma omp parallel for schedule(dynamic)
-        for (size_t j = first; j < k; j++) {
-            char uerr[BASE_ERR_LEN];
-            if (fit_unit(&s, m, uh[j], buf, r + j * T, alpha + j * T, &ufs[j], uerr) != 0) {
-#pragma omp critical
-                if (!failed) {
-                    failed = 1;
-                    snprintf(err, sizeof err, "%s", uerr);
-                }
-            }
-        }
-        free(buf);
-        s.states[m] = NULL;
-        log0("%s: %zu layer fits done (%zu targets each)", s.cfg.models[m].name, L1, T);
-    }
-    for (size_t j = 0; j < k; j++) {
-        fs.n_edge_low += ufs[j].n_edge_low;
-        fs.n_edge_high += ufs[j].n_edge_high;
-        fs.n_choices += ufs[j].n_choices;
-        fs.seconds += ufs[j].seconds;
-    }
-    free(ufs);
-    if (!all_ok(failed, err)) {
-        free(um), free(uh), free(r), free(alpha), free(xs);
-        sweep_free(&s);
-        return 1;
-    }
-    double edge[3] = {(double)fs.n_edge_low, (double)fs.n_edge_high, (double)fs.n_choices};
-    comm_allreduce_sum(edge, 3);
-    if (edge[0] + edge[1] > 0)
-        log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
-             "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
-             "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
-             edge[2], edge[0], s.cfg.alphas[0], edge[1], s.cfg.alphas[s.cfg.n_alphas - 1]);
+    if (stage_fit(&s, &mine, err)) goto done;
     stage[ST_FIT] = base_wall() - t;
 
-    // stage 4: results
-    t = base_wall();
-    char partial[CFG_STR + 16];
-    snprintf(partial, sizeof partial, "%s.partial", s.cfg.output);
-    char *resolved = config_resolved_yaml(&s.cfg);
-    const char **mname = base_malloc(s.M * sizeof(char *), "names"), **mpath = base_malloc(s.M * sizeof(char *), "names");
-    const char **march = base_malloc(s.M * sizeof(char *), "names");
-    int *nl = base_malloc(s.M * sizeof(int), "meta"), *dm = base_malloc(s.M * sizeof(int), "meta");
-    int *nch = base_malloc(s.M * sizeof(int), "meta"), *win = base_malloc(s.M * sizeof(int), "meta");
-    int64_t *ntok = base_malloc(s.M * sizeof(int64_t), "meta");
-    double *tsec = base_malloc(s.M * sizeof(double), "meta"), *fsec = base_malloc(s.M * sizeof(double), "meta");
-    for (size_t m = 0; m < s.M; m++) {
-        mname[m] = s.cfg.models[m].name;
-        mpath[m] = s.cfg.models[m].path;
-        march[m] = s.mcfg[m].arch;
-        nl[m] = s.mcfg[m].n_layers;
-        dm[m] = s.mcfg[m].d_model;
-        ntok[m] = (int64_t)xs[4 * m];
-        nch[m] = (int)xs[4 * m + 1];
-        tsec[m] = xs[4 * m + 2];
-        fsec[m] = xs[4 * m + 3];
-        win[m] = s.policy[m].window;
-    }
-    const char **subj = base_malloc(s.S * sizeof(char *), "names"), **sfile = base_malloc(s.S * sizeof(char *), "names");
-    for (size_t i = 0; i < s.S; i++) {
-        subj[i] = s.rec[i].subject;
-        sfile[i] = s.rec[i].path;
-    }
-    ResultsMeta meta = {s.M, s.H, s.S, s.R, s.W, mname, mpath, march, nl, dm, ntok, nch, win, tsec, fsec,
-                        subj, sfile, (const char *const *)s.cfg.regions.items,
-                        (const char *const *)s.stim.label, s.stim.onset, s.stim.offset,
-                        s.cfg.text, resolved, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
-                        comm_library_version(), comm_size()};
-    if (comm_rank() == 0) {
-        if (mkdir_parents(s.cfg.output) != 0)
-            DIE("check output.path", "cannot create the folder of %s: %s", s.cfg.output, strerror(errno));
-        results_create(partial, &meta);
-    }
-    comm_barrier();
-    results_write_scores(partial, s.M, s.H, s.S, s.R, um, uh, k, r, alpha);
-    comm_barrier();
-    if (comm_rank() == 0) {
-        float *lr = base_malloc(base_mul(s.M * s.H, s.R) * sizeof(float), "summary");
-        stage[ST_WRITE] = base_wall() - t;
-        results_finish(partial, s.cfg.output, &meta, STAGE_NAMES, stage, N_STAGES, lr);
-        for (size_t m = 0; m < s.M; m++)
-            results_print_matrix(stdout, mname[m], nl[m], lr + m * s.H * s.R, (const char *const *)s.cfg.regions.items,
-                                 s.R);
-        printf("\nstage timings (s):");
-        for (int i = 0; i < N_STAGES; i++) printf("  %s %.2f", STAGE_NAMES[i], stage[i]);
-        printf("\nresults: %s\n", s.cfg.output);
-        fflush(stdout);
-        free(lr);
-    }
-    comm_barrier();
-
-    free(resolved);
-    free(mname), free(mpath), free(march), free(nl), free(dm), free(nch), free(win), free(ntok), free(tsec), free(fsec);
-    free(subj), free(sfile);
-    free(um), free(uh), free(r), free(alpha), free(xs);
+    stage_write(&s, &mine, xs, stage, base_wall());
+    rc = 0;
+done:
+    units_free(&mine);
+    free(xs);
     sweep_free(&s);
-    return 0;
+    return rc;
 }

@@ -48,6 +48,26 @@ if command -v mpirun >/dev/null; then
   for d in /scores/r /scores/alpha /summary/layer_region /summary/best_layer /models/n_tokens; do
     check "two_ranks_equal_one_rank_$d" h5diff "$OUT" "$OUT2" "$d" "$d"
   done
+  # two models of different depth on three ranks: the shallower one is padded with NaN past its L
+  sed 's|^models:|models:\n  - {name: tiny3, path: tests/fixtures/stories260K-3layers.gguf}|' "$CONFIG" >"$E2E_TMP/two.yaml"
+  OUT3=$E2E_TMP/three/results.h5
+  mpirun -n 3 "$BRAINSWEEP" sweep "$E2E_TMP/two.yaml" -P output.path="$OUT3" -P run.threads=1 >"$E2E_TMP/three.log" 2>&1
+  rc=$?
+  check "two_models_three_ranks_exit_0" test $rc -eq 0
+  [ $rc -eq 0 ] || tail -20 "$E2E_TMP/three.log"
+  check "two_models_scores_shape_2x6x27x6" bash -c "h5ls '$OUT3/scores/r' | grep -q '{2, 6, 27, 6}'"
+  h5dump -d /scores/r -y -w 0 -o "$E2E_TMP/r3.txt" "$OUT3" >/dev/null
+  tr ', ' '\n\n' <"$E2E_TMP/r3.txt" | grep -v '^$' >"$E2E_TMP/r3.list"
+  # model 0 (3 layers): hidden states 0..3 finite, 4..5 NaN; model 1: all finite. 162 values per layer.
+  check "shallow_model_finite_through_its_L" bash -c "sed -n '1,648p' '$E2E_TMP/r3.list' | grep -qvi nan && ! sed -n '1,648p' '$E2E_TMP/r3.list' | grep -qi nan"
+  check "shallow_model_nan_past_its_L" bash -c "! sed -n '649,972p' '$E2E_TMP/r3.list' | grep -qvi nan"
+  check "deep_model_all_finite" bash -c "! sed -n '973,1944p' '$E2E_TMP/r3.list' | grep -qi nan"
+  h5dump -d /scores/r -s 1,0,0,0 -c 1,6,27,6 -y -w 0 -m '%.9g' -o "$E2E_TMP/r3m1.txt" "$OUT3" >/dev/null
+  h5dump -d /scores/r -y -w 0 -m '%.9g' -o "$E2E_TMP/r1.txt" "$OUT" >/dev/null
+  check "second_model_equals_its_single_model_run" cmp -s <(tr ', ' '\n\n' <"$E2E_TMP/r3m1.txt" | grep -v '^$') \
+    <(tr ', ' '\n\n' <"$E2E_TMP/r1.txt" | grep -v '^$')
+  "$BRAINSWEEP" inspect "$OUT3" >"$E2E_TMP/inspect3.log" 2>&1
+  check "inspect_prints_both_models" bash -c "grep -q '^tiny3:' '$E2E_TMP/inspect3.log' && grep -q '^stories260K:' '$E2E_TMP/inspect3.log'"
 else
   skip "two_ranks" "mpirun not installed"
 fi

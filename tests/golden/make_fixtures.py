@@ -10,6 +10,7 @@ The fixtures are committed; CI only reads them. Run this again only when a refer
 It writes, under tests/fixtures/:
   tokens-stories260K-alice.json, tokens-smollm2-alice.json  token ids (and byte offsets) of the Alice text
   hidden-stories260K.{json,f32}, hidden-smollm2.{json,f32}  every hidden state (L+1, T, C) for a short text
+  stories260K-3layers.gguf  stories260K cut to its first 3 layers: a second, shallower model for sweep tests
 and data/models/smollm2-135m-tokenizer.gguf: the SmolLM2 file's tokenizer metadata without weights, so the
 byte-level tokenizer test runs without the 93 MB model.
 
@@ -163,6 +164,50 @@ def write_tokenizer_only_gguf(src, dst):
           f"{hashlib.sha256(open(dst, 'rb').read()).hexdigest()}")
 
 
+def copy_field(w, key, field):
+    import gguf
+
+    vtype = field.types[0]
+    if vtype == gguf.GGUFValueType.ARRAY:
+        if field.types[-1] == gguf.GGUFValueType.STRING:
+            w.add_array(key, [bytes(field.parts[i]).decode("utf-8") for i in field.data])
+        else:
+            w.add_array(key, [field.parts[i][0].item() for i in field.data])
+    elif vtype == gguf.GGUFValueType.STRING:
+        w.add_string(key, bytes(field.parts[field.data[0]]).decode("utf-8"))
+    elif vtype == gguf.GGUFValueType.BOOL:
+        w.add_bool(key, bool(field.parts[field.data[0]][0]))
+    elif vtype == gguf.GGUFValueType.UINT32:
+        w.add_uint32(key, int(field.parts[field.data[0]][0]))
+    elif vtype == gguf.GGUFValueType.FLOAT32:
+        w.add_float32(key, float(field.parts[field.data[0]][0]))
+    else:
+        raise SystemExit(f"unexpected value type for {key}: {vtype}")
+
+
+def write_truncated_model(src, dst, n_layers):
+    import gguf
+
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, arch="llama")
+    for key, field in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        if key == "llama.block_count":
+            w.add_uint32(key, n_layers)
+        else:
+            copy_field(w, key, field)
+    for t in r.tensors:
+        if t.name.startswith("blk.") and int(t.name.split(".")[1]) >= n_layers:
+            continue
+        w.add_tensor(t.name, np.array(t.data), raw_shape=list(reversed([int(x) for x in t.shape])))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{os.path.relpath(dst, ROOT)}: {os.path.getsize(dst)} bytes")
+
+
 def main():
     os.makedirs(FIX, exist_ok=True)
     text, words = alice_text()
@@ -170,6 +215,7 @@ def main():
     write_tokens("stories260K", STORIES, text)
     short = " ".join(text.split(" ")[:40])
     write_hidden("stories260K", STORIES, short)
+    write_truncated_model(STORIES, os.path.join(FIX, "stories260K-3layers.gguf"), 3)
     if not os.path.exists(SMOLLM2):
         sys.exit(f"{SMOLLM2} is missing: run `make fetch-model` first")
     write_tokenizer_only_gguf(SMOLLM2, SMOLLM2_TOK)
