@@ -66,6 +66,40 @@ static int all_ok(int failed, const char *err) {
 // ----------------------------------------------------------------------------
 // stage 1: inputs
 
+static int mkdir_parents(const char *path) {
+    char tmp[CFG_STR];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+// The results folder (or its nearest existing ancestor, where the sweep will create it) must be
+// writable: better to learn it now than after hours of fits.
+static int check_output(const char *output, char *err) {
+    char dir[CFG_STR];
+    snprintf(dir, sizeof dir, "%s", output);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else *slash = '\0';
+    struct stat st;
+    while (dir[0] && stat(dir, &st) != 0) {  // climb to the nearest existing ancestor
+        slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        else snprintf(dir, sizeof dir, ".");
+    }
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return base_errf(err, "output.path %s: '%s' is not a folder", output, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return base_errf(err, "output.path %s: cannot write into '%s': %s", output, dir, strerror(errno));
+    return 0;
+}
+
 static int load_inputs(Sweep *s, char *err) {
     SweepConfig *c = &s->cfg;
     const char *const *skip = (const char *const *)c->skip_labels.items;
@@ -106,6 +140,7 @@ static int load_inputs(Sweep *s, char *err) {
                 return base_errf(err, "%s and %s both name subject '%s'", s->rec[j].path, r->path, r->subject);
     }
 
+    if (check_output(c->output, err)) return -1;
     s->M = c->n_models;
     s->gguf = base_calloc(s->M, sizeof(GgufFile *), "models");
     s->tok = base_calloc(s->M, sizeof(Tokenizer *), "tokenizers");
@@ -216,18 +251,6 @@ static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_
 
 // ----------------------------------------------------------------------------
 // helpers
-
-static int mkdir_parents(const char *path) {
-    char tmp[CFG_STR];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return 0;
-}
 
 // ranks x threads = cores of the node, unless the user chose
 static void set_threads(int threads) {

@@ -62,6 +62,10 @@ expect_error bad_value "$D/bad_value.yaml:[0-9]+: ridge.folds: 'five' is not an 
 
 expect_error missing_recordings "recordings.files: '$D/none/\*.txt' matches no file" "$CONFIG" -P "recordings.files=$D/none/*.txt"
 
+echo "not a folder" >"$D/plainfile"
+expect_error output_under_a_file "output.path $D/plainfile/sub/results.h5: '$D/plainfile' is not a folder" "$CONFIG" \
+  -P output.path="$D/plainfile/sub/results.h5"
+
 # a failing run leaves an existing results file untouched
 mkdir -p "$D/keep"
 echo "previous results" >"$D/keep/results.h5"
