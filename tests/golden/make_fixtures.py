@@ -138,24 +138,8 @@ def write_tokenizer_only_gguf(src, dst):
     w = gguf.GGUFWriter(dst, arch="llama")
     w.add_name("SmolLM2-135M-Instruct tokenizer (no weights)")
     for key, field in r.fields.items():
-        if not key.startswith("tokenizer.ggml."):
-            continue
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            sub = field.types[-1]
-            if sub == gguf.GGUFValueType.STRING:
-                vals = [bytes(field.parts[i]).decode("utf-8") for i in field.data]
-            else:
-                vals = [field.parts[i][0].item() for i in field.data]
-            w.add_array(key, vals)
-        elif vtype == gguf.GGUFValueType.STRING:
-            w.add_string(key, bytes(field.parts[field.data[0]]).decode("utf-8"))
-        elif vtype == gguf.GGUFValueType.BOOL:
-            w.add_bool(key, bool(field.parts[field.data[0]][0]))
-        elif vtype == gguf.GGUFValueType.UINT32:
-            w.add_uint32(key, int(field.parts[field.data[0]][0]))
-        else:
-            raise SystemExit(f"unexpected value type for {key}: {vtype}")
+        if key.startswith("tokenizer.ggml."):
+            copy_field(w, key, field)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
