@@ -38,8 +38,13 @@ static const Param PARAMS[] = {
     {"stimulus", "tier", P_STRING, F(tier), 128, NONE, 0, 0, "word", NULL, "name of the interval tier that holds the words"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
-    {"context", "policy", P_ENUM, F(context_policy), 0, NONE, 0, 0, "full", "full",
-     "full: the whole story as one causal sequence, in overlapping chunks past the model's window"},
+    {"context", "policy", P_STRING, F(context_policy_text), 64, NONE, 0, 0, "full", NULL,
+     "full: the whole story as one causal sequence (overlapping chunks past the model's window); tokens:N: each "
+     "word on a fresh sequence of the N tokens ending with it; words:N: the same with its N last words"},
+    {"context", "word", P_ENUM, F(context_word), 0, NONE, 0, 0, "last", "last|mean",
+     "a word's representation: the hidden state of its last token, or the mean over its tokens"},
+    {"context", "batch_tokens", P_INT, F(batch_tokens), 0, NONE, 16, 1e7, "4096", NULL,
+     "tokens per batch of sequences through the model (memory: about 0.15 MB per token for a 7B model)"},
     {"context", "window", P_INT, F(context_window), 0, NONE, 0, 1e7, "0", NULL,
      "tokens per forward pass including BOS; 0 = the model's context length"},
     {"context", "overlap", P_INT, F(context_overlap), 0, NONE, -1, 1e7, "-1", NULL,
@@ -80,6 +85,9 @@ static const Param PARAMS[] = {
      "the results file (written under a temporary name, renamed when complete)"},
     {"run", "threads", P_INT, F(threads), 0, NONE, 0, 1024, "0", NULL,
      "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
+    {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
+     "GiB of float32-widened weights a rank keeps between batches (larger models widen each layer as it runs); "
+     "0 = half the node's memory over its ranks"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
 static const char *SECTIONS[] = {"models", "stimulus", "context", "recordings", "design", "ridge", "output", "run"};
@@ -351,7 +359,28 @@ static int expand_files(const Ctx *c, SweepConfig *cfg) {
     return 0;
 }
 
+// "full", "tokens:N" or "words:N"
+static int parse_policy(const Ctx *c, SweepConfig *cfg) {
+    const char *t = cfg->context_policy_text;
+    int n = 0;
+    char extra;
+    if (strcmp(t, "full") == 0) {
+        cfg->context_policy = CTX_FULL;
+        return 0;
+    }
+    if (sscanf(t, "tokens:%d%c", &n, &extra) == 1 && n >= 1) {
+        cfg->context_policy = CTX_TOKENS;
+    } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
+        cfg->context_policy = CTX_WORDS;
+    } else {
+        return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file, t);
+    }
+    cfg->context_n = n;
+    return 0;
+}
+
 static int validate(const Ctx *c, SweepConfig *cfg) {
+    if (parse_policy(c, cfg)) return -1;
     if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
     if (cfg->regions.n == 0) return base_errf(c->err, "%s: recordings.regions is empty", c->file);
     if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);

@@ -46,9 +46,13 @@ typedef struct {
     StrList skip_labels;
 
     // context
-    int context_policy;  // ContextKind
+    char context_policy_text[64];  // "full", "tokens:N" or "words:N" as written
+    int context_policy;  // ContextKind, parsed from the text
+    int context_n;       // N of tokens:N / words:N
     int context_window;
     int context_overlap;
+    int context_word;    // WordRepr
+    int batch_tokens;
 
     // recordings
     int rec_format;      // 0 = roi_text
@@ -77,6 +81,7 @@ typedef struct {
     // output and run
     char output[CFG_STR];
     int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
+    double max_weight_gib;  // widened float32 weights kept per rank; 0 = half the node's memory
 } SweepConfig;
 
 // Parse path; overrides are "section.key=value" strings (may be NULL/0).

@@ -7,6 +7,8 @@
 #include "host/decoder_cpu.h"
 #include "host/log.h"
 
+#define DEFAULT_BATCH_TOKENS 4096
+
 size_t extract_plan_chunks(size_t n_body, size_t body_window, size_t overlap, Chunk *out) {
     ASSERT(body_window > 0 && overlap < body_window);
     size_t n = 0, end = 0;
@@ -20,81 +22,179 @@ size_t extract_plan_chunks(size_t n_body, size_t body_window, size_t overlap, Ch
     return n;
 }
 
-int extract_resolve_policy(const ModelConfig *cfg, const ContextPolicy *in, ContextPolicy *out, char *err) {
+int extract_resolve_policy(const ModelConfig *cfg, int has_bos, const ContextPolicy *in, ContextPolicy *out, char *err) {
     *out = *in;
-    if (out->window == 0 || out->window > cfg->max_ctx) out->window = cfg->max_ctx;
-    if (out->window < 2) return base_errf(err, "context window %d is too small (at least 2 tokens)", out->window);
-    if (out->overlap < 0) out->overlap = out->window / 2;
-    if (out->overlap >= out->window - 1)
-        return base_errf(err, "context overlap %d must be smaller than the window %d minus BOS", out->overlap,
-                         out->window);
+    if (out->batch_tokens <= 0) out->batch_tokens = DEFAULT_BATCH_TOKENS;
+    if (out->kind == CTX_FULL) {
+        if (out->window == 0 || out->window > cfg->max_ctx) out->window = cfg->max_ctx;
+        if (out->window < 2) return base_errf(err, "context window %d is too small (at least 2 tokens)", out->window);
+        if (out->overlap < 0) out->overlap = out->window / 2;
+        if (out->overlap >= out->window - 1)
+            return base_errf(err, "context overlap %d must be smaller than the window %d minus BOS", out->overlap,
+                             out->window);
+    } else {
+        if (out->n < 1) return base_errf(err, "a %s context needs N >= 1", out->kind == CTX_TOKENS ? "tokens:N" : "words:N");
+        if (out->kind == CTX_TOKENS && out->n + has_bos > cfg->max_ctx)
+            return base_errf(err, "tokens:%d (plus BOS) exceeds the model's context of %d tokens", out->n, cfg->max_ctx);
+        out->window = cfg->max_ctx;  // words:N windows are cut to this many tokens
+    }
     return 0;
 }
 
-int extract_word_states(const Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
-                        ExtractStats *stats, char *err) {
-    const ModelConfig *cfg = &m->cfg;
-    ContextPolicy p;
-    if (extract_resolve_policy(cfg, policy, &p, err)) return -1;
-    memset(stats, 0, sizeof *stats);
+size_t extract_layer_offsets(const Model *m, size_t W, size_t *offset) {
+    const ModelConfig *c = model_config(m);
+    size_t total = 0;
+    for (int l = 0; l <= c->n_layers; l++) {
+        offset[l] = total;
+        total += W * (size_t)(l < c->n_layers ? c->d_model : model_final_dim(m));
+    }
+    return total;
+}
 
+// ----------------------------------------------------------------------------
+// sequences and the words each one reports
+
+typedef struct {
+    size_t start, end;        // body tokens run (BOS prepended when the model has one)
+    size_t word_lo, word_hi;  // words [word_lo, word_hi) are reported from this sequence
+} Seq;
+
+// sequences of the policy; words are assigned in order
+static Seq *plan_sequences(const ContextPolicy *p, int has_bos, size_t n_body, const int64_t *first,
+                           const int64_t *last, size_t W, size_t *n_seq) {
+    Seq *seqs;
+    if (p->kind == CTX_FULL) {
+        size_t body_window = (size_t)p->window - (size_t)has_bos;
+        size_t nc = extract_plan_chunks(n_body, body_window, (size_t)p->overlap, NULL);
+        Chunk *ch = base_malloc(nc * sizeof(Chunk), "chunks");
+        extract_plan_chunks(n_body, body_window, (size_t)p->overlap, ch);
+        seqs = base_malloc(nc * sizeof(Seq), "sequences");
+        size_t w = 0;
+        for (size_t c = 0; c < nc; c++) {
+            seqs[c] = (Seq){ch[c].start, ch[c].end, w, w};
+            while (w < W && (size_t)last[w] < ch[c].end) w++;
+            seqs[c].word_hi = w;
+        }
+        free(ch);
+        *n_seq = nc;
+        return seqs;
+    }
+    seqs = base_malloc((W ? W : 1) * sizeof(Seq), "sequences");
+    size_t limit = (size_t)p->window - (size_t)has_bos;  // words:N windows longer than the model are cut
+    for (size_t w = 0; w < W; w++) {
+        size_t end = (size_t)last[w] + 1, start;
+        if (p->kind == CTX_TOKENS) {
+            start = end > (size_t)p->n ? end - (size_t)p->n : 0;
+        } else {
+            size_t w0 = w + 1 > (size_t)p->n ? w + 1 - (size_t)p->n : 0;
+            start = (size_t)first[w0];
+            if (end - start > limit) start = end - limit;
+        }
+        seqs[w] = (Seq){start, end, w, w + 1};
+    }
+    *n_seq = W;
+    return seqs;
+}
+
+int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
+                        const int64_t *last, size_t W, const ContextPolicy *policy, float *out, ExtractStats *stats,
+                        char *err) {
+    const ModelConfig *c = model_config(m);
+    const int has_bos = bos >= 0;
+    ContextPolicy p;
+    if (extract_resolve_policy(c, has_bos, policy, &p, err)) return -1;
+    for (size_t i = 0; i < n_body; i++)
+        if (body[i] < 0 || body[i] >= c->vocab)
+            return base_errf(err, "token id %d is outside the model's vocabulary of %d", body[i], c->vocab);
+    if (bos >= c->vocab) return base_errf(err, "BOS id %d is outside the model's vocabulary of %d", bos, c->vocab);
+    for (size_t w = 0; w < W; w++)
+        ASSERT(first[w] >= 0 && first[w] <= last[w] && (size_t)last[w] < n_body && (w == 0 || last[w] >= last[w - 1]));
+    memset(stats, 0, sizeof *stats);
+    stats->n_tokens = n_body;
+
+    size_t *offset = base_malloc(((size_t)c->n_layers + 1) * sizeof(size_t), "layer offsets");
+    size_t total = extract_layer_offsets(m, W, offset);
+    memset(out, 0, total * sizeof(float));
+    size_t n_seq;
+    Seq *seqs = plan_sequences(&p, has_bos, n_body, first, last, W, &n_seq);
+    size_t longest = 0;
+    for (size_t s = 0; s < n_seq; s++)
+        if (seqs[s].end - seqs[s].start + (size_t)has_bos > longest) longest = seqs[s].end - seqs[s].start + (size_t)has_bos;
+    int NT_max = (int)(longest > (size_t)p.batch_tokens ? longest : (size_t)p.batch_tokens), T_max = (int)longest;
+    log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations", c->name, n_seq, NT_max,
+              (double)decoder_cpu_scratch_bytes(c, NT_max, T_max) / 1048576.0);
+    DecoderScratch *scratch = decoder_cpu_scratch_create(c, NT_max, T_max);
+    int32_t *ids = base_malloc((size_t)NT_max * sizeof(int32_t), "batch ids");
+    int *seq_start = base_malloc((n_seq + 1) * sizeof(int), "batch sequences");
+    size_t cap_max = (size_t)NT_max;
+    Capture *cap = base_malloc(cap_max * sizeof(Capture), "captures");
+
+    double t0 = base_wall();
+    for (size_t s0 = 0; s0 < n_seq;) {
+        // pack sequences [s0, s1) into one batch
+        TokenBatch b = {ids, seq_start, 0};
+        int NT = 0;
+        size_t n_cap = 0, s1 = s0;
+        while (s1 < n_seq) {
+            const Seq *sq = &seqs[s1];
+            int len = (int)(sq->end - sq->start) + has_bos;
+            if (b.n_seq > 0 && NT + len > NT_max) break;
+            seq_start[b.n_seq++] = NT;
+            if (has_bos) ids[NT++] = bos;
+            int row0 = NT - (int)sq->start;  // row of body token i is row0 + i
+            for (size_t i = sq->start; i < sq->end; i++) ids[NT++] = body[i];
+            for (size_t w = sq->word_lo; w < sq->word_hi; w++) {
+                size_t lo = p.repr == WORD_MEAN ? (size_t)first[w] : (size_t)last[w];
+                if (lo < sq->start) lo = sq->start;  // a word cut by the window keeps the tokens it has
+                float weight = 1.0f / (float)((size_t)last[w] + 1 - lo);
+                for (size_t i = lo; i <= (size_t)last[w]; i++) {
+                    ASSERT(n_cap < cap_max);
+                    cap[n_cap++] = (Capture){row0 + (int)i, w, weight};
+                }
+            }
+            s1++;
+        }
+        seq_start[b.n_seq] = NT;
+        decoder_cpu_forward(m, scratch, &b, cap, n_cap, out, offset);
+        stats->tokens_run += (size_t)NT;
+        stats->n_batches++;
+        s0 = s1;
+    }
+    stats->n_sequences = n_seq;
+    stats->seconds_forward = base_wall() - t0;
+
+    free(cap);
+    free(seq_start);
+    free(ids);
+    free(seqs);
+    free(offset);
+    decoder_cpu_scratch_free(scratch);
+    return 0;
+}
+
+int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
+                        ExtractStats *stats, char *err) {
     double t0 = base_wall();
     TokenSeq seq = {0};
     if (tok_encode(tok, st->text, st->text_len, &seq, err)) return -1;
-    for (size_t i = 0; i < seq.n; i++)
-        if (seq.ids[i] < 0 || seq.ids[i] >= cfg->vocab) {
-            tokseq_free(&seq);
-            return base_errf(err, "token id %d is outside the model's vocabulary of %d", seq.ids[i], cfg->vocab);
-        }
-    const int has_bos = tok_bos_id(tok) >= 0;
-    const size_t n_body = seq.n - (size_t)has_bos;
-    const size_t body_window = (size_t)p.window - (size_t)has_bos;
-    int64_t *last = base_malloc(st->n_words * sizeof(int64_t), "word tokens");
-    tok_word_last_tokens(&seq, st->start, st->end, st->n_words, last);
-    for (size_t w = 0; w < st->n_words; w++) ASSERT(last[w] >= has_bos);  // every word has a token
-    stats->seconds_tokenize = base_wall() - t0;
-    stats->n_tokens = n_body;
-
-    size_t n_chunks = extract_plan_chunks(n_body, body_window, (size_t)p.overlap, NULL);
-    Chunk *chunks = base_malloc(n_chunks * sizeof(Chunk), "chunks");
-    extract_plan_chunks(n_body, body_window, (size_t)p.overlap, chunks);
-    int T_max = (int)((n_body < body_window ? n_body : body_window) + (size_t)has_bos);
-    log_debug("%s: %zu tokens in %zu chunk(s) of up to %d; allocating %.1f MiB of activations", cfg->name, n_body,
-              n_chunks, T_max, (double)decoder_cpu_scratch_bytes(cfg, T_max) / 1048576.0);
-    DecoderScratch *scratch = decoder_cpu_scratch_create(cfg, T_max);
-    int32_t *ids = base_malloc((size_t)T_max * sizeof(int32_t), "chunk ids");
-    int *rows = base_malloc(st->n_words * sizeof(int), "capture rows");
-    size_t *out_rows = base_malloc(st->n_words * sizeof(size_t), "capture rows");
-
-    double t1 = base_wall();
-    size_t w = 0;  // words are in token order, so each chunk takes the next run of words
-    for (size_t c = 0; c < n_chunks; c++) {
-        const Chunk *ch = &chunks[c];
-        int T = 0;
-        if (has_bos) ids[T++] = seq.ids[0];
-        for (size_t i = ch->start; i < ch->end; i++) ids[T++] = seq.ids[i + (size_t)has_bos];
-        size_t n_cap = 0;
-        while (w < st->n_words && (size_t)last[w] - (size_t)has_bos < ch->end) {
-            size_t body = (size_t)last[w] - (size_t)has_bos;
-            ASSERT(body >= ch->report);
-            rows[n_cap] = (int)(body - ch->start) + has_bos;
-            out_rows[n_cap] = w;
-            n_cap++;
-            w++;
-        }
-        decoder_cpu_forward(m, scratch, ids, T, rows, out_rows, n_cap, out, st->n_words);
-        stats->tokens_run += (size_t)T;
+    const int bos = tok_bos_id(tok);
+    const size_t skip = bos >= 0 ? 1 : 0;  // the encoded sequence starts with BOS
+    int64_t *first = base_malloc((st->n_words + 1) * sizeof(int64_t), "word tokens");
+    int64_t *last = base_malloc((st->n_words + 1) * sizeof(int64_t), "word tokens");
+    tok_word_token_span(&seq, st->start, st->end, st->n_words, first, last);
+    int rc = 0;
+    for (size_t w = 0; w < st->n_words && rc == 0; w++) {
+        if (last[w] < (int64_t)skip)
+            rc = base_errf(err, "word %zu ('%s') tokenizes to nothing", w + 1, st->label[w]);
+        first[w] -= (int64_t)skip;
+        last[w] -= (int64_t)skip;
     }
-    ASSERT(w == st->n_words);
-    stats->n_chunks = n_chunks;
-    stats->seconds_forward = base_wall() - t1;
-
-    free(rows);
-    free(out_rows);
-    free(ids);
-    free(chunks);
+    double t1 = base_wall();
+    if (rc == 0)
+        rc = extract_from_tokens(m, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, out, stats, err);
+    if (rc == 0) stats->seconds_tokenize = t1 - t0;
+    free(first);
     free(last);
-    decoder_cpu_scratch_free(scratch);
     tokseq_free(&seq);
-    return 0;
+    return rc;
 }

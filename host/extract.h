@@ -1,31 +1,42 @@
 /*
- * extract: every layer's hidden state for the last token of every word of a stimulus.
+ * extract: every layer's hidden state for every word of a stimulus, under a context policy.
  *
- * A context policy says which tokens each word sees. This release has CTX_FULL: the whole story as
- * one causal sequence; past the model's window it runs in chunks, each starting with BOS (when the
- * model uses one) and overlapping the previous chunk by `overlap` tokens, so a word reported from a
- * later chunk always sees at least `overlap` tokens of context. Each word is reported from exactly
- * one chunk: the first chunk reports its tokens from the start, later ones only their non-overlap.
- * The interface takes the policy so per-word windows can join without changing callers.
+ * Context policies (how much of the story each word's representation has seen):
+ *  - CTX_FULL: the whole story as one causal sequence. Past the model's window it runs in chunks,
+ *    each starting with BOS (when the model uses one) and overlapping the previous chunk by
+ *    `overlap` tokens; each word is reported from exactly one chunk, so a word after the first
+ *    chunk sees at least `overlap` tokens of context.
+ *  - CTX_TOKENS (tokens:N): each word is computed on a fresh sequence of the N tokens that end with
+ *    its last token (fewer at the story's start), plus BOS; positions start at 0.
+ *  - CTX_WORDS (words:N): the same with the tokens of the N words that end with the word.
+ * Word representation: the word's last token (default) or the mean over its tokens; BOS is context,
+ * never part of a word. Sequences are packed into batches of about batch_tokens tokens and run
+ * through decoder_cpu_forward together, so per-word windows make large matrix products.
  *
- * Ownership: the caller provides out, (L+1, W, C) float32. Errors: extract_word_states returns -1
- * and fills err (tokenizer failure, bad policy). Chunk planning is a pure function, tested alone.
+ * Output: (L+1) blocks, block l of (W, dim_l) floats at extract_layer_offsets(...)[l] (dim_l is
+ * d_model except the last entry's model_final_dim). Ownership: the caller provides out.
+ * Errors: -1 with err (a word without tokens, a policy the model cannot run).
  */
 #ifndef HOST_EXTRACT_H
 #define HOST_EXTRACT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "host/model.h"
 #include "host/stimulus.h"
 #include "host/tokenizer.h"
 
-typedef enum { CTX_FULL = 0 } ContextKind;
+typedef enum { CTX_FULL = 0, CTX_TOKENS, CTX_WORDS } ContextKind;
+typedef enum { WORD_LAST = 0, WORD_MEAN } WordRepr;
 
 typedef struct {
     ContextKind kind;
-    int window;   // tokens per forward pass including BOS; 0 = the model's context length
-    int overlap;  // tokens shared by consecutive chunks; -1 = half the window
+    int n;             // tokens:N and words:N
+    int window;        // full: tokens per forward pass including BOS; 0 = the model's context length
+    int overlap;       // full: tokens shared by consecutive chunks; -1 = half the window
+    WordRepr repr;
+    int batch_tokens;  // tokens per batch of sequences; 0 = 4096
 } ContextPolicy;
 
 // a chunk runs [BOS] + body[start, end) and reports body tokens [report, end)
@@ -35,7 +46,8 @@ typedef struct {
 
 typedef struct {
     size_t n_tokens;       // tokens of the story, BOS excluded
-    size_t n_chunks;
+    size_t n_sequences;    // chunks or windows run
+    size_t n_batches;
     size_t tokens_run;     // tokens through the model, BOS and overlaps included
     double seconds_tokenize, seconds_forward;
 } ExtractStats;
@@ -44,11 +56,20 @@ typedef struct {
 // given overlap (0 <= overlap < body_window). Returns the chunk count; fills out when non-NULL.
 size_t extract_plan_chunks(size_t n_body, size_t body_window, size_t overlap, Chunk *out);
 
-// Resolve window 0 / overlap -1 against the model. -1 with err if the policy cannot work.
-int extract_resolve_policy(const ModelConfig *cfg, const ContextPolicy *in, ContextPolicy *out, char *err);
+// Resolve window 0 / overlap -1 / batch 0 against the model. -1 with err if the policy cannot work.
+int extract_resolve_policy(const ModelConfig *cfg, int has_bos, const ContextPolicy *in, ContextPolicy *out, char *err);
 
-// out (L+1, W, C): hidden states of each word's last token, with Hugging Face's layer meaning.
-int extract_word_states(const Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
+// layout of the output: offset (L+1) in floats of each layer's (W, dim_l) block; returns the total
+size_t extract_layer_offsets(const Model *m, size_t W, size_t *offset);
+
+// Tokenise the stimulus text, map words to tokens, run the policy. out as above (cleared first).
+int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
                         ExtractStats *stats, char *err);
+
+// The same from tokens: body (n_body) without BOS, bos (-1: none), and for each of W words the
+// index in body of its first and last token (ordered, non-decreasing).
+int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
+                        const int64_t *last, size_t W, const ContextPolicy *policy, float *out, ExtractStats *stats,
+                        char *err);
 
 #endif  // HOST_EXTRACT_H

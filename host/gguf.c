@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "host/base.h"
-#include "host/dequant.h"
+#include "host/dequant.h"  // defines: block sizes
 
 #define GGUF_MAX_DIMS 4
 // sanity bounds: far above any real model, low enough that a corrupt count cannot exhaust memory
@@ -401,31 +401,23 @@ const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name) {
     return NULL;
 }
 
-int gguf_tensor_to_f32(const GgufFile *f, const GgufTensor *t, float *out, char *err) {
-    const uint8_t *p = t->data;
-    size_t n = (size_t)t->n_elements;
+int gguf_tensor_ref(const GgufFile *f, const GgufTensor *t, TensorRef *out, char *err) {
+    memset(out, 0, sizeof *out);
     switch (t->type) {
-    case GGML_F32:
-        memcpy(out, p, n * sizeof(float));
-        return 0;
-    case GGML_F16:
-        for (size_t i = 0; i < n; i++) out[i] = fp16_to_f32(read_u16le(p + 2 * i));
-        return 0;
-    case GGML_BF16:
-        for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(read_u16le(p + 2 * i));
-        return 0;
-    case GGML_Q8_0:
-        for (size_t b = 0; b < n / QK; b++) dequant_q8_0_block(out + b * QK, p + b * Q8_0_BLOCK_BYTES);
-        return 0;
-    case GGML_Q4_0:
-        for (size_t b = 0; b < n / QK; b++) dequant_q4_0_block(out + b * QK, p + b * Q4_0_BLOCK_BYTES);
-        return 0;
-    case GGML_Q4_1:
-        for (size_t b = 0; b < n / QK; b++) dequant_q4_1_block(out + b * QK, p + b * Q4_1_BLOCK_BYTES);
-        return 0;
+    case GGML_F32: out->dtype = DT_F32; break;
+    case GGML_F16: out->dtype = DT_F16; break;
+    case GGML_BF16: out->dtype = DT_BF16; break;
+    case GGML_Q8_0: out->dtype = DT_Q8_0; break;
+    case GGML_Q4_0: out->dtype = DT_Q4_0; break;
+    case GGML_Q4_1: out->dtype = DT_Q4_1; break;
     default:
         return base_errf(err, "%s: tensor '%s' is stored as %s (type %u); brainsweep reads F32, F16, BF16, Q8_0, "
                               "Q4_0 and Q4_1",
                          f->path, t->name, ggml_type_name(t->type), t->type);
     }
+    out->name = t->name;
+    out->n_dims = (int)t->n_dims;
+    for (int d = 0; d < TENSOR_MAX_DIMS; d++) out->shape[d] = d < out->n_dims ? (int64_t)t->ne[t->n_dims - 1 - d] : 1;
+    out->data = t->data;
+    return 0;
 }

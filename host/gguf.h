@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/tensor.h"
+
 typedef enum {
     GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3, GGUF_UINT32 = 4, GGUF_INT32 = 5,
     GGUF_FLOAT32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_UINT64 = 10, GGUF_INT64 = 11,
@@ -79,7 +81,8 @@ double gguf_arr_num(const GgufKV *kv, uint64_t i);
 // ---- tensors
 const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name);
 const char *ggml_type_name(uint32_t type);
-// Dequantise the whole tensor into out (n_elements floats). -1 with err for unsupported types.
-int gguf_tensor_to_f32(const GgufFile *f, const GgufTensor *t, float *out, char *err);
+// The tensor as a view in PyTorch order (dims reversed). -1 with err for storage types brainsweep
+// does not read (the message names the type).
+int gguf_tensor_ref(const GgufFile *f, const GgufTensor *t, TensorRef *out, char *err);
 
 #endif  // HOST_GGUF_H

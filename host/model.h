@@ -1,79 +1,116 @@
 /*
- * model: a decoder-only language model as one generic configuration plus float32 weights.
+ * model: decoder-only language models of seven families as one generic configuration, with their
+ * weights left where they are stored.
  *
- * ModelConfig holds the knobs that describe the decoder families brainsweep supports (norm type,
- * position scheme, attention heads, MLP kind); this release reads the Llama family from GGUF files
- * (llama.cpp's `llama` architecture: Llama 1/2, SmolLM, TinyStories models), and refuses any other
- * architecture with the list of supported ones. Weights are dequantised once at load into one
- * float32 block, carved by a pointer table, in PyTorch's (out, in) row-major layout.
+ * ModelConfig holds the knobs that tell the families apart (inference.md section 5): norm type and
+ * bias, pre- or post-LN, sequential or parallel residual (one or two norms), positions (RoPE over
+ * all or part of each head, ALiBi, learned absolute with an offset), heads and key/value heads,
+ * sliding window, MLP kind and activation, biases, input/output projections. It is read from a
+ * Hugging Face config.json (Llama 1/2 and derivatives, Mistral, Falcon, MPT, GPT-NeoX/Pythia,
+ * OPT/Galactica, GPT-2) or from GGUF metadata (llama architecture). Anything else is refused with
+ * the list of supported architectures.
  *
- * RoPE convention: Hugging Face's rotate_half (pairs i, i+HS/2). GGUF files of the llama
- * architecture store attn_q/attn_k rows permuted for ggml's interleaved RoPE; the loader undoes that
- * permutation exactly as transformers does when it loads a GGUF, so hidden states match HF.
+ * Weights stay memory-mapped in their stored dtype (F32/F16/BF16 safetensors, or GGUF including
+ * Q8_0/Q4_0/Q4_1). model_layer widens one layer to float32 in a canonical layout — fused [Q|K|V]
+ * rows in head order, GPT-2's transposed Conv1D weights turned, GGUF's RoPE row permutation
+ * undone, [gate; up] fused for gated MLPs — and keeps widened layers while they fit the weight
+ * budget, otherwise it reuses one buffer. Embedding rows are widened per token.
  *
- * Shapes: V vocab, C d_model, L layers, NH query heads, NKV key/value heads, HS head size, F d_ff.
- * Ownership: Model owns its weights; model_free releases them. Errors: model_load_gguf returns NULL
- * and fills err (missing tensors, wrong shapes, unsupported architecture or tensor types).
+ * Shapes: V vocab, C d_model, E embedding width (OPT's word_embed_proj_dim, else C), L layers,
+ * NH/NKV heads, HS head size, QD = NH*HS, KD = NKV*HS, F d_ff.
+ * Ownership: Model owns its files' mappings and its buffers; pointers from model_layer stay valid
+ * until the next model_layer call for another layer when the model is not fully cached.
+ * Errors: model_open returns NULL with err (file and problem). Not thread-safe.
  */
 #ifndef HOST_MODEL_H
 #define HOST_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "host/gguf.h"
+#include "host/tensor.h"
 
-typedef enum { NORM_RMS = 0, NORM_LAYER = 1 } NormType;
-typedef enum { POS_ROPE = 0 } PosType;
-typedef enum { MLP_SWIGLU = 0 } MlpType;
+#define MODEL_SUPPORTED \
+    "llama (Llama 1/2, Vicuna, OpenLLaMA, SmolLM), mistral, falcon, mpt, gpt_neox (Pythia), opt (Galactica), gpt2"
+
+typedef enum { FAM_LLAMA = 0, FAM_MISTRAL, FAM_FALCON, FAM_MPT, FAM_GPT_NEOX, FAM_OPT, FAM_GPT2 } ModelFamily;
+typedef enum { NORM_RMS = 0, NORM_LAYER } NormType;
+typedef enum { RES_SEQUENTIAL = 0, RES_PARALLEL_SHARED, RES_PARALLEL_TWO } ResidualType;
+typedef enum { POS_ROPE = 0, POS_ALIBI, POS_LEARNED } PosType;
+typedef enum { ACT_SILU = 0, ACT_GELU_ERF, ACT_GELU_TANH, ACT_RELU } ActType;
+// how a checkpoint stores its attention projections (widened to [Q | K | V] either way)
+typedef enum {
+    QKV_SEPARATE = 0,   // q, k, v matrices (Llama, Mistral, OPT, GGUF)
+    QKV_FUSED,          // one [Q | K | V] matrix (MPT Wqkv, Falcon multi-query, GPT-2 c_attn)
+    QKV_PER_HEAD,       // rows (NH, 3, HS): GPT-NeoX, Falcon without multi-query
+    QKV_GROUPED,        // rows (NKV, NH/NKV + 2, HS): Falcon's new decoder architecture
+} QkvLayout;
 
 typedef struct {
-    char arch[32];          // "llama"
-    char name[128];         // general.name, or the file stem
-    int n_layers;           // L
-    int d_model;            // C
-    int n_heads;            // NH
-    int n_kv_heads;         // NKV (GQA when < NH)
-    int head_dim;           // HS
-    int d_ff;               // F
-    int vocab;              // V
-    int max_ctx;            // context length the model was trained with
+    char arch[32];          // config.json model_type or GGUF general.architecture
+    char name[128];
+    ModelFamily family;
+    int n_layers, d_model, n_heads, n_kv_heads, head_dim, d_ff, vocab, max_ctx;
+    int d_embed;            // E: width of the token embedding (OPT project_in/out), else d_model
     NormType norm;
     float norm_eps;
+    int norm_bias;          // LayerNorm with a bias (all but MPT)
+    int pre_ln;             // 0: OPT's post-LN (norm after each residual add)
+    ResidualType residual;
     PosType pos;
     float rope_theta;
-    int rope_dims;          // rotated dimensions per head (== HS for Llama)
-    MlpType mlp;
+    int rope_dims;          // rotated dims per head, from the front (GPT-NeoX: rotary_pct * HS)
+    int pos_offset;         // learned positions: OPT starts at row 2
+    float alibi_max_bias;
+    int sliding_window;     // 0: none; else key j is visible from query i when i - j < window
+    QkvLayout qkv_layout;
+    int gated_mlp;          // down(act(gate x) * up x) vs down(act(up x))
+    ActType act;
+    int attn_bias, mlp_bias;  // biases on q/k/v/o and on the MLP projections
+    int final_norm;         // hidden_states[L] = final norm (and OPT's project_out) of the last layer
+    float clip_qkv;         // MPT: clamp q, k, v; 0 = none
+    int bos;                // the BOS id the checkpoint declares (-1: none); the tokenizer decides use
 } ModelConfig;
 
+// one layer in float32, canonical layout
 typedef struct {
-    float *tok_embd;   // (V, C)
-    float *attn_norm;  // (L, C)
-    float *wq;         // (L, NH*HS, C)
-    float *wk;         // (L, NKV*HS, C)
-    float *wv;         // (L, NKV*HS, C)
-    float *wo;         // (L, C, NH*HS)
-    float *ffn_norm;   // (L, C)
-    float *w_gate;     // (L, F, C)
-    float *w_up;       // (L, F, C)
-    float *w_down;     // (L, C, F)
-    float *out_norm;   // (C)
-} ModelWeights;
+    float *ln1_w, *ln1_b;   // (C) attention-input norm; post-LN: after the attention add
+    float *ln2_w, *ln2_b;   // (C) MLP-input norm (unused for RES_PARALLEL_SHARED)
+    float *wqkv, *bqkv;     // (QD + 2 KD, C), (QD + 2 KD): [Q | K | V], heads in order
+    float *wo, *bo;         // (C, QD), (C)
+    float *wup, *bup;       // (2F, C) = [gate; up] when gated, else (F, C); (F) bias
+    float *wdown, *bdown;   // (C, F), (C)
+} LayerF32;
 
-typedef struct {
-    ModelConfig cfg;
-    ModelWeights w;
-    float *memory;       // the one allocation behind every weight pointer
-    size_t n_params;
-} Model;
+typedef struct Model Model;
 
-Model *model_load_gguf(const GgufFile *f, char *err);
+// path: a checkpoint folder (config.json + safetensors) or a .gguf file.
+// max_weight_bytes: widened layers kept up to this many bytes (0: keep none beyond the current one).
+Model *model_open(const char *path, size_t max_weight_bytes, char *err);
 void model_free(Model *m);
 
-// Llama-family hyperparameters from GGUF metadata (no weights read). 0 or -1 with err.
-int model_config_from_gguf(const GgufFile *f, ModelConfig *cfg, char *err);
+const ModelConfig *model_config(const Model *m);
+size_t model_n_params(const Model *m);
+// the GGUF file when the model came from one (its tokenizer lives there), else NULL
+const GgufFile *model_gguf(const Model *m);
+// the checkpoint folder when the model came from one (tokenizer.json lives there), else NULL
+const char *model_dir(const Model *m);
+
+// out (T, C): the input of layer 0 for tokens ids at positions pos (embeddings, OPT's project_in,
+// learned positions) — hidden_states[0]
+void model_embed(const Model *m, float *out, const int32_t *ids, const int *pos, int T);
+// layer l in float32 (widened now or kept from before)
+const LayerF32 *model_layer(Model *m, int l);
+// final norm / projection of the last layer's output for hidden_states[L]: in (T, C) -> out (T, out_dim)
+int model_final_dim(const Model *m);
+void model_final(Model *m, float *out, const float *in, int T);
 
 // Undo ggml's interleaved-RoPE row permutation of a (heads*HS, C) projection, in place.
 // Row h*HS + 2i + j (j in {0,1}) of the file becomes row h*HS + j*HS/2 + i.
 void model_unpermute_rope_rows(float *w, int heads, int head_dim, int cols);
+
+// ALiBi slopes as MPT computes them (power-of-two head counts and the interleaved rest), (NH)
+void model_alibi_slopes(float *slopes, int n_heads, float max_bias);
 
 #endif  // HOST_MODEL_H

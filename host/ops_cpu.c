@@ -3,7 +3,10 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "host/base.h"
 
 // element-wise loops below this many elements stay on one thread: a parallel region costs more
 #define PARALLEL_MIN 16384
@@ -46,6 +49,21 @@ void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int 
     }
 }
 
+void layernorm_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int T, int C,
+                           float eps) {
+#pragma omp parallel for if ((size_t)T * C >= PARALLEL_MIN)
+    for (int t = 0; t < T; t++) {
+        const float *x = inp + (size_t)t * C;
+        float *y = out + (size_t)t * C;
+        double mean = 0.0, var = 0.0;
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += ((double)x[c] - mean) * ((double)x[c] - mean);
+        float m = (float)mean, rstd = 1.0f / sqrtf((float)(var / C) + eps);
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rstd * weight[c] + (bias ? bias[c] : 0.0f);
+    }
+}
+
 void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta) {
     int half = rot_dims / 2;
 #pragma omp parallel for if ((size_t)T * NH * HS >= PARALLEL_MIN)
@@ -83,56 +101,101 @@ static inline float exp_nonpositive(float x) {
     return under ? 0.0f : p * scale;
 }
 
-// row[0..n) = softmax(row[0..n)); row[n..total) = 0. Compiled for AVX-512, AVX2 and baseline x86-64,
-// chosen at run time, so one binary runs everywhere and uses the widest vectors it finds.
-__attribute__((target_clones("default", "avx2", "avx512f"))) static void softmax_prefix(float *row, int n, int total) {
-    float mx = row[0];
+// row[lo..hi) = softmax(row[lo..hi) + slope * (j - i)); the rest of row[0..total) = 0. Compiled for
+// AVX-512, AVX2 and baseline x86-64, chosen at run time: one binary, the widest vectors it finds.
+__attribute__((target_clones("default", "avx2", "avx512f"))) static void softmax_range(float *row, int lo, int hi,
+                                                                                      int total, float slope, int i) {
+    if (slope != 0.0f) {
+#pragma omp simd
+        for (int j = lo; j < hi; j++) row[j] += slope * (float)(j - i);
+    }
+    float mx = row[lo];
 #pragma omp simd reduction(max : mx)
-    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    for (int j = lo + 1; j < hi; j++) mx = row[j] > mx ? row[j] : mx;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; j++) {
+    for (int j = lo; j < hi; j++) {
         row[j] = exp_nonpositive(row[j] - mx);
         sum += row[j];
     }
     float inv = 1.0f / sum;
 #pragma omp simd
-    for (int j = 0; j < n; j++) row[j] *= inv;
-    for (int j = n; j < total; j++) row[j] = 0.0f;
+    for (int j = lo; j < hi; j++) row[j] *= inv;
+    for (int j = 0; j < lo; j++) row[j] = 0.0f;
+    for (int j = hi; j < total; j++) row[j] = 0.0f;
 }
 
-size_t attention_scratch_floats(int T, int threads) { return (size_t)threads * ATTN_QUERY_BLOCK * (size_t)T; }
+size_t attention_scratch_floats(int T_max, int threads) { return (size_t)threads * ATTN_QUERY_BLOCK * (size_t)T_max; }
 
-void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v, int T,
-                           int NH, int NKV, int HS) {
+void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v,
+                           const int *seq_start, int n_seq, int NH, int NKV, int HS, const float *alibi, int window) {
     const int q_stride = NH * HS, kv_stride = NKV * HS, group = NH / NKV;
-    const int n_blocks = (T + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK;
     const float scale = 1.0f / sqrtf((float)HS);
-    // later query blocks see more keys, so hand out (head, block) pairs dynamically, largest first
-#pragma omp parallel for schedule(dynamic) num_threads(threads) if (NH * n_blocks > 1)
-    for (int work = 0; work < NH * n_blocks; work++) {
-        int h = work % NH, blk = n_blocks - 1 - work / NH;
-        float *sc = scores + (size_t)omp_get_thread_num() * ATTN_QUERY_BLOCK * T;
-        const float *kh = k + (size_t)(h / group) * HS, *vh = v + (size_t)(h / group) * HS;
-        int q0 = blk * ATTN_QUERY_BLOCK;
+    // work items: (sequence, query block) pairs, each for every head
+    int n_items = 0, T_max = 0;  // each thread's scores take T_max columns of the scratch
+    for (int s = 0; s < n_seq; s++) {
+        int T = seq_start[s + 1] - seq_start[s];
+        n_items += (T + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK;
+        if (T > T_max) T_max = T;
+    }
+    int *item_seq = base_malloc((size_t)(n_items + 1) * sizeof(int) * 2, "attention items"), *item_blk = item_seq + n_items + 1;
+    for (int s = 0, n = 0; s < n_seq; s++)
+        for (int q0 = 0; q0 < seq_start[s + 1] - seq_start[s]; q0 += ATTN_QUERY_BLOCK, n++) {
+            item_seq[n] = s;
+            item_blk[n] = q0;
+        }
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (NH * n_items > 1)
+    for (int work = 0; work < NH * n_items; work++) {
+        int h = work % NH, it = work / NH, s = item_seq[it], q0 = item_blk[it];
+        int base = seq_start[s], T = seq_start[s + 1] - base;
+        float *sc = scores + (size_t)omp_get_thread_num() * ATTN_QUERY_BLOCK * (size_t)T_max;
+        const float *kh = k + (size_t)base * kv_stride + (size_t)(h / group) * HS;
+        const float *vh = v + (size_t)base * kv_stride + (size_t)(h / group) * HS;
         int nq = T - q0 < ATTN_QUERY_BLOCK ? T - q0 : ATTN_QUERY_BLOCK;
-        int nk = q0 + nq;  // causal: this block sees keys [0, q0 + nq)
-        // scores (nq, nk) = q_block (nq, HS) @ k (nk, HS)^T * scale
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, q + (size_t)q0 * q_stride + h * HS,
-                    q_stride, kh, kv_stride, 0.0f, sc, nk);
-        for (int r = 0; r < nq; r++) softmax_prefix(sc + (size_t)r * nk, q0 + r + 1, nk);
-        // out_block (nq, HS) = probs (nq, nk) @ v (nk, HS)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, sc, nk, vh, kv_stride, 0.0f,
-                    out + (size_t)q0 * q_stride + h * HS, q_stride);
+        int k0 = window > 0 && q0 - window + 1 > 0 ? q0 - window + 1 : 0;  // first key any query here sees
+        int nk = q0 + nq - k0;
+        // scores (nq, nk) = q_block (nq, HS) @ k[k0 .. q0 + nq) (nk, HS)^T * scale
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale,
+                    q + (size_t)(base + q0) * q_stride + (size_t)h * HS, q_stride, kh + (size_t)k0 * kv_stride,
+                    kv_stride, 0.0f, sc, nk);
+        float slope = alibi ? alibi[h] : 0.0f;
+        for (int r = 0; r < nq; r++) {
+            int i = q0 + r, lo = window > 0 && i - window + 1 > k0 ? i - window + 1 : k0;
+            softmax_range(sc + (size_t)r * nk, lo - k0, i + 1 - k0, nk, slope, i - k0);
+        }
+        // out_block (nq, HS) = probs (nq, nk) @ v[k0 ..] (nk, HS)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, sc, nk, vh + (size_t)k0 * kv_stride,
+                    kv_stride, 0.0f, out + (size_t)(base + q0) * q_stride + (size_t)h * HS, q_stride);
+    }
+    free(item_seq);
+}
+
+void swiglu_rows_cpu(float *out, const float *gu, int T, int F) {
+#pragma omp parallel for if ((size_t)T * F >= PARALLEL_MIN)
+    for (int t = 0; t < T; t++) {
+        const float *g = gu + (size_t)t * 2 * F, *u = g + F;
+        float *o = out + (size_t)t * F;
+        for (int i = 0; i < F; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
 }
 
-void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N) {
+void gelu_forward_cpu(float *x, size_t N, int tanh_approx) {
+    if (tanh_approx) {
+        const float k = 0.7978845608028654f;  // sqrt(2 / pi)
 #pragma omp parallel for if (N >= PARALLEL_MIN)
-    for (size_t i = 0; i < N; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        for (size_t i = 0; i < N; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+        }
+    } else {
+#pragma omp parallel for if (N >= PARALLEL_MIN)
+        for (size_t i = 0; i < N; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
     }
+}
+
+void relu_forward_cpu(float *x, size_t N) {
+#pragma omp parallel for if (N >= PARALLEL_MIN)
+    for (size_t i = 0; i < N; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void residual_forward_cpu(float *out, const float *a, const float *b, size_t N) {

@@ -23,21 +23,32 @@ void embedding_forward_cpu(float *out, const int32_t *ids, const float *table, i
 // out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight   (LlamaRMSNorm; out may alias inp)
 void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int T, int C, float eps);
 
+// out (T, C) = (inp - mean) / sqrt(var + eps) * weight + bias, biased variance (nn.LayerNorm);
+// bias may be NULL (MPT); out may alias inp
+void layernorm_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int T, int C,
+                           float eps);
+
 // In place on x (T, NH, HS): Hugging Face rotate_half RoPE on the first rot_dims of each head,
 // pairs (i, i + rot_dims/2), angle pos[t] * theta^(-2i/rot_dims) computed in float32 as HF does.
 void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta);
 
-// Causal self-attention with grouped KV heads (query head h reads KV head h / (NH/NKV)).
-// q (T, NH, HS), k and v (T, NKV, HS) -> out (T, NH, HS); scores: scratch of
-// attention_scratch_floats(T, threads) floats, used by at most `threads` OpenMP threads.
-// Scale 1/sqrt(HS), softmax in float32 over the unmasked keys.
+// Causal self-attention over a batch of sequences laid end to end: sequence s is rows
+// [seq_start[s], seq_start[s+1]) of q (NT, NH, HS) and k, v (NT, NKV, HS); query head h reads KV
+// head h / (NH/NKV). Scale 1/sqrt(HS); alibi (NH) slopes or NULL add slope * (j - i) to the score of
+// key j for query i (MPT); window > 0 hides keys with i - j >= window (Mistral). Softmax in float32.
+// out (NT, NH, HS); scores: scratch of attention_scratch_floats(T_max, threads) floats for sequences
+// of at most T_max rows, used by at most `threads` OpenMP threads.
 #define ATTN_QUERY_BLOCK 256
-size_t attention_scratch_floats(int T, int threads);  // one query block of scores per thread
-void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v, int T,
-                           int NH, int NKV, int HS);
+size_t attention_scratch_floats(int T_max, int threads);  // one query block of scores per thread
+void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v,
+                           const int *seq_start, int n_seq, int NH, int NKV, int HS, const float *alibi, int window);
 
-// out (N) = silu(gate) * up   (out may alias gate)
-void swiglu_forward_cpu(float *out, const float *gate, const float *up, size_t N);
+// out (T, F) = silu(gu[:, :F]) * gu[:, F:] for gu (T, 2F), the fused [gate | up] projection
+void swiglu_rows_cpu(float *out, const float *gu, int T, int F);
+
+// in place on x (N): GELU (erf, or the tanh approximation of GPT-2's gelu_new) and ReLU
+void gelu_forward_cpu(float *x, size_t N, int tanh_approx);
+void relu_forward_cpu(float *x, size_t N);
 
 // out (N) = a + b   (out may alias a)
 void residual_forward_cpu(float *out, const float *a, const float *b, size_t N);

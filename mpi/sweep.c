@@ -17,7 +17,6 @@
 #include "host/config.h"
 #include "host/extract.h"
 #include "host/features.h"
-#include "host/gguf.h"
 #include "host/linalg.h"
 #include "host/log.h"
 #include "host/model.h"
@@ -40,11 +39,13 @@ typedef struct {
     Recording *rec;          // (S)
     double *Y;               // (V, S*R) z-scored targets, column s*R + k
     size_t M, H;             // models, max hidden states
-    GgufFile **gguf;         // (M)
     Tokenizer **tok;         // (M)
-    ModelConfig *mcfg;       // (M)
+    ModelConfig *mcfg;       // (M) copied when the inputs are checked; models reopen to extract
+    size_t **offset;         // (M, L+1) where each layer's (W, dim) block starts in the states
+    size_t *states_floats;   // (M)
+    int *final_dim;          // (M) width of the last entry (OPT's projection), else d_model
     ContextPolicy *policy;   // (M) resolved
-    float **states;          // (M) (L+1, W, C) on the extracting rank, NULL elsewhere
+    float **states;          // (M) every layer's word states, on the extracting rank, NULL elsewhere
     ExtractStats *xstats;    // (M)
 } Sweep;
 
@@ -142,24 +143,33 @@ static int load_inputs(Sweep *s, char *err) {
 
     if (check_output(c->output, err)) return -1;
     s->M = c->n_models;
-    s->gguf = base_calloc(s->M, sizeof(GgufFile *), "models");
     s->tok = base_calloc(s->M, sizeof(Tokenizer *), "tokenizers");
     s->mcfg = base_calloc(s->M, sizeof(ModelConfig), "model configs");
+    s->offset = base_calloc(s->M, sizeof(size_t *), "layer offsets");
+    s->states_floats = base_calloc(s->M, sizeof(size_t), "state sizes");
+    s->final_dim = base_calloc(s->M, sizeof(int), "final dims");
     s->policy = base_calloc(s->M, sizeof(ContextPolicy), "policies");
     s->states = base_calloc(s->M, sizeof(float *), "states");
     s->xstats = base_calloc(s->M, sizeof(ExtractStats), "extract stats");
     s->H = 0;
-    ContextPolicy asked = {(ContextKind)c->context_policy, c->context_window, c->context_overlap};
+    ContextPolicy asked = {(ContextKind)c->context_policy, c->context_n, c->context_window, c->context_overlap,
+                           (WordRepr)c->context_word, c->batch_tokens};
     for (size_t m = 0; m < s->M; m++) {
         const char *path = c->models[m].path;
-        if (!(s->gguf[m] = gguf_open(path, err))) return -1;
-        if (model_config_from_gguf(s->gguf[m], &s->mcfg[m], err)) return -1;
-        if (!(s->tok[m] = tok_load_gguf(s->gguf[m], err))) return -1;
+        Model *model = model_open(path, 0, err);  // headers and mappings only: nothing is widened
+        if (!model) return -1;
+        s->mcfg[m] = *model_config(model);
+        s->final_dim[m] = model_final_dim(model);
+        s->offset[m] = base_malloc(((size_t)s->mcfg[m].n_layers + 1) * sizeof(size_t), "layer offsets");
+        s->states_floats[m] = extract_layer_offsets(model, s->W, s->offset[m]);
+        s->tok[m] = tok_open_for_model(model, err);
+        model_free(model);
+        if (!s->tok[m]) return -1;
         if (tok_vocab_size(s->tok[m]) > s->mcfg[m].vocab)
             return base_errf(err, "%s: the tokenizer has %d tokens but the embedding only %d rows", path,
                              tok_vocab_size(s->tok[m]), s->mcfg[m].vocab);
         char perr[BASE_ERR_LEN];
-        if (extract_resolve_policy(&s->mcfg[m], &asked, &s->policy[m], perr))
+        if (extract_resolve_policy(&s->mcfg[m], tok_bos_id(s->tok[m]) >= 0, &asked, &s->policy[m], perr))
             return base_errf(err, "%s: %s: %s", c->source, c->models[m].name, perr);
         size_t h = (size_t)s->mcfg[m].n_layers + 1;
         if (h > s->H) s->H = h;
@@ -183,21 +193,40 @@ static void build_targets(Sweep *s) {
 // ----------------------------------------------------------------------------
 // stage 2: extraction on the owning rank
 
+// bytes of widened float32 weights a rank keeps: the configured budget, else half of the memory
+// of the node shared among its ranks
+static size_t weight_budget_bytes = 0;
+static size_t weight_budget(void) { return weight_budget_bytes; }
+
+static void set_weight_budget(double gib) {
+    if (gib > 0) {
+        weight_budget_bytes = (size_t)(gib * 1073741824.0);
+        return;
+    }
+    MPI_Comm node;
+    int local = 1;
+    CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    CHECK_MPI(MPI_Comm_size(node, &local));
+    MPI_Comm_free(&node);
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    weight_budget_bytes = (size_t)(ram / 2 / local);
+}
+
+
 static int extract_model(Sweep *s, size_t m, char *err) {
     char lerr[BASE_ERR_LEN];
-    Model *model = model_load_gguf(s->gguf[m], lerr);
+    Model *model = model_open(s->cfg.models[m].path, weight_budget(), lerr);
     if (!model) return base_errf(err, "%s", lerr);
-    const ModelConfig *mc = &model->cfg;
-    size_t n = base_mul(base_mul((size_t)mc->n_layers + 1, s->W), (size_t)mc->d_model);
-    s->states[m] = base_malloc(n * sizeof(float), "hidden states");
+    const ModelConfig *mc = model_config(model);
+    s->states[m] = base_malloc(s->states_floats[m] * sizeof(float), "hidden states");
     log_rank("%s: %d layers, d_model %d, %.1fM parameters; extracting %zu words", s->cfg.models[m].name, mc->n_layers,
-             mc->d_model, (double)model->n_params / 1e6, s->W);
+             mc->d_model, (double)model_n_params(model) / 1e6, s->W);
     int rc = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m], s->states[m], &s->xstats[m], lerr);
     model_free(model);
     if (rc) return base_errf(err, "%s: %s", s->cfg.models[m].path, lerr);
     const ExtractStats *x = &s->xstats[m];
-    log_rank("%s: %zu tokens in %zu chunk(s), %.2f s tokenize, %.2f s forward (%.0f tokens/s)", s->cfg.models[m].name,
-             x->n_tokens, x->n_chunks, x->seconds_tokenize, x->seconds_forward,
+    log_rank("%s: %zu tokens in %zu sequence(s), %.2f s tokenize, %.2f s forward (%.0f tokens/s)", s->cfg.models[m].name,
+             x->n_tokens, x->n_sequences, x->seconds_tokenize, x->seconds_forward,
              (double)x->tokens_run / (x->seconds_forward > 0 ? x->seconds_forward : 1e-9));
     return 0;
 }
@@ -212,8 +241,9 @@ typedef struct {
 static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_out, float *alpha_out, FitStats *fs,
                     char *err) {
     const SweepConfig *c = &s->cfg;
-    size_t C = (size_t)s->mcfg[m].d_model, V = s->V, T = s->S * s->R;
-    const float *x = states + h * s->W * C;  // (W, C)
+    size_t C = h < (size_t)s->mcfg[m].n_layers ? (size_t)s->mcfg[m].d_model : (size_t)s->final_dim[m];
+    size_t V = s->V, T = s->S * s->R;
+    const float *x = states + s->offset[m][h];  // (W, C)
     double *vol = base_malloc(base_mul(V, C) * sizeof(double), "volume features");
     feat_words_to_volumes(vol, x, s->word_time, s->W, C, &s->grid, (ResampleKind)c->resample, c->lanczos_window);
     feat_zscore(vol, V, C);
@@ -280,8 +310,8 @@ static void banner(const Sweep *s) {
     log0("recordings: %zu subject(s) x %zu volume(s) (TR %g s from %g s) x %zu region(s)", s->S, s->V, s->cfg.tr,
          s->cfg.first_volume_time, s->R);
     for (size_t m = 0; m < s->M; m++)
-        log0("model %zu: %s (%s, %d layers, d_model %d, window %d, overlap %d)", m, s->cfg.models[m].name,
-             s->mcfg[m].name, s->mcfg[m].n_layers, s->mcfg[m].d_model, s->policy[m].window, s->policy[m].overlap);
+        log0("model %zu: %s (%s, %d layers, d_model %d; context %s)", m, s->cfg.models[m].name, s->mcfg[m].arch,
+             s->mcfg[m].n_layers, s->mcfg[m].d_model, s->cfg.context_policy_text);
     log0("design: %s resampling, delays of %zu volume(s), %s; ridge: %d x %d folds, %zu alphas %.3g..%.3g",
          s->cfg.resample == RESAMPLE_SUM ? "sum" : "Lanczos", s->cfg.n_delays,
          s->cfg.pca_components ? "PCA per layer" : "no PCA", s->cfg.folds, s->cfg.inner_folds, s->cfg.n_alphas,
@@ -291,10 +321,12 @@ static void banner(const Sweep *s) {
 static void sweep_free(Sweep *s) {
     for (size_t m = 0; m < s->M; m++) {
         if (s->tok) tok_free(s->tok[m]);
-        if (s->gguf) gguf_close(s->gguf[m]);
         if (s->states) free(s->states[m]);
+        if (s->offset) free(s->offset[m]);
     }
-    free(s->gguf);
+    free(s->offset);
+    free(s->states_floats);
+    free(s->final_dim);
     free(s->tok);
     free(s->mcfg);
     free(s->policy);
@@ -332,7 +364,7 @@ static int stage_extract(Sweep *s, double *xs, char *err) {
     for (size_t m = 0; m < s->M; m++)
         if (s->states[m]) {
             xs[4 * m] = (double)s->xstats[m].n_tokens;
-            xs[4 * m + 1] = (double)s->xstats[m].n_chunks;
+            xs[4 * m + 1] = (double)s->xstats[m].n_sequences;
             xs[4 * m + 2] = s->xstats[m].seconds_tokenize;
             xs[4 * m + 3] = s->xstats[m].seconds_forward;
         }
@@ -352,7 +384,7 @@ static int stage_fit(Sweep *s, Units *mine, char *err) {
     FitStats *fs = base_calloc(cap, sizeof(FitStats), "fit stats");
     int failed = 0;
     for (size_t m = 0, u = 0; m < s->M; m++) {
-        size_t L1 = (size_t)s->mcfg[m].n_layers + 1, n = L1 * s->W * (size_t)s->mcfg[m].d_model;
+        size_t L1 = (size_t)s->mcfg[m].n_layers + 1, n = s->states_floats[m];
         float *states = s->states[m] ? s->states[m] : base_malloc(n * sizeof(float), "hidden states");
         if (comm_size() > 1) comm_bcast_floats(states, n, (int)(m % (size_t)comm_size()));
         size_t first = mine->n;
@@ -469,6 +501,7 @@ int sweep_run(const SweepOptions *opt) {
 
     if (!all_ok(config_load(opt->config_path, opt->overrides, opt->n_overrides, &s.cfg, err) != 0, err)) return 1;
     set_threads(s.cfg.threads);
+    set_weight_budget(s.cfg.max_weight_gib);
     if (!all_ok(load_inputs(&s, err) != 0, err)) goto done;
     build_targets(&s);
     banner(&s);

@@ -1,17 +1,35 @@
-// The CPU decoder against transformers' hidden states (fp32, same GGUF), and the chunked extraction.
+// The CPU decoder against transformers' hidden states (fp32, same GGUF), context policies and batching.
 #include <jansson.h>
 #include <math.h>
 
 #include "host/base.h"
 #include "host/decoder_cpu.h"
 #include "host/extract.h"
-#include "host/gguf.h"
 #include "host/model.h"
 #include "host/stimulus.h"
+#include "host/threads.h"
 #include "host/tokenizer.h"
 #include "tests/test.h"
 
 static const char *SMOLLM2 = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+static const char *STORIES = "data/models/stories260K.gguf";
+
+// every position of ids as a one-token "word", on one sequence without an extra BOS
+static float *states_of_ids(Model *m, const int32_t *ids, size_t T, size_t *offset, char *err) {
+    int64_t *pos = base_malloc(T * sizeof(int64_t), "positions");
+    for (size_t t = 0; t < T; t++) pos[t] = (int64_t)t;
+    size_t total = extract_layer_offsets(m, T, offset);
+    float *out = base_malloc(total * sizeof(float), "states");
+    ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
+    ExtractStats st;
+    int rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, out, &st, err);
+    free(pos);
+    if (rc) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
 
 // every layer: max |ours - HF| / max |HF| <= 1e-4 (the bound; fp32 summation order differs)
 static void check_hidden(const char *name, const char *model_path, const char *fixture) {
@@ -29,44 +47,30 @@ static void check_hidden(const char *name, const char *model_path, const char *f
     snprintf(path, sizeof path, "tests/fixtures/%s.f32", fixture);
     size_t bytes;
     float *ref = (float *)base_read_file(path, &bytes, err);
-    CHECK(ref && bytes == L1 * T * C * sizeof(float), "%s: reference (%zu, %zu, %zu) read", name, L1, T, C);
-    GgufFile *f = gguf_open(model_path, err);
-    Model *m = f ? model_load_gguf(f, err) : NULL;
-    CHECK(m != NULL, "%s: model loads%s%s", name, m ? "" : ": ", m ? "" : err);
+    Model *m = model_open(model_path, SIZE_MAX, err);
+    CHECK(m != NULL, "%s: model opens%s%s", name, m ? "" : ": ", m ? "" : err);
     if (!ref || !m || bytes != L1 * T * C * sizeof(float)) goto done;
-    CHECK((size_t)m->cfg.n_layers + 1 == L1 && (size_t)m->cfg.d_model == C, "%s: L=%d C=%d", name, m->cfg.n_layers,
-          m->cfg.d_model);
-
+    CHECK((size_t)model_config(m)->n_layers + 1 == L1 && (size_t)model_config(m)->d_model == C, "%s: L=%d C=%d", name,
+          model_config(m)->n_layers, model_config(m)->d_model);
     int32_t *ids = base_malloc(T * sizeof(int32_t), "ids");
-    int *rows = base_malloc(T * sizeof(int), "rows");
-    size_t *orows = base_malloc(T * sizeof(size_t), "rows");
-    for (size_t t = 0; t < T; t++) {
-        ids[t] = (int32_t)json_integer_value(json_array_get(jids, t));
-        rows[t] = (int)t;
-        orows[t] = t;
-    }
-    float *got = base_malloc(L1 * T * C * sizeof(float), "hidden");
-    for (size_t i = 0; i < L1 * T * C; i++) got[i] = NAN;  // poison: every element must be written
-    DecoderScratch *s = decoder_cpu_scratch_create(&m->cfg, (int)T);
-    decoder_cpu_forward(m, s, ids, (int)T, rows, orows, T, got, T);
-    for (size_t l = 0; l < L1; l++) {
+    for (size_t t = 0; t < T; t++) ids[t] = (int32_t)json_integer_value(json_array_get(jids, t));
+    size_t offset[64];
+    float *got = states_of_ids(m, ids, T, offset, err);
+    CHECK(got != NULL, "%s: forward runs", name);
+    for (size_t l = 0; got && l < L1; l++) {
         double maxref = 0, maxerr = 0;
         for (size_t i = 0; i < T * C; i++) {
-            double r = ref[l * T * C + i], g = got[l * T * C + i];
+            double r = ref[l * T * C + i], g = got[offset[l] + i];
             maxref = fmax(maxref, fabs(r));
             maxerr = isfinite(g) ? fmax(maxerr, fabs(g - r)) : INFINITY;
         }
         CHECK(maxerr <= 1e-4 * maxref, "%s/hidden_state_%zu max|err|/max|ref| = %.2e (max|ref| %.4g)", name, l,
               maxerr / maxref, maxref);
     }
-    decoder_cpu_scratch_free(s);
     free(got);
     free(ids);
-    free(rows);
-    free(orows);
 done:
     model_free(m);
-    gguf_close(f);
     free(ref);
     json_decref(fx);
 }
@@ -80,7 +84,6 @@ static void check_chunk_plan(void) {
     CHECK(ok, "chunks/plan_10_tokens_window_4_overlap_2 (%zu chunks)", n);
     n = extract_plan_chunks(3, 8, 4, c);
     CHECK(n == 1 && c[0].start == 0 && c[0].end == 3, "chunks/short_text_is_one_chunk");
-    // every token reported exactly once, and with at least `overlap` tokens of context after chunk 0
     int once = 1;
     size_t covered = 0;
     n = extract_plan_chunks(1000, 97, 31, NULL);
@@ -95,85 +98,154 @@ static void check_chunk_plan(void) {
     free(cc);
 }
 
-// Chunked extraction: a word reported from a later chunk equals a plain forward over that chunk
-static void check_chunked_extraction(void) {
+static double maxdiff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+// one word's (L+1) states from a direct forward of [BOS] + body[a, b), capturing body row `row`
+static void direct_states(Model *m, const int32_t *body, int bos, size_t a, size_t b, const int *rows, const float *w,
+                          int n_rows, float *out, size_t *offset) {
+    int T = (int)(b - a) + (bos >= 0);
+    int32_t *ids = base_malloc((size_t)T * sizeof(int32_t), "ids");
+    int k = 0;
+    if (bos >= 0) ids[k++] = bos;
+    for (size_t i = a; i < b; i++) ids[k++] = body[i];
+    int seq[2] = {0, T};
+    TokenBatch batch = {ids, seq, 1};
+    Capture cap[16];
+    for (int i = 0; i < n_rows; i++) cap[i] = (Capture){rows[i] - (int)a + (bos >= 0), 0, w[i]};
+    memset(out, 0, extract_layer_offsets(m, 1, offset) * sizeof(float));  // captures add
+    DecoderScratch *s = decoder_cpu_scratch_create(model_config(m), T, T);
+    decoder_cpu_forward(m, s, &batch, cap, (size_t)n_rows, out, offset);
+    decoder_cpu_scratch_free(s);
+    free(ids);
+}
+
+// policies on real text: chunks, per-word windows, mean representation, batching
+static void check_policies(void) {
     char err[BASE_ERR_LEN];
-    GgufFile *f = gguf_open("data/models/stories260K.gguf", err);
-    Model *m = model_load_gguf(f, err);
-    Tokenizer *tok = tok_load_gguf(f, err);
+    Model *m = model_open(STORIES, SIZE_MAX, err);
+    Tokenizer *tok = m ? tok_open_for_model(m, err) : NULL;
     Stimulus st;
     int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, &st, err);
-    CHECK(rc == 0 && m && tok, "extract/setup");
+    CHECK(rc == 0 && m && tok, "policies/setup");
     if (rc || !m || !tok) return;
-    // the first 60 words, so the test stays small
-    size_t all_words = st.n_words;
+    size_t all_words = st.n_words;  // the first 60 words keep the test small
     st.n_words = 60;
     st.text_len = st.end[59];
     st.text[st.text_len] = '\0';
-    size_t L1 = (size_t)m->cfg.n_layers + 1, C = (size_t)m->cfg.d_model, W = st.n_words;
-    float *full = base_malloc(L1 * W * C * sizeof(float), "full"), *chunked = base_malloc(L1 * W * C * sizeof(float), "ch");
+    const ModelConfig *c = model_config(m);
+    size_t L1 = (size_t)c->n_layers + 1, C = (size_t)c->d_model, W = st.n_words, off[16], one[16];
+    size_t total = extract_layer_offsets(m, W, off);
+    float *full = base_malloc(total * sizeof(float), "full"), *other = base_malloc(total * sizeof(float), "other");
+    float *direct = base_malloc(L1 * C * sizeof(float), "direct");
     ExtractStats a, b;
-    ContextPolicy whole = {CTX_FULL, 0, -1}, small = {CTX_FULL, 48, 16};
+    ContextPolicy whole = {CTX_FULL, 0, 0, -1, WORD_LAST, 0}, small = {CTX_FULL, 0, 48, 16, WORD_LAST, 0};
     rc = extract_word_states(m, tok, &st, &whole, full, &a, err);
-    CHECK(rc == 0 && a.n_chunks == 1, "extract/whole_text_one_chunk (%zu tokens)", a.n_tokens);
-    rc = extract_word_states(m, tok, &st, &small, chunked, &b, err);
-    CHECK(rc == 0 && b.n_chunks > 2, "extract/window_48_overlap_16 gives %zu chunks", b.n_chunks);
+    CHECK(rc == 0 && a.n_sequences == 1, "full/whole_text_one_sequence (%zu tokens)", a.n_tokens);
+    rc = extract_word_states(m, tok, &st, &small, other, &b, err);
+    CHECK(rc == 0 && b.n_sequences > 2, "full/window_48_overlap_16 gives %zu chunks", b.n_sequences);
 
-    // words of the first chunk see the same context in both runs
     TokenSeq seq = {0};
     tok_encode(tok, st.text, st.text_len, &seq, err);
-    int64_t *last = malloc(W * sizeof(int64_t));
-    tok_word_last_tokens(&seq, st.start, st.end, W, last);
-    size_t first_chunk_words = 0;
-    double maxdiff = 0;
-    for (size_t w = 0; w < W; w++) {
-        if (last[w] >= 48) continue;
-        first_chunk_words++;
-        for (size_t l = 0; l < L1; l++)
-            for (size_t c = 0; c < C; c++)
-                maxdiff = fmax(maxdiff, fabs(full[(l * W + w) * C + c] - chunked[(l * W + w) * C + c]));
-    }
-    CHECK(first_chunk_words > 0 && maxdiff < 1e-5, "extract/first_chunk_words_match_full_run (%zu words, maxdiff %.1e)",
-          first_chunk_words, maxdiff);
-
-    // the last word, from the last chunk, equals a direct forward of [BOS] + that chunk's tokens
+    int bos = seq.ids[0];
+    const int32_t *body = seq.ids + 1;
     size_t n_body = seq.n - 1;
+    int64_t first[64], last[64];
+    tok_word_token_span(&seq, st.start, st.end, W, first, last);
+    for (size_t w = 0; w < W; w++) first[w]--, last[w]--;  // indices into the body
+
+    // words of the first chunk see the same context either way; the last word equals a direct
+    // forward of [BOS] + its chunk
+    size_t n_first = 0;
+    double d_first = 0;
+    for (size_t w = 0; w < W; w++) {
+        if (last[w] >= 47) continue;
+        n_first++;
+        for (size_t l = 0; l < L1; l++) d_first = fmax(d_first, maxdiff(full + off[l] + w * C, other + off[l] + w * C, C));
+    }
+    CHECK(n_first > 0 && d_first < 1e-5, "full/first_chunk_words_match_whole_run (%zu words, maxdiff %.1e)", n_first,
+          d_first);
     Chunk ch[64];
     size_t nc = extract_plan_chunks(n_body, 47, 16, ch);
-    const Chunk *lc = &ch[nc - 1];
-    int T = (int)(lc->end - lc->start) + 1;
-    int32_t *ids = malloc((size_t)T * sizeof(int32_t));
-    ids[0] = seq.ids[0];
-    for (size_t i = lc->start; i < lc->end; i++) ids[i - lc->start + 1] = seq.ids[i + 1];
-    int row = (int)(last[W - 1] - 1 - (int64_t)lc->start) + 1;
-    size_t orow = 0;
-    float *direct = malloc(L1 * C * sizeof(float));
-    DecoderScratch *s = decoder_cpu_scratch_create(&m->cfg, T);
-    decoder_cpu_forward(m, s, ids, T, &row, &orow, 1, direct, 1);
-    maxdiff = 0;
-    for (size_t l = 0; l < L1; l++)
-        for (size_t c = 0; c < C; c++) maxdiff = fmax(maxdiff, fabs(direct[l * C + c] - chunked[(l * W + W - 1) * C + c]));
-    CHECK(maxdiff < 1e-5, "extract/last_word_equals_forward_of_its_chunk (maxdiff %.1e)", maxdiff);
-    decoder_cpu_scratch_free(s);
-    free(direct);
-    free(ids);
-    free(last);
+    int row = (int)last[W - 1];
+    float wt = 1.0f;
+    direct_states(m, body, bos, ch[nc - 1].start, ch[nc - 1].end, &row, &wt, 1, direct, one);
+    double d = 0;
+    for (size_t l = 0; l < L1; l++) d = fmax(d, maxdiff(direct + one[l], other + off[l] + (W - 1) * C, C));
+    CHECK(d < 1e-5, "full/last_word_equals_forward_of_its_chunk (maxdiff %.1e)", d);
+
+    // tokens:N and words:N: every word equals a direct forward of its window, whatever the batch
+    for (int kind = 0; kind < 2; kind++) {
+        for (int batch = 0; batch < 2; batch++) {
+            ContextPolicy p = {kind ? CTX_WORDS : CTX_TOKENS, kind ? 3 : 7, 0, 0, WORD_LAST, batch ? 32 : 100000};
+            rc = extract_word_states(m, tok, &st, &p, other, &b, err);
+            double worst = 0;
+            for (size_t w = 0; w < W && rc == 0; w++) {
+                size_t end = (size_t)last[w] + 1;
+                size_t start = kind ? (size_t)first[w >= 2 ? w - 2 : 0] : (end > 7 ? end - 7 : 0);
+                int r = (int)last[w];
+                direct_states(m, body, bos, start, end, &r, &wt, 1, direct, one);
+                for (size_t l = 0; l < L1; l++) worst = fmax(worst, maxdiff(direct + one[l], other + off[l] + w * C, C));
+            }
+            CHECK(rc == 0 && worst < 1e-5, "%s/each_word_equals_its_own_window batch_tokens=%d (%zu batches, maxdiff %.1e)",
+                  kind ? "words:3" : "tokens:7", p.batch_tokens, b.n_batches, worst);
+        }
+    }
+
+    // mean representation: the mean of the word's token states (whole-text run)
+    ContextPolicy mean = {CTX_FULL, 0, 0, -1, WORD_MEAN, 0};
+    rc = extract_word_states(m, tok, &st, &mean, other, &b, err);
+    double worst = 0;
+    size_t multi = 0;
+    for (size_t w = 0; w < W && rc == 0; w++) {
+        int rows[16];
+        float wts[16];
+        int n = (int)(last[w] - first[w] + 1);
+        multi += n > 1;
+        for (int i = 0; i < n; i++) rows[i] = (int)first[w] + i, wts[i] = 1.0f / (float)n;
+        direct_states(m, body, bos, 0, n_body, rows, wts, n, direct, one);
+        for (size_t l = 0; l < L1; l++) worst = fmax(worst, maxdiff(direct + one[l], other + off[l] + w * C, C));
+    }
+    CHECK(rc == 0 && multi > 10 && worst < 1e-5, "mean/equals_mean_of_token_states (%zu multi-token words, maxdiff %.1e)",
+          multi, worst);
+
     tokseq_free(&seq);
     free(full);
-    free(chunked);
+    free(other);
+    free(direct);
     st.n_words = all_words;
     stim_free(&st);
     tok_free(tok);
     model_free(m);
-    gguf_close(f);
+}
+
+// a model that is not kept widened (budget 0) gives the same states as one that is
+static void check_layer_streaming(void) {
+    char err[BASE_ERR_LEN];
+    Model *kept = model_open(STORIES, SIZE_MAX, err), *streamed = model_open(STORIES, 0, err);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = 3 + (i * 37) % 500;
+    size_t o1[16], o2[16];
+    float *a = states_of_ids(kept, ids, 40, o1, err), *b = states_of_ids(streamed, ids, 40, o2, err);
+    size_t total = extract_layer_offsets(kept, 40, o1);
+    CHECK(a && b && maxdiff(a, b, total) == 0, "streaming/one_layer_at_a_time_equals_kept");
+    free(a);
+    free(b);
+    model_free(kept);
+    model_free(streamed);
 }
 
 TEST_MAIN("test_decoder") {
-    check_hidden("stories260K", "data/models/stories260K.gguf", "hidden-stories260K");
+    threads_init(0);
+    check_hidden("stories260K", STORIES, "hidden-stories260K");
     if (base_file_exists(SMOLLM2))
         check_hidden("smollm2", SMOLLM2, "hidden-smollm2");
     else
         SKIP("smollm2/hidden_states", "model file absent (.cache/models; `make fetch-model` brings it)");
     check_chunk_plan();
-    check_chunked_extraction();
+    check_policies();
+    check_layer_streaming();
 }

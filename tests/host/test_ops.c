@@ -4,6 +4,7 @@
 
 #include "host/base.h"
 #include "host/ops_cpu.h"
+#include "host/model.h"
 #include "host/threads.h"
 #include "tests/test.h"
 
@@ -90,53 +91,125 @@ static void check_rope(int T, int NH, int HS, float theta) {
     free(x), free(ref), free(pos), free(got);
 }
 
-static void check_attention(int T, int NH, int NKV, int HS) {
-    size_t nq = (size_t)T * NH * HS, nk = (size_t)T * NKV * HS;
-    float *q = rand_array(nq), *k = rand_array(nk), *v = rand_array(nk), *out = poisoned(nq);
+// several sequences end to end; ALiBi slopes and a sliding window optional
+static void check_attention(const int *lens, int n_seq, int NH, int NKV, int HS, int alibi, int window) {
+    int seq_start[8] = {0}, T_max = 0;
+    for (int s = 0; s < n_seq; s++) {
+        seq_start[s + 1] = seq_start[s] + lens[s];
+        if (lens[s] > T_max) T_max = lens[s];
+    }
+    int NT = seq_start[n_seq];
+    size_t nq = (size_t)NT * NH * HS, nk = (size_t)NT * NKV * HS;
+    float *q = rand_array(nq), *k = rand_array(nk), *v = rand_array(nk), *out = poisoned(nq), slopes[16];
+    for (int h = 0; h < NH; h++) slopes[h] = 0.5f / (float)(h + 1);
     int threads = omp_get_max_threads();
-    float *scores = base_malloc(attention_scratch_floats(T, threads) * sizeof(float), "scores");
-    attention_forward_cpu(out, scores, threads, q, k, v, T, NH, NKV, HS);
-    double *ref = base_calloc(nq, sizeof(double), "ref"), *p = base_malloc((size_t)T * sizeof(double), "p");
-    for (int h = 0; h < NH; h++) {
-        int g = h / (NH / NKV);
-        for (int i = 0; i < T; i++) {
-            double mx = -INFINITY, sum = 0;
-            for (int j = 0; j <= i; j++) {
-                double s = 0;
-                for (int d = 0; d < HS; d++)
-                    s += (double)q[((size_t)i * NH + h) * HS + d] * k[((size_t)j * NKV + g) * HS + d];
-                p[j] = s / sqrt((double)HS);
-                mx = fmax(mx, p[j]);
+    float *scores = base_malloc(attention_scratch_floats(T_max, threads) * sizeof(float), "scores");
+    attention_forward_cpu(out, scores, threads, q, k, v, seq_start, n_seq, NH, NKV, HS, alibi ? slopes : NULL, window);
+    double *ref = base_calloc(nq, sizeof(double), "ref"), *p = base_malloc((size_t)T_max * sizeof(double), "p");
+    for (int s = 0; s < n_seq; s++) {
+        int b = seq_start[s], T = lens[s];
+        for (int h = 0; h < NH; h++) {
+            int g = h / (NH / NKV);
+            for (int i = 0; i < T; i++) {
+                int lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
+                double mx = -INFINITY, sum = 0;
+                for (int j = lo; j <= i; j++) {
+                    double sc = 0;
+                    for (int d = 0; d < HS; d++)
+                        sc += (double)q[((size_t)(b + i) * NH + h) * HS + d] * k[((size_t)(b + j) * NKV + g) * HS + d];
+                    p[j] = sc / sqrt((double)HS) + (alibi ? slopes[h] * (double)(j - i) : 0.0);
+                    mx = fmax(mx, p[j]);
+                }
+                for (int j = lo; j <= i; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int j = lo; j <= i; j++)
+                    for (int d = 0; d < HS; d++)
+                        ref[((size_t)(b + i) * NH + h) * HS + d] += p[j] / sum * v[((size_t)(b + j) * NKV + g) * HS + d];
             }
-            for (int j = 0; j <= i; j++) sum += (p[j] = exp(p[j] - mx));
-            for (int j = 0; j <= i; j++)
-                for (int d = 0; d < HS; d++)
-                    ref[((size_t)i * NH + h) * HS + d] += p[j] / sum * v[((size_t)j * NKV + g) * HS + d];
         }
     }
     double *got = as_double(out, nq);
-    char name[80];
-    snprintf(name, sizeof name, "attention T=%d NH=%d NKV=%d HS=%d", T, NH, NKV, HS);
+    char name[128];
+    snprintf(name, sizeof name, "attention seqs=%d T0=%d NH=%d NKV=%d HS=%d alibi=%d window=%d", n_seq, lens[0], NH, NKV,
+             HS, alibi, window);
     CHECK_CLOSE(name, got, ref, nq, 1e-5, 1e-4);
     free(q), free(k), free(v), free(out), free(scores), free(ref), free(p), free(got);
 }
 
-static void check_elementwise(size_t N) {
-    float *g = rand_array(N), *u = rand_array(N), *out = poisoned(N), *sum = poisoned(N);
-    swiglu_forward_cpu(out, g, u, N);
-    residual_forward_cpu(sum, g, u, N);
-    double *ref = base_malloc(N * sizeof(double), "ref"), *ref2 = base_malloc(N * sizeof(double), "ref");
-    for (size_t i = 0; i < N; i++) {
-        ref[i] = g[i] / (1.0 + exp(-(double)g[i])) * u[i];
-        ref2[i] = (double)g[i] + u[i];
+static void check_layernorm(int T, int C, int with_bias) {
+    float *x = rand_array((size_t)T * C), *w = rand_array((size_t)C), *b = rand_array((size_t)C), *out = poisoned((size_t)T * C);
+    double *ref = base_malloc((size_t)T * C * sizeof(double), "ref");
+    for (int i = 0; i < T * C; i++) x[i] += 3.0f;  // a mean far from zero
+    layernorm_forward_cpu(out, x, w, with_bias ? b : NULL, T, C, 1e-5f);
+    for (int t = 0; t < T; t++) {
+        double m = 0, var = 0;
+        for (int c = 0; c < C; c++) m += x[(size_t)t * C + c] / (double)C;
+        for (int c = 0; c < C; c++) var += pow(x[(size_t)t * C + c] - m, 2) / C;
+        for (int c = 0; c < C; c++)
+            ref[(size_t)t * C + c] = (x[(size_t)t * C + c] - m) / sqrt(var + 1e-5) * w[c] + (with_bias ? b[c] : 0);
     }
-    double *got = as_double(out, N), *got2 = as_double(sum, N);
+    double *got = as_double(out, (size_t)T * C);
     char name[64];
-    snprintf(name, sizeof name, "swiglu N=%zu", N);
-    CHECK_CLOSE(name, got, ref, N, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "layernorm T=%d C=%d bias=%d", T, C, with_bias);
+    CHECK_CLOSE(name, got, ref, (size_t)T * C, 1e-5, 1e-4);
+    free(x), free(w), free(b), free(out), free(ref), free(got);
+}
+
+static void check_activations(int T, int F) {
+    size_t N = (size_t)T * F;
+    float *gu = rand_array(2 * N), *out = poisoned(N), *e = rand_array(N), *th = base_malloc(N * sizeof(float), "t"),
+          *re = base_malloc(N * sizeof(float), "r");
+    for (size_t i = 0; i < N; i++) e[i] *= 4.0f;  // the range where the GELU forms differ
+    memcpy(th, e, N * sizeof(float));
+    memcpy(re, e, N * sizeof(float));
+    swiglu_rows_cpu(out, gu, T, F);
+    double *r1 = base_malloc(N * sizeof(double), "ref"), *r2 = base_malloc(N * sizeof(double), "ref"),
+           *r3 = base_malloc(N * sizeof(double), "ref"), *r4 = base_malloc(N * sizeof(double), "ref");
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < F; i++) {
+            double g = gu[(size_t)t * 2 * F + i], u = gu[(size_t)t * 2 * F + F + i], x = e[(size_t)t * F + i];
+            r1[(size_t)t * F + i] = g / (1 + exp(-g)) * u;
+            r2[(size_t)t * F + i] = 0.5 * x * (1 + erf(x / sqrt(2.0)));
+            r3[(size_t)t * F + i] = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+            r4[(size_t)t * F + i] = x > 0 ? x : 0;
+        }
+    gelu_forward_cpu(e, N, 0);
+    gelu_forward_cpu(th, N, 1);
+    relu_forward_cpu(re, N);
+    double *g1 = as_double(out, N), *g2 = as_double(e, N), *g3 = as_double(th, N), *g4 = as_double(re, N);
+    char name[64];
+    snprintf(name, sizeof name, "swiglu_rows T=%d F=%d", T, F);
+    CHECK_CLOSE(name, g1, r1, N, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "gelu_erf N=%zu", N);
+    CHECK_CLOSE(name, g2, r2, N, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "gelu_tanh N=%zu", N);
+    CHECK_CLOSE(name, g3, r3, N, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "relu N=%zu", N);
+    CHECK_CLOSE(name, g4, r4, N, 0, 0);
+    free(gu), free(out), free(e), free(th), free(re), free(r1), free(r2), free(r3), free(r4), free(g1), free(g2), free(g3),
+        free(g4);
+}
+
+static void check_residual(size_t N) {
+    float *a = rand_array(N), *b = rand_array(N), *sum = poisoned(N);
+    residual_forward_cpu(sum, a, b, N);
+    double *ref = base_malloc(N * sizeof(double), "ref");
+    for (size_t i = 0; i < N; i++) ref[i] = (double)a[i] + b[i];
+    double *got = as_double(sum, N);
+    char name[64];
     snprintf(name, sizeof name, "residual N=%zu", N);
-    CHECK_CLOSE(name, got2, ref2, N, 1e-7, 1e-6);
-    free(g), free(u), free(out), free(sum), free(ref), free(ref2), free(got), free(got2);
+    CHECK_CLOSE(name, got, ref, N, 1e-7, 1e-6);
+    free(a), free(b), free(sum), free(ref), free(got);
+}
+
+static void check_alibi_slopes(void) {
+    float s8[8], s6[6];
+    model_alibi_slopes(s8, 8, 8.0f);
+    model_alibi_slopes(s6, 6, 8.0f);
+    // powers of two: 2^-(8/8 * (h+1)); six heads: slopes of 8 heads, the odd ones then the even ones
+    int ok = fabsf(s8[0] - 0.5f) < 1e-7f && fabsf(s8[7] - 1.0f / 256) < 1e-9f;
+    const float want6[6] = {0.25f, 1.0f / 16, 1.0f / 64, 1.0f / 256, 0.5f, 0.125f};
+    for (int h = 0; h < 6; h++) ok &= fabsf(s6[h] - want6[h]) < 1e-8f;
+    CHECK(ok, "alibi/slopes_as_mpt (8 heads and 6 heads)");
 }
 
 TEST_MAIN("test_ops") {
@@ -153,11 +226,21 @@ TEST_MAIN("test_ops") {
     check_rope(1, 1, 2, 10000.0f);
     check_rope(9, 3, 14, 10000.0f);
     check_rope(40, 9, 64, 100000.0f);
-    check_attention(1, 1, 1, 1);
-    check_attention(7, 4, 2, 5);
-    check_attention(300, 9, 3, 64);  // two query blocks, grouped KV
-    check_attention(257, 8, 8, 8);
-    check_elementwise(1);
-    check_elementwise(17);
-    check_elementwise(100003);
+    int one[1] = {1}, seven[1] = {7}, two[2] = {300, 45}, three[3] = {257, 1, 33};
+    check_attention(one, 1, 1, 1, 1, 0, 0);
+    check_attention(seven, 1, 4, 2, 5, 0, 0);
+    check_attention(two, 2, 9, 3, 64, 0, 0);     // two query blocks, grouped KV, two sequences
+    check_attention(three, 3, 8, 8, 8, 0, 0);
+    check_attention(two, 2, 6, 6, 8, 1, 0);      // ALiBi (MPT)
+    check_attention(two, 2, 4, 1, 16, 0, 16);    // sliding window (Mistral), multi-query
+    check_attention(three, 3, 4, 2, 8, 0, 300);  // a window wider than the sequence changes nothing
+    check_layernorm(1, 1, 1);
+    check_layernorm(5, 63, 0);
+    check_layernorm(33, 576, 1);
+    check_activations(1, 1);
+    check_activations(7, 33);
+    check_activations(64, 1536);
+    check_residual(1);
+    check_residual(100003);
+    check_alibi_slopes();
 }

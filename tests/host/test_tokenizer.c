@@ -66,14 +66,18 @@ static void check_against_fixture(const char *name, const char *model, const cha
 
     // every word maps to a token that overlaps it, in order, ending on the word's last byte or after
     int64_t *last = base_malloc(st->n_words * sizeof(int64_t), "last tokens");
-    tok_word_last_tokens(&seq, st->start, st->end, st->n_words, last);
-    size_t bad = 0;
+    int64_t *first = base_malloc(st->n_words * sizeof(int64_t), "first tokens");
+    tok_word_token_span(&seq, st->start, st->end, st->n_words, first, last);
+    size_t bad = 0, bad_first = 0;
     for (size_t w = 0; w < st->n_words; w++) {
-        int64_t k = last[w];
+        int64_t k = last[w], f = first[w];
         if (k < 0 || seq.start[k] >= st->end[w] || seq.end[k] < st->end[w] || (w > 0 && k < last[w - 1])) bad++;
+        if (f < 0 || f > k || seq.start[f] > st->start[w] || seq.end[f] <= st->start[w]) bad_first++;
     }
     CHECK(bad == 0, "%s/every_word_has_a_last_token %zu words, %zu bad", name, st->n_words, bad);
+    CHECK(bad_first == 0, "%s/every_word_has_a_first_token_covering_its_start (%zu bad)", name, bad_first);
     free(last);
+    free(first);
     tokseq_free(&seq);
     tok_free(t);
     json_decref(fx);

@@ -1,0 +1,235 @@
+#include "host/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/base.h"
+
+typedef struct {
+    char *path;
+    uint8_t *map;
+    size_t size;
+} Mapping;
+
+typedef struct {
+    TensorRef ref;
+    char *name;
+    char dtype_str[16];
+    size_t file;  // index into mappings
+} Entry;
+
+struct StCheckpoint {
+    Mapping *maps;
+    size_t n_maps;
+    Entry *entries;
+    size_t n, cap;
+};
+
+static const struct {
+    const char *name;
+    DType dtype;
+    size_t bytes;
+} DTYPES[] = {{"F32", DT_F32, 4}, {"F16", DT_F16, 2}, {"BF16", DT_BF16, 2}, {"F64", DT_UNSUPPORTED, 8},
+              {"I64", DT_UNSUPPORTED, 8}, {"I32", DT_UNSUPPORTED, 4}, {"U32", DT_UNSUPPORTED, 4},
+              {"I16", DT_UNSUPPORTED, 2}, {"U16", DT_UNSUPPORTED, 2}, {"I8", DT_UNSUPPORTED, 1},
+              {"U8", DT_UNSUPPORTED, 1}, {"BOOL", DT_UNSUPPORTED, 1}, {"F8_E4M3", DT_UNSUPPORTED, 1},
+              {"F8_E5M2", DT_UNSUPPORTED, 1}, {"U64", DT_UNSUPPORTED, 8}};
+
+void st_close(StCheckpoint *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n_maps; i++) {
+        if (c->maps[i].map) munmap(c->maps[i].map, c->maps[i].size);
+        free(c->maps[i].path);
+    }
+    for (size_t i = 0; i < c->n; i++) free(c->entries[i].name);
+    free(c->maps);
+    free(c->entries);
+    free(c);
+}
+
+size_t st_count(const StCheckpoint *c) { return c->n; }
+const TensorRef *st_tensor(const StCheckpoint *c, size_t i) { return &c->entries[i].ref; }
+const char *st_file_of(const StCheckpoint *c, size_t i) { return c->maps[c->entries[i].file].path; }
+const char *st_dtype_string(const StCheckpoint *c, size_t i) { return c->entries[i].dtype_str; }
+
+const TensorRef *st_find(const StCheckpoint *c, const char *name) {
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->entries[i].name, name) == 0) return &c->entries[i].ref;
+    return NULL;
+}
+
+// map one file and add its tensors
+static int add_file(StCheckpoint *c, const char *path, char *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return base_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return base_errf(err, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    if (size < 8) {
+        close(fd);
+        return base_errf(err, "%s: truncated safetensors file (%zu bytes, no header length)", path, size);
+    }
+    uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return base_errf(err, "%s: cannot map: %s", path, strerror(errno));
+    c->maps = base_realloc(c->maps, (c->n_maps + 1) * sizeof(Mapping), "safetensors files");
+    size_t file = c->n_maps++;
+    c->maps[file] = (Mapping){base_strdup(path), map, size};
+
+    uint64_t hlen;
+    memcpy(&hlen, map, 8);
+    if (hlen > size - 8)
+        return base_errf(err, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
+                         (unsigned long long)hlen, size);
+    json_error_t jerr;
+    json_t *h = json_loadb((const char *)map + 8, (size_t)hlen, 0, &jerr);
+    if (!h || !json_is_object(h)) {
+        json_decref(h);
+        return base_errf(err, "%s: header is not a JSON object (%s at byte %d)", path, jerr.text, jerr.position);
+    }
+    size_t data_start = 8 + (size_t)hlen, data_size = size - data_start;
+    const char *name;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(h, name, v) {
+        if (strcmp(name, "__metadata__") == 0) continue;
+        json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"), *jo = json_object_get(v, "data_offsets");
+        if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) || json_array_size(jo) != 2) {
+            rc = base_errf(err, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", path, name);
+            break;
+        }
+        size_t di = sizeof DTYPES / sizeof DTYPES[0], k;
+        for (k = 0; k < di; k++)
+            if (strcmp(DTYPES[k].name, json_string_value(jd)) == 0) break;
+        if (k == di) {
+            rc = base_errf(err, "%s: tensor '%s' has unknown dtype '%s'", path, name, json_string_value(jd));
+            break;
+        }
+        if (json_array_size(js) > TENSOR_MAX_DIMS) {
+            rc = base_errf(err, "%s: tensor '%s' has %zu dimensions (at most %d)", path, name, json_array_size(js),
+                           TENSOR_MAX_DIMS);
+            break;
+        }
+        if (c->n == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 256;
+            c->entries = base_realloc(c->entries, c->cap * sizeof(Entry), "safetensors entries");
+        }
+        Entry *e = &c->entries[c->n];
+        memset(e, 0, sizeof *e);
+        e->name = base_strdup(name);
+        e->file = file;
+        snprintf(e->dtype_str, sizeof e->dtype_str, "%s", DTYPES[k].name);
+        e->ref.name = e->name;
+        e->ref.dtype = DTYPES[k].dtype;
+        e->ref.n_dims = (int)json_array_size(js);
+        uint64_t numel = 1;
+        for (int d = 0; d < TENSOR_MAX_DIMS; d++) e->ref.shape[d] = 1;
+        for (int d = 0; d < e->ref.n_dims; d++) {
+            json_int_t dim = json_integer_value(json_array_get(js, (size_t)d));
+            if (!json_is_integer(json_array_get(js, (size_t)d)) || dim < 0 || dim > ((json_int_t)1 << 40)) {
+                rc = base_errf(err, "%s: tensor '%s' has a bad shape", path, name);
+                break;
+            }
+            e->ref.shape[d] = dim;
+            numel *= (uint64_t)dim;
+        }
+        if (rc) {
+            free(e->name);
+            break;
+        }
+        json_int_t b = json_integer_value(json_array_get(jo, 0)), en = json_integer_value(json_array_get(jo, 1));
+        if (b < 0 || en < b || (uint64_t)en > data_size) {
+            rc = base_errf(err, "%s: tensor '%s': data_offsets [%lld, %lld] run past the data (%zu bytes; truncated?)",
+                           path, name, (long long)b, (long long)en, data_size);
+            free(e->name);
+            break;
+        }
+        if ((uint64_t)(en - b) != numel * DTYPES[k].bytes) {
+            rc = base_errf(err, "%s: tensor '%s': %lld bytes for %llu %s elements", path, name, (long long)(en - b),
+                           (unsigned long long)numel, DTYPES[k].name);
+            free(e->name);
+            break;
+        }
+        e->ref.data = map + data_start + b;
+        c->n++;
+    }
+    json_decref(h);
+    return rc;
+}
+
+StCheckpoint *st_open_file(const char *path, char *err) {
+    StCheckpoint *c = base_calloc(1, sizeof *c, "StCheckpoint");
+    if (add_file(c, path, err)) {
+        st_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+StCheckpoint *st_open_dir(const char *dir, char *err) {
+    char index[4096], path[4096];
+    snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    if (!base_file_exists(index)) {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        if (!base_file_exists(path)) {
+            base_errf(err, "%s: no model.safetensors or model.safetensors.index.json (a PyTorch .bin checkpoint? see "
+                           "docs/models.md for the one-line conversion)",
+                      dir);
+            return NULL;
+        }
+        return st_open_file(path, err);
+    }
+    json_error_t jerr;
+    json_t *idx = json_load_file(index, 0, &jerr);
+    json_t *map = idx ? json_object_get(idx, "weight_map") : NULL;
+    if (!json_is_object(map)) {
+        base_errf(err, "%s: %s", index, idx ? "no weight_map object" : jerr.text);
+        json_decref(idx);
+        return NULL;
+    }
+    StCheckpoint *c = base_calloc(1, sizeof *c, "StCheckpoint");
+    // each shard once, in order of first appearance
+    const char *tensor;
+    json_t *shard;
+    json_object_foreach(map, tensor, shard) {
+        if (!json_is_string(shard)) {
+            base_errf(err, "%s: weight_map entry '%s' is not a file name", index, tensor);
+            goto fail;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, json_string_value(shard));
+        int seen = 0;
+        for (size_t i = 0; i < c->n_maps && !seen; i++) seen = strcmp(c->maps[i].path, path) == 0;
+        if (seen) continue;
+        if (!base_file_exists(path)) {
+            base_errf(err, "%s: shard '%s' listed in the index is missing", index, json_string_value(shard));
+            goto fail;
+        }
+        if (add_file(c, path, err)) goto fail;
+    }
+    json_object_foreach(map, tensor, shard) {
+        size_t i;
+        for (i = 0; i < c->n; i++)
+            if (strcmp(c->entries[i].name, tensor) == 0) break;
+        if (i == c->n) {
+            base_errf(err, "%s: tensor '%s' is listed for shard '%s' but is not in it", index, tensor,
+                      json_string_value(shard));
+            goto fail;
+        }
+    }
+    json_decref(idx);
+    return c;
+fail:
+    json_decref(idx);
+    st_close(c);
+    return NULL;
+}
