@@ -15,7 +15,7 @@
 // ----------------------------------------------------------------------------
 // the parameter table
 
-typedef enum { P_INT, P_SIZE, P_DOUBLE, P_STRING, P_ENUM, P_STR_LIST, P_INT_LIST, P_DOUBLE_LIST } ParamType;
+typedef enum { P_INT, P_SIZE, P_DOUBLE, P_STRING, P_ENUM, P_STR_LIST, P_INT_LIST, P_DOUBLE_LIST, P_BOOL } ParamType;
 
 typedef struct {
     const char *section, *key;
@@ -33,9 +33,16 @@ typedef struct {
 #define NONE 0  // no count field
 
 static const Param PARAMS[] = {
-    {"stimulus", "textgrid", P_STRING, F(textgrid), CFG_STR, NONE, 0, 0, NULL, NULL,
-     "Praat TextGrid with the word timings of the stimulus (long or short text format)"},
-    {"stimulus", "tier", P_STRING, F(tier), 128, NONE, 0, 0, "word", NULL, "name of the interval tier that holds the words"},
+    {"stimulus", "file", P_STRING, F(stimulus_file), CFG_STR, NONE, 0, 0, NULL, NULL,
+     "the words and their timings: a Praat .TextGrid, or a .tsv/.csv table with a header"},
+    {"stimulus", "tier", P_STRING, F(tier), 128, NONE, 0, 0, "word", NULL, "TextGrid: the interval tier that holds the words"},
+    {"stimulus", "word_column", P_STRING, F(word_column), 128, NONE, 0, 0, "word", NULL, "table: the column of words"},
+    {"stimulus", "onset_column", P_STRING, F(onset_column), 128, NONE, 0, 0, "\"\"", NULL,
+     "table: the column of onsets in seconds; empty = onset, else start"},
+    {"stimulus", "offset_column", P_STRING, F(offset_column), 128, NONE, 0, 0, "\"\"", NULL,
+     "table: the column of offsets in seconds; empty = offset, else end"},
+    {"stimulus", "leading_space", P_BOOL, F(leading_space), 0, NONE, 0, 0, "false", NULL,
+     "start the text with a space, so a byte-level model reads its first word as it reads the others"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
     {"context", "policy", P_STRING, F(context_policy_text), 64, NONE, 0, 0, "full", NULL,
@@ -231,6 +238,11 @@ static int set_param(const Ctx *c, SweepConfig *cfg, const Param *p, const yaml_
     case P_STRING:
         if (strlen(s) >= p->cap) return node_err(c, n, "%s.%s is longer than %zu bytes", p->section, p->key, p->cap - 1);
         memcpy(field, s, strlen(s) + 1);
+        return 0;
+    case P_BOOL:
+        if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "1") == 0) *(int *)field = 1;
+        else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "0") == 0) *(int *)field = 0;
+        else return node_err(c, n, "%s.%s: '%s' is not true or false", p->section, p->key, s);
         return 0;
     case P_ENUM: {
         const char *ch = p->choices;
@@ -549,6 +561,7 @@ static void print_value(Buf *b, const SweepConfig *cfg, const Param *p) {
     const char *field = (const char *)cfg + p->offset;
     switch (p->type) {
     case P_INT: bprintf(b, "%d", *(const int *)field); break;
+    case P_BOOL: bprintf(b, "%s", *(const int *)field ? "true" : "false"); break;
     case P_SIZE: bprintf(b, "%zu", *(const size_t *)field); break;
     case P_DOUBLE: bprintf(b, "%.17g", *(const double *)field); break;
     case P_STRING: yaml_quoted(b, field); break;
@@ -611,8 +624,8 @@ char *config_doc_markdown(void) {
                 "paths are GGUF files); every other section is a mapping of the keys below. Relative paths are taken "
                 "from the working directory. Override any key on the command line with `-P section.key=value`.\n\n"
                 "| key | type | default | meaning |\n|---|---|---|---|\n");
-    static const char *tn[] = {"integer", "integer", "number", "string", "choice", "list of strings",
-                               "list of integers", "list of numbers"};
+    static const char *tn[] = {"integer",          "integer",         "number", "string", "choice", "list of strings",
+                               "list of integers", "list of numbers", "true/false"};
     for (size_t i = 0; i < N_PARAMS; i++) {
         const Param *p = &PARAMS[i];
         bprintf(&b, "| `%s.%s` | %s", p->section, p->key, tn[p->type]);

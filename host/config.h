@@ -41,8 +41,10 @@ typedef struct {
     size_t n_models;
 
     // stimulus
-    char textgrid[CFG_STR];
+    char stimulus_file[CFG_STR];
     char tier[128];
+    char word_column[128], onset_column[128], offset_column[128];  // "" = defaults
+    int leading_space;
     StrList skip_labels;
 
     // context

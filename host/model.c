@@ -395,7 +395,7 @@ typedef struct {
     const char *prefix;  // the one that matched the embedding
     char *err;
     int failed;
-    int missing;         // when failed: 1 = missing tensor, 0 = shape or dtype
+    int conv1d;          // matrices stored (in, out): GPT-2's linear layers, not its embeddings
 } Binder;
 
 // the tensor `name` (after the checkpoint's prefix) with the given shape, or NULL when optional and absent
@@ -407,7 +407,7 @@ static const TensorRef *bind(Binder *b, const char *name, int optional, int64_t 
     const char *file = b->m->path;
     if (!t) {
         if (optional) return NULL;
-        b->failed = b->missing = 1;
+        b->failed = 1;
         base_errf(b->err, "%s: tensor '%s' is missing", file, full);
         return NULL;
     }
@@ -417,7 +417,7 @@ static const TensorRef *bind(Binder *b, const char *name, int optional, int64_t 
                   full);
         return NULL;
     }
-    int64_t want0 = b->m->conv1d && d1 ? d1 : d0, want1 = b->m->conv1d && d1 ? d0 : d1;
+    int64_t want0 = b->conv1d && d1 ? d1 : d0, want1 = b->conv1d && d1 ? d0 : d1;
     int ok = d1 ? (t->n_dims == 2 && t->shape[0] == want0 && t->shape[1] == want1) : (tensor_numel(t) == d0);
     if (!ok) {
         b->failed = 1;
@@ -624,6 +624,7 @@ static int bind_all(Model *m, char *err) {
         m->pos_embed = bind(&b, "wpe.weight", 0, c->max_ctx, C);
         m->final_w = bind(&b, "ln_f.weight", 0, C, 0);
         m->final_b = bind(&b, "ln_f.bias", 0, C, 0);
+        b.conv1d = 1;
         for (int l = 0; l < c->n_layers; l++) {
             LayerRefs *L = &m->layers[l];
             T(ln1_w, "h.%d.ln_1.weight", 0, C, 0);

@@ -188,13 +188,14 @@ static void add_word(Stimulus *s, size_t *cap, char *label, double on, double of
     s->n_words++;
 }
 
-static void join_text(Stimulus *s) {
-    size_t total = 1;
+static void join_text(Stimulus *s, int leading_space) {
+    size_t total = 2;
     for (size_t i = 0; i < s->n_words; i++) total += strlen(s->label[i]) + 1;
     s->text = base_malloc(total, "stimulus text");
     s->start = base_malloc(s->n_words * sizeof(size_t) + 1, "word offsets");
     s->end = base_malloc(s->n_words * sizeof(size_t) + 1, "word offsets");
     size_t pos = 0;
+    if (leading_space) s->text[pos++] = ' ';
     for (size_t i = 0; i < s->n_words; i++) {
         if (i > 0 && !stim_is_clitic(s->label[i])) s->text[pos++] = ' ';
         size_t n = strlen(s->label[i]);
@@ -301,11 +302,124 @@ int stim_load_textgrid(const char *path, const char *tier, const char *const *sk
         base_errf(err, "%s: tier '%s' holds no words (only pauses)", path, tier);
         goto done;
     }
-    join_text(out);
+    join_text(out, 0);
     rc = 0;
 done:
     free(sc.str);
     free(raw);
     if (rc != 0) stim_free(out);
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// tables of words
+
+// the index of the first of the names present in the header, or -1
+static int find_column(char **cols, int n, const char *a, const char *b) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i], a) == 0 || (b && strcmp(cols[i], b) == 0)) return i;
+    return -1;
+}
+
+// split line in place at sep (no quoting: the files brainsweep reads have none)
+static int split_fields(char *line, char sep, char **out, int max) {
+    int n = 0;
+    for (char *p = line;; p++) {
+        if (n < max) out[n] = p;
+        n++;
+        char *q = strchr(p, sep);
+        if (!q) break;
+        *q = '\0';
+        p = q;
+    }
+    size_t len = strlen(out[(n < max ? n : max) - 1]);
+    char *last = out[(n < max ? n : max) - 1];
+    while (len && (last[len - 1] == '\r' || last[len - 1] == '\n')) last[--len] = '\0';
+    return n;
+}
+
+int stim_load_table(const char *path, const StimOptions *opt, Stimulus *out, char *err) {
+    memset(out, 0, sizeof *out);
+    size_t len;
+    char *buf = base_read_file(path, &len, err);
+    if (!buf) return -1;
+    size_t plen = strlen(path);
+    char sep = plen > 4 && strcasecmp(path + plen - 4, ".csv") == 0 ? ',' : '\t';
+    int rc = -1;
+    char *line = buf, *next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    char *cols[64];
+    int n_cols = split_fields(line, sep, cols, 64);
+    if (n_cols > 64) n_cols = 64;
+    const char *wname = opt && opt->word_column ? opt->word_column : "word";
+    int wc = find_column(cols, n_cols, wname, NULL);
+    int oc = opt && opt->onset_column ? find_column(cols, n_cols, opt->onset_column, NULL) : find_column(cols, n_cols, "onset", "start");
+    int fc = opt && opt->offset_column ? find_column(cols, n_cols, opt->offset_column, NULL) : find_column(cols, n_cols, "offset", "end");
+    if (wc < 0 || oc < 0 || fc < 0) {
+        base_errf(err, "%s: the header needs a word column ('%s') and onset/offset columns (onset or start, offset or "
+                       "end); it has %d columns",
+                  path, wname, n_cols);
+        goto done;
+    }
+    size_t cap = 0, line_no = 1;
+    for (line = next; line && *line; line = next) {
+        line_no++;
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (line[0] == '\0' || line[0] == '\r') continue;
+        char *f[64];
+        int nf = split_fields(line, sep, f, 64);
+        if (nf != n_cols) {
+            base_errf(err, "%s: line %zu has %d fields, the header %d", path, line_no, nf, n_cols);
+            goto done;
+        }
+        char *e1, *e2;
+        double on = strtod(f[oc], &e1), off = strtod(f[fc], &e2);
+        char *w = trim_nfc(f[wc]);
+        if (!w) {
+            base_errf(err, "%s: line %zu: the word is not valid UTF-8", path, line_no);
+            goto done;
+        }
+        if (is_skipped(w, opt ? opt->skip : NULL, opt ? opt->n_skip : 0)) {
+            free(w);
+            continue;
+        }
+        if (e1 == f[oc] || e2 == f[fc] || !(off >= on)) {
+            free(w);
+            base_errf(err, "%s: line %zu: onset '%s' and offset '%s' are not times in order", path, line_no, f[oc],
+                      f[fc]);
+            goto done;
+        }
+        add_word(out, &cap, w, on, off);
+    }
+    if (out->n_words == 0) {
+        base_errf(err, "%s: no words", path);
+        goto done;
+    }
+    out->t_min = out->onset[0];
+    out->t_max = out->offset[out->n_words - 1];
+    for (size_t i = 1; i < out->n_words; i++)
+        if (out->offset[i] > out->t_max) out->t_max = out->offset[i];
+    join_text(out, opt && opt->leading_space);
+    rc = 0;
+done:
+    free(buf);
+    if (rc != 0) stim_free(out);
+    return rc;
+}
+
+int stim_load(const char *path, const StimOptions *opt, Stimulus *out, char *err) {
+    size_t n = strlen(path);
+    if (n > 9 && strcasecmp(path + n - 9, ".textgrid") == 0) {
+        int rc = stim_load_textgrid(path, opt && opt->tier ? opt->tier : "word", opt ? opt->skip : NULL,
+                                    opt ? opt->n_skip : 0, out, err);
+        if (rc == 0 && opt && opt->leading_space) {  // rebuild the text with its leading space
+            free(out->text);
+            free(out->start);
+            free(out->end);
+            join_text(out, 1);
+        }
+        return rc;
+    }
+    return stim_load_table(path, opt, out, err);
 }

@@ -1,12 +1,14 @@
 /*
  * stimulus: the words a listener heard, with their times, and the text a model reads.
  *
- * Reads a Praat TextGrid (long or short text format, UTF-8 or UTF-16 with BOM) and keeps the
- * intervals of one tier whose label is not a pause ("sp", "sil", empty by default). Labels are
- * trimmed and NFC-normalised (utf8proc). The text is the words joined by single spaces, except that
- * clitics split off by forced aligners ("'s", "'ll", "n't", ...) attach to the word before
- * ("what 's" -> "what's"). Each word keeps its byte range in that text, which is how words meet
- * tokens (tokenizer.h) and how hidden states get a time.
+ * Reads a Praat TextGrid (long or short text format, UTF-8 or UTF-16 with BOM: the intervals of one
+ * tier) or a table of words (.tsv or .csv with a header: a word column and onset/offset columns in
+ * seconds, e.g. the Podcast transcript or Le Petit Prince's word list). Pauses ("sp", "sil") and
+ * empty words are dropped; words are trimmed and NFC-normalised (utf8proc). The text is the words
+ * joined by single spaces, except that clitics split off by forced aligners ("'s", "'ll", "n't",
+ * ...) attach to the word before ("what 's" -> "what's"); with leading_space it starts with one
+ * space, as GPT-2-style pipelines feed text. Each word keeps its byte range in that text, which is
+ * how words meet tokens (tokenizer.h) and how hidden states get a time.
  *
  * Ownership: Stimulus owns its arrays; stim_free releases them. Errors: stim_load_textgrid returns
  * -1 and fills err with the file name and the problem (missing tier, malformed file, no words).
@@ -28,9 +30,23 @@ typedef struct {
     double t_min, t_max;  // extent of the tier
 } Stimulus;
 
+typedef struct {
+    const char *tier;            // TextGrid: the tier of words ("word")
+    const char *word_column;     // tables: NULL = "word"
+    const char *onset_column;    // tables: NULL = "onset", else "start"
+    const char *offset_column;   // tables: NULL = "offset", else "end"
+    const char *const *skip;     // labels that mark pauses (after trimming); NULL = {"sp", "sil", ""}
+    size_t n_skip;
+    int leading_space;           // the text starts with a space
+} StimOptions;
+
+// by the file's extension: .TextGrid (any case), else a table (.tsv: tabs, .csv: commas)
+int stim_load(const char *path, const StimOptions *opt, Stimulus *out, char *err);
+
 // skip: labels that mark pauses (compared after trimming); NULL/0 means {"sp", "sil", ""}.
 int stim_load_textgrid(const char *path, const char *tier, const char *const *skip, size_t n_skip, Stimulus *out,
                        char *err);
+int stim_load_table(const char *path, const StimOptions *opt, Stimulus *out, char *err);
 void stim_free(Stimulus *s);
 
 // 1 if a word attaches to the previous one without a space (a clitic such as "'s" or "n't")

@@ -103,8 +103,10 @@ static int check_output(const char *output, char *err) {
 
 static int load_inputs(Sweep *s, char *err) {
     SweepConfig *c = &s->cfg;
-    const char *const *skip = (const char *const *)c->skip_labels.items;
-    if (stim_load_textgrid(c->textgrid, c->tier, skip, c->skip_labels.n, &s->stim, err)) return -1;
+    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
+                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
+                      c->skip_labels.n, c->leading_space};
+    if (stim_load(c->stimulus_file, &so, &s->stim, err)) return -1;
     s->W = s->stim.n_words;
     s->word_time = base_malloc(s->W * sizeof(double), "word times");
     for (size_t w = 0; w < s->W; w++) s->word_time[w] = 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
@@ -134,7 +136,7 @@ static int load_inputs(Sweep *s, char *err) {
             return base_errf(err,
                              "%s: %zu rows (volumes), but the timing needs %zu: TR %g s from %g s to the end of "
                              "%s at %.1f s (set recordings.volumes if the recording is meant to differ)",
-                             r->path, r->n_rows, s->V, c->tr, c->first_volume_time, c->textgrid, s->stim.t_max);
+                             r->path, r->n_rows, s->V, c->tr, c->first_volume_time, c->stimulus_file, s->stim.t_max);
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->rec[j].subject, r->subject) == 0)
@@ -306,7 +308,7 @@ static void banner(const Sweep *s) {
     log0("brainsweep %s (%s), %d rank(s), %s", BRAINSWEEP_VERSION, BRAINSWEEP_GIT, comm_size(), comm_library_version());
     log0("compute: CPU, %d thread(s) per rank, OpenBLAS kernels %s; GPU: %s", threads_count(), openblas_get_corename(),
          gpu.name);
-    log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.textgrid, s->W, s->stim.t_min, s->stim.t_max);
+    log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
     log0("recordings: %zu subject(s) x %zu volume(s) (TR %g s from %g s) x %zu region(s)", s->S, s->V, s->cfg.tr,
          s->cfg.first_volume_time, s->R);
     for (size_t m = 0; m < s->M; m++)

@@ -38,7 +38,7 @@ expect_error header_only_model "$D/tiny.gguf: truncated GGUF file" \
 
 sed 's/name = "word"/name = "words"/' data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid >"$D/notier.TextGrid"
 expect_error textgrid_without_word_tier "$D/notier.TextGrid: no tier named 'word' \(tiers: 'words'\)" \
-  "$(variant textgrid_without_word_tier "s|textgrid: .*|textgrid: $D/notier.TextGrid|")"
+  "$(variant textgrid_without_word_tier "s|  file: data/alice.*|  file: $D/notier.TextGrid|")"
 
 mkdir -p "$D/short" "$D/nan"
 cp data/alice/fmri-6mm/*.txt "$D/short/"

@@ -331,7 +331,7 @@ static void check_design(void) {
 
 static const char *GOOD =
     "models:\n  - {name: tiny, path: data/models/stories260K.gguf}\n  - data/models/other.gguf\n"
-    "stimulus:\n  textgrid: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid\n"
+    "stimulus:\n  file: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid\n"
     "recordings:\n  tr: 2\n  regions: [A, B]\n  files: data/alice/fmri-6mm/s1*-timecourses.txt\n"
     "design:\n  delays: [1, 3]\n";
 
