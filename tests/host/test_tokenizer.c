@@ -114,6 +114,196 @@ static void check_small_cases(void) {
     tok_free(bpe);
 }
 
+// ----------------------------------------------------------------------------
+// tokenizer.json: byte-level variants of GPT-2's vocabulary and the Llama 2 tokenizer
+// (fixtures: tests/golden/make_tokenizer_fixtures.py)
+
+static uint64_t fnv1a64(const void *data, size_t n) {
+    const uint8_t *p = data;
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static char tmpdir[] = "/tmp/bs-tok-XXXXXX";
+
+// the base tokenizer.json (the skeleton with GPT-2's vocabulary and merges) with an overlay's
+// top-level keys replaced, written to a file: as compose() in the fixture script
+static const char *compose_variant(const char *name) {
+    static char path[512];
+    json_error_t e;
+    json_t *base = json_load_file("tests/fixtures/tokenizers/gpt2-base-skeleton.json", 0, &e);
+    json_t *vocab = json_load_file("data/tokenizers/gpt2/vocab.json", 0, &e), *merges = json_array();
+    char err[BASE_ERR_LEN], opath[512];
+    size_t len;
+    char *txt = base_read_file("data/tokenizers/gpt2/merges.txt", &len, err);
+    for (char *line = txt, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (line[0] && strncmp(line, "#version", 8) != 0) json_array_append_new(merges, json_string(line));
+    }
+    free(txt);
+    json_t *model = json_object_get(base, "model");
+    json_object_set_new(model, "vocab", vocab);
+    json_object_set_new(model, "merges", merges);
+    snprintf(opath, sizeof opath, "tests/fixtures/tokenizers/overlays/%s.json", name);
+    json_t *overlay = json_load_file(opath, 0, &e);
+    json_object_update(base, overlay);
+    snprintf(path, sizeof path, "%s/%s.json", tmpdir, name);
+    json_dump_file(base, path, JSON_COMPACT);
+    json_decref(base);
+    json_decref(overlay);
+    return path;
+}
+
+static void texts_of_stimuli(Stimulus st[3]) {
+    char err[BASE_ERR_LEN];
+    StimOptions table = {0};
+    if (stim_load_textgrid(TEXTGRID, "word", NULL, 0, &st[0], err) || stim_load("data/podcast/transcript.tsv", &table, &st[1], err) ||
+        stim_load("data/lpp/lppEN_word_information.csv", &table, &st[2], err))
+        CHECK(0, "texts: %s", err);
+}
+
+static void check_json_tokenizer(const char *variant, const char *tokenizer_path, const Stimulus st[3]) {
+    char err[BASE_ERR_LEN], path[512];
+    snprintf(path, sizeof path, "tests/fixtures/tokenizers/%s-reference.json", variant);
+    json_error_t e;
+    json_t *ref = json_load_file(path, 0, &e);
+    Tokenizer *t = tok_load_json(tokenizer_path, err);
+    CHECK(ref && t, "%s: loads%s%s", variant, t ? "" : ": ", t ? "" : err);
+    if (!ref || !t) {
+        json_decref(ref);
+        tok_free(t);
+        return;
+    }
+    TokenSeq seq = {0};
+    json_t *strings = json_object_get(ref, "strings"), *it;
+    size_t i, bad_ids = 0, bad_offsets = 0;
+    json_array_foreach(strings, i, it) {
+        const char *text = json_string_value(json_object_get(it, "text"));
+        json_t *ids = json_object_get(it, "ids"), *offs = json_object_get(it, "byte_offsets");
+        if (tok_encode(t, text, strlen(text), &seq, err) || seq.n != json_array_size(ids)) {
+            bad_ids++;
+            printf("  %s: '%s': %zu tokens, reference %zu\n", variant, text, seq.n, json_array_size(ids));
+            continue;
+        }
+        for (size_t k = 0; k < seq.n; k++) {
+            json_t *o = json_array_get(offs, k);
+            if (json_integer_value(json_array_get(ids, k)) != seq.ids[k]) {
+                printf("  %s: '%s': token %zu is %d, reference %lld\n", variant, text, k, seq.ids[k],
+                       (long long)json_integer_value(json_array_get(ids, k)));
+                bad_ids++;
+                break;
+            }
+            if ((size_t)json_integer_value(json_array_get(o, 0)) != seq.start[k] ||
+                (size_t)json_integer_value(json_array_get(o, 1)) != seq.end[k]) {
+                printf("  %s: '%s': token %zu at [%zu, %zu), reference [%lld, %lld)\n", variant, text, k, seq.start[k],
+                       seq.end[k], (long long)json_integer_value(json_array_get(o, 0)),
+                       (long long)json_integer_value(json_array_get(o, 1)));
+                bad_offsets++;
+                break;
+            }
+        }
+    }
+    CHECK(bad_ids == 0, "%s/ids_of_%zu_test_strings_equal_tokenizers", variant, json_array_size(strings));
+    CHECK(bad_offsets == 0, "%s/byte_offsets_of_test_strings_equal_tokenizers", variant);
+    static const char *names[3] = {"alice", "podcast", "lpp"};
+    for (int k = 0; k < 3; k++) {
+        json_t *tx = json_object_get(json_object_get(ref, "texts"), names[k]);
+        char want_text[32], got[32];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)fnv1a64(st[k].text, st[k].text_len));
+        snprintf(want_text, sizeof want_text, "%s", json_string_value(json_object_get(tx, "fnv1a64_text")));
+        CHECK(strcmp(got, want_text) == 0, "%s/%s_text_equals_reference_text", variant, names[k]);
+        int rc = tok_encode(t, st[k].text, st[k].text_len, &seq, err);
+        int64_t *pairs = base_malloc(2 * (seq.n + 1) * sizeof(int64_t), "offsets");
+        for (size_t j = 0; j < seq.n; j++) pairs[2 * j] = (int64_t)seq.start[j], pairs[2 * j + 1] = (int64_t)seq.end[j];
+        char gi[32], go[32];
+        snprintf(gi, sizeof gi, "%016llx", (unsigned long long)fnv1a64(seq.ids, seq.n * sizeof(int32_t)));
+        snprintf(go, sizeof go, "%016llx", (unsigned long long)fnv1a64(pairs, 2 * seq.n * sizeof(int64_t)));
+        free(pairs);
+        size_t n_ref = (size_t)json_integer_value(json_object_get(tx, "n_ids"));
+        CHECK(rc == 0 && seq.n == n_ref && strcmp(gi, json_string_value(json_object_get(tx, "fnv1a64_ids"))) == 0,
+              "%s/%s_ids_equal_tokenizers (%zu tokens, reference %zu)", variant, names[k], seq.n, n_ref);
+        CHECK(rc == 0 && strcmp(go, json_string_value(json_object_get(tx, "fnv1a64_offsets"))) == 0,
+              "%s/%s_byte_offsets_equal_tokenizers", variant, names[k]);
+    }
+    tokseq_free(&seq);
+    tok_free(t);
+    json_decref(ref);
+}
+
+// GPT-2 (vocab.json + merges.txt) reproduces the Podcast dataset's own GPT-2 token table
+static void check_podcast_gpt2(void) {
+    char err[BASE_ERR_LEN];
+    size_t len;
+    char *tsv = base_read_file("data/podcast/transcript-gpt2-xl-tokens.tsv", &len, err);
+    Tokenizer *t = tok_load_dir("data/tokenizers/gpt2", err);
+    CHECK(tsv && t, "podcast_gpt2: loads");
+    if (!tsv || !t) return;
+    // columns: (index), word_idx, word, start, end, hftoken, token_id, ...
+    int32_t *ids = base_malloc(len / 8 * sizeof(int32_t), "ids"), *widx = base_malloc(len / 8 * sizeof(int32_t), "ids");
+    char *text = base_malloc(len + 2, "text");
+    size_t n = 0, tl = 0, n_words = 0, *ws = base_malloc(len / 8 * sizeof(size_t), "w"), *we = base_malloc(len / 8 * sizeof(size_t), "w");
+    char *line = strchr(tsv, '\n') + 1;
+    while (line && *line) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *f[8] = {0};
+        int k = 0;
+        for (char *p = line; k < 8; k++) {
+            f[k] = p;
+            p = strchr(p, '\t');
+            if (!p) break;
+            *p++ = '\0';
+        }
+        int w = atoi(f[1]);
+        if ((size_t)w == n_words) {  // a new word: " " + word
+            text[tl++] = ' ';
+            ws[n_words] = tl;
+            memcpy(text + tl, f[2], strlen(f[2]));
+            tl += strlen(f[2]);
+            we[n_words++] = tl;
+        }
+        widx[n] = w;
+        ids[n++] = atoi(f[6]);
+        line = next;
+    }
+    TokenSeq seq = {0};
+    tok_encode(t, text, tl, &seq, err);
+    int same = seq.n == n;
+    for (size_t i = 0; same && i < n; i++) same = seq.ids[i] == ids[i];
+    CHECK(same, "podcast_gpt2/ids_equal_the_dataset_table (%zu tokens, table %zu, %zu words)", seq.n, n, n_words);
+    int64_t *first = base_malloc(n_words * sizeof(int64_t), "f"), *last = base_malloc(n_words * sizeof(int64_t), "l");
+    tok_word_token_span(&seq, ws, we, n_words, first, last);
+    size_t bad = 0;
+    for (size_t w = 0; w < n_words && same; w++)
+        for (int64_t k = first[w]; k <= last[w]; k++) bad += widx[k] != (int32_t)w;
+    CHECK(same && bad == 0, "podcast_gpt2/word_grouping_equals_the_dataset_table (%zu tokens misplaced)", bad);
+    free(first), free(last), free(ids), free(widx), free(text), free(ws), free(we), free(tsv);
+    tokseq_free(&seq);
+    tok_free(t);
+}
+
+static void check_bad_tokenizer_json(void) {
+    char err[BASE_ERR_LEN], path[512];
+    snprintf(path, sizeof path, "%s/bad.json", tmpdir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0", f);
+    fclose(f);
+    CHECK(tok_load_json(path, err) == NULL && strstr(err, "malformed JSON at line") && strstr(err, path),
+          "bad/malformed_tokenizer_json: %s", err);
+    f = fopen(path, "w");
+    fputs("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", f);
+    fclose(f);
+    CHECK(tok_load_json(path, err) == NULL && strstr(err, "tokenizer model 'WordPiece' is not supported"),
+          "bad/unsupported_model: %s", err);
+    f = fopen(path, "w");
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}", f);
+    fclose(f);
+    CHECK(tok_load_json(path, err) == NULL && strstr(err, "merge 0 ('a c') names a token missing"),
+          "bad/merge_outside_vocabulary: %s", err);
+}
+
 TEST_MAIN("test_tokenizer") {
     char err[BASE_ERR_LEN];
     Stimulus st;
@@ -127,4 +317,33 @@ TEST_MAIN("test_tokenizer") {
                           "tests/fixtures/tokens-smollm2-alice.json", &st);
     check_small_cases();
     stim_free(&st);
+
+    if (!mkdtemp(tmpdir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    Stimulus texts[3];
+    texts_of_stimuli(texts);
+    static const char *variants[] = {"gpt2", "opt", "neox", "falcon", "digits", "trim"};
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+        check_json_tokenizer(variants[i], compose_variant(variants[i]), texts);
+    check_json_tokenizer("llama2", "data/tokenizers/llama2/tokenizer.json", texts);
+    {  // the Metaspace form of the same Llama 2 vocabulary
+        json_error_t e;
+        json_t *base = json_load_file("data/tokenizers/llama2/tokenizer.json", 0, &e);
+        json_t *overlay = json_load_file("tests/fixtures/tokenizers/overlays/llama2-metaspace.json", 0, &e);
+        json_object_update(base, overlay);
+        char path[512];
+        snprintf(path, sizeof path, "%s/llama2-metaspace.json", tmpdir);
+        json_dump_file(base, path, JSON_COMPACT);
+        json_decref(base);
+        json_decref(overlay);
+        check_json_tokenizer("llama2-metaspace", path, texts);
+    }
+    check_podcast_gpt2();
+    check_bad_tokenizer_json();
+    for (int k = 0; k < 3; k++) stim_free(&texts[k]);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
 }
