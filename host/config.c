@@ -70,6 +70,11 @@ static const Param PARAMS[] = {
      "region names, one per column of every recording file"},
     {"recordings", "files", P_STR_LIST, F(files), 0, NONE, 0, 0, NULL, NULL,
      "recording files or glob patterns, one file per subject (subject id = file name up to its first - _ or .)"},
+    {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
+     "stale file is recomputed); empty = no cache"},
+    {"features", "cache_dtype", P_ENUM, F(cache_float16), 0, NONE, 0, 0, "float32", "float32|float16",
+     "storage type of cached features (float16 halves the files; fits then see float16-rounded features)"},
     {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos",
      "words to volumes: sum of the words whose midpoint falls in the volume, or a Lanczos-windowed sinc"},
     {"design", "lanczos_window", P_INT, F(lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
@@ -97,7 +102,7 @@ static const Param PARAMS[] = {
      "0 = half the node's memory over its ranks"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
-static const char *SECTIONS[] = {"models", "stimulus", "context", "recordings", "design", "ridge", "output", "run"};
+static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "design", "ridge", "output", "run"};
 #define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
 
 // ----------------------------------------------------------------------------

@@ -65,6 +65,10 @@ typedef struct {
     StrList regions;
     StrList files;       // after glob expansion, sorted
 
+    // features cache
+    char cache_dir[CFG_STR];  // "" = no cache
+    int cache_float16;
+
     // design
     int resample;        // ResampleKind
     int lanczos_window;

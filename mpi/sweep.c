@@ -16,6 +16,7 @@
 #include "host/base.h"
 #include "host/config.h"
 #include "host/extract.h"
+#include "host/featcache.h"
 #include "host/features.h"
 #include "host/linalg.h"
 #include "host/log.h"
@@ -215,21 +216,67 @@ static void set_weight_budget(double gib) {
 }
 
 
+// what identifies model m's features: checked against a cache file before it is used
+static void feature_key(Sweep *s, size_t m, FeatKey *k) {
+    const SweepConfig *c = &s->cfg;
+    memset(k, 0, sizeof *k);
+    snprintf(k->model, sizeof k->model, "%s", c->models[m].path);
+    k->model_id = featcache_model_identity(c->models[m].path);
+    TokenSeq seq = {0};
+    char err[BASE_ERR_LEN];
+    if (tok_encode(s->tok[m], s->stim.text, s->stim.text_len, &seq, err) == 0) {
+        s->xstats[m].n_tokens = seq.n - (tok_bos_id(s->tok[m]) >= 0);
+        k->tokens_id = featcache_hash(seq.ids, seq.n * sizeof(int32_t), 0);
+        k->tokens_id = featcache_hash(seq.start, seq.n * sizeof(size_t), k->tokens_id);
+    }
+    tokseq_free(&seq);
+    k->stimulus_id = featcache_hash(s->stim.text, s->stim.text_len, 0);
+    k->stimulus_id = featcache_hash(s->stim.onset, s->W * sizeof(double), k->stimulus_id);
+    k->stimulus_id = featcache_hash(s->stim.offset, s->W * sizeof(double), k->stimulus_id);
+    const ContextPolicy *p = &s->policy[m];
+    snprintf(k->policy, sizeof k->policy, "%s %s window %d overlap %d", c->context_policy_text,
+             p->repr == WORD_MEAN ? "mean" : "last", p->kind == CTX_FULL ? p->window : 0,
+             p->kind == CTX_FULL ? p->overlap : 0);
+    k->float16 = c->cache_float16;
+    k->n_layers = s->mcfg[m].n_layers;
+    k->n_words = s->W;
+    for (int l = 0; l <= k->n_layers; l++) k->dims[l] = l < k->n_layers ? s->mcfg[m].d_model : s->final_dim[m];
+}
+
 static int extract_model(Sweep *s, size_t m, char *err) {
+    const char *name = s->cfg.models[m].name;
+    s->states[m] = base_malloc(s->states_floats[m] * sizeof(float), "hidden states");
+    char cache[CFG_STR + 64] = "";
+    FeatKey key;
+    if (s->cfg.cache_dir[0]) {
+        feature_key(s, m, &key);
+        featcache_path(cache, sizeof cache, s->cfg.cache_dir, name, &key);
+        char why[BASE_ERR_LEN];
+        if (featcache_load(cache, &key, s->states[m], s->offset[m], why)) {
+            log_rank("%s: features from the cache %s", name, cache);
+            return 0;
+        }
+        if (strstr(why, "stale")) log_rank("%s: %s; recomputing", name, why);
+    }
     char lerr[BASE_ERR_LEN];
     Model *model = model_open(s->cfg.models[m].path, weight_budget(), lerr);
     if (!model) return base_errf(err, "%s", lerr);
     const ModelConfig *mc = model_config(model);
-    s->states[m] = base_malloc(s->states_floats[m] * sizeof(float), "hidden states");
-    log_rank("%s: %d layers, d_model %d, %.1fM parameters; extracting %zu words", s->cfg.models[m].name, mc->n_layers,
-             mc->d_model, (double)model_n_params(model) / 1e6, s->W);
+    log_rank("%s: %d layers, d_model %d, %.1fM parameters; extracting %zu words", name, mc->n_layers, mc->d_model,
+             (double)model_n_params(model) / 1e6, s->W);
     int rc = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m], s->states[m], &s->xstats[m], lerr);
     model_free(model);
     if (rc) return base_errf(err, "%s: %s", s->cfg.models[m].path, lerr);
     const ExtractStats *x = &s->xstats[m];
-    log_rank("%s: %zu tokens in %zu sequence(s), %.2f s tokenize, %.2f s forward (%.0f tokens/s)", s->cfg.models[m].name,
-             x->n_tokens, x->n_sequences, x->seconds_tokenize, x->seconds_forward,
+    log_rank("%s: %zu tokens in %zu sequence(s), %.2f s tokenize, %.2f s forward (%.0f tokens/s)", name, x->n_tokens,
+             x->n_sequences, x->seconds_tokenize, x->seconds_forward,
              (double)x->tokens_run / (x->seconds_forward > 0 ? x->seconds_forward : 1e-9));
+    if (cache[0]) {
+        if (mkdir_parents(cache) != 0 || featcache_save(cache, &key, s->states[m], s->offset[m], lerr) != 0)
+            log_warn("%s: features not cached: %s", name, lerr);
+        else
+            log_rank("%s: features cached in %s", name, cache);
+    }
     return 0;
 }
 

@@ -238,6 +238,43 @@ static void check_layer_streaming(void) {
     model_free(streamed);
 }
 
+// a word that a tokenizer removes (here: a Split that drops '#') is refused by name
+static void check_word_without_tokens(void) {
+    char err[BASE_ERR_LEN], dir[] = "/tmp/bs-dec-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    char tj[600], tsv[600];
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    snprintf(tsv, sizeof tsv, "%s/words.tsv", dir);
+    FILE *f = fopen(tj, "w");
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 3, \"b\": 4, \" \": 5, \"#\": 6}, \"merges\": []},"
+          " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"#\"}, \"behavior\": \"Removed\"}}",
+          f);
+    fclose(f);
+    f = fopen(tsv, "w");
+    fputs("word\tonset\toffset\na\t0\t1\n#\t1\t2\nb\t2\t3\n", f);
+    fclose(f);
+    Model *m = model_open(STORIES, 0, err);
+    Tokenizer *t = tok_load_json(tj, err);
+    Stimulus st;
+    int rc = stim_load(tsv, NULL, &st, err);
+    CHECK(m && t && rc == 0, "empty_word/setup");
+    if (m && t && rc == 0) {
+        size_t off[16];
+        float *out = base_malloc(extract_layer_offsets(m, st.n_words, off) * sizeof(float), "out");
+        ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
+        ExtractStats xs;
+        rc = extract_word_states(m, t, &st, &full, out, &xs, err);
+        CHECK(rc == -1 && strstr(err, "word 2 ('#') tokenizes to nothing"), "empty_word/refused_by_name: %s", err);
+        free(out);
+        stim_free(&st);
+    }
+    tok_free(t);
+    model_free(m);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+}
+
 TEST_MAIN("test_decoder") {
     threads_init(0);
     check_hidden("stories260K", STORIES, "hidden-stories260K");
@@ -248,4 +285,5 @@ TEST_MAIN("test_decoder") {
     check_chunk_plan();
     check_policies();
     check_layer_streaming();
+    check_word_without_tokens();
 }
