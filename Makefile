@@ -109,6 +109,9 @@ LIB_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(MPI_SRC:%.c=$(BUILD)/obj/%.o) $(CU
 LIB := $(BUILD)/libbrainsweep.a
 BIN := $(BUILD)/brainsweep
 
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
 TEST_SRC := $(sort $(wildcard tests/host/test_*.c tests/mpi/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -116,7 +119,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # build
 
 .PHONY: all
-all: $(BIN) $(TEST_BIN)
+all: $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
 FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(NVCCFLAGS) $(HAVE_CUDA)
 $(BUILD)/.flags: FORCE
@@ -153,6 +156,11 @@ $(BIN): $(BUILD)/obj/mpi/main.o $(LIB)
 $(BUILD)/tests/%: tests/%.c tests/test.h $(LIB) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST  $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

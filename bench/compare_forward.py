@@ -1,69 +1,139 @@
 #!/usr/bin/env python3
-"""brainsweep's forward pass beside Hugging Face transformers', run in turn, pair by pair.
+"""Hidden-state extraction speed: brainsweep beside transformers and llama.cpp, in one run, round by round.
 
-    BRAINSWEEP=build/brainsweep python bench/compare_forward.py [PAIRS]
-    (needs torch, transformers, gguf, accelerate: the reference environment of tests/golden)
+    BRAINSWEEP=build/brainsweep [LLAMA_PYTHON=python-with-llama-cpp] \\
+        PYTHON_WITH_TORCH_TRANSFORMERS bench/compare_forward.py [--rounds 3] [--tokens-n 32] [--gpt2 DIR]
 
-Both run SmolLM2-135M-Instruct from the same GGUF in float32 on the CPU, over the same 2,199 tokens of Alice
-chapter 1 (the text brainsweep builds; tests/golden/make_fixtures.py applies the same rule), every hidden state
-returned. brainsweep's time is the forward stage it reports (the sweep runs with a one-alpha, 2x2-fold fit so the
-pair stays short); transformers' is one `model.model(ids, output_hidden_states=True)` call in this process, after a
-warm-up. The machine drifts, so each pair is measured back to back and the ratio is taken pair by pair.
+Models: SmolLM2-135M-Instruct from its Q4_1 GGUF (`make fetch-model`), and with --gpt2 a GPT-2-small-shaped
+random checkpoint folder made by bench/make_gpt2_small_gguf.py (model.safetensors in float32 for brainsweep and
+transformers, its -f32.gguf for llama.cpp). Text: the Alice chapter as brainsweep builds it from the TextGrid
+(tests/golden/make_fixtures.py applies the same rule), cut to the model's window for transformers and llama.cpp.
+
+Each round runs, one process at a time and all with the machine's cores:
+  brainsweep `full` (one 2,200-token sequence for SmolLM2; 1,024-token chunks overlapping by half for GPT-2),
+  transformers (bench/hf_forward.py: float32, output_hidden_states=True, one timed call after a warm-up),
+  llama.cpp (bench/compare_llamacpp.py: prompt processing of the same GGUF, one batch; skipped without
+  LLAMA_PYTHON), brainsweep `tokens:N` (one N-token window per word, packed into batches).
+brainsweep's time is the forward stage it logs (the sweep's fit is cut to one alpha and 2 x 2 folds), with the
+FLOPs it counts (decoder_flops: matrix products and causal attention). The others' GFLOP/s use brainsweep's FLOPs
+per token of `full` (the same shapes; llama.cpp's quantised GGUF does the same operations). Ratios are taken within
+each round and their median printed: the machine drifts. Paste the output into docs/PERFORMANCE.md.
 """
+import argparse
 import importlib.util
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-
-import torch
-import transformers
-from transformers import AutoConfig, AutoModelForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-spec = importlib.util.spec_from_file_location("fixtures", os.path.join(ROOT, "tests", "golden", "make_fixtures.py"))
-fixtures = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fixtures)
 BIN = os.environ.get("BRAINSWEEP", os.path.join(ROOT, "build", "brainsweep"))
+LLAMA_PYTHON = os.environ.get("LLAMA_PYTHON")
+LOG = re.compile(r"(\d+) tokens; (\d+) sequence\(s\), (\d+) tokens run, ([0-9.]+) GFLOP; [0-9.]+ s tokenize, "
+                 r"([0-9.]+) s forward")
+CONFIG = """models:
+  - name: bench
+    path: {model}
+stimulus:
+  file: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid
+  tier: word
+context:
+  policy: "{policy}"
+recordings:
+  format: roi_text
+  tr: 2.0
+  first_volume_time: 20.0
+  regions: [LATL, RATL, LPTL, LIPL, LPreM, LIFG]
+  files: data/alice/fmri-6mm/s*-timecourses.txt
+ridge: {{folds: 2, inner_folds: 2, alpha_count: 1}}
+output:
+  path: {tmp}/results.h5
+"""
 
 
-def brainsweep_forward(out_dir):
-    cmd = [BIN, "sweep", os.path.join(ROOT, "jobs", "presets", "demo.yaml"), "-P", f"output.path={out_dir}/r.h5",
-           "-P", "ridge.folds=2", "-P", "ridge.inner_folds=2", "-P", "ridge.alpha_count=1"]
-    log = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    tokens, seconds = re.search(r"(\d+) tokens in \d+ chunk\(s\), [0-9.]+ s tokenize, ([0-9.]+) s forward", log).groups()
-    return int(tokens), float(seconds)
+def alice_text():
+    spec = importlib.util.spec_from_file_location("fixtures", os.path.join(ROOT, "tests", "golden", "make_fixtures.py"))
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    return fixtures.alice_text()[0], fixtures.SMOLLM2
+
+
+def brainsweep(model, policy, tmp):
+    with open(os.path.join(tmp, "bench.yaml"), "w") as f:
+        f.write(CONFIG.format(model=os.path.abspath(model), policy=policy, tmp=tmp))
+    log = subprocess.run([BIN, "sweep", os.path.join(tmp, "bench.yaml")], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    tokens, seqs, run, gflop, seconds = LOG.search(log).groups()
+    return {"tokens": int(run), "sequences": int(seqs), "gflop": float(gflop), "seconds": float(seconds)}
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def transformers_forward(model, text_file, max_tokens):
+    r = run_json([sys.executable, os.path.join(ROOT, "bench", "hf_forward.py"), model, text_file, str(max_tokens)])
+    r["label"] = f"transformers {r['transformers']} / torch {r['torch']}"
+    return r
+
+
+def llama_cpp_forward(gguf, text_file, max_tokens):
+    r = run_json([LLAMA_PYTHON, os.path.join(ROOT, "bench", "compare_llamacpp.py"), gguf, text_file, "1",
+                  str(max_tokens)])
+    r["seconds"], r["label"] = r["median_s"], f"llama.cpp (llama-cpp-python {r['llama_cpp_version']}), {r['model']}"
+    return r
+
+
+def bench_model(name, model, gguf, window, args, text_file, tmp):
+    rounds = []
+    for _ in range(args.rounds):
+        r = {"full": brainsweep(model, "full", tmp), "hf": transformers_forward(model, text_file, window)}
+        if LLAMA_PYTHON and gguf:
+            r["llama"] = llama_cpp_forward(gguf, text_file, window)
+        r["tokens"] = brainsweep(model, f"tokens:{args.tokens_n}", tmp)
+        rounds.append(r)
+        print(f"  {name}: " + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in r.items()), file=sys.stderr)
+    flop_per_token = rounds[0]["full"]["gflop"] / rounds[0]["full"]["tokens"]
+    print(f"\n{name}: {args.rounds} rounds, {os.cpu_count()} threads each; brainsweep full runs "
+          f"{rounds[0]['full']['tokens']} tokens in {rounds[0]['full']['sequences']} sequence(s), tokens:{args.tokens_n} "
+          f"{rounds[0]['tokens']['tokens']} tokens in {rounds[0]['tokens']['sequences']} sequences; transformers "
+          f"{rounds[0]['hf']['tokens']} tokens" + (f", llama.cpp {rounds[0]['llama']['tokens']}" if "llama" in rounds[0]
+                                                   else ""))
+    print("| forward pass | tokens | median s | tokens/s | GFLOP/s | brainsweep full speed-up (median of rounds) |")
+    print("|---|---|---|---|---|---|")
+    for key in [k for k in rounds[0] if k in ("full", "tokens", "hf", "llama")]:
+        label = {"full": "brainsweep, full", "tokens": f"brainsweep, tokens:{args.tokens_n}"}.get(key)
+        label = label or rounds[0][key]["label"]
+        rates = [r[key]["tokens"] / r[key]["seconds"] for r in rounds]
+        gflops = [(r[key]["gflop"] if "gflop" in r[key] else flop_per_token * r[key]["tokens"]) / r[key]["seconds"]
+                  for r in rounds]
+        speedup = [(r["full"]["tokens"] / r["full"]["seconds"]) / (r[key]["tokens"] / r[key]["seconds"])
+                   for r in rounds]
+        print(f"| {label} | {rounds[0][key]['tokens']} | {statistics.median(r[key]['seconds'] for r in rounds):.2f} | "
+              f"{statistics.median(rates):.0f} | {statistics.median(gflops):.1f} | "
+              f"{'-' if key == 'full' else f'{statistics.median(speedup):.2f}x'} |")
 
 
 def main():
-    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    torch.set_num_threads(os.cpu_count())
-    path = fixtures.SMOLLM2
-    d, f = os.path.dirname(path), os.path.basename(path)
-    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, config=AutoConfig.from_pretrained(d, gguf_file=f),
-                                                 dtype=torch.float32).eval()
-    text, _ = fixtures.alice_text()
-    ids = torch.tensor([fixtures.load(path)(text)["input_ids"]])
-    ours, theirs, ratios = [], [], []
-    with torch.no_grad(), tempfile.TemporaryDirectory() as tmp:
-        model.model(ids, output_hidden_states=True)  # warm-up
-        for _ in range(pairs):
-            n_tokens, a = brainsweep_forward(tmp)
-            t0 = time.perf_counter()
-            out = model.model(ids, output_hidden_states=True)
-            b = time.perf_counter() - t0
-            ours.append(a), theirs.append(b), ratios.append(a / b)
-    assert n_tokens == ids.shape[1] and len(out.hidden_states) == 31
-    print(f"{pairs} pairs, {ids.shape[1]} tokens, {len(out.hidden_states)} hidden states, {os.cpu_count()} threads each")
-    print("| forward pass | median s | min | max | tokens/s |\n|---|---|---|---|---|")
-    for name, xs in (("brainsweep", ours), (f"transformers {transformers.__version__} / torch {torch.__version__}", theirs)):
-        print(f"| {name} | {statistics.median(xs):.2f} | {min(xs):.2f} | {max(xs):.2f} | "
-              f"{ids.shape[1] / statistics.median(xs):.0f} |")
-    print(f"ratio brainsweep / transformers, pair by pair: median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens-n", type=int, default=32, help="N of the tokens:N runs")
+    ap.add_argument("--gpt2", help="folder from bench/make_gpt2_small_gguf.py")
+    args = ap.parse_args()
+    text, smollm2 = alice_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        text_file = os.path.join(tmp, "alice.txt")
+        with open(text_file, "w", encoding="utf-8") as f:
+            f.write(text)
+        bench_model("SmolLM2-135M-Instruct (Q4_1 GGUF, run in float32)", smollm2, smollm2, 8192, args, text_file, tmp)
+        if args.gpt2:
+            ggufs = [os.path.join(args.gpt2, f) for f in sorted(os.listdir(args.gpt2)) if f.endswith("-f32.gguf")]
+            bench_model("GPT-2-small shape (random float32 weights)", args.gpt2, ggufs[0] if ggufs else None, 1024,
+                        args, text_file, tmp)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,8 @@ static const Param PARAMS[] = {
     {"run", "threads", P_INT, F(threads), 0, NONE, 0, 1024, "0", NULL,
      "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
     {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
-     "GiB of float32-widened weights a rank keeps between batches (larger models widen each layer as it runs); "
-     "0 = half the node's memory over its ranks"},
+     "GiB a rank's model may hold: its memory-mapped checkpoint, then float32-widened layers kept between batches "
+     "(past that, each layer is widened as it runs); 0 = half the node's memory over its ranks"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
 static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "design", "ridge", "output", "run"};

@@ -87,7 +87,7 @@ typedef struct {
     // output and run
     char output[CFG_STR];
     int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
-    double max_weight_gib;  // widened float32 weights kept per rank; 0 = half the node's memory
+    double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
 } SweepConfig;
 
 // Parse path; overrides are "section.key=value" strings (may be NULL/0).

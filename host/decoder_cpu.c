@@ -173,6 +173,20 @@ static void capture_rows(float *out, size_t width, const float *x, const Capture
     }
 }
 
+double decoder_flops(const ModelConfig *c, const TokenBatch *b) {
+    double C = c->d_model, E = c->d_embed, F = c->d_ff, QD = (double)c->n_heads * c->head_dim;
+    double KD = (double)c->n_kv_heads * c->head_dim, UP = c->gated_mlp ? 2 * F : F;
+    double per_token = 2.0 * c->n_layers * (C * (QD + 2 * KD) + QD * C + C * UP + F * C);
+    if (E != C) per_token += 2.0 * 2.0 * E * C;  // OPT's project_in and project_out
+    double keys = 0;  // (query, visible key) pairs
+    for (int s = 0; s < b->n_seq; s++) {
+        double T = b->seq_start[s + 1] - b->seq_start[s], W = c->sliding_window > 0 ? c->sliding_window : T;
+        if (W > T) W = T;
+        keys += W * (W + 1) / 2 + (T - W) * W;  // the first W queries see 1..W keys, the rest W each
+    }
+    return per_token * (b->seq_start[b->n_seq]) + 4.0 * QD * c->n_layers * keys;  // QK^T and PV per head
+}
+
 void decoder_cpu_forward(Model *m, DecoderScratch *s, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
                          const size_t *layer_offset) {
     const ModelConfig *c = model_config(m);

@@ -44,6 +44,11 @@ DecoderScratch *decoder_cpu_scratch_create(const ModelConfig *cfg, int NT_max, i
 void decoder_cpu_scratch_free(DecoderScratch *s);
 size_t decoder_cpu_scratch_bytes(const ModelConfig *cfg, int NT_max, int T_max);
 
+// Floating-point operations the batch needs (multiply-adds count 2): every matrix product of the
+// layers and OPT's projections, and attention over the keys each query sees (causal, within the
+// sliding window), not the masked work a blocked kernel also does. The yardstick of GFLOP/s figures.
+double decoder_flops(const ModelConfig *cfg, const TokenBatch *b);
+
 // Run the batch; add every captured hidden state into out (see above). Rows of out are not cleared.
 void decoder_cpu_forward(Model *m, DecoderScratch *s, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
                          const size_t *layer_offset);

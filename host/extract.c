@@ -157,6 +157,7 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
         seq_start[b.n_seq] = NT;
         decoder_cpu_forward(m, scratch, &b, cap, n_cap, out, offset);
         stats->tokens_run += (size_t)NT;
+        stats->flops += decoder_flops(c, &b);
         stats->n_batches++;
         s0 = s1;
     }

@@ -49,6 +49,7 @@ typedef struct {
     size_t n_sequences;    // chunks or windows run
     size_t n_batches;
     size_t tokens_run;     // tokens through the model, BOS and overlaps included
+    double flops;          // decoder_flops of every batch
     double seconds_tokenize, seconds_forward;
 } ExtractStats;
 

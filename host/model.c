@@ -31,6 +31,7 @@ struct Model {
     const TensorRef *embed, *pos_embed, *final_w, *final_b, *proj_in, *proj_out;
     LayerRefs *layers;
     size_t n_params;
+    size_t stored_bytes;      // the bound tensors as stored (mapped, paged in as they are read)
     // widened weights
     float *pos_table;         // (max positions, C) or NULL
     float *final_wf, *final_bf, *proj_in_f, *proj_out_f;
@@ -46,6 +47,7 @@ struct Model {
 
 const ModelConfig *model_config(const Model *m) { return &m->cfg; }
 size_t model_n_params(const Model *m) { return m->n_params; }
+size_t model_stored_bytes(const Model *m) { return m->stored_bytes; }
 const GgufFile *model_gguf(const Model *m) { return m->gguf; }
 const char *model_dir(const Model *m) { return m->st ? m->path : NULL; }
 int model_final_dim(const Model *m) { return m->proj_out ? m->cfg.d_embed : m->cfg.d_model; }
@@ -433,6 +435,8 @@ static const TensorRef *bind(Binder *b, const char *name, int optional, int64_t 
         return NULL;
     }
     b->m->n_params += (size_t)tensor_numel(t);
+    b->m->stored_bytes += d1 ? dtype_row_bytes(t->dtype, t->shape[1]) * (size_t)t->shape[0]
+                             : dtype_row_bytes(t->dtype, t->shape[0]);
     return t;
 }
 
@@ -825,10 +829,9 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Model *model_open(const char *path, size_t max_weight_bytes, char *err) {
+Model *model_open(const char *path, size_t memory_bytes, char *err) {
     Model *m = base_calloc(1, sizeof *m, "Model");
     m->path = base_strdup(path);
-    m->max_weight_bytes = max_weight_bytes;
     m->transient_layer = -1;
     if (is_dir(path)) {
         if (config_from_json(path, &m->cfg, err)) goto fail;
@@ -845,6 +848,7 @@ Model *model_open(const char *path, size_t max_weight_bytes, char *err) {
         }
     }
     if (bind_all(m, err)) goto fail;
+    m->max_weight_bytes = memory_bytes > m->stored_bytes ? memory_bytes - m->stored_bytes : 0;
 
     const ModelConfig *c = &m->cfg;
     size_t C = (size_t)c->d_model, E = (size_t)c->d_embed, F = (size_t)c->d_ff;

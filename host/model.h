@@ -13,8 +13,8 @@
  * Weights stay memory-mapped in their stored dtype (F32/F16/BF16 safetensors, or GGUF including
  * Q8_0/Q4_0/Q4_1). model_layer widens one layer to float32 in a canonical layout — fused [Q|K|V]
  * rows in head order, GPT-2's transposed Conv1D weights turned, GGUF's RoPE row permutation
- * undone, [gate; up] fused for gated MLPs — and keeps widened layers while they fit the weight
- * budget, otherwise it reuses one buffer. Embedding rows are widened per token.
+ * undone, [gate; up] fused for gated MLPs — and keeps widened layers while they fit the memory
+ * budget beside the mapped checkpoint, otherwise it reuses one buffer. Embedding rows are widened per token.
  *
  * Shapes: V vocab, C d_model, E embedding width (OPT's word_embed_proj_dim, else C), L layers,
  * NH/NKV heads, HS head size, QD = NH*HS, KD = NKV*HS, F d_ff.
@@ -86,12 +86,14 @@ typedef struct {
 typedef struct Model Model;
 
 // path: a checkpoint folder (config.json + safetensors) or a .gguf file.
-// max_weight_bytes: widened layers kept up to this many bytes (0: keep none beyond the current one).
-Model *model_open(const char *path, size_t max_weight_bytes, char *err);
+// memory_bytes: what the model may hold. The mapped checkpoint counts first (its pages are read in as
+// layers run); widened layers are kept with what remains, beyond that one buffer is reused (0: none kept).
+Model *model_open(const char *path, size_t memory_bytes, char *err);
 void model_free(Model *m);
 
 const ModelConfig *model_config(const Model *m);
 size_t model_n_params(const Model *m);
+size_t model_stored_bytes(const Model *m);  // bytes of its tensors as stored
 // the GGUF file when the model came from one (its tokenizer lives there), else NULL
 const GgufFile *model_gguf(const Model *m);
 // the checkpoint folder when the model came from one (tokenizer.json lives there), else NULL

@@ -170,23 +170,38 @@ void attention_forward_cpu(float *out, float *scores, int threads, const float *
     free(item_seq);
 }
 
-void swiglu_rows_cpu(float *out, const float *gu, int T, int F) {
-#pragma omp parallel for if ((size_t)T * F >= PARALLEL_MIN)
-    for (int t = 0; t < T; t++) {
-        const float *g = gu + (size_t)t * 2 * F, *u = g + F;
-        float *o = out + (size_t)t * F;
-        for (int i = 0; i < F; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+// o = silu(g) * u over n values, with sigmoid(g) from e = exp(-|g|): 1 / (1 + e) for g >= 0, e / (1 + e)
+// below, so the exponent never overflows. Cloned per ISA like softmax_range.
+__attribute__((target_clones("default", "avx2", "avx512f"))) static void silu_mul_row(float *o, const float *g,
+                                                                                      const float *u, int n) {
+    for (int i = 0; i < n; i++) {
+        float e = exp_nonpositive(-fabsf(g[i]));
+        float sigmoid = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
+        o[i] = g[i] * sigmoid * u[i];
     }
 }
 
+// GPT-2's gelu_new in place: 0.5 x (1 + tanh(y)), y = sqrt(2/pi) (x + 0.044715 x^3), with
+// tanh(|y|) = (1 - e) / (1 + e), e = exp(-2|y|)
+__attribute__((target_clones("default", "avx2", "avx512f"))) static void gelu_tanh_row(float *x, size_t n) {
+    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], y = k * (v + 0.044715f * v * v * v);
+        float e = exp_nonpositive(-2.0f * fabsf(y)), th = (1.0f - e) / (1.0f + e);
+        x[i] = 0.5f * v * (1.0f + (y >= 0.0f ? th : -th));
+    }
+}
+
+void swiglu_rows_cpu(float *out, const float *gu, int T, int F) {
+#pragma omp parallel for if ((size_t)T * F >= PARALLEL_MIN)
+    for (int t = 0; t < T; t++) silu_mul_row(out + (size_t)t * F, gu + (size_t)t * 2 * F, gu + (size_t)t * 2 * F + F, F);
+}
+
 void gelu_forward_cpu(float *x, size_t N, int tanh_approx) {
+    const size_t block = 4096;
     if (tanh_approx) {
-        const float k = 0.7978845608028654f;  // sqrt(2 / pi)
 #pragma omp parallel for if (N >= PARALLEL_MIN)
-        for (size_t i = 0; i < N; i++) {
-            float v = x[i];
-            x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
-        }
+        for (size_t i = 0; i < N; i += block) gelu_tanh_row(x + i, N - i < block ? N - i : block);
     } else {
 #pragma omp parallel for if (N >= PARALLEL_MIN)
         for (size_t i = 0; i < N; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));

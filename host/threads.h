@@ -14,4 +14,11 @@
 void threads_init(int n);
 int threads_count(void);
 
+// OpenBLAS chooses its kernels when it loads, from the CPU model; on CPUs newer than the library it
+// falls back to "Prescott" (SSE3) kernels, several times slower. OPENBLAS_CORETYPE must be set before
+// the library loads, so this names the right kernels (SkylakeX with AVX-512, else Haswell with AVX2)
+// and executes the program again, same pid and arguments (mpirun and srun are unaffected). Call it
+// first thing in main; it returns when nothing needs doing or the exec fails (slow kernels then).
+void threads_choose_blas_kernels(char **argv);
+
 #endif  // HOST_THREADS_H

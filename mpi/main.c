@@ -11,6 +11,7 @@
 #include "host/config.h"
 #include "host/gguf.h"
 #include "host/log.h"
+#include "host/threads.h"
 #include "host/tokenizer.h"
 #include "mpi/comm.h"
 #include "mpi/results.h"
@@ -115,26 +116,8 @@ static int cmd_version(void) {
     return 0;
 }
 
-// OpenBLAS chooses its kernels when it loads, from the CPU model; on CPUs newer than the library it
-// falls back to "Prescott" (SSE3) kernels, several times slower. OPENBLAS_CORETYPE must be set
-// before the library loads, so name the right kernels and start again (same pid: mpirun and srun
-// are unaffected; nothing has initialised yet).
-static void choose_blas_kernels(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || strcmp(openblas_get_corename(), "Prescott") != 0) return;
-    __builtin_cpu_init();
-    const char *core = NULL;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
-        core = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        core = "Haswell";
-    if (!core) return;
-    setenv("OPENBLAS_CORETYPE", core, 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
-}
-
 int main(int argc, char **argv) {
-    choose_blas_kernels(argv);
+    threads_choose_blas_kernels(argv);
     base_now();  // start the clock
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -196,7 +196,7 @@ static void build_targets(Sweep *s) {
 // ----------------------------------------------------------------------------
 // stage 2: extraction on the owning rank
 
-// bytes of widened float32 weights a rank keeps: the configured budget, else half of the memory
+// bytes a rank's model may hold (mapping and kept widened layers): the configured budget, else half of the memory
 // of the node shared among its ranks
 static size_t weight_budget_bytes = 0;
 static size_t weight_budget(void) { return weight_budget_bytes; }
@@ -268,9 +268,10 @@ static int extract_model(Sweep *s, size_t m, char *err) {
     model_free(model);
     if (rc) return base_errf(err, "%s: %s", s->cfg.models[m].path, lerr);
     const ExtractStats *x = &s->xstats[m];
-    log_rank("%s: %zu tokens in %zu sequence(s), %.2f s tokenize, %.2f s forward (%.0f tokens/s)", name, x->n_tokens,
-             x->n_sequences, x->seconds_tokenize, x->seconds_forward,
-             (double)x->tokens_run / (x->seconds_forward > 0 ? x->seconds_forward : 1e-9));
+    double fwd = x->seconds_forward > 0 ? x->seconds_forward : 1e-9;
+    log_rank("%s: %zu tokens; %zu sequence(s), %zu tokens run, %.1f GFLOP; %.2f s tokenize, %.2f s forward "
+             "(%.0f tokens/s, %.1f GFLOP/s)", name, x->n_tokens, x->n_sequences, x->tokens_run, x->flops * 1e-9,
+             x->seconds_tokenize, x->seconds_forward, (double)x->tokens_run / fwd, x->flops / fwd * 1e-9);
     if (cache[0]) {
         if (mkdir_parents(cache) != 0 || featcache_save(cache, &key, s->states[m], s->offset[m], lerr) != 0)
             log_warn("%s: features not cached: %s", name, lerr);

@@ -159,6 +159,9 @@ static void check_activations(int T, int F) {
     float *gu = rand_array(2 * N), *out = poisoned(N), *e = rand_array(N), *th = base_malloc(N * sizeof(float), "t"),
           *re = base_malloc(N * sizeof(float), "r");
     for (size_t i = 0; i < N; i++) e[i] *= 4.0f;  // the range where the GELU forms differ
+    // and far tails, where a naive exp overflows or a sigmoid/tanh saturates
+    for (size_t i = 0; i < 2 * N; i++) gu[i] *= i % 5 == 0 ? 40.0f : 3.0f;
+    for (size_t i = 0; i + 1 < N; i += 97) e[i] = i % 2 ? 60.0f : -60.0f;
     memcpy(th, e, N * sizeof(float));
     memcpy(re, e, N * sizeof(float));
     swiglu_rows_cpu(out, gu, T, F);

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""One timed forward pass of Hugging Face transformers on the CPU, every hidden state returned.
+
+    PYTHON_WITH_TORCH_TRANSFORMERS bench/hf_forward.py MODEL TEXT_FILE MAX_TOKENS [THREADS]
+
+MODEL is a .gguf file (read through transformers' GGUF loader) or a checkpoint folder; either way the model runs in
+float32. The text is tokenized with the model's own tokenizer (BOS as the tokenizer adds it) and cut to MAX_TOKENS.
+After one untimed warm-up, `model.base_model(ids, output_hidden_states=True)` is timed once under torch.no_grad().
+Prints one JSON line: {"tokens", "seconds", "hidden_states", "threads", "transformers", "torch"}.
+bench/compare_forward.py runs this in its own process, in turn with brainsweep and llama.cpp.
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+
+def load(model_path):
+    if model_path.endswith(".gguf"):
+        d, f = os.path.dirname(model_path), os.path.basename(model_path)
+        cfg = AutoConfig.from_pretrained(d, gguf_file=f)
+        tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+        model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, config=cfg, dtype=torch.float32)
+    else:
+        tok = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    return tok, model.eval()
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        sys.exit(__doc__.split("\n\n")[1])
+    model_path, text_file, max_tokens = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else os.cpu_count()
+    torch.set_num_threads(threads)
+    tok, model = load(model_path)
+    with open(text_file, encoding="utf-8") as f:
+        ids = torch.tensor([tok(f.read())["input_ids"][:max_tokens]])
+    with torch.no_grad():
+        model.base_model(ids, output_hidden_states=True)  # warm-up
+        t0 = time.perf_counter()
+        out = model.base_model(ids, output_hidden_states=True)
+        seconds = time.perf_counter() - t0
+    print(json.dumps({"tokens": ids.shape[1], "seconds": seconds, "hidden_states": len(out.hidden_states),
+                      "threads": threads, "transformers": transformers.__version__, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
