@@ -16,8 +16,9 @@ Each round runs, one process at a time and all with the machine's cores:
   LLAMA_PYTHON), brainsweep `tokens:N` (one N-token window per word, packed into batches).
 brainsweep's time is the forward stage it logs (the sweep's fit is cut to one alpha and 2 x 2 folds), with the
 FLOPs it counts (decoder_flops: matrix products and causal attention). The others' GFLOP/s use brainsweep's FLOPs
-per token of `full` (the same shapes; llama.cpp's quantised GGUF does the same operations). Ratios are taken within
-each round and their median printed: the machine drifts. Paste the output into docs/PERFORMANCE.md.
+per token of `full` (the same shapes; llama.cpp's quantised GGUF does the same operations). Each round starts with
+OpenBLAS's sgemm at 2048^3 (build/bench/gemm_peak), the yardstick of "of sgemm peak". Ratios are taken within each
+round and their median printed: the machine drifts. Paste the output into docs/PERFORMANCE.md.
 """
 import argparse
 import importlib.util
@@ -88,34 +89,48 @@ def llama_cpp_forward(gguf, text_file, max_tokens):
     return r
 
 
+def sgemm_peak():
+    """OpenBLAS sgemm GFLOP/s at 2048 x 2048 x 2048 with all cores, median of 3 (build/bench/gemm_peak)."""
+    gemm = os.path.join(os.path.dirname(os.path.abspath(BIN)), "bench", "gemm_peak")
+    out = subprocess.run([gemm, str(os.cpu_count()), "3", "2048x2048x2048"], capture_output=True, text=True,
+                         check=True).stdout
+    return {"gflops": float(out.strip().splitlines()[-1].split("|")[3])}
+
+
 def bench_model(name, model, gguf, window, args, text_file, tmp):
     rounds = []
     for _ in range(args.rounds):
-        r = {"full": brainsweep(model, "full", tmp), "hf": transformers_forward(model, text_file, window)}
+        r = {"peak": sgemm_peak(), "full": brainsweep(model, "full", tmp),
+             "hf": transformers_forward(model, text_file, window)}
         if LLAMA_PYTHON and gguf:
             r["llama"] = llama_cpp_forward(gguf, text_file, window)
         r["tokens"] = brainsweep(model, f"tokens:{args.tokens_n}", tmp)
         rounds.append(r)
-        print(f"  {name}: " + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in r.items()), file=sys.stderr)
-    flop_per_token = rounds[0]["full"]["gflop"] / rounds[0]["full"]["tokens"]
+        print(f"  {name}: sgemm {r['peak']['gflops']:.0f} GFLOP/s, " +
+              ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in r.items() if k != "peak"), file=sys.stderr)
+    first = rounds[0]
+    flop_per_token = first["full"]["gflop"] / first["full"]["tokens"]
     print(f"\n{name}: {args.rounds} rounds, {os.cpu_count()} threads each; brainsweep full runs "
-          f"{rounds[0]['full']['tokens']} tokens in {rounds[0]['full']['sequences']} sequence(s), tokens:{args.tokens_n} "
-          f"{rounds[0]['tokens']['tokens']} tokens in {rounds[0]['tokens']['sequences']} sequences; transformers "
-          f"{rounds[0]['hf']['tokens']} tokens" + (f", llama.cpp {rounds[0]['llama']['tokens']}" if "llama" in rounds[0]
-                                                   else ""))
-    print("| forward pass | tokens | median s | tokens/s | GFLOP/s | brainsweep full speed-up (median of rounds) |")
-    print("|---|---|---|---|---|---|")
-    for key in [k for k in rounds[0] if k in ("full", "tokens", "hf", "llama")]:
+          f"{first['full']['tokens']} tokens in {first['full']['sequences']} sequence(s), tokens:{args.tokens_n} "
+          f"{first['tokens']['tokens']} tokens in {first['tokens']['sequences']} sequences; transformers "
+          f"{first['hf']['tokens']} tokens" + (f", llama.cpp {first['llama']['tokens']}" if "llama" in first else "") +
+          f"; OpenBLAS sgemm 2048^3 in the same rounds: median {statistics.median(r['peak']['gflops'] for r in rounds):.0f}"
+          " GFLOP/s")
+    print("| forward pass | tokens | median s | tokens/s | GFLOP/s | of sgemm peak | brainsweep full's speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for key in [k for k in ("full", "tokens", "hf", "llama") if k in first]:
         label = {"full": "brainsweep, full", "tokens": f"brainsweep, tokens:{args.tokens_n}"}.get(key)
-        label = label or rounds[0][key]["label"]
-        rates = [r[key]["tokens"] / r[key]["seconds"] for r in rounds]
-        gflops = [(r[key]["gflop"] if "gflop" in r[key] else flop_per_token * r[key]["tokens"]) / r[key]["seconds"]
-                  for r in rounds]
-        speedup = [(r["full"]["tokens"] / r["full"]["seconds"]) / (r[key]["tokens"] / r[key]["seconds"])
-                   for r in rounds]
-        print(f"| {label} | {rounds[0][key]['tokens']} | {statistics.median(r[key]['seconds'] for r in rounds):.2f} | "
-              f"{statistics.median(rates):.0f} | {statistics.median(gflops):.1f} | "
-              f"{'-' if key == 'full' else f'{statistics.median(speedup):.2f}x'} |")
+        label = label or first[key]["label"]
+        rate = lambda r: r[key]["tokens"] / r[key]["seconds"]
+        gflops = lambda r: (r[key]["gflop"] if "gflop" in r[key] else flop_per_token * r[key]["tokens"]) / r[key]["seconds"]
+        speedup = "-" if key in ("full", "tokens") else \
+            f"{statistics.median(r['full']['tokens'] / r['full']['seconds'] / rate(r) for r in rounds):.2f}x"
+        print(f"| {label} | {first[key]['tokens']} | {statistics.median(r[key]['seconds'] for r in rounds):.2f} | "
+              f"{statistics.median(rate(r) for r in rounds):.0f} | {statistics.median(gflops(r) for r in rounds):.1f} | "
+              f"{100 * statistics.median(gflops(r) / r['peak']['gflops'] for r in rounds):.0f}% | {speedup} |")
+    ratio = statistics.median((r["tokens"]["gflop"] / r["tokens"]["seconds"]) / (r["full"]["gflop"] / r["full"]["seconds"])
+                              for r in rounds)
+    print(f"GFLOP/s of tokens:{args.tokens_n} over full, round by round: median {ratio:.2f}")
 
 
 def main():

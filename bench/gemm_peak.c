@@ -1,10 +1,11 @@
 // This machine's OpenBLAS sgemm throughput, the yardstick of the forward pass's GFLOP/s:
-//   build/bench/gemm_peak [THREADS] [REPS]
+//   build/bench/gemm_peak [THREADS] [REPS] [MxNxK]
 // Times cblas_sgemm (row-major, out = in Wᵀ as a linear layer runs it) threaded by OpenBLAS, and
 // brainsweep's matmul_forward_cpu (OpenMP row blocks, single-threaded OpenBLAS inside) on the same
 // operands, in turn, at a large square size and at the layer shapes of the demo model, GPT-2 small and a
 // 7B model over a batch of tokens. Prints the median GFLOP/s of each over REPS runs (default 7) after one
-// warm-up. THREADS: default all cores. OpenBLAS's kernels are chosen as brainsweep chooses them.
+// warm-up; with MxNxK, that one shape only. THREADS: default all cores. OpenBLAS's kernels are chosen as
+// brainsweep chooses them.
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ int main(int argc, char **argv) {
     if (reps < 1 || reps > 1000) reps = 7;
     threads_init(threads);
     // (M tokens, N outputs, K inputs)
-    static const struct { const char *what; int M, N, K; } shapes[] = {
+    static struct { const char *what; int M, N, K; } shapes[] = {
         {"square 2048", 2048, 2048, 2048},
         {"SmolLM2-135M MLP gate+up", 2048, 3072, 576},
         {"SmolLM2-135M MLP down", 2048, 576, 1536},
@@ -45,9 +46,19 @@ int main(int argc, char **argv) {
         {"GPT-2 small MLP up", 1024, 3072, 768},
         {"7B MLP gate+up", 2048, 22016, 4096},
     };
+    size_t n_shapes = sizeof shapes / sizeof shapes[0];
+    if (argc > 3) {
+        n_shapes = 1;
+        shapes[0].what = "given";
+        if (sscanf(argv[3], "%dx%dx%d", &shapes[0].M, &shapes[0].N, &shapes[0].K) != 3 || shapes[0].M < 1 ||
+            shapes[0].N < 1 || shapes[0].K < 1) {
+            fprintf(stderr, "gemm_peak: shape '%s' is not MxNxK\n", argv[3]);
+            return 2;
+        }
+    }
     printf("OpenBLAS core %s, %d thread(s), median of %d\n", openblas_get_corename(), threads, reps);
     printf("| shape | M x N x K | OpenBLAS sgemm GFLOP/s | matmul_forward_cpu GFLOP/s |\n|---|---|---|---|\n");
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    for (size_t s = 0; s < n_shapes; s++) {
         size_t M = (size_t)shapes[s].M, N = (size_t)shapes[s].N, K = (size_t)shapes[s].K;
         float *a = malloc(M * K * sizeof(float)), *b = malloc(N * K * sizeof(float)), *c = malloc(M * N * sizeof(float));
         if (!a || !b || !c) {

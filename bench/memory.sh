@@ -48,7 +48,7 @@ file=$(awk '{if ($2 > m) m = $2} END {print m + 0}' "$TMP/samples")
 peak=$(awk -F': ' '/Maximum resident/ {print $2}' "$TMP/time")
 wall=$(awk -F': ' '/Elapsed/ {print $2}' "$TMP/time")
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $("$BIN" version | head -1)"
-grep -E "parameters|tokens in" "$TMP/log" | sed 's/^\[[^]]*\] //'
+grep -E "parameters|tokens run" "$TMP/log" | sed 's/^\[[^]]*\] //'
 echo "| checkpoint (bf16, on disk) | peak RSS | of which mapped file | of which anonymous | wall time |"
 echo "|---|---|---|---|---|"
 echo "| $(awk -v b="$stored" 'BEGIN {printf "%.2f", b / 2^30}') GiB | $(gib "$peak") GiB | $(gib "$file") GiB |" \

@@ -275,6 +275,29 @@ static void check_word_without_tokens(void) {
     if (system(cmd) != 0) printf("# could not remove %s\n", dir);
 }
 
+// decoder_flops against a count by hand: two sequences (3 and 5 tokens) through a small Llama-shaped and an
+// OPT-shaped configuration, with and without a sliding window
+static void check_flops(void) {
+    ModelConfig c = {0};
+    c.n_layers = 5, c.d_model = 64, c.d_embed = 64, c.n_heads = 8, c.n_kv_heads = 4, c.head_dim = 8, c.d_ff = 172;
+    c.gated_mlp = 1;
+    int32_t ids[8] = {0};
+    int starts[3] = {0, 3, 8};
+    TokenBatch b = {ids, starts, 2};
+    // per token and layer: QKV 64 x (64 + 2 x 32), output 64 x 64, gate+up 64 x 344, down 172 x 64 multiply-adds
+    double linear = 2.0 * 5 * (64 * 128 + 64 * 64 + 64 * 344 + 172 * 64) * 8;
+    double attention = 4.0 * 64 * 5 * (6 + 15);  // (query, key) pairs: 1+2+3 and 1+..+5
+    double got = decoder_flops(&c, &b);
+    CHECK(got == linear + attention, "flops/llama_shape (%.0f, by hand %.0f)", got, linear + attention);
+    c.sliding_window = 2;  // keys per query: 1,2,2 and 1,2,2,2,2
+    got = decoder_flops(&c, &b);
+    CHECK(got == linear + 4.0 * 64 * 5 * (5 + 9), "flops/sliding_window (%.0f)", got);
+    c.sliding_window = 0, c.gated_mlp = 0, c.d_embed = 32, c.n_kv_heads = 8;  // OPT: plain MLP, projections 32 <-> 64
+    linear = 2.0 * 5 * (64 * 192 + 64 * 64 + 64 * 172 + 172 * 64) * 8 + 2.0 * 2 * 32 * 64 * 8;
+    got = decoder_flops(&c, &b);
+    CHECK(got == linear + attention, "flops/opt_shape_with_projections (%.0f, by hand %.0f)", got, linear + attention);
+}
+
 TEST_MAIN("test_decoder") {
     threads_init(0);
     check_hidden("stories260K", STORIES, "hidden-stories260K");
@@ -286,4 +309,5 @@ TEST_MAIN("test_decoder") {
     check_policies();
     check_layer_streaming();
     check_word_without_tokens();
+    check_flops();
 }
