@@ -35,24 +35,7 @@ BIN = os.environ.get("BRAINSWEEP", os.path.join(ROOT, "build", "brainsweep"))
 LLAMA_PYTHON = os.environ.get("LLAMA_PYTHON")
 LOG = re.compile(r"(\d+) tokens; (\d+) sequence\(s\), (\d+) tokens run, ([0-9.]+) GFLOP; [0-9.]+ s tokenize, "
                  r"([0-9.]+) s forward")
-CONFIG = """models:
-  - name: bench
-    path: {model}
-stimulus:
-  file: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid
-  tier: word
-context:
-  policy: "{policy}"
-recordings:
-  format: roi_text
-  tr: 2.0
-  first_volume_time: 20.0
-  regions: [LATL, RATL, LPTL, LIPL, LPreM, LIFG]
-  files: data/alice/fmri-6mm/s*-timecourses.txt
-ridge: {{folds: 2, inner_folds: 2, alpha_count: 1}}
-output:
-  path: {tmp}/results.h5
-"""
+CONFIG = os.path.join(ROOT, "bench", "alice-sweep.yaml.in")
 
 
 def alice_text():
@@ -63,8 +46,10 @@ def alice_text():
 
 
 def brainsweep(model, policy, tmp):
+    with open(CONFIG) as f:
+        text = f.read().replace("@MODEL@", os.path.abspath(model)).replace("@POLICY@", policy)
     with open(os.path.join(tmp, "bench.yaml"), "w") as f:
-        f.write(CONFIG.format(model=os.path.abspath(model), policy=policy, tmp=tmp))
+        f.write(text.replace("@OUTPUT@", os.path.join(tmp, "results.h5")))
     log = subprocess.run([BIN, "sweep", os.path.join(tmp, "bench.yaml")], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     tokens, seqs, run, gflop, seconds = LOG.search(log).groups()

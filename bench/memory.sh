@@ -12,23 +12,8 @@ BIN=${BRAINSWEEP:-build/brainsweep}
 [ -f "$DIR/model.safetensors.index.json" ] || "${PYTHON:-python3}" bench/make_big_checkpoint.py "$DIR"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-cat >"$TMP/big.yaml" <<EOF
-models:
-  - name: llama-7b-shape
-    path: $(realpath "$DIR")
-stimulus:
-  file: data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid
-  tier: word
-recordings:
-  format: roi_text
-  tr: 2.0
-  first_volume_time: 20.0
-  regions: [LATL, RATL, LPTL, LIPL, LPreM, LIFG]
-  files: data/alice/fmri-6mm/s*-timecourses.txt
-ridge: {folds: 2, inner_folds: 2, alpha_count: 1}
-output:
-  path: $TMP/results.h5
-EOF
+sed -e "s|@MODEL@|$(realpath "$DIR")|" -e "s|@POLICY@|full|" -e "s|@OUTPUT@|$TMP/results.h5|" \
+  bench/alice-sweep.yaml.in >"$TMP/big.yaml"
 
 /usr/bin/time -v -o "$TMP/time" "$BIN" sweep "$TMP/big.yaml" >"$TMP/log" 2>&1 &
 sleep 0.2
