@@ -20,7 +20,7 @@ DEBUG      ?= 0
 ASAN       ?= 0
 V          ?= 0
 
-PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1
+PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 fftw3
 
 # targets that must work before the system packages exist
 NO_BUILD_GOALS := deps help clean fetch-model
@@ -42,7 +42,7 @@ ifneq ($(SKIP_DETECT),1)
     $(error ✗ mpicc not found. Run `make deps`)
   endif
   $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | grep -o 'Open MPI [0-9.]*')))
-  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc)
+  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc, FFTW3)
   ifeq ($(NO_CUDA),1)
     HAVE_CUDA :=
     $(info ✗ CUDA disabled by NO_CUDA=1 → CPU-only build)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config make
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-      libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev libpcre2-dev libutf8proc-dev
+      libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev libpcre2-dev libutf8proc-dev libfftw3-dev
       python3 python3-pip)
 
 missing=()

@@ -56,9 +56,11 @@ static const Param PARAMS[] = {
      "tokens per forward pass including BOS; 0 = the model's context length"},
     {"context", "overlap", P_INT, F(context_overlap), 0, NONE, -1, 1e7, "-1", NULL,
      "tokens shared by consecutive chunks (the least context a word gets after the first chunk); -1 = half the window"},
-    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text",
-     "roi_text: one text file per subject, one row per volume, one column per region"},
-    {"recordings", "tr", P_DOUBLE, F(tr), 0, NONE, 1e-3, 1e3, NULL, NULL, "repetition time in seconds"},
+    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text|word_text",
+     "roi_text: one text file per subject, one row per sample (fMRI volume, or a continuous signal's sample), one "
+     "column per region or electrode; word_text: the same with one row per word (e.g. high-gamma around each word)"},
+    {"recordings", "tr", P_DOUBLE, F(tr), 0, NONE, 0, 1e3, "0", NULL,
+     "seconds between samples (the fMRI repetition time; 0.01 for 100 Hz); required by roi_text"},
     {"recordings", "first_volume_time", P_DOUBLE, F(first_volume_time), 0, NONE, -1e6, 1e6, "0", NULL,
      "stimulus time (s, TextGrid clock) at which the first kept volume starts"},
     {"recordings", "volumes", P_SIZE, F(volumes), 0, NONE, 0, 1e9, "0", NULL,
@@ -75,17 +77,35 @@ static const Param PARAMS[] = {
      "stale file is recomputed); empty = no cache"},
     {"features", "cache_dtype", P_ENUM, F(cache_float16), 0, NONE, 0, 0, "float32", "float32|float16",
      "storage type of cached features (float16 halves the files; fits then see float16-rounded features)"},
-    {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos",
-     "words to volumes: sum of the words whose midpoint falls in the volume, or a Lanczos-windowed sinc"},
+    {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos|onset",
+     "words to samples: sum of the words whose midpoint falls in the sample, a Lanczos-windowed sinc, or onset: an "
+     "impulse at each word's onset (continuous recordings, where the delays are lags)"},
     {"design", "lanczos_window", P_INT, F(lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
-    {"design", "delays", P_INT_LIST, F(delays), CFG_MAX_DELAYS, F(n_delays), 0, 100, "[1, 2, 3, 4]", NULL,
-     "finite-impulse-response delays in volumes (1-4 volumes = 2-8 s at TR 2 s)"},
-    {"design", "pca_components", P_SIZE, F(pca_components), 0, NONE, 0, 1e6, "0", NULL,
-     "PCA components per layer before the delays, fitted on all volumes; 0 = none (ridge takes its dual form "
-     "when features outnumber volumes)"},
-    {"ridge", "folds", P_INT, F(folds), 0, NONE, 2, 1000, "5", NULL, "outer cross-validation folds (contiguous)"},
-    {"ridge", "inner_folds", P_INT, F(inner_folds), 0, NONE, 2, 1000, "5", NULL,
-     "inner folds choosing each target's alpha on training data only"},
+    {"design", "delays", P_INT_LIST, F(delays), CFG_MAX_DELAYS, F(n_delays), 0, 1000, "[1, 2, 3, 4]", NULL,
+     "finite-impulse-response delays in samples (1-4 volumes = 2-8 s at TR 2 s; 0-40 samples = 0-400 ms at 100 Hz); "
+     "word_text recordings: in words"},
+    {"design", "pca_components", P_SIZE, F(pca_components), 0, NONE, 0, 1e6, "500", NULL,
+     "PCA components per layer before the delays (the reference study's 500); at most the samples the PCA is "
+     "fitted on minus one; 0 = none (ridge takes its dual form when features outnumber training samples)"},
+    {"design", "pca_fit", P_ENUM, F(pca_fit_all), 0, NONE, 0, 0, "fold", "fold|all",
+     "fold: each outer fold's PCA is fitted on its training samples (held-out data never shapes its features); "
+     "all: one PCA on every sample, as the reference study did"},
+    {"design", "pca_method", P_ENUM, F(pca_method), 0, NONE, 0, 0, "eigh", "eigh|randomized",
+     "eigh: exact (covariance or Gram eigendecomposition); randomized: randomized SVD, faster for wide layers, "
+     "exact where the spectrum has a gap after the last component"},
+    {"design", "extra_bands", P_STR_LIST, F(extra_bands), 0, NONE, 0, 0, "[]", NULL,
+     "feature bands fitted beside the layer, each with its own penalty (banded ridge): word_rate (words per "
+     "volume, delayed like the layer)"},
+    {"ridge", "folds", P_INT, F(folds), 0, NONE, 2, 1000, "5", NULL,
+     "outer cross-validation folds (contiguous); each fold's alpha is chosen by the other folds of its training set"},
+    {"ridge", "group_sizes", P_INT_LIST, F(group_sizes), CFG_MAX_GROUPS, F(n_group_sizes), 1, 1e9, "[]", NULL,
+     "leave-one-group-out instead of folds: sizes of consecutive groups of samples (runs, stories) summing to "
+     "the samples"},
+    {"ridge", "gap", P_SIZE, F(gap), 0, NONE, 0, 1e9, "0", NULL,
+     "samples dropped from training on each side of a held-out block (autocorrelation would leak it)"},
+    {"ridge", "select", P_ENUM, F(select), 0, NONE, 0, 0, "inner", "inner|outer_mean",
+     "inner: each target's alpha from cross-validation inside each outer training set; outer_mean: the alpha of "
+     "the best mean score over the outer folds (faster, slightly optimistic)"},
     {"ridge", "alpha_log10_min", P_DOUBLE, F(alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
      "smallest alpha of the log-spaced grid, as a power of ten"},
     {"ridge", "alpha_log10_max", P_DOUBLE, F(alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
@@ -93,8 +113,21 @@ static const Param PARAMS[] = {
     {"ridge", "alpha_count", P_SIZE, F(alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
     {"ridge", "alphas", P_DOUBLE_LIST, F(alphas), CFG_MAX_ALPHAS, F(n_alphas), 1e-300, 1e300, "[]", NULL,
      "an explicit alpha grid (ascending); replaces the log-spaced one when given"},
+    {"ridge", "band_scalings", P_SIZE, F(band_scalings), 0, NONE, 1, 1000, "9", NULL,
+     "with extra bands: candidate scalings of their features against the layer's (log-spaced 1e-2..1e2 for one "
+     "extra band, log-uniform draws for more), searched per target with the alphas"},
+    {"ridge", "permutations", P_SIZE, F(permutations), 0, NONE, 0, 1e7, "0", NULL,
+     "circular shifts of the targets in each score's null distribution (p-values and FDR q-values); 0 = none"},
+    {"ridge", "null_min_shift", P_SIZE, F(null_min_shift), 0, NONE, 0, 1e9, "0", NULL,
+     "smallest circular shift of the null, in samples; 0 = a tenth of the samples"},
+    {"ridge", "memory_gib", P_DOUBLE, F(memory_gib), 0, NONE, 0, 1e6, "0", NULL,
+     "working memory of one fit; targets run in batches that fit it; 0 = a quarter of the node's memory over its "
+     "ranks and threads"},
     {"output", "path", P_STRING, F(output), CFG_STR, NONE, 0, 0, "results.h5", NULL,
      "the results file (written under a temporary name, renamed when complete)"},
+    {"output", "weights", P_BOOL, F(save_weights), 0, NONE, 0, 0, "false", NULL,
+     "also store each fit's weights and intercepts, refitted on all samples (needs one design for every fold: "
+     "no PCA, or design.pca_fit: all)"},
     {"run", "threads", P_INT, F(threads), 0, NONE, 0, 1024, "0", NULL,
      "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
     {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
@@ -401,6 +434,16 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
     if (cfg->regions.n == 0) return base_errf(c->err, "%s: recordings.regions is empty", c->file);
     if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
+    for (size_t i = 0; i < cfg->extra_bands.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->extra_bands.items[i], cfg->extra_bands.items[j]) == 0)
+                return base_errf(c->err, "%s: design.extra_bands names '%s' twice", c->file, cfg->extra_bands.items[i]);
+    if (cfg->rec_format == REC_WORD_TEXT && cfg->extra_bands.n)
+        return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with word_text recordings (a "
+                         "constant); remove it", c->file);
+    if (cfg->rec_format == REC_ROI_TEXT && !(cfg->tr > 0))
+        return base_errf(c->err, "%s: recordings.tr is required (seconds between samples) for roi_text recordings",
+                         c->file);
     if (cfg->n_alphas == 0) {
         if (cfg->alpha_log10_max < cfg->alpha_log10_min)
             return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
@@ -411,6 +454,10 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
             if (cfg->alphas[i] <= cfg->alphas[i - 1])
                 return base_errf(c->err, "%s: ridge.alphas must be ascending", c->file);
     }
+    for (size_t i = 0; i < cfg->extra_bands.n; i++)
+        if (strcmp(cfg->extra_bands.items[i], "word_rate") != 0)
+            return base_errf(c->err, "%s: design.extra_bands: '%s' is not a known band (known: word_rate)", c->file,
+                             cfg->extra_bands.items[i]);
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);

@@ -20,8 +20,11 @@
 #include "host/features.h"
 
 #define CFG_STR 1024
-#define CFG_MAX_DELAYS 32
+#define CFG_MAX_DELAYS 256
 #define CFG_MAX_ALPHAS 128
+#define CFG_MAX_GROUPS 1024
+
+typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1 } RecFormat;
 
 typedef struct {
     char name[128];
@@ -57,7 +60,7 @@ typedef struct {
     int batch_tokens;
 
     // recordings
-    int rec_format;      // 0 = roi_text
+    int rec_format;      // RecFormat
     double tr;
     double first_volume_time;
     size_t volumes;      // 0 = from the stimulus end
@@ -75,17 +78,28 @@ typedef struct {
     int delays[CFG_MAX_DELAYS];
     size_t n_delays;
     size_t pca_components;  // 0 = none
+    int pca_fit_all;        // 0: per outer fold's training samples; 1: all samples (the reference study)
+    int pca_method;         // PcaMethod
+    StrList extra_bands;    // feature bands beside the layer: "word_rate"
 
     // ridge
     int folds;
-    int inner_folds;
+    int group_sizes[CFG_MAX_GROUPS];  // consecutive groups of samples (runs, stories); none = `folds` folds
+    size_t n_group_sizes;
+    size_t gap;
+    int select;             // RidgeSelect
     double alpha_log10_min, alpha_log10_max;
     size_t alpha_count;
     double alphas[CFG_MAX_ALPHAS];  // resolved grid
     size_t n_alphas;
+    size_t band_scalings;   // candidate scalings of the extra bands
+    size_t permutations;    // circular shifts in the null; 0 = no p-values
+    size_t null_min_shift;  // 0 = a tenth of the samples
+    double memory_gib;      // working memory per fit; 0 = from the node's memory
 
     // output and run
     char output[CFG_STR];
+    int save_weights;
     int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
 } SweepConfig;

@@ -17,7 +17,7 @@ void feat_words_to_volumes(double *out, const float *x, const double *word_time,
     for (size_t w = 0; w < W; w++) {
         const float *xw = x + w * C;
         double u = (word_time[w] - g->t0) / g->tr;  // position in volumes
-        if (kind == RESAMPLE_SUM) {
+        if (kind != RESAMPLE_LANCZOS) {
             if (u < 0) continue;
             size_t j = (size_t)floor(u);
             if (j >= g->n_volumes) continue;

@@ -6,7 +6,9 @@
  *  - RESAMPLE_SUM (default): each volume gets the sum of the features of the words whose midpoint
  *    falls inside it. Transparent, and a silent volume is exactly zero.
  *  - RESAMPLE_LANCZOS: a windowed-sinc (Lanczos, `a` lobes, cutoff at the volume rate) sum of all
- *    words around each volume's centre t0 + (j + 1/2)*TR, as in Huth lab encoding models.
+ *    words around each volume's centre t0 + (j + 1/2)*TR, as in Huth lab encoding models;
+ *  - RESAMPLE_ONSET: bins like SUM, for word times that are onsets: an impulse train at each word's
+ *    onset, for continuous recordings (e.g. iEEG high-gamma at 100 Hz) whose delays are the lags.
  * Then finite-impulse-response delays (volume j sees the features of volume j - d for each delay d,
  * zeros before the start) and column z-scoring. Shapes: W words, C features, V volumes, D delays.
  * Nothing allocates; the caller owns every buffer.
@@ -16,7 +18,7 @@
 
 #include <stddef.h>
 
-typedef enum { RESAMPLE_SUM = 0, RESAMPLE_LANCZOS = 1 } ResampleKind;
+typedef enum { RESAMPLE_SUM = 0, RESAMPLE_LANCZOS = 1, RESAMPLE_ONSET = 2 } ResampleKind;
 
 typedef struct {
     double t0;         // start of volume 0 on the stimulus clock (s)

@@ -1,6 +1,7 @@
 #include "host/pca.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,38 +9,116 @@
 #include "host/base.h"
 #include "host/linalg.h"
 
-void pca_fit_transform(double *out, double *explained, const double *x, size_t N, size_t P, size_t K) {
-    ASSERT(K >= 1 && K <= N && K <= P);
-    double *xc = base_malloc(base_mul(N, P) * sizeof(double), "pca centred data");
-    for (size_t p = 0; p < P; p++) {
-        double m = 0;
-        for (size_t i = 0; i < N; i++) m += x[i * P + p];
-        m /= (double)N;
-        for (size_t i = 0; i < N; i++) xc[i * P + p] = x[i * P + p] - m;
+// q (m, l) in place: orthonormal columns spanning the same space (thin QR)
+static void orthonormalise(double *q, size_t m, size_t l) {
+    double *tau = base_malloc(l * sizeof(double), "qr");
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, q, (lapack_int)l, tau);
+    if (info == 0) info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, (lapack_int)l, q, (lapack_int)l, tau);
+    if (info != 0) DIE("the features hold NaN or Inf", "QR failed (info %d) on a %zux%zu matrix", (int)info, m, l);
+    free(tau);
+}
+
+static double gaussian(uint64_t *s) {  // xorshift64* and Box-Muller
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
+        u[i] = (double)((*s * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
     }
-    size_t M = P <= N ? P : N;
-    double *a = base_malloc(base_mul(M, M) * sizeof(double), "pca eigenproblem");
-    double *w = base_malloc(M * sizeof(double), "pca eigenvalues");
-    if (P <= N) {
-        // covariance route: scores = xc V_K
-        linalg_gram(a, xc, N, P);
+    return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
+// components (P, K) and variances w (K) of the centred rows xc (n, P) by randomized SVD
+static void randomized(double *comp, double *w, const double *xc, size_t n, size_t P, size_t K, uint64_t seed) {
+    size_t l = K + 10 < (n < P ? n : P) ? K + 10 : (n < P ? n : P);
+    double *omega = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
+    double *Y = base_malloc(base_mul(n, l) * sizeof(double), "pca sketch");
+    double *Z = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
+    uint64_t s = seed ? seed : 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < P * l; i++) omega[i] = gaussian(&s);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l, (int)P, 1.0, xc, (int)P, omega, (int)l, 0.0,
+                Y, (int)l);
+    orthonormalise(Y, n, l);
+    for (int it = 0; it < 4; it++) {  // power iterations sharpen the spectrum's gap
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)l, (int)n, 1.0, xc, (int)P, Y, (int)l, 0.0, Z,
+                    (int)l);
+        orthonormalise(Z, P, l);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l, (int)P, 1.0, xc, (int)P, Z, (int)l, 0.0,
+                    Y, (int)l);
+        orthonormalise(Y, n, l);
+    }
+    // B = Q^T xc (l, P) = Ub S Vb^T; the components are Vb's first K rows
+    double *B = base_malloc(base_mul(l, P) * sizeof(double), "pca projection");
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l, (int)P, (int)n, 1.0, Y, (int)l, xc, (int)P, 0.0, B,
+                (int)P);
+    double *sv = base_malloc(l * sizeof(double), "pca"), *vt = base_malloc(base_mul(l, P) * sizeof(double), "pca");
+    double *superb = base_malloc(l * sizeof(double), "pca");
+    lapack_int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'S', (lapack_int)l, (lapack_int)P, B, (lapack_int)P, sv,
+                                     NULL, 1, vt, (lapack_int)P, superb);
+    if (info != 0) DIE("the features hold NaN or Inf", "SVD failed (info %d) on a %zux%zu matrix", (int)info, l, P);
+    for (size_t k = 0; k < K; k++) {
+        w[k] = sv[k] * sv[k];
+        for (size_t p = 0; p < P; p++) comp[p * K + k] = vt[k * P + p];
+    }
+    free(omega), free(Y), free(Z), free(B), free(sv), free(vt), free(superb);
+}
+
+void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
+             PcaMethod method, uint64_t seed) {
+    size_t n = rows ? n_rows : N;
+    ASSERT(K >= 1 && K <= n && K <= P);
+    memset(pca, 0, sizeof *pca);
+    pca->P = P, pca->K = K;
+    pca->mean = base_calloc(P, sizeof(double), "pca mean");
+    pca->components = base_malloc(base_mul(P, K) * sizeof(double), "pca components");
+    pca->explained = base_malloc(K * sizeof(double), "pca variance");
+    double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
+    for (size_t i = 0; i < n; i++) memcpy(xc + i * P, x + (rows ? rows[i] : i) * P, P * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; p < P; p++) pca->mean[p] += xc[i * P + p];
+    for (size_t p = 0; p < P; p++) pca->mean[p] /= (double)n;
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; p < P; p++) {
+            double v = xc[i * P + p] -= pca->mean[p];
+            total += v * v;
+        }
+    double *w = base_malloc((P > n ? P : n) * sizeof(double), "pca variances");
+    if (method == PCA_RANDOMIZED) {
+        randomized(pca->components, w, xc, n, P, K, seed);
+    } else if (P <= n) {
+        double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
+        linalg_gram(a, xc, n, P);
         linalg_eigh(a, w, P);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)P, 1.0, xc, (int)P, a, (int)P, 0.0,
-                    out, (int)K);
+        for (size_t p = 0; p < P; p++) memcpy(pca->components + p * K, a + p * P, K * sizeof(double));
+        free(a);
     } else {
-        // Gram route: xc xc^T = U L U^T, scores = U_K sqrt(L_K)
-        linalg_kernel(a, xc, N, P);
-        linalg_eigh(a, w, N);
-        for (size_t i = 0; i < N; i++)
-            for (size_t k = 0; k < K; k++) out[i * K + k] = a[i * N + k] * sqrt(w[k] > 0 ? w[k] : 0);
+        // Gram route: xc xc^T = U L U^T; component k = xc^T u_k / sqrt(l_k)
+        double *a = base_malloc(base_mul(n, n) * sizeof(double), "pca Gram");
+        linalg_kernel(a, xc, n, P);
+        linalg_eigh(a, w, n);
+        double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < K; k++) u[i * K + k] = a[i * n + k] / sqrt(w[k] > 0 ? w[k] : 1.0);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)K, (int)n, 1.0, xc, (int)P, u, (int)K, 0.0,
+                    pca->components, (int)K);
+        free(u), free(a);
     }
-    linalg_fix_column_signs(out, N, K);
-    if (explained) {
-        double total = 0;
-        for (size_t i = 0; i < M; i++) total += w[i] > 0 ? w[i] : 0;
-        for (size_t k = 0; k < K; k++) explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
-    }
-    free(w);
-    free(a);
+    linalg_fix_column_signs(pca->components, P, K);
+    for (size_t k = 0; k < K; k++) pca->explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
+    free(w), free(xc);
+}
+
+void pca_transform(const Pca *pca, const double *x, size_t N, double *out) {
+    const size_t P = pca->P, K = pca->K;
+    double *xc = base_malloc(base_mul(N, P) * sizeof(double), "pca rows");
+    for (size_t i = 0; i < N; i++)
+        for (size_t p = 0; p < P; p++) xc[i * P + p] = x[i * P + p] - pca->mean[p];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)P, 1.0, xc, (int)P, pca->components,
+                (int)K, 0.0, out, (int)K);
     free(xc);
+}
+
+void pca_free(Pca *pca) {
+    free(pca->mean), free(pca->components), free(pca->explained);
+    memset(pca, 0, sizeof *pca);
 }

@@ -1,18 +1,41 @@
 /*
  * pca: principal components of a feature matrix, to reduce a layer's width before a fit.
  *
- * Centres the columns, then takes the eigendecomposition of the smaller of the covariance (P, P)
- * and Gram (N, N) matrices in float64 — the same subspace either way, chosen for cost. Each
- * component's sign is fixed so its largest-magnitude score is positive. Fitted on the rows given
- * (all samples: the reference study's behaviour; fold-wise fitting arrives with the ridge engine).
- * Shapes: N samples, P features, K components (K <= min(N, P)). The caller owns every buffer.
+ * pca_fit learns the components from a subset of the rows (a fold's training samples, or all of
+ * them: the reference study's choice), pca_transform projects any rows on them, so held-out samples
+ * never shape the projection they are scored in. Two methods, both in float64:
+ *  - PCA_EIGH: eigendecomposition of the smaller of the covariance (P, P) and Gram (n, n) matrices
+ *    of the centred rows — exact;
+ *  - PCA_RANDOMIZED: randomized SVD (Halko, Martinsson & Tropp 2011): a Gaussian sketch of K + 10
+ *    columns, 4 power iterations with QR re-orthonormalisation, then an exact SVD of the small
+ *    projected matrix; O(n P K) instead of O(P^3). Equal to the exact components where the spectrum
+ *    leaves a gap after the K-th value; the sketch is seeded, so results repeat.
+ * Each component's sign is fixed so its largest-magnitude loading is positive (row-independent, so
+ * fold-wise fits of similar data agree in sign).
+ *
+ * Shapes: N rows, P features, K components (K <= min(rows used, P)). Ownership: Pca owns its arrays
+ * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input).
  */
 #ifndef HOST_PCA_H
 #define HOST_PCA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-// out (N, K): scores of x (N, P) on its top K components; explained (K) variance ratios or NULL
-void pca_fit_transform(double *out, double *explained, const double *x, size_t N, size_t P, size_t K);
+typedef enum { PCA_EIGH = 0, PCA_RANDOMIZED } PcaMethod;
+
+typedef struct {
+    size_t P, K;
+    double *mean;        // (P) of the rows fitted on
+    double *components;  // (P, K) orthonormal columns, by decreasing variance
+    double *explained;   // (K) variance ratio of each component (of the total variance of the rows)
+} Pca;
+
+// rows (n_rows) of x (N, P) to fit on; NULL rows: all N
+void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
+             PcaMethod method, uint64_t seed);
+// out (N, K) = (x - mean) components
+void pca_transform(const Pca *pca, const double *x, size_t N, double *out);
+void pca_free(Pca *pca);
 
 #endif  // HOST_PCA_H

@@ -1,54 +1,102 @@
 /*
- * ridge: cross-validated ridge regression from one feature matrix to many targets at once.
+ * ridge: cross-validated ridge regression from one feature matrix to thousands of targets at once,
+ * the fitting engine of every (model, layer, subject).
  *
- * Protocol (nested, so the reported score never sees the data that chose it):
- *  - outer: K contiguous folds; each is predicted by a model trained on the other folds;
- *  - inner: inside each outer training set, contiguous inner folds score every alpha of the grid
- *    by held-out squared error, and each target takes its own best alpha (ties: the larger);
- *  - score: Pearson r between prediction and target inside each held-out fold, averaged over the
- *    outer folds. (Correlating the concatenated folds would reward or punish differences between
- *    fold means, which slow drifts create and no model of the words can predict.)
- * Every model has an unpenalised intercept (features and targets centred on the training rows).
+ * Protocol. Splits come from a CvPlan (contiguous folds or groups, with a gap). Each target's alpha
+ * is chosen on training data only:
+ *  - RIDGE_SELECT_INNER (default): inside each outer training set, the nested splits score every
+ *    alpha by pooled held-out squared error and each target takes the best (ties: the larger alpha);
+ *    the outer fold then scores the model refitted on its whole training set with that alpha;
+ *  - RIDGE_SELECT_OUTER_MEAN: every alpha is scored on the outer folds and each target keeps the
+ *    alpha of the best mean r, whose scores are reported. Faster (no nested fits) and slightly
+ *    optimistic: the reported r is a maximum over the grid.
+ * Scores per outer fold, averaged over the folds: Pearson r and R^2 of the held-out samples. (Pooling
+ * the folds would reward or punish differences between fold means, which slow drifts create.)
+ * Every model has an unpenalised intercept (features and targets centred on the training samples).
  *
- * Numerics, all float64: per training set, one symmetric eigendecomposition serves every alpha and
- * every target. Primal form (X^T X = V L V^T) when features do not outnumber training rows, dual
- * form (X X^T = U L U^T) otherwise; both reduce to predictions A diag(1/(L + alpha)) B, so each
- * alpha costs one rescale and one GEMM. The engine of the ridge issue replaces this with fold
- * downdating and sufficient statistics; this version is the readable reference.
+ * Algorithm (primal, when a split trains on at least as many samples as features): per segment of
+ * the plan, H_s = X_s^T X_s and sums in float64, D_s = X_s^T Y_s in float32 — one pass over Y. A
+ * split's training and held-out statistics are sums of segments; its centred training Gram is
+ * diagonalised once (float64 eigh, G = V diag(lambda) V^T) and every alpha is a diagonal rescale
+ * B_alpha = diag(1/(lambda + alpha)) V^T C. Held-out scores come from sufficient statistics,
+ *   sum(yhat y) = colsum(B_alpha .* V^T D_test),  sum(yhat^2) = colsum(B_alpha .* (V^T H_test V) B_alpha),
+ * or from explicit predictions (X_test V) B_alpha when the held-out set is smaller than the feature
+ * count (cheaper then). The dual form (kernel X X^T per split, same rescale) serves splits with more
+ * features than training samples. Grams and eigendecompositions in float64, the large products in
+ * float32. Targets run in batches sized from cfg.memory_bytes.
  *
- * Shapes: N samples, P features, T targets, A alphas. X (N, P) and Y (N, T) row-major.
- * Errors: ridge_cv returns -1 with err when the folds cannot be formed. Not collective.
+ * Banded ridge: features split into bands (e.g. a layer, word rate, sound power); each candidate
+ * scaling gamma (one positive weight per band) rescales the statistics (G -> S G S, C -> S C with
+ * S = diag(sqrt(gamma))), never Y, and each target chooses its (gamma, alpha) pair as it chooses
+ * alpha. Its effective penalty per band is alpha / gamma_b.
+ *
+ * Shapes: N samples, P features, T targets, A alphas, K outer folds, NB bands, NG candidate scalings.
+ * Ownership: the caller owns X, Y and every output array (RidgeOut fields it sets to NULL are not
+ * produced). Errors: -1 with err (a NaN or Inf feature or target, a band of zero width, splits too
+ * small to score, a bad alpha grid). Concurrent ridge_cv calls may share one RidgeTargets (read-only);
+ * called outside an OpenMP parallel region, ridge_cv lets OpenBLAS use every OpenMP thread meanwhile.
  */
 #ifndef HOST_RIDGE_H
 #define HOST_RIDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "host/cv.h"
+
+typedef enum { RIDGE_SELECT_INNER = 0, RIDGE_SELECT_OUTER_MEAN } RidgeSelect;
 
 typedef struct {
-    int n_folds;           // outer folds, >= 2
-    int n_inner_folds;     // inner folds for the alpha choice, >= 2
-    const double *alphas;  // (A) ascending, > 0
+    const CvPlan *cv;
+    const double *alphas;     // (A) ascending, > 0
     size_t n_alphas;
+    RidgeSelect select;
+    size_t n_bands;           // 0 or 1: one band of all features
+    const size_t *band_size;  // (NB) widths summing to P
+    size_t n_gammas;          // candidate band scalings; 0: gamma = 1 for every band
+    const double *gammas;     // (NG, NB), positive
+    size_t memory_bytes;      // working memory of the target batches; 0: 1 GiB
 } RidgeConfig;
 
+// Targets prepared once per subject and reused by every layer's fit: checked for NaN, summed per segment.
 typedef struct {
-    size_t n_edge_low;   // (target, outer fold) choices at the smallest alpha of the grid
-    size_t n_edge_high;  // ... at the largest (grids of 3 or more alphas only)
+    const float *Y;     // (N, T) row-major, not owned
+    size_t N, T;
+    const CvPlan *cv;
+    double *seg_sum;    // (n_seg, T) per-segment sums of y and of y^2
+    double *seg_sumsq;
+    uint8_t *constant;  // (T) 1 where the target is constant over all samples
+    size_t n_constant;
+} RidgeTargets;
+
+int ridge_targets_init(RidgeTargets *rt, const float *Y, size_t N, size_t T, const CvPlan *cv, char *err);
+void ridge_targets_free(RidgeTargets *rt);
+
+typedef struct {
+    double *r;          // (T) mean over outer folds of the held-out Pearson r (NaN if a fold's target is constant)
+    double *r2;         // (T) mean over outer folds of the held-out R^2
+    double *alpha;      // (T) geometric mean over outer folds of the chosen alpha
+    double *gamma;      // (T, NB) mean over outer folds of the chosen band scalings, or NULL
+    float *pred;        // (N, T) held-out predictions, each sample from the fold that held it out, or NULL
+    float *weights;     // (P, T) refit on all samples with each target's (gamma, alpha) chosen by the
+    float *intercept;   // (T)    outer folds' pooled squared error, or NULL
+} RidgeOut;
+
+typedef struct {
+    size_t n_edge_low;   // (target, fold) choices at the smallest alpha of a grid of 3 or more
+    size_t n_edge_high;  // ... at the largest
     size_t n_choices;
-    int dual;       // 1 when the outer fits used the dual form
+    size_t n_dual;       // splits fitted in the dual form
+    size_t n_splits;
+    size_t n_batches, batch_targets;
+    double flops;        // floating-point work of the products and decompositions
 } RidgeStats;
 
-// r (T) held-out Pearson r (mean over outer folds; NaN where a fold's target is constant); alpha (T) geometric mean over outer folds of the chosen alpha;
-// pred (N, T) held-out predictions, or NULL.
-int ridge_cv(double *r, double *alpha, double *pred, const double *X, const double *Y, size_t N, size_t P, size_t T,
-             const RidgeConfig *cfg, RidgeStats *stats, char *err);
-
-// Fit on all rows with a per-target alpha (T): weights W (P, T) and intercepts b (T).
-void ridge_fit(double *W, double *b, const double *X, const double *Y, size_t N, size_t P, size_t T,
-               const double *alpha);
-
-// bounds (K + 1): fold k is rows [bounds[k], bounds[k+1]), contiguous and as equal as possible
-void ridge_fold_bounds(size_t *bounds, size_t N, int K);
+// X: one (N, P) float32 matrix serving every split (x_per_fold = 0), or K of them, matrix k serving
+// outer fold k and its nested splits (features a fold-wise transform such as PCA made from fold k's
+// training samples).
+int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets *Y, const RidgeConfig *cfg,
+             RidgeOut *out, RidgeStats *stats, char *err);
 
 // log-spaced grid: n values from 10^lo to 10^hi
 void ridge_logspace(double *alphas, double lo, double hi, size_t n);

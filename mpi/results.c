@@ -148,11 +148,40 @@ void results_create(const char *path, const ResultsMeta *m) {
 
     g = group(f, "/scores");
     hsize_t d4[4] = {m->M, m->H, m->S, m->R};
-    create_nan_dataset(g, "r", 4, d4, "model,layer,subject,region",
+    const char *dims4 = "model,layer,subject,region";
+    create_nan_dataset(g, "r", 4, d4, dims4,
                        "Pearson r between held-out recordings and the cross-validated ridge prediction from that "
-                       "layer's features; layer 0 = embeddings, layer L = final-normed output; NaN past a model's L");
-    create_nan_dataset(g, "alpha", 4, d4, "model,layer,subject,region",
-                       "ridge penalty chosen by inner cross-validation (geometric mean over outer folds)");
+                       "layer's features, averaged over outer folds; layer 0 = embeddings, layer L = final-normed "
+                       "output; NaN past a model's L and for constant targets");
+    create_nan_dataset(g, "r2", 4, d4, dims4, "held-out coefficient of determination R^2, averaged over outer folds");
+    create_nan_dataset(g, "alpha", 4, d4, dims4,
+                       "ridge penalty chosen on training data (ridge.select), geometric mean over outer folds");
+    create_nan_dataset(g, "p", 4, d4, dims4,
+                       "one-sided p-value of r against circular shifts of the target (NaN without ridge.permutations)");
+    create_nan_dataset(g, "q", 4, d4, dims4,
+                       "Benjamini-Hochberg q-value of p over the fit's subjects x regions (NaN without permutations)");
+    H5Gclose(g);
+
+    if (m->P) {
+        g = group(f, "/weights");
+        hsize_t d5[5] = {m->M, m->H, m->P, m->S, m->R};
+        create_nan_dataset(g, "beta", 5, d5, "model,layer,feature,subject,region",
+                           "ridge weights refitted on all samples with each target's chosen penalty, on the z-scored "
+                           "design (features delay-major: delay d of column c is feature d*C + c; extra bands after "
+                           "the layer); NaN past /design/width");
+        create_nan_dataset(g, "intercept", 4, d4, dims4, "intercept of that refit");
+        H5Gclose(g);
+    }
+
+    g = group(f, "/design");
+    hsize_t da[1] = {m->A}, dv[1] = {m->V}, dmh[2] = {m->M, m->H};
+    write_array(g, "alphas", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->alphas, 1, da, "alpha", "the ridge penalty grid");
+    write_array(g, "sample_block", H5T_STD_I32LE, H5T_NATIVE_INT, m->sample_block, 1, dv, "sample",
+                "outer fold (or group) that holds each sample out");
+    write_array(g, "width", H5T_STD_I32LE, H5T_NATIVE_INT32, m->width, 2, dmh, "model,layer",
+                "features of each fit's design (0 past a model's L)");
+    write_array(g, "components", H5T_STD_I32LE, H5T_NATIVE_INT32, m->components, 2, dmh, "model,layer",
+                "PCA components of each layer (0: no PCA)");
     H5Gclose(g);
 
     g = group(f, "/meta");
@@ -173,24 +202,26 @@ void results_create(const char *path, const ResultsMeta *m) {
 // ----------------------------------------------------------------------------
 // collective score writing
 
-static void write_units(hid_t f, const char *name, size_t S, size_t R, const size_t *um, const size_t *uh, size_t n,
+// units are sorted by (m, h) and each covers a whole [m, h, ...] block of `rank` dimensions, so the
+// union's row-major order equals the order of the packed buffer
+static void write_units(hid_t f, const char *name, int rank, const hsize_t *block, const ResultsUnits *u,
                         const float *data, hid_t dxpl) {
     hid_t d = CHECK_H5(H5Dopen2(f, name, H5P_DEFAULT));
     hid_t fs = CHECK_H5(H5Dget_space(d));
     hid_t ms;
-    if (n == 0) {
+    if (u->n == 0) {
         CHECK_H5(H5Sselect_none(fs));
         hsize_t one = 1;
         ms = CHECK_H5(H5Screate_simple(1, &one, NULL));
         CHECK_H5(H5Sselect_none(ms));
     } else {
-        // units are sorted by (m, h) and each covers a whole [m, h, :, :] block, so the union's
-        // row-major order equals the order of the packed buffer
-        for (size_t u = 0; u < n; u++) {
-            hsize_t start[4] = {um[u], uh[u], 0, 0}, count[4] = {1, 1, S, R};
-            CHECK_H5(H5Sselect_hyperslab(fs, u == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
+        hsize_t start[5] = {0}, count[5] = {1, 1, 1, 1, 1}, per_unit = 1;
+        for (int i = 2; i < rank; i++) count[i] = block[i - 2], per_unit *= block[i - 2];
+        for (size_t j = 0; j < u->n; j++) {
+            start[0] = u->m[j], start[1] = u->h[j];
+            CHECK_H5(H5Sselect_hyperslab(fs, j == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
         }
-        hsize_t total = (hsize_t)(n * S * R);
+        hsize_t total = (hsize_t)u->n * per_unit;
         ms = CHECK_H5(H5Screate_simple(1, &total, NULL));
     }
     CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, data));
@@ -199,12 +230,11 @@ static void write_units(hid_t f, const char *name, size_t S, size_t R, const siz
     H5Dclose(d);
 }
 
-void results_write_scores(const char *path, size_t M, size_t H, size_t S, size_t R, const size_t *unit_m,
-                          const size_t *unit_h, size_t n_units, const float *r, const float *alpha) {
+void results_write_units(const char *path, const ResultsMeta *meta, const ResultsUnits *u) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    for (size_t u = 0; u < n_units; u++) {
-        ASSERT(unit_m[u] < M && unit_h[u] < H);
-        ASSERT(u == 0 || unit_m[u] * H + unit_h[u] > unit_m[u - 1] * H + unit_h[u - 1]);
+    for (size_t j = 0; j < u->n; j++) {
+        ASSERT(u->m[j] < meta->M && u->h[j] < meta->H);
+        ASSERT(j == 0 || u->m[j] * meta->H + u->h[j] > u->m[j - 1] * meta->H + u->h[j - 1]);
     }
     hid_t fapl = CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
     CHECK_H5(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL));
@@ -212,8 +242,14 @@ void results_write_scores(const char *path, size_t M, size_t H, size_t S, size_t
     if (f < 0) DIE("every rank must see the output folder (a shared file system)", "cannot open %s with MPI-IO", path);
     hid_t dxpl = CHECK_H5(H5Pcreate(H5P_DATASET_XFER));
     CHECK_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-    write_units(f, "/scores/r", S, R, unit_m, unit_h, n_units, r, dxpl);
-    write_units(f, "/scores/alpha", S, R, unit_m, unit_h, n_units, alpha, dxpl);
+    hsize_t sr[2] = {meta->S, meta->R}, psr[3] = {meta->P, meta->S, meta->R};
+    const char *name[5] = {"/scores/r", "/scores/r2", "/scores/alpha", "/scores/p", "/scores/q"};
+    const float *data[5] = {u->r, u->r2, u->alpha, u->p, u->q};
+    for (int i = 0; i < 5; i++) write_units(f, name[i], 4, sr, u, data[i], dxpl);
+    if (meta->P) {
+        write_units(f, "/weights/beta", 5, psr, u, u->weights, dxpl);
+        write_units(f, "/weights/intercept", 4, sr, u, u->intercept, dxpl);
+    }
     H5Pclose(dxpl);
     H5Pclose(fapl);
     CHECK_H5(H5Fclose(f));
@@ -392,8 +428,8 @@ int results_inspect(const char *path, FILE *out, char *err) {
     a = H5Aopen(f, "complete", H5P_DEFAULT);
     H5Aread(a, H5T_NATIVE_LONG, &complete);
     H5Aclose(a);
-    if (schema_version != RESULTS_SCHEMA_VERSION) {
-        base_errf(err, "%s: schema version %ld, this brainsweep reads version %d", path, schema_version,
+    if (schema_version < 1 || schema_version > RESULTS_SCHEMA_VERSION) {  // what inspect prints is in every version
+        base_errf(err, "%s: schema version %ld, this brainsweep reads versions 1 to %d", path, schema_version,
                   RESULTS_SCHEMA_VERSION);
         goto done;
     }

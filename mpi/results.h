@@ -1,7 +1,7 @@
 /*
  * results: the one self-describing results file of a sweep (parallel HDF5), and its reader.
  *
- * Schema version 1 is documented in docs/results-format.md. Writing follows SWIFT's pattern:
+ * Schema version 2 is documented in docs/results-format.md. Writing follows SWIFT's pattern:
  *  1. rank 0 alone creates the file under a temporary name (`<output>.partial`) with every group,
  *     dataset and metadata table (results_create);
  *  2. every rank reopens it with the MPI-IO driver and writes the (model, layer) blocks it fitted
@@ -10,7 +10,8 @@
  *     and renames the file to its final name (results_finish). A results.h5 under its final name is
  *     therefore always whole; an interrupted run leaves only `.partial`.
  * Errors: HDF5 failures are fatal (CHECK_H5 prints the HDF5 error stack, file and line).
- * Shapes: M models, H hidden states (max L+1 over models), S subjects, R regions, W words.
+ * Shapes: M models, H hidden states (max L+1 over models), S subjects, R regions, W words, V samples,
+ * A alphas, P rows of the stored weights (the widest design).
  */
 #ifndef MPI_RESULTS_H
 #define MPI_RESULTS_H
@@ -20,7 +21,7 @@
 #include <stdio.h>
 
 #define RESULTS_SCHEMA "brainsweep-results"
-#define RESULTS_SCHEMA_VERSION 1
+#define RESULTS_SCHEMA_VERSION 2
 
 typedef struct {
     size_t M, H, S, R, W;
@@ -44,6 +45,15 @@ typedef struct {
     const char *const *word;
     const double *word_onset, *word_offset;
 
+    // the fits' protocol
+    size_t V;
+    const int *sample_block;      // (V) outer fold or group holding each sample out
+    const double *alphas;         // (A)
+    size_t A;
+    const int32_t *width;         // (M, H) design width of each fit (0 past a model's L)
+    const int32_t *components;    // (M, H) PCA components per fit (0: none)
+    size_t P;                     // rows of /weights/beta; 0: weights not stored
+
     // provenance
     const char *config_text;      // the config file as written
     const char *config_resolved;  // defaults filled in
@@ -54,11 +64,18 @@ typedef struct {
 // Rank 0 only. Creates path (truncating) with the full structure; scores start as NaN.
 void results_create(const char *path, const ResultsMeta *meta);
 
-// Collective over MPI_COMM_WORLD. Each rank writes its n_units blocks: unit u covers
-// [model unit_m[u], layer unit_h[u], :, :]; r and alpha are (n_units, S, R), units in
-// increasing (m, h) order.
-void results_write_scores(const char *path, size_t M, size_t H, size_t S, size_t R, const size_t *unit_m,
-                          const size_t *unit_h, size_t n_units, const float *r, const float *alpha);
+// One rank's fitted (model, layer) units, in increasing (m, h) order; unit u covers [m[u], h[u], ...]
+// of every per-fit dataset.
+typedef struct {
+    size_t n;
+    const size_t *m, *h;
+    const float *r, *r2, *alpha, *p, *q;  // (n, S, R)
+    const float *weights;                 // (n, P, S, R), with meta P > 0
+    const float *intercept;               // (n, S, R), with meta P > 0
+} ResultsUnits;
+
+// Collective over MPI_COMM_WORLD: every rank writes its units (ranks without any still join).
+void results_write_units(const char *path, const ResultsMeta *meta, const ResultsUnits *units);
 
 // Rank 0 only. Reads the scores back, writes /summary, per-stage timings (n_stages names/seconds),
 // marks the file complete and renames it to final_path. Fills layer_region (M, H, R) for printing.

@@ -15,15 +15,17 @@
 #include "cuda/gpu.h"
 #include "host/base.h"
 #include "host/config.h"
+#include "host/cv.h"
+#include "host/encoding.h"
 #include "host/extract.h"
 #include "host/featcache.h"
 #include "host/features.h"
 #include "host/linalg.h"
 #include "host/log.h"
 #include "host/model.h"
-#include "host/pca.h"
 #include "host/recording.h"
 #include "host/ridge.h"
+#include "host/signif.h"
 #include "host/stimulus.h"
 #include "host/threads.h"
 #include "host/tokenizer.h"
@@ -34,11 +36,16 @@
 typedef struct {
     SweepConfig cfg;
     Stimulus stim;
-    double *word_time;       // (W) midpoints
+    double *word_time;       // (W) midpoints, or onsets with resample: onset
     VolumeGrid grid;
-    size_t S, R, W, V;
+    size_t S, R, W, V;       // V samples: volumes, a continuous signal's samples, or W (word_text)
     Recording *rec;          // (S)
-    double *Y;               // (V, S*R) z-scored targets, column s*R + k
+    float *Y;                // (V, S*R) z-scored targets, column s*R + k
+    CvPlan cv;
+    RidgeTargets targets;    // Y checked and summed once, shared by every layer's fit
+    double *extra;           // (V, E) extra feature bands
+    EncodingSpec spec;       // everything a layer's fit needs besides its features
+    size_t P_max;            // widest design of the sweep (rows of the stored weights)
     size_t M, H;             // models, max hidden states
     Tokenizer **tok;         // (M)
     ModelConfig *mcfg;       // (M) copied when the inputs are checked; models reopen to extract
@@ -52,6 +59,16 @@ typedef struct {
 
 // ----------------------------------------------------------------------------
 // errors agreed over ranks: the lowest failing rank prints its message, everyone returns 1
+
+// ranks sharing this node
+static int node_ranks(void) {
+    MPI_Comm node;
+    int local = 1;
+    CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    CHECK_MPI(MPI_Comm_size(node, &local));
+    MPI_Comm_free(&node);
+    return local;
+}
 
 static int all_ok(int failed, const char *err) {
     int me = failed ? comm_rank() : comm_size(), first;
@@ -110,11 +127,14 @@ static int load_inputs(Sweep *s, char *err) {
     if (stim_load(c->stimulus_file, &so, &s->stim, err)) return -1;
     s->W = s->stim.n_words;
     s->word_time = base_malloc(s->W * sizeof(double), "word times");
-    for (size_t w = 0; w < s->W; w++) s->word_time[w] = 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
+    for (size_t w = 0; w < s->W; w++)
+        s->word_time[w] = c->resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
 
     s->grid.t0 = c->first_volume_time;
     s->grid.tr = c->tr;
-    if (c->volumes) {
+    if (c->rec_format == REC_WORD_TEXT) {
+        s->grid.n_volumes = s->W;
+    } else if (c->volumes) {
         s->grid.n_volumes = c->volumes;
     } else {
         double span = s->stim.t_max - c->first_volume_time;
@@ -131,6 +151,9 @@ static int load_inputs(Sweep *s, char *err) {
     for (size_t i = 0; i < s->S; i++) {
         Recording *r = &s->rec[i];
         if (rec_load_text_matrix(c->files.items[i], s->R, (const char *const *)c->regions.items, r, err)) return -1;
+        if (r->n_rows != s->V && c->rec_format == REC_WORD_TEXT)
+            return base_errf(err, "%s: %zu rows, but word_text recordings have one row per word and %s has %zu words",
+                             r->path, r->n_rows, c->stimulus_file, s->W);
         if (r->n_rows != s->V) {
             if (c->volumes)
                 return base_errf(err, "%s: %zu rows (volumes), but recordings.volumes is %zu", r->path, r->n_rows, s->V);
@@ -180,17 +203,99 @@ static int load_inputs(Sweep *s, char *err) {
     return 0;
 }
 
-// (V, S*R) targets: every subject's regions side by side, z-scored per column
-static void build_targets(Sweep *s) {
-    size_t T = s->S * s->R;
-    s->Y = base_malloc(base_mul(s->V, T) * sizeof(double), "targets");
+// (V, S*R) targets: every subject's regions side by side, high-passed like the design (sampled
+// recordings) and z-scored per column; then the folds, the targets' per-segment sums, the extra
+// bands and the fit specification shared by every (model, layer)
+static int build_targets(Sweep *s, char *err) {
+    const SweepConfig *c = &s->cfg;
+    size_t T = s->S * s->R, V = s->V;
+    double *Y = base_malloc(base_mul(V, T) * sizeof(double), "targets");
     for (size_t si = 0; si < s->S; si++)
-        for (size_t v = 0; v < s->V; v++)
-            for (size_t k = 0; k < s->R; k++) s->Y[v * T + si * s->R + k] = s->rec[si].data[v * s->R + k];
-    feat_highpass(s->Y, s->V, T, s->cfg.tr, s->cfg.highpass_seconds);
-    size_t constant = feat_zscore(s->Y, s->V, T);
-    if (constant)
-        log_warn("%zu subject x region time course(s) are constant; their r will be NaN", constant);
+        for (size_t v = 0; v < V; v++)
+            for (size_t k = 0; k < s->R; k++) Y[v * T + si * s->R + k] = s->rec[si].data[v * s->R + k];
+    if (c->rec_format != REC_WORD_TEXT) feat_highpass(Y, V, T, c->tr, c->highpass_seconds);
+    size_t constant = feat_zscore(Y, V, T);
+    if (constant) log_warn("%zu subject x region target(s) are constant; their r will be NaN", constant);
+    s->Y = base_malloc(base_mul(V, T) * sizeof(float), "targets");
+    for (size_t i = 0; i < V * T; i++) s->Y[i] = (float)Y[i];
+    free(Y);
+
+    char why[BASE_ERR_LEN];
+    if (c->n_group_sizes) {
+        size_t sum = 0;
+        for (size_t g = 0; g < c->n_group_sizes; g++) sum += (size_t)c->group_sizes[g];
+        if (sum != V)
+            return base_errf(err, "%s: ridge.group_sizes add up to %zu samples, but the recordings have %zu", c->source,
+                             sum, V);
+        int *label = base_malloc(V * sizeof(int), "groups");
+        for (size_t g = 0, i = 0; g < c->n_group_sizes; g++)
+            for (int j = 0; j < c->group_sizes[g]; j++) label[i++] = (int)g;
+        int rc = cv_plan_groups(&s->cv, label, V, c->gap, why);
+        free(label);
+        if (rc) return base_errf(err, "%s: ridge.group_sizes: %s", c->source, why);
+    } else if (cv_plan_folds(&s->cv, V, c->folds, c->gap, why)) {
+        return base_errf(err, "%s: ridge.folds: %s", c->source, why);
+    }
+    if (cv_check(&s->cv, c->select == RIDGE_SELECT_INNER, 2, 2, why))
+        return base_errf(err, "%s: %s (fewer folds, a smaller ridge.gap%s)", c->source, why,
+                         c->select == RIDGE_SELECT_INNER ? ", or ridge.select: outer_mean" : "");
+    if (ridge_targets_init(&s->targets, s->Y, V, T, &s->cv, why)) return base_errf(err, "%s", why);
+
+    size_t E = c->extra_bands.n;  // config.c admits word_rate only, and only for sampled recordings
+    if (E) {
+        float *ones = base_malloc(s->W * sizeof(float), "word rate");
+        for (size_t w = 0; w < s->W; w++) ones[w] = 1.0f;
+        s->extra = base_malloc(base_mul(V, E) * sizeof(double), "extra bands");
+        double *col = base_malloc(V * sizeof(double), "word rate");
+        feat_words_to_volumes(col, ones, s->word_time, s->W, 1, &s->grid, (ResampleKind)c->resample, c->lanczos_window);
+        for (size_t v = 0; v < V; v++)
+            for (size_t e = 0; e < E; e++) s->extra[v * E + e] = col[v];
+        free(col), free(ones);
+    }
+
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    size_t memory = c->memory_gib > 0 ? (size_t)(c->memory_gib * 1073741824.0)
+                                      : (size_t)(ram / 4 / (double)node_ranks() / (double)threads_count());
+    EncodingSpec e = {c->rec_format == REC_WORD_TEXT ? NULL : &s->grid,
+                      (ResampleKind)c->resample,
+                      c->lanczos_window,
+                      s->word_time,
+                      s->W,
+                      c->delays,
+                      c->n_delays,
+                      c->highpass_seconds,
+                      c->pca_components,
+                      c->pca_fit_all,
+                      (PcaMethod)c->pca_method,
+                      s->extra,
+                      E,
+                      &s->cv,
+                      &s->targets,
+                      c->alphas,
+                      c->n_alphas,
+                      (RidgeSelect)c->select,
+                      c->band_scalings,
+                      memory,
+                      c->permutations,
+                      c->null_min_shift};
+    s->spec = e;
+    if (c->permutations && signif_shifts(NULL, V, c->permutations, c->null_min_shift ? c->null_min_shift : V / 10) == 0)
+        return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
+                         c->null_min_shift, V);
+    s->P_max = 0;
+    for (size_t m = 0; m < s->M; m++) {
+        size_t w = encoding_width(&s->spec, (size_t)s->mcfg[m].d_model);
+        size_t wf = encoding_width(&s->spec, (size_t)s->final_dim[m]);
+        if (w > s->P_max) s->P_max = w;
+        if (wf > s->P_max) s->P_max = wf;
+        if (c->save_weights && !c->pca_fit_all && encoding_components(&s->spec, (size_t)s->mcfg[m].d_model))
+            return base_errf(err,
+                             "%s: output.weights needs one design for every fold, but design.pca_fit: fold gives each "
+                             "fold its own components of %s's layers: set design.pca_fit: all, or design.pca_components: "
+                             "0",
+                             c->source, c->models[m].name);
+    }
+    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -206,13 +311,8 @@ static void set_weight_budget(double gib) {
         weight_budget_bytes = (size_t)(gib * 1073741824.0);
         return;
     }
-    MPI_Comm node;
-    int local = 1;
-    CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-    CHECK_MPI(MPI_Comm_size(node, &local));
-    MPI_Comm_free(&node);
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-    weight_budget_bytes = (size_t)(ram / 2 / local);
+    weight_budget_bytes = (size_t)(ram / 2 / node_ranks());
 }
 
 
@@ -284,49 +384,32 @@ static int extract_model(Sweep *s, size_t m, char *err) {
 // ----------------------------------------------------------------------------
 // stage 3: one (model, layer) fit
 
+// the (model, layer) units this rank fitted, in increasing (m, h) order, with their results
 typedef struct {
-    size_t n_edge_low, n_edge_high, n_choices;
-} FitStats;
+    size_t n;
+    size_t *m, *h;
+    float *r, *r2, *alpha, *p, *q;  // (n, S*R)
+    float *weights;                 // (n, P_max, S*R) with output.weights
+    float *intercept;               // (n, S*R) with output.weights
+    EncodingStats *stats;           // (n)
+} Units;
 
-static int fit_unit(Sweep *s, size_t m, size_t h, const float *states, float *r_out, float *alpha_out, FitStats *fs,
-                    char *err) {
-    const SweepConfig *c = &s->cfg;
+static void units_free(Units *u) {
+    free(u->m), free(u->h), free(u->r), free(u->r2), free(u->alpha), free(u->p), free(u->q);
+    free(u->weights), free(u->intercept), free(u->stats);
+    memset(u, 0, sizeof *u);
+}
+
+static int fit_unit(Sweep *s, const Units *u, size_t j, const float *states, char *err) {
+    size_t m = u->m[j], h = u->h[j], T = s->S * s->R;
     size_t C = h < (size_t)s->mcfg[m].n_layers ? (size_t)s->mcfg[m].d_model : (size_t)s->final_dim[m];
-    size_t V = s->V, T = s->S * s->R;
-    const float *x = states + s->offset[m][h];  // (W, C)
-    double *vol = base_malloc(base_mul(V, C) * sizeof(double), "volume features");
-    feat_words_to_volumes(vol, x, s->word_time, s->W, C, &s->grid, (ResampleKind)c->resample, c->lanczos_window);
-    feat_zscore(vol, V, C);
-    size_t P1 = C;
-    if (c->pca_components > 0 && c->pca_components < C) {
-        P1 = c->pca_components < V ? c->pca_components : V;
-        double *red = base_malloc(base_mul(V, P1) * sizeof(double), "pca scores");
-        pca_fit_transform(red, NULL, vol, V, C, P1);
-        free(vol);
-        vol = red;
-    }
-    size_t P = P1 * c->n_delays;
-    double *X = base_malloc(base_mul(V, P) * sizeof(double), "design");
-    feat_delay(X, vol, V, P1, c->delays, c->n_delays);
-    free(vol);
-    // the same high-pass as the recordings, so both live in one subspace
-    feat_highpass(X, V, P, c->tr, c->highpass_seconds);
-    feat_zscore(X, V, P);
-    RidgeConfig rc = {c->folds, c->inner_folds, c->alphas, c->n_alphas};
-    double *r = base_malloc(T * sizeof(double), "r"), *alpha = base_malloc(T * sizeof(double), "alpha");
-    RidgeStats st;
-    int status = ridge_cv(r, alpha, NULL, X, s->Y, V, P, T, &rc, &st, err);
-    for (size_t t = 0; status == 0 && t < T; t++) {
-        r_out[t] = (float)r[t];
-        alpha_out[t] = (float)alpha[t];
-    }
-    fs->n_edge_low += st.n_edge_low;
-    fs->n_edge_high += st.n_edge_high;
-    fs->n_choices += st.n_choices;
-    free(r);
-    free(alpha);
-    free(X);
-    return status;
+    EncodingOut o = {u->r + j * T, u->r2 + j * T, u->alpha + j * T, u->p + j * T, u->q + j * T,
+                     u->weights ? u->weights + j * s->P_max * T : NULL, u->intercept ? u->intercept + j * T : NULL,
+                     s->P_max};
+    char why[BASE_ERR_LEN];
+    if (encoding_fit(&s->spec, states + s->offset[m][h], C, &o, &u->stats[j], why))
+        return base_errf(err, "%s layer %zu: %s", s->cfg.models[m].name, h, why);
+    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -339,12 +422,7 @@ static void set_threads(int threads) {
         return;
     }
     if (threads <= 0) {
-        MPI_Comm node;
-        int local = 1;
-        CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-        CHECK_MPI(MPI_Comm_size(node, &local));
-        MPI_Comm_free(&node);
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN), local = node_ranks();
         threads = (int)(cores / local > 0 ? cores / local : 1);
     }
     threads_init(threads);
@@ -357,15 +435,27 @@ static void banner(const Sweep *s) {
     log0("compute: CPU, %d thread(s) per rank, OpenBLAS kernels %s; GPU: %s", threads_count(), openblas_get_corename(),
          gpu.name);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
-    log0("recordings: %zu subject(s) x %zu volume(s) (TR %g s from %g s) x %zu region(s)", s->S, s->V, s->cfg.tr,
-         s->cfg.first_volume_time, s->R);
+    const SweepConfig *c = &s->cfg;
+    if (c->rec_format == REC_WORD_TEXT)
+        log0("recordings: %zu subject(s) x %zu words x %zu region(s)", s->S, s->V, s->R);
+    else
+        log0("recordings: %zu subject(s) x %zu sample(s) (every %g s from %g s) x %zu region(s)", s->S, s->V, c->tr,
+             c->first_volume_time, s->R);
     for (size_t m = 0; m < s->M; m++)
-        log0("model %zu: %s (%s, %d layers, d_model %d; context %s)", m, s->cfg.models[m].name, s->mcfg[m].arch,
-             s->mcfg[m].n_layers, s->mcfg[m].d_model, s->cfg.context_policy_text);
-    log0("design: %s resampling, delays of %zu volume(s), %s; ridge: %d x %d folds, %zu alphas %.3g..%.3g",
-         s->cfg.resample == RESAMPLE_SUM ? "sum" : "Lanczos", s->cfg.n_delays,
-         s->cfg.pca_components ? "PCA per layer" : "no PCA", s->cfg.folds, s->cfg.inner_folds, s->cfg.n_alphas,
-         s->cfg.alphas[0], s->cfg.alphas[s->cfg.n_alphas - 1]);
+        log0("model %zu: %s (%s, %d layers, d_model %d; context %s), design width %zu", m, c->models[m].name,
+             s->mcfg[m].arch, s->mcfg[m].n_layers, s->mcfg[m].d_model, c->context_policy_text,
+             encoding_width(&s->spec, (size_t)s->mcfg[m].d_model));
+    static const char *resample[] = {"sum", "Lanczos", "onset"};
+    char pca[64] = "no PCA";
+    if (c->pca_components)
+        snprintf(pca, sizeof pca, "PCA to %zu (%s, %s)", c->pca_components, c->pca_fit_all ? "all samples" : "per fold",
+                 c->pca_method == PCA_EIGH ? "eigh" : "randomized");
+    log0("design: %s, %s resampling, %zu delay(s), %zu extra band(s)", c->rec_format == REC_WORD_TEXT ? "per word" : "sampled",
+         resample[c->resample], c->n_delays, c->extra_bands.n);
+    log0("features: %s; ridge: %d %s (gap %zu), alpha %s, %zu alphas %.3g..%.3g, %zu permutations, fit memory %.2f GiB",
+         pca, s->cv.n_blocks, c->n_group_sizes ? "groups" : "folds", c->gap,
+         c->select == RIDGE_SELECT_INNER ? "by inner CV" : "by mean outer score", c->n_alphas, c->alphas[0],
+         c->alphas[c->n_alphas - 1], c->permutations, (double)s->spec.memory_bytes / 1073741824.0);
 }
 
 static void sweep_free(Sweep *s) {
@@ -384,7 +474,10 @@ static void sweep_free(Sweep *s) {
     free(s->xstats);
     for (size_t i = 0; s->rec && i < s->S; i++) rec_free(&s->rec[i]);
     free(s->rec);
+    ridge_targets_free(&s->targets);
+    cv_free(&s->cv);
     free(s->Y);
+    free(s->extra);
     free(s->word_time);
     stim_free(&s->stim);
     config_free(&s->cfg);
@@ -392,18 +485,6 @@ static void sweep_free(Sweep *s) {
 
 // ----------------------------------------------------------------------------
 // the stages after the inputs
-
-// the (model, layer) units this rank fitted, in increasing (m, h) order, with their scores
-typedef struct {
-    size_t n;
-    size_t *m, *h;
-    float *r, *alpha;  // (n, S*R)
-} Units;
-
-static void units_free(Units *u) {
-    free(u->m), free(u->h), free(u->r), free(u->alpha);
-    memset(u, 0, sizeof *u);
-}
 
 // model m on rank m mod N; per-model stats summed over ranks into xs (M, 4): tokens, chunks, seconds
 static int stage_extract(Sweep *s, double *xs, char *err) {
@@ -429,9 +510,13 @@ static int stage_fit(Sweep *s, Units *mine, char *err) {
     size_t cap = total / (size_t)comm_size() + 1;
     mine->m = base_malloc(cap * sizeof(size_t), "units");
     mine->h = base_malloc(cap * sizeof(size_t), "units");
-    mine->r = base_malloc(base_mul(cap, T) * sizeof(float), "scores");
-    mine->alpha = base_malloc(base_mul(cap, T) * sizeof(float), "alphas");
-    FitStats *fs = base_calloc(cap, sizeof(FitStats), "fit stats");
+    float **arrays[5] = {&mine->r, &mine->r2, &mine->alpha, &mine->p, &mine->q};
+    for (int i = 0; i < 5; i++) *arrays[i] = base_malloc(base_mul(cap, T) * sizeof(float), "scores");
+    if (s->cfg.save_weights) {
+        mine->weights = base_malloc(base_mul(base_mul(cap, s->P_max), T) * sizeof(float), "weights");
+        mine->intercept = base_malloc(base_mul(cap, T) * sizeof(float), "intercepts");
+    }
+    mine->stats = base_calloc(cap, sizeof(EncodingStats), "fit stats");
     int failed = 0;
     for (size_t m = 0, u = 0; m < s->M; m++) {
         size_t L1 = (size_t)s->mcfg[m].n_layers + 1, n = s->states_floats[m];
@@ -446,7 +531,7 @@ static int stage_fit(Sweep *s, Units *mine, char *err) {
 #pragma omp parallel for schedule(dynamic)
         for (size_t j = first; j < mine->n; j++) {
             char uerr[BASE_ERR_LEN];
-            if (fit_unit(s, m, mine->h[j], states, mine->r + j * T, mine->alpha + j * T, &fs[j], uerr) != 0) {
+            if (fit_unit(s, mine, j, states, uerr) != 0) {
 #pragma omp critical
                 if (!failed) {
                     failed = 1;
@@ -458,20 +543,23 @@ static int stage_fit(Sweep *s, Units *mine, char *err) {
         s->states[m] = NULL;
         log0("%s: %zu layer fits done (%zu targets each)", s->cfg.models[m].name, L1, T);
     }
-    double edge[3] = {0};
+    // edge choices, choices, dual splits, splits, GFLOP, batches
+    double sum[6] = {0};
     for (size_t j = 0; j < mine->n; j++) {
-        edge[0] += (double)fs[j].n_edge_low;
-        edge[1] += (double)fs[j].n_edge_high;
-        edge[2] += (double)fs[j].n_choices;
+        const RidgeStats *r = &mine->stats[j].ridge;
+        sum[0] += (double)r->n_edge_low, sum[1] += (double)r->n_edge_high, sum[2] += (double)r->n_choices;
+        sum[3] += (double)r->n_dual, sum[4] += (double)r->n_splits, sum[5] += r->flops * 1e-9;
     }
-    free(fs);
     if (!all_ok(failed, err)) return -1;
-    comm_allreduce_sum(edge, 3);
-    if (edge[0] + edge[1] > 0)
+    comm_allreduce_sum(sum, 6);
+    const SweepConfig *c = &s->cfg;
+    log0("fits: %.0f splits (%.0f in the dual form: more features than training samples), %.1f GFLOP", sum[4], sum[3],
+         sum[5]);
+    if (sum[0] + sum[1] > 0)
         log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
              "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
              "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
-             edge[2], edge[0], s->cfg.alphas[0], edge[1], s->cfg.alphas[s->cfg.n_alphas - 1]);
+             sum[2], sum[0], c->alphas[0], sum[1], c->alphas[c->n_alphas - 1]);
     return 0;
 }
 
@@ -506,8 +594,18 @@ static void stage_write(Sweep *s, const Units *mine, const double *xs, double *s
     }
     char *resolved = config_resolved_yaml(&s->cfg);
     const char *const *regions = (const char *const *)s->cfg.regions.items;
+    int32_t *width = base_calloc(M * s->H, sizeof(int32_t), "meta");
+    int32_t *components = base_calloc(M * s->H, sizeof(int32_t), "meta");
+    for (size_t m = 0; m < M; m++)
+        for (size_t h = 0; h <= (size_t)layers[m]; h++) {
+            size_t C = h < (size_t)layers[m] ? (size_t)dmodel[m] : (size_t)s->final_dim[m];
+            width[m * s->H + h] = (int32_t)encoding_width(&s->spec, C);
+            components[m * s->H + h] = (int32_t)encoding_components(&s->spec, C);
+        }
     ResultsMeta meta = {M, s->H, s->S, s->R, s->W, name, path, arch, layers, dmodel, tokens, chunks, window, tok_s, fwd_s,
                         subject, file, regions, (const char *const *)s->stim.label, s->stim.onset, s->stim.offset,
+                        s->V, s->cv.block, s->cfg.alphas, s->cfg.n_alphas, width, components,
+                        s->cfg.save_weights ? s->P_max : 0,
                         s->cfg.text, resolved, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
                         comm_library_version(), comm_size()};
     char partial[CFG_STR + 16];
@@ -518,7 +616,9 @@ static void stage_write(Sweep *s, const Units *mine, const double *xs, double *s
         results_create(partial, &meta);
     }
     comm_barrier();
-    results_write_scores(partial, M, s->H, s->S, s->R, mine->m, mine->h, mine->n, mine->r, mine->alpha);
+    ResultsUnits units = {mine->n, mine->m, mine->h, mine->r, mine->r2, mine->alpha, mine->p, mine->q,
+                          mine->weights, mine->intercept};
+    results_write_units(partial, &meta, &units);
     comm_barrier();
     if (comm_rank() == 0) {
         float *lr = base_malloc(base_mul(M * s->H, s->R) * sizeof(float), "summary");
@@ -534,7 +634,7 @@ static void stage_write(Sweep *s, const Units *mine, const double *xs, double *s
     comm_barrier();
     free(resolved);
     free(name), free(path), free(arch), free(layers), free(dmodel), free(chunks), free(window), free(tokens);
-    free(tok_s), free(fwd_s), free(subject), free(file);
+    free(tok_s), free(fwd_s), free(subject), free(file), free(width), free(components);
 }
 
 // ----------------------------------------------------------------------------
@@ -553,7 +653,7 @@ int sweep_run(const SweepOptions *opt) {
     set_threads(s.cfg.threads);
     set_weight_budget(s.cfg.max_weight_gib);
     if (!all_ok(load_inputs(&s, err) != 0, err)) goto done;
-    build_targets(&s);
+    if (!all_ok(build_targets(&s, err) != 0, err)) goto done;
     banner(&s);
     stage[ST_INPUTS] = base_wall() - t;
     if (opt->dry_run) {

@@ -63,6 +63,15 @@ expect_error bad_value "$D/bad_value.yaml:[0-9]+: ridge.folds: 'five' is not an 
 expect_error missing_recordings "recordings.files: '$D/none/\*.txt' matches no file" "$CONFIG" -P "recordings.files=$D/none/*.txt"
 
 echo "not a folder" >"$D/plainfile"
+expect_error groups_do_not_cover_samples "$CONFIG: ridge.group_sizes add up to 200 samples, but the recordings have 362" \
+  "$CONFIG" -P "ridge.group_sizes=[100, 100]"
+expect_error two_folds_leave_no_inner_split "$CONFIG: .*trains on 0 .*ridge.select: outer_mean" "$CONFIG" -P ridge.folds=2
+expect_error word_text_rows_are_volumes "s[0-9]+-timecourses.txt: 362 rows, but word_text recordings have one row per word and .* has 2127 words" \
+  "$CONFIG" -P recordings.format=word_text
+expect_error word_rate_with_word_text "$CONFIG: design.extra_bands: word_rate is one per word with word_text" \
+  "$CONFIG" -P recordings.format=word_text -P "design.extra_bands=[word_rate]"
+expect_error weights_with_foldwise_pca "$CONFIG: output.weights needs one design for every fold, but design.pca_fit: fold" \
+  "$CONFIG" -P output.weights=true -P design.pca_components=16
 expect_error output_under_a_file "output.path $D/plainfile/sub/results.h5: '$D/plainfile' is not a folder" "$CONFIG" \
   -P output.path="$D/plainfile/sub/results.h5"
 

@@ -17,7 +17,8 @@ check "sweep_prints_matrix_and_path" grep -q "results: $OUT" "$E2E_TMP/one.log"
 listing=$(h5ls -r "$OUT" 2>&1)
 for d in /models/name /models/path /models/architecture /models/n_layers /models/d_model /models/n_tokens \
          /models/n_chunks /models/context_window /models/tokenize_seconds /models/forward_seconds /subjects/name /subjects/file \
-         /regions/name /stimulus/word /stimulus/onset /stimulus/offset /scores/r /scores/alpha \
+         /regions/name /stimulus/word /stimulus/onset /stimulus/offset /scores/r /scores/r2 /scores/alpha \
+         /scores/p /scores/q /design/alphas /design/sample_block /design/width /design/components \
          /summary/layer_region /summary/layer_region_sem /summary/n_subjects /summary/best_layer \
          /meta/stage /meta/stage_seconds; do
   check "dataset_$d" grep -q "^$d " <<<"$listing"
@@ -25,6 +26,9 @@ done
 check "scores_shape_1x6x27x6" grep -q '^/scores/r  *Dataset {1, 6, 27, 6}' <<<"$listing"
 check "attribute_complete_is_1" bash -c "h5dump -a complete '$OUT' | grep -q '(0): 1'"
 check "attribute_schema" bash -c "h5dump -a schema '$OUT' | grep -q 'brainsweep-results'"
+check "attribute_schema_version_2" bash -c "h5dump -a schema_version '$OUT' | grep -q '(0): 2'"
+check "no_weights_unless_asked" bash -c "! grep -q '^/weights' <<<'$listing'"
+check "p_is_nan_without_permutations" bash -c "h5dump -d /scores/p -c 1,1,1,1 '$OUT' | grep -qi nan"
 h5dump -d /scores/r -y -w 0 -m '%.6f' -o "$E2E_TMP/r.txt" "$OUT" >/dev/null
 values=$(tr ', ' '\n\n' <"$E2E_TMP/r.txt" | grep -v '^$')
 check "all_972_r_values_read" test "$(wc -l <<<"$values")" -eq 972
@@ -38,6 +42,53 @@ check "inspect_prints_6_layer_rows" test "$(grep -cE '^ +[0-5] ' "$E2E_TMP/inspe
 "$BRAINSWEEP" inspect "$CONFIG" >"$E2E_TMP/inspect_bad.log" 2>&1
 check "inspect_refuses_non_results_file" bash -c "[ $? -ne 0 ] && grep -q 'not an HDF5 file' '$E2E_TMP/inspect_bad.log'"
 
+# significance, weights, PCA on all samples, a word-rate band, a gap, the faster alpha choice
+OUTP=$E2E_TMP/perm/results.h5
+"$BRAINSWEEP" sweep "$CONFIG" -P output.path="$OUTP" -P run.threads=1 -P ridge.permutations=200 -P output.weights=true \
+  -P design.pca_components=16 -P design.pca_fit=all -P "design.extra_bands=[word_rate]" -P ridge.band_scalings=3 \
+  -P ridge.gap=2 -P ridge.select=outer_mean >"$E2E_TMP/perm.log" 2>&1
+rc=$?
+check "options_sweep_exits_0" test $rc -eq 0
+[ $rc -eq 0 ] || tail -20 "$E2E_TMP/perm.log"
+listing=$(h5ls -r "$OUTP" 2>&1)
+check "weights_shape_1x6x68x27x6" grep -q '^/weights/beta  *Dataset {1, 6, 68, 27, 6}' <<<"$listing"
+check "intercepts_stored" grep -q '^/weights/intercept  *Dataset {1, 6, 27, 6}' <<<"$listing"
+h5dump -d /design/width -y -w 0 -o "$E2E_TMP/width.txt" "$OUTP" >/dev/null
+check "design_width_68_every_layer" bash -c "tr ', ' '\\n\\n' <'$E2E_TMP/width.txt' | grep -v '^$' | sort -u | tr '\\n' ' ' | grep -qx '68 '"
+h5dump -d /design/components -y -w 0 -o "$E2E_TMP/components.txt" "$OUTP" >/dev/null
+check "components_16_every_layer" bash -c "tr ', ' '\\n\\n' <'$E2E_TMP/components.txt' | grep -v '^$' | sort -u | tr '\\n' ' ' | grep -qx '16 '"
+for d in p q; do
+  h5dump -d /scores/$d -y -w 0 -m '%.6f' -o "$E2E_TMP/$d.txt" "$OUTP" >/dev/null
+  tr ', ' '\n\n' <"$E2E_TMP/$d.txt" | grep -v '^$' >"$E2E_TMP/$d.list"
+  check "every_${d}_in_(0,1]" awk 'BEGIN {n = 0} $1 != $1 + 0 || $1 <= 0 || $1 > 1 {bad = 1} {n++} END {exit bad || n != 972}' "$E2E_TMP/$d.list"
+done
+check "p_floor_is_1_over_201" awk '$1 < 0.004975 {bad = 1} END {exit bad}' "$E2E_TMP/p.list"
+check "q_at_least_p" bash -c "paste '$E2E_TMP/p.list' '$E2E_TMP/q.list' | awk '\$2 < \$1 - 1e-6 {bad = 1} END {exit bad}'"
+h5dump -d /weights/beta -s 0,2,0,0,0 -c 1,1,68,1,1 -y -w 0 -o "$E2E_TMP/w.txt" "$OUTP" >/dev/null
+check "weights_finite" bash -c "tr ', ' '\n\n' <'$E2E_TMP/w.txt' | grep -v '^$' | awk '\$1 != \$1 + 0 {bad = 1} {n++} END {exit bad || n != 68}'"
+
+# word-level targets (one row per word, e.g. high-gamma around each word) and a 10 Hz continuous signal
+mkdir -p "$E2E_TMP/words" "$E2E_TMP/cont"
+for s in 1 2; do
+  awk -v seed=$s 'BEGIN {srand(seed); for (i = 0; i < 2127; i++) print rand(), rand(), rand()}' >"$E2E_TMP/words/p$s-hg.txt"
+  awk -v seed=$s 'BEGIN {srand(seed); for (i = 0; i < 7236; i++) print rand(), rand(), rand()}' >"$E2E_TMP/cont/p$s-hg.txt"
+done
+"$BRAINSWEEP" sweep "$CONFIG" -P output.path="$E2E_TMP/words/results.h5" -P run.threads=1 -P recordings.format=word_text \
+  -P "recordings.regions=[e1, e2, e3]" -P "recordings.files=$E2E_TMP/words/p*-hg.txt" -P "design.delays=[0]" \
+  >"$E2E_TMP/words.log" 2>&1
+check "word_level_sweep_exits_0" test $? -eq 0
+check "word_level_scores_1x6x2x3" bash -c "h5ls '$E2E_TMP/words/results.h5/scores/r' | grep -q '{1, 6, 2, 3}'"
+check "word_level_banner" grep -q "2 subject(s) x 2127 words x 3 region(s)" "$E2E_TMP/words.log"
+"$BRAINSWEEP" sweep "$CONFIG" -P output.path="$E2E_TMP/cont/results.h5" -P run.threads=1 -P recordings.tr=0.1 \
+  -P recordings.first_volume_time=20 -P recordings.volumes=7236 -P design.resample=onset -P "design.delays=[0, 1, 2, 3, 4]" \
+  -P "recordings.regions=[e1, e2, e3]" -P "recordings.files=$E2E_TMP/cont/p*-hg.txt" >"$E2E_TMP/cont.log" 2>&1
+check "continuous_sweep_exits_0" test $? -eq 0
+check "continuous_banner" grep -q "7236 sample(s) (every 0.1 s from 20 s)" "$E2E_TMP/cont.log"
+for run in words cont; do
+  h5dump -d /scores/r -y -w 0 -m '%.6f' -o "$E2E_TMP/$run.r" "$E2E_TMP/$run/results.h5" >/dev/null
+  check "${run}_noise_targets_r_near_0" bash -c "tr ', ' '\n\n' <'$E2E_TMP/$run.r' | grep -v '^$' | awk '{s += \$1; n++} \$1 != \$1 + 0 || \$1 > 0.2 || \$1 < -0.2 {bad = 1} END {exit bad || n != 36 || s / n > 0.05 || s / n < -0.05}'"
+done
+
 if command -v mpirun >/dev/null; then
   OUT2=$E2E_TMP/two/results.h5
   mpirun -n 2 "$BRAINSWEEP" sweep "$CONFIG" -P output.path="$OUT2" -P run.threads=1 >"$E2E_TMP/two.log" 2>&1
@@ -45,7 +96,7 @@ if command -v mpirun >/dev/null; then
   check "two_ranks_exit_0" test $rc -eq 0
   [ $rc -eq 0 ] || tail -20 "$E2E_TMP/two.log"
   check "two_ranks_report_2_ranks" grep -q "2 rank(s)" "$E2E_TMP/two.log"
-  for d in /scores/r /scores/alpha /summary/layer_region /summary/best_layer /models/n_tokens; do
+  for d in /scores/r /scores/r2 /scores/alpha /summary/layer_region /summary/best_layer /models/n_tokens; do
     check "two_ranks_equal_one_rank_$d" h5diff "$OUT" "$OUT2" "$d" "$d"
   done
   # two models of different depth on three ranks: the shallower one is padded with NaN past its L

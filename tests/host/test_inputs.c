@@ -388,7 +388,7 @@ static void check_config(void) {
     rc = config_load(write_tmp("notyaml.yaml", "models: [a\n  b: c"), NULL, 0, &c, err);
     CHECK(rc == -1 && strstr(err, "not valid YAML"), "config/invalid_yaml: %s", err);
     char *doc = config_doc_markdown();
-    CHECK(strstr(doc, "`ridge.inner_folds`") && strstr(doc, "**required**"), "config/doc_lists_every_key");
+    CHECK(strstr(doc, "`ridge.select`") && strstr(doc, "**required**"), "config/doc_lists_every_key");
     free(doc);
 }
 
