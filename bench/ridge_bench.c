@@ -1,0 +1,186 @@
+// The ridge engine alone, timed: cross-validated ridge from one (n, p) design to t targets.
+//   build/bench/ridge_bench [--data DIR | --shape N,P,T] [--folds K] [--alphas LO,HI,COUNT]
+//                           [--select inner|outer_mean] [--threads N] [--reps R] [--memory-gib G] [--out DIR]
+// --data DIR reads DIR/shape.txt ("n p t"), DIR/X.f32 (n, p) and DIR/Y.f32 (n, t), row-major float32
+// (bench/compare_ridge.py writes them and runs the other implementations on the same files);
+// --shape generates a planted problem instead (Y = X W + noise, signal-to-noise varying over targets so
+// the chosen alphas spread over the grid). Prints the median wall time over R runs (no warm-up), the
+// engine's floating-point work and its GFLOP/s, this machine's OpenBLAS sgemm GFLOP/s on the same threads
+// (median over the runs of the best of 3 at 2048^3, measured before each fit, so the yardstick sees the
+// machine as the fits do), and the peak resident memory.
+// --out DIR writes r.f64 and alpha.f64 (t each) for comparison. Defaults: 5 folds, 20 alphas 1e-2..1e5,
+// outer_mean (himalaya's choice), all cores, 3 reps, 4 GiB.
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "host/base.h"
+#include "host/cv.h"
+#include "host/ridge.h"
+#include "host/threads.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n) {
+    qsort(t, (size_t)n, sizeof(double), cmp);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static double urand(void) {
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return ((rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
+}
+static float nrand(void) { return (float)(sqrt(-2 * log(urand())) * cos(2 * M_PI * urand())); }
+
+static float *read_f32(const char *dir, const char *name, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) DIE("write the data with bench/compare_ridge.py", "cannot open %s", path);
+    float *x = base_malloc(n * sizeof(float), name);
+    if (fread(x, sizeof(float), n, f) != n) DIE("the shape in shape.txt must match the file", "%s is short", path);
+    fclose(f);
+    return x;
+}
+
+static void write_f64(const char *dir, const char *name, const double *x, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(x, sizeof(double), n, f) != n || fclose(f) != 0) DIE("check --out", "cannot write %s", path);
+}
+
+// Y = X W + noise: W (p, t) Gaussian scaled per target so the signal's share of variance runs from 0.5% to 50%
+static void planted(float *X, float *Y, size_t n, size_t p, size_t t) {
+    for (size_t i = 0; i < n * p; i++) X[i] = nrand();
+    float *W = base_malloc(base_mul(p, t) * sizeof(float), "weights");
+    for (size_t k = 0; k < t; k++) {
+        double share = pow(10.0, -2.3 + 2.0 * (double)k / (double)(t > 1 ? t - 1 : 1));
+        double scale = sqrt(share / (1 - share) / (double)p);
+        for (size_t j = 0; j < p; j++) W[j * t + k] = (float)(scale * nrand());
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)t, (int)p, 1.0f, X, (int)p, W, (int)t, 0.0f, Y,
+                (int)t);
+    for (size_t i = 0; i < n * t; i++) Y[i] += nrand();
+    free(W);
+}
+
+// OpenBLAS sgemm GFLOP/s at 2048^3 on `threads` threads: the best of 3 (run between the fits, so the
+// yardstick sees the machine as the fits do)
+static double sgemm_peak(int threads) {
+    const int M = 2048;
+    float *a = base_malloc((size_t)M * M * sizeof(float), "peak"), *b = base_malloc((size_t)M * M * sizeof(float), "peak");
+    float *c = base_malloc((size_t)M * M * sizeof(float), "peak");
+    for (size_t i = 0; i < (size_t)M * M; i++) a[i] = (float)(i % 17) * 0.01f, b[i] = (float)(i % 13) * 0.01f;
+    openblas_set_num_threads(threads);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, M, M, 1.0f, a, M, b, M, 0.0f, c, M);
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    openblas_set_num_threads(1);
+    free(a), free(b), free(c);
+    return 2.0 * M * M * (double)M / best * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    threads_choose_blas_kernels(argv);
+    const char *data = NULL, *out = NULL;
+    size_t n = 20000, p = 500, t = 5000, count = 20;
+    int K = 5, threads = 0, reps = 3;
+    double lo = -2, hi = 5, memory_gib = 4;
+    RidgeSelect select = RIDGE_SELECT_OUTER_MEAN;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        int ok = 1;
+        if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--shape")) ok = sscanf(v, "%zu,%zu,%zu", &n, &p, &t) == 3;
+        else if (!strcmp(a, "--folds")) K = atoi(v);
+        else if (!strcmp(a, "--alphas")) ok = sscanf(v, "%lf,%lf,%zu", &lo, &hi, &count) == 3;
+        else if (!strcmp(a, "--select")) select = !strcmp(v, "inner") ? RIDGE_SELECT_INNER : RIDGE_SELECT_OUTER_MEAN;
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--reps")) reps = atoi(v);
+        else if (!strcmp(a, "--memory-gib")) memory_gib = atof(v);
+        else if (!strcmp(a, "--out")) out = v;
+        else ok = 0;
+        if (!ok || i + 1 >= argc) {
+            fprintf(stderr, "ridge_bench: bad option '%s' (see the comment at the top of bench/ridge_bench.c)\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (threads <= 0) threads = omp_get_num_procs();
+    if (reps < 1) reps = 1;
+    threads_init(threads);
+
+    float *X, *Y;
+    if (data) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/shape.txt", data);
+        FILE *f = fopen(path, "r");
+        if (!f || fscanf(f, "%zu %zu %zu", &n, &p, &t) != 3) DIE("write the data with bench/compare_ridge.py", "cannot read %s", path);
+        fclose(f);
+        X = read_f32(data, "X.f32", base_mul(n, p));
+        Y = read_f32(data, "Y.f32", base_mul(n, t));
+    } else {
+        X = base_malloc(base_mul(n, p) * sizeof(float), "X");
+        Y = base_malloc(base_mul(n, t) * sizeof(float), "Y");
+        openblas_set_num_threads(threads);
+        planted(X, Y, n, p, t);
+        openblas_set_num_threads(1);
+    }
+
+    char err[BASE_ERR_LEN];
+    CvPlan cv;
+    RidgeTargets rt;
+    if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
+    double *alphas = base_malloc(count * sizeof(double), "alphas");
+    ridge_logspace(alphas, lo, hi, count);
+    RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0)};
+    double *r = base_malloc(t * sizeof(double), "r"), *r2 = base_malloc(t * sizeof(double), "r2");
+    double *alpha = base_malloc(t * sizeof(double), "alpha"), *secs = base_malloc(2 * (size_t)reps * sizeof(double), "t");
+    double *peaks = secs + reps;
+    RidgeOut o = {r, r2, alpha, NULL, NULL, NULL, NULL};
+    RidgeStats st;
+    const float *Xs[1] = {X};
+    for (int i = 0; i < reps; i++) {
+        peaks[i] = sgemm_peak(threads);
+        double t0 = now();
+        if (ridge_cv(Xs, 0, p, &rt, &cfg, &o, &st, err)) DIE("check the shape", "%s", err);
+        secs[i] = now() - t0;
+    }
+    double sec = median(secs, reps), peak = median(peaks, reps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
+           count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
+    printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "
+           "%zu dual; %zu batch(es) of %zu targets; peak RSS %.2f GiB\n",
+           sec, reps, st.flops * 1e-9, st.flops / sec * 1e-9, peak, 100.0 * st.flops / sec * 1e-9 / peak, st.n_splits,
+           st.n_dual, st.n_batches, st.batch_targets, (double)ru.ru_maxrss / 1048576.0);
+    if (out) {
+        write_f64(out, "r.f64", r, t);
+        write_f64(out, "alpha.f64", alpha, t);
+    }
+    ridge_targets_free(&rt);
+    cv_free(&cv);
+    free(X), free(Y), free(alphas), free(r), free(r2), free(alpha), free(secs);
+    return 0;
+}
