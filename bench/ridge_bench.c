@@ -172,9 +172,9 @@ int main(int argc, char **argv) {
     printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
            count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
     printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "
-           "%zu dual; %zu batch(es) of %zu targets; peak RSS %.2f GiB\n",
+           "%zu dual; %zu of %zu scores direct; %zu batch(es) of %zu targets; peak RSS %.2f GiB\n",
            sec, reps, st.flops * 1e-9, st.flops / sec * 1e-9, peak, 100.0 * st.flops / sec * 1e-9 / peak, st.n_splits,
-           st.n_dual, st.n_batches, st.batch_targets, (double)ru.ru_maxrss / 1048576.0);
+           st.n_dual, st.n_direct, (size_t)K * count * t, st.n_batches, st.batch_targets, (double)ru.ru_maxrss / 1048576.0);
     if (out) {
         write_f64(out, "r.f64", r, t);
         write_f64(out, "alpha.f64", alpha, t);

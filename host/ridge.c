@@ -152,13 +152,14 @@ typedef struct {
     float *A;             // expl: (n_te, R) held-out samples in the eigenbasis
     float *Yte;           // expl: (n_te, Tb) held-out targets
     float *Ht;            // suff: (R, R) V^T H_test V of train-centred held-out features
+    double *Hd;           // suff: the same in float64
     double *mt;           // suff: (R) V^T (sum of train-centred held-out features)
     float *Pm;            // suff: (R, Tb) V^T X_test^T y_test, centred
     double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares
 } Basis;
 
 static void basis_free(Basis *b) {
-    free(b->lam), free(b->V), free(b->mu), free(b->rows_tr), free(b->B), free(b->A), free(b->Yte), free(b->Ht);
+    free(b->lam), free(b->V), free(b->mu), free(b->rows_tr), free(b->B), free(b->A), free(b->Yte), free(b->Ht), free(b->Hd);
     free(b->mt), free(b->Pm), free(b->ybar), free(b->sy), free(b->syy);
     memset(b, 0, sizeof *b);
 }
@@ -296,7 +297,8 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         b->mt = base_malloc(P * sizeof(double), "held-out sums");
         cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, b->V, (int)P, m, 1, 0.0, b->mt, 1);
         c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb + 4.0 * (double)P * (double)P * (double)P;
-        free(HV), free(m), free(sx), free(Hc);
+        b->Hd = Hc;
+        free(HV), free(m), free(sx);
     }
     free(tmp), free(Vf);
 }
@@ -495,6 +497,88 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
     free(s);
 }
 
+// Every alpha of the grid at once from sufficient statistics (a primal basis without explicit
+// predictions). With b_a = diag(d_a) b, d_a,i = 1/(lam_i + alpha_a), the held-out sums are
+//   s1 = sum_i d_i mt_i b_i,   s3 = sum_i d_i b_i Pm_i,   s2 = b_a^T Ht b_a = sum_ij Ht_ij b_i b_j d_i d_j,
+// and partial fractions, d_i d_j = (d_i - d_j) / (lam_j - lam_i) for lam_i != lam_j, turn s2 into
+//   s2 = sum_i d_i^2 u_i + sum_i d_i v_i,  u_i = b_i sum_{j tied to i} Ht_ij b_j,  v_i = 2 b_i sum_{j not tied} Ht_ij b_j / (lam_j - lam_i)
+// (eigenvalues within a relative 1e-10 of each other are tied and take d_i d_j = d_i^2). u and v do not
+// depend on alpha: one (R, R) x (R, Tb) product per split replaces one per alpha, and each alpha costs
+// O(R) per target. All in float64. The cancellation this form can suffer (large alphas, close
+// eigenvalues) is measured per column: where sum_i |terms| exceeds 1e5 s2, the column is marked in
+// redo (1) for the direct computation.
+static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs, uint8_t *redo) {
+    const size_t R = b->R, A = c->A, CH = 128;
+    const double *lam = b->lam, *alphas = c->cfg->alphas;
+    size_t *block = base_malloc(R * sizeof(size_t), "ties");  // first index of each eigenvalue's tie block
+    size_t *block_end = base_malloc(R * sizeof(size_t), "ties");
+    const double tie = 1e-10 * (lam[0] + alphas[0]);
+    for (size_t i = 0; i < R; i++) block[i] = i > 0 && fabs(lam[i - 1] - lam[i]) <= tie ? block[i - 1] : i;
+    for (size_t i = R; i-- > 0;) block_end[i] = i + 1 < R && block[i + 1] == block[i] ? block_end[i + 1] : i + 1;
+    double *M = base_malloc(base_mul(R, R) * sizeof(double), "divided differences");
+    // E (A, 2R) = [d | d^2] per alpha
+    double *E = base_malloc(base_mul(A, 2 * R) * sizeof(double), "shrinkage");
+    for (size_t a = 0; a < A; a++)
+        for (size_t i = 0; i < R; i++) {
+            double d = 1.0 / (lam[i] + alphas[a]);
+            E[a * 2 * R + i] = d, E[a * 2 * R + R + i] = d * d;
+        }
+    int blas = omp_in_parallel() ? 1 : openblas_get_num_threads();
+    if (blas > 1) openblas_set_num_threads(1);
+#pragma omp parallel
+    {
+#pragma omp for
+        for (size_t i = 0; i < R; i++)
+            for (size_t j = 0; j < R; j++)
+                M[i * R + j] = block[i] == block[j] ? 0.0 : b->Hd[i * R + j] / (lam[j] - lam[i]);
+        // per chunk of m targets: Bc (R, m) the projected targets, Q = M Bc; F (2R, 2m) = [[v |v|] [u |u|]],
+        // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each
+        double *Bc = base_malloc(R * CH * sizeof(double), "chunk"), *Q = base_malloc(R * CH * sizeof(double), "chunk");
+        double *F = base_malloc(4 * R * CH * sizeof(double), "chunk"), *G = base_malloc(2 * R * CH * sizeof(double), "chunk");
+        double *O = base_malloc(base_mul(A, 4 * CH) * sizeof(double), "chunk");
+#pragma omp for schedule(dynamic)
+        for (size_t t0 = 0; t0 < Tb; t0 += CH) {
+            const size_t m = Tb - t0 < CH ? Tb - t0 : CH, m2 = 2 * m;
+            for (size_t i = 0; i < R; i++)
+                for (size_t t = 0; t < m; t++) Bc[i * m + t] = b->B[i * Tb + t0 + t];
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)R, 1.0, M, (int)R, Bc, (int)m,
+                        0.0, Q, (int)m);
+            for (size_t i = 0; i < R; i++) {
+                const double *bi = Bc + i * m, *qi = Q + i * m, hii = b->Hd[i * R + i], mt = b->mt[i];
+                const float *pi = b->Pm + i * Tb + t0;
+                double *fv = F + i * m2, *fu = F + (R + i) * m2, *g = G + i * m2;
+                for (size_t t = 0; t < m; t++) {
+                    double v = 2.0 * bi[t] * qi[t], u = hii * bi[t] * bi[t];
+                    fv[t] = v, fv[m + t] = fabs(v), fu[t] = u, fu[m + t] = fabs(u);
+                    g[t] = mt * bi[t], g[m + t] = bi[t] * pi[t];
+                }
+                for (size_t j = block[i]; j < block_end[i]; j++)  // tied eigenvalues: d_i d_j = d_i^2
+                    if (j != i)
+                        for (size_t t = 0; t < m; t++) {
+                            double u = bi[t] * b->Hd[i * R + j] * Bc[j * m + t];
+                            fu[t] += u, fu[m + t] += fabs(u);
+                        }
+            }
+            double *Os = O, *Og = O + A * m2;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)A, (int)m2, (int)(2 * R), 1.0, E, (int)(2 * R),
+                        F, (int)m2, 0.0, Os, (int)m2);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)A, (int)m2, (int)R, 1.0, E, (int)(2 * R), G,
+                        (int)m2, 0.0, Og, (int)m2);
+            for (size_t a = 0; a < A; a++)
+                for (size_t t = 0; t < m; t++) {
+                    size_t j = a * Tb + t0 + t;
+                    double s2 = Os[a * m2 + t], mag = Os[a * m2 + m + t];
+                    cs->s1[j] = Og[a * m2 + t], cs->s3[j] = Og[a * m2 + m + t], cs->s2[j] = s2;
+                    redo[j] = !(isfinite(s2) && mag <= 1e5 * s2);
+                }
+        }
+        free(Bc), free(Q), free(F), free(G), free(O);
+    }
+    if (blas > 1) openblas_set_num_threads(blas);
+    c->stats->flops += 2.0 * (double)R * (double)R * (double)Tb + 12.0 * (double)A * (double)R * (double)Tb;
+    free(E), free(M), free(block), free(block_end);
+}
+
 // every (gamma, alpha) for every target of the batch on split sp: its squared error added to
 // sse_nested (NG, A, Tb) and its r, R^2 and squared error to acc_* (NG, A, T) at column t0 (each may be NULL)
 static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const float *D, size_t t0, size_t Tb,
@@ -505,12 +589,30 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
     for (size_t a = 0; a < A; a++)
         for (size_t t = 0; t < Tb; t++) tcol[a * Tb + t] = t, acol[a * Tb + t] = c->cfg->alphas[a];
     size_t n = A * Tb;
-    ColSums cs = {base_malloc(n * sizeof(double), "sums"), base_malloc(n * sizeof(double), "sums"),
-                  base_malloc(n * sizeof(double), "sums")};
+    // each sum's second half holds the directly computed columns
+    ColSums cs = {base_malloc(2 * n * sizeof(double), "sums"), base_malloc(2 * n * sizeof(double), "sums"),
+                  base_malloc(2 * n * sizeof(double), "sums")};
+    uint8_t *redo = base_malloc(n, "columns");
+    size_t *rcol = base_malloc(n * sizeof(size_t), "columns"), *ridx = base_malloc(n * sizeof(size_t), "columns");
+    double *racol = base_malloc(n * sizeof(double), "columns");
     for (size_t g = 0; g < c->NG; g++) {
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, 0);
-        score_columns(&b, c, tcol, acol, n, Tb, &cs, NULL);
+        if (b.expl) {
+            score_columns(&b, c, tcol, acol, n, Tb, &cs, NULL);
+        } else {
+            score_grid_sums(&b, c, Tb, &cs, redo);
+            size_t m = 0;  // the marked columns, computed directly
+            for (size_t j = 0; j < n; j++)
+                if (redo[j]) rcol[m] = tcol[j], racol[m] = acol[j], ridx[m++] = j;
+            if (m) {
+                ColSums rs = {cs.s1 + n, cs.s2 + n, cs.s3 + n};
+                score_columns(&b, c, rcol, racol, m, 0, &rs, NULL);
+                for (size_t k = 0; k < m; k++)
+                    cs.s1[ridx[k]] = rs.s1[k], cs.s2[ridx[k]] = rs.s2[k], cs.s3[ridx[k]] = rs.s3[k];
+                c->stats->n_direct += m;
+            }
+        }
         for (size_t a = 0; a < A; a++)
             for (size_t t = 0; t < Tb; t++) {
                 size_t j = a * Tb + t;
@@ -524,6 +626,7 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
             }
         basis_free(&b);
     }
+    free(redo), free(rcol), free(ridx), free(racol);
     free(cs.s1), free(cs.s2), free(cs.s3), free(acol), free(tcol);
 }
 

@@ -88,6 +88,7 @@ typedef struct {
     size_t n_choices;
     size_t n_dual;       // splits fitted in the dual form
     size_t n_splits;
+    size_t n_direct;     // (target, alpha, split) scores the all-alphas form left to the direct one (cancellation)
     size_t n_batches, batch_targets;
     double flops;        // floating-point work of the products and decompositions
 } RidgeStats;

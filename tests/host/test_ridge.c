@@ -208,12 +208,16 @@ typedef struct {
     int outer_mean;
     size_t n_bands;  // 0: none; 2: bands of P/2 with 3 candidate scalings
     size_t memory;   // bytes of the engine's budget; 0: default
+    size_t zero_cols;   // features set to zero (tied zero eigenvalues in every split)
+    double alpha_hi;    // log10 of the largest alpha; 0: 3.5 (large ones leave scores to the direct form)
 } Case;
 
 static void check_case(const Case *cs) {
     size_t N = cs->N, P = cs->P, T = cs->T;
     float *X = malloc(N * P * sizeof(float)), *Y = malloc(N * T * sizeof(float));
     random_problem(X, Y, N, P, T, 1.0);
+    for (size_t z = 0; z < cs->zero_cols; z++)
+        for (size_t i = 0; i < N; i++) X[i * P + (3 * z + 2) % P] = 0;
     char err[BASE_ERR_LEN], name[160];
     CvPlan cv;
     int *label = malloc(N * sizeof(int));
@@ -221,7 +225,7 @@ static void check_case(const Case *cs) {
     int rc = cs->groups ? cv_plan_groups(&cv, label, N, cs->gap, err) : cv_plan_folds(&cv, N, cs->K, cs->gap, err);
     CHECK(rc == 0, "%s/plan %s", cs->name, rc ? err : "");
     double alphas[7];
-    ridge_logspace(alphas, -1, 3.5, 7);
+    ridge_logspace(alphas, -1, cs->alpha_hi ? cs->alpha_hi : 3.5, 7);
     size_t bands[2] = {P / 2, P - P / 2};
     double gammas[6] = {1, 1, 0.2, 1.8, 1.7, 0.3};
     RidgeConfig cfg = {&cv, alphas, 7, cs->outer_mean ? RIDGE_SELECT_OUTER_MEAN : RIDGE_SELECT_INNER,
@@ -236,6 +240,8 @@ static void check_case(const Case *cs) {
     rc = ridge_cv(xs, 0, P, &rt, &cfg, &out, &st, err);
     CHECK(rc == 0, "%s/runs (%zu splits, %zu dual, %zu batch(es) of %zu targets) %s", cs->name, st.n_splits, st.n_dual,
           st.n_batches, st.batch_targets, rc ? err : "");
+    if (cs->alpha_hi > 6)
+        CHECK(st.n_direct > 0, "%s/large_alphas_scored_directly (%zu scores)", cs->name, st.n_direct);
 
     // reference
     double *scale = malloc(3 * P * sizeof(double));
@@ -265,7 +271,8 @@ static void check_case(const Case *cs) {
     }
     snprintf(name, sizeof name, "%s/alphas_equal_reference (%zu of %zu targets, %zu near ties set aside)", cs->name,
              T - ties - alpha_diff, T - ties, ties);
-    CHECK(alpha_diff == 0 && ties < T / 4 + 1, "%s", name);
+    // r stops changing with alpha once alpha dwarfs the eigenvalues: large grids tie more often
+    CHECK(alpha_diff == 0 && ties < (cs->alpha_hi > 6 ? T / 2 : T / 4 + 1), "%s", name);
     CHECK(dr <= 1e-5 && dr2 <= 1e-5, "%s/r_and_r2_equal_reference (max |dr| %.1e, |dR2| %.1e)", cs->name, dr, dr2);
     CHECK(dp <= 1e-4 * pscale, "%s/held_out_predictions_equal_reference (max %.1e of %.1f)", cs->name, dp, pscale);
     CHECK(dw <= 1e-4 * wscale, "%s/refit_weights_equal_reference (max %.1e of %.2f)", cs->name, dw, wscale);
@@ -309,7 +316,12 @@ static void check_planted(void) {
     for (size_t t = 20; t < T; t++) noise_r = fmax(noise_r, fabs(r[t]));
     CHECK(rmin > 0.999, "planted/held_out_r_above_0.999 (min %.5f)", rmin);
     CHECK(werr < 0.01 && berr < 0.01, "planted/weights_and_intercepts_recovered (max error %.4f, %.4f)", werr, berr);
-    CHECK(noise_r < 0.15, "planted/noise_targets_score_near_zero (max |r| %.3f)", noise_r);
+    // held-out r of noise: about N(0, 0.06) per target here, slightly negative on average (a held-out fold's
+    // mean differs from the training mean the fit predicts)
+    double noise_mean = 0;
+    for (size_t t = 20; t < T; t++) noise_mean += r[t] / 20;
+    CHECK(noise_r < 0.25 && fabs(noise_mean) < 0.06, "planted/noise_targets_score_near_zero (max |r| %.3f, mean %.3f)",
+          noise_r, noise_mean);
     ridge_targets_free(&rt);
     cv_free(&cv);
     free(X), free(Y), free(Wfit), free(b), free(W);
@@ -413,6 +425,8 @@ TEST_MAIN("test_ridge") {
         {"banded_N200_P8_T16", 200, 8, 16, 4, 0, 0, 0, 2, 0},
         {"banded_dual_N40_P60_T6", 40, 60, 6, 4, 0, 0, 0, 2, 0},
         {"batches_of_few_targets_N120_P6_T50", 120, 6, 50, 4, 0, 0, 0, 0, 200000},
+        {"tied_eigenvalues_large_alphas_N300_P12_T40", 300, 12, 40, 4, 0, 0, 0, 0, 0, 3, 9},
+        {"outer_mean_tied_large_alphas_N300_P12_T40", 300, 12, 40, 4, 0, 0, 1, 0, 0, 3, 9},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
     check_planted();
