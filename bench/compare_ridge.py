@@ -2,7 +2,7 @@
 """brainsweep's ridge engine beside himalaya and scikit-learn on the same data, in one run.
 
     python bench/compare_ridge.py [--shape N,P,T] [--alphas LO,HI,COUNT] [--folds K] [--rounds R]
-                                  [--threads N] [--only NAMES] [--work DIR]
+                                  [--himalaya-rounds H] [--threads N] [--only NAMES] [--work DIR]
 
 Writes a planted problem (Y = X W + noise; the signal's share of variance runs from 0.5% to 50% over the
 targets, so the chosen alphas spread over the grid) to DIR as float32 files, then times, round after round
@@ -28,6 +28,8 @@ ap.add_argument("--shape", default="20000,500,5000")
 ap.add_argument("--alphas", default="-2,5,20", help="log10 lo, log10 hi, count")
 ap.add_argument("--folds", type=int, default=5)
 ap.add_argument("--rounds", type=int, default=3)
+ap.add_argument("--himalaya-rounds", type=int, default=1,
+                help="rounds that include himalaya (minutes each at the default shape; the first rounds)")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--only", default="brainsweep,himalaya-numpy,himalaya-torch,sklearn")
 ap.add_argument("--work", default=".cache/bench/ridge")
@@ -107,6 +109,8 @@ result = {}
 log_line = ""
 for rnd in range(args.rounds):
     for k in names:
+        if k.startswith("himalaya") and rnd >= args.himalaya_rounds:
+            continue
         out = runners[k]()
         times[k].append(out[0])
         result[k] = out[1:3]
@@ -125,7 +129,7 @@ if "himalaya-torch" in names:
     versions["himalaya-torch"] += f", torch {torch.__version__} (CPU)"
 flop = 2.0 * n * p * t
 print(f"n {n}, p {p}, t {t}; {args.folds} folds; {int(count)} alphas 1e{lo}..1e{hi}; {args.threads} threads; "
-      f"median of {args.rounds} round(s)")
+      f"median of {args.rounds} round(s) (himalaya: {min(args.rounds, args.himalaya_rounds)})")
 if log_line:
     print(f"brainsweep engine: {log_line}")
 print("\n| implementation | protocol | median s | brainsweep is x faster |\n|---|---|---|---|")

@@ -1,6 +1,7 @@
 // The ridge engine alone, timed: cross-validated ridge from one (n, p) design to t targets.
 //   build/bench/ridge_bench [--data DIR | --shape N,P,T] [--folds K] [--alphas LO,HI,COUNT]
 //                           [--select inner|outer_mean] [--threads N] [--reps R] [--memory-gib G] [--out DIR]
+//                           [--layers L,C [--pca-fit fold|all] [--pca-method eigh|randomized]]
 // --data DIR reads DIR/shape.txt ("n p t"), DIR/X.f32 (n, p) and DIR/Y.f32 (n, t), row-major float32
 // (bench/compare_ridge.py writes them and runs the other implementations on the same files);
 // --shape generates a planted problem instead (Y = X W + noise, signal-to-noise varying over targets so
@@ -8,6 +9,10 @@
 // engine's floating-point work and its GFLOP/s, this machine's OpenBLAS sgemm GFLOP/s on the same threads
 // (median over the runs of the best of 3 at 2048^3, measured before each fit, so the yardstick sees the
 // machine as the fits do), and the peak resident memory.
+// --layers L,C: the whole fit of a subject instead, as a sweep runs it (host/encoding.h): L layers of C
+// features per word (a shared low-rank structure plus noise), each reduced by PCA to P components (--pca-fit,
+// default fold; --pca-method, default eigh) and fitted to the same T targets, which are prepared once; N is
+// the number of words (word-level targets). Prints the time of the L fits, PCA included.
 // --out DIR writes r.f64 and alpha.f64 (t each) for comparison. Defaults: 5 folds, 20 alphas 1e-2..1e5,
 // outer_mean (himalaya's choice), all cores, 3 reps, 4 GiB.
 #include <cblas.h>
@@ -16,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "host/base.h"
 #include "host/cv.h"
+#include "host/encoding.h"
 #include "host/ridge.h"
 #include "host/threads.h"
 
@@ -82,6 +87,17 @@ static void planted(float *X, float *Y, size_t n, size_t p, size_t t) {
 
 // OpenBLAS sgemm GFLOP/s at 2048^3 on `threads` threads: the best of 3 (run between the fits, so the
 // yardstick sees the machine as the fits do)
+// peak resident memory of this process (VmHWM: unlike getrusage's maxrss, not inherited from a parent)
+static double peak_rss_gib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib / 1048576.0;
+}
+
 static double sgemm_peak(int threads) {
     const int M = 2048;
     float *a = base_malloc((size_t)M * M * sizeof(float), "peak"), *b = base_malloc((size_t)M * M * sizeof(float), "peak");
@@ -100,6 +116,54 @@ static double sgemm_peak(int threads) {
     return 2.0 * M * M * (double)M / best * 1e-9;
 }
 
+// L layers of C features for n words, PCA to p, fitted to t targets: the per-subject work of a sweep
+static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, const double *alphas, size_t A,
+                       RidgeSelect select, int pca_all, PcaMethod method, size_t memory, int threads) {
+    const size_t Z = 64;  // latent dimensions shared by the layers and the targets
+    float *z = base_malloc(n * Z * sizeof(float), "latents"), *mix = base_malloc(Z * C * sizeof(float), "mixing");
+    float *x = base_malloc(base_mul(n, C) * sizeof(float), "layer"), *Y = base_malloc(base_mul(n, t) * sizeof(float), "Y");
+    float *w = base_malloc(Z * t * sizeof(float), "weights");
+    for (size_t i = 0; i < n * Z; i++) z[i] = nrand();
+    for (size_t i = 0; i < Z * t; i++) w[i] = nrand() * 0.1f;
+    openblas_set_num_threads(threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)t, (int)Z, 1.0f, z, (int)Z, w, (int)t, 0.0f, Y,
+                (int)t);
+    for (size_t i = 0; i < n * t; i++) Y[i] += nrand();
+    char err[BASE_ERR_LEN];
+    CvPlan cv;
+    RidgeTargets rt;
+    if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
+    int delay0 = 0;
+    EncodingSpec e = {NULL, RESAMPLE_SUM, 3, NULL, n, &delay0, 1, 0, p, pca_all, method, NULL, 0, &cv, &rt,
+                      alphas, A, select, 0, memory, 0, 0};
+    float *r = base_malloc(5 * t * sizeof(float), "scores");
+    EncodingOut o = {r, r + t, r + 2 * t, r + 3 * t, r + 4 * t, NULL, NULL, 0};
+    EncodingStats st;
+    double fit = 0, flops = 0, rsum = 0;
+    for (size_t l = 0; l < L; l++) {
+        for (size_t i = 0; i < Z * C; i++) mix[i] = nrand();
+        openblas_set_num_threads(threads);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)C, (int)Z, 1.0f, z, (int)Z, mix, (int)C, 0.0f,
+                    x, (int)C);
+        openblas_set_num_threads(1);
+        for (size_t i = 0; i < n * C; i++) x[i] += 2.0f * nrand();
+        double t0 = now();
+        if (encoding_fit(&e, x, C, &o, &st, err)) DIE("check the shape", "%s", err);
+        fit += now() - t0;
+        flops += st.ridge.flops;
+        for (size_t k = 0; k < t; k++) rsum += r[k] / (double)(L * t);
+    }
+    printf("ridge_bench layers: %zu layers x %zu features -> PCA %zu (%s, %s) x %zu words -> %zu targets; %d folds, %zu "
+           "alphas, select %s, %d thread(s)\n",
+           L, C, st.components, pca_all ? "all samples" : "per fold", method == PCA_EIGH ? "eigh" : "randomized", n, t,
+           K, A, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads);
+    printf("%.2f s for the %zu fits (%.3f s per layer, PCA included); ridge %.1f GFLOP; mean r %.3f; peak RSS %.2f GiB\n",
+           fit, L, fit / (double)L, flops * 1e-9, rsum, peak_rss_gib());
+    ridge_targets_free(&rt);
+    cv_free(&cv);
+    free(z), free(mix), free(x), free(Y), free(w), free(r);
+}
+
 int main(int argc, char **argv) {
     threads_choose_blas_kernels(argv);
     const char *data = NULL, *out = NULL;
@@ -107,6 +171,9 @@ int main(int argc, char **argv) {
     int K = 5, threads = 0, reps = 3;
     double lo = -2, hi = 5, memory_gib = 4;
     RidgeSelect select = RIDGE_SELECT_OUTER_MEAN;
+    size_t layers = 0, width = 0;
+    int pca_all = 0;
+    PcaMethod method = PCA_EIGH;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         int ok = 1;
@@ -119,6 +186,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--reps")) reps = atoi(v);
         else if (!strcmp(a, "--memory-gib")) memory_gib = atof(v);
         else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--layers")) ok = sscanf(v, "%zu,%zu", &layers, &width) == 2;
+        else if (!strcmp(a, "--pca-fit")) pca_all = !strcmp(v, "all");
+        else if (!strcmp(a, "--pca-method")) method = !strcmp(v, "randomized") ? PCA_RANDOMIZED : PCA_EIGH;
         else ok = 0;
         if (!ok || i + 1 >= argc) {
             fprintf(stderr, "ridge_bench: bad option '%s' (see the comment at the top of bench/ridge_bench.c)\n", a);
@@ -130,6 +200,14 @@ int main(int argc, char **argv) {
     if (reps < 1) reps = 1;
     threads_init(threads);
 
+    if (layers) {
+        double *grid = base_malloc(count * sizeof(double), "alphas");
+        ridge_logspace(grid, lo, hi, count);
+        run_layers(n, p, t, layers, width, K, grid, count, select, pca_all, method, (size_t)(memory_gib * 1073741824.0),
+                   threads);
+        free(grid);
+        return 0;
+    }
     float *X, *Y;
     if (data) {
         char path[4096];
@@ -167,14 +245,12 @@ int main(int argc, char **argv) {
         secs[i] = now() - t0;
     }
     double sec = median(secs, reps), peak = median(peaks, reps);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
            count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
     printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "
            "%zu dual; %zu of %zu scores direct; %zu batch(es) of %zu targets; peak RSS %.2f GiB\n",
            sec, reps, st.flops * 1e-9, st.flops / sec * 1e-9, peak, 100.0 * st.flops / sec * 1e-9 / peak, st.n_splits,
-           st.n_dual, st.n_direct, (size_t)K * count * t, st.n_batches, st.batch_targets, (double)ru.ru_maxrss / 1048576.0);
+           st.n_dual, st.n_direct, (size_t)K * count * t, st.n_batches, st.batch_targets, peak_rss_gib());
     if (out) {
         write_f64(out, "r.f64", r, t);
         write_f64(out, "alpha.f64", alpha, t);

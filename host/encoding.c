@@ -6,6 +6,7 @@
 
 #include "host/base.h"
 #include "host/signif.h"
+#include "host/threads.h"
 
 static size_t n_samples(const EncodingSpec *e) { return e->grid ? e->grid->n_volumes : e->W; }
 
@@ -110,7 +111,8 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     }
     feat_zscore(feat, V, C);
 
-    // one design, or one per outer fold from that fold's PCA
+    // one design, or one per outer fold from that fold's PCA (large LAPACK work: every thread when alone)
+    int blas = threads_blas_widen();
     size_t k = stats->components = encoding_components(e, C), c = k ? k : C;
     int per_fold = k && !e->pca_fit_all;
     float **X = base_calloc((size_t)K, sizeof(float *), "designs");
@@ -139,6 +141,7 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
         free(rows), free(m), free(red);
     }
     free(feat);
+    threads_blas_restore(blas);
     const size_t P = stats->width = (c + e->n_extra) * e->D;
 
     size_t bands[1 + 64], NG = 0;

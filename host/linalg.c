@@ -29,6 +29,27 @@ void linalg_eigh(double *a, double *w, size_t n) {
     linalg_fix_column_signs(a, n, n);
 }
 
+void linalg_eigh_top(double *a, double *w, double *v, size_t n, size_t k) {
+    if (k == 0) return;
+    lapack_int found = 0;
+    double *wall = base_malloc(n * sizeof(double), "eigenvalues");
+    lapack_int *support = base_malloc(2 * k * sizeof(lapack_int), "eigenvector support");
+    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)n, a, (lapack_int)n, 0.0, 0.0,
+                                     (lapack_int)(n - k + 1), (lapack_int)n, 0.0, &found, wall, v, (lapack_int)k, support);
+    if (info != 0 || (size_t)found != k)
+        DIE("the matrix holds NaN or Inf; check the inputs", "LAPACKE_dsyevr failed (info %d, %d of %zu found) on a %zux%zu matrix",
+            (int)info, (int)found, k, n, n);
+    for (size_t i = 0; i < k; i++) w[i] = wall[k - 1 - i];  // ascending from LAPACK: reverse
+    for (size_t r = 0; r < n; r++)
+        for (size_t i = 0; i < k / 2; i++) {
+            double t = v[r * k + i];
+            v[r * k + i] = v[r * k + k - 1 - i];
+            v[r * k + k - 1 - i] = t;
+        }
+    linalg_fix_column_signs(v, n, k);
+    free(wall), free(support);
+}
+
 void linalg_fix_column_signs(double *a, size_t rows, size_t cols) {
     for (size_t c = 0; c < cols; c++) {
         size_t best = 0;

@@ -14,6 +14,10 @@
 // a (n, n) symmetric -> eigenvectors in its columns; w (n) eigenvalues, descending
 void linalg_eigh(double *a, double *w, size_t n);
 
+// the k largest eigenpairs of a (n, n) symmetric (destroyed): w (k) descending, eigenvectors in the columns of
+// v (n, k), signs fixed as above. LAPACK's dsyevr on an index range: a fraction of the full cost when k << n.
+void linalg_eigh_top(double *a, double *w, double *v, size_t n, size_t k);
+
 // g (P, P) = x^T x for x (N, P), both triangles filled
 void linalg_gram(double *g, const double *x, size_t N, size_t P);
 

@@ -88,17 +88,16 @@ void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, 
     } else if (P <= n) {
         double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
         linalg_gram(a, xc, n, P);
-        linalg_eigh(a, w, P);
-        for (size_t p = 0; p < P; p++) memcpy(pca->components + p * K, a + p * P, K * sizeof(double));
+        linalg_eigh_top(a, w, pca->components, P, K);
         free(a);
     } else {
         // Gram route: xc xc^T = U L U^T; component k = xc^T u_k / sqrt(l_k)
         double *a = base_malloc(base_mul(n, n) * sizeof(double), "pca Gram");
         linalg_kernel(a, xc, n, P);
-        linalg_eigh(a, w, n);
         double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
+        linalg_eigh_top(a, w, u, n, K);
         for (size_t i = 0; i < n; i++)
-            for (size_t k = 0; k < K; k++) u[i * K + k] = a[i * n + k] / sqrt(w[k] > 0 ? w[k] : 1.0);
+            for (size_t k = 0; k < K; k++) u[i * K + k] /= sqrt(w[k] > 0 ? w[k] : 1.0);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)K, (int)n, 1.0, xc, (int)P, u, (int)K, 0.0,
                     pca->components, (int)K);
         free(u), free(a);

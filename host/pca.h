@@ -4,8 +4,8 @@
  * pca_fit learns the components from a subset of the rows (a fold's training samples, or all of
  * them: the reference study's choice), pca_transform projects any rows on them, so held-out samples
  * never shape the projection they are scored in. Two methods, both in float64:
- *  - PCA_EIGH: eigendecomposition of the smaller of the covariance (P, P) and Gram (n, n) matrices
- *    of the centred rows — exact;
+ *  - PCA_EIGH: the K leading eigenpairs of the smaller of the covariance (P, P) and Gram (n, n)
+ *    matrices of the centred rows (LAPACK dsyevr on an index range) — exact;
  *  - PCA_RANDOMIZED: randomized SVD (Halko, Martinsson & Tropp 2011): a Gaussian sketch of K + 10
  *    columns, 4 power iterations with QR re-orthonormalisation, then an exact SVD of the small
  *    projected matrix; O(n P K) instead of O(P^3). Equal to the exact components where the spectrum

@@ -8,6 +8,7 @@
 
 #include "host/base.h"
 #include "host/linalg.h"
+#include "host/threads.h"
 
 void ridge_logspace(double *alphas, double lo, double hi, size_t n) {
     for (size_t i = 0; i < n; i++) alphas[i] = pow(10.0, n == 1 ? lo : lo + (hi - lo) * (double)i / (double)(n - 1));
@@ -825,11 +826,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         else need_primal = 1;
     }
 
-    int blas_threads = -1;  // a fit outside a parallel region: OpenBLAS takes the OpenMP threads meanwhile
-    if (!omp_in_parallel()) {
-        blas_threads = openblas_get_num_threads();
-        openblas_set_num_threads(omp_get_max_threads());
-    }
+    int blas_threads = threads_blas_widen();
     const size_t A = c.A, NG = c.NG, NB = c.NB;
     const int acc_all = !nested || out->weights;
     const size_t Tb_max = batch_targets(&c, need_primal, need_dual, acc_all);
@@ -933,6 +930,6 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
 
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);
     free(r_sum), free(c.gamma), free(c.band_of);
-    if (blas_threads > 0) openblas_set_num_threads(blas_threads);
+    threads_blas_restore(blas_threads);
     return 0;
 }

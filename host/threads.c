@@ -13,6 +13,17 @@ void threads_init(int n) {
 
 int threads_count(void) { return omp_get_max_threads(); }
 
+int threads_blas_widen(void) {
+    if (omp_in_parallel()) return -1;
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(omp_get_max_threads());
+    return before;
+}
+
+void threads_blas_restore(int before) {
+    if (before > 0) openblas_set_num_threads(before);
+}
+
 void threads_choose_blas_kernels(char **argv) {
     if (getenv("OPENBLAS_CORETYPE") || strcmp(openblas_get_corename(), "Prescott") != 0) return;
     __builtin_cpu_init();

@@ -14,6 +14,12 @@
 void threads_init(int n);
 int threads_count(void);
 
+// A stage that runs alone (outside any OpenMP parallel region) and spends its time in large BLAS or LAPACK
+// calls lets OpenBLAS use every OpenMP thread meanwhile: widen returns the previous count for restore, or -1
+// (nothing changed) inside a parallel region, where OpenBLAS stays single-threaded.
+int threads_blas_widen(void);
+void threads_blas_restore(int before);
+
 // OpenBLAS chooses its kernels when it loads, from the CPU model; on CPUs newer than the library it
 // falls back to "Prescott" (SSE3) kernels, several times slower. OPENBLAS_CORETYPE must be set before
 // the library loads, so this names the right kernels (SkylakeX with AVX-512, else Haswell with AVX2)
