@@ -22,9 +22,10 @@ static const char *USAGE =
     "usage: brainsweep <command> [options]\n"
     "\n"
     "commands:\n"
-    "  sweep CONFIG.yaml [-P section.key=value]... [--dry-run] [-v|-q]\n"
+    "  sweep CONFIG.yaml [-P section.key=value]... [--fit-memory GIB] [--dry-run] [-v|-q]\n"
     "                          extract hidden states, fit encoding models, write the results file\n"
-    "                          (run under mpirun/srun for many ranks)\n"
+    "                          (run under mpirun/srun for many ranks); --fit-memory is ridge.memory_gib,\n"
+    "                          the working memory of one fit (targets run in batches that fit it)\n"
     "  inspect RESULTS.h5      print a results file's metadata and layer x region matrices\n"
     "  tokenize MODEL.gguf TEXT print the tokens of TEXT with their byte offsets\n"
     "  config-doc              print the reference of every config key (markdown)\n"
@@ -35,9 +36,13 @@ static const char *USAGE =
 static int cmd_sweep(int argc, char **argv) {
     SweepOptions opt = {0};
     const char **overrides = base_calloc((size_t)argc, sizeof(char *), "overrides");
+    char memory[64];
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-P") == 0 && i + 1 < argc) {
             overrides[opt.n_overrides++] = argv[++i];
+        } else if (strcmp(argv[i], "--fit-memory") == 0 && i + 1 < argc) {
+            snprintf(memory, sizeof memory, "ridge.memory_gib=%s", argv[++i]);
+            overrides[opt.n_overrides++] = memory;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             opt.dry_run = 1;
         } else if (strcmp(argv[i], "-v") == 0) {

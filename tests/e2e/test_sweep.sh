@@ -42,6 +42,13 @@ check "inspect_prints_6_layer_rows" test "$(grep -cE '^ +[0-5] ' "$E2E_TMP/inspe
 "$BRAINSWEEP" inspect "$CONFIG" >"$E2E_TMP/inspect_bad.log" 2>&1
 check "inspect_refuses_non_results_file" bash -c "[ $? -ne 0 ] && grep -q 'not an HDF5 file' '$E2E_TMP/inspect_bad.log'"
 
+# a tiny fit memory: the targets run in many batches, and the scores do not change
+"$BRAINSWEEP" sweep "$CONFIG" -P output.path="$E2E_TMP/small/results.h5" -P run.threads=1 --fit-memory 0.0005 \
+  >"$E2E_TMP/small.log" 2>&1
+check "small_fit_memory_exits_0" test $? -eq 0
+check "small_fit_memory_same_scores" h5diff -d 1e-5 "$OUT" "$E2E_TMP/small/results.h5" /scores/r /scores/r
+check "small_fit_memory_same_alphas" h5diff -p 1e-5 "$OUT" "$E2E_TMP/small/results.h5" /scores/alpha /scores/alpha
+
 # significance, weights, PCA on all samples, a word-rate band, a gap, the faster alpha choice
 OUTP=$E2E_TMP/perm/results.h5
 "$BRAINSWEEP" sweep "$CONFIG" -P output.path="$OUTP" -P run.threads=1 -P ridge.permutations=200 -P output.weights=true \
