@@ -12,24 +12,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "host/ops_cpu.h"
 #include "host/threads.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 int main(int argc, char **argv) {
     threads_choose_blas_kernels(argv);
@@ -70,18 +56,18 @@ int main(int argc, char **argv) {
         double *t_blas = malloc(2 * (size_t)reps * sizeof(double)), *t_ours = t_blas + reps;
         for (int r = -1; r < reps; r++) {  // in turn, so drift hits both alike
             openblas_set_num_threads(threads);
-            double t0 = now();
+            double t0 = bench_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)K, b, (int)K,
                         0.0f, c, (int)N);
-            double t1 = now();
+            double t1 = bench_now();
             openblas_set_num_threads(1);
             matmul_forward_cpu(c, a, b, NULL, (int)M, (int)K, (int)N);
-            double t2 = now();
+            double t2 = bench_now();
             if (r >= 0) t_blas[r] = t1 - t0, t_ours[r] = t2 - t1;
         }
         double flop = 2.0 * (double)M * (double)N * (double)K;
-        printf("| %s | %zu x %zu x %zu | %.1f | %.1f |\n", shapes[s].what, M, N, K, flop / median(t_blas, reps) * 1e-9,
-               flop / median(t_ours, reps) * 1e-9);
+        printf("| %s | %zu x %zu x %zu | %.1f | %.1f |\n", shapes[s].what, M, N, K, flop / bench_median(t_blas, reps) * 1e-9,
+               flop / bench_median(t_ours, reps) * 1e-9);
         free(t_blas), free(a), free(b), free(c);
     }
     return 0;

@@ -23,27 +23,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "host/base.h"
 #include "host/cv.h"
 #include "host/encoding.h"
 #include "host/ridge.h"
 #include "host/threads.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static double urand(void) {
@@ -106,9 +92,9 @@ static double sgemm_peak(int threads) {
     openblas_set_num_threads(threads);
     double best = 1e30;
     for (int r = 0; r < 3; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, M, M, 1.0f, a, M, b, M, 0.0f, c, M);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (t < best) best = t;
     }
     openblas_set_num_threads(1);
@@ -147,9 +133,9 @@ static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, 
                     x, (int)C);
         openblas_set_num_threads(1);
         for (size_t i = 0; i < n * C; i++) x[i] += 2.0f * nrand();
-        double t0 = now();
+        double t0 = bench_now();
         if (encoding_fit(&e, x, C, &o, &st, err)) DIE("check the shape", "%s", err);
-        fit += now() - t0;
+        fit += bench_now() - t0;
         flops += st.ridge.flops;
         for (size_t k = 0; k < t; k++) rsum += r[k] / (double)(L * t);
     }
@@ -240,11 +226,11 @@ int main(int argc, char **argv) {
     const float *Xs[1] = {X};
     for (int i = 0; i < reps; i++) {
         peaks[i] = sgemm_peak(threads);
-        double t0 = now();
+        double t0 = bench_now();
         if (ridge_cv(Xs, 0, p, &rt, &cfg, &o, &st, err)) DIE("check the shape", "%s", err);
-        secs[i] = now() - t0;
+        secs[i] = bench_now() - t0;
     }
-    double sec = median(secs, reps), peak = median(peaks, reps);
+    double sec = bench_median(secs, reps), peak = bench_median(peaks, reps);
     printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
            count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
     printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "

@@ -4,6 +4,7 @@
  *   CHECK(cond, fmt, ...)         record a pass or a failure with file:line and a message
  *   CHECK_CLOSE(name, got, ref, n, atol, rtol)  arrays, prints maxdiff and the worst index
  *   SKIP(name, reason)            a case that cannot run here (never a silent pass)
+ *   test_urand(&s), test_nrand(&s)  seeded uniform (0, 1) and normal numbers
  *   TEST_MAIN(name) { ... }       defines main; ends with "test_x: N passed, N failed, N skipped"
  *
  * Exit codes: 0 all passed (or skipped), 1 any failure. tests/run.sh sums the summary lines.
@@ -14,6 +15,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,17 @@ static void test_report(int ok, const char *file, int line, const char *fmt, ...
         printf("FAIL %s/%s  %s:%d\n", test_name, msg, file, line);
     }
     fflush(stdout);
+}
+
+// Reproducible random inputs: xorshift64* uniform in (0, 1), Box-Muller normals; each test file seeds its own state
+__attribute__((unused)) static double test_urand(uint64_t *s) {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return ((*s * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
+}
+__attribute__((unused)) static double test_nrand(uint64_t *s) {
+    return sqrt(-2 * log(test_urand(s))) * cos(2 * M_PI * test_urand(s));
 }
 
 #define CHECK(cond, ...) test_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)

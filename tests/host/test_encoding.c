@@ -9,13 +9,7 @@
 #include "tests/test.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static double urand(void) {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double nrand(void) { return test_nrand(&rng); }
 
 static double mean(const float *v, size_t n) {
     double s = 0;

@@ -7,13 +7,7 @@
 #include "tests/test.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double urand(void) {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double nrand(void) { return test_nrand(&rng); }
 
 // rows of a matrix with a decaying spectrum (column p scaled by 1/(1 + p/2)) and an offset; with
 // gap_after > 0 the columns from gap_after on are ten times weaker (a spectral gap)

@@ -10,13 +10,7 @@
 #include "tests/test.h"
 
 static uint64_t rng = 88172645463325252ull;
-static double urand(void) {  // xorshift64*, uniform in (0, 1)
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double nrand(void) { return test_nrand(&rng); }
 
 // ----------------------------------------------------------------------------
 // the reference

@@ -7,13 +7,7 @@
 #include "tests/test.h"
 
 static uint64_t rng = 0x853c49e6748fea9bull;
-static double urand(void) {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return ((rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
-}
-static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double nrand(void) { return test_nrand(&rng); }
 
 // an autocorrelated series (AR(1), phi 0.6), as recordings are
 static void ar1(float *y, size_t N, size_t T, size_t t) {
