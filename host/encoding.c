@@ -119,26 +119,25 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     if (!k) {
         X[0] = design(e, feat, C, V);
     } else {
+        // the fits: one on all samples, or one per outer fold on its training samples (sharing their work)
+        const size_t F = per_fold ? (size_t)K : 1;
+        uint8_t *in = base_malloc(F * V, "fold rows"), *m = base_malloc(2 * e->cv->n_seg, "masks");
+        memset(in, 1, F * V);
+        for (size_t f = 0; per_fold && f < F; f++) {
+            size_t ntr, nte;
+            cv_split(e->cv, (int)f, -1, m, m + e->cv->n_seg, &ntr, &nte);
+            for (size_t sg = 0; sg < e->cv->n_seg; sg++)
+                memset(in + f * V + e->cv->seg_start[sg], m[sg], e->cv->seg_start[sg + 1] - e->cv->seg_start[sg]);
+        }
+        Pca *pca = base_malloc(F * sizeof(Pca), "pca");
+        pca_fit_folds(pca, feat, V, C, in, F, k, (PcaMethod)e->pca_method, 1);
         double *red = base_malloc(base_mul(V, k) * sizeof(double), "components");
-        uint8_t *m = base_malloc(2 * e->cv->n_seg, "masks");
-        size_t *rows = base_malloc(V * sizeof(size_t), "rows");
-        for (int f = 0; f < (per_fold ? K : 1); f++) {
-            size_t n = V;
-            if (per_fold) {
-                size_t ntr, nte;
-                cv_split(e->cv, f, -1, m, m + e->cv->n_seg, &ntr, &nte);
-                n = 0;
-                for (size_t s = 0; s < e->cv->n_seg; s++)
-                    if (m[s])
-                        for (size_t i = e->cv->seg_start[s]; i < e->cv->seg_start[s + 1]; i++) rows[n++] = i;
-            }
-            Pca pca;
-            pca_fit(&pca, feat, V, C, per_fold ? rows : NULL, n, k, (PcaMethod)e->pca_method, (uint64_t)f + 1);
-            pca_transform(&pca, feat, V, red);
-            pca_free(&pca);
+        for (size_t f = 0; f < F; f++) {
+            pca_transform(&pca[f], feat, V, red);
+            pca_free(&pca[f]);
             X[f] = design(e, red, k, V);
         }
-        free(rows), free(m), free(red);
+        free(red), free(pca), free(in), free(m);
     }
     free(feat);
     threads_blas_restore(blas);

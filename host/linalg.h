@@ -15,7 +15,8 @@
 void linalg_eigh(double *a, double *w, size_t n);
 
 // the k largest eigenpairs of a (n, n) symmetric (destroyed): w (k) descending, eigenvectors in the columns of
-// v (n, k), signs fixed as above. LAPACK's dsyevr on an index range: a fraction of the full cost when k << n.
+// v (n, k), signs fixed as above: tridiagonal reduction, MRRR on the wanted index range, back-transformation of k
+// vectors (about half the cost of the full decomposition for k << n).
 void linalg_eigh_top(double *a, double *w, double *v, size_t n, size_t k);
 
 // g (P, P) = x^T x for x (N, P), both triangles filled

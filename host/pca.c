@@ -62,15 +62,37 @@ static void randomized(double *comp, double *w, const double *xc, size_t n, size
     free(omega), free(Y), free(Z), free(B), free(sv), free(vt), free(superb);
 }
 
-void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
-             PcaMethod method, uint64_t seed) {
-    size_t n = rows ? n_rows : N;
-    ASSERT(K >= 1 && K <= n && K <= P);
+static void pca_init(Pca *pca, size_t P, size_t K) {
     memset(pca, 0, sizeof *pca);
     pca->P = P, pca->K = K;
     pca->mean = base_calloc(P, sizeof(double), "pca mean");
     pca->components = base_malloc(base_mul(P, K) * sizeof(double), "pca components");
     pca->explained = base_malloc(K * sizeof(double), "pca variance");
+}
+
+// components k = xc^T u_k / sqrt(w_k) from the K leading eigenpairs of the centred kernel a (n, n) (destroyed) of the
+// centred rows xc (n, P)
+static void from_kernel(Pca *pca, double *a, const double *xc, size_t n, double *w) {
+    const size_t P = pca->P, K = pca->K;
+    double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
+    linalg_eigh_top(a, w, u, n, K);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < K; k++) u[i * K + k] /= sqrt(w[k] > 0 ? w[k] : 1.0);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)K, (int)n, 1.0, xc, (int)P, u, (int)K, 0.0,
+                pca->components, (int)K);
+    free(u);
+}
+
+static void finish(Pca *pca, const double *w, double total) {
+    linalg_fix_column_signs(pca->components, pca->P, pca->K);
+    for (size_t k = 0; k < pca->K; k++) pca->explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
+}
+
+void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
+             PcaMethod method, uint64_t seed) {
+    size_t n = rows ? n_rows : N;
+    ASSERT(K >= 1 && K <= n && K <= P);
+    pca_init(pca, P, K);
     double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
     for (size_t i = 0; i < n; i++) memcpy(xc + i * P, x + (rows ? rows[i] : i) * P, P * sizeof(double));
     for (size_t i = 0; i < n; i++)
@@ -90,21 +112,98 @@ void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, 
         linalg_gram(a, xc, n, P);
         linalg_eigh_top(a, w, pca->components, P, K);
         free(a);
-    } else {
-        // Gram route: xc xc^T = U L U^T; component k = xc^T u_k / sqrt(l_k)
+    } else {  // Gram route: xc xc^T = U L U^T
         double *a = base_malloc(base_mul(n, n) * sizeof(double), "pca Gram");
         linalg_kernel(a, xc, n, P);
-        double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
-        linalg_eigh_top(a, w, u, n, K);
-        for (size_t i = 0; i < n; i++)
-            for (size_t k = 0; k < K; k++) u[i * K + k] /= sqrt(w[k] > 0 ? w[k] : 1.0);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)K, (int)n, 1.0, xc, (int)P, u, (int)K, 0.0,
-                    pca->components, (int)K);
-        free(u), free(a);
+        from_kernel(pca, a, xc, n, w);
+        free(a);
     }
-    linalg_fix_column_signs(pca->components, P, K);
-    for (size_t k = 0; k < K; k++) pca->explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
+    finish(pca, w, total);
     free(w), free(xc);
+}
+
+void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t *in, size_t F, size_t K,
+                   PcaMethod method, uint64_t seed) {
+    size_t *n = base_calloc(F, sizeof(size_t), "fold sizes"), *rows = base_malloc(N * sizeof(size_t), "rows");
+    int need_cov = 0, need_ker = 0;
+    for (size_t f = 0; f < F; f++) {
+        for (size_t i = 0; i < N; i++) n[f] += in[f * N + i] != 0;
+        if (P <= n[f]) need_cov = 1;
+        else need_ker = 1;
+    }
+    if (method == PCA_RANDOMIZED || (need_ker && N > 20000)) {  // nothing to share, or an (N, N) kernel too large
+        for (size_t f = 0; f < F; f++) {
+            size_t m = 0;
+            for (size_t i = 0; i < N; i++)
+                if (in[f * N + i]) rows[m++] = i;
+            pca_fit(&pca[f], x, N, P, rows, m, K, method, seed + f);
+        }
+        free(n), free(rows);
+        return;
+    }
+    // every row centred on the mean of all rows; the Gram (P, P) and/or kernel (N, N) of them, once
+    double *mean = base_calloc(P, sizeof(double), "pca mean"), *xg = base_malloc(base_mul(N, P) * sizeof(double), "pca rows");
+    for (size_t i = 0; i < N; i++)
+        for (size_t p = 0; p < P; p++) mean[p] += x[i * P + p];
+    for (size_t p = 0; p < P; p++) mean[p] /= (double)N;
+    for (size_t i = 0; i < N; i++)
+        for (size_t p = 0; p < P; p++) xg[i * P + p] = x[i * P + p] - mean[p];
+    double *G = NULL, *Kall = NULL;
+    if (need_cov) G = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance"), linalg_gram(G, xg, N, P);
+    if (need_ker) Kall = base_malloc(base_mul(N, N) * sizeof(double), "pca kernel"), linalg_kernel(Kall, xg, N, P);
+    double *mu = base_malloc(P * sizeof(double), "fold mean"), *w = base_malloc((P > N ? P : N) * sizeof(double), "pca");
+    for (size_t f = 0; f < F; f++) {
+        const size_t nf = n[f];
+        ASSERT(K >= 1 && K <= nf && K <= P);
+        pca_init(&pca[f], P, K);
+        size_t m = 0;
+        for (size_t i = 0; i < N; i++)
+            if (in[f * N + i]) rows[m++] = i;
+        memset(mu, 0, P * sizeof(double));
+        for (size_t j = 0; j < nf; j++)
+            for (size_t p = 0; p < P; p++) mu[p] += xg[rows[j] * P + p];
+        for (size_t p = 0; p < P; p++) mu[p] /= (double)nf, pca[f].mean[p] = mean[p] + mu[p];
+        double *xc = base_malloc(base_mul(nf, P) * sizeof(double), "pca centred rows"), total = 0;
+        for (size_t j = 0; j < nf; j++)
+            for (size_t p = 0; p < P; p++) {
+                double v = xc[j * P + p] = xg[rows[j] * P + p] - mu[p];
+                total += v * v;
+            }
+        if (P <= nf) {
+            // the fold's centred covariance: G minus the rows it leaves out, minus nf mu mu^T
+            double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
+            memcpy(a, G, P * P * sizeof(double));
+            size_t nout = N - nf;
+            if (nout) {
+                double *xo = base_malloc(base_mul(nout, P) * sizeof(double), "pca rows left out");
+                for (size_t i = 0, o = 0; i < N; i++)
+                    if (!in[f * N + i]) memcpy(xo + (o++) * P, xg + i * P, P * sizeof(double));
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)nout, -1.0, xo, (int)P, 1.0, a, (int)P);
+                free(xo);
+            }
+            cblas_dsyr(CblasRowMajor, CblasUpper, (int)P, -(double)nf, mu, 1, a, (int)P);
+            for (size_t i = 0; i < P; i++)
+                for (size_t j = 0; j < i; j++) a[i * P + j] = a[j * P + i];
+            linalg_eigh_top(a, w, pca[f].components, P, K);
+            free(a);
+        } else {
+            // the fold's block of the kernel, centred: k_ij - r_i - r_j + r, r_i the row means over the fold
+            double *a = base_malloc(base_mul(nf, nf) * sizeof(double), "pca Gram"), *r = base_calloc(nf, sizeof(double), "pca");
+            double rr = 0;
+            for (size_t i = 0; i < nf; i++) {
+                for (size_t j = 0; j < nf; j++) r[i] += a[i * nf + j] = Kall[rows[i] * N + rows[j]];
+                r[i] /= (double)nf;
+                rr += r[i] / (double)nf;
+            }
+            for (size_t i = 0; i < nf; i++)
+                for (size_t j = 0; j < nf; j++) a[i * nf + j] += rr - r[i] - r[j];
+            from_kernel(&pca[f], a, xc, nf, w);
+            free(a), free(r);
+        }
+        finish(&pca[f], w, total);
+        free(xc);
+    }
+    free(n), free(rows), free(mean), free(xg), free(G), free(Kall), free(mu), free(w);
 }
 
 void pca_transform(const Pca *pca, const double *x, size_t N, double *out) {

@@ -34,6 +34,12 @@ typedef struct {
 // rows (n_rows) of x (N, P) to fit on; NULL rows: all N
 void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
              PcaMethod method, uint64_t seed);
+// F fits at once, fit f on the rows i with in[f * N + i] != 0 (outer folds' training samples): equal to F calls
+// of pca_fit, seeds seed + f. The exact method shares the folds' work: one Gram (P, P) of all rows, from which
+// each fold subtracts the rows it leaves out, and/or one kernel (N, N), from which each fold takes its block
+// (computed only for N <= 20,000); the randomized method fits each fold alone.
+void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t *in, size_t F, size_t K,
+                   PcaMethod method, uint64_t seed);
 // out (N, K) = (x - mean) components
 void pca_transform(const Pca *pca, const double *x, size_t N, double *out);
 void pca_free(Pca *pca);

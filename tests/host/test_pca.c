@@ -72,7 +72,41 @@ static void check(const char *name, size_t N, size_t P, size_t K, PcaMethod meth
     free(x), free(rows), free(comp), free(ratio), free(scores);
 }
 
+// pca_fit_folds (shared Gram or kernel) equals one pca_fit per fold, folds of different sizes so that with
+// N = 36, P = 30 some folds take the covariance route and some the Gram route
+static void check_folds(const char *name, size_t N, size_t P, size_t K, size_t F) {
+    double *x = malloc(N * P * sizeof(double));
+    make_data(x, N, P, 0);
+    uint8_t *in = malloc(F * N);
+    size_t *rows = malloc(N * sizeof(size_t));
+    for (size_t f = 0; f < F; f++)
+        for (size_t i = 0; i < N; i++) in[f * N + i] = (i * F / N) != f && !(f == 0 && i % 5 == 0);
+    Pca *shared = malloc(F * sizeof(Pca));
+    pca_fit_folds(shared, x, N, P, in, F, K, PCA_EIGH, 3);
+    double d = 0;
+    int routes[2] = {0, 0};
+    for (size_t f = 0; f < F; f++) {
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++)
+            if (in[f * N + i]) rows[n++] = i;
+        routes[P <= n]++;
+        Pca one;
+        pca_fit(&one, x, N, P, rows, n, K, PCA_EIGH, 3 + f);
+        for (size_t i = 0; i < P * K; i++) d = fmax(d, fabs(one.components[i] - shared[f].components[i]));
+        for (size_t p = 0; p < P; p++) d = fmax(d, fabs(one.mean[p] - shared[f].mean[p]));
+        for (size_t k = 0; k < K; k++) d = fmax(d, fabs(one.explained[k] - shared[f].explained[k]));
+        pca_free(&one);
+        pca_free(&shared[f]);
+    }
+    CHECK(d < 1e-9, "%s/folds_equal_separate_fits (max %.1e; %d covariance, %d Gram folds)", name, d, routes[1],
+          routes[0]);
+    free(x), free(in), free(rows), free(shared);
+}
+
 TEST_MAIN("test_pca") {
+    check_folds("covariance_folds_N200_P12_K4", 200, 12, 4, 5);
+    check_folds("gram_folds_N30_P60_K5", 30, 60, 5, 3);
+    check_folds("mixed_folds_N45_P30_K4", 45, 30, 4, 3);
     check("eigh_covariance_N80_P12_K4", 80, 12, 4, PCA_EIGH, 0, 0, 1e-9);
     check("eigh_gram_N14_P40_K5", 14, 40, 5, PCA_EIGH, 0, 0, 1e-9);
     check("eigh_fold_rows_N80_P12_K4", 80, 12, 4, PCA_EIGH, 1, 0, 1e-9);
