@@ -31,22 +31,21 @@ size_t encoding_width(const EncodingSpec *e, size_t C) {
     return ((k ? k : C) + e->n_extra) * e->D;
 }
 
-// Centre every column of x (N, C) and divide columns [c0, c1) by one common scale, the root of
-// their mean variance: unit variance on average, yet principal components keep their relative
-// variances (z-scoring each would whiten them, and with as many components as samples a whitened
-// design carries nothing but the sample index).
+// Centre columns [c0, c1) of x (N, C) and divide them by one common scale, the root of their mean variance:
+// unit variance on average, yet principal components keep their relative variances (z-scoring each would
+// whiten them, and with as many components as samples a whitened design carries nothing but the sample index).
 static void centre_scale(double *x, size_t N, size_t C, size_t c0, size_t c1) {
-    double *mean = base_calloc(C, sizeof(double), "column means");
+    const size_t w = c1 - c0;
+    double *mean = base_calloc(w, sizeof(double), "column means"), ss = 0;
     for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < C; j++) mean[j] += x[i * C + j];
-    double ss = 0;
-    for (size_t j = 0; j < C; j++) mean[j] /= (double)N;
+        for (size_t j = 0; j < w; j++) mean[j] += x[i * C + c0 + j];
+    for (size_t j = 0; j < w; j++) mean[j] /= (double)N;
     for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < C; j++) {
-            x[i * C + j] -= mean[j];
-            if (j >= c0 && j < c1) ss += x[i * C + j] * x[i * C + j];
+        for (size_t j = 0; j < w; j++) {
+            double v = x[i * C + c0 + j] -= mean[j];
+            ss += v * v;
         }
-    double scale = ss > 0 ? sqrt(ss / (double)N / (double)(c1 - c0)) : 1.0;
+    double scale = ss > 0 ? sqrt(ss / (double)N / (double)w) : 1.0;
     for (size_t i = 0; i < N; i++)
         for (size_t j = c0; j < c1; j++) x[i * C + j] /= scale;
     free(mean);
@@ -152,17 +151,14 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     double *r = base_malloc(T * sizeof(double), "r"), *r2 = base_malloc(T * sizeof(double), "r2");
     double *alpha = base_malloc(T * sizeof(double), "alpha");
     float *pred = e->permutations ? base_malloc(base_mul(V, T) * sizeof(float), "predictions") : NULL;
-    float *W = out->weights ? base_malloc(base_mul(P, T) * sizeof(float), "weights") : NULL;
-    RidgeOut ro = {r, r2, alpha, NULL, pred, W, out->weights ? out->intercept : NULL};
+    // weights (P, T) are the first P rows of out->weights (weights_rows, T)
+    RidgeOut ro = {r, r2, alpha, NULL, pred, out->weights, out->weights ? out->intercept : NULL};
     int rc_fit = ridge_cv((const float *const *)X, per_fold, P, e->targets, &rc, &ro, &stats->ridge, err);
     for (size_t t = 0; rc_fit == 0 && t < T; t++) {
         out->r[t] = (float)r[t], out->r2[t] = (float)r2[t], out->alpha[t] = (float)alpha[t];
         out->p[t] = out->q[t] = NAN;
     }
-    if (rc_fit == 0 && W) {
-        for (size_t i = 0; i < out->weights_rows * T; i++) out->weights[i] = NAN;
-        memcpy(out->weights, W, P * T * sizeof(float));
-    }
+    for (size_t i = P * T; rc_fit == 0 && out->weights && i < out->weights_rows * T; i++) out->weights[i] = NAN;
     if (rc_fit == 0 && pred) {
         double *p = base_malloc(T * sizeof(double), "p"), *q = base_malloc(T * sizeof(double), "q");
         size_t min_shift = e->null_min_shift ? e->null_min_shift : V / 10;
@@ -175,6 +171,6 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
         free(p), free(q);
     }
     for (int f = 0; f < K; f++) free(X[f]);
-    free(X), free(gammas), free(r), free(r2), free(alpha), free(pred), free(W);
+    free(X), free(gammas), free(r), free(r2), free(alpha), free(pred);
     return rc_fit;
 }

@@ -90,23 +90,3 @@ void linalg_gram(double *g, const double *x, size_t N, size_t P) {
     for (size_t i = 0; i < P; i++)
         for (size_t j = 0; j < i; j++) g[i * P + j] = g[j * P + i];
 }
-
-void linalg_pearson_columns(double *r, const double *a, const double *b, size_t N, size_t T) {
-    for (size_t t = 0; t < T; t++) {
-        double ma = 0, mb = 0;
-        for (size_t i = 0; i < N; i++) {
-            ma += a[i * T + t];
-            mb += b[i * T + t];
-        }
-        ma /= (double)N;
-        mb /= (double)N;
-        double sab = 0, saa = 0, sbb = 0;
-        for (size_t i = 0; i < N; i++) {
-            double da = a[i * T + t] - ma, db = b[i * T + t] - mb;
-            sab += da * db;
-            saa += da * da;
-            sbb += db * db;
-        }
-        r[t] = (saa > 0 && sbb > 0) ? sab / sqrt(saa * sbb) : NAN;
-    }
-}

@@ -28,7 +28,4 @@ void linalg_kernel(double *k, const double *x, size_t N, size_t P);
 // flip the sign of each column of a (rows, cols) so its largest-magnitude entry is positive
 void linalg_fix_column_signs(double *a, size_t rows, size_t cols);
 
-// Pearson r per column of a and b (N, T); NaN for a constant column
-void linalg_pearson_columns(double *r, const double *a, const double *b, size_t N, size_t T);
-
 #endif  // HOST_LINALG_H

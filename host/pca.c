@@ -88,22 +88,30 @@ static void finish(Pca *pca, const double *w, double total) {
     for (size_t k = 0; k < pca->K; k++) pca->explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
 }
 
+// (n, P): the rows (NULL: the first n) of x minus their mean, written to mean (P); total: their sum of squares
+static double *centred_rows(const double *x, size_t P, const size_t *rows, size_t n, double *mean, double *total) {
+    double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
+    for (size_t i = 0; i < n; i++) memcpy(xc + i * P, x + (rows ? rows[i] : i) * P, P * sizeof(double));
+    memset(mean, 0, P * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; p < P; p++) mean[p] += xc[i * P + p];
+    for (size_t p = 0; p < P; p++) mean[p] /= (double)n;
+    *total = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; p < P; p++) {
+            double v = xc[i * P + p] -= mean[p];
+            *total += v * v;
+        }
+    return xc;
+}
+
 void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
              PcaMethod method, uint64_t seed) {
     size_t n = rows ? n_rows : N;
     ASSERT(K >= 1 && K <= n && K <= P);
     pca_init(pca, P, K);
-    double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
-    for (size_t i = 0; i < n; i++) memcpy(xc + i * P, x + (rows ? rows[i] : i) * P, P * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        for (size_t p = 0; p < P; p++) pca->mean[p] += xc[i * P + p];
-    for (size_t p = 0; p < P; p++) pca->mean[p] /= (double)n;
-    double total = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t p = 0; p < P; p++) {
-            double v = xc[i * P + p] -= pca->mean[p];
-            total += v * v;
-        }
+    double total;
+    double *xc = centred_rows(x, P, rows, n, pca->mean, &total);
     double *w = base_malloc((P > n ? P : n) * sizeof(double), "pca variances");
     if (method == PCA_RANDOMIZED) {
         randomized(pca->components, w, xc, n, P, K, seed);
@@ -142,12 +150,8 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
         return;
     }
     // every row centred on the mean of all rows; the Gram (P, P) and/or kernel (N, N) of them, once
-    double *mean = base_calloc(P, sizeof(double), "pca mean"), *xg = base_malloc(base_mul(N, P) * sizeof(double), "pca rows");
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) mean[p] += x[i * P + p];
-    for (size_t p = 0; p < P; p++) mean[p] /= (double)N;
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) xg[i * P + p] = x[i * P + p] - mean[p];
+    double *mean = base_malloc(P * sizeof(double), "pca mean"), unused;
+    double *xg = centred_rows(x, P, NULL, N, mean, &unused);
     double *G = NULL, *Kall = NULL;
     if (need_cov) G = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance"), linalg_gram(G, xg, N, P);
     if (need_ker) Kall = base_malloc(base_mul(N, N) * sizeof(double), "pca kernel"), linalg_kernel(Kall, xg, N, P);
@@ -159,16 +163,9 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
         size_t m = 0;
         for (size_t i = 0; i < N; i++)
             if (in[f * N + i]) rows[m++] = i;
-        memset(mu, 0, P * sizeof(double));
-        for (size_t j = 0; j < nf; j++)
-            for (size_t p = 0; p < P; p++) mu[p] += xg[rows[j] * P + p];
-        for (size_t p = 0; p < P; p++) mu[p] /= (double)nf, pca[f].mean[p] = mean[p] + mu[p];
-        double *xc = base_malloc(base_mul(nf, P) * sizeof(double), "pca centred rows"), total = 0;
-        for (size_t j = 0; j < nf; j++)
-            for (size_t p = 0; p < P; p++) {
-                double v = xc[j * P + p] = xg[rows[j] * P + p] - mu[p];
-                total += v * v;
-            }
+        double total;
+        double *xc = centred_rows(xg, P, rows, nf, mu, &total);
+        for (size_t p = 0; p < P; p++) pca[f].mean[p] = mean[p] + mu[p];
         if (P <= nf) {
             // the fold's centred covariance: G minus the rows it leaves out, minus nf mu mu^T
             double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");

@@ -437,8 +437,7 @@ static void score_columns(const Basis *b, const Ctx *c, const size_t *tcol, cons
                           size_t block, ColSums *cs, float *pred) {
     const size_t R = b->R, CH = SCORE_CHUNK, rows = b->expl ? b->n_te : R;
     const size_t bl = block ? block : n, per_block = (bl + CH - 1) / CH, n_chunks = n / bl * per_block;
-    int blas = omp_in_parallel() ? 1 : openblas_get_num_threads();
-    if (blas > 1) openblas_set_num_threads(1);
+    int blas = threads_blas_narrow();
 #pragma omp parallel if (n_chunks > 1)
     {
         float *Ba = base_malloc(R * CH * sizeof(float), "scaled targets");
@@ -452,7 +451,7 @@ static void score_columns(const Basis *b, const Ctx *c, const size_t *tcol, cons
         }
         free(Ba), free(work), free(acc);
     }
-    if (blas > 1) openblas_set_num_threads(blas);
+    threads_blas_restore(blas);
     c->stats->flops += 2.0 * (double)rows * (double)R * (double)n;
 }
 
@@ -524,8 +523,7 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
             double d = 1.0 / (lam[i] + alphas[a]);
             E[a * 2 * R + i] = d, E[a * 2 * R + R + i] = d * d;
         }
-    int blas = omp_in_parallel() ? 1 : openblas_get_num_threads();
-    if (blas > 1) openblas_set_num_threads(1);
+    int blas = threads_blas_narrow();
 #pragma omp parallel
     {
 #pragma omp for
@@ -575,7 +573,7 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
         }
         free(Bc), free(Q), free(F), free(G), free(O);
     }
-    if (blas > 1) openblas_set_num_threads(blas);
+    threads_blas_restore(blas);
     c->stats->flops += 2.0 * (double)R * (double)R * (double)Tb + 12.0 * (double)A * (double)R * (double)Tb;
     free(E), free(M), free(block), free(block_end);
 }

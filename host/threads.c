@@ -20,6 +20,14 @@ int threads_blas_widen(void) {
     return before;
 }
 
+int threads_blas_narrow(void) {
+    if (omp_in_parallel()) return -1;
+    int before = openblas_get_num_threads();
+    if (before <= 1) return -1;
+    openblas_set_num_threads(1);
+    return before;
+}
+
 void threads_blas_restore(int before) {
     if (before > 0) openblas_set_num_threads(before);
 }

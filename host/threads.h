@@ -18,6 +18,9 @@ int threads_count(void);
 // calls lets OpenBLAS use every OpenMP thread meanwhile: widen returns the previous count for restore, or -1
 // (nothing changed) inside a parallel region, where OpenBLAS stays single-threaded.
 int threads_blas_widen(void);
+// The other way round, for a stage that runs its own OpenMP region with a BLAS call per thread: OpenBLAS
+// single-threaded meanwhile (one pool of threads); -1 when nothing changed.
+int threads_blas_narrow(void);
 void threads_blas_restore(int before);
 
 // OpenBLAS chooses its kernels when it loads, from the CPU model; on CPUs newer than the library it
