@@ -75,7 +75,7 @@ CFLAGS := $(OPT) -g -std=c11 -D_GNU_SOURCE -fopenmp -fno-trapping-math -Wall -We
           -Wno-missing-field-initializers $(SAN) -I. -I$(BUILD)
 ifneq ($(SKIP_DETECT),1)
   CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS))
-  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
 endif
 LDFLAGS := -fopenmp $(SAN)
 

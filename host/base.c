@@ -121,6 +121,22 @@ char *base_read_file(const char *path, size_t *len, char *err) {
     return buf;
 }
 
+int base_mkdirs(const char *dir) {
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s", dir) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char was = *p;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+        if (was == '\0') return 0;
+        *p = was;
+    }
+}
+
 int base_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

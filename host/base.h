@@ -77,5 +77,6 @@ double base_wall(void);     // monotonic clock, for intervals
 char *base_read_file(const char *path, size_t *len, char *err);
 // 1 if path names an existing regular file
 int base_file_exists(const char *path);
+int base_mkdirs(const char *dir);  // a folder and its missing parents; -1 with errno
 
 #endif  // HOST_BASE_H

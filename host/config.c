@@ -45,9 +45,10 @@ static const Param PARAMS[] = {
      "start the text with a space, so a byte-level model reads its first word as it reads the others"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
-    {"context", "policy", P_STRING, F(context_policy_text), 64, NONE, 0, 0, "full", NULL,
-     "full: the whole story as one causal sequence (overlapping chunks past the model's window); tokens:N: each "
-     "word on a fresh sequence of the N tokens ending with it; words:N: the same with its N last words"},
+    {"context", "policy", P_STR_LIST, F(contexts), 0, NONE, 0, 0, "[full]", NULL,
+     "the context policies to sweep (one, or a list: every model runs under each): full: the whole story as one "
+     "causal sequence (overlapping chunks past the model's window); tokens:N: each word on a fresh sequence of the "
+     "N tokens ending with it; words:N: the same with its N last words"},
     {"context", "word", P_ENUM, F(context_word), 0, NONE, 0, 0, "last", "last|mean",
      "a word's representation: the hidden state of its last token, or the mean over its tokens"},
     {"context", "batch_tokens", P_INT, F(batch_tokens), 0, NONE, 16, 1e7, "4096", NULL,
@@ -130,6 +131,14 @@ static const Param PARAMS[] = {
      "no PCA, or design.pca_fit: all)"},
     {"run", "threads", P_INT, F(threads), 0, NONE, 0, 1024, "0", NULL,
      "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
+    {"run", "layer_block", P_SIZE, F(layer_block), 0, NONE, 0, 100000, "0", NULL,
+     "layers per fit unit handed to a rank (their fits run in parallel on its threads); 0 = the rank's threads"},
+    {"run", "progress_seconds", P_DOUBLE, F(progress_seconds), 0, NONE, 0, 1e6, "30", NULL,
+     "rank 0 prints a progress line (units done, rate, ETA, failures) at most this often when not on a terminal; "
+     "0 = only at the end of each stage"},
+    {"run", "log_dir", P_STRING, F(log_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "folder for one log file per rank (rank-000.log, ...) with every line the rank prints and each unit it ran; "
+     "empty = none"},
     {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
      "GiB a rank's model may hold: its memory-mapped checkpoint, then float32-widened layers kept between batches "
      "(past that, each layer is widened as it runs); 0 = half the node's memory over its ranks"},
@@ -409,28 +418,35 @@ static int expand_files(const Ctx *c, SweepConfig *cfg) {
     return 0;
 }
 
-// "full", "tokens:N" or "words:N"
-static int parse_policy(const Ctx *c, SweepConfig *cfg) {
-    const char *t = cfg->context_policy_text;
-    int n = 0;
-    char extra;
-    if (strcmp(t, "full") == 0) {
-        cfg->context_policy = CTX_FULL;
-        return 0;
+// each of "full", "tokens:N" or "words:N"
+static int parse_policies(const Ctx *c, SweepConfig *cfg) {
+    if (cfg->contexts.n == 0) return base_errf(c->err, "%s: context.policy is empty", c->file);
+    if (cfg->contexts.n > CFG_MAX_CONTEXTS)
+        return base_errf(c->err, "%s: context.policy lists %zu policies, at most %d", c->file, cfg->contexts.n,
+                         CFG_MAX_CONTEXTS);
+    for (size_t i = 0; i < cfg->contexts.n; i++) {
+        const char *t = cfg->contexts.items[i];
+        int n = 0;
+        char extra;
+        if (strcmp(t, "full") == 0) {
+            cfg->context_kind[i] = CTX_FULL;
+        } else if (sscanf(t, "tokens:%d%c", &n, &extra) == 1 && n >= 1) {
+            cfg->context_kind[i] = CTX_TOKENS;
+        } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
+            cfg->context_kind[i] = CTX_WORDS;
+        } else {
+            return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file, t);
+        }
+        cfg->context_n[i] = n;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->contexts.items[j], t) == 0)
+                return base_errf(c->err, "%s: context.policy names '%s' twice", c->file, t);
     }
-    if (sscanf(t, "tokens:%d%c", &n, &extra) == 1 && n >= 1) {
-        cfg->context_policy = CTX_TOKENS;
-    } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
-        cfg->context_policy = CTX_WORDS;
-    } else {
-        return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file, t);
-    }
-    cfg->context_n = n;
     return 0;
 }
 
 static int validate(const Ctx *c, SweepConfig *cfg) {
-    if (parse_policy(c, cfg)) return -1;
+    if (parse_policies(c, cfg)) return -1;
     if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
     if (cfg->regions.n == 0) return base_errf(c->err, "%s: recordings.regions is empty", c->file);
     if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
@@ -575,6 +591,8 @@ void config_free(SweepConfig *cfg) {
     strlist_free(&cfg->skip_labels);
     strlist_free(&cfg->regions);
     strlist_free(&cfg->files);
+    strlist_free(&cfg->contexts);
+    strlist_free(&cfg->extra_bands);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -647,9 +665,18 @@ static void print_value(Buf *b, const SweepConfig *cfg, const Param *p) {
     }
 }
 
-char *config_resolved_yaml(const SweepConfig *cfg) {
+// keys that change how a sweep runs, never what it computes
+static int run_only(const Param *p) {
+    return strcmp(p->section, "run") == 0 || (strcmp(p->section, "output") == 0 && strcmp(p->key, "path") == 0) ||
+           (strcmp(p->section, "ridge") == 0 && strcmp(p->key, "memory_gib") == 0) ||
+           (strcmp(p->section, "features") == 0 && strcmp(p->key, "cache_dir") == 0);
+}
+
+static char *resolved_yaml(const SweepConfig *cfg, int results_only) {
     Buf b = {0};
-    bprintf(&b, "# resolved from %s: defaults filled in, globs expanded, alpha grid explicit\nmodels:\n", cfg->source);
+    if (!results_only)
+        bprintf(&b, "# resolved from %s: defaults filled in, globs expanded, alpha grid explicit\n", cfg->source);
+    bprintf(&b, "models:\n");
     for (size_t i = 0; i < cfg->n_models; i++) {
         bprintf(&b, "  - {name: ");
         yaml_quoted(&b, cfg->models[i].name);
@@ -660,6 +687,7 @@ char *config_resolved_yaml(const SweepConfig *cfg) {
     const char *section = "";
     for (size_t i = 0; i < N_PARAMS; i++) {
         const Param *p = &PARAMS[i];
+        if (results_only && run_only(p)) continue;
         if (strcmp(p->section, section) != 0) bprintf(&b, "%s:\n", section = p->section);
         bprintf(&b, "  %s: ", p->key);
         print_value(&b, cfg, p);
@@ -667,6 +695,9 @@ char *config_resolved_yaml(const SweepConfig *cfg) {
     }
     return b.s;
 }
+
+char *config_resolved_yaml(const SweepConfig *cfg) { return resolved_yaml(cfg, 0); }
+char *config_identity_yaml(const SweepConfig *cfg) { return resolved_yaml(cfg, 1); }
 
 char *config_doc_markdown(void) {
     Buf b = {0};

@@ -23,6 +23,7 @@
 #define CFG_MAX_DELAYS 256
 #define CFG_MAX_ALPHAS 128
 #define CFG_MAX_GROUPS 1024
+#define CFG_MAX_CONTEXTS 64
 
 typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1 } RecFormat;
 
@@ -51,9 +52,9 @@ typedef struct {
     StrList skip_labels;
 
     // context
-    char context_policy_text[64];  // "full", "tokens:N" or "words:N" as written
-    int context_policy;  // ContextKind, parsed from the text
-    int context_n;       // N of tokens:N / words:N
+    StrList contexts;    // the context policies swept: "full", "tokens:N" or "words:N" as written
+    int context_kind[CFG_MAX_CONTEXTS];  // ContextKind of each, parsed from the text
+    int context_n[CFG_MAX_CONTEXTS];     // N of tokens:N / words:N
     int context_window;
     int context_overlap;
     int context_word;    // WordRepr
@@ -101,6 +102,9 @@ typedef struct {
     char output[CFG_STR];
     int save_weights;
     int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
+    size_t layer_block;  // layers per fit unit; 0 = the rank's threads
+    double progress_seconds;  // plain progress lines at most this often
+    char log_dir[CFG_STR];    // "" = no per-rank log files
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
 } SweepConfig;
 
@@ -110,6 +114,10 @@ void config_free(SweepConfig *cfg);
 
 // The resolved configuration as YAML (defaults filled in, globs expanded). Caller frees.
 char *config_resolved_yaml(const SweepConfig *cfg);
+
+// The same without the keys that change how a sweep runs but never what it computes (run.*,
+// output.path, ridge.memory_gib, features.cache_dir): what a sweep's identity hashes. Caller frees.
+char *config_identity_yaml(const SweepConfig *cfg);
 
 // Markdown reference of every key (docs/config.md is this output). Caller frees.
 char *config_doc_markdown(void);

@@ -96,9 +96,30 @@ static Seq *plan_sequences(const ContextPolicy *p, int has_bos, size_t n_body, c
     return seqs;
 }
 
+// sequences [*lo, *hi) of part index of count: contiguous runs with about equal tokens
+static void part_range(const Seq *seqs, size_t n_seq, int has_bos, const ExtractPart *part, size_t *lo, size_t *hi) {
+    *lo = 0, *hi = n_seq;
+    if (!part || part->count <= 1) return;
+    double total = 0, run = 0;
+    for (size_t s = 0; s < n_seq; s++) total += (double)(seqs[s].end - seqs[s].start + (size_t)has_bos);
+    // sequence s belongs to the part its token midpoint falls in
+    *lo = n_seq, *hi = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        double len = (double)(seqs[s].end - seqs[s].start + (size_t)has_bos);
+        size_t owner = (size_t)((run + 0.5 * len) / total * (double)part->count);
+        if (owner >= part->count) owner = part->count - 1;
+        run += len;
+        if (owner == part->index) {
+            if (s < *lo) *lo = s;
+            *hi = s + 1;
+        }
+    }
+    if (*lo > *hi) *lo = *hi = 0;
+}
+
 int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
-                        const int64_t *last, size_t W, const ContextPolicy *policy, float *out, ExtractStats *stats,
-                        char *err) {
+                        const int64_t *last, size_t W, const ContextPolicy *policy, const ExtractPart *part, float *out,
+                        ExtractStats *stats, char *err) {
     const ModelConfig *c = model_config(m);
     const int has_bos = bos >= 0;
     ContextPolicy p;
@@ -115,8 +136,13 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     size_t *offset = base_malloc(((size_t)c->n_layers + 1) * sizeof(size_t), "layer offsets");
     size_t total = extract_layer_offsets(m, W, offset);
     memset(out, 0, total * sizeof(float));
-    size_t n_seq;
-    Seq *seqs = plan_sequences(&p, has_bos, n_body, first, last, W, &n_seq);
+    size_t n_all, s_lo, s_hi;
+    Seq *all = plan_sequences(&p, has_bos, n_body, first, last, W, &n_all);
+    part_range(all, n_all, has_bos, part, &s_lo, &s_hi);
+    Seq *seqs = all + s_lo;
+    size_t n_seq = s_hi - s_lo;
+    stats->word_lo = n_seq ? seqs[0].word_lo : 0;
+    stats->word_hi = n_seq ? seqs[n_seq - 1].word_hi : 0;
     size_t longest = 0;
     for (size_t s = 0; s < n_seq; s++)
         if (seqs[s].end - seqs[s].start + (size_t)has_bos > longest) longest = seqs[s].end - seqs[s].start + (size_t)has_bos;
@@ -167,14 +193,14 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     free(cap);
     free(seq_start);
     free(ids);
-    free(seqs);
+    free(all);
     free(offset);
     decoder_cpu_scratch_free(scratch);
     return 0;
 }
 
-int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
-                        ExtractStats *stats, char *err) {
+int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy,
+                        const ExtractPart *part, float *out, ExtractStats *stats, char *err) {
     double t0 = base_wall();
     TokenSeq seq = {0};
     if (tok_encode(tok, st->text, st->text_len, &seq, err)) return -1;
@@ -192,7 +218,8 @@ int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const Cont
     }
     double t1 = base_wall();
     if (rc == 0)
-        rc = extract_from_tokens(m, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, out, stats, err);
+        rc = extract_from_tokens(m, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part, out,
+                                 stats, err);
     if (rc == 0) stats->seconds_tokenize = t1 - t0;
     free(first);
     free(last);

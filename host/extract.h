@@ -44,8 +44,16 @@ typedef struct {
     size_t start, end, report;
 } Chunk;
 
+// One rank's share of the sequences: part `index` of `count` contiguous runs of sequences with about
+// equal tokens. Only the words reported by its sequences are computed (stats word_lo..word_hi);
+// every other word's rows stay zero. NULL: everything.
+typedef struct {
+    size_t index, count;
+} ExtractPart;
+
 typedef struct {
     size_t n_tokens;       // tokens of the story, BOS excluded
+    size_t word_lo, word_hi;  // the words computed: [word_lo, word_hi)
     size_t n_sequences;    // chunks or windows run
     size_t n_batches;
     size_t tokens_run;     // tokens through the model, BOS and overlaps included
@@ -64,13 +72,13 @@ int extract_resolve_policy(const ModelConfig *cfg, int has_bos, const ContextPol
 size_t extract_layer_offsets(const Model *m, size_t W, size_t *offset);
 
 // Tokenise the stimulus text, map words to tokens, run the policy. out as above (cleared first).
-int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy, float *out,
-                        ExtractStats *stats, char *err);
+int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy,
+                        const ExtractPart *part, float *out, ExtractStats *stats, char *err);
 
 // The same from tokens: body (n_body) without BOS, bos (-1: none), and for each of W words the
 // index in body of its first and last token (ordered, non-decreasing).
 int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
-                        const int64_t *last, size_t W, const ContextPolicy *policy, float *out, ExtractStats *stats,
-                        char *err);
+                        const int64_t *last, size_t W, const ContextPolicy *policy, const ExtractPart *part, float *out,
+                        ExtractStats *stats, char *err);
 
 #endif  // HOST_EXTRACT_H

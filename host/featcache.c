@@ -143,7 +143,9 @@ static void describe(const FeatKey *k, char attrs[6][1100]) {
 static const char *ATTR_NAMES[6] = {"model", "model_identity", "tokenizer_identity", "stimulus_identity",
                                     "context_policy", "dtype"};
 
-int featcache_load(const char *path, const FeatKey *key, float *states, const size_t *offset, char *why) {
+int featcache_load(const char *path, const FeatKey *key, int l0, int nl, float *states, const size_t *offset,
+                   char *why) {
+    ASSERT(l0 >= 0 && nl >= 0 && l0 + nl <= key->n_layers + 1);
     if (!base_file_exists(path)) {
         snprintf(why, BASE_ERR_LEN, "no cache file");
         return 0;
@@ -174,7 +176,7 @@ int featcache_load(const char *path, const FeatKey *key, float *states, const si
     }
     size_t D = (size_t)dims[2];
     float *row = base_malloc(key->n_words * D * sizeof(float), "cache layer");
-    for (int l = 0; l <= key->n_layers; l++) {
+    for (int l = l0; l < l0 + nl; l++) {
         hsize_t start[3] = {(hsize_t)l, 0, 0}, count[3] = {1, key->n_words, D};
         H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
         hid_t ms = H5Screate_simple(3, count, NULL);
@@ -188,7 +190,7 @@ int featcache_load(const char *path, const FeatKey *key, float *states, const si
             goto done;
         }
         for (size_t w = 0; w < key->n_words; w++)
-            memcpy(states + offset[l] + w * (size_t)key->dims[l], row + w * D, (size_t)key->dims[l] * sizeof(float));
+            memcpy(states + offset[l - l0] + w * (size_t)key->dims[l], row + w * D, (size_t)key->dims[l] * sizeof(float));
     }
     free(row);
     H5Sclose(sp);
@@ -239,6 +241,11 @@ int featcache_save(const char *path, const FeatKey *key, const float *states, co
     H5Tclose(ft);
     H5Sclose(sp);
     if (H5Fclose(f) < 0) rc = -1;
+    if (rc == 0) {  // on disk before it takes its final name: a crash leaves the old file or the whole new one
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0) rc = -1;
+        if (fd >= 0) close(fd);
+    }
     if (rc == 0 && rename(tmp, path) != 0) rc = -1;
     if (rc) {
         unlink(tmp);

@@ -40,8 +40,10 @@ uint64_t featcache_hash(const void *data, size_t n, uint64_t seed);  // FNV-1a 6
 // <dir>/<model name>-<16 hex digits of a hash of the model path, stimulus, policy and dtype>.h5
 void featcache_path(char *out, size_t n, const char *dir, const char *model_name, const FeatKey *key);
 
-// 1: loaded into states (blocks at offset[l] of (W, dims[l]) floats); 0: absent or stale (why says which)
-int featcache_load(const char *path, const FeatKey *key, float *states, const size_t *offset, char *why);
+// Layers [l0, l0 + nl) into states, layer l0 + i as a (W, dims[l0 + i]) block at offset[i]; nl = 0 only
+// checks that the file is there and matches key. 1: loaded; 0: absent or stale (why says which).
+int featcache_load(const char *path, const FeatKey *key, int l0, int nl, float *states, const size_t *offset,
+                   char *why);
 int featcache_save(const char *path, const FeatKey *key, const float *states, const size_t *offset, char *err);
 
 #endif  // HOST_FEATCACHE_H

@@ -6,15 +6,36 @@
 #include "host/base.h"
 
 static int verbosity = 1;
+static FILE *copy = NULL;  // the rank's own log file, if any
+
+void log_copy_to(FILE *f) { copy = f; }
 
 void log_set_verbosity(int level) { verbosity = level; }
 int log_verbosity(void) { return verbosity; }
 
-static void emit(FILE *f, const char *tag, const char *fmt, va_list ap) {
+static void emit_to(FILE *f, const char *tag, const char *fmt, va_list ap) {
     fprintf(f, "[r%03d +%.1fs] %s", base_rank(), base_now(), tag);
     vfprintf(f, fmt, ap);
     fputc('\n', f);
     fflush(f);
+}
+
+static void emit(FILE *f, const char *tag, const char *fmt, va_list ap) {
+    if (copy) {
+        va_list again;
+        va_copy(again, ap);
+        emit_to(copy, tag, fmt, again);
+        va_end(again);
+    }
+    emit_to(f, tag, fmt, ap);
+}
+
+void log_rank_file(const char *fmt, ...) {
+    if (!copy) return;
+    va_list ap;
+    va_start(ap, fmt);
+    emit_to(copy, "", fmt, ap);
+    va_end(ap);
 }
 
 void log0(const char *fmt, ...) {

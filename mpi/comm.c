@@ -21,7 +21,7 @@ static void abort_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 void comm_init(int *argc, char ***argv) {
     int provided;
-    CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
     CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank));
     CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world_size));
     base_set_rank(world_rank);

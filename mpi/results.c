@@ -111,6 +111,7 @@ void results_create(const char *path, const ResultsMeta *m) {
     attr_string(f, "created", when);
     attr_string(f, "config", m->config_text);
     attr_string(f, "config_resolved", m->config_resolved);
+    attr_string(f, "identity", m->identity);
 
     hid_t g = group(f, "/models");
     write_strings(g, "name", m->model_name, m->M, "model names from the config");
@@ -122,14 +123,21 @@ void results_create(const char *path, const ResultsMeta *m) {
     write_array(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT, m->d_model, 1, dm, "model", "hidden size");
     write_array(g, "n_tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, m->n_tokens, 1, dm, "model",
                 "tokens of the stimulus text, BOS excluded");
-    write_array(g, "n_chunks", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_chunks, 1, dm, "model",
-                "forward passes the full-context policy needed");
-    write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 1, dm, "model",
+    hsize_t dmc[2] = {m->M, m->C};
+    write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 2, dmc, "model,context",
                 "tokens per forward pass (BOS included)");
-    write_array(g, "tokenize_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->tokenize_seconds, 1, dm, "model",
-                "wall time of tokenisation and word-to-token alignment (s)");
-    write_array(g, "forward_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->forward_seconds, 1, dm, "model",
-                "wall time of the forward passes and hidden-state capture (s)");
+    write_array(g, "n_sequences", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_sequences, 2, dmc, "model,context",
+                "sequences (chunks or per-word windows) run; -1 where the features came from an earlier run or "
+                "the features cache");
+    write_array(g, "tokenize_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->tokenize_seconds, 2, dmc,
+                "model,context", "wall time of tokenisation and word-to-token alignment (s); NaN as above");
+    write_array(g, "forward_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->forward_seconds, 2, dmc,
+                "model,context", "wall time of the forward passes and hidden-state capture, summed over the "
+                "ranks that shared them (s); NaN as above");
+    H5Gclose(g);
+
+    g = group(f, "/contexts");
+    write_strings(g, "name", m->context_name, m->C, "context policies, as configured (context.policy)");
     H5Gclose(g);
 
     g = group(f, "/subjects");
@@ -147,29 +155,29 @@ void results_create(const char *path, const ResultsMeta *m) {
     H5Gclose(g);
 
     g = group(f, "/scores");
-    hsize_t d4[4] = {m->M, m->H, m->S, m->R};
-    const char *dims4 = "model,layer,subject,region";
-    create_nan_dataset(g, "r", 4, d4, dims4,
+    hsize_t d5[5] = {m->M, m->C, m->H, m->S, m->R};
+    const char *dims5 = "model,context,layer,subject,region";
+    create_nan_dataset(g, "r", 5, d5, dims5,
                        "Pearson r between held-out recordings and the cross-validated ridge prediction from that "
                        "layer's features, averaged over outer folds; layer 0 = embeddings, layer L = final-normed "
-                       "output; NaN past a model's L and for constant targets");
-    create_nan_dataset(g, "r2", 4, d4, dims4, "held-out coefficient of determination R^2, averaged over outer folds");
-    create_nan_dataset(g, "alpha", 4, d4, dims4,
+                       "output; NaN past a model's L, for constant targets and for failed units (/units)");
+    create_nan_dataset(g, "r2", 5, d5, dims5, "held-out coefficient of determination R^2, averaged over outer folds");
+    create_nan_dataset(g, "alpha", 5, d5, dims5,
                        "ridge penalty chosen on training data (ridge.select), geometric mean over outer folds");
-    create_nan_dataset(g, "p", 4, d4, dims4,
+    create_nan_dataset(g, "p", 5, d5, dims5,
                        "one-sided p-value of r against circular shifts of the target (NaN without ridge.permutations)");
-    create_nan_dataset(g, "q", 4, d4, dims4,
+    create_nan_dataset(g, "q", 5, d5, dims5,
                        "Benjamini-Hochberg q-value of p over the fit's subjects x regions (NaN without permutations)");
     H5Gclose(g);
 
     if (m->P) {
         g = group(f, "/weights");
-        hsize_t d5[5] = {m->M, m->H, m->P, m->S, m->R};
-        create_nan_dataset(g, "beta", 5, d5, "model,layer,feature,subject,region",
+        hsize_t d6[6] = {m->M, m->C, m->H, m->P, m->S, m->R};
+        create_nan_dataset(g, "beta", 6, d6, "model,context,layer,feature,subject,region",
                            "ridge weights refitted on all samples with each target's chosen penalty, on the z-scored "
                            "design (features delay-major: delay d of column c is feature d*C + c; extra bands after "
                            "the layer); NaN past /design/width");
-        create_nan_dataset(g, "intercept", 4, d4, dims4, "intercept of that refit");
+        create_nan_dataset(g, "intercept", 5, d5, dims5, "intercept of that refit");
         H5Gclose(g);
     }
 
@@ -202,12 +210,14 @@ void results_create(const char *path, const ResultsMeta *m) {
 // ----------------------------------------------------------------------------
 // collective score writing
 
-// units are sorted by (m, h) and each covers a whole [m, h, ...] block of `rank` dimensions, so the
+// layers are sorted by (m, c, h) and each covers a whole [m, c, h, ...] block of the dataset, so the
 // union's row-major order equals the order of the packed buffer
-static void write_units(hid_t f, const char *name, int rank, const hsize_t *block, const ResultsUnits *u,
-                        const float *data, hid_t dxpl) {
+static void write_layers(hid_t f, const char *name, int rank, const ResultsLayers *u, const float *data, hid_t dxpl) {
     hid_t d = CHECK_H5(H5Dopen2(f, name, H5P_DEFAULT));
     hid_t fs = CHECK_H5(H5Dget_space(d));
+    hsize_t dims[6];
+    ASSERT(H5Sget_simple_extent_ndims(fs) == rank && rank <= 6);
+    CHECK_H5(H5Sget_simple_extent_dims(fs, dims, NULL));
     hid_t ms;
     if (u->n == 0) {
         CHECK_H5(H5Sselect_none(fs));
@@ -215,13 +225,13 @@ static void write_units(hid_t f, const char *name, int rank, const hsize_t *bloc
         ms = CHECK_H5(H5Screate_simple(1, &one, NULL));
         CHECK_H5(H5Sselect_none(ms));
     } else {
-        hsize_t start[5] = {0}, count[5] = {1, 1, 1, 1, 1}, per_unit = 1;
-        for (int i = 2; i < rank; i++) count[i] = block[i - 2], per_unit *= block[i - 2];
+        hsize_t start[6] = {0}, count[6] = {1, 1, 1, 1, 1, 1}, per_layer = 1;
+        for (int i = 3; i < rank; i++) count[i] = dims[i], per_layer *= dims[i];
         for (size_t j = 0; j < u->n; j++) {
-            start[0] = u->m[j], start[1] = u->h[j];
+            start[0] = u->m[j], start[1] = u->c[j], start[2] = u->h[j];
             CHECK_H5(H5Sselect_hyperslab(fs, j == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
         }
-        hsize_t total = (hsize_t)u->n * per_unit;
+        hsize_t total = (hsize_t)u->n * per_layer;
         ms = CHECK_H5(H5Screate_simple(1, &total, NULL));
     }
     CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, data));
@@ -230,11 +240,13 @@ static void write_units(hid_t f, const char *name, int rank, const hsize_t *bloc
     H5Dclose(d);
 }
 
-void results_write_units(const char *path, const ResultsMeta *meta, const ResultsUnits *u) {
+void results_write_layers(const char *path, const ResultsMeta *meta, const ResultsLayers *u) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    size_t T = meta->S * meta->R, per = (6 + meta->P) * T;
     for (size_t j = 0; j < u->n; j++) {
-        ASSERT(u->m[j] < meta->M && u->h[j] < meta->H);
-        ASSERT(j == 0 || u->m[j] * meta->H + u->h[j] > u->m[j - 1] * meta->H + u->h[j - 1]);
+        ASSERT(u->m[j] < meta->M && u->c[j] < meta->C && u->h[j] < meta->H);
+        ASSERT(j == 0 || (u->m[j] * meta->C + u->c[j]) * meta->H + u->h[j] >
+                             (u->m[j - 1] * meta->C + u->c[j - 1]) * meta->H + u->h[j - 1]);
     }
     hid_t fapl = CHECK_H5(H5Pcreate(H5P_FILE_ACCESS));
     CHECK_H5(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL));
@@ -242,14 +254,19 @@ void results_write_units(const char *path, const ResultsMeta *meta, const Result
     if (f < 0) DIE("every rank must see the output folder (a shared file system)", "cannot open %s with MPI-IO", path);
     hid_t dxpl = CHECK_H5(H5Pcreate(H5P_DATASET_XFER));
     CHECK_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-    hsize_t sr[2] = {meta->S, meta->R}, psr[3] = {meta->P, meta->S, meta->R};
-    const char *name[5] = {"/scores/r", "/scores/r2", "/scores/alpha", "/scores/p", "/scores/q"};
-    const float *data[5] = {u->r, u->r2, u->alpha, u->p, u->q};
-    for (int i = 0; i < 5; i++) write_units(f, name[i], 4, sr, u, data[i], dxpl);
-    if (meta->P) {
-        write_units(f, "/weights/beta", 5, psr, u, u->weights, dxpl);
-        write_units(f, "/weights/intercept", 4, sr, u, u->intercept, dxpl);
+    // the record's rows in the store's order: r, r2, alpha, p, q, intercept, beta
+    const char *name[7] = {"/scores/r", "/scores/r2", "/scores/alpha", "/scores/p", "/scores/q", "/weights/intercept",
+                           "/weights/beta"};
+    size_t rows[7] = {1, 1, 1, 1, 1, 1, meta->P}, first = 0;
+    float *packed = base_malloc((u->n ? u->n : 1) * (meta->P > 1 ? meta->P : 1) * T * sizeof(float), "results");
+    for (int k = 0; k < 7; k++) {
+        if (k >= 5 && !meta->P) break;
+        size_t width = rows[k] * T;
+        for (size_t j = 0; j < u->n; j++) memcpy(packed + j * width, u->values + j * per + first, width * sizeof(float));
+        write_layers(f, name[k], k == 6 ? 6 : 5, u, packed, dxpl);
+        first += width;
     }
+    free(packed);
     H5Pclose(dxpl);
     H5Pclose(fapl);
     CHECK_H5(H5Fclose(f));
@@ -265,63 +282,74 @@ static void fsync_path(const char *path, int directory) {
     close(fd);
 }
 
-void results_finish(const char *path, const char *final_path, const ResultsMeta *m, const char *const *stage,
-                    const double *seconds, size_t n_stages, float *layer_region) {
+void results_finish(const char *path, const char *final_path, const ResultsMeta *m, const ResultsRun *run,
+                    float *layer_region) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = CHECK_H5(H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT));
-    size_t M = m->M, H = m->H, S = m->S, R = m->R;
-    float *r = base_malloc(M * H * S * R * sizeof(float), "scores");
+    size_t MC = m->M * m->C, H = m->H, S = m->S, R = m->R;
+    float *r = base_malloc(base_mul(MC * H, S * R) * sizeof(float), "scores");
     hid_t d = CHECK_H5(H5Dopen2(f, "/scores/r", H5P_DEFAULT));
     CHECK_H5(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r));
     H5Dclose(d);
 
-    float *sem = base_malloc(M * H * R * sizeof(float), "summary");
-    int32_t *best = base_malloc(M * R * sizeof(int32_t), "summary");
-    int32_t *n_subj = base_malloc(M * H * R * sizeof(int32_t), "summary");
-    for (size_t mi = 0; mi < M; mi++)
+    float *sem = base_malloc(MC * H * R * sizeof(float), "summary");
+    int32_t *best = base_malloc(MC * R * sizeof(int32_t), "summary");
+    int32_t *n_subj = base_malloc(MC * H * R * sizeof(int32_t), "summary");
+    for (size_t mc = 0; mc < MC; mc++)
         for (size_t h = 0; h < H; h++)
             for (size_t k = 0; k < R; k++) {
                 double s = 0, ss = 0;
                 int n = 0;
                 for (size_t si = 0; si < S; si++) {
-                    float v = r[((mi * H + h) * S + si) * R + k];
+                    float v = r[((mc * H + h) * S + si) * R + k];
                     if (!isfinite(v)) continue;
                     s += v;
                     ss += (double)v * v;
                     n++;
                 }
-                size_t o = (mi * H + h) * R + k;
+                size_t o = (mc * H + h) * R + k;
                 double mean = n ? s / n : NAN;
                 layer_region[o] = (float)mean;
                 sem[o] = n > 1 ? (float)sqrt(fmax(ss / n - mean * mean, 0) * n / (n - 1) / n) : NAN;
                 n_subj[o] = n;
             }
-    for (size_t mi = 0; mi < M; mi++)
+    for (size_t mc = 0; mc < MC; mc++)
         for (size_t k = 0; k < R; k++) {
             int32_t b = -1;
             for (size_t h = 0; h < H; h++) {
-                float v = layer_region[(mi * H + h) * R + k];
-                if (isfinite(v) && (b < 0 || v > layer_region[(mi * H + (size_t)b) * R + k])) b = (int32_t)h;
+                float v = layer_region[(mc * H + h) * R + k];
+                if (isfinite(v) && (b < 0 || v > layer_region[(mc * H + (size_t)b) * R + k])) b = (int32_t)h;
             }
-            best[mi * R + k] = b;
+            best[mc * R + k] = b;
         }
     hid_t g = group(f, "/summary");
-    hsize_t d3[3] = {M, H, R}, d2[2] = {M, R};
-    write_array(g, "layer_region", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, layer_region, 3, d3, "model,layer,region",
-                "mean over subjects of /scores/r: the layer x region alignment matrix of each model");
-    write_array(g, "layer_region_sem", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sem, 3, d3, "model,layer,region",
+    hsize_t d4[4] = {m->M, m->C, H, R}, d3[3] = {m->M, m->C, R};
+    write_array(g, "layer_region", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, layer_region, 4, d4, "model,context,layer,region",
+                "mean over subjects of /scores/r: the layer x region alignment matrix of each model and context");
+    write_array(g, "layer_region_sem", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sem, 4, d4, "model,context,layer,region",
                 "standard error of that mean over subjects");
-    write_array(g, "n_subjects", H5T_STD_I32LE, H5T_NATIVE_INT32, n_subj, 3, d3, "model,layer,region",
+    write_array(g, "n_subjects", H5T_STD_I32LE, H5T_NATIVE_INT32, n_subj, 4, d4, "model,context,layer,region",
                 "subjects with a finite r behind each mean");
-    write_array(g, "best_layer", H5T_STD_I32LE, H5T_NATIVE_INT32, best, 2, d2, "model,region",
+    write_array(g, "best_layer", H5T_STD_I32LE, H5T_NATIVE_INT32, best, 3, d3, "model,context,region",
                 "layer with the highest mean r per region (-1 if none is finite)");
     H5Gclose(g);
 
+    g = group(f, "/units");
+    hsize_t du[3] = {m->M, m->C, H};
+    write_array(g, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, run->status, 3, du, "model,context,layer",
+                "1: fitted; -1: failed (see error); 0: no such layer (past the model's L)");
+    write_strings(g, "error", run->error, MC * H, "why a failed (model, context, layer) failed; empty otherwise; "
+                                                  "index model*contexts*layers + context*layers + layer");
+    H5Gclose(g);
+
     hid_t meta = CHECK_H5(H5Gopen2(f, "/meta", H5P_DEFAULT));
-    hsize_t dn[1] = {n_stages};
-    write_strings(meta, "stage", stage, n_stages, "stages of the sweep, in order");
-    write_array(meta, "stage_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, seconds, 1, dn, "stage",
-                "wall time per stage on rank 0 (s)");
+    hsize_t dn[1] = {run->n_stages}, drs[2] = {(hsize_t)m->n_ranks, run->n_shares};
+    write_strings(meta, "stage", run->stage, run->n_stages, "stages of the sweep, in order");
+    write_array(meta, "stage_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->stage_seconds, 1, dn, "stage",
+                "wall time per stage on rank 0 in this run (s)");
+    write_strings(meta, "share", run->share, run->n_shares, "what each rank's time went to");
+    write_array(meta, "rank_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->rank_seconds, 2, drs, "rank,share",
+                "seconds each rank of this run spent on each share (computing, communicating, writing, waiting)");
     H5Gclose(meta);
 
     // complete is the last thing written: a reader that sees 1 sees everything else
@@ -346,11 +374,11 @@ void results_finish(const char *path, const char *final_path, const ResultsMeta 
 // ----------------------------------------------------------------------------
 // reading
 
-void results_print_matrix(FILE *out, const char *model, int n_layers, const float *lr, const char *const *regions,
-                          size_t R) {
-    fprintf(out, "\n%s: mean Pearson r over subjects, held-out (rows: hidden state; 0 = embeddings, %d = final "
-                 "norm; * = best layer of the region)\n",
-            model, n_layers);
+void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers, const float *lr,
+                          const char *const *regions, size_t R) {
+    fprintf(out, "\n%s, context %s: mean Pearson r over subjects, held-out (rows: hidden state; 0 = embeddings, %d = "
+                 "final norm; * = best layer of the region)\n",
+            model, context, n_layers);
     fprintf(out, "%6s", "layer");
     for (size_t k = 0; k < R; k++) fprintf(out, " %8.8s", regions[k]);
     fprintf(out, "\n");
@@ -414,9 +442,10 @@ int results_inspect(const char *path, FILE *out, char *err) {
     int rc = -1;
     char schema[64] = "", created[64] = "", version[64] = "", git[64] = "";
     long schema_version = 0, complete = 0;
-    char **models = NULL, **regions = NULL;
-    size_t M = 0, R = 0, S = 0, W = 0;
+    char **models = NULL, **regions = NULL, **contexts = NULL;
+    size_t M = 0, R = 0, S = 0, W = 0, C = 1;
     int *n_layers = NULL;
+    int8_t *status = NULL;
     float *lr = NULL;
     if (read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0) {
         base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
@@ -456,25 +485,39 @@ int results_inspect(const char *path, FILE *out, char *err) {
     hid_t d = H5Dopen2(f, "/models/n_layers", H5P_DEFAULT);
     H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, n_layers);
     H5Dclose(d);
+    if (schema_version >= 3) contexts = read_strings(f, "/contexts/name", &C);
     d = H5Dopen2(f, "/summary/layer_region", H5P_DEFAULT);
     hid_t sp = H5Dget_space(d);
-    hsize_t dims[3];
+    hsize_t dims[4];
+    int nd = H5Sget_simple_extent_ndims(sp);
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
-    size_t H = (size_t)dims[1];
-    lr = base_malloc(M * H * R * sizeof(float), "summary");
+    size_t H = (size_t)dims[nd - 2];  // (M, H, R) before version 3, (M, C, H, R) since
+    lr = base_malloc(M * C * H * R * sizeof(float), "summary");
     H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, lr);
     H5Dclose(d);
+    size_t failed = 0;
+    if (schema_version >= 3 && (d = H5Dopen2(f, "/units/status", H5P_DEFAULT)) >= 0) {
+        status = base_malloc(M * C * H, "unit status");
+        if (H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) >= 0)
+            for (size_t i = 0; i < M * C * H; i++) failed += status[i] == UNIT_FAILED;
+        H5Dclose(d);
+    }
 
     fprintf(out, "%s: %s schema v%ld, complete, created %s by brainsweep %s (%s)\n", path, schema, schema_version,
             created, version, git);
-    fprintf(out, "%zu model(s), %zu subject(s), %zu region(s), %zu words\n", M, S, R, W);
+    fprintf(out, "%zu model(s), %zu context(s), %zu subject(s), %zu region(s), %zu words; %zu failed layer fit(s)\n", M,
+            C, S, R, W, failed);
     for (size_t mi = 0; mi < M; mi++)
-        results_print_matrix(out, models[mi], n_layers[mi], lr + mi * H * R, (const char *const *)regions, R);
+        for (size_t ci = 0; ci < C; ci++)
+            results_print_matrix(out, models[mi], contexts ? contexts[ci] : "as configured", n_layers[mi],
+                                 lr + (mi * C + ci) * H * R, (const char *const *)regions, R);
     rc = 0;
 done:
     free(lr);
     free(n_layers);
+    free(status);
+    free_strings(contexts, C);
     free_strings(models, M);
     free_strings(regions, R);
     H5Fclose(f);

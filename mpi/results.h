@@ -1,17 +1,19 @@
 /*
  * results: the one self-describing results file of a sweep (parallel HDF5), and its reader.
  *
- * Schema version 2 is documented in docs/results-format.md. Writing follows SWIFT's pattern:
+ * Schema version 3 is documented in docs/results-format.md. Every per-fit dataset is indexed
+ * [model, context, layer, ...]; layers past a model's L are padding (NaN, status 0). Writing follows
+ * SWIFT's pattern:
  *  1. rank 0 alone creates the file under a temporary name (`<output>.partial`) with every group,
  *     dataset and metadata table (results_create);
- *  2. every rank reopens it with the MPI-IO driver and writes the (model, layer) blocks it fitted
- *     in one collective call per dataset (results_write_scores; ranks without blocks still join);
- *  3. rank 0 reads the scores back, writes the summaries and the `complete` attribute last, flushes
- *     and renames the file to its final name (results_finish). A results.h5 under its final name is
- *     therefore always whole; an interrupted run leaves only `.partial`.
+ *  2. every rank reopens it with the MPI-IO driver and writes its share of the fitted layers in one
+ *     collective call per dataset (results_write_layers; ranks without layers still join);
+ *  3. rank 0 reads the scores back, writes the summaries, the unit status map and the `complete`
+ *     attribute last, flushes and renames the file to its final name (results_finish). A results.h5
+ *     under its final name is therefore always whole; an interrupted run leaves only `.partial`.
  * Errors: HDF5 failures are fatal (CHECK_H5 prints the HDF5 error stack, file and line).
- * Shapes: M models, H hidden states (max L+1 over models), S subjects, R regions, W words, V samples,
- * A alphas, P rows of the stored weights (the widest design).
+ * Shapes: M models, C contexts, H hidden states (max L+1 over models), S subjects, R regions,
+ * W words, V samples, A alphas, P rows of the stored weights (the widest design), T = S*R targets.
  */
 #ifndef MPI_RESULTS_H
 #define MPI_RESULTS_H
@@ -21,10 +23,13 @@
 #include <stdio.h>
 
 #define RESULTS_SCHEMA "brainsweep-results"
-#define RESULTS_SCHEMA_VERSION 2
+#define RESULTS_SCHEMA_VERSION 3
+
+// /units/status values
+enum { UNIT_ABSENT = 0, UNIT_DONE = 1, UNIT_FAILED = -1 };
 
 typedef struct {
-    size_t M, H, S, R, W;
+    size_t M, C, H, S, R, W;
 
     // models (M)
     const char *const *model_name;
@@ -33,10 +38,12 @@ typedef struct {
     const int *n_layers;          // L per model; its hidden states are 0..L
     const int *d_model;
     const int64_t *n_tokens;      // story tokens, BOS excluded
-    const int *n_chunks;
+
+    // contexts (C), and per (model, context) extraction facts (M, C)
+    const char *const *context_name;
     const int *context_window;    // resolved tokens per forward pass
-    const double *tokenize_seconds;
-    const double *forward_seconds;
+    const int *n_sequences;       // sequences run (-1: features from an earlier run or the cache)
+    const double *tokenize_seconds, *forward_seconds;  // NaN when not extracted by this run
 
     // subjects (S), regions (R), words (W)
     const char *const *subject_name;
@@ -57,6 +64,7 @@ typedef struct {
     // provenance
     const char *config_text;      // the config file as written
     const char *config_resolved;  // defaults filled in
+    const char *identity;         // the sweep's identity (hex), as its unit store has it
     const char *code_version, *code_git, *code_flags, *mpi_version;
     int n_ranks;
 } ResultsMeta;
@@ -64,29 +72,39 @@ typedef struct {
 // Rank 0 only. Creates path (truncating) with the full structure; scores start as NaN.
 void results_create(const char *path, const ResultsMeta *meta);
 
-// One rank's fitted (model, layer) units, in increasing (m, h) order; unit u covers [m[u], h[u], ...]
-// of every per-fit dataset.
+// One rank's fitted layers, in increasing (m, c, h) order. values: (n, 6 + P, T), each layer's r,
+// r2, alpha, p, q, intercept (T each) then its weights (P, T) — the unit store's record layout.
 typedef struct {
     size_t n;
-    const size_t *m, *h;
-    const float *r, *r2, *alpha, *p, *q;  // (n, S, R)
-    const float *weights;                 // (n, P, S, R), with meta P > 0
-    const float *intercept;               // (n, S, R), with meta P > 0
-} ResultsUnits;
+    const size_t *m, *c, *h;
+    const float *values;
+} ResultsLayers;
 
-// Collective over MPI_COMM_WORLD: every rank writes its units (ranks without any still join).
-void results_write_units(const char *path, const ResultsMeta *meta, const ResultsUnits *units);
+// Collective over MPI_COMM_WORLD: every rank writes its layers (ranks without any still join).
+void results_write_layers(const char *path, const ResultsMeta *meta, const ResultsLayers *layers);
 
-// Rank 0 only. Reads the scores back, writes /summary, per-stage timings (n_stages names/seconds),
-// marks the file complete and renames it to final_path. Fills layer_region (M, H, R) for printing.
-void results_finish(const char *path, const char *final_path, const ResultsMeta *meta, const char *const *stage,
-                    const double *seconds, size_t n_stages, float *layer_region);
+// Rank 0 only. Reads the scores back, writes /summary, the unit status map (status (M, C, H) of
+// UNIT_*, error text per failed layer), per-stage timings and per-rank time shares (n_ranks x
+// n_shares seconds), marks the file complete and renames it to final_path. Fills layer_region
+// (M, C, H, R) for printing.
+typedef struct {
+    const int8_t *status;              // (M, C, H)
+    const char *const *error;          // (M, C, H), "" where none
+    const char *const *stage;          // stage names
+    const double *stage_seconds;
+    size_t n_stages;
+    const char *const *share;          // names of the per-rank time shares
+    const double *rank_seconds;        // (n_ranks, n_shares)
+    size_t n_shares;
+} ResultsRun;
+void results_finish(const char *path, const char *final_path, const ResultsMeta *meta, const ResultsRun *run,
+                    float *layer_region);
 
 // Print a results file's metadata and every layer x region matrix. -1 with err if it is not one.
 int results_inspect(const char *path, FILE *out, char *err);
 
-// The layer x region table of one model as text (shared by the sweep's ending and inspect).
-void results_print_matrix(FILE *out, const char *model, int n_layers, const float *layer_region /* (H, R) */,
-                          const char *const *regions, size_t R);
+// The layer x region table of one model under one context as text (the sweep's ending and inspect).
+void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers,
+                          const float *layer_region /* (H, R) */, const char *const *regions, size_t R);
 
 #endif  // MPI_RESULTS_H

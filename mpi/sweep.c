@@ -5,6 +5,7 @@
 #include <math.h>
 #include <mpi.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,14 @@
 #include "host/threads.h"
 #include "host/tokenizer.h"
 #include "mpi/comm.h"
+#include "mpi/dispatch.h"
 #include "mpi/results.h"
+#include "mpi/store.h"
+
+// this rank's time, by what it went to (stored per rank in /meta/rank_seconds)
+enum { SH_EXTRACT, SH_GATHER, SH_SAVE_FEATURES, SH_LOAD_FEATURES, SH_FIT, SH_SAVE_LAYERS, SH_WRITE, SH_WAIT, N_SHARES };
+static const char *SHARE_NAMES[N_SHARES] = {"extract",  "gather features", "save features", "load features",
+                                            "fit",      "save layers",     "write results", "wait"};
 
 // everything the sweep holds; one per process
 typedef struct {
@@ -46,15 +54,20 @@ typedef struct {
     double *extra;           // (V, E) extra feature bands
     EncodingSpec spec;       // everything a layer's fit needs besides its features
     size_t P_max;            // widest design of the sweep (rows of the stored weights)
-    size_t M, H;             // models, max hidden states
+    size_t M, C, H;          // models, contexts, max hidden states
     Tokenizer **tok;         // (M)
     ModelConfig *mcfg;       // (M) copied when the inputs are checked; models reopen to extract
     size_t **offset;         // (M, L+1) where each layer's (W, dim) block starts in the states
     size_t *states_floats;   // (M)
     int *final_dim;          // (M) width of the last entry (OPT's projection), else d_model
-    ContextPolicy *policy;   // (M) resolved
-    float **states;          // (M) every layer's word states, on the extracting rank, NULL elsewhere
-    ExtractStats *xstats;    // (M)
+    int64_t *n_tokens;       // (M) story tokens, BOS excluded
+    uint64_t *tokens_id;     // (M) hash of the story's token ids and offsets
+    ContextPolicy *policy;   // (M, C) resolved
+    double *xs;              // (M, C, 4) this run's extraction: ran, sequences, tokenize s, forward s
+    Store store;
+    char identity[17];       // the sweep's identity in hex
+    int8_t *status;          // (M, C, H) UNIT_* as the store has it
+    double share[N_SHARES];  // this rank's seconds
 } Sweep;
 
 // ----------------------------------------------------------------------------
@@ -84,18 +97,6 @@ static int all_ok(int failed, const char *err) {
 
 // ----------------------------------------------------------------------------
 // stage 1: inputs
-
-static int mkdir_parents(const char *path) {
-    char tmp[CFG_STR];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return 0;
-}
 
 // The results folder (or its nearest existing ancestor, where the sweep will create it) must be
 // writable: better to learn it now than after hours of fits.
@@ -174,12 +175,11 @@ static int load_inputs(Sweep *s, char *err) {
     s->offset = base_calloc(s->M, sizeof(size_t *), "layer offsets");
     s->states_floats = base_calloc(s->M, sizeof(size_t), "state sizes");
     s->final_dim = base_calloc(s->M, sizeof(int), "final dims");
-    s->policy = base_calloc(s->M, sizeof(ContextPolicy), "policies");
-    s->states = base_calloc(s->M, sizeof(float *), "states");
-    s->xstats = base_calloc(s->M, sizeof(ExtractStats), "extract stats");
+    s->C = c->contexts.n;
+    s->policy = base_calloc(s->M * s->C, sizeof(ContextPolicy), "policies");
+    s->n_tokens = base_calloc(s->M, sizeof(int64_t), "token counts");
+    s->tokens_id = base_calloc(s->M, sizeof(uint64_t), "token ids");
     s->H = 0;
-    ContextPolicy asked = {(ContextKind)c->context_policy, c->context_n, c->context_window, c->context_overlap,
-                           (WordRepr)c->context_word, c->batch_tokens};
     for (size_t m = 0; m < s->M; m++) {
         const char *path = c->models[m].path;
         Model *model = model_open(path, 0, err);  // headers and mappings only: nothing is widened
@@ -194,9 +194,20 @@ static int load_inputs(Sweep *s, char *err) {
         if (tok_vocab_size(s->tok[m]) > s->mcfg[m].vocab)
             return base_errf(err, "%s: the tokenizer has %d tokens but the embedding only %d rows", path,
                              tok_vocab_size(s->tok[m]), s->mcfg[m].vocab);
-        char perr[BASE_ERR_LEN];
-        if (extract_resolve_policy(&s->mcfg[m], tok_bos_id(s->tok[m]) >= 0, &asked, &s->policy[m], perr))
-            return base_errf(err, "%s: %s: %s", c->source, c->models[m].name, perr);
+        TokenSeq seq = {0};
+        if (tok_encode(s->tok[m], s->stim.text, s->stim.text_len, &seq, err)) return -1;
+        s->n_tokens[m] = (int64_t)seq.n - (tok_bos_id(s->tok[m]) >= 0);
+        s->tokens_id[m] = featcache_hash(seq.ids, seq.n * sizeof(int32_t), 0);
+        s->tokens_id[m] = featcache_hash(seq.start, seq.n * sizeof(size_t), s->tokens_id[m]);
+        tokseq_free(&seq);
+        for (size_t ci = 0; ci < s->C; ci++) {
+            ContextPolicy asked = {(ContextKind)c->context_kind[ci], c->context_n[ci], c->context_window,
+                                   c->context_overlap, (WordRepr)c->context_word, c->batch_tokens};
+            char perr[BASE_ERR_LEN];
+            if (extract_resolve_policy(&s->mcfg[m], tok_bos_id(s->tok[m]) >= 0, &asked, &s->policy[m * s->C + ci], perr))
+                return base_errf(err, "%s: %s, context %s: %s", c->source, c->models[m].name, c->contexts.items[ci],
+                                 perr);
+        }
         size_t h = (size_t)s->mcfg[m].n_layers + 1;
         if (h > s->H) s->H = h;
     }
@@ -299,7 +310,164 @@ static int build_targets(Sweep *s, char *err) {
 }
 
 // ----------------------------------------------------------------------------
-// stage 2: extraction on the owning rank
+// stop signals: SIGTERM and SIGUSR1 (what Slurm sends before a time limit) ask every rank to finish
+// the unit it holds and leave; finished units are already in the store
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes a write error with a message, not a silent death
+}
+
+// ----------------------------------------------------------------------------
+// identity: what shapes the results, so a rerun knows its own unit store
+
+static void sweep_identity(Sweep *s, char **text) {
+    char *cfg = config_identity_yaml(&s->cfg);
+    size_t cap = strlen(cfg) + 96 * (s->M + 4);
+    char *t = base_malloc(cap, "identity");
+    size_t n = (size_t)snprintf(t, cap, "%s", cfg);
+    free(cfg);
+    for (size_t m = 0; m < s->M; m++)
+        n += (size_t)snprintf(t + n, cap - n, "model %zu identity %016llx\n", m,
+                              (unsigned long long)featcache_model_identity(s->cfg.models[m].path));
+    uint64_t y = featcache_hash(s->Y, base_mul(s->V, s->S * s->R) * sizeof(float), 0);
+    uint64_t w = featcache_hash(s->stim.text, s->stim.text_len, 0);
+    w = featcache_hash(s->word_time, s->W * sizeof(double), w);
+    n += (size_t)snprintf(t + n, cap - n, "targets %016llx\nstimulus %016llx\n", (unsigned long long)y,
+                          (unsigned long long)w);
+    snprintf(s->identity, sizeof s->identity, "%016llx", (unsigned long long)featcache_hash(t, n, 0));
+    *text = t;
+}
+
+// ----------------------------------------------------------------------------
+// features of one (model, context): where they live and what identifies them
+
+static void feature_key(const Sweep *s, size_t m, size_t ci, FeatKey *k) {
+    const SweepConfig *c = &s->cfg;
+    memset(k, 0, sizeof *k);
+    snprintf(k->model, sizeof k->model, "%s", c->models[m].path);
+    k->model_id = featcache_model_identity(c->models[m].path);
+    k->tokens_id = s->tokens_id[m];
+    k->stimulus_id = featcache_hash(s->stim.text, s->stim.text_len, 0);
+    k->stimulus_id = featcache_hash(s->stim.onset, s->W * sizeof(double), k->stimulus_id);
+    k->stimulus_id = featcache_hash(s->stim.offset, s->W * sizeof(double), k->stimulus_id);
+    const ContextPolicy *p = &s->policy[m * s->C + ci];
+    snprintf(k->policy, sizeof k->policy, "%s %s window %d overlap %d", c->contexts.items[ci],
+             p->repr == WORD_MEAN ? "mean" : "last", p->kind == CTX_FULL ? p->window : 0,
+             p->kind == CTX_FULL ? p->overlap : 0);
+    k->float16 = c->cache_float16;
+    k->n_layers = s->mcfg[m].n_layers;
+    k->n_words = s->W;
+    for (int l = 0; l <= k->n_layers; l++) k->dims[l] = l < k->n_layers ? s->mcfg[m].d_model : s->final_dim[m];
+}
+
+static void feature_path(const Sweep *s, size_t m, const FeatKey *key, char *out, size_t n) {
+    char dir[STORE_PATH];
+    if (s->cfg.cache_dir[0]) snprintf(dir, sizeof dir, "%s", s->cfg.cache_dir);
+    else store_features_dir(&s->store, dir, sizeof dir);
+    featcache_path(out, n, dir, s->cfg.models[m].name, key);
+}
+
+// 1 when (m, c)'s features file is there and matches; says so (or why not) when verbose
+static int features_ready(const Sweep *s, size_t m, size_t ci, int verbose) {
+    FeatKey key;
+    char path[STORE_PATH + 300], why[BASE_ERR_LEN];
+    feature_key(s, m, ci, &key);
+    feature_path(s, m, &key, path, sizeof path);
+    int ready = featcache_load(path, &key, 0, 0, NULL, NULL, why);
+    const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[ci];
+    if (verbose && ready) log_rank("%s, context %s: features from %s", name, ctx, path);
+    if (verbose && !ready && strstr(why, "stale")) log_rank("%s, context %s: %s; recomputing", name, ctx, why);
+    return ready;
+}
+
+// ----------------------------------------------------------------------------
+// the plan: what the store already holds, and the units still to run
+
+static size_t layers_of(const Sweep *s, size_t m) { return (size_t)s->mcfg[m].n_layers + 1; }
+
+static int8_t *status_at(Sweep *s, size_t m, size_t ci, size_t h) { return &s->status[(m * s->C + ci) * s->H + h]; }
+
+static int layer_todo(Sweep *s, size_t m, size_t ci, size_t h) {
+    return h < layers_of(s, m) && *status_at(s, m, ci, h) != UNIT_DONE;
+}
+
+// rank 0 reads every record's status, everyone gets the map; returns the records' counters summed
+// over finished layers when sums is non-NULL
+static void scan_store(Sweep *s, double *sums, char **errors) {
+    size_t n = s->M * s->C * s->H;
+    if (comm_rank() == 0) {
+        if (sums) memset(sums, 0, STORE_N_COUNTERS * sizeof(double));
+        LayerRecord rec;
+        memset(&rec, 0, sizeof rec);
+        for (size_t m = 0; m < s->M; m++)
+            for (size_t ci = 0; ci < s->C; ci++)
+                for (size_t h = 0; h < s->H; h++) {
+                    int8_t *st = status_at(s, m, ci, h);
+                    *st = UNIT_ABSENT;
+                    if (h >= layers_of(s, m)) continue;
+                    int got = store_load_layer(&s->store, m, ci, h, &rec);
+                    *st = got == 1 ? UNIT_DONE : got == 2 ? UNIT_FAILED : UNIT_ABSENT;
+                    if (got == 1 && sums)
+                        for (int k = 0; k < STORE_N_COUNTERS; k++) sums[k] += rec.counters[k];
+                    if (errors) errors[(m * s->C + ci) * s->H + h] = base_strdup(got == 2 ? rec.error : "");
+                }
+    }
+    CHECK_MPI(MPI_Bcast(s->status, (int)n, MPI_INT8_T, 0, MPI_COMM_WORLD));
+}
+
+// estimated cost of extracting (m, c): parameters x tokens through the model
+static double extract_cost(const Sweep *s, size_t m, size_t ci) {
+    const ModelConfig *mc = &s->mcfg[m];
+    const ContextPolicy *p = &s->policy[m * s->C + ci];
+    double params = (double)mc->n_layers * (4.0 * mc->d_model * mc->d_model + 3.0 * mc->d_model * mc->d_ff);
+    double tokens = (double)s->n_tokens[m], per_word = tokens / (double)(s->W ? s->W : 1);
+    if (p->kind == CTX_TOKENS) tokens = (double)s->W * fmin((double)p->n, tokens);
+    if (p->kind == CTX_WORDS) tokens = (double)s->W * fmin((double)p->n * per_word, (double)p->window);
+    return params * tokens;
+}
+
+// estimated cost of fitting one layer of model m: its PCA and the ridge over every target
+static double fit_cost(const Sweep *s, size_t m) {
+    double V = (double)s->V, T = (double)(s->S * s->R), d = (double)s->mcfg[m].d_model;
+    double w = (double)encoding_width(&s->spec, (size_t)s->mcfg[m].d_model);
+    double pca = encoding_components(&s->spec, (size_t)s->mcfg[m].d_model) ? V * d * d : 0;
+    return pca + V * w * (w + T);
+}
+
+// units in hand-out order: costliest first, ties in index order (the same on every rank)
+typedef struct {
+    double cost;
+    size_t index;
+} Ranked;
+
+static int by_cost(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static size_t *rank_units(const double *cost, size_t n, double *sorted_cost) {
+    Ranked *r = base_malloc((n ? n : 1) * sizeof(Ranked), "units");
+    for (size_t i = 0; i < n; i++) r[i] = (Ranked){cost[i], i};
+    qsort(r, n, sizeof(Ranked), by_cost);
+    size_t *order = base_malloc((n ? n : 1) * sizeof(size_t), "units");
+    for (size_t i = 0; i < n; i++) order[i] = r[i].index, sorted_cost[i] = r[i].cost;
+    free(r);
+    return order;
+}
+
+// ----------------------------------------------------------------------------
+// stage 2: extraction units (model, context), each split over a group of ranks
 
 // bytes a rank's model may hold (mapping and kept widened layers): the configured budget, else half of the memory
 // of the node shared among its ranks
@@ -315,101 +483,308 @@ static void set_weight_budget(double gib) {
     weight_budget_bytes = (size_t)(ram / 2 / node_ranks());
 }
 
-
-// what identifies model m's features: checked against a cache file before it is used
-static void feature_key(Sweep *s, size_t m, FeatKey *k) {
-    const SweepConfig *c = &s->cfg;
-    memset(k, 0, sizeof *k);
-    snprintf(k->model, sizeof k->model, "%s", c->models[m].path);
-    k->model_id = featcache_model_identity(c->models[m].path);
-    TokenSeq seq = {0};
-    char err[BASE_ERR_LEN];
-    if (tok_encode(s->tok[m], s->stim.text, s->stim.text_len, &seq, err) == 0) {
-        s->xstats[m].n_tokens = seq.n - (tok_bos_id(s->tok[m]) >= 0);
-        k->tokens_id = featcache_hash(seq.ids, seq.n * sizeof(int32_t), 0);
-        k->tokens_id = featcache_hash(seq.start, seq.n * sizeof(size_t), k->tokens_id);
-    }
-    tokseq_free(&seq);
-    k->stimulus_id = featcache_hash(s->stim.text, s->stim.text_len, 0);
-    k->stimulus_id = featcache_hash(s->stim.onset, s->W * sizeof(double), k->stimulus_id);
-    k->stimulus_id = featcache_hash(s->stim.offset, s->W * sizeof(double), k->stimulus_id);
-    const ContextPolicy *p = &s->policy[m];
-    snprintf(k->policy, sizeof k->policy, "%s %s window %d overlap %d", c->context_policy_text,
-             p->repr == WORD_MEAN ? "mean" : "last", p->kind == CTX_FULL ? p->window : 0,
-             p->kind == CTX_FULL ? p->overlap : 0);
-    k->float16 = c->cache_float16;
-    k->n_layers = s->mcfg[m].n_layers;
-    k->n_words = s->W;
-    for (int l = 0; l <= k->n_layers; l++) k->dims[l] = l < k->n_layers ? s->mcfg[m].d_model : s->final_dim[m];
+static void save_failed_layers(Sweep *s, size_t m, size_t ci, const char *why) {
+    LayerRecord rec;
+    memset(&rec, 0, sizeof rec);
+    rec.failed = 1;
+    snprintf(rec.error, sizeof rec.error, "%.*s", STORE_ERROR - 1, why);
+    for (size_t h = 0; h < layers_of(s, m); h++)
+        if (layer_todo(s, m, ci, h)) store_save_layer(&s->store, m, ci, h, &rec);
 }
 
-static int extract_model(Sweep *s, size_t m, char *err) {
-    const char *name = s->cfg.models[m].name;
-    s->states[m] = base_malloc(s->states_floats[m] * sizeof(float), "hidden states");
-    char cache[CFG_STR + 64] = "";
-    FeatKey key;
-    if (s->cfg.cache_dir[0]) {
-        feature_key(s, m, &key);
-        featcache_path(cache, sizeof cache, s->cfg.cache_dir, name, &key);
+static int finite_rows(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+// every rank of group computes its share of the sequences; the leader gathers the words and saves
+// the features file. Returns 1 when the unit failed (recorded in the store by the leader).
+static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
+    int gr, gn;
+    CHECK_MPI(MPI_Comm_rank(group, &gr));
+    CHECK_MPI(MPI_Comm_size(group, &gn));
+    const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[ci];
+    double t = base_wall();
+    float *states = base_malloc(s->states_floats[m] * sizeof(float), "hidden states");
+    char err[BASE_ERR_LEN] = "";
+    ExtractStats x;
+    memset(&x, 0, sizeof x);
+    Model *model = model_open(s->cfg.models[m].path, weight_budget(), err);
+    int failed = model == NULL;
+    if (!failed) {
+        ExtractPart part = {(size_t)gr, (size_t)gn};
         char why[BASE_ERR_LEN];
-        if (featcache_load(cache, &key, s->states[m], s->offset[m], why)) {
-            log_rank("%s: features from the cache %s", name, cache);
-            return 0;
+        failed = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m * s->C + ci], &part, states, &x, why) != 0;
+        if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);
+        model_free(model);
+    }
+    for (size_t l = 0; !failed && l < layers_of(s, m); l++) {
+        size_t dim = l < (size_t)s->mcfg[m].n_layers ? (size_t)s->mcfg[m].d_model : (size_t)s->final_dim[m];
+        if (!finite_rows(states + s->offset[m][l] + x.word_lo * dim, (x.word_hi - x.word_lo) * dim)) {
+            failed = 1;
+            snprintf(err, sizeof err, "%.300s: hidden state %zu has NaN or Inf values (corrupt weights?)",
+                     s->cfg.models[m].path, l);
         }
-        if (strstr(why, "stale")) log_rank("%s: %s; recomputing", name, why);
     }
-    char lerr[BASE_ERR_LEN];
-    Model *model = model_open(s->cfg.models[m].path, weight_budget(), lerr);
-    if (!model) return base_errf(err, "%s", lerr);
-    const ModelConfig *mc = model_config(model);
-    log_rank("%s: %d layers, d_model %d, %.1fM parameters; extracting %zu words", name, mc->n_layers, mc->d_model,
-             (double)model_n_params(model) / 1e6, s->W);
-    int rc = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m], s->states[m], &s->xstats[m], lerr);
-    model_free(model);
-    if (rc) return base_errf(err, "%s: %s", s->cfg.models[m].path, lerr);
-    const ExtractStats *x = &s->xstats[m];
-    double fwd = x->seconds_forward > 0 ? x->seconds_forward : 1e-9;
-    log_rank("%s: %zu tokens; %zu sequence(s), %zu tokens run, %.1f GFLOP; %.2f s tokenize, %.2f s forward "
-             "(%.0f tokens/s, %.1f GFLOP/s)", name, x->n_tokens, x->n_sequences, x->tokens_run, x->flops * 1e-9,
-             x->seconds_tokenize, x->seconds_forward, (double)x->tokens_run / fwd, x->flops / fwd * 1e-9);
-    if (cache[0]) {
-        if (mkdir_parents(cache) != 0 || featcache_save(cache, &key, s->states[m], s->offset[m], lerr) != 0)
-            log_warn("%s: features not cached: %s", name, lerr);
-        else
-            log_rank("%s: features cached in %s", name, cache);
+    s->share[SH_EXTRACT] += base_wall() - t;
+
+    // the lowest failing rank's reason, on every rank of the group
+    t = base_wall();
+    int me = failed ? gr : gn, first;
+    CHECK_MPI(MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, group));
+    if (first < gn) {
+        CHECK_MPI(MPI_Bcast(err, BASE_ERR_LEN, MPI_CHAR, first, group));
+        s->share[SH_GATHER] += base_wall() - t;
+        if (gr == 0) {
+            log_warn("%s, context %s: feature extraction failed: %s", name, ctx, err);
+            char why[BASE_ERR_LEN + 40];
+            snprintf(why, sizeof why, "feature extraction failed: %s", err);
+            save_failed_layers(s, m, ci, why);
+        }
+        free(states);
+        return 1;
     }
+    // the words of each rank, gathered in place on the leader, layer by layer (rows as one MPI type)
+    unsigned long range[2] = {x.word_lo, x.word_hi}, *ranges = base_malloc(2 * (size_t)gn * sizeof(unsigned long), "ranges");
+    CHECK_MPI(MPI_Allgather(range, 2, MPI_UNSIGNED_LONG, ranges, 2, MPI_UNSIGNED_LONG, group));
+    if (gn > 1) {
+        int *counts = base_malloc((size_t)gn * sizeof(int), "gather"), *displs = base_malloc((size_t)gn * sizeof(int), "gather");
+        for (int r = 0; r < gn; r++) counts[r] = (int)(ranges[2 * r + 1] - ranges[2 * r]), displs[r] = (int)ranges[2 * r];
+        for (size_t l = 0; l < layers_of(s, m); l++) {
+            int dim = l < (size_t)s->mcfg[m].n_layers ? s->mcfg[m].d_model : s->final_dim[m];
+            MPI_Datatype row;
+            CHECK_MPI(MPI_Type_contiguous(dim, MPI_FLOAT, &row));
+            CHECK_MPI(MPI_Type_commit(&row));
+            float *block = states + s->offset[m][l];
+            CHECK_MPI(MPI_Gatherv(gr == 0 ? MPI_IN_PLACE : block + (size_t)displs[gr] * (size_t)dim, counts[gr], row,
+                                  block, counts, displs, row, 0, group));
+            MPI_Type_free(&row);
+        }
+        free(counts), free(displs);
+    }
+    // the extraction's counters: sequences and forward time summed over the group, tokenisation as the leader saw it
+    double mine[2] = {(double)x.n_sequences, x.seconds_forward}, sum[2];
+    CHECK_MPI(MPI_Reduce(mine, sum, 2, MPI_DOUBLE, MPI_SUM, 0, group));
+    s->share[SH_GATHER] += base_wall() - t;
+    free(ranges);
+    if (gr == 0) {
+        double *xs = s->xs + 4 * (m * s->C + ci);
+        xs[0] = 1, xs[1] = sum[0], xs[2] = x.seconds_tokenize, xs[3] = sum[1];
+        t = base_wall();
+        FeatKey key;
+        char path[STORE_PATH + 300];
+        feature_key(s, m, ci, &key);
+        feature_path(s, m, &key, path, sizeof path);
+        char dir[STORE_PATH + 300];
+        snprintf(dir, sizeof dir, "%s", path);
+        *strrchr(dir, '/') = '\0';
+        if (base_mkdirs(dir) != 0 || featcache_save(path, &key, states, s->offset[m], err) != 0)
+            DIE("free disk space (or point output.path / features.cache_dir elsewhere) and rerun the same command: "
+                "finished units are kept",
+                "%s", err[0] ? err : strerror(errno));
+        s->share[SH_SAVE_FEATURES] += base_wall() - t;
+        log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s), %.1f s forward (%.1f GFLOP/s on this "
+                 "rank); features in %s",
+                 name, ctx, (size_t)s->n_tokens[m], sum[0], gn, sum[1], x.seconds_forward > 0 ? x.flops / x.seconds_forward * 1e-9 : 0.0,
+                 path);
+    }
+    free(states);
     return 0;
+}
+
+static int stage_extract(Sweep *s) {
+    size_t MC = s->M * s->C, n = 0;
+    size_t *unit = base_malloc((MC ? MC : 1) * sizeof(size_t), "units");
+    double *cost = base_malloc((MC ? MC : 1) * sizeof(double), "units");
+    int *need = base_calloc(MC ? MC : 1, sizeof(int), "units");
+    if (comm_rank() == 0)
+        for (size_t m = 0; m < s->M; m++)
+            for (size_t ci = 0; ci < s->C; ci++) {
+                int todo = 0;
+                for (size_t h = 0; h < layers_of(s, m); h++) todo |= layer_todo(s, m, ci, h);
+                need[m * s->C + ci] = todo && !features_ready(s, m, ci, 1);
+            }
+    CHECK_MPI(MPI_Bcast(need, (int)MC, MPI_INT, 0, MPI_COMM_WORLD));
+    for (size_t mc = 0; mc < MC; mc++)
+        if (need[mc]) cost[n] = extract_cost(s, mc / s->C, mc % s->C), unit[n++] = mc;
+    free(need);
+    if (n < MC) log0("extract: %zu of %zu (model, context) feature sets already on disk", MC - n, MC);
+    int stopped = 0;
+    if (n) {
+        double *sorted = base_malloc(n * sizeof(double), "units");
+        size_t *order = rank_units(cost, n, sorted);
+        // groups of ranks: as many as units (at most one per rank); a group shares each unit's sequences
+        int G = (int)(n < (size_t)comm_size() ? n : (size_t)comm_size());
+        MPI_Comm group;
+        CHECK_MPI(MPI_Comm_split(MPI_COMM_WORLD, comm_rank() % G, comm_rank(), &group));
+        int gr;
+        CHECK_MPI(MPI_Comm_rank(group, &gr));
+        log0("extract: %zu (model, context) unit(s) over %d group(s) of ranks", n, G);
+        FILE *tsv = NULL;
+        if (comm_rank() == 0) {
+            char p[STORE_PATH + 32];
+            snprintf(p, sizeof p, "%s/progress.tsv", s->store.dir);
+            tsv = fopen(p, "a");
+        }
+        DispatchPlan plan = {"extract", sorted, n, s->cfg.progress_seconds, tsv};
+        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, gr == 0, &stop_signal);
+        int prev_failed = 0;
+        for (;;) {
+            int want = stop_signal != 0, any;
+            CHECK_MPI(MPI_Allreduce(&want, &any, 1, MPI_INT, MPI_MAX, group));
+            long u = gr == 0 ? dispatch_next(d, prev_failed, any) : -1;
+            CHECK_MPI(MPI_Bcast(&u, 1, MPI_LONG, 0, group));
+            if (u < 0) break;
+            size_t mc = unit[order[u]];
+            prev_failed = extract_unit(s, mc / s->C, mc % s->C, group);
+        }
+        double t = base_wall();
+        DispatchTotals tot = dispatch_end(d);
+        s->share[SH_WAIT] += base_wall() - t;
+        stopped = tot.stopped;
+        if (tsv) fclose(tsv);
+        MPI_Comm_free(&group);
+        free(order), free(sorted);
+    }
+    free(unit), free(cost);
+    return stopped;
 }
 
 // ----------------------------------------------------------------------------
-// stage 3: one (model, layer) fit
+// stage 3: fit units (model, context, block of layers), handed out to any rank
 
-// the (model, layer) units this rank fitted, in increasing (m, h) order, with their results
 typedef struct {
-    size_t n;
-    size_t *m, *h;
-    float *r, *r2, *alpha, *p, *q;  // (n, S*R)
-    float *weights;                 // (n, P_max, S*R) with output.weights
-    float *intercept;               // (n, S*R) with output.weights
-    EncodingStats *stats;           // (n)
-} Units;
+    size_t m, c, n;
+    size_t h[64];  // the block's layers (run.layer_block is capped to fit)
+} FitUnit;
 
-static void units_free(Units *u) {
-    free(u->m), free(u->h), free(u->r), free(u->r2), free(u->alpha), free(u->p), free(u->q);
-    free(u->weights), free(u->intercept), free(u->stats);
-    memset(u, 0, sizeof *u);
+// loads the block's layers, fits them on the rank's threads, saves each layer's record. 1: a layer failed
+static int fit_unit(Sweep *s, const FitUnit *u) {
+    size_t T = s->S * s->R, per = store_record_floats(&s->store), m = u->m;
+    const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[u->c];
+    double t = base_wall();
+    FeatKey key;
+    char path[STORE_PATH + 300], why[BASE_ERR_LEN];
+    feature_key(s, m, u->c, &key);
+    feature_path(s, m, &key, path, sizeof path);
+    size_t *off = base_malloc(u->n * sizeof(size_t), "layers"), total = 0;
+    for (size_t j = 0; j < u->n; j++) off[j] = total, total += s->W * (size_t)key.dims[u->h[j]];
+    float *x = base_malloc(total * sizeof(float), "layer features");
+    int loaded = 1;
+    for (size_t j = 0; j < u->n && loaded; j++)
+        loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
+    LayerRecord *rec = base_calloc(u->n, sizeof(LayerRecord), "layer records");
+    float *values = base_malloc(base_mul(u->n, per) * sizeof(float), "layer records");
+    s->share[SH_LOAD_FEATURES] += base_wall() - t;
+
+    t = base_wall();
+#pragma omp parallel for schedule(dynamic) if (u->n > 1)
+    for (size_t j = 0; j < u->n; j++) {
+        LayerRecord *r = &rec[j];
+        r->values = values + j * per;
+        if (!loaded) {
+            r->failed = 1;
+            snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
+            continue;
+        }
+        double t0 = base_wall();
+        float *v = r->values;
+        size_t P = s->store.P;
+        EncodingOut o = {v, v + T, v + 2 * T, v + 3 * T, v + 4 * T, P ? v + 6 * T : NULL, P ? v + 5 * T : NULL, P};
+        if (!P)
+            for (size_t i = 0; i < T; i++) v[5 * T + i] = NAN;
+        EncodingStats st;
+        memset(&st, 0, sizeof st);
+        char e[BASE_ERR_LEN];
+        size_t C = (size_t)key.dims[u->h[j]];
+        if (encoding_fit(&s->spec, x + off[j], C, &o, &st, e) != 0) {
+            r->failed = 1;
+            snprintf(r->error, sizeof r->error, "%.*s", STORE_ERROR - 1, e);
+            continue;
+        }
+        const RidgeStats *q = &st.ridge;
+        double c[STORE_N_COUNTERS] = {(double)q->n_edge_low, (double)q->n_edge_high, (double)q->n_choices,
+                                      (double)q->n_dual,     (double)q->n_splits,    q->flops * 1e-9,
+                                      base_wall() - t0};
+        memcpy(r->counters, c, sizeof c);
+    }
+    s->share[SH_FIT] += base_wall() - t;
+
+    t = base_wall();
+    int failed = 0;
+    for (size_t j = 0; j < u->n; j++) {
+        store_save_layer(&s->store, m, u->c, u->h[j], &rec[j]);
+        if (rec[j].failed) {
+            failed = 1;
+            log_warn("%s, context %s, layer %zu: fit failed: %s", name, ctx, u->h[j], rec[j].error);
+        } else {
+            log_rank_file("%s, context %s, layer %zu: fitted in %.2f s (%.1f GFLOP)", name, ctx, u->h[j],
+                          rec[j].counters[6], rec[j].counters[5]);
+        }
+    }
+    s->share[SH_SAVE_LAYERS] += base_wall() - t;
+    free(values), free(rec), free(x), free(off);
+    return failed;
 }
 
-static int fit_unit(Sweep *s, const Units *u, size_t j, const float *states, char *err) {
-    size_t m = u->m[j], h = u->h[j], T = s->S * s->R;
-    size_t C = h < (size_t)s->mcfg[m].n_layers ? (size_t)s->mcfg[m].d_model : (size_t)s->final_dim[m];
-    EncodingOut o = {u->r + j * T, u->r2 + j * T, u->alpha + j * T, u->p + j * T, u->q + j * T,
-                     u->weights ? u->weights + j * s->P_max * T : NULL, u->intercept ? u->intercept + j * T : NULL,
-                     s->P_max};
-    char why[BASE_ERR_LEN];
-    if (encoding_fit(&s->spec, states + s->offset[m][h], C, &o, &u->stats[j], why))
-        return base_errf(err, "%s layer %zu: %s", s->cfg.models[m].name, h, why);
-    return 0;
+static int stage_fit(Sweep *s) {
+    size_t B = s->cfg.layer_block ? s->cfg.layer_block : (size_t)threads_count();
+    if (B > 64) B = 64;
+    if (B < 1) B = 1;
+    size_t cap = 0;
+    for (size_t m = 0; m < s->M; m++) cap += s->C * (layers_of(s, m) + B - 1) / B + s->C;
+    FitUnit *units = base_malloc((cap ? cap : 1) * sizeof(FitUnit), "units");
+    double *cost = base_malloc((cap ? cap : 1) * sizeof(double), "units");
+    int *ready = base_calloc(s->M * s->C, sizeof(int), "units");
+    if (comm_rank() == 0)
+        for (size_t mc = 0; mc < s->M * s->C; mc++) ready[mc] = features_ready(s, mc / s->C, mc % s->C, 0);
+    CHECK_MPI(MPI_Bcast(ready, (int)(s->M * s->C), MPI_INT, 0, MPI_COMM_WORLD));
+    size_t n = 0, todo = 0, all = 0;
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t ci = 0; ci < s->C; ci++) {
+            all += layers_of(s, m);
+            if (!ready[m * s->C + ci]) continue;  // its extraction failed: the store says why
+            FitUnit *u = NULL;
+            for (size_t h = 0; h < layers_of(s, m); h++) {
+                if (!layer_todo(s, m, ci, h)) continue;
+                if (!u || u->n == B) {
+                    u = &units[n];
+                    *u = (FitUnit){m, ci, 0, {0}};
+                    cost[n++] = 0;
+                }
+                u->h[u->n++] = h;
+                cost[n - 1] += fit_cost(s, m);
+                todo++;
+            }
+        }
+    free(ready);
+    if (todo < all) log0("fit: %zu of %zu layer fits already in %s", all - todo, all, s->store.dir);
+    int stopped = 0;
+    if (n) {
+        log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers, handed out to %d rank(s)", todo, n, B, comm_size());
+        double *sorted = base_malloc(n * sizeof(double), "units");
+        size_t *order = rank_units(cost, n, sorted);
+        FILE *tsv = NULL;
+        if (comm_rank() == 0) {
+            char p[STORE_PATH + 32];
+            snprintf(p, sizeof p, "%s/progress.tsv", s->store.dir);
+            tsv = fopen(p, "a");
+        }
+        DispatchPlan plan = {"fit", sorted, n, s->cfg.progress_seconds, tsv};
+        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &stop_signal);
+        int prev_failed = 0;
+        long u;
+        while ((u = dispatch_next(d, prev_failed, stop_signal != 0)) >= 0) prev_failed = fit_unit(s, &units[order[u]]);
+        double t = base_wall();
+        DispatchTotals tot = dispatch_end(d);
+        s->share[SH_WAIT] += base_wall() - t;
+        stopped = tot.stopped;
+        if (tsv) fclose(tsv);
+        free(order), free(sorted);
+    }
+    free(units), free(cost);
+    return stopped;
 }
 
 // ----------------------------------------------------------------------------
@@ -442,9 +817,13 @@ static void banner(const Sweep *s) {
         log0("recordings: %zu subject(s) x %zu sample(s) (every %g s from %g s) x %zu region(s)", s->S, s->V, c->tr,
              c->first_volume_time, s->R);
     for (size_t m = 0; m < s->M; m++)
-        log0("model %zu: %s (%s, %d layers, d_model %d; context %s), design width %zu", m, c->models[m].name,
-             s->mcfg[m].arch, s->mcfg[m].n_layers, s->mcfg[m].d_model, c->context_policy_text,
+        log0("model %zu: %s (%s, %d layers, d_model %d, %lld story tokens), design width %zu", m, c->models[m].name,
+             s->mcfg[m].arch, s->mcfg[m].n_layers, s->mcfg[m].d_model, (long long)s->n_tokens[m],
              encoding_width(&s->spec, (size_t)s->mcfg[m].d_model));
+    char ctx[512] = "";
+    for (size_t ci = 0; ci < s->C; ci++)
+        snprintf(ctx + strlen(ctx), sizeof ctx - strlen(ctx), "%s%s", ci ? ", " : "", c->contexts.items[ci]);
+    log0("contexts: %s", ctx);
     static const char *resample[] = {"sum", "Lanczos", "onset"};
     char pca[64] = "no PCA";
     if (c->pca_components)
@@ -461,17 +840,18 @@ static void banner(const Sweep *s) {
 static void sweep_free(Sweep *s) {
     for (size_t m = 0; m < s->M; m++) {
         if (s->tok) tok_free(s->tok[m]);
-        if (s->states) free(s->states[m]);
         if (s->offset) free(s->offset[m]);
     }
     free(s->offset);
     free(s->states_floats);
     free(s->final_dim);
+    free(s->n_tokens);
+    free(s->tokens_id);
     free(s->tok);
     free(s->mcfg);
     free(s->policy);
-    free(s->states);
-    free(s->xstats);
+    free(s->xs);
+    free(s->status);
     for (size_t i = 0; s->rec && i < s->S; i++) rec_free(&s->rec[i]);
     free(s->rec);
     ridge_targets_free(&s->targets);
@@ -484,108 +864,38 @@ static void sweep_free(Sweep *s) {
 }
 
 // ----------------------------------------------------------------------------
-// the stages after the inputs
-
-// model m on rank m mod N; per-model stats summed over ranks into xs (M, 4): tokens, chunks, seconds
-static int stage_extract(Sweep *s, double *xs, char *err) {
-    int failed = 0;
-    for (size_t m = 0; m < s->M && !failed; m++)
-        if ((int)(m % (size_t)comm_size()) == comm_rank()) failed = extract_model(s, m, err) != 0;
-    if (!all_ok(failed, err)) return -1;
-    for (size_t m = 0; m < s->M; m++)
-        if (s->states[m]) {
-            xs[4 * m] = (double)s->xstats[m].n_tokens;
-            xs[4 * m + 1] = (double)s->xstats[m].n_sequences;
-            xs[4 * m + 2] = s->xstats[m].seconds_tokenize;
-            xs[4 * m + 3] = s->xstats[m].seconds_forward;
-        }
-    comm_allreduce_sum(xs, 4 * s->M);
-    return 0;
-}
-
-// unit u (counting (model, layer) pairs in order) runs on rank u mod N; OpenMP over a rank's units
-static int stage_fit(Sweep *s, Units *mine, char *err) {
-    size_t total = 0, T = s->S * s->R;
-    for (size_t m = 0; m < s->M; m++) total += (size_t)s->mcfg[m].n_layers + 1;
-    size_t cap = total / (size_t)comm_size() + 1;
-    mine->m = base_malloc(cap * sizeof(size_t), "units");
-    mine->h = base_malloc(cap * sizeof(size_t), "units");
-    float **arrays[5] = {&mine->r, &mine->r2, &mine->alpha, &mine->p, &mine->q};
-    for (int i = 0; i < 5; i++) *arrays[i] = base_malloc(base_mul(cap, T) * sizeof(float), "scores");
-    if (s->cfg.save_weights) {
-        mine->weights = base_malloc(base_mul(base_mul(cap, s->P_max), T) * sizeof(float), "weights");
-        mine->intercept = base_malloc(base_mul(cap, T) * sizeof(float), "intercepts");
-    }
-    mine->stats = base_calloc(cap, sizeof(EncodingStats), "fit stats");
-    int failed = 0;
-    for (size_t m = 0, u = 0; m < s->M; m++) {
-        size_t L1 = (size_t)s->mcfg[m].n_layers + 1, n = s->states_floats[m];
-        float *states = s->states[m] ? s->states[m] : base_malloc(n * sizeof(float), "hidden states");
-        if (comm_size() > 1) comm_bcast_floats(states, n, (int)(m % (size_t)comm_size()));
-        size_t first = mine->n;
-        for (size_t h = 0; h < L1; h++, u++)
-            if ((int)(u % (size_t)comm_size()) == comm_rank()) {
-                mine->m[mine->n] = m;
-                mine->h[mine->n++] = h;
-            }
-#pragma omp parallel for schedule(dynamic)
-        for (size_t j = first; j < mine->n; j++) {
-            char uerr[BASE_ERR_LEN];
-            if (fit_unit(s, mine, j, states, uerr) != 0) {
-#pragma omp critical
-                if (!failed) {
-                    failed = 1;
-                    snprintf(err, BASE_ERR_LEN, "%s", uerr);
-                }
-            }
-        }
-        free(states);
-        s->states[m] = NULL;
-        log0("%s: %zu layer fits done (%zu targets each)", s->cfg.models[m].name, L1, T);
-    }
-    // edge choices, choices, dual splits, splits, GFLOP, batches
-    double sum[6] = {0};
-    for (size_t j = 0; j < mine->n; j++) {
-        const RidgeStats *r = &mine->stats[j].ridge;
-        sum[0] += (double)r->n_edge_low, sum[1] += (double)r->n_edge_high, sum[2] += (double)r->n_choices;
-        sum[3] += (double)r->n_dual, sum[4] += (double)r->n_splits, sum[5] += r->flops * 1e-9;
-    }
-    if (!all_ok(failed, err)) return -1;
-    comm_allreduce_sum(sum, 6);
-    const SweepConfig *c = &s->cfg;
-    log0("fits: %.0f splits (%.0f in the dual form: more features than training samples), %.1f GFLOP", sum[4], sum[3],
-         sum[5]);
-    if (sum[0] + sum[1] > 0)
-        log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
-             "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
-             "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
-             sum[2], sum[0], c->alphas[0], sum[1], c->alphas[c->n_alphas - 1]);
-    return 0;
-}
+// stage 4: results.h5 from the store
 
 enum { ST_INPUTS, ST_EXTRACT, ST_FIT, ST_WRITE, N_STAGES };
 static const char *STAGE_NAMES[N_STAGES] = {"inputs", "extract", "fit", "write"};
 
-// rank 0 creates <output>.partial, every rank writes its units, rank 0 summarises, renames and prints
-static void stage_write(Sweep *s, const Units *mine, const double *xs, double *stage, double t0) {
-    size_t M = s->M;
+// rank 0 creates <output>.partial, every rank writes a contiguous share of the finished layers,
+// rank 0 summarises, renames and prints. Returns the failed layers' count.
+static size_t stage_write(Sweep *s, double *stage, double t0) {
+    size_t M = s->M, C = s->C, H = s->H, MCH = M * C * H;
+    char **errors = comm_rank() == 0 ? base_calloc(MCH, sizeof(char *), "errors") : NULL;
+    double sums[STORE_N_COUNTERS] = {0};
+    scan_store(s, sums, errors);
+
     const char **name = base_malloc(M * sizeof(char *), "meta"), **path = base_malloc(M * sizeof(char *), "meta");
     const char **arch = base_malloc(M * sizeof(char *), "meta");
     int *layers = base_malloc(M * sizeof(int), "meta"), *dmodel = base_malloc(M * sizeof(int), "meta");
-    int *chunks = base_malloc(M * sizeof(int), "meta"), *window = base_malloc(M * sizeof(int), "meta");
-    int64_t *tokens = base_malloc(M * sizeof(int64_t), "meta");
-    double *tok_s = base_malloc(M * sizeof(double), "meta"), *fwd_s = base_malloc(M * sizeof(double), "meta");
+    int *window = base_malloc(M * C * sizeof(int), "meta"), *seqs = base_malloc(M * C * sizeof(int), "meta");
+    double *tok_s = base_malloc(M * C * sizeof(double), "meta"), *fwd_s = base_malloc(M * C * sizeof(double), "meta");
+    comm_allreduce_sum(s->xs, 4 * M * C);
     for (size_t m = 0; m < M; m++) {
         name[m] = s->cfg.models[m].name;
         path[m] = s->cfg.models[m].path;
         arch[m] = s->mcfg[m].arch;
         layers[m] = s->mcfg[m].n_layers;
         dmodel[m] = s->mcfg[m].d_model;
-        window[m] = s->policy[m].window;
-        tokens[m] = (int64_t)xs[4 * m];
-        chunks[m] = (int)xs[4 * m + 1];
-        tok_s[m] = xs[4 * m + 2];
-        fwd_s[m] = xs[4 * m + 3];
+        for (size_t ci = 0; ci < C; ci++) {
+            const double *x = s->xs + 4 * (m * C + ci);
+            window[m * C + ci] = s->policy[m * C + ci].window;
+            seqs[m * C + ci] = x[0] > 0 ? (int)x[1] : -1;
+            tok_s[m * C + ci] = x[0] > 0 ? x[2] : NAN;
+            fwd_s[m * C + ci] = x[0] > 0 ? x[3] : NAN;
+        }
     }
     const char **subject = base_malloc(s->S * sizeof(char *), "meta"), **file = base_malloc(s->S * sizeof(char *), "meta");
     for (size_t i = 0; i < s->S; i++) {
@@ -594,62 +904,138 @@ static void stage_write(Sweep *s, const Units *mine, const double *xs, double *s
     }
     char *resolved = config_resolved_yaml(&s->cfg);
     const char *const *regions = (const char *const *)s->cfg.regions.items;
-    int32_t *width = base_calloc(M * s->H, sizeof(int32_t), "meta");
-    int32_t *components = base_calloc(M * s->H, sizeof(int32_t), "meta");
+    int32_t *width = base_calloc(M * H, sizeof(int32_t), "meta");
+    int32_t *components = base_calloc(M * H, sizeof(int32_t), "meta");
     for (size_t m = 0; m < M; m++)
         for (size_t h = 0; h <= (size_t)layers[m]; h++) {
-            size_t C = h < (size_t)layers[m] ? (size_t)dmodel[m] : (size_t)s->final_dim[m];
-            width[m * s->H + h] = (int32_t)encoding_width(&s->spec, C);
-            components[m * s->H + h] = (int32_t)encoding_components(&s->spec, C);
+            size_t Cw = h < (size_t)layers[m] ? (size_t)dmodel[m] : (size_t)s->final_dim[m];
+            width[m * H + h] = (int32_t)encoding_width(&s->spec, Cw);
+            components[m * H + h] = (int32_t)encoding_components(&s->spec, Cw);
         }
-    ResultsMeta meta = {M, s->H, s->S, s->R, s->W, name, path, arch, layers, dmodel, tokens, chunks, window, tok_s, fwd_s,
+    ResultsMeta meta = {M, C, H, s->S, s->R, s->W, name, path, arch, layers, dmodel, s->n_tokens,
+                        (const char *const *)s->cfg.contexts.items, window, seqs, tok_s, fwd_s,
                         subject, file, regions, (const char *const *)s->stim.label, s->stim.onset, s->stim.offset,
                         s->V, s->cv.block, s->cfg.alphas, s->cfg.n_alphas, width, components,
                         s->cfg.save_weights ? s->P_max : 0,
-                        s->cfg.text, resolved, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
+                        s->cfg.text, resolved, s->identity, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
                         comm_library_version(), comm_size()};
     char partial[CFG_STR + 16];
     snprintf(partial, sizeof partial, "%s.partial", s->cfg.output);
-    if (comm_rank() == 0) {
-        if (mkdir_parents(s->cfg.output) != 0)
-            DIE("check output.path", "cannot create the folder of %s: %s", s->cfg.output, strerror(errno));
-        results_create(partial, &meta);
+    double t = base_wall();
+    if (comm_rank() == 0) results_create(partial, &meta);
+    comm_barrier();
+
+    // this rank's contiguous share of the finished layers, in (m, c, h) order
+    size_t n_done = 0, failed = 0;
+    for (size_t i = 0; i < MCH; i++) n_done += s->status[i] == UNIT_DONE, failed += s->status[i] == UNIT_FAILED;
+    size_t N = (size_t)comm_size(), r = (size_t)comm_rank(), lo = n_done * r / N, hi = n_done * (r + 1) / N;
+    size_t per = store_record_floats(&s->store), k = 0, n = hi - lo;
+    size_t *lm = base_malloc((n ? n : 1) * 3 * sizeof(size_t), "layers"), *lc = lm + (n ? n : 1), *lh = lc + (n ? n : 1);
+    float *values = base_malloc(base_mul(n ? n : 1, per) * sizeof(float), "layers");
+    for (size_t i = 0, j = 0; i < MCH; i++) {
+        if (s->status[i] != UNIT_DONE) continue;
+        if (j >= lo && j < hi) {
+            lm[k] = i / (C * H), lc[k] = i / H % C, lh[k] = i % H;
+            LayerRecord rec;
+            memset(&rec, 0, sizeof rec);
+            rec.values = values + k * per;
+            if (store_load_layer(&s->store, lm[k], lc[k], lh[k], &rec) != 1)
+                DIE("another run may be writing the same output.path", "%s: layer record m%zu-c%zu-h%zu vanished",
+                    s->store.dir, lm[k], lc[k], lh[k]);
+            k++;
+        }
+        j++;
     }
-    comm_barrier();
-    ResultsUnits units = {mine->n, mine->m, mine->h, mine->r, mine->r2, mine->alpha, mine->p, mine->q,
-                          mine->weights, mine->intercept};
-    results_write_units(partial, &meta, &units);
-    comm_barrier();
+    ResultsLayers mine = {n, lm, lc, lh, values};
+    results_write_layers(partial, &meta, &mine);
+    free(lm), free(values);
+    s->share[SH_WRITE] += base_wall() - t;
+
+    // every rank's time shares, gathered for /meta/rank_seconds (the write is counted up to here)
+    double total = base_wall() - t0, used = 0;
+    for (int i = 0; i < SH_WAIT; i++) used += s->share[i];
+    s->share[SH_WAIT] = fmax(total - used, 0);
+    double *shares = comm_rank() == 0 ? base_malloc(N * N_SHARES * sizeof(double), "shares") : NULL;
+    CHECK_MPI(MPI_Gather(s->share, N_SHARES, MPI_DOUBLE, shares, N_SHARES, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+
     if (comm_rank() == 0) {
-        float *lr = base_malloc(base_mul(M * s->H, s->R) * sizeof(float), "summary");
-        stage[ST_WRITE] = base_wall() - t0;
-        results_finish(partial, s->cfg.output, &meta, STAGE_NAMES, stage, N_STAGES, lr);
-        for (size_t m = 0; m < M; m++) results_print_matrix(stdout, name[m], layers[m], lr + m * s->H * s->R, regions, s->R);
+        float *lr = base_malloc(base_mul(M * C * H, s->R) * sizeof(float), "summary");
+        stage[ST_WRITE] = base_wall() - t;
+        ResultsRun run = {s->status, (const char *const *)errors, STAGE_NAMES, stage, N_STAGES,
+                          SHARE_NAMES, shares, N_SHARES};
+        results_finish(partial, s->cfg.output, &meta, &run, lr);
+        const SweepConfig *c = &s->cfg;
+        log0("fits: %.0f splits (%.0f in the dual form: more features than training samples), %.1f GFLOP, %.1f s of "
+             "fitting in all",
+             sums[4], sums[3], sums[5], sums[6]);
+        if (sums[0] + sums[1] > 0)
+            log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
+                 "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
+                 "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
+                 sums[2], sums[0], c->alphas[0], sums[1], c->alphas[c->n_alphas - 1]);
+        for (size_t m = 0; m < M; m++)
+            for (size_t ci = 0; ci < C; ci++)
+                results_print_matrix(stdout, name[m], c->contexts.items[ci], layers[m], lr + (m * C + ci) * H * s->R,
+                                     regions, s->R);
         printf("\nstage timings (s):");
         for (int i = 0; i < N_STAGES; i++) printf("  %s %.2f", STAGE_NAMES[i], stage[i]);
+        printf("\ntime per rank (s):");
+        for (int i = 0; i < N_SHARES; i++) {
+            double lo_s = shares[i], hi_s = shares[i];
+            for (size_t q = 1; q < N; q++) lo_s = fmin(lo_s, shares[q * N_SHARES + i]), hi_s = fmax(hi_s, shares[q * N_SHARES + i]);
+            printf("  %s %.2f%s", SHARE_NAMES[i], lo_s, N > 1 ? "" : "");
+            if (N > 1) printf("-%.2f", hi_s);
+        }
         printf("\nresults: %s\n", s->cfg.output);
+        if (failed) {
+            printf("\n%zu layer fit(s) failed (NaN in the results, status -1 in /units/status):\n", failed);
+            size_t shown = 0;
+            for (size_t i = 0; i < MCH; i++)
+                if (s->status[i] == UNIT_FAILED && shown++ < 20)
+                    printf("  %s, context %s, layer %zu: %s\n", name[i / (C * H)], c->contexts.items[i / H % C], i % H,
+                           errors[i]);
+            if (shown > 20) printf("  ... and %zu more (see /units/error)\n", shown - 20);
+            printf("their features and the finished layers stay in %s: rerun the same command to retry only the "
+                   "failed ones\n",
+                   s->store.dir);
+        }
         fflush(stdout);
         free(lr);
+        for (size_t i = 0; i < MCH; i++) free(errors[i]);
+        free(errors);
+        free(shares);
     }
     comm_barrier();
     free(resolved);
-    free(name), free(path), free(arch), free(layers), free(dmodel), free(chunks), free(window), free(tokens);
+    free(name), free(path), free(arch), free(layers), free(dmodel), free(window), free(seqs);
     free(tok_s), free(fwd_s), free(subject), free(file), free(width), free(components);
+    return failed;
 }
 
 // ----------------------------------------------------------------------------
 // the sweep
 
+static FILE *open_rank_log(const char *dir) {
+    char path[CFG_STR + 32];
+    snprintf(path, sizeof path, "%s/rank-%03d.log", dir, comm_rank());
+    FILE *f = base_mkdirs(dir) == 0 ? fopen(path, "a") : NULL;
+    if (!f) log_warn("run.log_dir: cannot open %s: %s; this rank keeps no log file", path, strerror(errno));
+    return f;
+}
+
 int sweep_run(const SweepOptions *opt) {
     Sweep s;
     memset(&s, 0, sizeof s);
     char err[BASE_ERR_LEN] = "";
-    double stage[N_STAGES] = {0}, t = base_wall();
+    double stage[N_STAGES] = {0}, t = base_wall(), t_all = t;
     int rc = 1;
-    double *xs = NULL;
-    Units mine = {0};
+    FILE *rank_log = NULL;
 
     if (!all_ok(config_load(opt->config_path, opt->overrides, opt->n_overrides, &s.cfg, err) != 0, err)) return 1;
+    if (s.cfg.log_dir[0] && !opt->dry_run) {
+        rank_log = open_rank_log(s.cfg.log_dir);
+        log_copy_to(rank_log);
+    }
     set_threads(s.cfg.threads);
     set_weight_budget(s.cfg.max_weight_gib);
     if (!all_ok(load_inputs(&s, err) != 0, err)) goto done;
@@ -662,20 +1048,48 @@ int sweep_run(const SweepOptions *opt) {
         goto done;
     }
 
+    char *identity_text;
+    sweep_identity(&s, &identity_text);
+    store_init(&s.store, s.cfg.output, strtoull(s.identity, NULL, 16), s.S * s.R, s.cfg.save_weights ? s.P_max : 0);
+    if (comm_rank() == 0 && store_prepare(&s.store, identity_text))
+        log0("%s was left by another sweep (its config or inputs differ): emptied", s.store.dir);
+    free(identity_text);
+    comm_barrier();
+    install_signals();
+    s.status = base_calloc(s.M * s.C * s.H, 1, "unit status");
+    s.xs = base_calloc(4 * s.M * s.C, sizeof(double), "extract stats");
+    scan_store(&s, NULL, NULL);
+    log0("unit store %s (sweep identity %s)", s.store.dir, s.identity);
+
     t = base_wall();
-    xs = base_calloc(4 * s.M, sizeof(double), "extract stats");
-    if (stage_extract(&s, xs, err)) goto done;
+    int stopped = stage_extract(&s);
     stage[ST_EXTRACT] = base_wall() - t;
-
     t = base_wall();
-    if (stage_fit(&s, &mine, err)) goto done;
+    if (!stopped) {
+        scan_store(&s, NULL, NULL);
+        stopped = stage_fit(&s);
+    }
     stage[ST_FIT] = base_wall() - t;
+    if (stopped) {
+        comm_barrier();
+        scan_store(&s, NULL, NULL);
+        size_t done = 0, all = 0;
+        for (size_t m = 0; m < s.M; m++)
+            for (size_t ci = 0; ci < s.C; ci++)
+                for (size_t h = 0; h < layers_of(&s, m); h++) all++, done += *status_at(&s, m, ci, h) == UNIT_DONE;
+        log0("stopped by a signal: %zu of %zu layer fits done and kept in %s; rerun the same command to finish "
+             "(exit status %d)",
+             done, all, s.store.dir, SWEEP_EXIT_INTERRUPTED);
+        rc = SWEEP_EXIT_INTERRUPTED;
+        goto done;
+    }
 
-    stage_write(&s, &mine, xs, stage, base_wall());
-    rc = 0;
+    size_t failed = stage_write(&s, stage, t_all);
+    if (failed == 0 && comm_rank() == 0) store_remove(&s.store);
+    rc = failed ? SWEEP_EXIT_FAILED_UNITS : 0;
 done:
-    units_free(&mine);
-    free(xs);
+    log_copy_to(NULL);
+    if (rank_log) fclose(rank_log);
     sweep_free(&s);
     return rc;
 }

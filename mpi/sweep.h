@@ -1,16 +1,24 @@
 /*
- * sweep: the driver of `brainsweep sweep CONFIG.yaml` — config in, results.h5 out.
+ * sweep: the driver of `brainsweep sweep CONFIG.yaml` — config in, results.h5 out, on any number of ranks.
  *
  * Stages: (1) every rank reads and validates every input (config, stimulus, recordings, model
  * headers and tokenizers) so bad input stops before any output exists, with one message from the
- * lowest failing rank; (2) extraction: model m runs on rank m mod N (hidden states of every word's
- * last token, every layer); (3) fits: the targets are prepared once (z-scored, cross-validation
- * plan, per-segment sums), each model's states are broadcast from their owner and the (model, layer)
- * units are dealt round-robin over ranks, each unit one encoding fit (host/encoding.h: PCA, delays,
- * cross-validated ridge with an alpha per target, optional shift null) from that layer to every
- * subject x region at once; (4) results.h5 is written through
- * parallel HDF5 (mpi/results.h) and renamed into place only when complete.
- * Collective over MPI_COMM_WORLD. Returns the process exit status (0 ok, 1 bad input or failure).
+ * lowest failing rank; the targets are prepared once (z-scored, cross-validation plan, per-segment
+ * sums). (2) extraction units, one per (model, context policy): the ranks form groups (as many as
+ * units, at most one per rank); a group's leader asks the dispatcher (mpi/dispatch.h) for the next
+ * unit, every rank of the group runs its share of the unit's sequences and the leader gathers the
+ * words and saves the features file. (3) fit units, a block of layers of one (model, context), are
+ * handed out to any rank, which reads those layers from the features file and fits them on its
+ * threads (host/encoding.h: PCA, delays, cross-validated ridge, optional shift null) for every
+ * subject x region at once. (4) results.h5 is written from the unit store through parallel HDF5
+ * (mpi/results.h) and renamed into place only when complete.
+ *
+ * Resume: every finished layer and features file lives in the unit store (mpi/store.h) the moment
+ * it is done, so rerunning the same command after a crash redoes only what is missing, and the
+ * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank finish its unit and exit
+ * with SWEEP_EXIT_INTERRUPTED. A unit that fails (extraction or fit) is recorded with its error and
+ * the rest go on; the file marks it and the run exits with SWEEP_EXIT_FAILED_UNITS.
+ * Collective over MPI_COMM_WORLD. Returns the process exit status.
  */
 #ifndef MPI_SWEEP_H
 #define MPI_SWEEP_H
@@ -23,6 +31,13 @@ typedef struct {
     size_t n_overrides;
     int dry_run;                   // validate and print the plan, write nothing
 } SweepOptions;
+
+enum {
+    SWEEP_EXIT_OK = 0,
+    SWEEP_EXIT_ERROR = 1,           // bad input, or a fatal error (a full disk: finished units are kept)
+    SWEEP_EXIT_FAILED_UNITS = 3,    // results.h5 written, but some layer fits failed (see /units)
+    SWEEP_EXIT_INTERRUPTED = 75,    // stopped by SIGTERM/SIGUSR1: rerun the same command to resume (EX_TEMPFAIL)
+};
 
 int sweep_run(const SweepOptions *opt);
 

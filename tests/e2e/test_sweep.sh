@@ -11,24 +11,25 @@ check "sweep_exits_0" test $rc -eq 0
 [ $rc -eq 0 ] || tail -20 "$E2E_TMP/one.log"
 check "results_file_written" test -f "$OUT"
 check "no_partial_file_left" test ! -e "$OUT.partial"
+check "unit_store_removed_after_success" test ! -e "$OUT.units"
 check "sweep_prints_matrix_and_path" grep -q "results: $OUT" "$E2E_TMP/one.log"
 
 # every dataset docs/results-format.md promises
 listing=$(h5ls -r "$OUT" 2>&1)
 for d in /models/name /models/path /models/architecture /models/n_layers /models/d_model /models/n_tokens \
-         /models/n_chunks /models/context_window /models/tokenize_seconds /models/forward_seconds /subjects/name /subjects/file \
-         /regions/name /stimulus/word /stimulus/onset /stimulus/offset /scores/r /scores/r2 /scores/alpha \
+         /models/n_sequences /models/context_window /models/tokenize_seconds /models/forward_seconds /subjects/name /subjects/file \
+         /contexts/name /regions/name /stimulus/word /stimulus/onset /stimulus/offset /scores/r /scores/r2 /scores/alpha \
          /scores/p /scores/q /design/alphas /design/sample_block /design/width /design/components \
          /summary/layer_region /summary/layer_region_sem /summary/n_subjects /summary/best_layer \
-         /meta/stage /meta/stage_seconds; do
+         /units/status /units/error /meta/stage /meta/stage_seconds /meta/share /meta/rank_seconds; do
   check "dataset_$d" grep -q "^$d " <<<"$listing"
 done
-check "scores_shape_1x6x27x6" grep -q '^/scores/r  *Dataset {1, 6, 27, 6}' <<<"$listing"
+check "scores_shape_1x1x6x27x6" grep -q '^/scores/r  *Dataset {1, 1, 6, 27, 6}' <<<"$listing"
 check "attribute_complete_is_1" bash -c "h5dump -a complete '$OUT' | grep -q '(0): 1'"
 check "attribute_schema" bash -c "h5dump -a schema '$OUT' | grep -q 'brainsweep-results'"
-check "attribute_schema_version_2" bash -c "h5dump -a schema_version '$OUT' | grep -q '(0): 2'"
+check "attribute_schema_version_3" bash -c "h5dump -a schema_version '$OUT' | grep -q '(0): 3'"
 check "no_weights_unless_asked" bash -c "! grep -q '^/weights' <<<'$listing'"
-check "p_is_nan_without_permutations" bash -c "h5dump -d /scores/p -c 1,1,1,1 '$OUT' | grep -qi nan"
+check "p_is_nan_without_permutations" bash -c "h5dump -d /scores/p -c 1,1,1,1,1 '$OUT' | grep -qi nan"
 h5dump -d /scores/r -y -w 0 -m '%.6f' -o "$E2E_TMP/r.txt" "$OUT" >/dev/null
 values=$(tr ', ' '\n\n' <"$E2E_TMP/r.txt" | grep -v '^$')
 check "all_972_r_values_read" test "$(wc -l <<<"$values")" -eq 972
@@ -58,8 +59,8 @@ rc=$?
 check "options_sweep_exits_0" test $rc -eq 0
 [ $rc -eq 0 ] || tail -20 "$E2E_TMP/perm.log"
 listing=$(h5ls -r "$OUTP" 2>&1)
-check "weights_shape_1x6x68x27x6" grep -q '^/weights/beta  *Dataset {1, 6, 68, 27, 6}' <<<"$listing"
-check "intercepts_stored" grep -q '^/weights/intercept  *Dataset {1, 6, 27, 6}' <<<"$listing"
+check "weights_shape_1x1x6x68x27x6" grep -q '^/weights/beta  *Dataset {1, 1, 6, 68, 27, 6}' <<<"$listing"
+check "intercepts_stored" grep -q '^/weights/intercept  *Dataset {1, 1, 6, 27, 6}' <<<"$listing"
 h5dump -d /design/width -y -w 0 -o "$E2E_TMP/width.txt" "$OUTP" >/dev/null
 check "design_width_68_every_layer" bash -c "tr ', ' '\\n\\n' <'$E2E_TMP/width.txt' | grep -v '^$' | sort -u | tr '\\n' ' ' | grep -qx '68 '"
 h5dump -d /design/components -y -w 0 -o "$E2E_TMP/components.txt" "$OUTP" >/dev/null
@@ -71,7 +72,7 @@ for d in p q; do
 done
 check "p_floor_is_1_over_201" awk '$1 < 0.004975 {bad = 1} END {exit bad}' "$E2E_TMP/p.list"
 check "q_at_least_p" bash -c "paste '$E2E_TMP/p.list' '$E2E_TMP/q.list' | awk '\$2 < \$1 - 1e-6 {bad = 1} END {exit bad}'"
-h5dump -d /weights/beta -s 0,2,0,0,0 -c 1,1,68,1,1 -y -w 0 -o "$E2E_TMP/w.txt" "$OUTP" >/dev/null
+h5dump -d /weights/beta -s 0,0,2,0,0,0 -c 1,1,1,68,1,1 -y -w 0 -o "$E2E_TMP/w.txt" "$OUTP" >/dev/null
 check "weights_finite" bash -c "tr ', ' '\n\n' <'$E2E_TMP/w.txt' | grep -v '^$' | awk '\$1 != \$1 + 0 {bad = 1} {n++} END {exit bad || n != 68}'"
 
 # word-level targets (one row per word, e.g. high-gamma around each word) and a 10 Hz continuous signal
@@ -84,7 +85,7 @@ done
   -P "recordings.regions=[e1, e2, e3]" -P "recordings.files=$E2E_TMP/words/p*-hg.txt" -P "design.delays=[0]" \
   >"$E2E_TMP/words.log" 2>&1
 check "word_level_sweep_exits_0" test $? -eq 0
-check "word_level_scores_1x6x2x3" bash -c "h5ls '$E2E_TMP/words/results.h5/scores/r' | grep -q '{1, 6, 2, 3}'"
+check "word_level_scores_1x1x6x2x3" bash -c "h5ls '$E2E_TMP/words/results.h5/scores/r' | grep -q '{1, 1, 6, 2, 3}'"
 check "word_level_banner" grep -q "2 subject(s) x 2127 words x 3 region(s)" "$E2E_TMP/words.log"
 "$BRAINSWEEP" sweep "$CONFIG" -P output.path="$E2E_TMP/cont/results.h5" -P run.threads=1 -P recordings.tr=0.1 \
   -P recordings.first_volume_time=20 -P recordings.volumes=7236 -P design.resample=onset -P "design.delays=[0, 1, 2, 3, 4]" \
@@ -113,19 +114,19 @@ if command -v mpirun >/dev/null; then
   rc=$?
   check "two_models_three_ranks_exit_0" test $rc -eq 0
   [ $rc -eq 0 ] || tail -20 "$E2E_TMP/three.log"
-  check "two_models_scores_shape_2x6x27x6" bash -c "h5ls '$OUT3/scores/r' | grep -q '{2, 6, 27, 6}'"
+  check "two_models_scores_shape_2x1x6x27x6" bash -c "h5ls '$OUT3/scores/r' | grep -q '{2, 1, 6, 27, 6}'"
   h5dump -d /scores/r -y -w 0 -o "$E2E_TMP/r3.txt" "$OUT3" >/dev/null
   tr ', ' '\n\n' <"$E2E_TMP/r3.txt" | grep -v '^$' >"$E2E_TMP/r3.list"
   # model 0 (3 layers): hidden states 0..3 finite, 4..5 NaN; model 1: all finite. 162 values per layer.
   check "shallow_model_finite_through_its_L" bash -c "sed -n '1,648p' '$E2E_TMP/r3.list' | grep -qvi nan && ! sed -n '1,648p' '$E2E_TMP/r3.list' | grep -qi nan"
   check "shallow_model_nan_past_its_L" bash -c "! sed -n '649,972p' '$E2E_TMP/r3.list' | grep -qvi nan"
   check "deep_model_all_finite" bash -c "! sed -n '973,1944p' '$E2E_TMP/r3.list' | grep -qi nan"
-  h5dump -d /scores/r -s 1,0,0,0 -c 1,6,27,6 -y -w 0 -m '%.9g' -o "$E2E_TMP/r3m1.txt" "$OUT3" >/dev/null
+  h5dump -d /scores/r -s 1,0,0,0,0 -c 1,1,6,27,6 -y -w 0 -m '%.9g' -o "$E2E_TMP/r3m1.txt" "$OUT3" >/dev/null
   h5dump -d /scores/r -y -w 0 -m '%.9g' -o "$E2E_TMP/r1.txt" "$OUT" >/dev/null
   check "second_model_equals_its_single_model_run" cmp -s <(tr ', ' '\n\n' <"$E2E_TMP/r3m1.txt" | grep -v '^$') \
     <(tr ', ' '\n\n' <"$E2E_TMP/r1.txt" | grep -v '^$')
   "$BRAINSWEEP" inspect "$OUT3" >"$E2E_TMP/inspect3.log" 2>&1
-  check "inspect_prints_both_models" bash -c "grep -q '^tiny3:' '$E2E_TMP/inspect3.log' && grep -q '^stories260K:' '$E2E_TMP/inspect3.log'"
+  check "inspect_prints_both_models" bash -c "grep -q '^tiny3, context full:' '$E2E_TMP/inspect3.log' && grep -q '^stories260K, context full:' '$E2E_TMP/inspect3.log'"
 else
   skip "two_ranks" "mpirun not installed"
 fi

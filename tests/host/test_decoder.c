@@ -22,7 +22,7 @@ static float *states_of_ids(Model *m, const int32_t *ids, size_t T, size_t *offs
     float *out = base_malloc(total * sizeof(float), "states");
     ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
     ExtractStats st;
-    int rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, out, &st, err);
+    int rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, NULL, out, &st, err);
     free(pos);
     if (rc) {
         free(out);
@@ -143,9 +143,9 @@ static void check_policies(void) {
     float *direct = base_malloc(L1 * C * sizeof(float), "direct");
     ExtractStats a, b;
     ContextPolicy whole = {CTX_FULL, 0, 0, -1, WORD_LAST, 0}, small = {CTX_FULL, 0, 48, 16, WORD_LAST, 0};
-    rc = extract_word_states(m, tok, &st, &whole, full, &a, err);
+    rc = extract_word_states(m, tok, &st, &whole, NULL, full, &a, err);
     CHECK(rc == 0 && a.n_sequences == 1, "full/whole_text_one_sequence (%zu tokens)", a.n_tokens);
-    rc = extract_word_states(m, tok, &st, &small, other, &b, err);
+    rc = extract_word_states(m, tok, &st, &small, NULL, other, &b, err);
     CHECK(rc == 0 && b.n_sequences > 2, "full/window_48_overlap_16 gives %zu chunks", b.n_sequences);
 
     TokenSeq seq = {0};
@@ -181,7 +181,7 @@ static void check_policies(void) {
     for (int kind = 0; kind < 2; kind++) {
         for (int batch = 0; batch < 2; batch++) {
             ContextPolicy p = {kind ? CTX_WORDS : CTX_TOKENS, kind ? 3 : 7, 0, 0, WORD_LAST, batch ? 32 : 100000};
-            rc = extract_word_states(m, tok, &st, &p, other, &b, err);
+            rc = extract_word_states(m, tok, &st, &p, NULL, other, &b, err);
             double worst = 0;
             for (size_t w = 0; w < W && rc == 0; w++) {
                 size_t end = (size_t)last[w] + 1;
@@ -197,7 +197,7 @@ static void check_policies(void) {
 
     // mean representation: the mean of the word's token states (whole-text run)
     ContextPolicy mean = {CTX_FULL, 0, 0, -1, WORD_MEAN, 0};
-    rc = extract_word_states(m, tok, &st, &mean, other, &b, err);
+    rc = extract_word_states(m, tok, &st, &mean, NULL, other, &b, err);
     double worst = 0;
     size_t multi = 0;
     for (size_t w = 0; w < W && rc == 0; w++) {
@@ -263,7 +263,7 @@ static void check_word_without_tokens(void) {
         float *out = base_malloc(extract_layer_offsets(m, st.n_words, off) * sizeof(float), "out");
         ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
         ExtractStats xs;
-        rc = extract_word_states(m, t, &st, &full, out, &xs, err);
+        rc = extract_word_states(m, t, &st, &full, NULL, out, &xs, err);
         CHECK(rc == -1 && strstr(err, "word 2 ('#') tokenizes to nothing"), "empty_word/refused_by_name: %s", err);
         free(out);
         stim_free(&st);

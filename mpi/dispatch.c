@@ -1,0 +1,205 @@
+#include "mpi/dispatch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/base.h"
+#include "mpi/comm.h"
+
+enum { TAG_ASK = 1, TAG_REPLY = 2 };
+
+struct Dispatch {
+    MPI_Comm comm;          // private duplicate: the server's messages never meet the sweep's
+    DispatchPlan plan;
+    int rank, size, participant, dynamic;
+    volatile const int *stop_flag;
+    // participant side
+    long held;              // the unit this rank holds (-1: none yet)
+    long *mine;             // static dealing: this rank's units in order
+    size_t n_mine, next_mine, my_failed, my_done;
+    // server side (rank 0, dynamic)
+    pthread_t server;
+    int n_participants;
+    size_t next, done, failed;
+    int stopped;
+    double done_cost, t0, last_line;
+};
+
+// ----------------------------------------------------------------------------
+// progress (rank 0)
+
+static void fmt_duration(char *out, size_t n, double s) {
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(out, n, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t < 90) snprintf(out, n, "%lds", t);
+    else if (t < 5400) snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+}
+
+static double total_cost(const DispatchPlan *p) {
+    double c = 0;
+    for (size_t i = 0; i < p->n; i++) c += p->cost ? p->cost[i] : 1.0;
+    return c;
+}
+
+static void progress_line(const Dispatch *d, int final) {
+    double el = base_wall() - d->t0, all = total_cost(&d->plan);
+    double eta = d->done_cost > 0 ? el * (all - d->done_cost) / d->done_cost : -1;
+    char e[32], r[32];
+    fmt_duration(e, sizeof e, el);
+    fmt_duration(r, sizeof r, eta);
+    double rate = el > 0 ? (double)d->done / el * 60 : 0;
+    if (isatty(fileno(stderr)) && !final)
+        fprintf(stderr, "\r\033[K%s: %zu/%zu units, %zu failed, %.1f/min, %s elapsed, ETA %s", d->plan.stage, d->done,
+                d->plan.n, d->failed, rate, e, r);
+    else
+        fprintf(stdout, "[r000 +%.1fs] progress %s: %zu/%zu units, %zu failed, %.1f units/min, %s elapsed%s%s\n",
+                base_now(), d->plan.stage, d->done, d->plan.n, d->failed, rate, e, final ? "" : ", ETA ",
+                final ? "" : r);
+    if (isatty(fileno(stderr)) && final) fprintf(stderr, "\r\033[K");
+    fflush(stdout);
+    fflush(stderr);
+}
+
+static void record(Dispatch *d, long unit, int failed) {
+    d->done++;
+    d->failed += failed != 0;
+    d->done_cost += d->plan.cost ? d->plan.cost[unit] : 1.0;
+    if (d->plan.progress_tsv) {
+        fprintf(d->plan.progress_tsv, "%.3f\t%s\t%ld\t%s\t%zu\t%zu\n", base_now(), d->plan.stage, unit,
+                failed ? "failed" : "ok", d->done, d->plan.n);
+        fflush(d->plan.progress_tsv);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the server thread of rank 0
+
+static void *serve(void *arg) {
+    Dispatch *d = arg;
+    int active = d->n_participants;
+    double last = base_wall();
+    int live = isatty(fileno(stderr));
+    while (active > 0) {
+        int flag = 0;
+        MPI_Status st;
+        CHECK_MPI(MPI_Iprobe(MPI_ANY_SOURCE, TAG_ASK, d->comm, &flag, &st));
+        if (!flag) {
+            if (d->stop_flag && *d->stop_flag) d->stopped = 1;
+            double now = base_wall();
+            if ((live && now - last > 0.5) ||
+                (d->plan.progress_seconds > 0 && now - last > d->plan.progress_seconds)) {
+                progress_line(d, 0);
+                last = now;
+            }
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            continue;
+        }
+        long ask[3];  // previous unit (-1 none), its failure, stop wanted
+        CHECK_MPI(MPI_Recv(ask, 3, MPI_LONG, st.MPI_SOURCE, TAG_ASK, d->comm, MPI_STATUS_IGNORE));
+        if (ask[0] >= 0) record(d, ask[0], (int)ask[1]);
+        if (ask[2]) d->stopped = 1;
+        long reply = -1;
+        if (!d->stopped && d->next < d->plan.n) reply = (long)d->next++;
+        CHECK_MPI(MPI_Send(&reply, 1, MPI_LONG, st.MPI_SOURCE, TAG_REPLY, d->comm));
+        if (reply < 0) active--;
+    }
+    return NULL;
+}
+
+// ----------------------------------------------------------------------------
+
+Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant, volatile const int *stop_flag) {
+    Dispatch *d = base_calloc(1, sizeof *d, "dispatch");
+    d->plan = *plan;
+    d->stop_flag = stop_flag;
+    d->participant = is_participant != 0;
+    d->held = -1;
+    d->t0 = d->last_line = base_wall();
+    CHECK_MPI(MPI_Comm_dup(comm, &d->comm));
+    CHECK_MPI(MPI_Comm_rank(d->comm, &d->rank));
+    CHECK_MPI(MPI_Comm_size(d->comm, &d->size));
+    int provided = MPI_THREAD_SINGLE;
+    CHECK_MPI(MPI_Query_thread(&provided));
+    d->dynamic = d->size > 1 && provided == MPI_THREAD_MULTIPLE;
+
+    int *who = base_malloc((size_t)d->size * sizeof(int), "dispatch");
+    CHECK_MPI(MPI_Allgather(&d->participant, 1, MPI_INT, who, 1, MPI_INT, d->comm));
+    for (int r = 0; r < d->size; r++) d->n_participants += who[r];
+    if (!d->dynamic && d->participant) {
+        // longest-processing-time dealing: unit i to the participant with the least cost so far
+        int me = 0;
+        for (int r = 0; r < d->rank; r++) me += who[r];
+        double *load = base_calloc((size_t)d->n_participants, sizeof(double), "dispatch");
+        d->mine = base_malloc((plan->n ? plan->n : 1) * sizeof(long), "dispatch");
+        for (size_t i = 0; i < plan->n; i++) {
+            int best = 0;
+            for (int p = 1; p < d->n_participants; p++)
+                if (load[p] < load[best]) best = p;
+            load[best] += plan->cost ? plan->cost[i] : 1.0;
+            if (best == me) d->mine[d->n_mine++] = (long)i;
+        }
+        free(load);
+    }
+    free(who);
+    if (d->dynamic && d->rank == 0 && pthread_create(&d->server, NULL, serve, d) != 0)
+        DIE("the system refused a thread", "cannot start the dispatch thread");
+    return d;
+}
+
+long dispatch_next(Dispatch *d, int prev_failed, int want_stop) {
+    ASSERT(d->participant);
+    if (d->held >= 0) {
+        d->my_done++;
+        d->my_failed += prev_failed != 0;
+        if (!d->dynamic && d->rank == 0) {
+            record(d, d->held, prev_failed);
+            if (d->plan.progress_seconds > 0 && base_wall() - d->last_line > d->plan.progress_seconds &&
+                d->done < d->plan.n) {
+                progress_line(d, 0);
+                d->last_line = base_wall();
+            }
+        }
+    }
+    long next = -1;
+    if (d->dynamic) {
+        long ask[3] = {d->held, prev_failed, want_stop};
+        CHECK_MPI(MPI_Send(ask, 3, MPI_LONG, 0, TAG_ASK, d->comm));
+        CHECK_MPI(MPI_Recv(&next, 1, MPI_LONG, 0, TAG_REPLY, d->comm, MPI_STATUS_IGNORE));
+    } else {
+        if (want_stop) d->stopped = 1;
+        if (!d->stopped && d->next_mine < d->n_mine) next = d->mine[d->next_mine++];
+    }
+    d->held = next;
+    return next;
+}
+
+DispatchTotals dispatch_end(Dispatch *d) {
+    DispatchTotals t = {0, 0, 0};
+    if (d->dynamic && d->rank == 0) pthread_join(d->server, NULL);
+    if (d->dynamic) {
+        long v[3] = {(long)d->done, (long)d->failed, d->stopped};
+        CHECK_MPI(MPI_Bcast(v, 3, MPI_LONG, 0, d->comm));
+        t = (DispatchTotals){(size_t)v[0], (size_t)v[1], (int)v[2]};
+    } else {
+        long v[3] = {(long)d->my_done, (long)d->my_failed, d->stopped}, sum[3];
+        CHECK_MPI(MPI_Allreduce(v, sum, 2, MPI_LONG, MPI_SUM, d->comm));
+        CHECK_MPI(MPI_Allreduce(&v[2], &sum[2], 1, MPI_LONG, MPI_MAX, d->comm));
+        t = (DispatchTotals){(size_t)sum[0], (size_t)sum[1], (int)sum[2]};
+    }
+    if (d->rank == 0 && d->plan.n) {
+        d->done = t.done, d->failed = t.failed;
+        progress_line(d, 1);
+    }
+    MPI_Comm_free(&d->comm);
+    free(d->mine);
+    free(d);
+    return t;
+}

@@ -1,0 +1,54 @@
+/*
+ * dispatch: dynamic hand-out of a sweep stage's units to the ranks that ask for them.
+ *
+ * Units are numbered 0..n-1 and handed out in the order given (the sweep puts the costliest first,
+ * so the last units to start are the short ones and ranks finish together). Rank 0 runs a server
+ * thread on a private communicator (MPI_THREAD_MULTIPLE): a participant's request carries the
+ * outcome of its previous unit and whether it wants the run to stop, and the reply is its next
+ * unit or -1. Once any participant (or rank 0's own signal flag) asks to stop, every later request
+ * gets -1, so every rank finishes the unit it holds and goes on to the stage's end. The server also
+ * keeps the counts behind the progress line: units done/total, failures, rate and ETA, printed live
+ * on a terminal (stderr) and as plain lines every `progress_seconds` otherwise, with a TSV copy
+ * (progress_tsv) for machines.
+ *
+ * Without MPI_THREAD_MULTIPLE (or with one rank) the same order is dealt statically: each unit goes
+ * to the participant with the least estimated cost so far (longest-processing-time first), the
+ * same on every rank, no messages.
+ *
+ * Which units a rank gets depends on timing; what a unit computes never does, so results do not.
+ * Collective over comm: dispatch_begin and dispatch_end are called by every rank of comm;
+ * dispatch_next only by participants (is_participant != 0 at begin).
+ */
+#ifndef MPI_DISPATCH_H
+#define MPI_DISPATCH_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct Dispatch Dispatch;
+
+typedef struct {
+    const char *stage;         // "extract", "fit": names the progress lines
+    const double *cost;        // (n) estimated cost of each unit in hand-out order (static dealing, ETA)
+    size_t n;
+    double progress_seconds;   // plain progress lines at most this often (0: none)
+    FILE *progress_tsv;        // rank 0: one row per finished unit (may be NULL)
+} DispatchPlan;
+
+typedef struct {
+    size_t done, failed;       // units finished over all ranks, and failed among them
+    int stopped;               // a stop was requested somewhere
+} DispatchTotals;
+
+// Collective over comm. A participant asks for units; the others only join begin and end.
+Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant, volatile const int *stop_flag);
+
+// Participant: report the previous unit (prev_failed: 0 ok, 1 failed; ignored on the first call)
+// and get the next unit's index, or -1 when none are left or a stop was requested.
+long dispatch_next(Dispatch *d, int prev_failed, int want_stop);
+
+// Collective over comm: waits for every participant to be done, frees d, returns the totals.
+DispatchTotals dispatch_end(Dispatch *d);
+
+#endif  // MPI_DISPATCH_H

@@ -1,0 +1,176 @@
+#include "mpi/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/base.h"
+#include "host/featcache.h"
+
+#define MAGIC "BSLAYER1"
+
+typedef struct {
+    char magic[8];
+    uint64_t identity;
+    uint64_t m, c, h, T, P;
+    int64_t failed;
+    double counters[STORE_N_COUNTERS];
+    char error[STORE_ERROR];
+    uint64_t checksum;  // of the header above this field and the values
+} RecordHeader;
+
+void store_init(Store *st, const char *output, uint64_t identity, size_t T, size_t P) {
+    memset(st, 0, sizeof *st);
+    if ((size_t)snprintf(st->dir, sizeof st->dir, "%s.units", output) >= sizeof st->dir)
+        DIE("use a shorter output.path", "output path too long: %s", output);
+    st->identity = identity;
+    st->T = T;
+    st->P = P;
+}
+
+size_t store_record_floats(const Store *st) { return base_mul(6 + st->P, st->T); }
+
+void store_features_dir(const Store *st, char *out, size_t n) { snprintf(out, n, "%s/features", st->dir); }
+
+static void layer_path(const Store *st, size_t m, size_t c, size_t h, char *out, size_t n) {
+    snprintf(out, n, "%s/layers/m%zu-c%zu-h%zu.layer", st->dir, m, c, h);
+}
+
+static void make_dir(const char *path) {
+    if (base_mkdirs(path) != 0)
+        DIE("check that the output folder is writable (output.path)", "cannot create %s: %s", path, strerror(errno));
+}
+
+// everything in dir (one level), then dir itself
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[STORE_PATH + 300];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int store_prepare(const Store *st, const char *identity_text) {
+    char path[STORE_PATH + 32], want[32];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)st->identity);
+    snprintf(path, sizeof path, "%s/identity", st->dir);
+    int reset = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char have[64] = "";
+        if (!fgets(have, sizeof have, f)) have[0] = '\0';
+        fclose(f);
+        have[strcspn(have, "\n")] = '\0';
+        if (strcmp(have, want) == 0) return 0;
+        reset = 1;
+        char sub[STORE_PATH + 32];
+        snprintf(sub, sizeof sub, "%s/layers", st->dir);
+        remove_dir(sub);
+        store_features_dir(st, sub, sizeof sub);
+        remove_dir(sub);
+    }
+    char sub[STORE_PATH + 32];
+    snprintf(sub, sizeof sub, "%s/layers", st->dir);
+    make_dir(sub);
+    store_features_dir(st, sub, sizeof sub);
+    make_dir(sub);
+    char tmp[STORE_PATH + 48];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%s\n%s", want, identity_text) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+        fclose(f) != 0 || rename(tmp, path) != 0)
+        DIE("check free disk space and that the output folder is writable", "cannot write %s: %s", path,
+            strerror(errno));
+    return reset;
+}
+
+static uint64_t record_checksum(const RecordHeader *hd, const float *values, size_t n) {
+    uint64_t h = featcache_hash(hd, offsetof(RecordHeader, checksum), 0);
+    return values ? featcache_hash(values, n * sizeof(float), h) : h;
+}
+
+int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord *rec) {
+    char path[STORE_PATH + 64];
+    layer_path(st, m, c, h, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    RecordHeader hd;
+    int got = 0;
+    if (fread(&hd, sizeof hd, 1, f) == 1 && memcmp(hd.magic, MAGIC, 8) == 0 && hd.identity == st->identity &&
+        hd.m == m && hd.c == c && hd.h == h && hd.T == st->T && hd.P == st->P) {
+        size_t n = hd.failed ? 0 : store_record_floats(st);
+        float *values = n ? (rec->values ? rec->values : base_malloc(n * sizeof(float), "layer record")) : NULL;
+        if ((n == 0 || fread(values, sizeof(float), n, f) == n) && record_checksum(&hd, values, n) == hd.checksum) {
+            rec->failed = (int)hd.failed;
+            memcpy(rec->counters, hd.counters, sizeof hd.counters);
+            memcpy(rec->error, hd.error, sizeof hd.error);
+            rec->error[STORE_ERROR - 1] = '\0';
+            got = hd.failed ? 2 : 1;
+        }
+        if (values != rec->values) free(values);
+    }
+    fclose(f);
+    return got;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const LayerRecord *rec) {
+    RecordHeader hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, MAGIC, 8);
+    hd.identity = st->identity;
+    hd.m = m, hd.c = c, hd.h = h, hd.T = st->T, hd.P = st->P;
+    hd.failed = rec->failed != 0;
+    memcpy(hd.counters, rec->counters, sizeof hd.counters);
+    snprintf(hd.error, sizeof hd.error, "%s", rec->failed ? rec->error : "");
+    size_t n = rec->failed ? 0 : store_record_floats(st);
+    ASSERT(n == 0 || rec->values);
+    hd.checksum = record_checksum(&hd, n ? rec->values : NULL, n);
+
+    char path[STORE_PATH + 64], tmp[STORE_PATH + 96];
+    layer_path(st, m, c, h, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int ok = fd >= 0 && write_all(fd, &hd, sizeof hd) == 0 && (n == 0 || write_all(fd, rec->values, n * sizeof(float)) == 0) &&
+             fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, saved = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
+    if (!ok) {
+        unlink(tmp);
+        DIE("free disk space (or give output.path a roomier folder) and rerun the same command: finished units are "
+            "kept",
+            "cannot write %s: %s", path, strerror(saved));
+    }
+}
+
+void store_remove(const Store *st) {
+    char sub[STORE_PATH + 32];
+    snprintf(sub, sizeof sub, "%s/layers", st->dir);
+    remove_dir(sub);
+    store_features_dir(st, sub, sizeof sub);
+    remove_dir(sub);
+    remove_dir(st->dir);
+}

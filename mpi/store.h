@@ -1,0 +1,66 @@
+/*
+ * store: a sweep's finished work on disk, so that rerunning the same command after any failure (a
+ * rank killed, a node lost, a time limit, a full disk) redoes only what is missing.
+ *
+ * The store is the folder <output.path>.units/:
+ *   identity       the sweep's identity (a hash of everything that shapes its results: the resolved
+ *                  config without run-only keys, the models' identities, the recordings and the
+ *                  stimulus) on its first line, then the text it hashes, for people;
+ *   features/      one features file per (model, context) (host/featcache.h), unless
+ *                  features.cache_dir names a folder of its own;
+ *   layers/m<M>-c<C>-h<H>.layer
+ *                  one fitted (model, context, layer): a header (identity, indices, shape, status, the
+ *                  fit's counters, an error message) and, when it succeeded, (6 + P) x T floats in the
+ *                  order r, r2, alpha, p, q, intercept, beta (P, T); a checksum closes it;
+ *   progress.tsv   rank 0's log of finished units (time, stage, unit, outcome, done, total).
+ * Every file is written under a temporary name, flushed to disk and renamed, so a file under its
+ * final name is whole whatever killed the run; a record whose identity, shape or checksum does not
+ * match counts as absent. Opening a store made by another sweep (another identity) empties it.
+ * The sweep removes the store once results.h5 is complete and no unit failed.
+ *
+ * Ownership: the caller's buffers. Errors: a failed write is fatal (DIE with the file and the
+ * system's reason, e.g. "No space left on device"); what was renamed before it stays usable.
+ * Not collective: rank 0 prepares and removes the store, any rank reads and writes records.
+ */
+#ifndef MPI_STORE_H
+#define MPI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_PATH 1100
+#define STORE_ERROR 480
+
+typedef struct {
+    char dir[STORE_PATH];
+    uint64_t identity;
+    size_t T, P;  // targets, and weight rows (0: no weights) of every layer record
+} Store;
+
+enum { STORE_N_COUNTERS = 7 };  // edge-low, edge-high and all alpha choices, dual and all splits, GFLOP, seconds
+
+typedef struct {
+    int failed;                       // 1: error says why, values unused
+    char error[STORE_ERROR];
+    double counters[STORE_N_COUNTERS];
+    float *values;                    // (6 + P, T) as above; NULL when only the status is wanted
+} LayerRecord;
+
+// Plain initialisation, on every rank: the store of output with this identity and record shape.
+void store_init(Store *st, const char *output, uint64_t identity, size_t T, size_t P);
+
+// Rank 0: creates the folders; empties a store left by another sweep (returns 1 then, else 0).
+int store_prepare(const Store *st, const char *identity_text);
+
+size_t store_record_floats(const Store *st);  // (6 + P) * T
+void store_features_dir(const Store *st, char *out, size_t n);
+
+// 1: a finished layer (values read when rec->values), 2: a failed layer (rec->error says why),
+// 0: absent or not this sweep's.
+int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord *rec);
+void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const LayerRecord *rec);
+
+// Rank 0: removes the store and everything in it that the store made.
+void store_remove(const Store *st);
+
+#endif  // MPI_STORE_H
