@@ -249,7 +249,7 @@ int featcache_save(const char *path, const FeatKey *key, const float *states, co
     if (rc == 0 && rename(tmp, path) != 0) rc = -1;
     if (rc) {
         unlink(tmp);
-        return base_errf(err, "%s: cannot write the features cache (%s)", path, strerror(errno));
+        return base_errf(err, "%s: cannot write the features file (%s)", path, strerror(errno));
     }
     return 0;
 }

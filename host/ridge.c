@@ -696,7 +696,9 @@ static size_t batch_targets(const Ctx *c, int need_primal, int need_dual, int ac
     double per = (need_primal ? 4.0 * (double)S * P : 0) + 4.0 * R + 20.0 * (double)P + 8.0 * (double)N +
                  (double)A * 32.0 + 8.0 * (double)c->NG * A;
     double room = (double)budget - fixed;
-    size_t Tb = room > per ? (size_t)(room / per) : 1;
+    // a budget below the batch-independent state cannot be met; batches of one target would redo the
+    // splits' work for every target (100x the time on the demo), so take a modest batch instead
+    size_t Tb = room > per ? (size_t)(room / per) : 64;
     return Tb < c->T ? Tb : c->T;
 }
 

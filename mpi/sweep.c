@@ -740,10 +740,11 @@ static int stage_fit(Sweep *s) {
     if (comm_rank() == 0)
         for (size_t mc = 0; mc < s->M * s->C; mc++) ready[mc] = features_ready(s, mc / s->C, mc % s->C, 0);
     CHECK_MPI(MPI_Bcast(ready, (int)(s->M * s->C), MPI_INT, 0, MPI_COMM_WORLD));
-    size_t n = 0, todo = 0, all = 0;
+    size_t n = 0, todo = 0, all = 0, done = 0;
     for (size_t m = 0; m < s->M; m++)
         for (size_t ci = 0; ci < s->C; ci++) {
             all += layers_of(s, m);
+            for (size_t h = 0; h < layers_of(s, m); h++) done += !layer_todo(s, m, ci, h);
             if (!ready[m * s->C + ci]) continue;  // its extraction failed: the store says why
             FitUnit *u = NULL;
             for (size_t h = 0; h < layers_of(s, m); h++) {
@@ -759,7 +760,7 @@ static int stage_fit(Sweep *s) {
             }
         }
     free(ready);
-    if (todo < all) log0("fit: %zu of %zu layer fits already in %s", all - todo, all, s->store.dir);
+    if (done) log0("fit: %zu of %zu layer fits already in %s", done, all, s->store.dir);
     int stopped = 0;
     if (n) {
         log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers, handed out to %d rank(s)", todo, n, B, comm_size());

@@ -195,6 +195,38 @@ static void check_policies(void) {
         }
     }
 
+    // parts (one rank's share of the sequences): the parts' word ranges tile the words in order, and
+    // each part's rows equal the undivided run's (chunked full context and per-word windows)
+    ContextPolicy split[2] = {small, {CTX_TOKENS, 7, 0, 0, WORD_LAST, 64}};
+    float *part_out = base_malloc(total * sizeof(float), "part");
+    for (int k = 0; k < 2; k++) {
+        rc = extract_word_states(m, tok, &st, &split[k], NULL, other, &b, err);
+        for (size_t count = 1; count <= 5 && rc == 0; count += 2) {
+            size_t next = 0, empty = 0;
+            double diff = 0;
+            int tiled = 1, zero_elsewhere = 1;
+            for (size_t i = 0; i < count && rc == 0; i++) {
+                ExtractPart part = {i, count};
+                rc = extract_word_states(m, tok, &st, &split[k], &part, part_out, &a, err);
+                if (a.word_hi == a.word_lo) {
+                    empty++;
+                    continue;
+                }
+                tiled &= a.word_lo == next;
+                next = a.word_hi;
+                for (size_t l = 0; l < L1; l++) {
+                    diff = fmax(diff, maxdiff(part_out + off[l] + a.word_lo * C, other + off[l] + a.word_lo * C,
+                                              (a.word_hi - a.word_lo) * C));
+                    for (size_t x = 0; x < a.word_lo * C; x++) zero_elsewhere &= part_out[off[l] + x] == 0.0f;
+                }
+            }
+            CHECK(rc == 0 && tiled && next == W && zero_elsewhere && diff == 0 && (k == 1 ? empty == 0 : 1),
+                  "%s/%zu_parts_tile_the_words_and_equal_the_whole_run (maxdiff %.1e, %zu empty part(s))",
+                  k ? "tokens:7" : "full_window_48", count, diff, empty);
+        }
+    }
+    free(part_out);
+
     // mean representation: the mean of the word's token states (whole-text run)
     ContextPolicy mean = {CTX_FULL, 0, 0, -1, WORD_MEAN, 0};
     rc = extract_word_states(m, tok, &st, &mean, NULL, other, &b, err);
