@@ -30,7 +30,8 @@ run() {  # run KIND RANKS ROUND -> prints "wall extract gather save_feat load_fe
   mpirun -n "$n" "$BIN" sweep "$TMP/two.yaml" -P output.path="$out" -P "context.policy=$ctx" "${COMMON[@]}" \
     >"$TMP/$kind-$n-$round.log" 2>&1
   t1=$(date +%s.%N)
-  h5dump -d /meta/rank_seconds -y -w 0 "$out" | tr ', ' '\n\n' | grep -E '^[0-9.e+-]+$' |
+  h5dump -d /meta/rank_seconds -y -w 0 -o "$TMP/rs.txt" "$out" >/dev/null
+  tr ', ' '\n\n' <"$TMP/rs.txt" | grep -E '^[0-9.e+-]+$' |
     awk -v n="$n" -v wall="$(echo "$t1 - $t0" | bc)" '{s[(NR - 1) % 8] += $1} END {
       printf "%.3f", wall; for (i = 0; i < 8; i++) printf " %.3f", s[i] / n; printf "\n" }'
 }
