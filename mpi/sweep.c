@@ -593,6 +593,14 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     return 0;
 }
 
+// rank 0's machine-readable progress (one row per finished unit) in the store; NULL elsewhere
+static FILE *open_progress_tsv(const Sweep *s) {
+    if (comm_rank() != 0) return NULL;
+    char p[STORE_PATH + 32];
+    snprintf(p, sizeof p, "%s/progress.tsv", s->store.dir);
+    return fopen(p, "a");
+}
+
 static int stage_extract(Sweep *s) {
     size_t MC = s->M * s->C, n = 0;
     size_t *unit = base_malloc((MC ? MC : 1) * sizeof(size_t), "units");
@@ -621,12 +629,7 @@ static int stage_extract(Sweep *s) {
         int gr;
         CHECK_MPI(MPI_Comm_rank(group, &gr));
         log0("extract: %zu (model, context) unit(s) over %d group(s) of ranks", n, G);
-        FILE *tsv = NULL;
-        if (comm_rank() == 0) {
-            char p[STORE_PATH + 32];
-            snprintf(p, sizeof p, "%s/progress.tsv", s->store.dir);
-            tsv = fopen(p, "a");
-        }
+        FILE *tsv = open_progress_tsv(s);
         DispatchPlan plan = {"extract", sorted, n, s->cfg.progress_seconds, tsv};
         Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, gr == 0, &stop_signal);
         int prev_failed = 0;
@@ -766,12 +769,7 @@ static int stage_fit(Sweep *s) {
         log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers, handed out to %d rank(s)", todo, n, B, comm_size());
         double *sorted = base_malloc(n * sizeof(double), "units");
         size_t *order = rank_units(cost, n, sorted);
-        FILE *tsv = NULL;
-        if (comm_rank() == 0) {
-            char p[STORE_PATH + 32];
-            snprintf(p, sizeof p, "%s/progress.tsv", s->store.dir);
-            tsv = fopen(p, "a");
-        }
+        FILE *tsv = open_progress_tsv(s);
         DispatchPlan plan = {"fit", sorted, n, s->cfg.progress_seconds, tsv};
         Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &stop_signal);
         int prev_failed = 0;
@@ -984,8 +982,8 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
         for (int i = 0; i < N_SHARES; i++) {
             double lo_s = shares[i], hi_s = shares[i];
             for (size_t q = 1; q < N; q++) lo_s = fmin(lo_s, shares[q * N_SHARES + i]), hi_s = fmax(hi_s, shares[q * N_SHARES + i]);
-            printf("  %s %.2f%s", SHARE_NAMES[i], lo_s, N > 1 ? "" : "");
-            if (N > 1) printf("-%.2f", hi_s);
+            printf("  %s %.2f", SHARE_NAMES[i], lo_s);
+            if (N > 1) printf("-%.2f", hi_s);  // the least and the most over ranks
         }
         printf("\nresults: %s\n", s->cfg.output);
         if (failed) {

@@ -25,10 +25,12 @@ same() {  # same A B: every per-fit dataset and summary of two results files wit
   done
 }
 layers_done() { ls "$E2E_TMP/$1/results.h5.units/layers" 2>/dev/null | grep -c '\.layer$'; }
-ranks_of() {  # ranks_of NAME: pids of the brainsweep ranks writing $E2E_TMP/NAME
-  local p
-  for p in $(pgrep -f "output.path=$E2E_TMP/$1/"); do
-    case "$(cat /proc/$p/comm 2>/dev/null)" in mpirun|orterun|bash|"") ;; *) echo "$p" ;; esac
+ranks_of() {  # ranks_of NAME: pids of the brainsweep ranks writing $E2E_TMP/NAME (from /proc: no procps needed)
+  local d c
+  for d in /proc/[0-9]*; do
+    c=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    case "$c" in *"output.path=$E2E_TMP/$1/"*) ;; *) continue ;; esac
+    case "$(cat "$d/comm" 2>/dev/null)" in mpirun|orterun|bash|"") ;; *) echo "${d#/proc/}" ;; esac
   done
 }
 wait_for_layers() {  # wait_for_layers NAME N: until the store holds N finished layers (or 60 s)
