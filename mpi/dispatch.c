@@ -25,7 +25,7 @@ struct Dispatch {
     int n_participants;
     size_t next, done, failed;
     int stopped;
-    double done_cost, t0, last_line;
+    double done_cost, all_cost, t0, last_line;
 };
 
 // ----------------------------------------------------------------------------
@@ -42,15 +42,9 @@ static void fmt_duration(char *out, size_t n, double s) {
     else snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
 }
 
-static double total_cost(const DispatchPlan *p) {
-    double c = 0;
-    for (size_t i = 0; i < p->n; i++) c += p->cost ? p->cost[i] : 1.0;
-    return c;
-}
-
 static void progress_line(const Dispatch *d, int final) {
-    double el = base_wall() - d->t0, all = total_cost(&d->plan);
-    double eta = d->done_cost > 0 ? el * (all - d->done_cost) / d->done_cost : -1;
+    double el = base_wall() - d->t0;
+    double eta = d->done_cost > 0 ? el * (d->all_cost - d->done_cost) / d->done_cost : -1;
     char e[32], r[32];
     fmt_duration(e, sizeof e, el);
     fmt_duration(r, sizeof r, eta);
@@ -123,6 +117,7 @@ Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_partici
     d->participant = is_participant != 0;
     d->held = -1;
     d->t0 = d->last_line = base_wall();
+    for (size_t i = 0; i < plan->n; i++) d->all_cost += plan->cost ? plan->cost[i] : 1.0;
     CHECK_MPI(MPI_Comm_dup(comm, &d->comm));
     CHECK_MPI(MPI_Comm_rank(d->comm, &d->rank));
     CHECK_MPI(MPI_Comm_size(d->comm, &d->size));

@@ -61,6 +61,15 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+// the layer records and the store's own features files
+static void remove_units(const Store *st) {
+    char sub[STORE_PATH + 32];
+    snprintf(sub, sizeof sub, "%s/layers", st->dir);
+    remove_dir(sub);
+    store_features_dir(st, sub, sizeof sub);
+    remove_dir(sub);
+}
+
 int store_prepare(const Store *st, const char *identity_text) {
     char path[STORE_PATH + 32], want[32];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)st->identity);
@@ -74,11 +83,7 @@ int store_prepare(const Store *st, const char *identity_text) {
         have[strcspn(have, "\n")] = '\0';
         if (strcmp(have, want) == 0) return 0;
         reset = 1;
-        char sub[STORE_PATH + 32];
-        snprintf(sub, sizeof sub, "%s/layers", st->dir);
-        remove_dir(sub);
-        store_features_dir(st, sub, sizeof sub);
-        remove_dir(sub);
+        remove_units(st);
     }
     char sub[STORE_PATH + 32];
     snprintf(sub, sizeof sub, "%s/layers", st->dir);
@@ -110,15 +115,21 @@ int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord 
     if (fread(&hd, sizeof hd, 1, f) == 1 && memcmp(hd.magic, MAGIC, 8) == 0 && hd.identity == st->identity &&
         hd.m == m && hd.c == c && hd.h == h && hd.T == st->T && hd.P == st->P) {
         size_t n = hd.failed ? 0 : store_record_floats(st);
-        float *values = n ? (rec->values ? rec->values : base_malloc(n * sizeof(float), "layer record")) : NULL;
-        if ((n == 0 || fread(values, sizeof(float), n, f) == n) && record_checksum(&hd, values, n) == hd.checksum) {
+        int whole;
+        if (rec->values || n == 0) {  // the values are read, so the checksum can be checked
+            whole = (n == 0 || fread(rec->values, sizeof(float), n, f) == n) &&
+                    record_checksum(&hd, n ? rec->values : NULL, n) == hd.checksum;
+        } else {  // status only: the header and the file's length, without reading the values
+            struct stat sb;
+            whole = fstat(fileno(f), &sb) == 0 && (size_t)sb.st_size == sizeof hd + n * sizeof(float);
+        }
+        if (whole) {
             rec->failed = (int)hd.failed;
             memcpy(rec->counters, hd.counters, sizeof hd.counters);
             memcpy(rec->error, hd.error, sizeof hd.error);
             rec->error[STORE_ERROR - 1] = '\0';
             got = hd.failed ? 2 : 1;
         }
-        if (values != rec->values) free(values);
     }
     fclose(f);
     return got;
@@ -167,10 +178,6 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const Layer
 }
 
 void store_remove(const Store *st) {
-    char sub[STORE_PATH + 32];
-    snprintf(sub, sizeof sub, "%s/layers", st->dir);
-    remove_dir(sub);
-    store_features_dir(st, sub, sizeof sub);
-    remove_dir(sub);
+    remove_units(st);
     remove_dir(st->dir);
 }

@@ -55,8 +55,9 @@ int store_prepare(const Store *st, const char *identity_text);
 size_t store_record_floats(const Store *st);  // (6 + P) * T
 void store_features_dir(const Store *st, char *out, size_t n);
 
-// 1: a finished layer (values read when rec->values), 2: a failed layer (rec->error says why),
-// 0: absent or not this sweep's.
+// 1: a finished layer, 2: a failed layer (rec->error says why), 0: absent or not this sweep's.
+// With rec->values the values are read and checked against the checksum; without, only the header
+// and the file's length are (a status scan reads no values).
 int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord *rec);
 void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const LayerRecord *rec);
 

@@ -62,6 +62,7 @@ typedef struct {
     int *final_dim;          // (M) width of the last entry (OPT's projection), else d_model
     int64_t *n_tokens;       // (M) story tokens, BOS excluded
     uint64_t *tokens_id;     // (M) hash of the story's token ids and offsets
+    uint64_t *model_id;      // (M) featcache_model_identity of each checkpoint, read once
     ContextPolicy *policy;   // (M, C) resolved
     double *xs;              // (M, C, 4) this run's extraction: ran, sequences, tokenize s, forward s
     Store store;
@@ -179,6 +180,7 @@ static int load_inputs(Sweep *s, char *err) {
     s->policy = base_calloc(s->M * s->C, sizeof(ContextPolicy), "policies");
     s->n_tokens = base_calloc(s->M, sizeof(int64_t), "token counts");
     s->tokens_id = base_calloc(s->M, sizeof(uint64_t), "token ids");
+    s->model_id = base_calloc(s->M, sizeof(uint64_t), "model ids");
     s->H = 0;
     for (size_t m = 0; m < s->M; m++) {
         const char *path = c->models[m].path;
@@ -199,6 +201,7 @@ static int load_inputs(Sweep *s, char *err) {
         s->n_tokens[m] = (int64_t)seq.n - (tok_bos_id(s->tok[m]) >= 0);
         s->tokens_id[m] = featcache_hash(seq.ids, seq.n * sizeof(int32_t), 0);
         s->tokens_id[m] = featcache_hash(seq.start, seq.n * sizeof(size_t), s->tokens_id[m]);
+        s->model_id[m] = featcache_model_identity(path);
         tokseq_free(&seq);
         for (size_t ci = 0; ci < s->C; ci++) {
             ContextPolicy asked = {(ContextKind)c->context_kind[ci], c->context_n[ci], c->context_window,
@@ -338,7 +341,7 @@ static void sweep_identity(Sweep *s, char **text) {
     free(cfg);
     for (size_t m = 0; m < s->M; m++)
         n += (size_t)snprintf(t + n, cap - n, "model %zu identity %016llx\n", m,
-                              (unsigned long long)featcache_model_identity(s->cfg.models[m].path));
+                              (unsigned long long)s->model_id[m]);
     uint64_t y = featcache_hash(s->Y, base_mul(s->V, s->S * s->R) * sizeof(float), 0);
     uint64_t w = featcache_hash(s->stim.text, s->stim.text_len, 0);
     w = featcache_hash(s->word_time, s->W * sizeof(double), w);
@@ -355,7 +358,7 @@ static void feature_key(const Sweep *s, size_t m, size_t ci, FeatKey *k) {
     const SweepConfig *c = &s->cfg;
     memset(k, 0, sizeof *k);
     snprintf(k->model, sizeof k->model, "%s", c->models[m].path);
-    k->model_id = featcache_model_identity(c->models[m].path);
+    k->model_id = s->model_id[m];
     k->tokens_id = s->tokens_id[m];
     k->stimulus_id = featcache_hash(s->stim.text, s->stim.text_len, 0);
     k->stimulus_id = featcache_hash(s->stim.onset, s->W * sizeof(double), k->stimulus_id);
@@ -846,6 +849,7 @@ static void sweep_free(Sweep *s) {
     free(s->final_dim);
     free(s->n_tokens);
     free(s->tokens_id);
+    free(s->model_id);
     free(s->tok);
     free(s->mcfg);
     free(s->policy);
@@ -939,8 +943,8 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
             memset(&rec, 0, sizeof rec);
             rec.values = values + k * per;
             if (store_load_layer(&s->store, lm[k], lc[k], lh[k], &rec) != 1)
-                DIE("another run may be writing the same output.path", "%s: layer record m%zu-c%zu-h%zu vanished",
-                    s->store.dir, lm[k], lc[k], lh[k]);
+                DIE("delete that record and rerun the same command (or check that no other run writes the same output.path)",
+                    "%s: layer record m%zu-c%zu-h%zu is missing or fails its checksum", s->store.dir, lm[k], lc[k], lh[k]);
             k++;
         }
         j++;
