@@ -20,7 +20,7 @@ DEBUG      ?= 0
 ASAN       ?= 0
 V          ?= 0
 
-PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 fftw3
+PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 fftw3 fftw3f
 
 # targets that must work before the system packages exist
 NO_BUILD_GOALS := deps help clean fetch-model

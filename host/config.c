@@ -57,9 +57,10 @@ static const Param PARAMS[] = {
      "tokens per forward pass including BOS; 0 = the model's context length"},
     {"context", "overlap", P_INT, F(context_overlap), 0, NONE, -1, 1e7, "-1", NULL,
      "tokens shared by consecutive chunks (the least context a word gets after the first chunk); -1 = half the window"},
-    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text|word_text",
+    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text|word_text|ieeg",
      "roi_text: one text file per subject, one row per sample (fMRI volume, or a continuous signal's sample), one "
-     "column per region or electrode; word_text: the same with one row per word (e.g. high-gamma around each word)"},
+     "column per region or electrode; word_text: the same with one row per word (e.g. high-gamma around each word); "
+     "ieeg: a BIDS iEEG dataset (section ieeg), turned into one high-gamma value per word and electrode"},
     {"recordings", "tr", P_DOUBLE, F(tr), 0, NONE, 0, 1e3, "0", NULL,
      "seconds between samples (the fMRI repetition time; 0.01 for 100 Hz); required by roi_text"},
     {"recordings", "first_volume_time", P_DOUBLE, F(first_volume_time), 0, NONE, -1e6, 1e6, "0", NULL,
@@ -69,10 +70,50 @@ static const Param PARAMS[] = {
     {"recordings", "highpass_seconds", P_DOUBLE, F(highpass_seconds), 0, NONE, 0, 1e6, "128", NULL,
      "high-pass cutoff (s) applied to recordings and design alike (discrete cosine basis, as SPM); 0 = remove the "
      "mean only"},
-    {"recordings", "regions", P_STR_LIST, F(regions), 0, NONE, 0, 0, NULL, NULL,
-     "region names, one per column of every recording file"},
-    {"recordings", "files", P_STR_LIST, F(files), 0, NONE, 0, 0, NULL, NULL,
-     "recording files or glob patterns, one file per subject (subject id = file name up to its first - _ or .)"},
+    {"recordings", "regions", P_STR_LIST, F(regions), 0, NONE, 0, 0, "[]", NULL,
+     "region names, one per column of every recording file (roi_text, word_text)"},
+    {"recordings", "files", P_STR_LIST, F(files), 0, NONE, 0, 0, "[]", NULL,
+     "recording files or glob patterns, one file per subject (subject id = file name up to its first - _ or .) "
+     "(roi_text, word_text)"},
+    {"ieeg", "bids", P_STRING, F(ieeg_bids), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "the BIDS dataset's folder (sub-*/[ses-*/]ieeg/); required by recordings.format: ieeg"},
+    {"ieeg", "task", P_STRING, F(ieeg_task), 128, NONE, 0, 0, "\"\"", NULL, "the task entity of the runs; empty = any"},
+    {"ieeg", "source", P_ENUM, F(ieeg_source), 0, NONE, 0, 0, "edf", "edf|highgamma",
+     "edf: raw *_ieeg.edf, filtered here; highgamma: each run's preprocessed envelope *_highgamma.h5 (docs/ieeg.md)"},
+    {"ieeg", "stimulus_event", P_STRING, F(ieeg_event), 128, NONE, 0, 0, "\"\"", NULL,
+     "trial_type of the events.tsv row where the story starts (its onset; optional stim_start and duration "
+     "columns); empty = the first row; no events file = the story starts with the recording"},
+    {"ieeg", "responses", P_STRING, F(ieeg_responses), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "the word responses file, made once and reused while data and options are unchanged; empty = beside "
+     "output.path as <name>-responses.h5"},
+    {"ieeg", "line_frequency", P_DOUBLE, F(ieeg_line_freq), 0, NONE, -1, 1000, "0", NULL,
+     "line-noise notch (Hz, with its harmonics); 0 = each run's PowerLineFrequency; -1 = no notch"},
+    {"ieeg", "notch_width", P_DOUBLE, F(ieeg_notch_width), 0, NONE, 0.1, 20, "2", NULL,
+     "full width (Hz) of each notch"},
+    {"ieeg", "reference", P_ENUM, F(ieeg_car), 0, NONE, 0, 0, "car", "none|car",
+     "car: subtract the mean of the good channels at every sample before filtering; none: as recorded"},
+    {"ieeg", "band", P_DOUBLE_LIST, F(ieeg_band), 2, F(n_ieeg_band), 1, 5000, "[70, 150]", NULL,
+     "high-gamma band (Hz): the Gaussian filters whose centres lie in it (the reference study: 70-150)"},
+    {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg_rate), 0, NONE, 10, 1000, "100", NULL,
+     "rate (Hz) of the envelope, z-scored per channel and run"},
+    {"ieeg", "window_ms", P_DOUBLE, F(ieeg_window_ms), 0, NONE, 1, 10000, "100", NULL,
+     "width of the window centred on each word's midpoint (the reference study: 100; 50 and 150 as checks)"},
+    {"ieeg", "electrodes", P_ENUM, F(ieeg_electrodes), 0, NONE, 0, 0, "responsive", "responsive|all",
+     "the electrodes fitted: speech-responsive ones, or every good one"},
+    {"ieeg", "onset_gap", P_DOUBLE, F(ieeg_onset_gap), 0, NONE, 0, 100, "0.5", NULL,
+     "seconds of silence before a word that make it a speech onset (for the responsiveness test)"},
+    {"ieeg", "responsive_window", P_DOUBLE, F(ieeg_resp_window), 0, NONE, 0.01, 10, "0.5", NULL,
+     "seconds before and after each speech onset compared by the responsiveness t-test"},
+    {"ieeg", "fdr", P_DOUBLE, F(ieeg_fdr), 0, NONE, 1e-9, 1, "0.05", NULL,
+     "Benjamini-Hochberg level of the responsiveness test, over each subject's electrodes"},
+    {"ieeg", "pmhg_left", P_DOUBLE_LIST, F(ieeg_pmhg_left), 3, F(n_pmhg_left), -1000, 1000, "[]", NULL,
+     "x, y, z (mm) of left posteromedial Heschl's gyrus in the electrodes' space; empty = the built-in value for "
+     "MNI and fsaverage spaces (docs/ieeg.md)"},
+    {"ieeg", "pmhg_right", P_DOUBLE_LIST, F(ieeg_pmhg_right), 3, F(n_pmhg_right), -1000, 1000, "[]", NULL,
+     "the same for the right hemisphere"},
+    {"ieeg", "atlas", P_STRING, F(ieeg_atlas), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "region labels for electrodes whose table has no region column: a TSV of label, x, y, z centroids (nearest in "
+     "the same hemisphere); empty = the built-in coarse table"},
     {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
      "stale file is recomputed); empty = no cache"},
@@ -144,7 +185,8 @@ static const Param PARAMS[] = {
      "(past that, each layer is widened as it runs); 0 = half the node's memory over its ranks"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
-static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "design", "ridge", "output", "run"};
+static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg",
+                                 "design", "ridge",  "output",  "run"};
 #define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
 
 // ----------------------------------------------------------------------------
@@ -448,7 +490,27 @@ static int parse_policies(const Ctx *c, SweepConfig *cfg) {
 static int validate(const Ctx *c, SweepConfig *cfg) {
     if (parse_policies(c, cfg)) return -1;
     if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
-    if (cfg->regions.n == 0) return base_errf(c->err, "%s: recordings.regions is empty", c->file);
+    if (cfg->rec_format == REC_IEEG) {
+        if (!cfg->ieeg_bids[0])
+            return base_errf(c->err, "%s: ieeg.bids is required with recordings.format: ieeg", c->file);
+        if (cfg->n_ieeg_band != 2 || !(cfg->ieeg_band[1] > cfg->ieeg_band[0]))
+            return base_errf(c->err, "%s: ieeg.band must be [low, high] in Hz with low < high", c->file);
+        if (cfg->n_pmhg_left != cfg->n_pmhg_right || (cfg->n_pmhg_left != 0 && cfg->n_pmhg_left != 3))
+            return base_errf(c->err, "%s: ieeg.pmhg_left and ieeg.pmhg_right must both be [x, y, z], or both empty",
+                             c->file);
+        if (cfg->extra_bands.n)
+            return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg recordings (a "
+                                     "constant); remove it",
+                             c->file);
+        if (cfg->regions.n || cfg->files.n)
+            return base_errf(c->err, "%s: recordings.regions and recordings.files are for text recordings; "
+                                     "recordings.format: ieeg reads ieeg.bids",
+                             c->file);
+    } else if (cfg->regions.n == 0) {
+        return base_errf(c->err, "%s: recordings.regions is empty", c->file);
+    } else if (cfg->files.n == 0) {
+        return base_errf(c->err, "%s: recordings.files is empty", c->file);
+    }
     if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
     for (size_t i = 0; i < cfg->extra_bands.n; i++)
         for (size_t j = 0; j < i; j++)
@@ -477,7 +539,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);
-    return expand_files(c, cfg);
+    return cfg->rec_format == REC_IEEG ? 0 : expand_files(c, cfg);
 }
 
 int config_load(const char *path, const char *const *overrides, size_t n_overrides, SweepConfig *cfg, char *err) {
@@ -669,7 +731,8 @@ static void print_value(Buf *b, const SweepConfig *cfg, const Param *p) {
 static int run_only(const Param *p) {
     return strcmp(p->section, "run") == 0 || (strcmp(p->section, "output") == 0 && strcmp(p->key, "path") == 0) ||
            (strcmp(p->section, "ridge") == 0 && strcmp(p->key, "memory_gib") == 0) ||
-           (strcmp(p->section, "features") == 0 && strcmp(p->key, "cache_dir") == 0);
+           (strcmp(p->section, "features") == 0 && strcmp(p->key, "cache_dir") == 0) ||
+           (strcmp(p->section, "ieeg") == 0 && strcmp(p->key, "responses") == 0);
 }
 
 static char *resolved_yaml(const SweepConfig *cfg, int results_only) {

@@ -25,7 +25,7 @@
 #define CFG_MAX_GROUPS 1024
 #define CFG_MAX_CONTEXTS 64
 
-typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1 } RecFormat;
+typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2 } RecFormat;
 
 typedef struct {
     char name[128];
@@ -68,6 +68,27 @@ typedef struct {
     double highpass_seconds;  // 0 = demean only
     StrList regions;
     StrList files;       // after glob expansion, sorted
+
+    // ieeg (recordings.format: ieeg): a BIDS iEEG dataset to word responses (host/ieeg.h)
+    char ieeg_bids[CFG_STR];
+    char ieeg_task[128];
+    char ieeg_event[128];
+    int ieeg_source;          // BidsSource
+    char ieeg_responses[CFG_STR];  // "" = <output.path without .h5>-responses.h5
+    double ieeg_line_freq;
+    double ieeg_notch_width;
+    int ieeg_car;
+    double ieeg_band[2];
+    size_t n_ieeg_band;
+    double ieeg_rate;
+    double ieeg_window_ms;
+    double ieeg_onset_gap;
+    double ieeg_resp_window;
+    double ieeg_fdr;
+    int ieeg_electrodes;      // 0: responsive, 1: all good electrodes
+    double ieeg_pmhg_left[3], ieeg_pmhg_right[3];
+    size_t n_pmhg_left, n_pmhg_right;
+    char ieeg_atlas[CFG_STR];
 
     // features cache
     char cache_dir[CFG_STR];  // "" = no cache

@@ -97,6 +97,37 @@ static hid_t group(hid_t f, const char *name) { return CHECK_H5(H5Gcreate2(f, na
 // ----------------------------------------------------------------------------
 // create (rank 0)
 
+// /electrodes: what each target of an iEEG sweep is (one row per region-axis column)
+static void write_electrodes(hid_t f, const ResultsMeta *m) {
+    size_t R = m->R;
+    hid_t g = group(f, "/electrodes");
+    attr_string(g, "space", m->space);
+    hsize_t three[1] = {3};
+    write_array(g, "pmhg_left", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_left, 1, three, "xyz",
+                "left posteromedial Heschl's gyrus, the reference of the distances (mm, in space)");
+    write_array(g, "pmhg_right", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_right, 1, three, "xyz",
+                "right posteromedial Heschl's gyrus");
+    const char **s = base_malloc(3 * R * sizeof(char *), "electrodes");
+    double *v = base_malloc(5 * R * sizeof(double), "electrodes");
+    for (size_t e = 0; e < R; e++) {
+        const IeegElectrode *x = &m->electrodes[e];
+        s[e] = x->subject, s[R + e] = x->name, s[2 * R + e] = x->region;
+        memcpy(v + 3 * e, x->xyz, 3 * sizeof(double));
+        v[3 * R + e] = x->distance, v[4 * R + e] = x->q;
+    }
+    write_strings(g, "subject", s, R, "the electrode's subject, per column of the region axis");
+    write_strings(g, "name", s + R, R, "the channel's name");
+    write_strings(g, "region", s + 2 * R, R, "region label");
+    hsize_t d2[2] = {R, 3}, d1[1] = {R};
+    write_array(g, "xyz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, 2, d2, "electrode, xyz", "position (mm, in space)");
+    write_array(g, "distance", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 3 * R, 1, d1, "electrode",
+                "mm from posteromedial Heschl's gyrus of the electrode's hemisphere");
+    write_array(g, "responsive_q", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 4 * R, 1, d1, "electrode",
+                "speech-responsiveness q-value (BH over the subject's electrodes)");
+    free(s), free(v);
+    H5Gclose(g);
+}
+
 void results_create(const char *path, const ResultsMeta *m) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);  // CHECK_H5 prints the stack itself
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -147,6 +178,7 @@ void results_create(const char *path, const ResultsMeta *m) {
     g = group(f, "/regions");
     write_strings(g, "name", m->region_name, m->R, "regions, one per column of the recordings");
     H5Gclose(g);
+    if (m->electrodes) write_electrodes(f, m);
     g = group(f, "/stimulus");
     write_strings(g, "word", m->word, m->W, "words in order (pauses dropped)");
     hsize_t dw[1] = {m->W};

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/ieeg.h"
+
 #define RESULTS_SCHEMA "brainsweep-results"
 #define RESULTS_SCHEMA_VERSION 3
 
@@ -67,6 +69,11 @@ typedef struct {
     const char *identity;         // the sweep's identity (hex), as its unit store has it
     const char *code_version, *code_git, *code_flags, *mpi_version;
     int n_ranks;
+
+    // iEEG recordings: the electrode behind each of the R targets (/electrodes); NULL otherwise
+    const IeegElectrode *electrodes;
+    const char *space;
+    const double *pmhg_left, *pmhg_right;  // (3) the reference the distances are from
 } ResultsMeta;
 
 // Rank 0 only. Creates path (truncating) with the full structure; scores start as NaN.

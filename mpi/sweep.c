@@ -20,6 +20,7 @@
 #include "host/encoding.h"
 #include "host/extract.h"
 #include "host/featcache.h"
+#include "host/ieeg.h"
 #include "host/features.h"
 #include "host/linalg.h"
 #include "host/log.h"
@@ -48,6 +49,8 @@ typedef struct {
     VolumeGrid grid;
     size_t S, R, W, V;       // V samples: volumes, a continuous signal's samples, or W (word_text)
     Recording *rec;          // (S)
+    const char **target;     // (R) names of the target columns: the regions, or "sub-01 G2" per electrode
+    IeegResponses ieeg;      // ieeg recordings: the fitted electrodes (R of them), the subjects left out
     float *Y;                // (V, S*R) z-scored targets, column s*R + k
     CvPlan cv;
     RidgeTargets targets;    // Y checked and summed once, shared by every layer's fit
@@ -99,6 +102,150 @@ static int all_ok(int failed, const char *err) {
 // ----------------------------------------------------------------------------
 // stage 1: inputs
 
+// one sample per word (no sampling grid): word_text recordings and iEEG word responses
+static int word_level(const SweepConfig *c) { return c->rec_format == REC_WORD_TEXT || c->rec_format == REC_IEEG; }
+
+static void ieeg_options(const SweepConfig *c, IeegOptions *o) {
+    IeegOptions x = {c->ieeg_bids,       c->ieeg_task,       c->ieeg_event,          (BidsSource)c->ieeg_source,
+                     c->ieeg_line_freq,  c->ieeg_notch_width, c->ieeg_car,           c->ieeg_band[0],
+                     c->ieeg_band[1],    c->ieeg_rate,       c->ieeg_window_ms / 1000, c->ieeg_onset_gap,
+                     c->ieeg_resp_window, c->ieeg_fdr,       c->n_pmhg_left == 3,    {0},
+                     {0},                c->ieeg_atlas};
+    memcpy(x.pmhg_left, c->ieeg_pmhg_left, sizeof x.pmhg_left);
+    memcpy(x.pmhg_right, c->ieeg_pmhg_right, sizeof x.pmhg_right);
+    *o = x;
+}
+
+// ieeg.responses, or <output.path without .h5>-responses.h5
+static void responses_path(const SweepConfig *c, char *out, size_t n) {
+    if (c->ieeg_responses[0]) {
+        snprintf(out, n, "%s", c->ieeg_responses);
+        return;
+    }
+    size_t len = strlen(c->output);
+    if (len > 3 && strcmp(c->output + len - 3, ".h5") == 0) len -= 3;
+    snprintf(out, n, "%.*s-responses.h5", (int)len, c->output);
+}
+
+// What a responses file was made from: the preprocessing options, the words and their times, and
+// each recording file's name, size and modification time. Caller frees.
+static char *responses_key(const SweepConfig *c, const Stimulus *st, char *err) {
+    IeegRun *runs;
+    size_t n;
+    if (bids_find_runs(c->ieeg_bids, c->ieeg_task, (BidsSource)c->ieeg_source, &runs, &n, err)) return NULL;
+    uint64_t h = featcache_hash(st->text, st->text_len, 0);
+    h = featcache_hash(st->onset, st->n_words * sizeof(double), h);
+    h = featcache_hash(st->offset, st->n_words * sizeof(double), h);
+    size_t cap = 1024 + n * (BIDS_PATH + 64), len = 0;
+    char *key = base_malloc(cap, "responses key");
+    len += (size_t)snprintf(key + len, cap - len,
+                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g window_ms=%g "
+                            "gap=%g resp=%g fdr=%g pmhg=%zu:%g,%g,%g:%g,%g,%g atlas=%s words=%016llx\n",
+                            c->ieeg_task, c->ieeg_source, c->ieeg_event, c->ieeg_line_freq, c->ieeg_notch_width,
+                            c->ieeg_car, c->ieeg_band[0], c->ieeg_band[1], c->ieeg_rate, c->ieeg_window_ms,
+                            c->ieeg_onset_gap, c->ieeg_resp_window, c->ieeg_fdr, c->n_pmhg_left, c->ieeg_pmhg_left[0],
+                            c->ieeg_pmhg_left[1], c->ieeg_pmhg_left[2], c->ieeg_pmhg_right[0], c->ieeg_pmhg_right[1],
+                            c->ieeg_pmhg_right[2], c->ieeg_atlas, (unsigned long long)h);
+    for (size_t i = 0; i < n; i++) {
+        struct stat st_;
+        if (stat(runs[i].data, &st_) != 0) memset(&st_, 0, sizeof st_);
+        len += (size_t)snprintf(key + len, cap - len, "%s %lld %lld\n", runs[i].data, (long long)st_.st_size,
+                                (long long)st_.st_mtime);
+    }
+    bids_free_runs(runs, n);
+    return key;
+}
+
+// The word responses of every subject: loaded from the responses file when it was made from the
+// same data and options, else computed (rank 0) and saved. Prints what each subject gave.
+static int ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err) {
+    char path[CFG_STR + 32], why[BASE_ERR_LEN];
+    responses_path(c, path, sizeof path);
+    char *key = responses_key(c, st, err);
+    if (!key) return -1;
+    int got = ieeg_load(path, key, r, why, err);
+    if (got < 0) {
+        free(key);
+        return -1;
+    }
+    if (got == 0) {
+        log0("ieeg: %s; computing the word responses of %s", why, c->ieeg_bids);
+        IeegOptions o;
+        ieeg_options(c, &o);
+        double t = base_wall();
+        int rc = ieeg_prepare(&o, st, r, err);
+        if (rc == 0) rc = ieeg_save(path, r, key, err);
+        if (rc) {
+            free(key);
+            return -1;
+        }
+        log0("ieeg: %zu electrodes of %zu subject(s) in %.1f s (reading %.1f s, high-gamma %.1f s): %s", r->E,
+             r->n_subjects, base_wall() - t, r->seconds_read, r->seconds_envelope, path);
+    } else {
+        log0("ieeg: word responses from %s (made from the same data and options)", path);
+    }
+    free(key);
+    for (size_t i = 0; i < r->n_subjects; i++) {
+        size_t n = 0, resp = 0;
+        for (size_t e = 0; e < r->E; e++)
+            if (strcmp(r->el[e].subject, r->subject[i]) == 0) n++, resp += r->el[e].responsive;
+        if (r->error[i][0]) log_warn("ieeg: %s left out: %s", r->subject[i], r->error[i]);
+        else log0("ieeg: %s: %zu electrodes, %zu speech-responsive", r->subject[i], n, resp);
+    }
+    return 0;
+}
+
+// rank 0 makes the responses file when needed, then every rank reads it; the fitted electrodes
+// become one recording (W, E) of the dataset
+static int load_ieeg(Sweep *s, char *err) {
+    const SweepConfig *c = &s->cfg;
+    int rc = comm_rank() == 0 ? ieeg_responses(c, &s->stim, &s->ieeg, err) : 0;
+    CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (rc) return comm_rank() == 0 ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
+    char path[CFG_STR + 32], why[BASE_ERR_LEN];
+    responses_path(c, path, sizeof path);
+    if (comm_rank() != 0) {
+        char *key = responses_key(c, &s->stim, err);
+        int got = key ? ieeg_load(path, key, &s->ieeg, why, err) : -1;
+        free(key);
+        if (got != 1) return got < 0 ? -1 : base_errf(err, "%s: %s", path, why);
+    }
+    IeegResponses *r = &s->ieeg;
+    if (r->W != s->W)
+        return base_errf(err, "%s: %zu words, but %s has %zu", path, r->W, c->stimulus_file, s->W);
+    // the fitted electrodes: the responsive ones, or all
+    size_t E = 0, *keep = base_malloc((r->E ? r->E : 1) * sizeof(size_t), "electrodes");
+    for (size_t e = 0; e < r->E; e++)
+        if (c->ieeg_electrodes == 1 || r->el[e].responsive) keep[E++] = e;
+    if (E == 0) {
+        free(keep);
+        return base_errf(err, "%s: no speech-responsive electrode among %zu (set ieeg.electrodes: all to fit every "
+                              "good one)",
+                         c->ieeg_bids, r->E);
+    }
+    s->S = 1;
+    s->R = E;
+    s->rec = base_calloc(1, sizeof(Recording), "recordings");
+    Recording *rec = &s->rec[0];
+    const char *base = strrchr(c->ieeg_bids, '/');
+    snprintf(rec->subject, sizeof rec->subject, "%.63s", base && base[1] ? base + 1 : c->ieeg_bids);
+    rec->path = base_strdup(path);
+    rec->n_rows = s->W, rec->n_cols = E;
+    rec->data = base_malloc(base_mul(s->W, E) * sizeof(double), "recording");
+    for (size_t w = 0; w < s->W; w++)
+        for (size_t k = 0; k < E; k++) rec->data[w * E + k] = r->resp[w * r->E + keep[k]];
+    for (size_t k = 0; k < E; k++) r->el[k] = r->el[keep[k]];  // keep[k] >= k: compacts in place
+    free(keep);
+    r->E = E;
+    s->target = base_malloc(E * sizeof(char *), "target names");
+    for (size_t e = 0; e < E; e++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s %s", r->el[e].subject, r->el[e].name);
+        s->target[e] = base_strdup(name);
+    }
+    return 0;
+}
+
 // The results folder (or its nearest existing ancestor, where the sweep will create it) must be
 // writable: better to learn it now than after hours of fits.
 static int check_output(const char *output, char *err) {
@@ -121,33 +268,9 @@ static int check_output(const char *output, char *err) {
     return 0;
 }
 
-static int load_inputs(Sweep *s, char *err) {
-    SweepConfig *c = &s->cfg;
-    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
-                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
-                      c->skip_labels.n, c->leading_space};
-    if (stim_load(c->stimulus_file, &so, &s->stim, err)) return -1;
-    s->W = s->stim.n_words;
-    s->word_time = base_malloc(s->W * sizeof(double), "word times");
-    for (size_t w = 0; w < s->W; w++)
-        s->word_time[w] = c->resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
-
-    s->grid.t0 = c->first_volume_time;
-    s->grid.tr = c->tr;
-    if (c->rec_format == REC_WORD_TEXT) {
-        s->grid.n_volumes = s->W;
-    } else if (c->volumes) {
-        s->grid.n_volumes = c->volumes;
-    } else {
-        double span = s->stim.t_max - c->first_volume_time;
-        if (span <= 0)
-            return base_errf(err, "%s: recordings.first_volume_time (%g s) is after the end of the stimulus (%g s)",
-                             c->source, c->first_volume_time, s->stim.t_max);
-        s->grid.n_volumes = (size_t)ceil(span / c->tr - 1e-9);
-    }
-    s->V = s->grid.n_volumes;
-
-    s->R = c->regions.n;
+// roi_text and word_text: one matrix per subject, a column per region
+static int load_text_recordings(Sweep *s, char *err) {
+    const SweepConfig *c = &s->cfg;
     s->S = c->files.n;
     s->rec = base_calloc(s->S, sizeof(Recording), "recordings");
     for (size_t i = 0; i < s->S; i++) {
@@ -167,6 +290,44 @@ static int load_inputs(Sweep *s, char *err) {
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->rec[j].subject, r->subject) == 0)
                 return base_errf(err, "%s and %s both name subject '%s'", s->rec[j].path, r->path, r->subject);
+    }
+
+    return 0;
+}
+
+static int load_inputs(Sweep *s, char *err) {
+    SweepConfig *c = &s->cfg;
+    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
+                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
+                      c->skip_labels.n, c->leading_space};
+    if (stim_load(c->stimulus_file, &so, &s->stim, err)) return -1;
+    s->W = s->stim.n_words;
+    s->word_time = base_malloc(s->W * sizeof(double), "word times");
+    for (size_t w = 0; w < s->W; w++)
+        s->word_time[w] = c->resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
+
+    s->grid.t0 = c->first_volume_time;
+    s->grid.tr = c->tr;
+    if (word_level(c)) {
+        s->grid.n_volumes = s->W;
+    } else if (c->volumes) {
+        s->grid.n_volumes = c->volumes;
+    } else {
+        double span = s->stim.t_max - c->first_volume_time;
+        if (span <= 0)
+            return base_errf(err, "%s: recordings.first_volume_time (%g s) is after the end of the stimulus (%g s)",
+                             c->source, c->first_volume_time, s->stim.t_max);
+        s->grid.n_volumes = (size_t)ceil(span / c->tr - 1e-9);
+    }
+    s->V = s->grid.n_volumes;
+
+    if (c->rec_format == REC_IEEG) {
+        if (load_ieeg(s, err)) return -1;
+    } else {
+        s->R = c->regions.n;
+        s->target = base_malloc(s->R * sizeof(char *), "target names");
+        for (size_t k = 0; k < s->R; k++) s->target[k] = base_strdup(c->regions.items[k]);
+        if (load_text_recordings(s, err)) return -1;
     }
 
     if (check_output(c->output, err)) return -1;
@@ -227,7 +388,7 @@ static int build_targets(Sweep *s, char *err) {
     for (size_t si = 0; si < s->S; si++)
         for (size_t v = 0; v < V; v++)
             for (size_t k = 0; k < s->R; k++) Y[v * T + si * s->R + k] = s->rec[si].data[v * s->R + k];
-    if (c->rec_format != REC_WORD_TEXT) feat_highpass(Y, V, T, c->tr, c->highpass_seconds);
+    if (!word_level(c)) feat_highpass(Y, V, T, c->tr, c->highpass_seconds);
     size_t constant = feat_zscore(Y, V, T);
     if (constant) log_warn("%zu subject x region target(s) are constant; their r will be NaN", constant);
     s->Y = base_malloc(base_mul(V, T) * sizeof(float), "targets");
@@ -270,7 +431,7 @@ static int build_targets(Sweep *s, char *err) {
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
     size_t memory = c->memory_gib > 0 ? (size_t)(c->memory_gib * 1073741824.0)
                                       : (size_t)(ram / 4 / (double)node_ranks() / (double)threads_count());
-    EncodingSpec e = {c->rec_format == REC_WORD_TEXT ? NULL : &s->grid,
+    EncodingSpec e = {word_level(c) ? NULL : &s->grid,
                       (ResampleKind)c->resample,
                       c->lanczos_window,
                       s->word_time,
@@ -813,7 +974,10 @@ static void banner(const Sweep *s) {
          gpu.name);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
     const SweepConfig *c = &s->cfg;
-    if (c->rec_format == REC_WORD_TEXT)
+    if (c->rec_format == REC_IEEG)
+        log0("recordings: %zu %s electrode(s) of %s x %zu words (%.0f ms windows)", s->R,
+             c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_window_ms);
+    else if (c->rec_format == REC_WORD_TEXT)
         log0("recordings: %zu subject(s) x %zu words x %zu region(s)", s->S, s->V, s->R);
     else
         log0("recordings: %zu subject(s) x %zu sample(s) (every %g s from %g s) x %zu region(s)", s->S, s->V, c->tr,
@@ -831,7 +995,7 @@ static void banner(const Sweep *s) {
     if (c->pca_components)
         snprintf(pca, sizeof pca, "PCA to %zu (%s, %s)", c->pca_components, c->pca_fit_all ? "all samples" : "per fold",
                  c->pca_method == PCA_EIGH ? "eigh" : "randomized");
-    log0("design: %s, %s resampling, %zu delay(s), %zu extra band(s)", c->rec_format == REC_WORD_TEXT ? "per word" : "sampled",
+    log0("design: %s, %s resampling, %zu delay(s), %zu extra band(s)", word_level(c) ? "per word" : "sampled",
          resample[c->resample], c->n_delays, c->extra_bands.n);
     log0("features: %s; ridge: %d %s (gap %zu), alpha %s, %zu alphas %.3g..%.3g, %zu permutations, fit memory %.2f GiB",
          pca, s->cv.n_blocks, c->n_group_sizes ? "groups" : "folds", c->gap,
@@ -857,6 +1021,9 @@ static void sweep_free(Sweep *s) {
     free(s->status);
     for (size_t i = 0; s->rec && i < s->S; i++) rec_free(&s->rec[i]);
     free(s->rec);
+    for (size_t k = 0; s->target && k < s->R; k++) free((char *)s->target[k]);
+    free(s->target);
+    ieeg_free(&s->ieeg);
     ridge_targets_free(&s->targets);
     cv_free(&s->cv);
     free(s->Y);
@@ -874,6 +1041,35 @@ static const char *STAGE_NAMES[N_STAGES] = {"inputs", "extract", "fit", "write"}
 
 // rank 0 creates <output>.partial, every rank writes a contiguous share of the finished layers,
 // rank 0 summarises, renames and prints. Returns the failed layers' count.
+// iEEG: one column per region label (the mean r of its electrodes), not per electrode
+static void print_by_region(const Sweep *s, const char *const *name, const int *layers, const float *lr) {
+    size_t R = s->R, H = s->H, G = 0;
+    const char **label = base_malloc(R * sizeof(char *), "regions");
+    size_t *of = base_malloc(R * sizeof(size_t), "regions");
+    for (size_t e = 0; e < R; e++) {
+        size_t g = 0;
+        while (g < G && strcmp(label[g], s->ieeg.el[e].region) != 0) g++;
+        if (g == G) label[G++] = s->ieeg.el[e].region;
+        of[e] = g;
+    }
+    float *by = base_malloc(H * G * sizeof(float), "regions");
+    size_t *count = base_malloc(G * sizeof(size_t), "regions");
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t ci = 0; ci < s->C; ci++) {
+            const float *x = lr + (m * s->C + ci) * H * R;
+            for (size_t h = 0; h < H; h++) {
+                memset(count, 0, G * sizeof(size_t));
+                for (size_t g = 0; g < G; g++) by[h * G + g] = 0;
+                for (size_t e = 0; e < R; e++)
+                    if (isfinite(x[h * R + e])) by[h * G + of[e]] += x[h * R + e], count[of[e]]++;
+                for (size_t g = 0; g < G; g++) by[h * G + g] = count[g] ? by[h * G + g] / (float)count[g] : NAN;
+            }
+            results_print_matrix(stdout, name[m], s->cfg.contexts.items[ci], layers[m], by, label, G);
+        }
+    printf("(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
+    free(label), free(of), free(by), free(count);
+}
+
 static size_t stage_write(Sweep *s, double *stage, double t0) {
     size_t M = s->M, C = s->C, H = s->H, MCH = M * C * H;
     char **errors = comm_rank() == 0 ? base_calloc(MCH, sizeof(char *), "errors") : NULL;
@@ -906,7 +1102,7 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
         file[i] = s->rec[i].path;
     }
     char *resolved = config_resolved_yaml(&s->cfg);
-    const char *const *regions = (const char *const *)s->cfg.regions.items;
+    const char *const *regions = s->target;
     int32_t *width = base_calloc(M * H, sizeof(int32_t), "meta");
     int32_t *components = base_calloc(M * H, sizeof(int32_t), "meta");
     for (size_t m = 0; m < M; m++)
@@ -921,7 +1117,9 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
                         s->V, s->cv.block, s->cfg.alphas, s->cfg.n_alphas, width, components,
                         s->cfg.save_weights ? s->P_max : 0,
                         s->cfg.text, resolved, s->identity, BRAINSWEEP_VERSION, BRAINSWEEP_GIT, BRAINSWEEP_CFLAGS,
-                        comm_library_version(), comm_size()};
+                        comm_library_version(), comm_size(),
+                        s->cfg.rec_format == REC_IEEG ? s->ieeg.el : NULL, s->ieeg.space, s->ieeg.pmhg_left,
+                        s->ieeg.pmhg_right};
     char partial[CFG_STR + 16];
     snprintf(partial, sizeof partial, "%s.partial", s->cfg.output);
     double t = base_wall();
@@ -976,10 +1174,12 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
                  "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
                  "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
                  sums[2], sums[0], c->alphas[0], sums[1], c->alphas[c->n_alphas - 1]);
-        for (size_t m = 0; m < M; m++)
-            for (size_t ci = 0; ci < C; ci++)
-                results_print_matrix(stdout, name[m], c->contexts.items[ci], layers[m], lr + (m * C + ci) * H * s->R,
-                                     regions, s->R);
+        if (c->rec_format == REC_IEEG) print_by_region(s, name, layers, lr);
+        else
+            for (size_t m = 0; m < M; m++)
+                for (size_t ci = 0; ci < C; ci++)
+                    results_print_matrix(stdout, name[m], c->contexts.items[ci], layers[m],
+                                         lr + (m * C + ci) * H * s->R, regions, s->R);
         printf("\nstage timings (s):");
         for (int i = 0; i < N_STAGES; i++) printf("  %s %.2f", STAGE_NAMES[i], stage[i]);
         printf("\ntime per rank (s):");
@@ -1089,10 +1289,45 @@ int sweep_run(const SweepOptions *opt) {
 
     size_t failed = stage_write(&s, stage, t_all);
     if (failed == 0 && comm_rank() == 0) store_remove(&s.store);
-    rc = failed ? SWEEP_EXIT_FAILED_UNITS : 0;
+    size_t left_out = 0;
+    for (size_t i = 0; i < s.ieeg.n_subjects; i++) left_out += s.ieeg.error[i][0] != '\0';
+    if (left_out)
+        log0("%zu subject(s) left out of the iEEG recordings (their reasons above; the others' results are complete)",
+             left_out);
+    rc = failed || left_out ? SWEEP_EXIT_FAILED_UNITS : 0;
 done:
     log_copy_to(NULL);
     if (rank_log) fclose(rank_log);
     sweep_free(&s);
+    return rc;
+}
+
+int sweep_ieeg(const SweepOptions *opt) {
+    SweepConfig cfg;
+    char err[BASE_ERR_LEN];
+    if (config_load(opt->config_path, opt->overrides, opt->n_overrides, &cfg, err)) {
+        fprintf(stderr, "ERROR %s\n", err);
+        return SWEEP_EXIT_ERROR;
+    }
+    int rc = SWEEP_EXIT_ERROR;
+    Stimulus st;
+    IeegResponses r;
+    memset(&r, 0, sizeof r);
+    StimOptions so = {cfg.tier, cfg.word_column, cfg.onset_column[0] ? cfg.onset_column : NULL,
+                      cfg.offset_column[0] ? cfg.offset_column : NULL, (const char *const *)cfg.skip_labels.items,
+                      cfg.skip_labels.n, cfg.leading_space};
+    if (cfg.rec_format != REC_IEEG) {
+        snprintf(err, sizeof err, "%.400s: recordings.format is not ieeg", cfg.source);
+    } else if (stim_load(cfg.stimulus_file, &so, &st, err) == 0) {
+        if (ieeg_responses(&cfg, &st, &r, err) == 0) {
+            size_t left_out = 0;
+            for (size_t i = 0; i < r.n_subjects; i++) left_out += r.error[i][0] != '\0';
+            rc = left_out ? SWEEP_EXIT_FAILED_UNITS : SWEEP_EXIT_OK;
+        }
+        stim_free(&st);
+    }
+    if (rc == SWEEP_EXIT_ERROR) fprintf(stderr, "ERROR %s\n", err);
+    ieeg_free(&r);
+    config_free(&cfg);
     return rc;
 }

@@ -35,10 +35,15 @@ typedef struct {
 enum {
     SWEEP_EXIT_OK = 0,
     SWEEP_EXIT_ERROR = 1,           // bad input, or a fatal error (a full disk: finished units are kept)
-    SWEEP_EXIT_FAILED_UNITS = 3,    // results.h5 written, but some layer fits failed (see /units)
+    SWEEP_EXIT_FAILED_UNITS = 3,    // results.h5 written, but some layer fits failed (see /units) or some iEEG
+                                    // subjects were left out (their reasons are printed)
     SWEEP_EXIT_INTERRUPTED = 75,    // stopped by SIGTERM/SIGUSR1: rerun the same command to resume (EX_TEMPFAIL)
 };
 
 int sweep_run(const SweepOptions *opt);
+
+// `brainsweep ieeg CONFIG.yaml`: only the iEEG word responses of a config (recordings.format: ieeg),
+// made or found up to date in ieeg.responses, with a line per subject. One process.
+int sweep_ieeg(const SweepOptions *opt);
 
 #endif  // MPI_SWEEP_H

@@ -1,0 +1,132 @@
+#include "host/h5io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/base.h"
+
+long h5_check(long rc, const char *what, const char *file, int line) {
+    if (rc >= 0) return rc;
+    H5Eprint2(H5E_DEFAULT, stderr);
+    base_die(file, line, what, "check free disk space and that the output folder is writable", "HDF5 call failed");
+}
+
+hid_t h5_string_type(void) {
+    hid_t t = CHECK_H5(H5Tcopy(H5T_C_S1));
+    CHECK_H5(H5Tset_size(t, H5T_VARIABLE));
+    CHECK_H5(H5Tset_cset(t, H5T_CSET_UTF8));
+    return t;
+}
+
+hid_t h5_group(hid_t f, const char *name) { return CHECK_H5(H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)); }
+
+void h5_attr_string(hid_t obj, const char *name, const char *value) {
+    hid_t t = h5_string_type(), sp = CHECK_H5(H5Screate(H5S_SCALAR));
+    hid_t a = CHECK_H5(H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
+    const char *v = value ? value : "";
+    CHECK_H5(H5Awrite(a, t, &v));
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+void h5_attr_double(hid_t obj, const char *name, const double *v, size_t n) {
+    hsize_t dims[1] = {n};
+    hid_t sp = CHECK_H5(H5Screate_simple(1, dims, NULL));
+    hid_t a = CHECK_H5(H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT));
+    CHECK_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, v));
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+void h5_describe(hid_t d, const char *dims, const char *description) {
+    h5_attr_string(d, "dims", dims);
+    h5_attr_string(d, "description", description);
+}
+
+void h5_write_strings(hid_t g, const char *name, const char *const *s, size_t n, const char *description) {
+    hid_t t = h5_string_type();
+    hsize_t dims[1] = {n};
+    hid_t sp = CHECK_H5(H5Screate_simple(1, dims, NULL));
+    hid_t d = CHECK_H5(H5Dcreate2(g, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (n) CHECK_H5(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s));
+    h5_describe(d, name, description);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+void h5_write_array(hid_t g, const char *name, hid_t file_type, hid_t mem_type, const void *data, int rank,
+                    const hsize_t *dims, const char *dim_names, const char *description) {
+    hid_t sp = CHECK_H5(H5Screate_simple(rank, dims, NULL));
+    hid_t d = CHECK_H5(H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    CHECK_H5(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+    h5_describe(d, dim_names, description);
+    H5Dclose(d);
+    H5Sclose(sp);
+}
+
+char **h5_read_strings(hid_t f, const char *name, size_t *n) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return NULL;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[1] = {0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    char **s = NULL;
+    if (rank == 1) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        *n = (size_t)dims[0];
+        s = base_calloc(*n ? *n : 1, sizeof(char *), name);
+        hid_t t = h5_string_type();
+        if (*n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) base_free(&s);
+        H5Tclose(t);
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    return s;
+}
+
+void h5_free_strings(char **s, size_t n) {
+    if (!s) return;
+    for (size_t i = 0; i < n; i++) H5free_memory(s[i]);  // HDF5 allocated the strings
+    free(s);
+}
+
+int h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = h5_string_type();
+    char *v = NULL;
+    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
+    if (rc == 0) snprintf(out, cap, "%s", v ? v : "");
+    if (v) H5free_memory(v);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+int h5_read_attr_double(hid_t obj, const char *name, double *v, size_t n) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t sp = H5Aget_space(a);
+    hssize_t count = H5Sget_simple_extent_npoints(sp);
+    int rc = count == (hssize_t)n && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
+    H5Sclose(sp);
+    H5Aclose(a);
+    return rc;
+}
+
+int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    *rank = H5Sget_simple_extent_ndims(sp);
+    int rc = *rank >= 1 && *rank <= 4 ? 0 : -1;
+    if (rc == 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}

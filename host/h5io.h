@@ -1,0 +1,34 @@
+/*
+ * h5io: the few HDF5 idioms every file brainsweep writes or reads is made of — checked calls,
+ * UTF-8 variable-length strings, described datasets (attributes `dims` and `description`).
+ *
+ * Errors: writers are fatal through CHECK_H5 (the HDF5 error stack, file and line, a hint about
+ * disk space); readers return -1 (or NULL) so callers can name the file and the missing object.
+ * Strings from h5_read_strings are HDF5-allocated: release them with h5_free_strings.
+ */
+#ifndef HOST_H5IO_H
+#define HOST_H5IO_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#define CHECK_H5(expr) h5_check((long)(expr), #expr, __FILE__, __LINE__)
+long h5_check(long rc, const char *what, const char *file, int line);
+
+hid_t h5_string_type(void);  // UTF-8, variable length
+hid_t h5_group(hid_t f, const char *name);
+void h5_attr_string(hid_t obj, const char *name, const char *value);
+void h5_attr_double(hid_t obj, const char *name, const double *v, size_t n);
+void h5_describe(hid_t d, const char *dims, const char *description);
+void h5_write_strings(hid_t g, const char *name, const char *const *s, size_t n, const char *description);
+void h5_write_array(hid_t g, const char *name, hid_t file_type, hid_t mem_type, const void *data, int rank,
+                    const hsize_t *dims, const char *dim_names, const char *description);
+
+char **h5_read_strings(hid_t f, const char *name, size_t *n);
+void h5_free_strings(char **s, size_t n);
+int h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap);
+int h5_read_attr_double(hid_t obj, const char *name, double *v, size_t n);
+// a dataset's dimensions (up to 4); -1 when absent
+int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank);
+
+#endif  // HOST_H5IO_H

@@ -1,0 +1,529 @@
+#include "host/ieeg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/anatomy.h"
+#include "host/base.h"
+#include "host/edf.h"
+#include "host/h5io.h"
+#include "host/highgamma.h"
+#include "host/responsive.h"
+
+#define RESPONSES_SCHEMA "brainsweep-ieeg-responses"
+
+void ieeg_free(IeegResponses *r) {
+    if (!r) return;
+    free(r->resp);
+    free(r->el);
+    if (r->error)
+        for (size_t s = 0; s < r->n_subjects; s++) free(r->error[s]);
+    free(r->error);
+    free(r->subject);
+    memset(r, 0, sizeof *r);
+}
+
+// ----------------------------------------------------------------------------
+// one run's envelope: (C, n) at *rate, z-scored per channel
+
+static void zscore_rows(float *x, size_t C, size_t n) {
+    for (size_t c = 0; c < C; c++) {
+        float *row = x + c * n;
+        double s = 0, ss = 0;
+        for (size_t k = 0; k < n; k++) s += row[k];
+        double mean = s / (double)n;
+        for (size_t k = 0; k < n; k++) ss += (row[k] - mean) * (row[k] - mean);
+        double sd = sqrt(ss / (double)(n > 1 ? n - 1 : 1));
+        float inv = sd > 0 ? (float)(1.0 / sd) : 0.0f;
+        for (size_t k = 0; k < n; k++) row[k] = (float)((row[k] - mean) * inv);
+    }
+}
+
+// the EDF's signals for the electrodes, CAR, high-gamma: env (C, *n) malloc'd
+static int envelope_from_edf(const IeegOptions *o, const IeegRun *run, char *const *names, size_t C, float **env,
+                             size_t *n_out, double *rate_out, IeegResponses *timing, char *err) {
+    double t0 = base_wall();
+    Edf e;
+    if (edf_open(run->data, &e, err)) return -1;
+    int rc = -1;
+    size_t *which = base_malloc(C * sizeof(size_t), "signal indices");
+    float *x = NULL;
+    HgPlan *plan = NULL;
+    for (size_t c = 0; c < C; c++) {
+        int i = edf_find_signal(&e, names[c]);
+        if (i < 0 || e.sig[i].annotation) {
+            base_errf(err, "%s: channel '%s' of %s is not a signal of the recording", run->data, names[c],
+                      run->channels);
+            goto done;
+        }
+        which[c] = (size_t)i;
+    }
+    double fs = e.sig[which[0]].rate;
+    if (fabs(fs - run->rate) > 1e-6 * run->rate) {
+        base_errf(err, "%s: signals are sampled at %g Hz but %s says SamplingFrequency %g", run->data, fs, run->json,
+                  run->rate);
+        goto done;
+    }
+    size_t N = edf_samples(&e, which[0]);
+    x = base_malloc(base_mul(C, N) * sizeof(float), "recording");
+    if (edf_read(&e, which, C, 0, N, x, err)) goto done;
+    timing->seconds_read += base_wall() - t0;
+    t0 = base_wall();
+    if (o->car) {
+        unsigned char *good = base_malloc(C, "good channels");
+        memset(good, 1, C);
+        hg_car(x, good, C, N);
+        free(good);
+    }
+    double line = o->line_freq > 0 ? o->line_freq : o->line_freq < 0 ? 0 : run->line_freq;
+    HgOptions ho = {o->band_lo, o->band_hi, line, o->notch_width, o->envelope_rate};
+    char why[BASE_ERR_LEN];
+    if (!(plan = hg_plan(N, fs, &ho, why))) {
+        base_errf(err, "%s: %s", run->data, why);
+        goto done;
+    }
+    size_t n = hg_out_len(plan);
+    *env = base_malloc(base_mul(C, n) * sizeof(float), "envelope");
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < C; c++) hg_envelope(plan, x + c * N, *env + c * n);
+    *n_out = n;
+    *rate_out = hg_out_rate(plan);  // M fs / N: within 1/N of envelope_rate
+    timing->seconds_envelope += base_wall() - t0;
+    rc = 0;
+done:
+    hg_plan_free(plan);
+    free(x);
+    free(which);
+    edf_close(&e);
+    return rc;
+}
+
+// a preprocessed envelope: /highgamma (n, channels) with attribute rate, /channels (names)
+static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, float **env, size_t *n_out,
+                            double *rate_out, char *err) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(run->data, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return base_errf(err, "%s: not a readable HDF5 file", run->data);
+    int rc = -1, rank;
+    hsize_t dims[4];
+    size_t n_names = 0;
+    char **file_names = h5_read_strings(f, "/channels", &n_names);
+    float *all = NULL;
+    if (h5_dims(f, "/highgamma", dims, &rank) || rank != 2) {
+        base_errf(err, "%s: no 2-D dataset /highgamma (samples x channels)", run->data);
+        goto done;
+    }
+    if (!file_names || n_names != dims[1]) {
+        base_errf(err, "%s: /channels must name each of the %llu columns of /highgamma", run->data,
+                  (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (h5_read_attr_double(f, "/highgamma", rate_out, 1) || !(*rate_out > 0)) {
+        hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
+        int bad = d < 0 || h5_read_attr_double(d, "rate", rate_out, 1) || !(*rate_out > 0);
+        if (d >= 0) H5Dclose(d);
+        if (bad) {
+            base_errf(err, "%s: /highgamma needs a positive attribute 'rate' (samples per second)", run->data);
+            goto done;
+        }
+    }
+    size_t n = (size_t)dims[0], Cf = (size_t)dims[1];
+    all = base_malloc(base_mul(n, Cf) * sizeof(float), "high-gamma file");
+    hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
+    herr_t read = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all);
+    H5Dclose(d);
+    if (read < 0) {
+        base_errf(err, "%s: cannot read /highgamma as numbers", run->data);
+        goto done;
+    }
+    *env = base_malloc(base_mul(C, n) * sizeof(float), "envelope");
+    for (size_t c = 0; c < C; c++) {
+        size_t j = 0;
+        while (j < Cf && strcmp(file_names[j], names[c]) != 0) j++;
+        if (j == Cf) {
+            base_errf(err, "%s: channel '%s' of %s is not in /channels", run->data, names[c], run->channels);
+            base_free(env);
+            goto done;
+        }
+        for (size_t k = 0; k < n; k++) (*env)[c * n + k] = all[k * Cf + j];
+    }
+    *n_out = n;
+    rc = 0;
+done:
+    free(all);
+    h5_free_strings(file_names, n_names);
+    H5Fclose(f);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// one subject
+
+typedef struct {
+    size_t C;
+    char **name;       // (C) the electrodes: good channels of the first run
+    size_t *ch;        // (C) their row in the first run's channel table
+    float *resp;       // (W, C)
+    float *env;        // (C, n) every run's envelope, concatenated
+    size_t n, cap;
+    double *onset;     // (K) speech onsets, in samples of env's concatenated clock / rate
+    size_t K;
+    double rate;
+} Subject;
+
+static void subject_free(Subject *s) {
+    free(s->name);
+    free(s->ch);
+    free(s->resp);
+    free(s->env);
+    free(s->onset);
+}
+
+static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subject *s, unsigned char *covered,
+                   IeegResponses *timing, char *err) {
+    for (size_t c = 0; c < s->C; c++) {
+        size_t j = 0;
+        while (j < run->n_channels && strcmp(run->ch[j].name, s->name[c]) != 0) j++;
+        if (j == run->n_channels || !run->ch[j].good)
+            return base_errf(err, "%s: electrode '%s' (good in the subject's first run) is %s here", run->channels,
+                             s->name[c], j == run->n_channels ? "missing" : "not a good ECOG/SEEG channel");
+    }
+    float *env = NULL;
+    size_t n = 0;
+    double rate = 0;
+    int rc = run->source == BIDS_EDF ? envelope_from_edf(o, run, s->name, s->C, &env, &n, &rate, timing, err)
+                                     : envelope_from_h5(run, s->name, s->C, &env, &n, &rate, err);
+    if (rc) return -1;
+    if (s->rate && fabs(rate - s->rate) > 1e-3 * s->rate) {  // runs of other lengths differ by 1/N
+        free(env);
+        return base_errf(err, "%s: envelope rate %g Hz differs from the subject's other runs (%g Hz)", run->data,
+                         rate, s->rate);
+    }
+    s->rate = rate;
+    zscore_rows(env, s->C, n);
+    double span = (double)n / rate;
+
+    // the run's words: midpoints inside [stim_start, stim_start + duration) of the story
+    size_t W = st->n_words, nw = 0, first_out = W, last_out = 0;
+    size_t *word = base_malloc(W * sizeof(size_t), "run words");
+    double *centre = base_malloc(W * sizeof(double), "word centres");
+    for (size_t w = 0; w < W; w++) {
+        double mid = 0.5 * (st->onset[w] + st->offset[w]);
+        if (covered[w] || mid < run->stim_start || mid >= run->stim_start + run->stim_duration) continue;
+        double t = run->stim_onset + mid - run->stim_start;
+        if (t - 0.5 * o->window < 0 || t + 0.5 * o->window > span) {
+            if (first_out == W) first_out = w;
+            last_out = w;
+            continue;
+        }
+        word[nw] = w;
+        centre[nw++] = t;
+    }
+    if (first_out < W) {
+        base_errf(err, "%s: words %zu..%zu ('%s' at %.2f s of the story) fall outside the recording (%.2f s, story "
+                       "starting at %.2f s): check the events' onset or the recording's length",
+                  run->data, first_out + 1, last_out + 1, st->label[first_out],
+                  0.5 * (st->onset[first_out] + st->offset[first_out]), span, run->stim_onset);
+        free(word), free(centre), free(env);
+        return -1;
+    }
+    float *means = base_malloc(base_mul(s->C, nw ? nw : 1) * sizeof(float), "word means");
+    for (size_t c = 0; c < s->C; c++) hg_window_means(means + c * nw, env + c * n, n, rate, centre, nw, o->window);
+    for (size_t i = 0; i < nw; i++) {
+        covered[word[i]] = 1;
+        for (size_t c = 0; c < s->C; c++) s->resp[word[i] * s->C + c] = means[c * nw + i];
+    }
+    // speech onsets (a word after a pause), on the concatenated clock, kept inside this run
+    for (size_t i = 0; i < nw; i++) {
+        size_t w = word[i];
+        double gap = w == 0 ? INFINITY : st->onset[w] - st->offset[w - 1];
+        double t = run->stim_onset + st->onset[w] - run->stim_start;
+        if (gap < o->onset_gap || t - o->resp_window < 0 || t + o->resp_window > span) continue;
+        s->onset = base_realloc(s->onset, (s->K + 1) * sizeof(double), "onsets");
+        s->onset[s->K++] = (double)s->n / rate + t;
+    }
+    // append the envelope
+    size_t total = s->n + n;
+    float *cat = base_malloc(base_mul(s->C, total) * sizeof(float), "envelope");
+    for (size_t c = 0; c < s->C; c++) {
+        memcpy(cat + c * total, s->env + c * s->n, s->n * sizeof(float));
+        memcpy(cat + c * total + s->n, env + c * n, n * sizeof(float));
+    }
+    free(s->env);
+    s->env = cat;
+    s->n = total;
+    free(means), free(word), free(centre), free(env);
+    return 0;
+}
+
+static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, const Stimulus *st, const Atlas *atlas,
+                        IeegResponses *out, Subject *s, IeegElectrode **el, char *err) {
+    for (size_t r = 0; r < n_runs; r++)
+        if (bids_load_run(&runs[r], o->stim_event, err)) return -1;
+    IeegRun *first = &runs[0];
+    s->name = base_malloc(first->n_channels * sizeof(char *), "electrode names");
+    s->ch = base_malloc(first->n_channels * sizeof(size_t), "electrode rows");
+    for (size_t j = 0; j < first->n_channels; j++)
+        if (first->ch[j].good) s->ch[s->C] = j, s->name[s->C++] = first->ch[j].name;
+    if (s->C == 0) return base_errf(err, "%s: no good ECOG or SEEG channel", first->channels);
+    if (!first->electrodes[0])
+        return base_errf(err, "%s: no %s*_electrodes.tsv (positions are needed for the distance from Heschl's gyrus)",
+                         first->data, first->subject);
+    for (size_t c = 0; c < s->C; c++)
+        if (!first->ch[s->ch[c]].has_xyz)
+            return base_errf(err, "%s: good channel '%s' has no position (mark it bad in %s, or give x, y, z)",
+                             first->electrodes, s->name[c], first->channels);
+    double left[3], right[3];
+    if (o->has_pmhg) {
+        memcpy(left, o->pmhg_left, sizeof left);
+        memcpy(right, o->pmhg_right, sizeof right);
+    } else if (anatomy_reference(first->space, left, right)) {
+        return base_errf(err, "%s: space '%s' has no built-in position of Heschl's gyrus: set ieeg.pmhg_left and "
+                              "ieeg.pmhg_right",
+                         first->electrodes, first->space);
+    }
+    if (out->space[0] && strcmp(out->space, first->space) != 0)
+        return base_errf(err, "%s: space '%s' differs from the other subjects' '%s' (distances would not compare)",
+                         first->electrodes, first->space, out->space);
+
+    size_t W = st->n_words;
+    s->resp = base_malloc(base_mul(W, s->C) * sizeof(float), "responses");
+    unsigned char *covered = base_calloc(W, 1, "covered words");
+    int rc = 0;
+    for (size_t r = 0; r < n_runs && rc == 0; r++) rc = add_run(o, &runs[r], st, s, covered, out, err);
+    size_t missing = 0, first_missing = W;
+    for (size_t w = 0; w < W && rc == 0; w++)
+        if (!covered[w]) missing++, first_missing = first_missing < w ? first_missing : w;
+    free(covered);
+    if (rc) return -1;
+    if (missing)
+        return base_errf(err, "%s: %zu word(s) from word %zu ('%s' at %.2f s) lie in none of the subject's runs",
+                         first->data, missing, first_missing + 1, st->label[first_missing], st->onset[first_missing]);
+
+    double *t = base_malloc(s->C * 3 * sizeof(double), "responsiveness");
+    resp_ttest(s->env, s->C, s->n, s->rate, s->onset, s->K, o->resp_window, o->resp_window, t, t + s->C,
+               t + 2 * s->C);
+    *el = base_calloc(s->C, sizeof(IeegElectrode), "electrodes");
+    for (size_t c = 0; c < s->C; c++) {
+        const BidsChannel *ch = &first->ch[s->ch[c]];
+        IeegElectrode *e = &(*el)[c];
+        snprintf(e->subject, sizeof e->subject, "%s", first->subject);
+        snprintf(e->name, sizeof e->name, "%s", ch->name);
+        memcpy(e->xyz, ch->xyz, sizeof e->xyz);
+        e->distance = anatomy_distance(ch->xyz, left, right);
+        snprintf(e->region, sizeof e->region, "%s", ch->region[0] ? ch->region : atlas->label[anatomy_label(atlas, ch->xyz)]);
+        e->t = t[c], e->p = t[s->C + c], e->q = t[2 * s->C + c];
+        e->responsive = e->q < o->fdr && e->t > 0;
+    }
+    free(t);
+    snprintf(out->space, sizeof out->space, "%s", first->space);
+    memcpy(out->pmhg_left, left, sizeof left);
+    memcpy(out->pmhg_right, right, sizeof right);
+    return 0;
+}
+
+int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err) {
+    memset(out, 0, sizeof *out);
+    IeegRun *runs;
+    size_t n_runs;
+    if (bids_find_runs(o->bids_root, o->task, o->source, &runs, &n_runs, err)) return -1;
+    Atlas atlas;
+    if (o->atlas && o->atlas[0]) {
+        if (anatomy_load_atlas(o->atlas, &atlas, err)) {
+            bids_free_runs(runs, n_runs);
+            return -1;
+        }
+    } else {
+        anatomy_default_atlas(&atlas);
+    }
+    for (size_t r = 0; r < n_runs; r++)
+        if (r == 0 || strcmp(runs[r].subject, runs[r - 1].subject) != 0) out->n_subjects++;
+    out->subject = base_calloc(out->n_subjects, sizeof *out->subject, "subjects");
+    out->error = base_calloc(out->n_subjects, sizeof(char *), "subject errors");
+    size_t W = st->n_words, cap = 0;
+    for (size_t r0 = 0, si = 0; r0 < n_runs; si++) {
+        size_t r1 = r0 + 1;
+        while (r1 < n_runs && strcmp(runs[r1].subject, runs[r0].subject) == 0) r1++;
+        snprintf(out->subject[si], sizeof out->subject[si], "%s", runs[r0].subject);
+        Subject s = {0};
+        IeegElectrode *el = NULL;
+        char why[BASE_ERR_LEN];
+        if (load_subject(o, runs + r0, r1 - r0, st, &atlas, out, &s, &el, why)) {
+            out->error[si] = base_strdup(why);
+        } else {
+            out->error[si] = base_strdup("");
+            size_t E = out->E + s.C;
+            if (E > cap) {
+                cap = E > 2 * cap ? E : 2 * cap;
+                out->el = base_realloc(out->el, cap * sizeof(IeegElectrode), "electrodes");
+            }
+            memcpy(out->el + out->E, el, s.C * sizeof(IeegElectrode));
+            float *resp = base_malloc(base_mul(W, E) * sizeof(float), "responses");
+            for (size_t w = 0; w < W; w++) {
+                if (out->E) memcpy(resp + w * E, out->resp + w * out->E, out->E * sizeof(float));
+                memcpy(resp + w * E + out->E, s.resp + w * s.C, s.C * sizeof(float));
+            }
+            free(out->resp);
+            out->resp = resp;
+            out->E = E;
+        }
+        free(el);
+        subject_free(&s);
+        r0 = r1;
+    }
+    out->W = W;
+    bids_free_runs(runs, n_runs);
+    anatomy_free_atlas(&atlas);
+    if (out->E == 0) {
+        base_errf(err, "%s: no subject could be used (first problem: %s)", o->bids_root, out->error[0]);
+        ieeg_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the responses file
+
+int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *err) {
+    char tmp[2048];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return base_errf(err, "%s: cannot create the responses file: %s", tmp, strerror(errno));
+    h5_attr_string(f, "schema", RESPONSES_SCHEMA);
+    h5_attr_string(f, "key", key);
+    h5_attr_string(f, "space", r->space);
+    h5_attr_double(f, "pmhg_left", r->pmhg_left, 3);
+    h5_attr_double(f, "pmhg_right", r->pmhg_right, 3);
+    size_t E = r->E;
+    hsize_t d2[2] = {r->W, E};
+    h5_write_array(f, "responses", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r->resp, 2, d2, "word, electrode",
+                   "z-scored high-gamma envelope, mean over the window centred on each word");
+    hid_t g = h5_group(f, "electrodes");
+    const char **s = base_malloc(3 * (E ? E : 1) * sizeof(char *), "names");
+    double *v = base_malloc((E ? E : 1) * 7 * sizeof(double), "electrode values");
+    int8_t *flag = base_malloc(E ? E : 1, "responsive");
+    for (size_t e = 0; e < E; e++) {
+        s[e] = r->el[e].subject, s[E + e] = r->el[e].name, s[2 * E + e] = r->el[e].region;
+        memcpy(v + 3 * e, r->el[e].xyz, 3 * sizeof(double));
+        v[3 * E + e] = r->el[e].distance, v[4 * E + e] = r->el[e].t, v[5 * E + e] = r->el[e].p,
+                  v[6 * E + e] = r->el[e].q;
+        flag[e] = (int8_t)r->el[e].responsive;
+    }
+    h5_write_strings(g, "subject", s, E, "the electrode's subject");
+    h5_write_strings(g, "name", s + E, E, "the channel's name");
+    h5_write_strings(g, "region", s + 2 * E, E, "region label (electrodes table, or the atlas's nearest centroid)");
+    hsize_t dx[2] = {E, 3}, d1[1] = {E};
+    h5_write_array(g, "xyz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, 2, dx, "electrode, xyz", "position (mm)");
+    static const char *what[4][2] = {{"distance", "mm from posteromedial Heschl's gyrus of its hemisphere"},
+                                     {"t", "responsiveness: t of post- vs pre-onset envelope"},
+                                     {"p", "responsiveness: two-sided p"},
+                                     {"q", "responsiveness: Benjamini-Hochberg q over the subject's electrodes"}};
+    for (int k = 0; k < 4; k++)
+        h5_write_array(g, what[k][0], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + (3 + k) * E, 1, d1, "electrode",
+                       what[k][1]);
+    h5_write_array(g, "responsive", H5T_STD_I8LE, H5T_NATIVE_INT8, flag, 1, d1, "electrode",
+                   "1: speech-responsive (q below the FDR level, t > 0)");
+    H5Gclose(g);
+    free(s), free(v), free(flag);
+    const char **names = base_malloc((r->n_subjects ? r->n_subjects : 1) * sizeof(char *), "subjects");
+    for (size_t i = 0; i < r->n_subjects; i++) names[i] = r->subject[i];
+    g = h5_group(f, "subjects");
+    h5_write_strings(g, "name", names, r->n_subjects, "every subject of the dataset");
+    h5_write_strings(g, "error", (const char *const *)r->error, r->n_subjects,
+                     "why a subject was left out; empty for the subjects used");
+    H5Gclose(g);
+    free(names);
+    herr_t closed = H5Fclose(f);
+    if (closed < 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return base_errf(err, "%s: cannot write the responses file: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, char *err) {
+    memset(r, 0, sizeof *r);
+    if (!base_file_exists(path)) {
+        snprintf(why, BASE_ERR_LEN, "%s does not exist", path);
+        return 0;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return base_errf(err, "%s: not a readable HDF5 file", path);
+    char schema[64] = "", *stored = base_malloc(65536, "key");
+    int rc = -1, rank;
+    hsize_t dims[4];
+    if (h5_read_attr_string(f, "schema", schema, sizeof schema) || strcmp(schema, RESPONSES_SCHEMA) != 0) {
+        base_errf(err, "%s: not a brainsweep responses file", path);
+        goto done;
+    }
+    if (h5_read_attr_string(f, "key", stored, 65536) || strcmp(stored, key) != 0) {
+        snprintf(why, BASE_ERR_LEN, "%s was made from other data or options", path);
+        rc = 0;
+        goto done;
+    }
+    if (h5_dims(f, "/responses", dims, &rank) || rank != 2) {
+        base_errf(err, "%s: no /responses matrix", path);
+        goto done;
+    }
+    r->W = (size_t)dims[0], r->E = (size_t)dims[1];
+    size_t E = r->E, n[4] = {0, 0, 0, 0};
+    char **sub = h5_read_strings(f, "/electrodes/subject", &n[0]), **name = h5_read_strings(f, "/electrodes/name", &n[1]),
+         **reg = h5_read_strings(f, "/electrodes/region", &n[2]);
+    char **subjects = h5_read_strings(f, "/subjects/name", &r->n_subjects);
+    char **errors = h5_read_strings(f, "/subjects/error", &n[3]);
+    r->resp = base_malloc(base_mul(r->W, E ? E : 1) * sizeof(float), "responses");
+    r->el = base_calloc(E ? E : 1, sizeof(IeegElectrode), "electrodes");
+    double *v = base_malloc((E ? E : 1) * 7 * sizeof(double), "electrode values");
+    int8_t *flag = base_malloc(E ? E : 1, "responsive");
+    static const char *cols[] = {"/electrodes/distance", "/electrodes/t", "/electrodes/p", "/electrodes/q"};
+    int ok = sub && name && reg && subjects && errors && n[0] == E && n[1] == E && n[2] == E &&
+             n[3] == r->n_subjects;
+    hid_t d;
+    ok = ok && (d = H5Dopen2(f, "/responses", H5P_DEFAULT)) >= 0 &&
+         H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->resp) >= 0 && H5Dclose(d) >= 0;
+    ok = ok && (d = H5Dopen2(f, "/electrodes/xyz", H5P_DEFAULT)) >= 0 &&
+         H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0 && H5Dclose(d) >= 0;
+    for (int k = 0; k < 4 && ok; k++)
+        ok = (d = H5Dopen2(f, cols[k], H5P_DEFAULT)) >= 0 &&
+             H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v + (3 + k) * E) >= 0 && H5Dclose(d) >= 0;
+    ok = ok && (d = H5Dopen2(f, "/electrodes/responsive", H5P_DEFAULT)) >= 0 &&
+         H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, flag) >= 0 && H5Dclose(d) >= 0;
+    if (ok) {
+        for (size_t e = 0; e < E; e++) {
+            IeegElectrode *x = &r->el[e];
+            snprintf(x->subject, sizeof x->subject, "%s", sub[e]);
+            snprintf(x->name, sizeof x->name, "%s", name[e]);
+            snprintf(x->region, sizeof x->region, "%s", reg[e]);
+            memcpy(x->xyz, v + 3 * e, 3 * sizeof(double));
+            x->distance = v[3 * E + e], x->t = v[4 * E + e], x->p = v[5 * E + e], x->q = v[6 * E + e];
+            x->responsive = flag[e];
+        }
+        r->subject = base_calloc(r->n_subjects ? r->n_subjects : 1, sizeof *r->subject, "subjects");
+        r->error = base_calloc(r->n_subjects ? r->n_subjects : 1, sizeof(char *), "subject errors");
+        for (size_t i = 0; i < r->n_subjects; i++) {
+            snprintf(r->subject[i], sizeof r->subject[i], "%s", subjects[i]);
+            r->error[i] = base_strdup(errors[i]);
+        }
+        h5_read_attr_string(f, "space", r->space, sizeof r->space);
+        h5_read_attr_double(f, "pmhg_left", r->pmhg_left, 3);
+        h5_read_attr_double(f, "pmhg_right", r->pmhg_right, 3);
+        rc = 1;
+    } else {
+        base_errf(err, "%s: the responses file is incomplete (electrode tables missing or of the wrong length)", path);
+    }
+    free(v), free(flag);
+    h5_free_strings(sub, n[0]), h5_free_strings(name, n[1]), h5_free_strings(reg, n[2]);
+    h5_free_strings(subjects, r->n_subjects), h5_free_strings(errors, n[3]);
+    if (rc != 1) ieeg_free(r);
+done:
+    free(stored);
+    H5Fclose(f);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * ieeg: intracranial recordings to word responses — what the reference study regressed on.
+ *
+ * For every subject of a BIDS iEEG dataset (bids.h), every run:
+ *  1. the good ECOG/SEEG channels of channels.tsv, read from the EDF (edf.h) in physical units;
+ *  2. optional common-average reference over those channels;
+ *  3. the high-gamma envelope (highgamma.h: Gaussian filter bank 70-150 Hz after a notch at the
+ *     line frequency and its harmonics), at envelope_rate Hz, z-scored per channel over the run —
+ *     or, for source highgamma, the run's preprocessed envelope (docs/ieeg.md), z-scored;
+ *  4. per word, the mean envelope in a window of `window` seconds centred on the word's midpoint,
+ *     the story's clock mapped to the recording's by the run's stimulus event;
+ *  5. speech-responsive electrodes (responsive.h): envelope 0.5 s after vs before each speech onset
+ *     (a word after at least onset_gap s of silence), pooled over runs, Benjamini-Hochberg over the
+ *     subject's electrodes;
+ *  6. anatomy (anatomy.h): distance from posteromedial Heschl's gyrus and a region label.
+ * Every word must lie inside exactly one run of each subject.
+ *
+ * A subject with a problem (a channel of channels.tsv absent from the EDF, a good channel without
+ * a position, words outside its recording, a rate below twice the band's top, a malformed file)
+ * is reported with one message naming the file and left out; the others go on. ieeg_prepare fails
+ * only when no subject is left or the dataset itself is unusable.
+ *
+ * Shapes: W words, E electrodes (every good channel of every subject that passed, subject-major).
+ * Ownership: IeegResponses owns its arrays; ieeg_free. Threads: channels run in parallel (OpenMP).
+ * Errors: -1 with err.
+ */
+#ifndef HOST_IEEG_H
+#define HOST_IEEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/bids.h"
+#include "host/stimulus.h"
+
+typedef struct {
+    const char *bids_root;
+    const char *task;          // "" = any
+    const char *stim_event;    // trial_type of the story's event; "" = the first event
+    BidsSource source;
+    double line_freq;          // Hz; 0 = each run's PowerLineFrequency; < 0 = no notch
+    double notch_width;        // Hz
+    int car;                   // common-average reference
+    double band_lo, band_hi;   // Hz
+    double envelope_rate;      // Hz
+    double window;             // s, centred on each word
+    double onset_gap;          // s of silence before a speech onset
+    double resp_window;        // s before and after each onset
+    double fdr;                // BH level of the responsiveness test
+    int has_pmhg;              // pmhg_* given; else the space's built-in reference
+    double pmhg_left[3], pmhg_right[3];
+    const char *atlas;         // "" = built-in
+} IeegOptions;
+
+typedef struct {
+    char subject[64], name[64], region[32];
+    double xyz[3];
+    double distance;   // mm from pmHG
+    double t, p, q;    // responsiveness
+    int responsive;    // q < fdr and t > 0
+} IeegElectrode;
+
+typedef struct {
+    size_t W, E;
+    float *resp;          // (W, E)
+    IeegElectrode *el;    // (E)
+    size_t n_subjects;
+    char (*subject)[64];  // (n_subjects) every subject of the dataset
+    char **error;         // (n_subjects) "" for a subject that passed
+    char space[64];
+    double pmhg_left[3], pmhg_right[3];
+    double seconds_read, seconds_envelope;  // summed over runs (wall)
+} IeegResponses;
+
+int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err);
+
+// The responses file (docs/ieeg.md): written to path + ".tmp" and renamed. key: text naming what
+// made it (options and stimulus), compared by ieeg_load.
+int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *err);
+// 1 loaded, 0 absent or made from another key (why says which), -1 unreadable (err)
+int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, char *err);
+void ieeg_free(IeegResponses *r);
+
+#endif  // HOST_IEEG_H
