@@ -391,6 +391,12 @@ int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, c
 
 int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *err) {
     char tmp[2048];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (slash && slash != tmp) {
+        *slash = '\0';
+        if (base_mkdirs(tmp)) return base_errf(err, "%s: cannot create the folder: %s", tmp, strerror(errno));
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

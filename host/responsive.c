@@ -9,34 +9,36 @@
 
 // log B(a, 1/2). For large a, lgamma(a) and lgamma(a + 1/2) are ~a log a each and their difference would
 // lose log10(a log a) digits, so it comes from Stirling's series with the difference taken analytically.
-static double log_beta_half(double a) {
-    if (a < 10) return lgamma(a) + lgamma(0.5) - lgamma(a + 0.5);
-    double x = a + 0.5, ia = 1 / a, ix = 1 / x;
-    double corr_a = ia * (1.0 / 12 - ia * ia * (1.0 / 360 - ia * ia * (1.0 / 1260 - ia * ia / 1680)));
-    double corr_x = ix * (1.0 / 12 - ix * ix * (1.0 / 360 - ix * ix * (1.0 / 1260 - ix * ix / 1680)));
-    double diff = 0.5 * log(a) + (a * log1p(0.5 * ia) - 0.5) + corr_x - corr_a;  // lgamma(a + 1/2) - lgamma(a)
-    return lgamma(0.5) - diff;
+static long double log_beta_half(long double a) {
+    if (a < 10) return lgammal(a) + lgammal(0.5L) - lgammal(a + 0.5L);
+    long double x = a + 0.5L, ia = 1 / a, ix = 1 / x;
+    long double corr_a = ia * (1.0L / 12 - ia * ia * (1.0L / 360 - ia * ia * (1.0L / 1260 - ia * ia / 1680)));
+    long double corr_x = ix * (1.0L / 12 - ix * ix * (1.0L / 360 - ix * ix * (1.0L / 1260 - ix * ix / 1680)));
+    long double diff = 0.5L * logl(a) + (a * log1pl(0.5L * ia) - 0.5L) + corr_x - corr_a;  // lgamma(a+1/2) - lgamma(a)
+    return lgammal(0.5L) - diff;
 }
 
 // The continued fraction of I_x(a, b) (modified Lentz): I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) * cf;
-// converges fast for x < (a + 1) / (a + b + 2), in O(sqrt(max(a, b))) steps near that bound.
-static double beta_cf(double a, double b, double x) {
-    const double tiny = 1e-300;
-    double c = 1, d = 1 - (a + b) * x / (a + 1);
-    d = 1 / (fabs(d) < tiny ? tiny : d);
-    double h = d;
-    for (int m = 1; m < 10000000; m++) {
-        double m2 = 2.0 * m;
-        double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+// converges fast for x < (a + 1) / (a + b + 2), in O(sqrt(max(a, b))) steps near that bound. In long double:
+// for large a, I_x moves by a relative a * dx when x moves by dx, so x near 1 in double (dx = 1e-16) would
+// cost 5e-10 at df = 1e7; the x87 format's 64-bit mantissa keeps that below 1e-12.
+static long double beta_cf(long double a, long double b, long double x) {
+    const long double tiny = 1e-300L;
+    long double c = 1, d = 1 - (a + b) * x / (a + 1);
+    d = 1 / (fabsl(d) < tiny ? tiny : d);
+    long double h = d;
+    for (long m = 1; m < 10000000; m++) {
+        long double m2 = 2.0L * m;
+        long double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
         d = 1 + num * d, c = 1 + num / c;
-        d = 1 / (fabs(d) < tiny ? tiny : d), c = fabs(c) < tiny ? tiny : c;
+        d = 1 / (fabsl(d) < tiny ? tiny : d), c = fabsl(c) < tiny ? tiny : c;
         h *= d * c;
         num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
         d = 1 + num * d, c = 1 + num / c;
-        d = 1 / (fabs(d) < tiny ? tiny : d), c = fabs(c) < tiny ? tiny : c;
-        double step = d * c;
+        d = 1 / (fabsl(d) < tiny ? tiny : d), c = fabsl(c) < tiny ? tiny : c;
+        long double step = d * c;
         h *= step;
-        if (fabs(step - 1) < 1e-16) break;
+        if (fabsl(step - 1) < 1e-18L) break;
     }
     return h;
 }
@@ -45,11 +47,12 @@ double resp_t_pvalue(double t, double df) {
     if (isnan(t) || !(df > 0)) return NAN;
     if (isinf(t)) return 0;
     if (t == 0) return 1;
-    double a = 0.5 * df, b = 0.5, t2 = t * t;
-    double log_x = -log1p(t2 / df), log_y = log(t2) - log(df + t2);  // x = df/(df+t^2), y = 1 - x, both exact
-    double x = exp(log_x), y = t2 / (df + t2), lb = log_beta_half(a);
-    if (x < (a + 1) / (a + b + 2)) return exp(a * log_x + b * log_y - lb) * beta_cf(a, b, x) / a;
-    return 1 - exp(b * log_y + a * log_x - lb) * beta_cf(b, a, y) / b;
+    long double a = 0.5L * df, b = 0.5L, t2 = (long double)t * t;
+    // x = df / (df + t^2) and y = 1 - x, each from its own formula: neither is a difference of the other
+    long double log_x = -log1pl(t2 / df), log_y = logl(t2) - logl(df + t2), x = 1 / (1 + t2 / df), y = t2 / (df + t2);
+    long double lb = log_beta_half(a);
+    if (x < (a + 1) / (a + b + 2)) return (double)(expl(a * log_x + b * log_y - lb) * beta_cf(a, b, x) / a);
+    return (double)(1 - expl(b * log_y + a * log_x - lb) * beta_cf(b, a, y) / b);
 }
 
 static int by_value(const void *a, const void *b) {

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The iEEG path end to end: `brainsweep simulate` writes a BIDS dataset with planted layers, the
+# sweep (recordings.format: ieeg) turns it into word responses and fits them, and the peak layers
+# and the hierarchy it finds are compared with the planted ones. Also: the responses file is reused,
+# 2 ranks give the same results, and a broken subject is left out with its reason and exit 3.
+source "$(dirname "$0")/lib.sh"
+SIM=$E2E_TMP/sim
+"$BRAINSWEEP" simulate "$SIM" --subjects sub-01,sub-03,sub-08 --seconds 300 --electrodes 24 --seed 3 \
+  >"$E2E_TMP/sim.log" 2>&1
+check "simulate_exit_0" test $? -eq 0
+check "simulate_writes_bids" test -s "$SIM/sub-03/ieeg/sub-03_task-podcast_ieeg.edf" -a \
+  -s "$SIM/sub-03/ieeg/sub-03_task-podcast_channels.tsv" -a -s "$SIM/sub-03/ieeg/sub-03_task-podcast_events.tsv" -a \
+  -s "$SIM/dataset_description.json"
+check "simulate_writes_truth" test -s "$SIM/groundtruth/electrodes.tsv" -a -s "$SIM/groundtruth/weights.h5" -a \
+  -s "$SIM/groundtruth/truth.json"
+
+cat >"$E2E_TMP/sim.yaml" <<YAML
+models:
+  - {name: stories260K, path: data/models/stories260K.gguf}
+stimulus:
+  file: $SIM/stimuli/words.tsv
+recordings:
+  format: ieeg
+ieeg:
+  bids: $SIM
+  task: podcast
+  stimulus_event: podcast
+design:
+  delays: [0]
+ridge:
+  folds: 5
+output:
+  path: $E2E_TMP/out/results.h5
+YAML
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
+rc=$?
+check "sweep_exit_0" test $rc -eq 0
+[ $rc -eq 0 ] || tail -20 "$E2E_TMP/sweep.log"
+check "sweep_made_responses" grep -q "ieeg: 72 electrodes of 3 subject(s)" "$E2E_TMP/sweep.log"
+check "responses_file_beside_results" test -s "$E2E_TMP/out/results-responses.h5"
+check "results_have_electrodes" bash -c "h5ls -r '$E2E_TMP/out/results.h5' | grep -q '/electrodes/distance'"
+check "printed_by_region" grep -q "mean r of the electrodes of each region label" "$E2E_TMP/sweep.log"
+
+"$BRAINSWEEP" simulate --score "$SIM" "$E2E_TMP/out/results.h5" --snr-min 1 >"$E2E_TMP/score.log" 2>&1
+cat "$E2E_TMP/score.log"
+# "peak layer within 1 of the planted one: K of N ... (P%)" and "hierarchy ...: planted A, found B"
+read -r k n < <(sed -n 's/.*one: \([0-9]*\) of \([0-9]*\) .*/\1 \2/p' "$E2E_TMP/score.log")
+read -r a b < <(sed -n 's/.*planted \([-0-9.]*\), found \([-0-9.]*\).*/\1 \2/p' "$E2E_TMP/score.log")
+check "recovery_90pct_within_one_layer_snr_1 ($k of $n)" awk -v k="${k:-0}" -v n="${n:-0}" 'BEGIN {exit !(n >= 20 && k >= 0.9 * n)}'
+check "recovery_hierarchy_within_0.1 (planted $a, found $b)" awk -v a="${a:-0}" -v b="${b:-9}" \
+  'BEGIN {d = a - b; exit !(a > 0.5 && d < 0.1 && d > -0.1)}'
+
+# a second sweep of the same data reuses the responses file
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P output.path="$E2E_TMP/again/results.h5" \
+  -P ieeg.responses="$E2E_TMP/out/results-responses.h5" -P run.threads=2 >"$E2E_TMP/again.log" 2>&1
+check "responses_reused" grep -q "made from the same data and options" "$E2E_TMP/again.log"
+check "reused_results_equal" h5diff "$E2E_TMP/out/results.h5" "$E2E_TMP/again/results.h5" /scores/r /scores/r
+
+if command -v mpirun >/dev/null; then
+  mpirun -n 2 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P output.path="$E2E_TMP/two/results.h5" -P run.threads=1 \
+    >"$E2E_TMP/two.log" 2>&1
+  check "two_ranks_exit_0" test $? -eq 0
+  check "two_ranks_equal_one_rank" h5diff -d 1e-6 "$E2E_TMP/out/results.h5" "$E2E_TMP/two/results.h5" /scores/r /scores/r
+else
+  skip "two_ranks" "mpirun not installed"
+fi
+
+# one broken subject: left out with its file named, the others fitted, exit 3
+cp -r "$SIM" "$E2E_TMP/broken"
+truncate -s -5000 "$E2E_TMP/broken/sub-03/ieeg/sub-03_task-podcast_ieeg.edf"
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P ieeg.bids="$E2E_TMP/broken" -P output.path="$E2E_TMP/broken-out/results.h5" \
+  -P run.threads=2 >"$E2E_TMP/broken.log" 2>&1
+check "broken_subject_exit_3" test $? -eq 3
+check "broken_subject_named" grep -q "sub-03 left out: .*sub-03_task-podcast_ieeg.edf.*truncated" "$E2E_TMP/broken.log"
+check "others_fitted" bash -c "h5ls '$E2E_TMP/broken-out/results.h5/scores/r' | grep -q '{1, 1, 6, 1, 4[0-9]}'"
+
+# bad config: one error, exit 1, nothing written
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P ieeg.bids= -P output.path="$E2E_TMP/none/results.h5" >"$E2E_TMP/bad.log" 2>&1
+check "missing_bids_exit_1" test $? -eq 1
+check "missing_bids_message" grep -q "ieeg.bids is required" "$E2E_TMP/bad.log"
+check "missing_bids_nothing_written" test ! -e "$E2E_TMP/none"
+summary

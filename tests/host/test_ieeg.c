@@ -1,0 +1,211 @@
+// The iEEG path on a small simulated dataset: the simulator's BIDS files read back (bids, edf), the
+// word responses (ieeg) against the planted truth, the responses file round trip, and bad input:
+// each broken subject is left out with a message naming its file while the others are unchanged.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/anatomy.h"
+#include "host/base.h"
+#include "host/bids.h"
+#include "host/edf.h"
+#include "host/h5io.h"
+#include "host/ieeg.h"
+#include "host/simulate.h"
+#include "host/stimulus.h"
+#include "host/tsv.h"
+#include "tests/test.h"
+
+static IeegOptions options(const char *root) {
+    IeegOptions o = {root, "podcast", "podcast", BIDS_EDF, 0, 2, 1, 70, 150, 100, 0.1, 0.5, 0.5, 0.05, 0, {0}, {0}, ""};
+    return o;
+}
+
+static void run(const char *cmd) {
+    if (system(cmd) != 0) DIE("", "test setup failed: %s", cmd);
+}
+
+static double corr(const double *x, const double *y, size_t n) {
+    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
+    mx /= (double)n, my /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx), syy += (y[i] - my) * (y[i] - my);
+    return sxy / sqrt(sxx * syy);
+}
+
+// the responses of one subject's electrodes, as a (W, n) block, for comparing two runs
+static size_t subject_block(const IeegResponses *r, const char *sub, float *out) {
+    size_t n = 0;
+    for (size_t e = 0; e < r->E; e++)
+        if (strcmp(r->el[e].subject, sub) == 0) {
+            for (size_t w = 0; w < r->W; w++) out[w * 64 + n] = r->resp[w * r->E + e];
+            n++;
+        }
+    return n;
+}
+
+static int has(const char *err, const char *a, const char *b) { return strstr(err, a) && (!b || strstr(err, b)); }
+
+TEST_MAIN("test_ieeg") {
+    char dir[] = "/tmp/brainsweep-ieeg-XXXXXX", root[256], path[512], cmd[1200], err[BASE_ERR_LEN];
+    if (!mkdtemp(dir)) DIE("", "cannot create %s", dir);
+    snprintf(root, sizeof root, "%s/sim", dir);
+    SimOptions so = {root, "data/models/stories260K.gguf", "data/podcast/transcript.tsv", "data/podcast/ecog",
+                     "sub-01,sub-08", 240, 16, 512, 60, 1, 4, 0.2, 7};
+    CHECK(sim_make(&so, err) == 0, "simulate/small_dataset (%s)", err);
+
+    // --- the BIDS layout, read back
+    IeegRun *runs;
+    size_t n_runs;
+    int rc = bids_find_runs(root, "podcast", BIDS_EDF, &runs, &n_runs, err);
+    CHECK(rc == 0 && n_runs == 2 && strcmp(runs[0].subject, "sub-01") == 0 && strcmp(runs[1].subject, "sub-08") == 0,
+          "bids/finds_one_run_per_subject (%zu)", n_runs);
+    rc = bids_load_run(&runs[0], "podcast", err);
+    CHECK(rc == 0 && runs[0].rate == 512 && runs[0].line_freq == 60 &&
+              runs[0].stim_onset >= 8 && runs[0].stim_onset <= 14 && isinf(runs[0].stim_duration) == 0,
+          "bids/sidecars (rate %g, line %g, story at %.2f s)", runs[0].rate, runs[0].line_freq, runs[0].stim_onset);
+    CHECK(strcmp(runs[0].space, "MNI152NLin2009aSym") == 0, "bids/space_from_electrodes_name (%s)", runs[0].space);
+    size_t good = 0, placed = 0;
+    for (size_t c = 0; c < runs[0].n_channels; c++) good += runs[0].ch[c].good, placed += runs[0].ch[c].good && runs[0].ch[c].has_xyz;
+    CHECK(good == 16 && placed == 16 && runs[0].n_channels >= 17, "bids/channels_good_and_placed (%zu of %zu)", good,
+          runs[0].n_channels);
+    Edf e;
+    rc = edf_open(runs[0].data, &e, err);
+    CHECK(rc == 0, "edf/simulated_file_opens");
+    int labels = e.n_signals == runs[0].n_channels + 1;  // + the annotation signal
+    for (size_t c = 0; labels && c < runs[0].n_channels; c++) labels = strcmp(e.sig[c].label, runs[0].ch[c].name) == 0;
+    CHECK(labels && e.sig[0].rate == 512, "edf/signals_are_the_channels_table");
+    CHECK(e.n_annotations == 1 && strcmp(e.ann[0].text, "story start") == 0 &&
+              fabs(e.ann[0].onset - runs[0].stim_onset) < 1e-6,
+          "edf/story_start_annotation_at_the_event_onset");
+    size_t N = edf_samples(&e, 0);
+    CHECK(N >= (size_t)((runs[0].stim_onset + 240) * 512), "edf/recording_covers_the_story (%zu samples)", N);
+    edf_close(&e);
+    bids_free_runs(runs, n_runs);
+
+    // --- word responses against the truth
+    Stimulus st;
+    snprintf(path, sizeof path, "%s/stimuli/words.tsv", root);
+    rc = stim_load(path, NULL, &st, err);
+    CHECK(rc == 0 && st.n_words > 600, "stimulus/words_file (%zu words)", st.n_words);
+    IeegOptions o = options(root);
+    IeegResponses r;
+    rc = ieeg_prepare(&o, &st, &r, err);
+    CHECK(rc == 0 && r.E == 32 && r.W == st.n_words && r.n_subjects == 2 &&
+              !r.error[0][0] && !r.error[1][0],
+          "responses/every_good_electrode (%zu)", r.E);
+    size_t finite = 0;
+    for (size_t i = 0; i < r.W * r.E; i++) finite += isfinite(r.resp[i]);
+    CHECK(finite == r.W * r.E, "responses/finite");
+    Tsv truth;
+    snprintf(path, sizeof path, "%s/groundtruth/electrodes.tsv", root);
+    CHECK(tsv_load(path, &truth, err) == 0, "truth/table");
+    double *signal = malloc(6 * st.n_words * sizeof(double)), *y = malloc(st.n_words * sizeof(double));
+    {  // the planted word signals (hidden state, word)
+        snprintf(path, sizeof path, "%s/groundtruth/weights.h5", root);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "signal", H5P_DEFAULT);
+        CHECK(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, signal) >= 0, "truth/planted_signals");
+        H5Dclose(d), H5Fclose(f);
+    }
+    size_t strong = 0, tracked = 0, planted_resp = 0, found_resp = 0, distance_ok = 0;
+    double worst = 1;
+    double left[3], right[3];
+    anatomy_reference("MNI152NLin2009aSym", left, right);
+    for (size_t k = 0; k < r.E; k++) {
+        size_t row = 0;
+        while (row < truth.n_rows && !(strcmp(tsv_get(&truth, row, 0), r.el[k].subject) == 0 &&
+                                       strcmp(tsv_get(&truth, row, 1), r.el[k].name) == 0))
+            row++;
+        if (row == truth.n_rows) continue;
+        distance_ok += fabs(r.el[k].distance - anatomy_distance(r.el[k].xyz, left, right)) < 1e-9 &&
+                       fabs(r.el[k].distance - atof(tsv_get(&truth, row, 7))) < 1e-3;
+        if (strcmp(tsv_get(&truth, row, 4), "1") != 0) continue;
+        planted_resp++;
+        found_resp += r.el[k].responsive;
+        if (atof(tsv_get(&truth, row, 6)) < 2) continue;
+        for (size_t w = 0; w < r.W; w++) y[w] = r.resp[w * r.E + k];
+        double c = corr(y, signal + (size_t)atoi(tsv_get(&truth, row, 5)) * st.n_words, r.W);
+        strong++, tracked += c > 0.5, worst = fmin(worst, c);
+    }
+    CHECK(distance_ok == r.E, "anatomy/distance_from_pmhg_matches_truth (%zu of %zu)", distance_ok, r.E);
+    CHECK(found_resp == planted_resp && planted_resp > 10, "responsive/planted_ones_found (%zu of %zu)", found_resp,
+          planted_resp);
+    CHECK(strong > 4 && tracked == strong, "responses/follow_the_planted_layer_signal (%zu of %zu with snr >= 2 at r "
+                                           "> 0.5; lowest %.2f)",
+          tracked, strong, worst);
+    free(signal), free(y);
+    tsv_free(&truth);
+
+    // --- the responses file
+    snprintf(path, sizeof path, "%s/responses.h5", dir);
+    IeegResponses back;
+    char why[BASE_ERR_LEN];
+    CHECK(ieeg_save(path, &r, "key-1", err) == 0 && ieeg_load(path, "key-1", &back, why, err) == 1,
+          "file/round_trip_loads");
+    int same = back.W == r.W && back.E == r.E && memcmp(back.resp, r.resp, r.W * r.E * sizeof(float)) == 0;
+    for (size_t k = 0; same && k < r.E; k++)
+        same = strcmp(back.el[k].name, r.el[k].name) == 0 && back.el[k].q == r.el[k].q &&
+               back.el[k].distance == r.el[k].distance && back.el[k].responsive == r.el[k].responsive &&
+               strcmp(back.el[k].region, r.el[k].region) == 0;
+    CHECK(same && strcmp(back.space, r.space) == 0, "file/round_trip_exact");
+    ieeg_free(&back);
+    rc = ieeg_load(path, "key-2", &back, why, err);
+    CHECK(rc == 0 && strstr(why, "other data"), "file/other_key_is_stale (%s)", why);
+
+    // --- bad input: one subject broken at a time, the other unchanged
+    float *ref08 = malloc(r.W * 64 * sizeof(float)), *got08 = malloc(r.W * 64 * sizeof(float));
+    size_t n08 = subject_block(&r, "sub-08", ref08);
+    const char *edf01 = "sub-01/ieeg/sub-01_task-podcast_ieeg.edf";
+    struct {
+        const char *name, *setup, *file, *word;
+    } cases[] = {
+        {"edf_shorter_than_its_header", "truncate -s -1000 %s/%s", "sub-01_task-podcast_ieeg.edf", "truncated"},
+        {"channel_absent_from_the_edf",
+         "cd %s/sub-01/ieeg && printf 'GHOST\\tECOG\\tuV\\tn/a\\tn/a\\t512\\tgood\\n' >> sub-01_task-podcast_channels.tsv "
+         "&& printf 'GHOST\\t50\\t-20\\t0\\t4\\tG\\n' >> sub-01_space-MNI152NLin2009aSym_electrodes.tsv",
+         "sub-01_task-podcast_ieeg.edf", "GHOST"},
+        {"good_electrode_without_position",
+         "sed -i '2d' %s/sub-01/ieeg/sub-01_space-MNI152NLin2009aSym_electrodes.tsv", "electrodes.tsv", "no position"},
+        {"words_outside_the_recording",
+         "sed -i 's/^[0-9.]*\\t/100.0\\t/' %s/sub-01/ieeg/sub-01_task-podcast_events.tsv", "ieeg.edf", "outside"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s/bad && cp -r %s %s/bad", dir, root, dir);
+        run(cmd);
+        char bad[300];
+        snprintf(bad, sizeof bad, "%s/bad", dir);
+        if (i == 0) snprintf(cmd, sizeof cmd, cases[i].setup, bad, edf01);
+        else snprintf(cmd, sizeof cmd, cases[i].setup, bad);
+        run(cmd);
+        IeegOptions ob = options(bad);
+        IeegResponses rb;
+        rc = ieeg_prepare(&ob, &st, &rb, err);
+        int named = rc == 0 && rb.n_subjects == 2 && rb.error[0][0] && has(rb.error[0], cases[i].file, cases[i].word);
+        CHECK(named, "bad_input/%s (%s)", cases[i].name, rc == 0 ? rb.error[0] : err);
+        size_t n = rc == 0 ? subject_block(&rb, "sub-08", got08) : 0;
+        int intact = rc == 0 && !rb.error[1][0] && n == n08;
+        for (size_t w = 0; intact && w < r.W; w++) intact = memcmp(got08 + w * 64, ref08 + w * 64, n * sizeof(float)) == 0;
+        CHECK(intact, "bad_input/%s_leaves_sub-08_unchanged", cases[i].name);
+        if (rc == 0) ieeg_free(&rb);
+    }
+    free(ref08), free(got08);
+
+    // a rate below twice the band's top: a 256 Hz recording
+    snprintf(root, sizeof root, "%s/slow", dir);
+    SimOptions slow = so;
+    slow.out_dir = root, slow.subjects = "sub-08", slow.seconds = 60, slow.rate = 256;
+    CHECK(sim_make(&slow, err) == 0, "simulate/256_hz (%s)", err);
+    IeegOptions os = options(root);
+    IeegResponses rs;
+    rc = ieeg_prepare(&os, &st, &rs, err);
+    CHECK(rc != 0 && has(err, "sub-08_task-podcast_ieeg.edf", "256"),
+          "bad_input/rate_below_twice_the_band (%s)", err);
+
+    ieeg_free(&r);
+    stim_free(&st);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    run(cmd);
+}
