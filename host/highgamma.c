@@ -17,7 +17,7 @@
 // 5.7e-4 of the envelope's max; 300 Hz keeps the inverse transforms at 540,000 points, which FFTW's estimate
 // planner handles fast.
 #define HG_GUARD 37.5
-#define HG_MAX_BANDS 64
+#define HG_MAX_BANDS 128
 
 struct HgPlan {
     size_t N, F, M, L;  // signal length, N/2 + 1 bins, output length, mid length
@@ -118,7 +118,8 @@ HgPlan *hg_plan(size_t N, double fs, const HgOptions *o, char *err) {
             // raised cosine up to 1 at notch_width/2. The taper makes the time-domain residual of line noise that
             // is not periodic over the recording (its wrap-around jump) decay fast instead of as 1/t.
             if (o->line_freq > 0 && o->notch_width > 0) {
-                double harm = floor(f / o->line_freq + 0.5), d = fabs(f - harm * o->line_freq), q = 0.25 * o->notch_width;
+                double harm = floor(f / o->line_freq + 0.5), d = fabs(f - harm * o->line_freq);
+                double q = 0.25 * o->notch_width;
                 if (harm >= 1 && d < 2 * q) h *= d <= q ? 0 : 0.5 - 0.5 * cos(M_PI * (d - q) / q);
             }
             p->w[p->woff[b] + i] = (float)(exp(-0.5 * u * u) * h / N / nb);
@@ -171,7 +172,8 @@ void hg_envelope(const HgPlan *p, const float *x, float *env) {
     char *ws = fftwf_malloc(bytes);
     if (!ws) DIE("not enough memory for one channel's FFTs", "high-gamma: fftwf_malloc(%zu) failed", bytes);
     float *xin = (float *)(ws + o_x), *e = (float *)(ws + o_e), *y = (float *)(ws + o_y);
-    fftwf_complex *X = (fftwf_complex *)(ws + o_X), *zf = (fftwf_complex *)(ws + o_z), *z = (fftwf_complex *)(ws + o_zt);
+    fftwf_complex *X = (fftwf_complex *)(ws + o_X), *zf = (fftwf_complex *)(ws + o_z);
+    fftwf_complex *z = (fftwf_complex *)(ws + o_zt);
     fftwf_complex *E = (fftwf_complex *)(ws + o_E);
 
     memcpy(xin, x, N * sizeof *xin);

@@ -122,18 +122,15 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
                   (unsigned long long)dims[1]);
         goto done;
     }
-    if (h5_read_attr_double(f, "/highgamma", rate_out, 1) || !(*rate_out > 0)) {
-        hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
-        int bad = d < 0 || h5_read_attr_double(d, "rate", rate_out, 1) || !(*rate_out > 0);
-        if (d >= 0) H5Dclose(d);
-        if (bad) {
-            base_errf(err, "%s: /highgamma needs a positive attribute 'rate' (samples per second)", run->data);
-            goto done;
-        }
+    hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
+    int no_rate = h5_read_attr_double(d, "rate", rate_out, 1) || !(*rate_out > 0);
+    if (no_rate) {
+        H5Dclose(d);
+        base_errf(err, "%s: /highgamma needs a positive attribute 'rate' (samples per second)", run->data);
+        goto done;
     }
     size_t n = (size_t)dims[0], Cf = (size_t)dims[1];
     all = base_malloc(base_mul(n, Cf) * sizeof(float), "high-gamma file");
-    hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
     herr_t read = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all);
     H5Dclose(d);
     if (read < 0) {

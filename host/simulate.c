@@ -182,6 +182,7 @@ static int read_source(const SimOptions *o, const char *dir, const char *sub, Si
     size_t k = 0, n_good = 0, n_bad = 0, n_other = 0;
     for (size_t r = 0; r < ch.n_rows; r++) {
         SimChannel c = {0};
+        if (strcmp(tsv_get(&ch, r, cn), "EDF Annotations") == 0) continue;  // the source EDF's own, not a signal
         snprintf(c.name, sizeof c.name, "%s", tsv_get(&ch, r, cn));
         snprintf(c.type, sizeof c.type, "%s", tsv_get(&ch, r, ct));
         snprintf(c.status, sizeof c.status, "%s", tsv_get(&ch, r, cs));

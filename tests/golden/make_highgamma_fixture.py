@@ -13,7 +13,8 @@ utils/argchecking.py and stats/responsive_ttest.py unchanged and calls phase_amp
 responsive_ttest as a user would. Inputs come from a fixed seed and are saved with the outputs.
 
 Writes tests/fixtures/highgamma/:
-  reference.json        shapes, rates, naplib version, the filter bank, the t-distribution table (mpmath, 30 digits)
+  reference.json        shapes, rates, naplib version, the filter banks for [70, 150] and [4, 8], the two-sided
+                        Student-t p-values of a few (t, df) from mpmath at 40 digits
   even-x.f32            (3, 5120) input, 10 s at 512 Hz, channel-major little-endian float32
   even-env.f32          (3, 5120) naplib's full-rate high-gamma envelope (phase_amplitude_extract, no fs_out)
   even-env100.f32       (3, 1000) the same with fs_out=100
@@ -117,7 +118,7 @@ def highgamma_case(fh, rng, tag, C, N, fs):
 
 
 def responsive_case(rt, rng):
-    """Our continuous-recording reading of naplib's trials (src/highgamma: resp_ttest's header): the onsets,
+    """Our continuous-recording reading of naplib's trials (host/responsive.h): the onsets,
     sorted, cut the series into trials [onset - pre, max(onset + post, next onset - pre)); each trial goes to
     naplib's responsive_ttest with befaft = (pre, 0)."""
     C, n, rate, pre, post = 5, 3000, 100.0, 0.5, 0.5
@@ -172,6 +173,7 @@ def main():
     _, _, cfs = fh.filter_hilbert(np.zeros((64, 1), np.float32), 512, [[70, 150]])
     ref["cf"] = cfs.tolist()
     ref["sd"] = (np.sqrt(2) * 10 ** (np.log10(0.39) + 0.5 * np.log10(cfs))).tolist()
+    ref["cf_4_8"] = fh.filter_hilbert(np.zeros((64, 1), np.float32), 512, [[4, 8]])[2].tolist()  # theta: another band
     ref["t_pvalues"] = t_table()
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)

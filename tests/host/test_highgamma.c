@@ -96,8 +96,9 @@ static void to_f64(double *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i];
 }
 
-// fast path vs its definition (full-rate reference, DFT truncation) on one signal
-static double fast_vs_definition(const HgPlan *p, const double *x, size_t N) {
+// fast path vs its definition (full-rate reference, DFT truncation) on one signal: max |diff| / max |ref|, and in
+// rms[0] the rms of the difference over the rms of the reference
+static double fast_vs_definition(const HgPlan *p, const double *x, size_t N, double *rms) {
     size_t M = hg_out_len(p);
     double *full = malloc(N * 8), *def = malloc(M * 8), *got = malloc(M * 8);
     float *xf = malloc(N * 4), *env = malloc(M * 4);
@@ -107,7 +108,9 @@ static double fast_vs_definition(const HgPlan *p, const double *x, size_t N) {
     hg_resample(full, N, def, M);
     hg_envelope(p, xf, env);
     to_f64(got, env, M);
-    double e = rel_err(got, def, M);
+    double e = rel_err(got, def, M), d2 = 0, r2 = 0;
+    for (size_t j = 0; j < M; j++) d2 += (got[j] - def[j]) * (got[j] - def[j]), r2 += def[j] * def[j];
+    *rms = sqrt(d2 / r2);
     free(full), free(def), free(got), free(xf), free(env);
     return e;
 }
@@ -120,7 +123,8 @@ static void test_bank(void) {
     double cf[64], sd[64];
     size_t nb = p ? hg_bands(p, cf, sd) : 0;
     double dc = 0, ds = 0;
-    for (size_t b = 0; b < nb && b < 8; b++) dc = fmax(dc, fabs(cf[b] - cf_notes[b])), ds = fmax(ds, fabs(sd[b] - sd_notes[b]));
+    for (size_t b = 0; b < nb && b < 8; b++)
+        dc = fmax(dc, fabs(cf[b] - cf_notes[b])), ds = fmax(ds, fabs(sd[b] - sd_notes[b]));
     CHECK(nb == 8 && dc < 1e-3 && ds < 1e-3, "bank/notes_8_bands (n=%zu, max |dcf| %.1e, |dsd| %.1e)", nb, dc, ds);
 
     json_error_t jerr;
@@ -132,18 +136,20 @@ static void test_bank(void) {
                                  fabs(sd[b] - json_real_value(json_array_get(jsd, b)))));
     CHECK(worst < 1e-9, "bank/equals_naplib_filter_hilbert (max diff %.1e)", worst);
     hg_plan_free(p);
-    json_decref(ref);
 
-    // another band follows the same rule: naplib's bank for [4, 8] has cf 4.64, 5.10?.. (log spaced, 1/7 octave)
+    // another band follows the same rule (theta, [4, 8] Hz: 7 bands 1/7 octave apart)
     HgOptions theta = HG_DEFAULT;
     theta.band_lo = 4, theta.band_hi = 8, theta.out_rate = 20;
     p = hg_plan(5120, 512, &theta, err);
     nb = p ? hg_bands(p, cf, NULL) : 0;
-    int spaced = nb >= 2;
-    for (size_t b = 1; b < nb; b++) spaced &= fabs(log2(cf[b] / cf[b - 1]) - 1.0 / 7) < 1e-12;
-    CHECK(spaced && cf[0] >= 4 && cf[nb - 1] <= 8, "bank/other_band_seventh_octaves (n=%zu, %.3f..%.3f Hz)", nb,
-          nb ? cf[0] : 0, nb ? cf[nb - 1] : 0);
+    json_t *j48 = json_object_get(ref, "cf_4_8");
+    worst = json_array_size(j48) == nb && nb > 0 ? 0 : INFINITY;
+    for (size_t b = 0; b < nb && isfinite(worst); b++)
+        worst = fmax(worst, fabs(cf[b] - json_real_value(json_array_get(j48, b))));
+    CHECK(worst < 1e-9, "bank/theta_4_8_equals_naplib (n=%zu, %.3f..%.3f Hz, max diff %.1e)", nb, nb ? cf[0] : 0,
+          nb ? cf[nb - 1] : 0, worst);
     hg_plan_free(p);
+    json_decref(ref);
 
     HgOptions bad = HG_DEFAULT;
     CHECK(!hg_plan(5120, 250, &bad, err) && strstr(err, "twice"), "bank/rejects_fs_below_2_band_hi (%s)", err);
@@ -171,11 +177,13 @@ static void test_am(void) {
             CHECK(M == 6000 && r >= 0.95, "am/sine_100Hz_carrier_envelope_tracks_modulation (r=%.4f at 100 Hz)", r);
             continue;
         }
-        // a noise carrier's own envelope fluctuates (Rayleigh) at every sample; 250 ms averages compare
+        // a noise carrier's own envelope fluctuates (Rayleigh, CV ~0.5, correlation time ~15 ms) at every sample, so
+        // even a perfect envelope correlates ~0.8 with the modulation at 100 Hz and ~0.92 after the 250 ms average
+        // that suits a 1.3 Hz modulation best (longer averages lose more of the modulation than of the noise)
         double *gs = malloc(M * 8), *ms = malloc(M * 8);
         smooth(gs, got, M, 25), smooth(ms, mod, M, 25);
         double rs = pearson(gs, ms, M);
-        CHECK(rs >= 0.95 && r > 0.6, "am/noise_75_140Hz_carrier_envelope_tracks_modulation (r=%.4f at 100 Hz, %.4f "
+        CHECK(rs >= 0.9 && r > 0.75, "am/noise_75_140Hz_carrier_envelope_tracks_modulation (r=%.4f at 100 Hz, %.4f "
               "after 250 ms averaging)", r, rs);
         free(gs), free(ms);
     }
@@ -186,7 +194,8 @@ static void test_am(void) {
 static void test_naplib(void) {
     json_error_t jerr;
     json_t *ref = json_load_file(FIX "reference.json", 0, &jerr);
-    CHECK(ref != NULL, "naplib/fixture_readable (%s)", ref ? json_string_value(json_object_get(ref, "naplib")) : jerr.text);
+    CHECK(ref != NULL, "naplib/fixture_readable (naplib %s)",
+          ref ? json_string_value(json_object_get(ref, "naplib")) : jerr.text);
     if (!ref) return;
     const char *tags[2] = {"even", "odd"};
     for (int k = 0; k < 2; k++) {
@@ -229,23 +238,25 @@ static void test_naplib(void) {
     json_decref(ref);
 }
 
+// bound: max |diff| <= 1.5e-3 of the max, rms <= 1e-4 (aliasing of the envelope's tails, see highgamma.c)
 static void test_fast_vs_definition(void) {
     static const size_t lens[] = {5120, 4999, 7919, 100003, 921600};
     char err[BASE_ERR_LEN];
     for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
         size_t N = lens[k];
-        double *x = malloc(N * 8);
+        double *x = malloc(N * 8), rw, ra = 0;
         for (size_t i = 0; i < N; i++) x[i] = nrand();
         HgPlan *p = hg_plan(N, 512, &HG_DEFAULT, err);
-        double e_white = fast_vs_definition(p, x, N);
-        double e_ieeg = 0;
+        double e_white = fast_vs_definition(p, x, N, &rw);
         if (N <= 100003) {  // the 1/f background costs O(N * 300) to synthesise
             am_signal(x, N, 512, 1);
-            e_ieeg = fast_vs_definition(p, x, N);
+            double e_am = fast_vs_definition(p, x, N, &ra);
+            CHECK(e_am <= 1.5e-3 && ra <= 1e-4, "fast/matches_definition am+1/f N=%zu (max %.2e, rms %.2e)", N, e_am,
+                  ra);
         }
-        CHECK(e_white <= 1e-3 && e_ieeg <= 1e-3,
-              "fast/matches_definition N=%zu (M=%zu, L=%zu; white %.2e, am+1/f %.2e <= 1e-3)", N, hg_out_len(p),
-              hg_mid_len(p), e_white, e_ieeg);
+        CHECK(e_white <= 1.5e-3 && rw <= 1e-4,
+              "fast/matches_definition white N=%zu (M=%zu, L=%zu; max %.2e <= 1.5e-3, rms %.2e <= 1e-4)", N,
+              hg_out_len(p), hg_mid_len(p), e_white, rw);
         hg_plan_free(p);
         free(x);
     }
@@ -254,10 +265,11 @@ static void test_fast_vs_definition(void) {
     HgOptions o = HG_DEFAULT;
     o.out_rate = 50;
     HgPlan *p = hg_plan(N, 1000, &o, err);
-    double *x = malloc(N * 8);
+    double *x = malloc(N * 8), rms;
     for (size_t i = 0; i < N; i++) x[i] = nrand();
-    double e = fast_vs_definition(p, x, N);
-    CHECK(e <= 1e-3, "fast/matches_definition fs=1000 out=50 N=%zu (M=%zu, %.2e <= 1e-3)", N, hg_out_len(p), e);
+    double e = fast_vs_definition(p, x, N, &rms);
+    CHECK(e <= 1.5e-3 && rms <= 1e-4, "fast/matches_definition fs=1000 out=50 N=%zu (M=%zu, L=%zu; max %.2e, rms %.2e)",
+          N, hg_out_len(p), hg_mid_len(p), e, rms);
     hg_plan_free(p);
     free(x);
 }
@@ -279,20 +291,22 @@ static void test_notch(void) {
     // line noise 20x the carrier, slightly off 60 Hz (mains drift), with harmonics
     for (size_t i = 0; i < N; i++) {
         double t = i / fs;
-        x[i] += 40 * sin(2 * M_PI * 60.013 * t) + 15 * sin(2 * M_PI * 120.026 * t + 1) + 8 * sin(2 * M_PI * 180.039 * t);
+        x[i] += 40 * sin(2 * M_PI * 60.013 * t) + 15 * sin(2 * M_PI * 120.026 * t + 1) +
+                8 * sin(2 * M_PI * 180.039 * t);
     }
     to_f32(xf, x, N);
     hg_envelope(pn, xf, env);
     to_f64(noisy, env, M);
     hg_envelope(p0, xf, env);
     to_f64(raw, env, M);
-    // the interior, 2 s from either end: line noise that is not periodic over the recording leaves a transient
-    // at the ends (the circular transform's wrap-around), which no notch of the spectrum removes
-    size_t edge = (size_t)(2 * hg_out_rate(pn));
-    double e_notch = rel_err(noisy + edge, clean + edge, M - 2 * edge), e_raw = rel_err(raw + edge, clean + edge, M - 2 * edge);
+    // the interior, 4 s from either end: line noise that is not periodic over the recording leaves a transient
+    // at the ends (the circular transform's wrap-around), which no notch of the spectrum removes; measured: 7.7e-2
+    // of the max at 2-4 s, 7.6e-3 at 4-6 s, 6e-4 at 10-12 s
+    size_t edge = (size_t)(4 * hg_out_rate(pn));
+    double e_notch = rel_err(noisy + edge, clean + edge, M - 2 * edge);
+    double e_raw = rel_err(raw + edge, clean + edge, M - 2 * edge);
     double e_edge = rel_err(noisy, clean, M);
-    for (size_t k = 0; k < 30; k++) printf("  t=%zu s: %.3e\n", 2 * k, rel_err(noisy + 200 * k, clean + 200 * k, 200));
-    CHECK(e_notch < 0.02 && e_raw > 1, "notch/line_noise_removed (interior: with notch %.2e, without %.2e of max; "
+    CHECK(e_notch < 0.01 && e_raw > 1, "notch/line_noise_removed (interior: with notch %.2e, without %.2e of max; "
           "with the ends %.2e)", e_notch, e_raw, e_edge);
     free(x), free(clean), free(noisy), free(raw), free(xf), free(env);
     hg_plan_free(pn), hg_plan_free(p0);
@@ -368,18 +382,20 @@ static void test_ttest(void) {
     float *env = read_f32("resp-env.f32", C * n);
     CHECK(env && C <= 8, "resp/fixture_files (%zu x %zu, %zu onsets)", C, n, K);
     if (!env || C > 8) return;
-    size_t used = resp_ttest(env, C, n, json_number_value(json_object_get(r, "rate")), on, K,
-                             json_number_value(json_object_get(r, "pre")), json_number_value(json_object_get(r, "post")),
-                             t, p, q);
+    double rate = json_number_value(json_object_get(r, "rate")), pre = json_number_value(json_object_get(r, "pre"));
+    double post = json_number_value(json_object_get(r, "post"));
+    size_t used = resp_ttest(env, C, n, rate, on, K, pre, post, t, p, q);
     double et = 0, ep = 0, eq = 0;
     for (size_t c = 0; c < C; c++) {
         double wt = -json_number_value(json_array_get(json_object_get(r, "stat_pre_minus_post"), c));
         double wp = json_number_value(json_array_get(json_object_get(r, "p"), c));
         double wq = json_number_value(json_array_get(json_object_get(r, "q"), c));
-        et = fmax(et, fabs(t[c] - wt) / fabs(wt)), ep = fmax(ep, fabs(p[c] / wp - 1)), eq = fmax(eq, fabs(q[c] / wq - 1));
+        et = fmax(et, fabs(t[c] - wt) / fabs(wt)), ep = fmax(ep, fabs(p[c] / wp - 1));
+        eq = fmax(eq, fabs(q[c] / wq - 1));
     }
     CHECK(used == (size_t)json_integer_value(json_object_get(r, "used")) && et < 1e-9 && ep < 1e-8 && eq < 1e-8,
-          "resp/equals_naplib_responsive_ttest (%zu of %zu onsets; rel err t %.1e, p %.1e, q %.1e)", used, K, et, ep, eq);
+          "resp/equals_naplib_responsive_ttest (%zu of %zu onsets; rel err t %.1e, p %.1e, q %.1e)", used, K, et, ep,
+          eq);
     free(env), free(on);
     json_decref(r);
 
@@ -423,8 +439,11 @@ static void test_speed(void) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t c = 0; c < CH; c++) hg_envelope(p, x + c * N, env + c * M);
     double par = (base_wall() - t0) / CH;
+    double load[1] = {NAN};
+    getloadavg(load, 1);  // other processes on the machine slow both figures; the load says how much
     printf("  speed: plan %.0f ms; hg_envelope on %zu samples: %.1f ms/channel on 1 thread, %.1f ms/channel with %d "
-           "threads -> 1330 channels: %.1f s\n", 1e3 * t_plan, N, 1e3 * best, 1e3 * par, nt, 1330 * par);
+           "threads -> 1330 channels: %.1f s (load average %.1f)\n", 1e3 * t_plan, N, 1e3 * best, 1e3 * par, nt,
+           1330 * par, load[0]);
     int finite = 1;
     for (size_t i = 0; i < CH * M; i++) finite &= isfinite(env[i]) && env[i] > 0;
     CHECK(finite, "speed/outputs_finite_positive (%.1f ms/channel, 1 thread)", 1e3 * best);

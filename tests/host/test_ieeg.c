@@ -12,6 +12,7 @@
 #include "host/bids.h"
 #include "host/edf.h"
 #include "host/h5io.h"
+#include "host/highgamma.h"
 #include "host/ieeg.h"
 #include "host/simulate.h"
 #include "host/stimulus.h"
@@ -192,6 +193,55 @@ TEST_MAIN("test_ieeg") {
         if (rc == 0) ieeg_free(&rb);
     }
     free(ref08), free(got08);
+
+    // preprocessed high-gamma (source highgamma): sub-08's sidecars with a known envelope per channel
+    {
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p %s/hg/sub-08/ieeg && cp %s/sub-08/ieeg/*.tsv %s/sub-08/ieeg/*.json %s/hg/sub-08/ieeg/", dir,
+                 root, root, dir);
+        run(cmd);
+        char hg[300];
+        snprintf(hg, sizeof hg, "%s/hg", dir);
+        IeegRun *hr;
+        size_t nh;
+        bids_find_runs(root, "podcast", BIDS_EDF, &hr, &nh, err);
+        bids_load_run(&hr[1], "podcast", err);
+        size_t C = 0, n = (size_t)((hr[1].stim_onset + st.t_max + 5) * 200);
+        const char **names = malloc(hr[1].n_channels * sizeof(char *));
+        for (size_t c = 0; c < hr[1].n_channels; c++)
+            if (hr[1].ch[c].good) names[C++] = hr[1].ch[c].name;
+        float *env = malloc(n * C * sizeof(float)), *row = malloc(n * sizeof(float)), *want = malloc(st.n_words * sizeof(float));
+        for (size_t k = 0; k < n; k++)
+            for (size_t c = 0; c < C; c++) env[k * C + c] = (float)(1 + 0.5 * sin(2 * M_PI * (double)k / 200 * (0.3 + 0.01 * (double)c)));
+        snprintf(path, sizeof path, "%s/sub-08/ieeg/sub-08_task-podcast_highgamma.h5", hg);
+        hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t dims[2] = {n, C};
+        h5_write_array(f, "highgamma", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, env, 2, dims, "sample, channel", "test");
+        hid_t d = H5Dopen2(f, "highgamma", H5P_DEFAULT);
+        h5_attr_double(d, "rate", (double[]){200}, 1);
+        H5Dclose(d);
+        h5_write_strings(f, "channels", names, C, "test");
+        H5Fclose(f);
+        IeegOptions oh = options(hg);
+        oh.source = BIDS_HIGHGAMMA;
+        IeegResponses rh;
+        rc = ieeg_prepare(&oh, &st, &rh, err);
+        CHECK(rc == 0 && rh.E == C && !rh.error[0][0], "highgamma/source_reads_the_matrix (%s)", rc ? err : rh.error[0]);
+        double *centre = malloc(st.n_words * sizeof(double)), maxdiff = 0;
+        for (size_t w = 0; w < st.n_words; w++) centre[w] = hr[1].stim_onset + 0.5 * (st.onset[w] + st.offset[w]);
+        for (size_t c = 0; rc == 0 && c < C; c++) {  // the channel z-scored, then the word windows
+            double sum = 0, ss = 0;
+            for (size_t k = 0; k < n; k++) sum += env[k * C + c];
+            for (size_t k = 0; k < n; k++) ss += (env[k * C + c] - sum / (double)n) * (env[k * C + c] - sum / (double)n);
+            for (size_t k = 0; k < n; k++) row[k] = (float)((env[k * C + c] - sum / (double)n) / sqrt(ss / (double)(n - 1)));
+            hg_window_means(want, row, n, 200, centre, st.n_words, 0.1);
+            for (size_t w = 0; w < st.n_words; w++) maxdiff = fmax(maxdiff, fabs(want[w] - rh.resp[w * rh.E + c]));
+        }
+        CHECK(rc == 0 && maxdiff < 1e-5, "highgamma/word_windows_of_the_zscored_matrix (max diff %.1e)", maxdiff);
+        if (rc == 0) ieeg_free(&rh);
+        free(names), free(env), free(row), free(want), free(centre);
+        bids_free_runs(hr, nh);
+    }
 
     // a rate below twice the band's top: a 256 Hz recording
     snprintf(root, sizeof root, "%s/slow", dir);
