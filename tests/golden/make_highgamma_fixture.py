@@ -3,8 +3,8 @@
 
 The fixtures are committed; the test only reads them. Run this again only when a reference changes:
 
-    /work/venv/bin/pip install --no-deps naplib==2.6.0     # plus numpy, scipy, joblib, tqdm, mpmath
-    /work/venv/bin/python tests/golden/make_highgamma_fixture.py
+    pip install --no-deps naplib==2.6.0     # in a virtual environment, plus numpy, scipy, joblib, tqdm, mpmath
+    python tests/golden/make_highgamma_fixture.py
 
 naplib's package __init__ imports mne, matplotlib, nibabel and more; none of that is needed here, so this
 script registers empty stand-ins for the `naplib` package, `naplib.data.Data` (a dict) and `mne.stats` (only

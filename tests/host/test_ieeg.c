@@ -243,6 +243,65 @@ TEST_MAIN("test_ieeg") {
         bids_free_runs(hr, nh);
     }
 
+    // two runs of one subject, each holding part of the story (events stim_start / duration), sidecars
+    // inherited from the names without the run entity: every word covered, responses as one run's
+    {
+        snprintf(cmd, sizeof cmd, "mkdir -p %s/runs/sub-08/ieeg && cp %s/sub-08/ieeg/*.tsv %s/sub-08/ieeg/*.json "
+                                  "%s/runs/sub-08/ieeg/ && rm %s/runs/sub-08/ieeg/*_events.tsv",
+                 dir, root, root, dir, dir);
+        run(cmd);
+        IeegRun *one;
+        size_t n1;
+        bids_find_runs(root, "podcast", BIDS_EDF, &one, &n1, err);
+        bids_load_run(&one[1], "podcast", err);
+        Edf src;
+        edf_open(one[1].data, &src, err);
+        size_t C = 0, *which = malloc(src.n_signals * sizeof(size_t));
+        const char **label = malloc(src.n_signals * sizeof(char *));
+        double *lo = malloc(src.n_signals * sizeof(double)), *hi = malloc(src.n_signals * sizeof(double));
+        for (size_t i = 0; i < src.n_signals; i++)
+            if (!src.sig[i].annotation)
+                which[C] = i, label[C] = src.sig[i].label, lo[C] = src.sig[i].phys_min, hi[C++] = src.sig[i].phys_max;
+        double split = 120, lead = one[1].stim_onset, fs = 512;
+        size_t NS = edf_samples(&src, which[0]), cut1 = (size_t)((lead + split + 3) * fs),
+               start2 = (size_t)((lead + split - 2) * fs);
+        float *x = malloc(C * NS * sizeof(float)), *part = malloc(C * NS * sizeof(float));
+        edf_read(&src, which, C, 0, NS, x, err);
+        size_t len[2] = {cut1, NS - start2}, from[2] = {0, start2};
+        int wrote = 0;
+        for (int k = 0; k < 2; k++) {
+            for (size_t c = 0; c < C; c++) memcpy(part + c * len[k], x + c * NS + from[k], len[k] * sizeof(float));
+            EdfWriteSpec ws = {NULL, NULL, NULL, NULL, label, NULL, lo, hi, C, len[k], fs, 1.0, NULL, 0};
+            snprintf(path, sizeof path, "%s/runs/sub-08/ieeg/sub-08_task-podcast_run-%d_ieeg.edf", dir, k + 1);
+            wrote += edf_write(path, &ws, part, err) == 0;
+            snprintf(path, sizeof path, "%s/runs/sub-08/ieeg/sub-08_task-podcast_run-%d_events.tsv", dir, k + 1);
+            FILE *f = fopen(path, "w");
+            if (k == 0) fprintf(f, "onset\tduration\ttrial_type\tstim_start\n%.6f\t%g\tpodcast\t0\n", lead, split);
+            else fprintf(f, "onset\tduration\ttrial_type\tstim_start\n2.0\tn/a\tpodcast\t%g\n", split);
+            fclose(f);
+        }
+        edf_close(&src);
+        CHECK(wrote == 2, "runs/split_into_two_edf_files");
+        char runs_root[300];
+        snprintf(runs_root, sizeof runs_root, "%s/runs", dir);
+        IeegOptions orr = options(runs_root);
+        IeegResponses rr;
+        rc = ieeg_prepare(&orr, &st, &rr, err);
+        CHECK(rc == 0 && !rr.error[0][0] && rr.E == 16, "runs/two_runs_cover_every_word (%s)", rc ? err : rr.error[0]);
+        float *whole = malloc(r.W * 64 * sizeof(float)), *split_r = malloc(r.W * 64 * sizeof(float));
+        size_t nw = subject_block(&r, "sub-08", whole), ns = rc == 0 ? subject_block(&rr, "sub-08", split_r) : 0;
+        double lowest = 1;
+        double *a = malloc(r.W * sizeof(double)), *b = malloc(r.W * sizeof(double));
+        for (size_t c = 0; c < ns && ns == nw; c++) {
+            for (size_t w = 0; w < r.W; w++) a[w] = whole[w * 64 + c], b[w] = split_r[w * 64 + c];
+            lowest = fmin(lowest, corr(a, b, r.W));
+        }
+        CHECK(ns == nw && lowest > 0.95, "runs/responses_match_the_single_run (lowest r %.3f; z-scored per run)", lowest);
+        if (rc == 0) ieeg_free(&rr);
+        free(which), free(label), free(lo), free(hi), free(x), free(part), free(whole), free(split_r), free(a), free(b);
+        bids_free_runs(one, n1);
+    }
+
     // a rate below twice the band's top: a 256 Hz recording
     snprintf(root, sizeof root, "%s/slow", dir);
     SimOptions slow = so;
