@@ -219,8 +219,7 @@ out_glob:
 // the planted layer and SNR of each good channel
 static void plant(const SimOptions *o, size_t si, SimChannel *ch, size_t n, const char *space, size_t H) {
     double left[3], right[3];
-    if (anatomy_reference(space, left, right)) memcpy(left, (double[3]){-38, -30, 11}, sizeof left),
-                                               memcpy(right, (double[3]){40, -27, 11}, sizeof right);
+    if (anatomy_reference(space, left, right)) anatomy_reference("MNI152", left, right);  // positions are MNI-like
     size_t L = H - 1;
     for (size_t c = 0; c < n; c++) {
         SimChannel *x = &ch[c];

@@ -27,6 +27,12 @@ static const char *USAGE =
     "                          extract hidden states, fit encoding models, write the results file\n"
     "                          (run under mpirun/srun for many ranks); --fit-memory is ridge.memory_gib,\n"
     "                          the working memory of one fit (targets run in batches that fit it)\n"
+    "      [--only-model NAME] [--only-context POLICY] [--no-results] [--prepare]\n"
+    "                          one share of a sweep, run beside others (a Slurm job array, docs/slurm.md):\n"
+    "                          only these units, kept in the unit store, no results file; --prepare makes\n"
+    "                          the iEEG responses and the store first; a plain run then writes the results\n"
+    "  plan CONFIG.yaml [--gpus N] [--partition P] [--out DIR] [-P section.key=value]...\n"
+    "                          check a config for a Slurm cluster, write its job scripts, print the cost\n"
     "  inspect RESULTS.h5      print a results file's metadata and layer x region matrices\n"
     "  tokenize MODEL.gguf TEXT print the tokens of TEXT with their byte offsets\n"
     "  config-doc              print the reference of every config key (markdown)\n"
@@ -34,7 +40,7 @@ static const char *USAGE =
     "\n"
     "See README.md and docs/ for the config format and the results schema.\n";
 
-// the options shared by sweep and ieeg: CONFIG, -P, --fit-memory, --dry-run, -v, -q
+// the options shared by sweep and ieeg: CONFIG, -P, --fit-memory, --dry-run, -v, -q (and sweep's share options)
 static int parse_sweep_args(const char *cmd, int argc, char **argv, SweepOptions *opt, const char **overrides,
                             char *memory, size_t memory_len) {
     for (int i = 0; i < argc; i++) {
@@ -45,6 +51,14 @@ static int parse_sweep_args(const char *cmd, int argc, char **argv, SweepOptions
             overrides[opt->n_overrides++] = memory;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             opt->dry_run = 1;
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--only-model") == 0 && i + 1 < argc) {
+            opt->only_model = argv[++i];
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--only-context") == 0 && i + 1 < argc) {
+            opt->only_context = argv[++i];
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--no-results") == 0) {
+            opt->no_results = 1;
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--prepare") == 0) {
+            opt->prepare = 1;
         } else if (strcmp(argv[i], "-v") == 0) {
             log_set_verbosity(2);
         } else if (strcmp(argv[i], "-q") == 0) {
@@ -64,28 +78,15 @@ static int parse_sweep_args(const char *cmd, int argc, char **argv, SweepOptions
     return 0;
 }
 
-static int cmd_sweep(int argc, char **argv) {
+// sweep and ieeg: a config, its overrides, then the driver under MPI
+static int cmd_config(const char *cmd, int (*driver)(const SweepOptions *), int argc, char **argv) {
     SweepOptions opt = {0};
     const char **overrides = base_calloc((size_t)argc + 1, sizeof(char *), "overrides");
     char memory[64];
-    int rc = parse_sweep_args("sweep", argc, argv, &opt, overrides, memory, sizeof memory);
+    int rc = parse_sweep_args(cmd, argc, argv, &opt, overrides, memory, sizeof memory);
     if (rc == 0) {
         comm_init(NULL, NULL);
-        rc = sweep_run(&opt);
-        comm_finalize();
-    }
-    free(overrides);
-    return rc;
-}
-
-static int cmd_ieeg(int argc, char **argv) {
-    SweepOptions opt = {0};
-    const char **overrides = base_calloc((size_t)argc + 1, sizeof(char *), "overrides");
-    char memory[64];
-    int rc = parse_sweep_args("ieeg", argc, argv, &opt, overrides, memory, sizeof memory);
-    if (rc == 0) {
-        comm_init(NULL, NULL);
-        rc = sweep_ieeg(&opt);
+        rc = driver(&opt);
         comm_finalize();
     }
     free(overrides);
@@ -222,9 +223,9 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 2, argv + 2);
+    if (strcmp(cmd, "sweep") == 0) return cmd_config("sweep", sweep_run, argc - 2, argv + 2);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
-    if (strcmp(cmd, "ieeg") == 0) return cmd_ieeg(argc - 2, argv + 2);
+    if (strcmp(cmd, "ieeg") == 0) return cmd_config("ieeg", sweep_ieeg, argc - 2, argv + 2);
     if (strcmp(cmd, "simulate") == 0) return cmd_simulate(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version();

@@ -12,67 +12,16 @@
 #include <unistd.h>
 
 #include "host/base.h"
-
-#define CHECK_H5(expr) check_h5((long)(expr), #expr, __FILE__, __LINE__)
-
-static long check_h5(long rc, const char *what, const char *file, int line) {
-    if (rc >= 0) return rc;
-    H5Eprint2(H5E_DEFAULT, stderr);
-    base_die(file, line, what, "check free disk space and that the output folder is writable", "HDF5 call failed");
-}
+#include "host/h5io.h"
 
 // ----------------------------------------------------------------------------
 // writing helpers
-
-static hid_t vlen_string_type(void) {
-    hid_t t = CHECK_H5(H5Tcopy(H5T_C_S1));
-    CHECK_H5(H5Tset_size(t, H5T_VARIABLE));
-    CHECK_H5(H5Tset_cset(t, H5T_CSET_UTF8));
-    return t;
-}
-
-static void attr_string(hid_t obj, const char *name, const char *value) {
-    hid_t t = vlen_string_type(), sp = CHECK_H5(H5Screate(H5S_SCALAR));
-    hid_t a = CHECK_H5(H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
-    const char *v = value ? value : "";
-    CHECK_H5(H5Awrite(a, t, &v));
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
 
 static void attr_int(hid_t obj, const char *name, long value) {
     hid_t sp = CHECK_H5(H5Screate(H5S_SCALAR));
     hid_t a = CHECK_H5(H5Acreate2(obj, name, H5T_NATIVE_LONG, sp, H5P_DEFAULT, H5P_DEFAULT));
     CHECK_H5(H5Awrite(a, H5T_NATIVE_LONG, &value));
     H5Aclose(a);
-    H5Sclose(sp);
-}
-
-static void describe(hid_t d, const char *dims, const char *description) {
-    attr_string(d, "dims", dims);
-    attr_string(d, "description", description);
-}
-
-static void write_strings(hid_t g, const char *name, const char *const *s, size_t n, const char *description) {
-    hid_t t = vlen_string_type();
-    hsize_t dims[1] = {n};
-    hid_t sp = CHECK_H5(H5Screate_simple(1, dims, NULL));
-    hid_t d = CHECK_H5(H5Dcreate2(g, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    if (n) CHECK_H5(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s));
-    describe(d, name, description);
-    H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
-
-static void write_array(hid_t g, const char *name, hid_t file_type, hid_t mem_type, const void *data, int rank,
-                        const hsize_t *dims, const char *dim_names, const char *description) {
-    hid_t sp = CHECK_H5(H5Screate_simple(rank, dims, NULL));
-    hid_t d = CHECK_H5(H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    CHECK_H5(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-    describe(d, dim_names, description);
-    H5Dclose(d);
     H5Sclose(sp);
 }
 
@@ -86,13 +35,12 @@ static void create_nan_dataset(hid_t g, const char *name, int rank, const hsize_
     CHECK_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
     CHECK_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
     hid_t d = CHECK_H5(H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    describe(d, dim_names, description);
+    h5_describe(d, dim_names, description);
     H5Dclose(d);
     H5Pclose(dcpl);
     H5Sclose(sp);
 }
 
-static hid_t group(hid_t f, const char *name) { return CHECK_H5(H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)); }
 
 // ----------------------------------------------------------------------------
 // create (rank 0)
@@ -100,12 +48,12 @@ static hid_t group(hid_t f, const char *name) { return CHECK_H5(H5Gcreate2(f, na
 // /electrodes: what each target of an iEEG sweep is (one row per region-axis column)
 static void write_electrodes(hid_t f, const ResultsMeta *m) {
     size_t R = m->R;
-    hid_t g = group(f, "/electrodes");
-    attr_string(g, "space", m->space);
+    hid_t g = h5_group(f, "/electrodes");
+    h5_attr_string(g, "space", m->space);
     hsize_t three[1] = {3};
-    write_array(g, "pmhg_left", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_left, 1, three, "xyz",
+    h5_write_array(g, "pmhg_left", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_left, 1, three, "xyz",
                 "left posteromedial Heschl's gyrus, the reference of the distances (mm, in space)");
-    write_array(g, "pmhg_right", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_right, 1, three, "xyz",
+    h5_write_array(g, "pmhg_right", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->pmhg_right, 1, three, "xyz",
                 "right posteromedial Heschl's gyrus");
     const char **s = base_malloc(3 * R * sizeof(char *), "electrodes");
     double *v = base_malloc(5 * R * sizeof(double), "electrodes");
@@ -115,14 +63,14 @@ static void write_electrodes(hid_t f, const ResultsMeta *m) {
         memcpy(v + 3 * e, x->xyz, 3 * sizeof(double));
         v[3 * R + e] = x->distance, v[4 * R + e] = x->q;
     }
-    write_strings(g, "subject", s, R, "the electrode's subject, per column of the region axis");
-    write_strings(g, "name", s + R, R, "the channel's name");
-    write_strings(g, "region", s + 2 * R, R, "region label");
+    h5_write_strings(g, "subject", s, R, "the electrode's subject, per column of the region axis");
+    h5_write_strings(g, "name", s + R, R, "the channel's name");
+    h5_write_strings(g, "region", s + 2 * R, R, "region label");
     hsize_t d2[2] = {R, 3}, d1[1] = {R};
-    write_array(g, "xyz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, 2, d2, "electrode, xyz", "position (mm, in space)");
-    write_array(g, "distance", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 3 * R, 1, d1, "electrode",
+    h5_write_array(g, "xyz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, 2, d2, "electrode, xyz", "position (mm, in space)");
+    h5_write_array(g, "distance", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 3 * R, 1, d1, "electrode",
                 "mm from posteromedial Heschl's gyrus of the electrode's hemisphere");
-    write_array(g, "responsive_q", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 4 * R, 1, d1, "electrode",
+    h5_write_array(g, "responsive_q", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 4 * R, 1, d1, "electrode",
                 "speech-responsiveness q-value (BH over the subject's electrodes)");
     free(s), free(v);
     H5Gclose(g);
@@ -133,60 +81,60 @@ void results_create(const char *path, const ResultsMeta *m) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) DIE("check that the output folder exists and is writable (output.path)", "cannot create %s", path);
 
-    attr_string(f, "schema", RESULTS_SCHEMA);
+    h5_attr_string(f, "schema", RESULTS_SCHEMA);
     attr_int(f, "schema_version", RESULTS_SCHEMA_VERSION);
     attr_int(f, "complete", 0);
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    attr_string(f, "created", when);
-    attr_string(f, "config", m->config_text);
-    attr_string(f, "config_resolved", m->config_resolved);
-    attr_string(f, "identity", m->identity);
+    h5_attr_string(f, "created", when);
+    h5_attr_string(f, "config", m->config_text);
+    h5_attr_string(f, "config_resolved", m->config_resolved);
+    h5_attr_string(f, "identity", m->identity);
 
-    hid_t g = group(f, "/models");
-    write_strings(g, "name", m->model_name, m->M, "model names from the config");
-    write_strings(g, "path", m->model_path, m->M, "model files as given in the config");
-    write_strings(g, "architecture", m->model_arch, m->M, "architecture from the model file");
+    hid_t g = h5_group(f, "/models");
+    h5_write_strings(g, "name", m->model_name, m->M, "model names from the config");
+    h5_write_strings(g, "path", m->model_path, m->M, "model files as given in the config");
+    h5_write_strings(g, "architecture", m->model_arch, m->M, "architecture from the model file");
     hsize_t dm[1] = {m->M};
-    write_array(g, "n_layers", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_layers, 1, dm, "model",
+    h5_write_array(g, "n_layers", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_layers, 1, dm, "model",
                 "decoder layers L; the model's hidden states are layers 0..L of /scores");
-    write_array(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT, m->d_model, 1, dm, "model", "hidden size");
-    write_array(g, "n_tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, m->n_tokens, 1, dm, "model",
+    h5_write_array(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT, m->d_model, 1, dm, "model", "hidden size");
+    h5_write_array(g, "n_tokens", H5T_STD_I64LE, H5T_NATIVE_INT64, m->n_tokens, 1, dm, "model",
                 "tokens of the stimulus text, BOS excluded");
     hsize_t dmc[2] = {m->M, m->C};
-    write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 2, dmc, "model,context",
+    h5_write_array(g, "context_window", H5T_STD_I32LE, H5T_NATIVE_INT, m->context_window, 2, dmc, "model,context",
                 "tokens per forward pass (BOS included)");
-    write_array(g, "n_sequences", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_sequences, 2, dmc, "model,context",
+    h5_write_array(g, "n_sequences", H5T_STD_I32LE, H5T_NATIVE_INT, m->n_sequences, 2, dmc, "model,context",
                 "sequences (chunks or per-word windows) run; -1 where the features came from an earlier run or "
                 "the features cache");
-    write_array(g, "tokenize_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->tokenize_seconds, 2, dmc,
+    h5_write_array(g, "tokenize_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->tokenize_seconds, 2, dmc,
                 "model,context", "wall time of tokenisation and word-to-token alignment (s); NaN as above");
-    write_array(g, "forward_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->forward_seconds, 2, dmc,
+    h5_write_array(g, "forward_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->forward_seconds, 2, dmc,
                 "model,context", "wall time of the forward passes and hidden-state capture, summed over the "
                 "ranks that shared them (s); NaN as above");
     H5Gclose(g);
 
-    g = group(f, "/contexts");
-    write_strings(g, "name", m->context_name, m->C, "context policies, as configured (context.policy)");
+    g = h5_group(f, "/contexts");
+    h5_write_strings(g, "name", m->context_name, m->C, "context policies, as configured (context.policy)");
     H5Gclose(g);
 
-    g = group(f, "/subjects");
-    write_strings(g, "name", m->subject_name, m->S, "subject ids (file name up to its first - _ or .)");
-    write_strings(g, "file", m->subject_file, m->S, "recording file of each subject");
+    g = h5_group(f, "/subjects");
+    h5_write_strings(g, "name", m->subject_name, m->S, "subject ids (file name up to its first - _ or .)");
+    h5_write_strings(g, "file", m->subject_file, m->S, "recording file of each subject");
     H5Gclose(g);
-    g = group(f, "/regions");
-    write_strings(g, "name", m->region_name, m->R, "regions, one per column of the recordings");
+    g = h5_group(f, "/regions");
+    h5_write_strings(g, "name", m->region_name, m->R, "regions, one per column of the recordings");
     H5Gclose(g);
     if (m->electrodes) write_electrodes(f, m);
-    g = group(f, "/stimulus");
-    write_strings(g, "word", m->word, m->W, "words in order (pauses dropped)");
+    g = h5_group(f, "/stimulus");
+    h5_write_strings(g, "word", m->word, m->W, "words in order (pauses dropped)");
     hsize_t dw[1] = {m->W};
-    write_array(g, "onset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_onset, 1, dw, "word", "onset (s)");
-    write_array(g, "offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_offset, 1, dw, "word", "offset (s)");
+    h5_write_array(g, "onset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_onset, 1, dw, "word", "onset (s)");
+    h5_write_array(g, "offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->word_offset, 1, dw, "word", "offset (s)");
     H5Gclose(g);
 
-    g = group(f, "/scores");
+    g = h5_group(f, "/scores");
     hsize_t d5[5] = {m->M, m->C, m->H, m->S, m->R};
     const char *dims5 = "model,context,layer,subject,region";
     create_nan_dataset(g, "r", 5, d5, dims5,
@@ -203,7 +151,7 @@ void results_create(const char *path, const ResultsMeta *m) {
     H5Gclose(g);
 
     if (m->P) {
-        g = group(f, "/weights");
+        g = h5_group(f, "/weights");
         hsize_t d6[6] = {m->M, m->C, m->H, m->P, m->S, m->R};
         create_nan_dataset(g, "beta", 6, d6, "model,context,layer,feature,subject,region",
                            "ridge weights refitted on all samples with each target's chosen penalty, on the z-scored "
@@ -213,27 +161,27 @@ void results_create(const char *path, const ResultsMeta *m) {
         H5Gclose(g);
     }
 
-    g = group(f, "/design");
+    g = h5_group(f, "/design");
     hsize_t da[1] = {m->A}, dv[1] = {m->V}, dmh[2] = {m->M, m->H};
-    write_array(g, "alphas", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->alphas, 1, da, "alpha", "the ridge penalty grid");
-    write_array(g, "sample_block", H5T_STD_I32LE, H5T_NATIVE_INT, m->sample_block, 1, dv, "sample",
+    h5_write_array(g, "alphas", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->alphas, 1, da, "alpha", "the ridge penalty grid");
+    h5_write_array(g, "sample_block", H5T_STD_I32LE, H5T_NATIVE_INT, m->sample_block, 1, dv, "sample",
                 "outer fold (or group) that holds each sample out");
-    write_array(g, "width", H5T_STD_I32LE, H5T_NATIVE_INT32, m->width, 2, dmh, "model,layer",
+    h5_write_array(g, "width", H5T_STD_I32LE, H5T_NATIVE_INT32, m->width, 2, dmh, "model,layer",
                 "features of each fit's design (0 past a model's L)");
-    write_array(g, "components", H5T_STD_I32LE, H5T_NATIVE_INT32, m->components, 2, dmh, "model,layer",
+    h5_write_array(g, "components", H5T_STD_I32LE, H5T_NATIVE_INT32, m->components, 2, dmh, "model,layer",
                 "PCA components of each layer (0: no PCA)");
     H5Gclose(g);
 
-    g = group(f, "/meta");
-    attr_string(g, "brainsweep_version", m->code_version);
-    attr_string(g, "git_revision", m->code_git);
-    attr_string(g, "build_flags", m->code_flags);
-    attr_string(g, "mpi_library", m->mpi_version);
+    g = h5_group(f, "/meta");
+    h5_attr_string(g, "brainsweep_version", m->code_version);
+    h5_attr_string(g, "git_revision", m->code_git);
+    h5_attr_string(g, "build_flags", m->code_flags);
+    h5_attr_string(g, "mpi_library", m->mpi_version);
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     char h5v[32];
     snprintf(h5v, sizeof h5v, "%u.%u.%u", maj, min, rel);
-    attr_string(g, "hdf5_library", h5v);
+    h5_attr_string(g, "hdf5_library", h5v);
     attr_int(g, "n_ranks", m->n_ranks);
     H5Gclose(g);
     CHECK_H5(H5Fclose(f));
@@ -354,33 +302,33 @@ void results_finish(const char *path, const char *final_path, const ResultsMeta 
             }
             best[mc * R + k] = b;
         }
-    hid_t g = group(f, "/summary");
+    hid_t g = h5_group(f, "/summary");
     hsize_t d4[4] = {m->M, m->C, H, R}, d3[3] = {m->M, m->C, R};
-    write_array(g, "layer_region", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, layer_region, 4, d4, "model,context,layer,region",
+    h5_write_array(g, "layer_region", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, layer_region, 4, d4, "model,context,layer,region",
                 "mean over subjects of /scores/r: the layer x region alignment matrix of each model and context");
-    write_array(g, "layer_region_sem", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sem, 4, d4, "model,context,layer,region",
+    h5_write_array(g, "layer_region_sem", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sem, 4, d4, "model,context,layer,region",
                 "standard error of that mean over subjects");
-    write_array(g, "n_subjects", H5T_STD_I32LE, H5T_NATIVE_INT32, n_subj, 4, d4, "model,context,layer,region",
+    h5_write_array(g, "n_subjects", H5T_STD_I32LE, H5T_NATIVE_INT32, n_subj, 4, d4, "model,context,layer,region",
                 "subjects with a finite r behind each mean");
-    write_array(g, "best_layer", H5T_STD_I32LE, H5T_NATIVE_INT32, best, 3, d3, "model,context,region",
+    h5_write_array(g, "best_layer", H5T_STD_I32LE, H5T_NATIVE_INT32, best, 3, d3, "model,context,region",
                 "layer with the highest mean r per region (-1 if none is finite)");
     H5Gclose(g);
 
-    g = group(f, "/units");
+    g = h5_group(f, "/units");
     hsize_t du[3] = {m->M, m->C, H};
-    write_array(g, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, run->status, 3, du, "model,context,layer",
+    h5_write_array(g, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, run->status, 3, du, "model,context,layer",
                 "1: fitted; -1: failed (see error); 0: no such layer (past the model's L)");
-    write_strings(g, "error", run->error, MC * H, "why a failed (model, context, layer) failed; empty otherwise; "
+    h5_write_strings(g, "error", run->error, MC * H, "why a failed (model, context, layer) failed; empty otherwise; "
                                                   "index model*contexts*layers + context*layers + layer");
     H5Gclose(g);
 
     hid_t meta = CHECK_H5(H5Gopen2(f, "/meta", H5P_DEFAULT));
     hsize_t dn[1] = {run->n_stages}, drs[2] = {(hsize_t)m->n_ranks, run->n_shares};
-    write_strings(meta, "stage", run->stage, run->n_stages, "stages of the sweep, in order");
-    write_array(meta, "stage_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->stage_seconds, 1, dn, "stage",
+    h5_write_strings(meta, "stage", run->stage, run->n_stages, "stages of the sweep, in order");
+    h5_write_array(meta, "stage_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->stage_seconds, 1, dn, "stage",
                 "wall time per stage on rank 0 in this run (s)");
-    write_strings(meta, "share", run->share, run->n_shares, "what each rank's time went to");
-    write_array(meta, "rank_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->rank_seconds, 2, drs, "rank,share",
+    h5_write_strings(meta, "share", run->share, run->n_shares, "what each rank's time went to");
+    h5_write_array(meta, "rank_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, run->rank_seconds, 2, drs, "rank,share",
                 "seconds each rank of this run spent on each share (computing, communicating, writing, waiting)");
     H5Gclose(meta);
 
@@ -426,44 +374,6 @@ void results_print_matrix(FILE *out, const char *model, const char *context, int
     }
 }
 
-static char **read_strings(hid_t f, const char *name, size_t *n) {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return NULL;
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[1];
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n = (size_t)dims[0];
-    char **s = base_calloc(*n ? *n : 1, sizeof(char *), name);
-    hid_t t = vlen_string_type();
-    if (*n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) {
-        free(s);
-        s = NULL;
-    }
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Dclose(d);
-    return s;
-}
-
-static void free_strings(char **s, size_t n) {
-    if (!s) return;
-    for (size_t i = 0; i < n; i++) H5free_memory(s[i]);  // HDF5 allocated the strings
-    free(s);
-}
-
-static int read_attr_string(hid_t obj, const char *name, char *out, size_t cap) {
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = vlen_string_type();
-    char *v = NULL;
-    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
-    if (rc == 0) snprintf(out, cap, "%s", v ? v : "");
-    if (v) H5free_memory(v);
-    H5Tclose(t);
-    H5Aclose(a);
-    return rc;
-}
-
 int results_inspect(const char *path, FILE *out, char *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (access(path, R_OK) != 0) return base_errf(err, "%s: cannot read: %s", path, strerror(errno));
@@ -479,7 +389,7 @@ int results_inspect(const char *path, FILE *out, char *err) {
     int *n_layers = NULL;
     int8_t *status = NULL;
     float *lr = NULL;
-    if (read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0) {
+    if (h5_read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0) {
         base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
         goto done;
     }
@@ -498,17 +408,17 @@ int results_inspect(const char *path, FILE *out, char *err) {
         base_errf(err, "%s: incomplete results (the sweep did not finish)", path);
         goto done;
     }
-    read_attr_string(f, "created", created, sizeof created);
+    h5_read_attr_string(f, "created", created, sizeof created);
     hid_t meta = H5Gopen2(f, "/meta", H5P_DEFAULT);
-    read_attr_string(meta, "brainsweep_version", version, sizeof version);
-    read_attr_string(meta, "git_revision", git, sizeof git);
+    h5_read_attr_string(meta, "brainsweep_version", version, sizeof version);
+    h5_read_attr_string(meta, "git_revision", git, sizeof git);
     H5Gclose(meta);
-    models = read_strings(f, "/models/name", &M);
-    regions = read_strings(f, "/regions/name", &R);
-    char **subjects = read_strings(f, "/subjects/name", &S);
-    free_strings(subjects, S);
-    char **words = read_strings(f, "/stimulus/word", &W);
-    free_strings(words, W);
+    models = h5_read_strings(f, "/models/name", &M);
+    regions = h5_read_strings(f, "/regions/name", &R);
+    char **subjects = h5_read_strings(f, "/subjects/name", &S);
+    h5_free_strings(subjects, S);
+    char **words = h5_read_strings(f, "/stimulus/word", &W);
+    h5_free_strings(words, W);
     if (!models || !regions) {
         base_errf(err, "%s: results file lacks /models/name or /regions/name", path);
         goto done;
@@ -517,7 +427,7 @@ int results_inspect(const char *path, FILE *out, char *err) {
     hid_t d = H5Dopen2(f, "/models/n_layers", H5P_DEFAULT);
     H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, n_layers);
     H5Dclose(d);
-    if (schema_version >= 3) contexts = read_strings(f, "/contexts/name", &C);
+    if (schema_version >= 3) contexts = h5_read_strings(f, "/contexts/name", &C);
     d = H5Dopen2(f, "/summary/layer_region", H5P_DEFAULT);
     hid_t sp = H5Dget_space(d);
     hsize_t dims[4];
@@ -549,9 +459,9 @@ done:
     free(lr);
     free(n_layers);
     free(status);
-    free_strings(contexts, C);
-    free_strings(models, M);
-    free_strings(regions, R);
+    h5_free_strings(contexts, C);
+    h5_free_strings(models, M);
+    h5_free_strings(regions, R);
     H5Fclose(f);
     return rc;
 }

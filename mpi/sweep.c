@@ -71,6 +71,7 @@ typedef struct {
     Store store;
     char identity[17];       // the sweep's identity in hex
     int8_t *status;          // (M, C, H) UNIT_* as the store has it
+    long only_m, only_c;     // the one model and context this run does (--only-model, --only-context); -1 = all
     double share[N_SHARES];  // this rank's seconds
 } Sweep;
 
@@ -565,6 +566,11 @@ static int layer_todo(Sweep *s, size_t m, size_t ci, size_t h) {
     return h < layers_of(s, m) && *status_at(s, m, ci, h) != UNIT_DONE;
 }
 
+// a (model, context) whose units this run does: every one, unless restricted to one model or context
+static int selected(const Sweep *s, size_t m, size_t ci) {
+    return (s->only_m < 0 || (size_t)s->only_m == m) && (s->only_c < 0 || (size_t)s->only_c == ci);
+}
+
 // rank 0 reads every record's status, everyone gets the map; returns the records' counters summed
 // over finished layers when sums is non-NULL
 static void scan_store(Sweep *s, double *sums, char **errors) {
@@ -775,7 +781,7 @@ static int stage_extract(Sweep *s) {
             for (size_t ci = 0; ci < s->C; ci++) {
                 int todo = 0;
                 for (size_t h = 0; h < layers_of(s, m); h++) todo |= layer_todo(s, m, ci, h);
-                need[m * s->C + ci] = todo && !features_ready(s, m, ci, 1);
+                need[m * s->C + ci] = todo && selected(s, m, ci) && !features_ready(s, m, ci, 1);
             }
     CHECK_MPI(MPI_Bcast(need, (int)MC, MPI_INT, 0, MPI_COMM_WORLD));
     for (size_t mc = 0; mc < MC; mc++)
@@ -912,7 +918,7 @@ static int stage_fit(Sweep *s) {
         for (size_t ci = 0; ci < s->C; ci++) {
             all += layers_of(s, m);
             for (size_t h = 0; h < layers_of(s, m); h++) done += !layer_todo(s, m, ci, h);
-            if (!ready[m * s->C + ci]) continue;  // its extraction failed: the store says why
+            if (!ready[m * s->C + ci] || !selected(s, m, ci)) continue;  // failed extraction: the store says why
             FitUnit *u = NULL;
             for (size_t h = 0; h < layers_of(s, m); h++) {
                 if (!layer_todo(s, m, ci, h)) continue;
@@ -1218,6 +1224,37 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
 // ----------------------------------------------------------------------------
 // the sweep
 
+// --only-model and --only-context by name, against the config
+static int resolve_share(Sweep *s, const SweepOptions *opt, char *err) {
+    const SweepConfig *c = &s->cfg;
+    s->only_m = s->only_c = -1;
+    for (size_t m = 0; opt->only_model && m < c->n_models; m++)
+        if (strcmp(c->models[m].name, opt->only_model) == 0) s->only_m = (long)m;
+    for (size_t ci = 0; opt->only_context && ci < c->contexts.n; ci++)
+        if (strcmp(c->contexts.items[ci], opt->only_context) == 0) s->only_c = (long)ci;
+    if (opt->only_model && s->only_m < 0)
+        return base_errf(err, "%s: --only-model %s: no model of that name under models:", c->source, opt->only_model);
+    if (opt->only_context && s->only_c < 0)
+        return base_errf(err, "%s: --only-context %s: not one of context.policy", c->source, opt->only_context);
+    return 0;
+}
+
+// --no-results: this run's units are in the store for a later run to write; exit 3 when some failed
+static int report_share(Sweep *s) {
+    scan_store(s, NULL, NULL);
+    size_t done = 0, failed = 0, all = 0;
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t ci = 0; ci < s->C; ci++)
+            for (size_t h = 0; selected(s, m, ci) && h < layers_of(s, m); h++) {
+                int8_t st = *status_at(s, m, ci, h);
+                all++, done += st == UNIT_DONE, failed += st == UNIT_FAILED;
+            }
+    log0("no results file (--no-results): %zu of this run's %zu layer fits done, %zu failed, kept in %s; the same "
+         "command without --only-model, --only-context and --no-results writes the results",
+         done, all, failed, s->store.dir);
+    return failed ? SWEEP_EXIT_FAILED_UNITS : SWEEP_EXIT_OK;
+}
+
 static FILE *open_rank_log(const char *dir) {
     char path[CFG_STR + 32];
     snprintf(path, sizeof path, "%s/rank-%03d.log", dir, comm_rank());
@@ -1235,6 +1272,7 @@ int sweep_run(const SweepOptions *opt) {
     FILE *rank_log = NULL;
 
     if (!all_ok(config_load(opt->config_path, opt->overrides, opt->n_overrides, &s.cfg, err) != 0, err)) return 1;
+    if (!all_ok(resolve_share(&s, opt, err) != 0, err)) goto done;
     if (s.cfg.log_dir[0] && !opt->dry_run) {
         rank_log = open_rank_log(s.cfg.log_dir);
         log_copy_to(rank_log);
@@ -1263,6 +1301,11 @@ int sweep_run(const SweepOptions *opt) {
     s.xs = base_calloc(4 * s.M * s.C, sizeof(double), "extract stats");
     scan_store(&s, NULL, NULL);
     log0("unit store %s (sweep identity %s)", s.store.dir, s.identity);
+    if (opt->prepare) {
+        log0("prepared (--prepare): inputs checked, unit store ready; no unit run");
+        rc = 0;
+        goto done;
+    }
 
     t = base_wall();
     int stopped = stage_extract(&s);
@@ -1284,6 +1327,10 @@ int sweep_run(const SweepOptions *opt) {
              "(exit status %d)",
              done, all, s.store.dir, SWEEP_EXIT_INTERRUPTED);
         rc = SWEEP_EXIT_INTERRUPTED;
+        goto done;
+    }
+    if (opt->no_results) {
+        rc = report_share(&s);
         goto done;
     }
 

@@ -18,6 +18,12 @@
  * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank finish its unit and exit
  * with SWEEP_EXIT_INTERRUPTED. A unit that fails (extraction or fit) is recorded with its error and
  * the rest go on; the file marks it and the run exits with SWEEP_EXIT_FAILED_UNITS.
+ *
+ * Shares of one sweep (a Slurm job array, jobs/array.sbatch): several runs of the same config fill
+ * one store at once, each restricted to some (model, context) units by the run-only options below,
+ * which leave the sweep's identity unchanged; `prepare` runs first (alone: it makes the iEEG
+ * responses and the store), each share runs with `no_results`, and a last plain run finds every
+ * unit done and only writes results.h5.
  * Collective over MPI_COMM_WORLD. Returns the process exit status.
  */
 #ifndef MPI_SWEEP_H
@@ -30,6 +36,10 @@ typedef struct {
     const char *const *overrides;  // "section.key=value"
     size_t n_overrides;
     int dry_run;                   // validate and print the plan, write nothing
+    const char *only_model;        // run only the units of the model of this name; NULL = every model
+    const char *only_context;      // run only the units of this context policy (as written); NULL = every one
+    int no_results;                // stop once this run's units are done: they stay in the store, no results file
+    int prepare;                   // check the inputs, make the iEEG responses and the unit store, run no unit
 } SweepOptions;
 
 enum {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# EDF to word responses on the full simulated Podcast dataset (9 subjects, 1,330 electrodes, 30 min at 512 Hz):
+# `brainsweep ieeg` (read, re-reference, notch, high-gamma filter bank, 100 Hz envelope, z-score, word windows,
+# responsiveness test, anatomy) timed REPEATS times with a fresh responses file, medians printed as markdown.
+#
+#   bench/ieeg.sh [DATASET_DIR] [REPEATS]   (default results/bench-podcast-sim, 3; from the repository root)
+#
+# Makes the dataset with `brainsweep simulate` when DATASET_DIR does not exist (about 4 min and 2.6 GB here).
+# The side-by-side with naplib-python is bench/compare_highgamma.py (one subject; needs naplib in a venv).
+set -euo pipefail
+DATA=${1:-results/bench-podcast-sim}
+REPEATS=${2:-3}
+BIN=${BRAINSWEEP:-build/brainsweep}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+if [ ! -d "$DATA" ]; then
+  echo "simulating the full Podcast dataset into $DATA ..." >&2
+  "$BIN" simulate "$DATA" >&2
+fi
+cat >"$TMP/c.yaml" <<YAML
+models:
+  - {name: m, path: data/models/stories260K.gguf}
+stimulus:
+  file: $DATA/stimuli/words.tsv
+recordings:
+  format: ieeg
+ieeg:
+  bids: $DATA
+  task: podcast
+  stimulus_event: podcast
+output:
+  path: $TMP/out/results.h5
+YAML
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+: >"$TMP/rows"
+for i in $(seq "$REPEATS"); do
+  rm -f "$TMP/out/results-responses.h5"
+  /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" ieeg "$TMP/c.yaml" >"$TMP/log" 2>&1
+  # "ieeg: E electrodes of S subject(s) in T s (reading R s, high-gamma H s)"
+  read -r e s r h < <(sed -n 's/.*ieeg: \([0-9]*\) electrodes of \([0-9]*\) subject(s) in [0-9.]* s (reading \([0-9.]*\) s, high-gamma \([0-9.]*\) s).*/\1 \2 \3 \4/p' "$TMP/log")
+  read -r wall rss <"$TMP/time"
+  echo "$wall $r $h $rss $e $s" >>"$TMP/rows"
+  echo "run $i: $wall s wall, reading $r s, high-gamma $h s, peak RSS $((rss / 1024)) MiB, $e electrodes of $s subjects" >&2
+done
+echo "| electrodes (good) | subjects | wall (median of $REPEATS) | reading EDF | re-reference + high-gamma | peak memory |"
+echo "|---|---|---|---|---|---|"
+printf '| %s | %s | %.1f s | %.1f s | %.1f s | %.0f MiB |\n' "$(awk 'NR == 1 {print $5}' "$TMP/rows")" \
+  "$(awk 'NR == 1 {print $6}' "$TMP/rows")" "$(cut -d' ' -f1 "$TMP/rows" | median)" \
+  "$(cut -d' ' -f2 "$TMP/rows" | median)" "$(cut -d' ' -f3 "$TMP/rows" | median)" \
+  "$(cut -d' ' -f4 "$TMP/rows" | median | awk '{print $1 / 1024}')"
