@@ -374,6 +374,29 @@ void results_print_matrix(FILE *out, const char *model, const char *context, int
     }
 }
 
+void results_print_grouped(FILE *out, const char *model, const char *context, int n_layers, const float *layer_col,
+                           const char *const *label, size_t R, size_t H) {
+    const char **name = base_malloc(R * sizeof(char *), "labels");
+    size_t *of = base_malloc(R * sizeof(size_t), "labels"), G = 0;
+    for (size_t e = 0; e < R; e++) {
+        size_t g = 0;
+        while (g < G && strcmp(name[g], label[e]) != 0) g++;
+        if (g == G) name[G++] = label[e];
+        of[e] = g;
+    }
+    float *by = base_calloc(H * G, sizeof(float), "labels");
+    size_t *count = base_malloc(G * sizeof(size_t), "labels");
+    for (size_t h = 0; h < H; h++) {
+        memset(count, 0, G * sizeof(size_t));
+        for (size_t e = 0; e < R; e++)
+            if (isfinite(layer_col[h * R + e])) by[h * G + of[e]] += layer_col[h * R + e], count[of[e]]++;
+        for (size_t g = 0; g < G; g++) by[h * G + g] = count[g] ? by[h * G + g] / (float)count[g] : NAN;
+    }
+    results_print_matrix(out, model, context, n_layers, by, name, G);
+    fprintf(out, "(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
+    free(name), free(of), free(by), free(count);
+}
+
 int results_inspect(const char *path, FILE *out, char *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (access(path, R_OK) != 0) return base_errf(err, "%s: cannot read: %s", path, strerror(errno));
@@ -450,10 +473,17 @@ int results_inspect(const char *path, FILE *out, char *err) {
             created, version, git);
     fprintf(out, "%zu model(s), %zu context(s), %zu subject(s), %zu region(s), %zu words; %zu failed layer fit(s)\n", M,
             C, S, R, W, failed);
+    size_t n_labels = 0;
+    char **labels = h5_read_strings(f, "/electrodes/region", &n_labels);  // iEEG sweeps: one column per electrode
     for (size_t mi = 0; mi < M; mi++)
-        for (size_t ci = 0; ci < C; ci++)
-            results_print_matrix(out, models[mi], contexts ? contexts[ci] : "as configured", n_layers[mi],
-                                 lr + (mi * C + ci) * H * R, (const char *const *)regions, R);
+        for (size_t ci = 0; ci < C; ci++) {
+            const char *ctx = contexts ? contexts[ci] : "as configured";
+            const float *x = lr + (mi * C + ci) * H * R;
+            if (labels && n_labels == R)
+                results_print_grouped(out, models[mi], ctx, n_layers[mi], x, (const char *const *)labels, R, H);
+            else results_print_matrix(out, models[mi], ctx, n_layers[mi], x, (const char *const *)regions, R);
+        }
+    h5_free_strings(labels, n_labels);
     rc = 0;
 done:
     free(lr);

@@ -114,4 +114,8 @@ int results_inspect(const char *path, FILE *out, char *err);
 void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers,
                           const float *layer_region /* (H, R) */, const char *const *regions, size_t R);
 
+// The same with the columns grouped by label (iEEG: electrodes by region): the mean of each group's finite values.
+void results_print_grouped(FILE *out, const char *model, const char *context, int n_layers,
+                           const float *layer_col /* (H, R) */, const char *const *label, size_t R, size_t H);
+
 #endif  // MPI_RESULTS_H

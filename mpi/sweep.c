@@ -1047,35 +1047,6 @@ static const char *STAGE_NAMES[N_STAGES] = {"inputs", "extract", "fit", "write"}
 
 // rank 0 creates <output>.partial, every rank writes a contiguous share of the finished layers,
 // rank 0 summarises, renames and prints. Returns the failed layers' count.
-// iEEG: one column per region label (the mean r of its electrodes), not per electrode
-static void print_by_region(const Sweep *s, const char *const *name, const int *layers, const float *lr) {
-    size_t R = s->R, H = s->H, G = 0;
-    const char **label = base_malloc(R * sizeof(char *), "regions");
-    size_t *of = base_malloc(R * sizeof(size_t), "regions");
-    for (size_t e = 0; e < R; e++) {
-        size_t g = 0;
-        while (g < G && strcmp(label[g], s->ieeg.el[e].region) != 0) g++;
-        if (g == G) label[G++] = s->ieeg.el[e].region;
-        of[e] = g;
-    }
-    float *by = base_malloc(H * G * sizeof(float), "regions");
-    size_t *count = base_malloc(G * sizeof(size_t), "regions");
-    for (size_t m = 0; m < s->M; m++)
-        for (size_t ci = 0; ci < s->C; ci++) {
-            const float *x = lr + (m * s->C + ci) * H * R;
-            for (size_t h = 0; h < H; h++) {
-                memset(count, 0, G * sizeof(size_t));
-                for (size_t g = 0; g < G; g++) by[h * G + g] = 0;
-                for (size_t e = 0; e < R; e++)
-                    if (isfinite(x[h * R + e])) by[h * G + of[e]] += x[h * R + e], count[of[e]]++;
-                for (size_t g = 0; g < G; g++) by[h * G + g] = count[g] ? by[h * G + g] / (float)count[g] : NAN;
-            }
-            results_print_matrix(stdout, name[m], s->cfg.contexts.items[ci], layers[m], by, label, G);
-        }
-    printf("(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
-    free(label), free(of), free(by), free(count);
-}
-
 static size_t stage_write(Sweep *s, double *stage, double t0) {
     size_t M = s->M, C = s->C, H = s->H, MCH = M * C * H;
     char **errors = comm_rank() == 0 ? base_calloc(MCH, sizeof(char *), "errors") : NULL;
@@ -1180,12 +1151,19 @@ static size_t stage_write(Sweep *s, double *stage, double t0) {
                  "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
                  "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
                  sums[2], sums[0], c->alphas[0], sums[1], c->alphas[c->n_alphas - 1]);
-        if (c->rec_format == REC_IEEG) print_by_region(s, name, layers, lr);
-        else
-            for (size_t m = 0; m < M; m++)
-                for (size_t ci = 0; ci < C; ci++)
-                    results_print_matrix(stdout, name[m], c->contexts.items[ci], layers[m],
-                                         lr + (m * C + ci) * H * s->R, regions, s->R);
+        const char **label = NULL;  // iEEG: each electrode's region, to print one column per region
+        if (c->rec_format == REC_IEEG) {
+            label = base_malloc(s->R * sizeof(char *), "labels");
+            for (size_t e = 0; e < s->R; e++) label[e] = s->ieeg.el[e].region;
+        }
+        for (size_t m = 0; m < M; m++)
+            for (size_t ci = 0; ci < C; ci++) {
+                const float *x = lr + (m * C + ci) * H * s->R;
+                if (label)
+                    results_print_grouped(stdout, name[m], c->contexts.items[ci], layers[m], x, label, s->R, H);
+                else results_print_matrix(stdout, name[m], c->contexts.items[ci], layers[m], x, regions, s->R);
+            }
+        free(label);
         printf("\nstage timings (s):");
         for (int i = 0; i < N_STAGES; i++) printf("  %s %.2f", STAGE_NAMES[i], stage[i]);
         printf("\ntime per rank (s):");
