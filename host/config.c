@@ -98,6 +98,10 @@ static const Param PARAMS[] = {
      "rate (Hz) of the envelope, z-scored per channel and run"},
     {"ieeg", "window_ms", P_DOUBLE, F(ieeg_window_ms), 0, NONE, 1, 10000, "100", NULL,
      "width of the window centred on each word's midpoint (the reference study: 100; 50 and 150 as checks)"},
+    {"ieeg", "output", P_ENUM, F(ieeg_continuous), 0, NONE, 0, 0, "words", "words|continuous",
+     "words: one value per word and electrode (the window below); continuous: the envelope itself, sampled at "
+     "envelope_rate on the story's clock from time 0, for sampled designs (design.resample: onset, design.delays "
+     "as lags in samples)"},
     {"ieeg", "electrodes", P_ENUM, F(ieeg_electrodes), 0, NONE, 0, 0, "responsive", "responsive|all",
      "the electrodes fitted: speech-responsive ones, or every good one"},
     {"ieeg", "onset_gap", P_DOUBLE, F(ieeg_onset_gap), 0, NONE, 0, 100, "0.5", NULL,
@@ -498,9 +502,9 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->n_pmhg_left != cfg->n_pmhg_right || (cfg->n_pmhg_left != 0 && cfg->n_pmhg_left != 3))
             return base_errf(c->err, "%s: ieeg.pmhg_left and ieeg.pmhg_right must both be [x, y, z], or both empty",
                              c->file);
-        if (cfg->extra_bands.n)
-            return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg recordings (a "
-                                     "constant); remove it",
+        if (cfg->extra_bands.n && !cfg->ieeg_continuous)
+            return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg word responses (a "
+                                     "constant); remove it, or use ieeg.output: continuous",
                              c->file);
         if (cfg->regions.n || cfg->files.n)
             return base_errf(c->err, "%s: recordings.regions and recordings.files are for text recordings; "

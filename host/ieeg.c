@@ -160,6 +160,11 @@ done:
 // ----------------------------------------------------------------------------
 // one subject
 
+// rows of the output: words, or samples of the story's clock up to its last word's end
+static size_t out_rows(const IeegOptions *o, const Stimulus *st) {
+    return o->continuous ? (size_t)ceil(st->t_max * o->envelope_rate - 1e-9) : st->n_words;
+}
+
 typedef struct {
     size_t C;
     char **name;       // (C) the electrodes: good channels of the first run
@@ -204,41 +209,59 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
     zscore_rows(env, s->C, n);
     double span = (double)n / rate;
 
-    // the run's words: midpoints inside [stim_start, stim_start + duration) of the story
-    size_t W = st->n_words, nw = 0, first_out = W, last_out = 0;
-    size_t *word = base_malloc(W * sizeof(size_t), "run words");
-    double *centre = base_malloc(W * sizeof(double), "word centres");
-    for (size_t w = 0; w < W; w++) {
-        double mid = 0.5 * (st->onset[w] + st->offset[w]);
-        if (covered[w] || mid < run->stim_start || mid >= run->stim_start + run->stim_duration) continue;
-        double t = run->stim_onset + mid - run->stim_start;
-        if (t - 0.5 * o->window < 0 || t + 0.5 * o->window > span) {
-            if (first_out == W) first_out = w;
-            last_out = w;
+    // the run's rows: words whose midpoint, or story samples whose time, lies in [stim_start, stim_start +
+    // duration) of the story; each at its recording time
+    size_t W = st->n_words, R = o->continuous ? out_rows(o, st) : W, nw = 0, first_out = R, last_out = 0;
+    size_t *row = base_malloc(R * sizeof(size_t), "run rows");
+    double *centre = base_malloc(R * sizeof(double), "row times");
+    for (size_t i = 0; i < R; i++) {
+        double story = o->continuous ? (double)i / o->envelope_rate : 0.5 * (st->onset[i] + st->offset[i]);
+        if (covered[i] || story < run->stim_start || story >= run->stim_start + run->stim_duration) continue;
+        double t = run->stim_onset + story - run->stim_start, half = o->continuous ? 0 : 0.5 * o->window;
+        if (t - half < 0 || t + half > span - (o->continuous ? 1.0 / rate : 0)) {
+            if (first_out == R) first_out = i;
+            last_out = i;
             continue;
         }
-        word[nw] = w;
+        row[nw] = i;
         centre[nw++] = t;
     }
-    if (first_out < W) {
-        base_errf(err, "%s: words %zu..%zu ('%s' at %.2f s of the story) fall outside the recording (%.2f s, story "
-                       "starting at %.2f s): check the events' onset or the recording's length",
-                  run->data, first_out + 1, last_out + 1, st->label[first_out],
-                  0.5 * (st->onset[first_out] + st->offset[first_out]), span, run->stim_onset);
-        free(word), free(centre), free(env);
+    if (first_out < R) {
+        if (o->continuous)
+            base_errf(err, "%s: story samples %.2f-%.2f s fall outside the recording (%.2f s, story starting at %.2f "
+                           "s): check the events' onset or the recording's length",
+                      run->data, (double)first_out / o->envelope_rate, (double)last_out / o->envelope_rate, span,
+                      run->stim_onset);
+        else
+            base_errf(err, "%s: words %zu..%zu ('%s' at %.2f s of the story) fall outside the recording (%.2f s, "
+                           "story starting at %.2f s): check the events' onset or the recording's length",
+                      run->data, first_out + 1, last_out + 1, st->label[first_out],
+                      0.5 * (st->onset[first_out] + st->offset[first_out]), span, run->stim_onset);
+        free(row), free(centre), free(env);
         return -1;
     }
-    float *means = base_malloc(base_mul(s->C, nw ? nw : 1) * sizeof(float), "word means");
-    for (size_t c = 0; c < s->C; c++) hg_window_means(means + c * nw, env + c * n, n, rate, centre, nw, o->window);
-    for (size_t i = 0; i < nw; i++) {
-        covered[word[i]] = 1;
-        for (size_t c = 0; c < s->C; c++) s->resp[word[i] * s->C + c] = means[c * nw + i];
+    float *means = base_malloc(base_mul(s->C, nw ? nw : 1) * sizeof(float), "row values");
+    for (size_t c = 0; c < s->C; c++) {
+        if (!o->continuous) {
+            hg_window_means(means + c * nw, env + c * n, n, rate, centre, nw, o->window);
+            continue;
+        }
+        for (size_t i = 0; i < nw; i++) {  // linear interpolation at the sample's recording time
+            double u = centre[i] * rate;
+            size_t k = (size_t)u;
+            double a = env[c * n + k], b = k + 1 < n ? env[c * n + k + 1] : a;
+            means[c * nw + i] = (float)(a + (u - (double)k) * (b - a));
+        }
     }
-    // speech onsets (a word after a pause), on the concatenated clock, kept inside this run
     for (size_t i = 0; i < nw; i++) {
-        size_t w = word[i];
+        covered[row[i]] = 1;
+        for (size_t c = 0; c < s->C; c++) s->resp[row[i] * s->C + c] = means[c * nw + i];
+    }
+    // speech onsets (a word after a pause) of this run's part of the story, on the concatenated clock
+    for (size_t w = 0; w < W; w++) {
         double gap = w == 0 ? INFINITY : st->onset[w] - st->offset[w - 1];
-        double t = run->stim_onset + st->onset[w] - run->stim_start;
+        double mid = 0.5 * (st->onset[w] + st->offset[w]), t = run->stim_onset + st->onset[w] - run->stim_start;
+        if (mid < run->stim_start || mid >= run->stim_start + run->stim_duration) continue;
         if (gap < o->onset_gap || t - o->resp_window < 0 || t + o->resp_window > span) continue;
         s->onset = base_realloc(s->onset, (s->K + 1) * sizeof(double), "onsets");
         s->onset[s->K++] = (double)s->n / rate + t;
@@ -253,7 +276,7 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
     free(s->env);
     s->env = cat;
     s->n = total;
-    free(means), free(word), free(centre), free(env);
+    free(means), free(row), free(centre), free(env);
     return 0;
 }
 
@@ -287,9 +310,9 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
         return base_errf(err, "%s: space '%s' differs from the other subjects' '%s' (distances would not compare)",
                          first->electrodes, first->space, out->space);
 
-    size_t W = st->n_words;
+    size_t W = out_rows(o, st);
     s->resp = base_malloc(base_mul(W, s->C) * sizeof(float), "responses");
-    unsigned char *covered = base_calloc(W, 1, "covered words");
+    unsigned char *covered = base_calloc(W, 1, "covered rows");
     int rc = 0;
     for (size_t r = 0; r < n_runs && rc == 0; r++) rc = add_run(o, &runs[r], st, s, covered, out, err);
     size_t missing = 0, first_missing = W;
@@ -297,6 +320,9 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
         if (!covered[w]) missing++, first_missing = first_missing < w ? first_missing : w;
     free(covered);
     if (rc) return -1;
+    if (missing && o->continuous)
+        return base_errf(err, "%s: %zu story sample(s) from %.2f s lie in none of the subject's runs", first->data,
+                         missing, (double)first_missing / o->envelope_rate);
     if (missing)
         return base_errf(err, "%s: %zu word(s) from word %zu ('%s' at %.2f s) lie in none of the subject's runs",
                          first->data, missing, first_missing + 1, st->label[first_missing], st->onset[first_missing]);
@@ -341,7 +367,8 @@ int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, c
         if (r == 0 || strcmp(runs[r].subject, runs[r - 1].subject) != 0) out->n_subjects++;
     out->subject = base_calloc(out->n_subjects, sizeof *out->subject, "subjects");
     out->error = base_calloc(out->n_subjects, sizeof(char *), "subject errors");
-    size_t W = st->n_words, cap = 0;
+    size_t W = out_rows(o, st), cap = 0;
+    out->rate = o->continuous ? o->envelope_rate : 0;
     for (size_t r0 = 0, si = 0; r0 < n_runs; si++) {
         size_t r1 = r0 + 1;
         while (r1 < n_runs && strcmp(runs[r1].subject, runs[r0].subject) == 0) r1++;
@@ -403,10 +430,13 @@ int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *e
     h5_attr_string(f, "space", r->space);
     h5_attr_double(f, "pmhg_left", r->pmhg_left, 3);
     h5_attr_double(f, "pmhg_right", r->pmhg_right, 3);
+    h5_attr_double(f, "rate", &r->rate, 1);
     size_t E = r->E;
     hsize_t d2[2] = {r->W, E};
-    h5_write_array(f, "responses", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r->resp, 2, d2, "word, electrode",
-                   "z-scored high-gamma envelope, mean over the window centred on each word");
+    h5_write_array(f, "responses", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r->resp, 2, d2,
+                   r->rate > 0 ? "sample, electrode" : "word, electrode",
+                   r->rate > 0 ? "z-scored high-gamma envelope on the story's clock (root attribute rate)"
+                               : "z-scored high-gamma envelope, mean over the window centred on each word");
     hid_t g = h5_group(f, "electrodes");
     const char **s = base_malloc(3 * (E ? E : 1) * sizeof(char *), "names");
     double *v = base_malloc((E ? E : 1) * 7 * sizeof(double), "electrode values");
@@ -517,6 +547,7 @@ int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, ch
         h5_read_attr_string(f, "space", r->space, sizeof r->space);
         h5_read_attr_double(f, "pmhg_left", r->pmhg_left, 3);
         h5_read_attr_double(f, "pmhg_right", r->pmhg_right, 3);
+        h5_read_attr_double(f, "rate", &r->rate, 1);
         rc = 1;
     } else {
         base_errf(err, "%s: the responses file is incomplete (electrode tables missing or of the wrong length)", path);

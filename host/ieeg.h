@@ -8,19 +8,23 @@
  *     line frequency and its harmonics), at envelope_rate Hz, z-scored per channel over the run —
  *     or, for source highgamma, the run's preprocessed envelope (docs/ieeg.md), z-scored;
  *  4. per word, the mean envelope in a window of `window` seconds centred on the word's midpoint,
- *     the story's clock mapped to the recording's by the run's stimulus event;
+ *     the story's clock mapped to the recording's by the run's stimulus event — or, with
+ *     `continuous`, the envelope itself at envelope_rate on the story's clock (sample k at story
+ *     time k / envelope_rate, linearly interpolated), for designs with lags;
  *  5. speech-responsive electrodes (responsive.h): envelope 0.5 s after vs before each speech onset
  *     (a word after at least onset_gap s of silence), pooled over runs, Benjamini-Hochberg over the
  *     subject's electrodes;
  *  6. anatomy (anatomy.h): distance from posteromedial Heschl's gyrus and a region label.
- * Every word must lie inside exactly one run of each subject.
+ * Every word (continuous: every sample of the story up to its last word's end) must lie inside
+ * exactly one run of each subject.
  *
  * A subject with a problem (a channel of channels.tsv absent from the EDF, a good channel without
  * a position, words outside its recording, a rate below twice the band's top, a malformed file)
  * is reported with one message naming the file and left out; the others go on. ieeg_prepare fails
  * only when no subject is left or the dataset itself is unusable.
  *
- * Shapes: W words, E electrodes (every good channel of every subject that passed, subject-major).
+ * Shapes: W words (continuous: V = ceil(t_max * envelope_rate) samples), E electrodes (every good
+ * channel of every subject that passed, subject-major).
  * Ownership: IeegResponses owns its arrays; ieeg_free. Threads: channels run in parallel (OpenMP).
  * Errors: -1 with err.
  */
@@ -44,6 +48,7 @@ typedef struct {
     double band_lo, band_hi;   // Hz
     double envelope_rate;      // Hz
     double window;             // s, centred on each word
+    int continuous;            // the envelope on the story's clock instead of word windows
     double onset_gap;          // s of silence before a speech onset
     double resp_window;        // s before and after each onset
     double fdr;                // BH level of the responsiveness test
@@ -61,7 +66,8 @@ typedef struct {
 } IeegElectrode;
 
 typedef struct {
-    size_t W, E;
+    size_t W, E;          // W: words, or samples of the story (rate > 0)
+    double rate;          // 0: one row per word; else rows are samples of the story's clock at this rate
     float *resp;          // (W, E)
     IeegElectrode *el;    // (E)
     size_t n_subjects;

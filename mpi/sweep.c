@@ -104,12 +104,15 @@ static int all_ok(int failed, const char *err) {
 // stage 1: inputs
 
 // one sample per word (no sampling grid): word_text recordings and iEEG word responses
-static int word_level(const SweepConfig *c) { return c->rec_format == REC_WORD_TEXT || c->rec_format == REC_IEEG; }
+static int word_level(const SweepConfig *c) {
+    return c->rec_format == REC_WORD_TEXT || (c->rec_format == REC_IEEG && !c->ieeg_continuous);
+}
 
 static void ieeg_options(const SweepConfig *c, IeegOptions *o) {
     IeegOptions x = {c->ieeg_bids,       c->ieeg_task,       c->ieeg_event,          (BidsSource)c->ieeg_source,
                      c->ieeg_line_freq,  c->ieeg_notch_width, c->ieeg_car,           c->ieeg_band[0],
-                     c->ieeg_band[1],    c->ieeg_rate,       c->ieeg_window_ms / 1000, c->ieeg_onset_gap,
+                     c->ieeg_band[1],    c->ieeg_rate,       c->ieeg_window_ms / 1000, c->ieeg_continuous,
+                     c->ieeg_onset_gap,
                      c->ieeg_resp_window, c->ieeg_fdr,       c->n_pmhg_left == 3,    {0},
                      {0},                c->ieeg_atlas};
     memcpy(x.pmhg_left, c->ieeg_pmhg_left, sizeof x.pmhg_left);
@@ -140,10 +143,10 @@ static char *responses_key(const SweepConfig *c, const Stimulus *st, char *err) 
     size_t cap = 1024 + n * (BIDS_PATH + 64), len = 0;
     char *key = base_malloc(cap, "responses key");
     len += (size_t)snprintf(key + len, cap - len,
-                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g window_ms=%g "
+                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g window_ms=%g continuous=%d "
                             "gap=%g resp=%g fdr=%g pmhg=%zu:%g,%g,%g:%g,%g,%g atlas=%s words=%016llx\n",
                             c->ieeg_task, c->ieeg_source, c->ieeg_event, c->ieeg_line_freq, c->ieeg_notch_width,
-                            c->ieeg_car, c->ieeg_band[0], c->ieeg_band[1], c->ieeg_rate, c->ieeg_window_ms,
+                            c->ieeg_car, c->ieeg_band[0], c->ieeg_band[1], c->ieeg_rate, c->ieeg_window_ms, c->ieeg_continuous,
                             c->ieeg_onset_gap, c->ieeg_resp_window, c->ieeg_fdr, c->n_pmhg_left, c->ieeg_pmhg_left[0],
                             c->ieeg_pmhg_left[1], c->ieeg_pmhg_left[2], c->ieeg_pmhg_right[0], c->ieeg_pmhg_right[1],
                             c->ieeg_pmhg_right[2], c->ieeg_atlas, (unsigned long long)h);
@@ -212,8 +215,9 @@ static int load_ieeg(Sweep *s, char *err) {
         if (got != 1) return got < 0 ? -1 : base_errf(err, "%s: %s", path, why);
     }
     IeegResponses *r = &s->ieeg;
-    if (r->W != s->W)
-        return base_errf(err, "%s: %zu words, but %s has %zu", path, r->W, c->stimulus_file, s->W);
+    if (r->W != s->V)
+        return base_errf(err, "%s: %zu rows, but %s gives %zu %s", path, r->W, c->stimulus_file, s->V,
+                         c->ieeg_continuous ? "samples" : "words");
     // the fitted electrodes: the responsive ones, or all
     size_t E = 0, *keep = base_malloc((r->E ? r->E : 1) * sizeof(size_t), "electrodes");
     for (size_t e = 0; e < r->E; e++)
@@ -231,9 +235,9 @@ static int load_ieeg(Sweep *s, char *err) {
     const char *base = strrchr(c->ieeg_bids, '/');
     snprintf(rec->subject, sizeof rec->subject, "%.63s", base && base[1] ? base + 1 : c->ieeg_bids);
     rec->path = base_strdup(path);
-    rec->n_rows = s->W, rec->n_cols = E;
-    rec->data = base_malloc(base_mul(s->W, E) * sizeof(double), "recording");
-    for (size_t w = 0; w < s->W; w++)
+    rec->n_rows = s->V, rec->n_cols = E;
+    rec->data = base_malloc(base_mul(s->V, E) * sizeof(double), "recording");
+    for (size_t w = 0; w < s->V; w++)
         for (size_t k = 0; k < E; k++) rec->data[w * E + k] = r->resp[w * r->E + keep[k]];
     for (size_t k = 0; k < E; k++) r->el[k] = r->el[keep[k]];  // keep[k] >= k: compacts in place
     free(keep);
@@ -309,8 +313,14 @@ static int load_inputs(Sweep *s, char *err) {
 
     s->grid.t0 = c->first_volume_time;
     s->grid.tr = c->tr;
+    if (c->rec_format == REC_IEEG && c->ieeg_continuous) {  // the envelope on the story's clock (host/ieeg.h)
+        s->grid.t0 = 0;
+        s->grid.tr = 1.0 / c->ieeg_rate;
+    }
     if (word_level(c)) {
         s->grid.n_volumes = s->W;
+    } else if (c->rec_format == REC_IEEG) {
+        s->grid.n_volumes = (size_t)ceil(s->stim.t_max * c->ieeg_rate - 1e-9);
     } else if (c->volumes) {
         s->grid.n_volumes = c->volumes;
     } else {
@@ -980,7 +990,10 @@ static void banner(const Sweep *s) {
          gpu.name);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
     const SweepConfig *c = &s->cfg;
-    if (c->rec_format == REC_IEEG)
+    if (c->rec_format == REC_IEEG && c->ieeg_continuous)
+        log0("recordings: %zu %s electrode(s) of %s x %zu samples of the high-gamma envelope at %g Hz", s->R,
+             c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_rate);
+    else if (c->rec_format == REC_IEEG)
         log0("recordings: %zu %s electrode(s) of %s x %zu words (%.0f ms windows)", s->R,
              c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_window_ms);
     else if (c->rec_format == REC_WORD_TEXT)

@@ -50,6 +50,16 @@ check "recovery_90pct_within_one_layer_snr_1 ($k of $n)" awk -v k="${k:-0}" -v n
 check "recovery_hierarchy_within_0.1 (planted $a, found $b)" awk -v a="${a:-0}" -v b="${b:-9}" \
   'BEGIN {d = a - b; exit !(a > 0.5 && d < 0.1 && d > -0.1)}'
 
+# the continuous envelope (100 Hz on the story's clock) with lags, instead of word windows
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P ieeg.output=continuous -P design.resample=onset \
+  -P "design.delays=[0, 6, 12, 18]" -P output.path="$E2E_TMP/cont/results.h5" -P run.threads=2 >"$E2E_TMP/cont.log" 2>&1
+check "continuous_exit_0" test $? -eq 0
+check "continuous_samples_at_100_hz" grep -q "x 299[0-9][0-9] samples of the high-gamma envelope at 100 Hz" "$E2E_TMP/cont.log"
+"$BRAINSWEEP" simulate --score "$SIM" "$E2E_TMP/cont/results.h5" --snr-min 1 >"$E2E_TMP/cscore.log" 2>&1
+read -r k n < <(sed -n 's/.*one: \([0-9]*\) of \([0-9]*\) .*/\1 \2/p' "$E2E_TMP/cscore.log")
+check "continuous_recovers_90pct_within_one_layer ($k of $n)" awk -v k="${k:-0}" -v n="${n:-0}" \
+  'BEGIN {exit !(n >= 20 && k >= 0.9 * n)}'
+
 # a second sweep of the same data reuses the responses file
 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P output.path="$E2E_TMP/again/results.h5" \
   -P ieeg.responses="$E2E_TMP/out/results-responses.h5" -P run.threads=2 >"$E2E_TMP/again.log" 2>&1
