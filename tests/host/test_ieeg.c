@@ -56,12 +56,13 @@ TEST_MAIN("test_ieeg") {
     snprintf(root, sizeof root, "%s/sim", dir);
     SimOptions so = {root, "data/models/stories260K.gguf", "data/podcast/transcript.tsv", "data/podcast/ecog",
                      "sub-01,sub-08", 240, 16, 512, 60, 1, 4, 0.2, 7};
-    CHECK(sim_make(&so, err) == 0, "simulate/small_dataset (%s)", err);
+    int rc = sim_make(&so, err);
+    CHECK(rc == 0, "simulate/small_dataset (%s)", rc ? err : "written");
 
     // --- the BIDS layout, read back
     IeegRun *runs;
     size_t n_runs;
-    int rc = bids_find_runs(root, "podcast", BIDS_EDF, &runs, &n_runs, err);
+    rc = bids_find_runs(root, "podcast", BIDS_EDF, &runs, &n_runs, err);
     CHECK(rc == 0 && n_runs == 2 && strcmp(runs[0].subject, "sub-01") == 0 && strcmp(runs[1].subject, "sub-08") == 0,
           "bids/finds_one_run_per_subject (%zu)", n_runs);
     rc = bids_load_run(&runs[0], "podcast", err);
@@ -139,6 +140,35 @@ TEST_MAIN("test_ieeg") {
           tracked, strong, worst);
     free(signal), free(y);
     tsv_free(&truth);
+
+    // --- region labels: a configured atlas table (nearest centroid in the same hemisphere)
+    {
+        snprintf(path, sizeof path, "%s/atlas.tsv", dir);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "label\tx\ty\tz\nnear\t50\t-20\t0\nfar\t50\t60\t60\nleft-only\t-50\t-20\t0\n");
+        fclose(f);
+        Atlas a;
+        rc = anatomy_load_atlas(path, &a, err);
+        CHECK(rc == 0 && a.n == 3 && strcmp(a.label[anatomy_label(&a, (double[3]){40, 0, 10})], "near") == 0 &&
+                  strcmp(a.label[anatomy_label(&a, (double[3]){-10, 90, 90})], "left-only") == 0,
+              "atlas/nearest_centroid_in_the_same_hemisphere");
+        if (rc == 0) anatomy_free_atlas(&a);
+        IeegOptions oa = o;
+        oa.atlas = path;
+        IeegResponses ra;
+        rc = ieeg_prepare(&oa, &st, &ra, err);
+        size_t labelled = 0;
+        for (size_t k = 0; rc == 0 && k < ra.E; k++)
+            labelled += strcmp(ra.el[k].region, ra.el[k].xyz[0] < 0 ? "left-only" : "near") == 0 ||
+                        (ra.el[k].xyz[0] >= 0 && strcmp(ra.el[k].region, "far") == 0);
+        CHECK(rc == 0 && labelled == ra.E, "atlas/every_electrode_labelled_from_the_table (%zu of %zu)", labelled, ra.E);
+        if (rc == 0) ieeg_free(&ra);
+        f = fopen(path, "w");
+        fprintf(f, "label\tx\ty\nnear\t50\t-20\n");
+        fclose(f);
+        rc = ieeg_prepare(&oa, &st, &ra, err);
+        CHECK(rc != 0 && has(err, "atlas.tsv", "label, x, y, z"), "atlas/bad_table_named (%s)", err);
+    }
 
     // --- the responses file
     snprintf(path, sizeof path, "%s/responses.h5", dir);
@@ -306,7 +336,8 @@ TEST_MAIN("test_ieeg") {
     snprintf(root, sizeof root, "%s/slow", dir);
     SimOptions slow = so;
     slow.out_dir = root, slow.subjects = "sub-08", slow.seconds = 60, slow.rate = 256;
-    CHECK(sim_make(&slow, err) == 0, "simulate/256_hz (%s)", err);
+    rc = sim_make(&slow, err);
+    CHECK(rc == 0, "simulate/256_hz (%s)", rc ? err : "written");
     IeegOptions os = options(root);
     IeegResponses rs;
     rc = ieeg_prepare(&os, &st, &rs, err);
