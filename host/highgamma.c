@@ -128,15 +128,18 @@ HgPlan *hg_plan(size_t N, double fs, const HgOptions *o, char *err) {
     // plans are made on scratch arrays of the layout hg_envelope allocates (fftw_malloc alignment)
     float *xr = fftwf_alloc_real(N > L ? N : L), *yr = fftwf_alloc_real(M);
     fftwf_complex *X = fftwf_alloc_complex(p->F), *z = fftwf_alloc_complex(p->L), *zt = fftwf_alloc_complex(p->L);
-    p->fwd = fftwf_plan_dft_r2c_1d((int)N, xr, X, FFTW_ESTIMATE);
-    p->band_inv = fftwf_plan_dft_1d((int)p->L, z, zt, FFTW_BACKWARD, FFTW_ESTIMATE);
-    p->mid_fwd = fftwf_plan_dft_r2c_1d((int)p->L, xr, X, FFTW_ESTIMATE);
-    p->out_inv = fftwf_plan_dft_c2r_1d((int)M, X, yr, FFTW_ESTIMATE);
-    fftwf_free(xr), fftwf_free(yr), fftwf_free(X), fftwf_free(z), fftwf_free(zt);
     double *xd = fftw_alloc_real(N);
     fftw_complex *Xd = fftw_alloc_complex(p->F), *zd = fftw_alloc_complex(N);
-    p->ref_fwd = fftw_plan_dft_r2c_1d((int)N, xd, Xd, FFTW_ESTIMATE);
-    p->ref_inv = fftw_plan_dft_1d((int)N, zd, zd, FFTW_BACKWARD, FFTW_ESTIMATE);
+#pragma omp critical(fftw_planner)  // FFTW's planners are not thread-safe (host/signif.c plans inside fits)
+    {
+        p->fwd = fftwf_plan_dft_r2c_1d((int)N, xr, X, FFTW_ESTIMATE);
+        p->band_inv = fftwf_plan_dft_1d((int)p->L, z, zt, FFTW_BACKWARD, FFTW_ESTIMATE);
+        p->mid_fwd = fftwf_plan_dft_r2c_1d((int)p->L, xr, X, FFTW_ESTIMATE);
+        p->out_inv = fftwf_plan_dft_c2r_1d((int)M, X, yr, FFTW_ESTIMATE);
+        p->ref_fwd = fftw_plan_dft_r2c_1d((int)N, xd, Xd, FFTW_ESTIMATE);
+        p->ref_inv = fftw_plan_dft_1d((int)N, zd, zd, FFTW_BACKWARD, FFTW_ESTIMATE);
+    }
+    fftwf_free(xr), fftwf_free(yr), fftwf_free(X), fftwf_free(z), fftwf_free(zt);
     fftw_free(xd), fftw_free(Xd), fftw_free(zd);
     if (!p->fwd || !p->band_inv || !p->mid_fwd || !p->out_inv || !p->ref_fwd || !p->ref_inv)
         DIE("FFTW failed to plan; this is a bug in brainsweep", "high-gamma: FFTW planning failed for N=%zu", N);
@@ -145,9 +148,12 @@ HgPlan *hg_plan(size_t N, double fs, const HgOptions *o, char *err) {
 
 void hg_plan_free(HgPlan *p) {
     if (!p) return;
-    fftwf_destroy_plan(p->fwd), fftwf_destroy_plan(p->band_inv), fftwf_destroy_plan(p->mid_fwd);
-    fftwf_destroy_plan(p->out_inv);
-    fftw_destroy_plan(p->ref_fwd), fftw_destroy_plan(p->ref_inv);
+#pragma omp critical(fftw_planner)
+    {
+        fftwf_destroy_plan(p->fwd), fftwf_destroy_plan(p->band_inv), fftwf_destroy_plan(p->mid_fwd);
+        fftwf_destroy_plan(p->out_inv);
+        fftw_destroy_plan(p->ref_fwd), fftw_destroy_plan(p->ref_inv);
+    }
     base_free(&p->w);
     base_free(&p);
 }
@@ -235,14 +241,19 @@ void hg_resample(const double *x, size_t n, double *y, size_t m) {
     }
     double *xd = fftw_alloc_real(n), *yd = fftw_alloc_real(m);
     fftw_complex *X = fftw_alloc_complex(n / 2 + 1);
-    fftw_plan fwd = fftw_plan_dft_r2c_1d((int)n, xd, X, FFTW_ESTIMATE);
-    fftw_plan inv = fftw_plan_dft_c2r_1d((int)m, X, yd, FFTW_ESTIMATE);
+    fftw_plan fwd, inv;
+#pragma omp critical(fftw_planner)
+    {
+        fwd = fftw_plan_dft_r2c_1d((int)n, xd, X, FFTW_ESTIMATE);
+        inv = fftw_plan_dft_c2r_1d((int)m, X, yd, FFTW_ESTIMATE);
+    }
     memcpy(xd, x, n * sizeof *xd);
     fftw_execute(fwd);
     // the signal's +m/2 and -m/2 bins both land on an even m's Nyquist bin
     if (m % 2 == 0) X[m / 2] *= 2;
     fftw_execute(inv);
     for (size_t j = 0; j < m; j++) y[j] = yd[j] / n;
+#pragma omp critical(fftw_planner)
     fftw_destroy_plan(fwd), fftw_destroy_plan(inv);
     fftw_free(xd), fftw_free(yd), fftw_free(X);
 }

@@ -48,8 +48,14 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
     const size_t F = N / 2 + 1;  // complex bins of a real FFT
     double *buf = fftw_alloc_real(N);
     fftw_complex *spec = fftw_alloc_complex(F);
-    fftw_plan fwd = fftw_plan_dft_r2c_1d((int)N, buf, spec, FFTW_ESTIMATE);
-    fftw_plan inv = fftw_plan_dft_c2r_1d((int)N, spec, buf, FFTW_ESTIMATE);
+    fftw_plan fwd, inv;
+    // FFTW's planner is not thread-safe, and layers' fits run on several threads at once: one planner at a time,
+    // in every module (the critical section's name is global)
+#pragma omp critical(fftw_planner)
+    {
+        fwd = fftw_plan_dft_r2c_1d((int)N, buf, spec, FFTW_ESTIMATE);
+        inv = fftw_plan_dft_c2r_1d((int)N, spec, buf, FFTW_ESTIMATE);
+    }
     // the folds' indicators, transformed once (each its own aligned array, as FFTW's new-array execute needs)
     fftw_complex **mask_spec = base_malloc((size_t)K * sizeof(fftw_complex *), "fold spectra");
     double *count = base_calloc((size_t)K, sizeof(double), "fold sizes");
@@ -107,6 +113,7 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
         fftw_free(x), fftw_free(ca), fftw_free(cb), fftw_free(cc), fftw_free(fy), fftw_free(fy2), fftw_free(fu);
         fftw_free(tmp);
     }
+#pragma omp critical(fftw_planner)
     fftw_destroy_plan(fwd), fftw_destroy_plan(inv);
     for (int k = 0; k < K; k++) fftw_free(mask_spec[k]);
     fftw_free(buf), fftw_free(spec), free(mask_spec);

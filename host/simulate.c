@@ -324,7 +324,9 @@ static int write_subject(const SimOptions *o, size_t si, const char *sub, SimCha
     float *data = base_malloc(base_mul(C, N) * sizeof(float), "simulated recording");
     double *probe = fftw_alloc_real(N);
     fftw_complex *pspec = fftw_alloc_complex(N / 2 + 1);
-    fftw_plan inv = fftw_plan_dft_c2r_1d((int)N, pspec, probe, FFTW_ESTIMATE);
+    fftw_plan inv;
+#pragma omp critical(fftw_planner)  // FFTW's planner is not thread-safe (host/signif.c)
+    inv = fftw_plan_dft_c2r_1d((int)N, pspec, probe, FFTW_ESTIMATE);
 #pragma omp parallel
     {
         double *buf = fftw_alloc_real(N), *m = base_malloc(n100 * sizeof(double), "modulation");
@@ -336,6 +338,7 @@ static int write_subject(const SimOptions *o, size_t si, const char *sub, SimCha
         }
         fftw_free(buf), fftw_free(spec), free(m);
     }
+#pragma omp critical(fftw_planner)
     fftw_destroy_plan(inv);
     fftw_free(probe), fftw_free(pspec);
 
