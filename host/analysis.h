@@ -110,7 +110,7 @@ void analysis_hierarchy(const double *dist, const double *layer, size_t n, size_
 // ----------------------------------------------------------------------------
 // model-to-model pathways
 
-// Xc (W, d): X (W, d) with each column's mean (accumulated in double) subtracted.
+// Xc (W, d): X (W, d) with each column's mean (accumulated in double) subtracted; Xc may be X.
 void analysis_centre_columns(const float *X, size_t W, size_t d, float *Xc);
 
 // ||A^T B||_F^2 for A (W, da) and B (W, db), through one cblas_sgemm (da x db scratch), squares summed

@@ -13,6 +13,7 @@
 #include "host/log.h"
 #include "host/threads.h"
 #include "host/tokenizer.h"
+#include "mpi/analyze.h"
 #include "mpi/comm.h"
 #include "mpi/results.h"
 #include "mpi/sweep.h"
@@ -34,6 +35,10 @@ static const char *USAGE =
     "  plan CONFIG.yaml [--gpus N] [--partition P] [--out DIR] [-P section.key=value]...\n"
     "                          check a config for a Slurm cluster, write its job scripts, print the cost\n"
     "  inspect RESULTS.h5      print a results file's metadata and layer x region matrices\n"
+    "  analyze RESULTS.h5 [--bins N] [--benchmarks FILE.csv] [--bootstrap B] [--permutations P] [--seed S]\n"
+    "          [--fdr Q] [--features DIR] [--shuffle-distances SEED]\n"
+    "                          the study's analyses (layer curves, brain scores, peak layers, hierarchy,\n"
+    "                          model-to-model pathways, statistics) written into the file under /analysis\n"
     "  tokenize MODEL.gguf TEXT print the tokens of TEXT with their byte offsets\n"
     "  config-doc              print the reference of every config key (markdown)\n"
     "  version                 print version, build and library information\n"
@@ -225,6 +230,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "sweep") == 0) return cmd_config("sweep", sweep_run, argc - 2, argv + 2);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
+    if (strcmp(cmd, "analyze") == 0) return analyze_run(argc - 2, argv + 2);
     if (strcmp(cmd, "ieeg") == 0) return cmd_config("ieeg", sweep_ieeg, argc - 2, argv + 2);
     if (strcmp(cmd, "simulate") == 0) return cmd_simulate(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);

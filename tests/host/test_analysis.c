@@ -184,7 +184,10 @@ static void fixture_cases(void) {
     // the electrode without scores is NaN on both sides: compare the others
     size_t k = 0;
     for (size_t e = 0; e < E; e++)
-        if (isfinite(ref_best[e])) best[k] = best[e], com[k] = com[e], ref_best[k] = ref_best[e], ref_com[k++] = ref_com[e];
+        if (isfinite(ref_best[e])) {
+            best[k] = best[e], com[k] = com[e];
+            ref_best[k] = ref_best[e], ref_com[k++] = ref_com[e];
+        }
     CHECK(k == E - 1, "fixture/one_electrode_without_scores (%zu of %zu scored)", k, E);
     CHECK_CLOSE("fixture/best_r", best, ref_best, k, 0, 0);
     CHECK_CLOSE("fixture/centre_of_mass", com, ref_com, k, 1e-12, 0);
@@ -231,7 +234,8 @@ static void fixture_cases(void) {
     double cka[2] = {analysis_cka(X, Y, W, da, db), analysis_cka(X, X5, W, da, 5)};
     CHECK_CLOSE("fixture/linear_cka", cka, ref_cka, 2, 1e-5, 0);
 
-    free(X5), free(prof), free(match), free(bd), free(bly), free(gc), free(q), free(layer), free(com), free(best), free(bins), free(peak);
+    free(X5), free(prof), free(match), free(bd), free(bly), free(gc), free(q), free(layer), free(com), free(best);
+    free(bins), free(peak);
     free(hi), free(lo), free(curve);
     void *all[] = {r, r_b, p, dist, x, y, group, X, Y, ref_curve, ref_lo, ref_hi, ref_best, ref_com, ref_bd, ref_bl,
                    ref_q, ref_prof, ref_gc, ref_pearson, ref_h, ref_brain, ref_cka, ref_peak, ref_bins, ref_match,
