@@ -37,7 +37,6 @@ ridge:
 output:
   path: $OUT
 YAML
-# one thread: with ridge.permutations, concurrent fits would create FFTW plans at once (not thread-safe)
 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
 rc=$?
 check "sweep_exit_0" test $rc -eq 0
