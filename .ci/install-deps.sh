@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config make
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev libpcre2-dev libutf8proc-dev libfftw3-dev
-      python3 python3-pip)
+      python3 python3-pip gnuplot-nox)
 
 missing=()
 for p in "${PKGS[@]}"; do
