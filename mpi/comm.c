@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "host/base.h"
 
@@ -32,6 +33,17 @@ void comm_finalize(void) { MPI_Finalize(); }
 int comm_rank(void) { return world_rank; }
 int comm_size(void) { return world_size; }
 void comm_barrier(void) { CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD)); }
+
+int comm_bcast_int_idle(int value, int root) {
+    MPI_Request req;
+    CHECK_MPI(MPI_Ibcast(&value, 1, MPI_INT, root, MPI_COMM_WORLD, &req));
+    const struct timespec wait = {0, 10 * 1000 * 1000};
+    for (int done = 0;;) {
+        CHECK_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) return value;
+        nanosleep(&wait, NULL);
+    }
+}
 
 void comm_bcast_floats(float *buf, size_t n, int root) {
     for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {

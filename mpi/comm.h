@@ -20,6 +20,9 @@ int comm_rank(void);
 int comm_size(void);
 void comm_barrier(void);
 
+// broadcast one int from root; the other ranks sleep while they wait (a long serial step on root, such
+// as preparing the iEEG responses, would otherwise keep every waiting rank spinning on a core it needs)
+int comm_bcast_int_idle(int value, int root);
 // broadcast n floats from root, in pieces below INT_MAX
 void comm_bcast_floats(float *buf, size_t n, int root);
 // element-wise sum of n doubles over all ranks, result on every rank

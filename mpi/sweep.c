@@ -203,8 +203,7 @@ static int ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponse
 // become one recording (W, E) of the dataset
 static int load_ieeg(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
-    int rc = comm_rank() == 0 ? ieeg_responses(c, &s->stim, &s->ieeg, err) : 0;
-    CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    int rc = comm_bcast_int_idle(comm_rank() == 0 ? ieeg_responses(c, &s->stim, &s->ieeg, err) : 0, 0);
     if (rc) return comm_rank() == 0 ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
     char path[CFG_STR + 32], why[BASE_ERR_LEN];
     responses_path(c, path, sizeof path);
