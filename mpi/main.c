@@ -15,6 +15,7 @@
 #include "host/tokenizer.h"
 #include "mpi/analyze.h"
 #include "mpi/comm.h"
+#include "mpi/plan.h"
 #include "mpi/results.h"
 #include "mpi/sweep.h"
 #include "host/simulate.h"
@@ -32,8 +33,9 @@ static const char *USAGE =
     "                          one share of a sweep, run beside others (a Slurm job array, docs/slurm.md):\n"
     "                          only these units, kept in the unit store, no results file; --prepare makes\n"
     "                          the iEEG responses and the store first; a plain run then writes the results\n"
-    "  plan CONFIG.yaml [--gpus N] [--partition P] [--out DIR] [-P section.key=value]...\n"
-    "                          check a config for a Slurm cluster, write its job scripts, print the cost\n"
+    "  plan CONFIG.yaml [--gpus N] [--nodes N] [--cpus N] [--partition P] [--out DIR] [--per-context] [-P k=v]\n"
+    "                          check a config for a Slurm cluster (GPUs per node, one rank each), print\n"
+    "                          the cost estimate, write its job scripts; submits nothing (docs/slurm.md)\n"
     "  inspect RESULTS.h5      print a results file's metadata and layer x region matrices\n"
     "  analyze RESULTS.h5 [--bins N] [--benchmarks FILE.csv] [--bootstrap B] [--permutations P] [--seed S]\n"
     "          [--fdr Q] [--features DIR] [--shuffle-distances SEED]\n"
@@ -94,6 +96,29 @@ static int cmd_config(const char *cmd, int (*driver)(const SweepOptions *), int 
         rc = driver(&opt);
         comm_finalize();
     }
+    free(overrides);
+    return rc;
+}
+
+static int cmd_plan(int argc, char **argv) {
+    PlanOptions o = {0};
+    const char **overrides = base_calloc((size_t)argc + 1, sizeof(char *), "overrides");
+    int rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-P") == 0 && v) overrides[o.n_overrides++] = argv[++i];
+        else if (strcmp(a, "--gpus") == 0 && v && atoi(v) >= 0) o.gpus = atoi(argv[++i]);
+        else if (strcmp(a, "--nodes") == 0 && v && atoi(v) > 0) o.nodes = atoi(argv[++i]);
+        else if (strcmp(a, "--cpus") == 0 && v && atoi(v) > 0) o.cpus = atoi(argv[++i]);
+        else if (strcmp(a, "--partition") == 0 && v) o.partition = argv[++i];
+        else if (strcmp(a, "--out") == 0 && v) o.out_dir = argv[++i];
+        else if (strcmp(a, "--per-context") == 0) o.per_context = 1;
+        else if (a[0] != '-' && !o.config_path) o.config_path = a;
+        else rc = 2, fprintf(stderr, "brainsweep plan: unexpected argument '%s'\n%s", a, USAGE);
+    }
+    if (rc == 0 && !o.config_path) rc = 2, fprintf(stderr, "brainsweep plan: a config file is required\n%s", USAGE);
+    o.overrides = overrides;
+    if (rc == 0) rc = plan_run(&o);
     free(overrides);
     return rc;
 }
@@ -230,6 +255,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "sweep") == 0) return cmd_config("sweep", sweep_run, argc - 2, argv + 2);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
+    if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
     if (strcmp(cmd, "analyze") == 0) return analyze_run(argc - 2, argv + 2);
     if (strcmp(cmd, "ieeg") == 0) return cmd_config("ieeg", sweep_ieeg, argc - 2, argv + 2);
     if (strcmp(cmd, "simulate") == 0) return cmd_simulate(argc - 2, argv + 2);
