@@ -16,6 +16,7 @@
 #include "mpi/analyze.h"
 #include "mpi/comm.h"
 #include "mpi/plan.h"
+#include "mpi/report.h"
 #include "mpi/results.h"
 #include "mpi/sweep.h"
 #include "host/simulate.h"
@@ -41,6 +42,8 @@ static const char *USAGE =
     "          [--fdr Q] [--features DIR] [--shuffle-distances SEED]\n"
     "                          the study's analyses (layer curves, brain scores, peak layers, hierarchy,\n"
     "                          model-to-model pathways, statistics) written into the file under /analysis\n"
+    "  report RESULTS.h5 -o DIR  draw the file's /analysis (run analyze first) as PNG and SVG figures with their\n"
+    "                          data and gnuplot scripts, and an index.md with the tables (needs gnuplot)\n"
     "  tokenize MODEL.gguf TEXT print the tokens of TEXT with their byte offsets\n"
     "  config-doc              print the reference of every config key (markdown)\n"
     "  version                 print version, build and library information\n"
@@ -257,6 +260,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
     if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
     if (strcmp(cmd, "analyze") == 0) return analyze_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0) return report_run(argc - 2, argv + 2);
     if (strcmp(cmd, "ieeg") == 0) return cmd_config("ieeg", sweep_ieeg, argc - 2, argv + 2);
     if (strcmp(cmd, "simulate") == 0) return cmd_simulate(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
