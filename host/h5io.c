@@ -118,6 +118,33 @@ int h5_read_attr_double(hid_t obj, const char *name, double *v, size_t n) {
     return rc;
 }
 
+long h5_read_attr_long(hid_t obj, const char *name) {
+    long v = -1;
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LONG, &v) < 0) v = -1;
+    if (a >= 0) H5Aclose(a);
+    return v;
+}
+
+int h5_read_array(hid_t f, const char *name, hid_t mem_type, void *out, size_t n) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    int same = (size_t)H5Sget_simple_extent_npoints(sp) == n;
+    int rc = same && (n == 0 || H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0) ? 0 : -1;
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
+void *h5_read_new(hid_t f, const char *name, hid_t mem_type, size_t n) {
+    void *out = base_malloc(base_mul(n ? n : 1, H5Tget_size(mem_type)), name);
+    if (h5_read_array(f, name, mem_type, out, n)) base_free(&out);
+    return out;
+}
+
 int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank) {
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);

@@ -28,6 +28,12 @@ char **h5_read_strings(hid_t f, const char *name, size_t *n);
 void h5_free_strings(char **s, size_t n);
 int h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap);
 int h5_read_attr_double(hid_t obj, const char *name, double *v, size_t n);
+// a scalar attribute as a long; -1 when absent or unreadable
+long h5_read_attr_long(hid_t obj, const char *name);
+// dataset name as n values of mem_type into out; -1 when absent or holding another number of values
+int h5_read_array(hid_t f, const char *name, hid_t mem_type, void *out, size_t n);
+// the same into a new array (caller frees); NULL when absent or of another size
+void *h5_read_new(hid_t f, const char *name, hid_t mem_type, size_t n);
 // a dataset's dimensions (up to 4); -1 when absent
 int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank);
 

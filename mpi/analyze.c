@@ -43,29 +43,6 @@ typedef struct {
 // ----------------------------------------------------------------------------
 // reading
 
-// a root attribute as an int; -1 when absent
-static long attr_long(hid_t obj, const char *name) {
-    long v = -1;
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LONG, &v) < 0) v = -1;
-    if (a >= 0) H5Aclose(a);
-    return v;
-}
-
-// dataset name as n values of mem_type; -1 when absent or of another size
-static int read_all(hid_t f, const char *name, hid_t mem_type, void *out, size_t n) {
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return -1;
-    hid_t sp = H5Dget_space(d);
-    int same = (size_t)H5Sget_simple_extent_npoints(sp) == n;
-    int rc = same && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 ? 0 : -1;
-    H5Sclose(sp);
-    H5Dclose(d);
-    return rc;
-}
-
 // the value of `cache_dir:` in the features section of the resolved config ("" when unset)
 static void config_cache_dir(hid_t f, char *out, size_t cap) {
     out[0] = '\0';
@@ -109,13 +86,13 @@ static int results_read(const char *path, Results *res, char *err) {
         base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
         goto done;
     }
-    long version = attr_long(f, "schema_version");
+    long version = h5_read_attr_long(f, "schema_version");
     if (version != RESULTS_SCHEMA_VERSION) {
         base_errf(err, "%s: schema version %ld; analyze reads version %d (rerun the sweep with this brainsweep)", path,
                   version, RESULTS_SCHEMA_VERSION);
         goto done;
     }
-    if (attr_long(f, "complete") != 1) {
+    if (h5_read_attr_long(f, "complete") != 1) {
         base_errf(err, "%s: incomplete results (the sweep did not finish)", path);
         goto done;
     }
@@ -151,8 +128,8 @@ static int results_read(const char *path, Results *res, char *err) {
     size_t n = base_mul(base_mul(res->M * res->C, res->H), res->T);
     res->r = base_malloc(n * sizeof(double), "scores");
     res->p = base_malloc(n * sizeof(double), "p-values");
-    if (read_all(f, "/models/n_layers", H5T_NATIVE_INT, res->n_layers, res->M) != 0 ||
-        read_all(f, "/scores/r", H5T_NATIVE_DOUBLE, res->r, n) != 0) {
+    if (h5_read_array(f, "/models/n_layers", H5T_NATIVE_INT, res->n_layers, res->M) != 0 ||
+        h5_read_array(f, "/scores/r", H5T_NATIVE_DOUBLE, res->r, n) != 0) {
         base_errf(err, "%s: cannot read /models/n_layers or /scores/r", path);
         goto done;
     }
@@ -163,14 +140,14 @@ static int results_read(const char *path, Results *res, char *err) {
             goto done;
         }
     int any_p = 0;
-    if (read_all(f, "/scores/p", H5T_NATIVE_DOUBLE, res->p, n) == 0)
+    if (h5_read_array(f, "/scores/p", H5T_NATIVE_DOUBLE, res->p, n) == 0)
         for (size_t i = 0; i < n && !any_p; i++) any_p = isfinite(res->p[i]);
     if (!any_p) base_free(&res->p);
     if (H5Lexists(f, "/electrodes", H5P_DEFAULT) > 0) {
         res->el_region = h5_read_strings(f, "/electrodes/region", &res->n_el);
         res->dist = base_malloc((res->T ? res->T : 1) * sizeof(double), "distances");
         if (res->S != 1 || !res->el_region || res->n_el != res->T ||
-            read_all(f, "/electrodes/distance", H5T_NATIVE_DOUBLE, res->dist, res->T) != 0) {
+            h5_read_array(f, "/electrodes/distance", H5T_NATIVE_DOUBLE, res->dist, res->T) != 0) {
             base_errf(err, "%s: /electrodes does not match the region axis of /scores/r (iEEG sweeps have one subject "
                       "entry and an electrode per region column)", path);
             goto done;

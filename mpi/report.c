@@ -78,31 +78,6 @@ typedef struct {
 // ----------------------------------------------------------------------------
 // reading
 
-// a root attribute as an int; -1 when absent
-static long attr_long(hid_t obj, const char *name) {
-    long v = -1;
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LONG, &v) < 0) v = -1;
-    if (a >= 0) H5Aclose(a);
-    return v;
-}
-
-// dataset name as n values of mem_type in a new array; NULL when absent or of another size
-static void *read_new(hid_t f, const char *name, hid_t mem_type, size_t n) {
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return NULL;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return NULL;
-    hid_t sp = H5Dget_space(d);
-    void *out = base_malloc(base_mul(n ? n : 1, H5Tget_size(mem_type)), name);
-    if ((size_t)H5Sget_simple_extent_npoints(sp) != n ||
-        (n && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0))
-        base_free(&out);
-    H5Sclose(sp);
-    H5Dclose(d);
-    return out;
-}
-
 // the extent of axis k of dataset name; 0 when absent
 static size_t extent(hid_t f, const char *name, int k) {
     hsize_t dims[4];
@@ -166,7 +141,7 @@ static int read_arrays(hid_t f, Report *r, char *err) {
         {"/analysis/pathways/cka_best", I, MMCH, &r->cka_best},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        void *p = read_new(f, want[i].name, want[i].type, want[i].n);
+        void *p = h5_read_new(f, want[i].name, want[i].type, want[i].n);
         memcpy(want[i].out, &p, sizeof p);
         if (!p)
             return base_errf(err, "%s: %s is missing or does not match /models and /contexts (an /analysis from "
@@ -182,10 +157,10 @@ static int read_arrays(hid_t f, Report *r, char *err) {
 // /electrodes of an iEEG sweep: positions and distances of the T targets (absent: r->dist stays NULL)
 static int read_electrodes(hid_t f, Report *r, char *err) {
     if (H5Lexists(f, "/electrodes", H5P_DEFAULT) <= 0) return 0;
-    r->dist = read_new(f, "/electrodes/distance", H5T_NATIVE_DOUBLE, r->T);
-    r->xyz = read_new(f, "/electrodes/xyz", H5T_NATIVE_DOUBLE, base_mul(r->T, 3));
-    double *left = read_new(f, "/electrodes/pmhg_left", H5T_NATIVE_DOUBLE, 3);
-    double *right = read_new(f, "/electrodes/pmhg_right", H5T_NATIVE_DOUBLE, 3);
+    r->dist = h5_read_new(f, "/electrodes/distance", H5T_NATIVE_DOUBLE, r->T);
+    r->xyz = h5_read_new(f, "/electrodes/xyz", H5T_NATIVE_DOUBLE, base_mul(r->T, 3));
+    double *left = h5_read_new(f, "/electrodes/pmhg_left", H5T_NATIVE_DOUBLE, 3);
+    double *right = h5_read_new(f, "/electrodes/pmhg_right", H5T_NATIVE_DOUBLE, 3);
     int ok = r->dist && r->xyz && left && right;
     for (int k = 0; k < 3 && ok; k++) r->pmhg[0][k] = left[k], r->pmhg[1][k] = right[k];
     free(left);
@@ -207,10 +182,10 @@ static int report_read(const char *path, Report *r, char *err) {
     int rc = -1;
     if (h5_read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0) {
         base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
-    } else if (attr_long(f, "schema_version") != RESULTS_SCHEMA_VERSION) {
-        base_errf(err, "%s: schema version %ld; report reads version %d", path, attr_long(f, "schema_version"),
+    } else if (h5_read_attr_long(f, "schema_version") != RESULTS_SCHEMA_VERSION) {
+        base_errf(err, "%s: schema version %ld; report reads version %d", path, h5_read_attr_long(f, "schema_version"),
                   RESULTS_SCHEMA_VERSION);
-    } else if (attr_long(f, "complete") != 1) {
+    } else if (h5_read_attr_long(f, "complete") != 1) {
         base_errf(err, "%s: incomplete results (the sweep did not finish)", path);
     } else if (H5Lexists(f, "/analysis", H5P_DEFAULT) <= 0) {
         base_errf(err, "%s: no /analysis group: run brainsweep analyze %s first", path, path);

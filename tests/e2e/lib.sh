@@ -15,3 +15,27 @@ check() {  # check "description" command...
 }
 skip() { E2E_SKIPPED=$((E2E_SKIPPED + 1)); echo "SKIP $E2E_NAME/$1  $2"; }
 summary() { echo "$E2E_NAME: $E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"; [ "$E2E_FAILED" -eq 0 ]; }
+
+# ieeg_sim_yaml SIM OUT NAME=PATH...: the config of a sweep of a dataset made by `brainsweep simulate` (word
+# responses, no delays, 5 folds), one model per NAME=PATH; other keys come as -P overrides
+ieeg_sim_yaml() {
+  local sim=$1 out=$2 m; shift 2
+  echo "models:"
+  for m in "$@"; do echo "  - {name: ${m%%=*}, path: ${m#*=}}"; done
+  cat <<YAML
+stimulus:
+  file: $sim/stimuli/words.tsv
+recordings:
+  format: ieeg
+ieeg:
+  bids: $sim
+  task: podcast
+  stimulus_event: podcast
+design:
+  delays: [0]
+ridge:
+  folds: 5
+output:
+  path: $out
+YAML
+}

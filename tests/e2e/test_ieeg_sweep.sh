@@ -14,24 +14,7 @@ check "simulate_writes_bids" test -s "$SIM/sub-03/ieeg/sub-03_task-podcast_ieeg.
 check "simulate_writes_truth" test -s "$SIM/groundtruth/electrodes.tsv" -a -s "$SIM/groundtruth/weights.h5" -a \
   -s "$SIM/groundtruth/truth.json"
 
-cat >"$E2E_TMP/sim.yaml" <<YAML
-models:
-  - {name: stories260K, path: data/models/stories260K.gguf}
-stimulus:
-  file: $SIM/stimuli/words.tsv
-recordings:
-  format: ieeg
-ieeg:
-  bids: $SIM
-  task: podcast
-  stimulus_event: podcast
-design:
-  delays: [0]
-ridge:
-  folds: 5
-output:
-  path: $E2E_TMP/out/results.h5
-YAML
+ieeg_sim_yaml "$SIM" "$E2E_TMP/out/results.h5" stories260K=data/models/stories260K.gguf >"$E2E_TMP/sim.yaml"
 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
 rc=$?
 check "sweep_exit_0" test $rc -eq 0

@@ -74,30 +74,10 @@ OUT=$E2E_TMP/ieeg/results.h5
 "$BRAINSWEEP" simulate "$SIM" --subjects sub-01,sub-08 --seconds 240 --electrodes 16 --seed 3 \
   >"$E2E_TMP/sim.log" 2>&1
 check "simulate_exit_0" test $? -eq 0
-cat >"$E2E_TMP/sim.yaml" <<YAML
-models:
-  - {name: stories260K, path: data/models/stories260K.gguf}
-  - {name: stories260K-3layers, path: tests/fixtures/stories260K-3layers.gguf}
-stimulus:
-  file: $SIM/stimuli/words.tsv
-recordings:
-  format: ieeg
-ieeg:
-  bids: $SIM
-  task: podcast
-  stimulus_event: podcast
-context:
-  policy: [full, "tokens:8"]
-features:
-  cache_dir: $E2E_TMP/features
-design:
-  delays: [0]
-ridge:
-  folds: 5
-output:
-  path: $OUT
-YAML
-"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
+ieeg_sim_yaml "$SIM" "$OUT" stories260K=data/models/stories260K.gguf \
+  stories260K-3layers=tests/fixtures/stories260K-3layers.gguf >"$E2E_TMP/sim.yaml"
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P "context.policy=[full, tokens:8]" -P features.cache_dir="$E2E_TMP/features" \
+  -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
 rc=$?
 check "ieeg_sweep_exit_0" test $rc -eq 0
 [ $rc -eq 0 ] || tail -20 "$E2E_TMP/sweep.log"
