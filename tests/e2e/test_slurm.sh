@@ -6,7 +6,7 @@
 # results. A longer job is cancelled mid-run and submitted again, and another is sent the time-limit warning (USR1):
 # each resumes from its unit store and equals the uninterrupted run. `plan` refuses bad input before anything is
 # written. The cluster is shut down whatever happens. Skipped where Slurm or munge is not installed (.ci/run installs
-# them) or without root (slurmd must launch jobs).
+# them), without root (slurmd must launch jobs) or without a cgroup filesystem (slurmd refuses to start).
 source "$(dirname "$0")/lib.sh"
 missing=""
 for c in munged mungekey slurmctld slurmd sbatch squeue scontrol sinfo scancel h5diff; do
@@ -19,6 +19,11 @@ if [ -n "$missing" ]; then
 fi
 if [ "$(id -u)" -ne 0 ]; then
   skip "all" "needs root: slurmd launches the jobs"
+  summary
+  exit
+fi
+if ! grep -q ' /sys/fs/cgroup ' /proc/self/mounts; then  # Debian's slurmd will not start without it
+  skip "all" "no cgroup filesystem at /sys/fs/cgroup (a bare chroot or container): slurmd cannot start here"
   summary
   exit
 fi
