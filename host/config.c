@@ -94,6 +94,9 @@ static const Param PARAMS[] = {
      "car: subtract the mean of the good channels at every sample before filtering; none: as recorded"},
     {"ieeg", "band", P_DOUBLE_LIST, F(ieeg_band), 2, F(n_ieeg_band), 1, 5000, "[70, 150]", NULL,
      "high-gamma band (Hz): the Gaussian filters whose centres lie in it (the reference study: 70-150)"},
+    {"ieeg", "envelope", P_ENUM, F(ieeg_exact), 0, NONE, 0, 0, "fast", "fast|exact",
+     "fast: each band's analytic signal at a reduced rate (within 1e-3 of naplib's 100 Hz output); exact: at the "
+     "recording's rate, naplib's output to float precision, about 3x slower"},
     {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg_rate), 0, NONE, 10, 1000, "100", NULL,
      "rate (Hz) of the envelope, z-scored per channel and run"},
     {"ieeg", "window_ms", P_DOUBLE, F(ieeg_window_ms), 0, NONE, 1, 10000, "100", NULL,

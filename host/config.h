@@ -86,6 +86,7 @@ typedef struct {
     double ieeg_resp_window;
     double ieeg_fdr;
     int ieeg_electrodes;      // 0: responsive, 1: all good electrodes
+    int ieeg_exact;           // 1: the high-gamma bands at the full rate (naplib's own output to float precision)
     int ieeg_continuous;      // 0: one value per word; 1: the envelope on the story's clock (lags in design.delays)
     double ieeg_pmhg_left[3], ieeg_pmhg_right[3];
     size_t n_pmhg_left, n_pmhg_right;

@@ -107,7 +107,7 @@ HgPlan *hg_plan(size_t N, double fs, const HgOptions *o, char *err) {
     double sd_max = sd[nb - 1], mid_rate = 0.5 * o->out_rate + HG_GUARD * sd_max;  // sd grows with cf
     size_t Lmin = (size_t)ceil(mid_rate * N / fs), L = smooth_len(wmax > Lmin ? wmax : Lmin);
     if (L < M) L = smooth_len(M);
-    p->L = L >= N ? N : L;  // at full length the fast path is the definition up to the tail cut
+    p->L = L >= N || o->full_rate ? N : L;  // at full length the fast path is the definition up to the tail cut
 
     p->w = base_malloc(wsum * sizeof *p->w, "high-gamma band weights");
     for (size_t b = 0; b < nb; b++)

@@ -80,7 +80,7 @@ static int envelope_from_edf(const IeegOptions *o, const IeegRun *run, char *con
         free(good);
     }
     double line = o->line_freq > 0 ? o->line_freq : o->line_freq < 0 ? 0 : run->line_freq;
-    HgOptions ho = {o->band_lo, o->band_hi, line, o->notch_width, o->envelope_rate};
+    HgOptions ho = {o->band_lo, o->band_hi, line, o->notch_width, o->envelope_rate, o->full_rate};
     char why[BASE_ERR_LEN];
     if (!(plan = hg_plan(N, fs, &ho, why))) {
         base_errf(err, "%s: %s", run->data, why);

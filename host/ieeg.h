@@ -47,6 +47,7 @@ typedef struct {
     int car;                   // common-average reference
     double band_lo, band_hi;   // Hz
     double envelope_rate;      // Hz
+    int full_rate;             // the bands at the recording's rate (HgOptions.full_rate)
     double window;             // s, centred on each word
     int continuous;            // the envelope on the story's clock instead of word windows
     double onset_gap;          // s of silence before a speech onset

@@ -109,12 +109,24 @@ static int word_level(const SweepConfig *c) {
 }
 
 static void ieeg_options(const SweepConfig *c, IeegOptions *o) {
-    IeegOptions x = {c->ieeg_bids,       c->ieeg_task,       c->ieeg_event,          (BidsSource)c->ieeg_source,
-                     c->ieeg_line_freq,  c->ieeg_notch_width, c->ieeg_car,           c->ieeg_band[0],
-                     c->ieeg_band[1],    c->ieeg_rate,       c->ieeg_window_ms / 1000, c->ieeg_continuous,
-                     c->ieeg_onset_gap,
-                     c->ieeg_resp_window, c->ieeg_fdr,       c->n_pmhg_left == 3,    {0},
-                     {0},                c->ieeg_atlas};
+    IeegOptions x = {.bids_root = c->ieeg_bids,
+                     .task = c->ieeg_task,
+                     .stim_event = c->ieeg_event,
+                     .source = (BidsSource)c->ieeg_source,
+                     .line_freq = c->ieeg_line_freq,
+                     .notch_width = c->ieeg_notch_width,
+                     .car = c->ieeg_car,
+                     .band_lo = c->ieeg_band[0],
+                     .band_hi = c->ieeg_band[1],
+                     .envelope_rate = c->ieeg_rate,
+                     .full_rate = c->ieeg_exact,
+                     .window = c->ieeg_window_ms / 1000,
+                     .continuous = c->ieeg_continuous,
+                     .onset_gap = c->ieeg_onset_gap,
+                     .resp_window = c->ieeg_resp_window,
+                     .fdr = c->ieeg_fdr,
+                     .has_pmhg = c->n_pmhg_left == 3,
+                     .atlas = c->ieeg_atlas};
     memcpy(x.pmhg_left, c->ieeg_pmhg_left, sizeof x.pmhg_left);
     memcpy(x.pmhg_right, c->ieeg_pmhg_right, sizeof x.pmhg_right);
     *o = x;
@@ -143,10 +155,11 @@ static char *responses_key(const SweepConfig *c, const Stimulus *st, char *err) 
     size_t cap = 1024 + n * (BIDS_PATH + 64), len = 0;
     char *key = base_malloc(cap, "responses key");
     len += (size_t)snprintf(key + len, cap - len,
-                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g window_ms=%g continuous=%d "
+                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g exact=%d window_ms=%g continuous=%d "
                             "gap=%g resp=%g fdr=%g pmhg=%zu:%g,%g,%g:%g,%g,%g atlas=%s words=%016llx\n",
                             c->ieeg_task, c->ieeg_source, c->ieeg_event, c->ieeg_line_freq, c->ieeg_notch_width,
-                            c->ieeg_car, c->ieeg_band[0], c->ieeg_band[1], c->ieeg_rate, c->ieeg_window_ms, c->ieeg_continuous,
+                            c->ieeg_car, c->ieeg_band[0], c->ieeg_band[1], c->ieeg_rate, c->ieeg_exact, c->ieeg_window_ms,
+                            c->ieeg_continuous,
                             c->ieeg_onset_gap, c->ieeg_resp_window, c->ieeg_fdr, c->n_pmhg_left, c->ieeg_pmhg_left[0],
                             c->ieeg_pmhg_left[1], c->ieeg_pmhg_left[2], c->ieeg_pmhg_right[0], c->ieeg_pmhg_right[1],
                             c->ieeg_pmhg_right[2], c->ieeg_atlas, (unsigned long long)h);

@@ -215,9 +215,12 @@ static void test_naplib(void) {
         if (!x || !env || !env100) continue;
         char err[BASE_ERR_LEN];
         HgPlan *p = hg_plan(N, fs, &HG_DEFAULT, err);
+        HgOptions exact_o = HG_DEFAULT;
+        exact_o.full_rate = 1;
+        HgPlan *px = hg_plan(N, fs, &exact_o, err);
         double *xd = malloc(N * 8), *got = malloc(N * 8), *want = malloc(N * 8);
         float *fast = malloc(M * 4);
-        double e_full = 0, e_fast = 0;
+        double e_full = 0, e_fast = 0, e_exact = 0;
         for (size_t ch = 0; ch < C; ch++) {
             to_f64(xd, x + ch * N, N);
             hg_envelope_full(p, xd, got);
@@ -227,7 +230,15 @@ static void test_naplib(void) {
             to_f64(got, fast, M);
             to_f64(want, env100 + ch * M, M);
             e_fast = fmax(e_fast, rel_err(got, want, M));
+            hg_envelope(px, x + ch * N, fast);
+            to_f64(got, fast, M);
+            e_exact = fmax(e_exact, rel_err(got, want, M));
         }
+        CHECK(hg_mid_len(px) == N && e_exact <= 1e-4,
+              "naplib/%s_full_rate_option_vs_fs_out_100 (the pipeline's ieeg.envelope: exact; max|diff|/max|ref| = "
+              "%.2e <= 1e-4)",
+              tags[k], e_exact);
+        hg_plan_free(px);
         CHECK(hg_out_len(p) == M && e_full <= 1e-4,
               "naplib/%s_full_rate_envelope (N=%zu, max|diff|/max|ref| = %.2e <= 1e-4)", tags[k], N, e_full);
         CHECK(e_fast <= 1e-3, "naplib/%s_fast_path_vs_fs_out_100 (M=%zu, max|diff|/max|ref| = %.2e <= 1e-3)", tags[k],

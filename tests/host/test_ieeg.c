@@ -20,7 +20,8 @@
 #include "tests/test.h"
 
 static IeegOptions options(const char *root) {
-    IeegOptions o = {root, "podcast", "podcast", BIDS_EDF, 0, 2, 1, 70, 150, 100, 0.1, 0, 0.5, 0.5, 0.05, 0, {0}, {0}, ""};
+    IeegOptions o = {root, "podcast", "podcast", BIDS_EDF, 0, 2, 1, 70, 150, 100, 0, 0.1, 0, 0.5, 0.5, 0.05, 0, {0}, {0},
+                     ""};
     return o;
 }
 
