@@ -270,7 +270,7 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
     size_t total = s->n + n;
     float *cat = base_malloc(base_mul(s->C, total) * sizeof(float), "envelope");
     for (size_t c = 0; c < s->C; c++) {
-        memcpy(cat + c * total, s->env + c * s->n, s->n * sizeof(float));
+        if (s->n) memcpy(cat + c * total, s->env + c * s->n, s->n * sizeof(float));  // the first run: no env yet
         memcpy(cat + c * total + s->n, env + c * n, n * sizeof(float));
     }
     free(s->env);
