@@ -151,7 +151,7 @@ int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank) {
     if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
     *rank = H5Sget_simple_extent_ndims(sp);
-    int rc = *rank >= 1 && *rank <= 4 ? 0 : -1;
+    int rc = *rank >= 1 && *rank <= H5IO_MAX_RANK ? 0 : -1;
     if (rc == 0) H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
     H5Dclose(d);

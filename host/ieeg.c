@@ -109,7 +109,7 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
     hid_t f = H5Fopen(run->data, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return base_errf(err, "%s: not a readable HDF5 file", run->data);
     int rc = -1, rank;
-    hsize_t dims[4];
+    hsize_t dims[H5IO_MAX_RANK];
     size_t n_names = 0;
     char **file_names = h5_read_strings(f, "/channels", &n_names);
     float *all = NULL;
@@ -491,7 +491,7 @@ int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, ch
     if (f < 0) return base_errf(err, "%s: not a readable HDF5 file", path);
     char schema[64] = "", *stored = base_malloc(65536, "key");
     int rc = -1, rank;
-    hsize_t dims[4];
+    hsize_t dims[H5IO_MAX_RANK];
     if (h5_read_attr_string(f, "schema", schema, sizeof schema) || strcmp(schema, RESPONSES_SCHEMA) != 0) {
         base_errf(err, "%s: not a brainsweep responses file", path);
         goto done;

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "host/analysis.h"
 #include "host/anatomy.h"
 #include "host/base.h"
 #include "host/edf.h"
 #include "host/extract.h"
+#include "host/features.h"
 #include "host/h5io.h"
 #include "host/model.h"
 #include "host/stimulus.h"
@@ -40,15 +42,6 @@ static Rng rng_for(uint64_t seed, uint64_t a, uint64_t b) {
     Rng r = {seed ^ (a * 0x632be59bd9b4e019ull) ^ (b * 0x85157af5ull + 0x1234567ull)};
     rng_next(&r);
     return r;
-}
-
-static void zscore(double *x, size_t n, size_t stride) {
-    double s = 0, ss = 0;
-    for (size_t i = 0; i < n; i++) s += x[i * stride];
-    double mean = s / (double)n;
-    for (size_t i = 0; i < n; i++) ss += (x[i * stride] - mean) * (x[i * stride] - mean);
-    double inv = ss > 0 ? 1.0 / sqrt(ss / (double)(n > 1 ? n - 1 : 1)) : 0;
-    for (size_t i = 0; i < n; i++) x[i * stride] = (x[i * stride] - mean) * inv;
 }
 
 static int write_text(const char *path, const char *text, char *err) {
@@ -115,14 +108,14 @@ static int word_signals(const SimOptions *o, const Stimulus *st, double **sig, f
             Rng r = rng_for(o->seed, 0xbe7a, l);
             for (size_t j = 0; j < *dmax; j++) (*beta)[l * *dmax + j] = j < d ? (float)rng_norm(&r) : NAN;
             for (size_t i = 0; i < W * d; i++) x[i] = states[off[l] + i];
-            for (size_t j = 0; j < d; j++) zscore(x + j, W, d);
+            feat_zscore(x, W, d);
             double *s = *sig + l * W;
             for (size_t w = 0; w < W; w++) {
                 double acc = 0;
                 for (size_t j = 0; j < d; j++) acc += x[w * d + j] * (*beta)[l * *dmax + j];
                 s[w] = acc;
             }
-            zscore(s, W, 1);
+            feat_zscore(s, W, 1);
         }
         free(x);
     }
@@ -398,15 +391,6 @@ fail:
     return -1;
 }
 
-static double pearson(const double *x, const double *y, size_t n) {
-    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
-    mx /= (double)n, my /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx), syy += (y[i] - my) * (y[i] - my);
-    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-}
-
 int sim_make(const SimOptions *o, char *err) {
     char path[2300], words[2300];
     snprintf(path, sizeof path, "%s/stimuli", o->out_dir);
@@ -484,7 +468,7 @@ int sim_make(const SimOptions *o, char *err) {
                    "  \"SourceDatasets\": [{\"URL\": \"doi:10.18112/openneuro.ds005574.v1.0.2\"}]\n}\n",
                    err))
         goto done_glob;
-    double hr = n_resp > 2 ? pearson(dist, lay, n_resp) : NAN;
+    double hr = analysis_pearson(dist, lay, n_resp);
     char json[4096];
     snprintf(json, sizeof json,
              "{\n  \"model\": \"%s\",\n  \"hidden_states\": %zu,\n  \"seed\": %llu,\n  \"words\": %zu,\n"
@@ -528,8 +512,8 @@ int sim_score(const char *dataset, const char *results, double snr_threshold, Si
     if (tsv_load(path, &t, err)) return -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(results, H5F_ACC_RDONLY, H5P_DEFAULT);
-    int rc = -1, rank;
-    hsize_t dims[5];
+    int rc = -1, rank = 0;
+    hsize_t dims[H5IO_MAX_RANK];
     size_t ns = 0, nn = 0;
     char **sub = NULL, **name = NULL;
     float *r = NULL;
@@ -540,23 +524,13 @@ int sim_score(const char *dataset, const char *results, double snr_threshold, Si
     }
     sub = h5_read_strings(f, "/electrodes/subject", &ns);
     name = h5_read_strings(f, "/electrodes/name", &nn);
-    hid_t ds = H5Dopen2(f, "/scores/r", H5P_DEFAULT);
-    if (ds >= 0) {
-        hid_t sp = H5Dget_space(ds);
-        rank = H5Sget_simple_extent_ndims(sp);
-        if (rank == 5) H5Sget_simple_extent_dims(sp, dims, NULL);
-        H5Sclose(sp);
-    }
-    if (!sub || !name || ds < 0 || rank != 5 || ns != nn || dims[4] != ns) {
-        if (ds >= 0) H5Dclose(ds);
+    if (!sub || !name || h5_dims(f, "/scores/r", dims, &rank) || rank != 5 || ns != nn || dims[4] != ns) {
         base_errf(err, "%s: not the results of an ieeg sweep (no /electrodes table matching /scores/r)", results);
         goto done;
     }
-    size_t H = (size_t)dims[2], E = ns, per = base_mul(H, base_mul((size_t)dims[3], E));
-    r = base_malloc(base_mul((size_t)dims[0] * (size_t)dims[1], per) * sizeof(float), "scores");
-    herr_t read = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r);
-    H5Dclose(ds);
-    if (read < 0) {
+    size_t H = (size_t)dims[2], E = ns;
+    r = h5_read_new(f, "/scores/r", H5T_NATIVE_FLOAT, base_mul((size_t)(dims[0] * dims[1] * dims[3]), H * E));
+    if (!r) {
         base_errf(err, "%s: cannot read /scores/r", results);
         goto done;
     }
@@ -592,8 +566,8 @@ int sim_score(const char *dataset, const char *results, double snr_threshold, Si
             fprintf(report, "%s\t%s\t%.3f\t%.1f\t%.0f\t%zu\t%.3f\n", sub[e], name[e], snr, dist, layer, peak,
                     r[peak * E + e]);
     }
-    sc->hierarchy_planted = sc->n_hierarchy > 2 ? pearson(d, planted, sc->n_hierarchy) : NAN;
-    sc->hierarchy_found = sc->n_hierarchy > 2 ? pearson(d, found, sc->n_hierarchy) : NAN;
+    sc->hierarchy_planted = analysis_pearson(d, planted, sc->n_hierarchy);
+    sc->hierarchy_found = analysis_pearson(d, found, sc->n_hierarchy);
     rc = 0;
 done:
     free(r), free(d);

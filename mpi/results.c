@@ -397,6 +397,27 @@ void results_print_grouped(FILE *out, const char *model, const char *context, in
     free(name), free(of), free(by), free(count);
 }
 
+hid_t results_open(const char *path, const char *reader, char *err) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!base_file_exists(path)) return base_errf(err, "%s: no such file", path);
+    if (H5Fis_hdf5(path) <= 0) return base_errf(err, "%s: not a brainsweep results file (not HDF5)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return base_errf(err, "%s: cannot open as HDF5", path);
+    char schema[64] = "";
+    long version = h5_read_attr_long(f, "schema_version");
+    if (h5_read_attr_string(f, "schema", schema, sizeof schema) != 0 || strcmp(schema, RESULTS_SCHEMA) != 0)
+        base_errf(err, "%s: not a brainsweep results file (no '%s' schema attribute)", path, RESULTS_SCHEMA);
+    else if (version != RESULTS_SCHEMA_VERSION)
+        base_errf(err, "%s: schema version %ld; %s reads version %d (rerun the sweep with this brainsweep)", path,
+                  version, reader, RESULTS_SCHEMA_VERSION);
+    else if (h5_read_attr_long(f, "complete") != 1)
+        base_errf(err, "%s: incomplete results (the sweep did not finish)", path);
+    else
+        return f;
+    H5Fclose(f);
+    return -1;
+}
+
 int results_inspect(const char *path, FILE *out, char *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (access(path, R_OK) != 0) return base_errf(err, "%s: cannot read: %s", path, strerror(errno));

@@ -18,6 +18,7 @@
 #ifndef MPI_RESULTS_H
 #define MPI_RESULTS_H
 
+#include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,6 +107,10 @@ typedef struct {
 } ResultsRun;
 void results_finish(const char *path, const char *final_path, const ResultsMeta *meta, const ResultsRun *run,
                     float *layer_region);
+
+// A complete results file of this schema version, opened read-only for the commands that read one
+// (analyze, report); -1 with err naming the file and what is wrong (reader names the command).
+hid_t results_open(const char *path, const char *reader, char *err);
 
 // Print a results file's metadata and every layer x region matrix. -1 with err if it is not one.
 int results_inspect(const char *path, FILE *out, char *err);

@@ -103,6 +103,14 @@ static int all_ok(int failed, const char *err) {
 // ----------------------------------------------------------------------------
 // stage 1: inputs
 
+// the stimulus as the config describes it (empty onset/offset columns: the table reader's defaults)
+static int load_stimulus(const SweepConfig *c, Stimulus *st, char *err) {
+    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
+                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
+                      c->skip_labels.n, c->leading_space};
+    return stim_load(c->stimulus_file, &so, st, err);
+}
+
 // one sample per word (no sampling grid): word_text recordings and iEEG word responses
 static int word_level(const SweepConfig *c) {
     return c->rec_format == REC_WORD_TEXT || (c->rec_format == REC_IEEG && !c->ieeg_continuous);
@@ -314,10 +322,7 @@ static int load_text_recordings(Sweep *s, char *err) {
 
 static int load_inputs(Sweep *s, char *err) {
     SweepConfig *c = &s->cfg;
-    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
-                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
-                      c->skip_labels.n, c->leading_space};
-    if (stim_load(c->stimulus_file, &so, &s->stim, err)) return -1;
+    if (load_stimulus(c, &s->stim, err)) return -1;
     s->W = s->stim.n_words;
     s->word_time = base_malloc(s->W * sizeof(double), "word times");
     for (size_t w = 0; w < s->W; w++)
@@ -1363,12 +1368,9 @@ int sweep_ieeg(const SweepOptions *opt) {
     Stimulus st;
     IeegResponses r;
     memset(&r, 0, sizeof r);
-    StimOptions so = {cfg.tier, cfg.word_column, cfg.onset_column[0] ? cfg.onset_column : NULL,
-                      cfg.offset_column[0] ? cfg.offset_column : NULL, (const char *const *)cfg.skip_labels.items,
-                      cfg.skip_labels.n, cfg.leading_space};
     if (cfg.rec_format != REC_IEEG) {
         snprintf(err, sizeof err, "%.400s: recordings.format is not ieeg", cfg.source);
-    } else if (stim_load(cfg.stimulus_file, &so, &st, err) == 0) {
+    } else if (load_stimulus(&cfg, &st, err) == 0) {
         if (ieeg_responses(&cfg, &st, &r, err) == 0) {
             size_t left_out = 0;
             for (size_t i = 0; i < r.n_subjects; i++) left_out += r.error[i][0] != '\0';

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/analysis.h"
 #include "host/anatomy.h"
 #include "host/base.h"
 #include "host/bids.h"
@@ -27,15 +28,6 @@ static IeegOptions options(const char *root) {
 
 static void run(const char *cmd) {
     if (system(cmd) != 0) DIE("", "test setup failed: %s", cmd);
-}
-
-static double corr(const double *x, const double *y, size_t n) {
-    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
-    mx /= (double)n, my /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx), syy += (y[i] - my) * (y[i] - my);
-    return sxy / sqrt(sxx * syy);
 }
 
 // the responses of one subject's electrodes, as a (W, n) block, for comparing two runs
@@ -130,7 +122,7 @@ TEST_MAIN("test_ieeg") {
         found_resp += r.el[k].responsive;
         if (atof(tsv_get(&truth, row, 6)) < 2) continue;
         for (size_t w = 0; w < r.W; w++) y[w] = r.resp[w * r.E + k];
-        double c = corr(y, signal + (size_t)atoi(tsv_get(&truth, row, 5)) * st.n_words, r.W);
+        double c = analysis_pearson(y, signal + (size_t)atoi(tsv_get(&truth, row, 5)) * st.n_words, r.W);
         strong++, tracked += c > 0.5, worst = fmin(worst, c);
     }
     CHECK(distance_ok == r.E, "anatomy/distance_from_pmhg_matches_truth (%zu of %zu)", distance_ok, r.E);
@@ -325,7 +317,7 @@ TEST_MAIN("test_ieeg") {
         double *a = malloc(r.W * sizeof(double)), *b = malloc(r.W * sizeof(double));
         for (size_t c = 0; c < ns && ns == nw; c++) {
             for (size_t w = 0; w < r.W; w++) a[w] = whole[w * 64 + c], b[w] = split_r[w * 64 + c];
-            lowest = fmin(lowest, corr(a, b, r.W));
+            lowest = fmin(lowest, analysis_pearson(a, b, r.W));
         }
         CHECK(ns == nw && lowest > 0.95, "runs/responses_match_the_single_run (lowest r %.3f; z-scored per run)", lowest);
         if (rc == 0) ieeg_free(&rr);
