@@ -9,6 +9,9 @@ export BRAINSWEEP=$BUILD/brainsweep
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 shopt -s nullglob
+# which arithmetic this run tests: the OpenBLAS kernels (the test programs and the binary make the same choice,
+# host/threads.h) and the OpenMP threads
+echo "kernels: $("$BRAINSWEEP" version 2>/dev/null | grep -o 'OpenBLAS .*' || echo 'unknown (no binary)'); OMP_NUM_THREADS=${OMP_NUM_THREADS:-all cores}"
 passed=0 failed=0 skipped=0 broken=()
 run() {  # name, command...
   local name=$1; shift

@@ -4,8 +4,13 @@
  *   CHECK(cond, fmt, ...)         record a pass or a failure with file:line and a message
  *   CHECK_CLOSE(name, got, ref, n, atol, rtol)  arrays, prints maxdiff and the worst index
  *   SKIP(name, reason)            a case that cannot run here (never a silent pass)
+ *   SKIP_UNLESS_CI(name, reason)  a case CI provides for: a SKIP here, a FAIL where CI is set
  *   test_urand(&s), test_nrand(&s)  seeded uniform (0, 1) and normal numbers
  *   TEST_MAIN(name) { ... }       defines main; ends with "test_x: N passed, N failed, N skipped"
+ *
+ * Tests run on the OpenBLAS kernels the program itself would run on: TEST_MAIN first makes the same choice as
+ * brainsweep's main (threads_choose_blas_kernels), so a machine whose OpenBLAS falls back to old kernels does not
+ * test arithmetic that production never uses. OPENBLAS_CORETYPE set in the environment wins in both.
  *
  * Exit codes: 0 all passed (or skipped), 1 any failure. tests/run.sh sums the summary lines.
  * Paths in tests are relative to the repository root, where tests/run.sh runs them.
@@ -19,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "host/threads.h"
 
 static int test_passed, test_failed, test_skipped;
 static const char *test_name = "test";
@@ -59,6 +66,18 @@ __attribute__((unused)) static double test_nrand(uint64_t *s) {
         fflush(stdout);                                             \
     } while (0)
 
+// CI (the environment has CI set, as CI services do) installs and fetches everything the suite needs, so there a
+// case that cannot run is a failure: CI must not pass on a case it could have run. Elsewhere it is a SKIP.
+__attribute__((unused)) static int test_in_ci(void) {
+    const char *ci = getenv("CI");
+    return ci && ci[0] && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
+}
+#define SKIP_UNLESS_CI(name, reason)                                                                  \
+    do {                                                                                              \
+        if (test_in_ci()) test_report(0, __FILE__, __LINE__, "%s  %s (a failure under CI)", (name), (reason)); \
+        else SKIP(name, reason);                                                                      \
+    } while (0)
+
 // |got - ref| <= atol + rtol * |ref| everywhere; NaN or Inf on either side is a failure
 __attribute__((unused)) static int test_close_impl(const char *file, int line, const char *name, const double *got, const double *ref,
                            size_t n, double atol, double rtol) {
@@ -87,6 +106,7 @@ __attribute__((unused)) static int test_close_impl(const char *file, int line, c
 #define TEST_MAIN(name_)                                                                      \
     static void test_body(int argc, char **argv);                                             \
     int main(int argc, char **argv) {                                                         \
+        threads_choose_blas_kernels(argv);                                                    \
         test_name = name_;                                                                    \
         test_body(argc, argv);                                                                \
         printf("%s: %d passed, %d failed, %d skipped\n", name_, test_passed, test_failed,    \

@@ -98,10 +98,22 @@ static void check_chunk_plan(void) {
     free(cc);
 }
 
-static double maxdiff(const float *a, const float *b, size_t n) {
-    double d = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
-    return d;
+// Two runs of the same words whose batches differ in shape (one sequence or many, another packing, another share
+// of the sequences) go through OpenBLAS kernels that block and sum differently, and which kernels run depends on
+// the CPU and the thread count. So states agree to float32 rounding grown over the layers, not bit for bit: we
+// bound max|a - b| relative to the largest |state| of that layer (states reach ~15 in stories260K). Measured: up
+// to 1.9e-6 across the Cooperlake, SkylakeX, Haswell and Sandybridge kernels at 1 and 2 threads; 2e-5 (~170
+// float32 ulps) leaves room for other kernels, while a wrong window or a misplaced row moves states by 1e-2 or more.
+#define STATE_RTOL 2e-5
+
+// max |a - b| / max |b| over n values (0 when b is all zeros and a equals it)
+static double reldiff(const float *a, const float *b, size_t n) {
+    double d = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, isfinite(a[i]) ? fabs((double)a[i] - b[i]) : INFINITY);
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return scale > 0 ? d / scale : d;
 }
 
 // one word's (L+1) states from a direct forward of [BOS] + body[a, b), capturing body row `row`
@@ -164,18 +176,18 @@ static void check_policies(void) {
     for (size_t w = 0; w < W; w++) {
         if (last[w] >= 47) continue;
         n_first++;
-        for (size_t l = 0; l < L1; l++) d_first = fmax(d_first, maxdiff(full + off[l] + w * C, other + off[l] + w * C, C));
+        for (size_t l = 0; l < L1; l++) d_first = fmax(d_first, reldiff(other + off[l] + w * C, full + off[l] + w * C, C));
     }
-    CHECK(n_first > 0 && d_first < 1e-5, "full/first_chunk_words_match_whole_run (%zu words, maxdiff %.1e)", n_first,
-          d_first);
+    CHECK(n_first > 0 && d_first < STATE_RTOL, "full/first_chunk_words_match_whole_run (%zu words, reldiff %.1e)",
+          n_first, d_first);
     Chunk ch[64];
     size_t nc = extract_plan_chunks(n_body, 47, 16, ch);
     int row = (int)last[W - 1];
     float wt = 1.0f;
     direct_states(m, body, bos, ch[nc - 1].start, ch[nc - 1].end, &row, &wt, 1, direct, one);
     double d = 0;
-    for (size_t l = 0; l < L1; l++) d = fmax(d, maxdiff(direct + one[l], other + off[l] + (W - 1) * C, C));
-    CHECK(d < 1e-5, "full/last_word_equals_forward_of_its_chunk (maxdiff %.1e)", d);
+    for (size_t l = 0; l < L1; l++) d = fmax(d, reldiff(other + off[l] + (W - 1) * C, direct + one[l], C));
+    CHECK(d < STATE_RTOL, "full/last_word_equals_forward_of_its_chunk (reldiff %.1e)", d);
 
     // tokens:N and words:N: every word equals a direct forward of its window, whatever the batch
     for (int kind = 0; kind < 2; kind++) {
@@ -188,9 +200,10 @@ static void check_policies(void) {
                 size_t start = kind ? (size_t)first[w >= 2 ? w - 2 : 0] : (end > 7 ? end - 7 : 0);
                 int r = (int)last[w];
                 direct_states(m, body, bos, start, end, &r, &wt, 1, direct, one);
-                for (size_t l = 0; l < L1; l++) worst = fmax(worst, maxdiff(direct + one[l], other + off[l] + w * C, C));
+                for (size_t l = 0; l < L1; l++) worst = fmax(worst, reldiff(other + off[l] + w * C, direct + one[l], C));
             }
-            CHECK(rc == 0 && worst < 1e-5, "%s/each_word_equals_its_own_window batch_tokens=%d (%zu batches, maxdiff %.1e)",
+            CHECK(rc == 0 && worst < STATE_RTOL,
+                  "%s/each_word_equals_its_own_window batch_tokens=%d (%zu batches, reldiff %.1e)",
                   kind ? "words:3" : "tokens:7", p.batch_tokens, b.n_batches, worst);
         }
     }
@@ -215,13 +228,13 @@ static void check_policies(void) {
                 tiled &= a.word_lo == next;
                 next = a.word_hi;
                 for (size_t l = 0; l < L1; l++) {
-                    diff = fmax(diff, maxdiff(part_out + off[l] + a.word_lo * C, other + off[l] + a.word_lo * C,
+                    diff = fmax(diff, reldiff(part_out + off[l] + a.word_lo * C, other + off[l] + a.word_lo * C,
                                               (a.word_hi - a.word_lo) * C));
                     for (size_t x = 0; x < a.word_lo * C; x++) zero_elsewhere &= part_out[off[l] + x] == 0.0f;
                 }
             }
-            CHECK(rc == 0 && tiled && next == W && zero_elsewhere && diff == 0 && (k == 1 ? empty == 0 : 1),
-                  "%s/%zu_parts_tile_the_words_and_equal_the_whole_run (maxdiff %.1e, %zu empty part(s))",
+            CHECK(rc == 0 && tiled && next == W && zero_elsewhere && diff < STATE_RTOL && (k == 1 ? empty == 0 : 1),
+                  "%s/%zu_parts_tile_the_words_and_equal_the_whole_run (reldiff %.1e, %zu empty part(s))",
                   k ? "tokens:7" : "full_window_48", count, diff, empty);
         }
     }
@@ -239,9 +252,10 @@ static void check_policies(void) {
         multi += n > 1;
         for (int i = 0; i < n; i++) rows[i] = (int)first[w] + i, wts[i] = 1.0f / (float)n;
         direct_states(m, body, bos, 0, n_body, rows, wts, n, direct, one);
-        for (size_t l = 0; l < L1; l++) worst = fmax(worst, maxdiff(direct + one[l], other + off[l] + w * C, C));
+        for (size_t l = 0; l < L1; l++) worst = fmax(worst, reldiff(other + off[l] + w * C, direct + one[l], C));
     }
-    CHECK(rc == 0 && multi > 10 && worst < 1e-5, "mean/equals_mean_of_token_states (%zu multi-token words, maxdiff %.1e)",
+    CHECK(rc == 0 && multi > 10 && worst < STATE_RTOL,
+          "mean/equals_mean_of_token_states (%zu multi-token words, reldiff %.1e)",
           multi, worst);
 
     tokseq_free(&seq);
@@ -254,7 +268,8 @@ static void check_policies(void) {
     model_free(m);
 }
 
-// a model that is not kept widened (budget 0) gives the same states as one that is
+// a model that is not kept widened (budget 0) gives the same states as one that is: the same batch through the same
+// kernels in the same order, so bit for bit
 static void check_layer_streaming(void) {
     char err[BASE_ERR_LEN];
     Model *kept = model_open(STORIES, SIZE_MAX, err), *streamed = model_open(STORIES, 0, err);
@@ -263,7 +278,7 @@ static void check_layer_streaming(void) {
     size_t o1[16], o2[16];
     float *a = states_of_ids(kept, ids, 40, o1, err), *b = states_of_ids(streamed, ids, 40, o2, err);
     size_t total = extract_layer_offsets(kept, 40, o1);
-    CHECK(a && b && maxdiff(a, b, total) == 0, "streaming/one_layer_at_a_time_equals_kept");
+    CHECK(a && b && reldiff(a, b, total) == 0, "streaming/one_layer_at_a_time_equals_kept");
     free(a);
     free(b);
     model_free(kept);
@@ -273,7 +288,10 @@ static void check_layer_streaming(void) {
 // a word that a tokenizer removes (here: a Split that drops '#') is refused by name
 static void check_word_without_tokens(void) {
     char err[BASE_ERR_LEN], dir[] = "/tmp/bs-dec-XXXXXX";
-    if (!mkdtemp(dir)) return;
+    if (!mkdtemp(dir)) {
+        CHECK(0, "empty_word/temporary_folder: mkdtemp %s", dir);
+        return;
+    }
     char tj[600], tsv[600];
     snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
     snprintf(tsv, sizeof tsv, "%s/words.tsv", dir);
@@ -336,7 +354,7 @@ TEST_MAIN("test_decoder") {
     if (base_file_exists(SMOLLM2))
         check_hidden("smollm2", SMOLLM2, "hidden-smollm2");
     else
-        SKIP("smollm2/hidden_states", "model file absent (.cache/models; `make fetch-model` brings it)");
+        SKIP_UNLESS_CI("smollm2/hidden_states", "model file absent (.cache/models; `make fetch-model` brings it)");
     check_chunk_plan();
     check_policies();
     check_layer_streaming();
