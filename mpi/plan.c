@@ -47,13 +47,13 @@
 
 // ridge time against the calibration shape: samples (1.0 / 1.08 / 1.43 / 1.90 s for 5,000 to 40,000), design
 // width (0.25 / 1 / 11.8 for 125 / 500 / 2,000 columns) and targets (0.86 / 1.43 / 3.91 s for 1,000 to 20,000)
-static double ridge_seconds(double V, double w, double T, int inner, int folds) {
+double plan_ridge_seconds(double V, double w, double T, int inner, int folds) {
     double r = w / 500.0;
     double sv = 0.85 + 0.15 * V / 5000.0, sw = 0.174 + 0.133 * r + 0.693 * r * r, st = 0.8 + 0.2 * T / 1000.0;
     return RIDGE_S * sv * sw * st * (inner ? RIDGE_INNER : 1.0) * folds / 5.0;
 }
 
-static double pca_seconds(double V, double d, int per_fold, int randomized) {
+double plan_pca_seconds(double V, double d, int per_fold, int randomized) {
     double x = d / 4096.0, route = per_fold ? (randomized ? PCA_PER_FOLD_RANDOMIZED : PCA_PER_FOLD)
                                             : (randomized ? PCA_RANDOMIZED : 1.0);
     return (PCA_COV_S * V / 5000.0 * x * x + PCA_EIG_S * x * x * x) * route;
@@ -364,8 +364,8 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         double comps = c->pca_components && c->pca_components < (size_t)q->d
                            ? fmin((double)c->pca_components, fit_n - 1) : 0;
         double w = ((comps > 0 ? comps : d) + (double)c->extra_bands.n) * D;  // design width
-        double layer_s = FIT_CORES * (ridge_seconds(V, w, T, inner, c->folds) +
-                                      (comps > 0 ? pca_seconds(V, d, per_fold, randomized) : 0));
+        double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->folds) +
+                                      (comps > 0 ? plan_pca_seconds(V, d, per_fold, randomized) : 0));
         double run = 0, m_x = 0, m_xs = 0, m_f = 0;  // this model's tokens, FLOPs, core-seconds to extract and fit
         for (size_t ci = 0; ci < C; ci++) {
             double xf = 2.0 * q->layer_params * q->run[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
@@ -473,10 +473,12 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
     chmod(units, 0644);
 
     // one rank per task (its GPU, or a CPU rank's cores); the prepare and merge jobs run no long unit
-    double task_limit = e->task_core_s / (k->threads * PARALLEL_EFFICIENCY) * 1.5 + START_S + 600;
-    if (k->have && k->part.limit_s > 0) task_limit = fmin(task_limit, k->part.limit_s);
+    // no job may ask for more than the partition's time limit: Slurm would leave it pending forever
+    double task_limit = e->task_core_s / (k->threads * PARALLEL_EFFICIENCY) * 1.5 + START_S + 600, small_limit = 3600;
+    if (k->have && k->part.limit_s > 0)
+        task_limit = fmin(task_limit, k->part.limit_s), small_limit = fmin(small_limit, k->part.limit_s);
     Shape task = {1, 1, k->threads, gpu, node_gib(e, 1), task_limit};
-    Shape small = {1, 1, k->threads, 0, node_gib(e, 1), 3600};
+    Shape small = {1, 1, k->threads, 0, node_gib(e, 1), small_limit};
     f = open_script(out_dir, "array.sh", path, sizeof path, err);
     if (!f) return -1;
     script_head(f, o, "A job array, one task per model or model x context, then a merge", cwd);

@@ -32,4 +32,11 @@ typedef struct {
 
 int plan_run(const PlanOptions *opt);
 
+// The cost model's fit times (docs/slurm.md, "The cost model"), in seconds on the calibration's 2 cores: the ridge
+// fit of one layer (V samples, a design of width columns, T targets, nested alpha selection or not, folds outer
+// folds) and its PCA (d features; per fold or on all samples; randomized or exact). Public so that tests check them
+// against the table of that section.
+double plan_ridge_seconds(double V, double width, double T, int inner, int folds);
+double plan_pca_seconds(double V, double d, int per_fold, int randomized);
+
 #endif  // MPI_PLAN_H

@@ -1,0 +1,176 @@
+// mpi/store: layer records written and read back bit for bit, a status scan, failed records, and the damage a
+// crash or a bad disk leaves (a truncated record, a flipped byte) counted as absent; another sweep's store emptied;
+// a record written by one rank read by another.
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpi/store.h"
+#include "tests/mpi/ranks.h"
+#include "tests/test.h"
+
+enum { T = 3, P = 2, N = (6 + P) * T };
+
+static void fill(float *v, float base) {
+    for (int i = 0; i < N; i++) v[i] = base + 0.25f * (float)i - 3.0f;
+}
+
+static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+static long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+// flip one byte of a file at offset (from the end when negative)
+static int flip_byte(const char *path, long offset) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return -1;
+    int ok = fseek(f, offset, offset < 0 ? SEEK_END : SEEK_SET) == 0;
+    int c = ok ? fgetc(f) : EOF;
+    ok = c != EOF && fseek(f, -1, SEEK_CUR) == 0 && fputc(c ^ 0x10, f) != EOF;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+// entries of a folder other than . and ..; -1 when it cannot be read
+static int entries(const char *dir) {
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p && fscanf(p, "%d", &n) != 1) n = -1;
+    if (p) pclose(p);
+    return n;
+}
+
+static void rank0_cases(const char *output) {
+    Store st;
+    store_init(&st, output, 0x1234abcdull, T, P);
+    CHECK(store_record_floats(&st) == N, "record_floats_is_(6+P)xT (%zu)", store_record_floats(&st));
+    CHECK(store_prepare(&st, "the identity text\n") == 0, "prepare/new_store_is_not_a_reset");
+    char path[1400], line[64] = "";
+    snprintf(path, sizeof path, "%s/identity", st.dir);
+    FILE *f = fopen(path, "r");
+    if (f && !fgets(line, sizeof line, f)) line[0] = '\0';
+    if (f) fclose(f);
+    line[strcspn(line, "\n")] = '\0';
+    CHECK(strcmp(line, "000000001234abcd") == 0, "prepare/identity_file_first_line_is_the_hash (%s)", line);
+    CHECK(store_prepare(&st, "the identity text\n") == 0, "prepare/same_identity_again_keeps_the_store");
+
+    // a finished layer: values and counters back bit for bit, under its final name only
+    float v[N], got[N];
+    fill(v, 0.5f);
+    LayerRecord rec = {0};
+    for (int k = 0; k < STORE_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
+    rec.values = v;
+    store_save_layer(&st, 1, 0, 2, &rec);
+    LayerRecord back = {0};
+    back.values = got;
+    int s = store_load_layer(&st, 1, 0, 2, &back);
+    CHECK(s == 1 && !back.failed && same_floats(v, got, N), "save_load/values_bit_for_bit (status %d)", s);
+    CHECK(memcmp(rec.counters, back.counters, sizeof rec.counters) == 0, "save_load/counters");
+    char rec_path[1400];
+    snprintf(rec_path, sizeof rec_path, "%s/layers/m1-c0-h2.layer", st.dir);
+    char partial[1500];
+    snprintf(partial, sizeof partial, "%s.partial", rec_path);
+    CHECK(access(rec_path, F_OK) == 0 && access(partial, F_OK) != 0, "save/final_name_and_no_partial_left");
+    LayerRecord scan = {0};
+    CHECK(store_load_layer(&st, 1, 0, 2, &scan) == 1, "status_scan/finished_layer");
+    CHECK(store_load_layer(&st, 1, 0, 3, &scan) == 0 && store_load_layer(&st, 0, 0, 2, &scan) == 0,
+          "status_scan/absent_layers");
+
+    // a failed layer: no values, its reason kept
+    LayerRecord bad = {0};
+    bad.failed = 1;
+    snprintf(bad.error, sizeof bad.error, "design is singular");
+    store_save_layer(&st, 0, 1, 0, &bad);
+    LayerRecord bad_back = {0};
+    bad_back.values = got;
+    s = store_load_layer(&st, 0, 1, 0, &bad_back);
+    CHECK(s == 2 && bad_back.failed && strcmp(bad_back.error, "design is singular") == 0,
+          "failed_layer/status_2_with_its_reason (%d, '%s')", s, bad_back.error);
+
+    // damage: a record cut short (a crash mid-copy, a full disk) is absent for both kinds of reading
+    char cut[1400];
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h0.layer", st.dir);
+    store_save_layer(&st, 2, 0, 0, &rec);
+    long size = file_size(cut);
+    CHECK(size > 0 && truncate(cut, size - 4) == 0, "damage/truncate_a_record (%ld bytes)", size);
+    CHECK(store_load_layer(&st, 2, 0, 0, &scan) == 0, "damage/truncated_record_absent_in_status_scan");
+    back.values = got;
+    CHECK(store_load_layer(&st, 2, 0, 0, &back) == 0, "damage/truncated_record_absent_when_read");
+
+    // a flipped byte among the values keeps the length: a status scan reads no values (store.h) and still sees the
+    // layer; reading it checks the checksum and finds it absent
+    store_save_layer(&st, 2, 0, 1, &rec);
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h1.layer", st.dir);
+    CHECK(flip_byte(cut, -5) == 0, "damage/flip_a_value_byte");
+    CHECK(store_load_layer(&st, 2, 0, 1, &scan) == 1, "damage/flipped_value_seen_by_status_scan_as_documented");
+    CHECK(store_load_layer(&st, 2, 0, 1, &back) == 0, "damage/flipped_value_fails_the_checksum");
+    // a flipped byte in the header's counters: the checksum covers the header too
+    store_save_layer(&st, 2, 0, 2, &rec);
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h2.layer", st.dir);
+    // the header: magic, identity, m, c, h, T, P and failed (8 bytes each), then the counters
+    CHECK(flip_byte(cut, 8 * 8 + 8 * 3) == 0, "damage/flip_a_counter_byte");
+    CHECK(store_load_layer(&st, 2, 0, 2, &back) == 0, "damage/flipped_header_fails_the_checksum");
+    // rewriting a damaged record repairs it
+    store_save_layer(&st, 2, 0, 1, &rec);
+    CHECK(store_load_layer(&st, 2, 0, 1, &back) == 1 && same_floats(v, got, N), "damage/rewritten_record_whole");
+
+    // records of another shape (another T or P) are not this sweep's
+    Store other_shape;
+    store_init(&other_shape, output, st.identity, T + 1, P);
+    CHECK(store_load_layer(&other_shape, 1, 0, 2, &scan) == 0, "identity/other_shape_absent");
+
+    // another sweep (another identity) on the same output: nothing of the first counts, and prepare empties it
+    Store next;
+    store_init(&next, output, 0x5555ull, T, P);
+    CHECK(store_load_layer(&next, 1, 0, 2, &scan) == 0, "identity/other_sweeps_record_absent");
+    char layers[1400];
+    snprintf(layers, sizeof layers, "%s/layers", st.dir);
+    CHECK(entries(layers) == 5, "identity/five_records_before_reset (%d)", entries(layers));
+    CHECK(store_prepare(&next, "another sweep\n") == 1, "identity/prepare_reports_the_reset");
+    CHECK(entries(layers) == 0, "identity/reset_emptied_the_layers (%d left)", entries(layers));
+    CHECK(store_load_layer(&st, 1, 0, 2, &scan) == 0, "identity/first_sweeps_record_gone");
+}
+
+TEST_MAIN("test_store") {
+    ranks_begin(&argc, &argv);
+    char dir[256], output[400];
+    ranks_tmpdir(dir, sizeof dir, "bs-store");
+    snprintf(output, sizeof output, "%s/results.h5", dir);
+    if (comm_rank() == 0) rank0_cases(output);
+
+    // any rank writes records, any rank reads them: rank 1 writes, rank 0 reads it back
+    Store st;
+    store_init(&st, output, 0x77ull, T, P);
+    if (comm_rank() == 0) store_prepare(&st, "two ranks\n");
+    MPI_Barrier(MPI_COMM_WORLD);
+    float v[N], got[N];
+    fill(v, 7.0f);
+    if (comm_size() > 1 && comm_rank() == 1) {
+        LayerRecord rec = {0};
+        rec.values = v;
+        store_save_layer(&st, 0, 0, 4, &rec);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (comm_rank() == 0) {
+        if (comm_size() > 1) {
+            LayerRecord back = {0};
+            back.values = got;
+            CHECK(store_load_layer(&st, 0, 0, 4, &back) == 1 && same_floats(v, got, N),
+                  "two_ranks/rank_1_writes_rank_0_reads");
+        } else {
+            SKIP_UNLESS_CI("two_ranks/rank_1_writes_rank_0_reads",
+                           "one rank: run under mpirun -n 2 (tests/run.sh does)");
+        }
+        store_remove(&st);
+        CHECK(access(st.dir, F_OK) != 0, "remove/store_folder_gone");
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+    }
+    MPI_Finalize();
+}
