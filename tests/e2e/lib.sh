@@ -5,7 +5,12 @@ BRAINSWEEP=${BRAINSWEEP:-build/brainsweep}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 E2E_NAME=$(basename "$0" .sh)
 E2E_PASSED=0 E2E_FAILED=0 E2E_SKIPPED=0
-E2E_TMP=$(mktemp -d)
+# a test without its temporary folder would write into the current one: that is a failure, not a skip
+if ! E2E_TMP=$(mktemp -d) || [ -z "$E2E_TMP" ]; then
+  echo "FAIL $E2E_NAME/temporary_folder  mktemp -d failed"
+  echo "$E2E_NAME: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 trap 'rm -rf "$E2E_TMP"' EXIT
 
 check() {  # check "description" command...
@@ -14,7 +19,21 @@ check() {  # check "description" command...
   else E2E_FAILED=$((E2E_FAILED + 1)); echo "FAIL $E2E_NAME/$what"; fi
 }
 skip() { E2E_SKIPPED=$((E2E_SKIPPED + 1)); echo "SKIP $E2E_NAME/$1  $2"; }
+# skip_unless_ci NAME REASON: a case CI provides for (.ci/run installs what it needs, CI is set there): a SKIP
+# elsewhere, a FAIL under CI, which must not pass on a case it could have run (tests/test.h, SKIP_UNLESS_CI)
+skip_unless_ci() {
+  case "${CI:-}" in
+    "" | false | 0) skip "$1" "$2" ;;
+    *) E2E_FAILED=$((E2E_FAILED + 1)); echo "FAIL $E2E_NAME/$1  $2 (a failure under CI)" ;;
+  esac
+}
 summary() { echo "$E2E_NAME: $E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"; [ "$E2E_FAILED" -eq 0 ]; }
+
+values() {  # values FILE DATASET [h5dump selection...]: one number (or quoted string) per line
+  local f=$1 d=$2; shift 2
+  h5dump -d "$d" "$@" -y -w 0 -m '%.9g' -o "$E2E_TMP/values.txt" "$f" >/dev/null 2>&1
+  tr ', ' '\n\n' <"$E2E_TMP/values.txt" | grep -v '^$'
+}
 
 # ieeg_sim_yaml SIM OUT NAME=PATH...: the config of a sweep of a dataset made by `brainsweep simulate` (word
 # responses, no delays, 5 folds), one model per NAME=PATH; other keys come as -P overrides

@@ -41,11 +41,6 @@ for d in $documented; do
 done
 check "three_models_two_contexts_in_curves" grep -q '^/curves/mean  *Dataset {3, 2, 6}' <<<"$listing"
 
-values() {  # values FILE DATASET [h5dump selection...]: one number per line
-  local f=$1 d=$2; shift 2
-  h5dump -d "$d" "$@" -y -w 0 -m '%.9g' -o "$E2E_TMP/values.txt" "$f" >/dev/null 2>&1
-  tr ', ' '\n\n' <"$E2E_TMP/values.txt" | grep -v '^$'
-}
 read -r b0 b1 b2 < <(values "$OUT" /analysis/models/benchmark | tr '\n' ' ')
 check "benchmark_first_row_by_last_component_then_exact ($b0, $b1, $b2)" test "$b0" = 41.5 -a "$b1" = 30 -a "$b2" = 50
 # across models (full context): the stored r of benchmark with brain score is the Pearson r of the stored values

@@ -5,7 +5,7 @@
 # limit here) stops with a clear error and the rerun resumes; progress lines and per-rank logs.
 source "$(dirname "$0")/lib.sh"
 if ! command -v mpirun >/dev/null; then
-  skip "all" "mpirun not installed"
+  skip_unless_ci "all" "mpirun not installed"
   summary
   exit
 fi
@@ -140,7 +140,7 @@ if command -v prlimit >/dev/null; then
   check "rerun_after_full_disk_exits_0" test $? -eq 0
   check "rerun_after_full_disk_equals_uninterrupted" same ref full
 else
-  skip "full_disk" "prlimit (util-linux) not installed"
+  skip_unless_ci "full_disk" "prlimit (util-linux) not installed"
 fi
 
 # ---- a config error on 2 ranks: one message, before any work

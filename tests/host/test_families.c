@@ -88,7 +88,10 @@ static void check_variant(const char *variant) {
 static void check_bad_checkpoints(void) {
     char err[BASE_ERR_LEN], cmd[1024];
     char dir[] = "/tmp/bs-families-XXXXXX";
-    if (!mkdtemp(dir)) return;
+    if (!mkdtemp(dir)) {
+        CHECK(0, "bad/temporary_folder: mkdtemp %s", dir);
+        return;
+    }
     // a shard the index lists is missing
     snprintf(cmd, sizeof cmd, "cp -r tests/fixtures/families/llama/fp32 %s/a && rm %s/a/model-00002-of-00004.safetensors",
              dir, dir);
