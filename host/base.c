@@ -26,6 +26,8 @@ static double start_time(void) {
 double base_now(void) { return monotonic() - start_time(); }
 double base_wall(void) { return monotonic(); }
 
+volatile sig_atomic_t base_stop_signal = 0;
+
 void base_set_abort_hook(void (*hook)(int code)) { abort_hook = hook; }
 void base_set_rank(int rank) { current_rank = rank; }
 int base_rank(void) { return current_rank; }
@@ -52,6 +54,74 @@ int base_errf(char *err, const char *fmt, ...) {
         va_end(ap);
     }
     return -1;
+}
+
+// Length of the well-formed UTF-8 sequence of a printable code point at s (n bytes left), or 0. C1
+// controls and the bidirectional overrides are not printable: they reorder or hide what a log shows.
+static size_t utf8_printable(const unsigned char *s, size_t n) {
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (len == 0 || s[0] > 0xF4 || len > n) return 0;
+    uint32_t cp = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};  // shorter forms are overlong
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
+    if (cp < 0xA0 || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) return 0;
+    return len;
+}
+
+// what one source unit at s becomes: its bytes, \\ or \xNN; returns the bytes written, sets *used
+static size_t escape_unit(char out[4], const unsigned char *s, size_t n, size_t *used) {
+    size_t u = s[0] >= 0x80 ? utf8_printable(s, n) : 0;
+    if (u) {
+        memcpy(out, s, u);
+        *used = u;
+        return u;
+    }
+    *used = 1;
+    if (s[0] == '\\') {
+        out[0] = out[1] = '\\';
+        return 2;
+    }
+    if (s[0] >= 0x20 && s[0] < 0x7F) {
+        out[0] = (char)s[0];
+        return 1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\\', out[1] = 'x', out[2] = hex[s[0] >> 4], out[3] = hex[s[0] & 15];
+    return 4;
+}
+
+const char *base_escape(char *dst, size_t dstlen, const char *src, size_t srclen) {
+    ASSERT(dstlen >= 4);
+    const unsigned char *s = (const unsigned char *)src;
+    size_t pos = 0, i = 0, used;
+    char unit[4];
+    // whole units while "..." still fits after them
+    while (i < srclen) {
+        size_t k = escape_unit(unit, s + i, srclen - i, &used);
+        if (pos + k > dstlen - 4) break;
+        memcpy(dst + pos, unit, k);
+        pos += k, i += used;
+    }
+    // the rest goes in whole if it fits in the room kept for the dots; else the dots
+    size_t rest = 0;
+    for (size_t j = i; j < srclen && pos + rest <= dstlen - 1; j += used)
+        rest += escape_unit(unit, s + j, srclen - j, &used);
+    if (pos + rest <= dstlen - 1) {
+        for (; i < srclen; i += used) {
+            size_t k = escape_unit(unit, s + i, srclen - i, &used);
+            memcpy(dst + pos, unit, k);
+            pos += k;
+        }
+    } else {
+        memcpy(dst + pos, "...", 3);
+        pos += 3;
+    }
+    dst[pos] = '\0';
+    return dst;
 }
 
 void *base_malloc(size_t bytes, const char *label) {

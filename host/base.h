@@ -13,6 +13,7 @@
 #ifndef HOST_BASE_H
 #define HOST_BASE_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,13 @@ int base_rank(void);
 // Formats into err (BASE_ERR_LEN bytes) and returns -1, so readers can `return base_errf(...)`.
 int base_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// A quote of bytes from a file, safe to print: printable ASCII and well-formed UTF-8 of printable code
+// points are kept, a backslash becomes \\ and any other byte \xNN (so a corrupt key cannot write
+// control codes to a terminal or log); a quote that does not fit ends with "...". Writes at most dstlen
+// bytes (dstlen >= 4) including the NUL and returns dst, so it can be an argument of a printf.
+#define BASE_QUOTE_LEN 100
+const char *base_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+
 // ----------------------------------------------------------------------------
 // memory
 
@@ -69,6 +77,14 @@ size_t base_mul(size_t a, size_t b);
 
 double base_now(void);      // seconds since process start (monotonic)
 double base_wall(void);     // monotonic clock, for intervals
+
+// ----------------------------------------------------------------------------
+// stop requests
+
+// The signal that asked the process to stop (0: none). A signal handler writes it (the sweep's
+// SIGTERM/SIGUSR1); long computations (extraction batches, layer fits) read it where stopping loses
+// nothing already saved and return early, so a stop takes seconds, not the rest of a unit.
+extern volatile sig_atomic_t base_stop_signal;
 
 // ----------------------------------------------------------------------------
 // files

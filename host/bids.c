@@ -140,7 +140,9 @@ static int read_channels(IeegRun *r, char *err) {
         for (size_t j = 0; j < i; j++)
             if (strcmp(r->ch[j].name, c->name) == 0) {
                 tsv_free(&t);
-                return base_errf(err, "%s: channel '%s' is listed twice", r->channels, c->name);
+                char q[BASE_QUOTE_LEN];
+                return base_errf(err, "%s: channel '%s' is listed twice", r->channels,
+                                 base_escape(q, sizeof q, c->name, strlen(c->name)));
             }
     }
     tsv_free(&t);

@@ -45,6 +45,11 @@ static const Param PARAMS[] = {
      "start the text with a space, so a byte-level model reads its first word as it reads the others"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
+    {"stimulus", "max_word_tokens", P_SIZE, F(max_word_tokens), 0, NONE, 1, 1e9, "64", NULL,
+     "tokens a word may take under any model's tokenizer before stimulus.long_words applies (a transcript that lost "
+     "its spaces makes one word of thousands of tokens and every context slow)"},
+    {"stimulus", "long_words", P_ENUM, F(long_words), 0, NONE, 0, 0, "warn", "warn|error",
+     "a word above stimulus.max_word_tokens: warn, naming the longest, and go on; or stop with an error"},
     {"context", "policy", P_STR_LIST, F(contexts), 0, NONE, 0, 0, "[full]", NULL,
      "the context policies to sweep (one, or a list: every model runs under each): full: the whole story as one "
      "causal sequence (overlapping chunks past the model's window); tokens:N: each word on a fresh sequence of the "
@@ -270,11 +275,13 @@ static int parse_number(const Ctx *c, const yaml_node_t *n, const Param *p, cons
     errno = 0;
     double v = strtod(s, &end);
     while (*end == ' ') end++;
+    char q[BASE_QUOTE_LEN];  // the value as the file has it, safe to print
+    base_escape(q, sizeof q, s, strlen(s));
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
-        return node_err(c, n, "%s.%s: '%s' is not a%s number", p->section, p->key, s, integer ? "n integer" : "");
-    if (integer && v != floor(v)) return node_err(c, n, "%s.%s: '%s' is not an integer", p->section, p->key, s);
+        return node_err(c, n, "%s.%s: '%s' is not a%s number", p->section, p->key, q, integer ? "n integer" : "");
+    if (integer && v != floor(v)) return node_err(c, n, "%s.%s: '%s' is not an integer", p->section, p->key, q);
     if (p->min != p->max && (v < p->min || v > p->max))
-        return node_err(c, n, "%s.%s: %s is outside [%g, %g]", p->section, p->key, s, p->min, p->max);
+        return node_err(c, n, "%s.%s: %s is outside [%g, %g]", p->section, p->key, q, p->min, p->max);
     *out = v;
     return 0;
 }
@@ -318,6 +325,7 @@ static int set_param(const Ctx *c, SweepConfig *cfg, const Param *p, const yaml_
     if (n->type != YAML_SCALAR_NODE) return node_err(c, n, "%s.%s must be a single value", p->section, p->key);
     const char *s = scalar(n);
     double v;
+    char qv[BASE_QUOTE_LEN];
     switch (p->type) {
     case P_INT:
         if (parse_number(c, n, p, s, &v, 1)) return -1;
@@ -338,7 +346,8 @@ static int set_param(const Ctx *c, SweepConfig *cfg, const Param *p, const yaml_
     case P_BOOL:
         if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "1") == 0) *(int *)field = 1;
         else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "0") == 0) *(int *)field = 0;
-        else return node_err(c, n, "%s.%s: '%s' is not true or false", p->section, p->key, s);
+        else return node_err(c, n, "%s.%s: '%s' is not true or false", p->section, p->key,
+                             base_escape(qv, sizeof qv, s, strlen(s)));
         return 0;
     case P_ENUM: {
         const char *ch = p->choices;
@@ -350,7 +359,8 @@ static int set_param(const Ctx *c, SweepConfig *cfg, const Param *p, const yaml_
             }
             ch += len + (ch[len] == '|');
         }
-        return node_err(c, n, "%s.%s: '%s' is not one of: %s", p->section, p->key, s, p->choices);
+        return node_err(c, n, "%s.%s: '%s' is not one of: %s", p->section, p->key,
+                        base_escape(qv, sizeof qv, s, strlen(s)), p->choices);
     }
     default:
         return node_err(c, n, "internal: unhandled parameter type");
@@ -365,7 +375,9 @@ static int set_from_text(const Ctx *c, SweepConfig *cfg, const Param *p, const c
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
     int rc;
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = base_errf(c->err, "%s: %s.%s: cannot parse value '%s' (%s)", c->file, p->section, p->key, text,
+        char q[BASE_QUOTE_LEN];
+        rc = base_errf(c->err, "%s: %s.%s: cannot parse value '%s' (%s)", c->file, p->section, p->key,
+                       base_escape(q, sizeof q, text, strlen(text)),
                        parser.problem ? parser.problem : "YAML error");
         yaml_parser_delete(&parser);
         return rc;
@@ -417,9 +429,10 @@ static int set_models(const Ctx *c, SweepConfig *cfg, yaml_document_t *doc, yaml
                     snprintf(m->path, sizeof m->path, "%s", scalar(v));
                 } else {
                     static const char *const mk[] = {"name", "path"};
-                    char hint[96];
+                    char hint[96], q[BASE_QUOTE_LEN];
                     suggest(hint, sizeof hint, scalar(k), mk, 2);
-                    return node_err(c, k, "unknown key '%s' in a model entry%s", scalar(k), hint);
+                    return node_err(c, k, "unknown key '%s' in a model entry%s",
+                                    base_escape(q, sizeof q, scalar(k), strlen(scalar(k))), hint);
                 }
             }
         } else {
@@ -428,8 +441,11 @@ static int set_models(const Ctx *c, SweepConfig *cfg, yaml_document_t *doc, yaml
         if (!m->path[0]) return node_err(c, it, "models: item %zu has no path", i + 1);
         if (!m->name[0]) stem(m->name, sizeof m->name, m->path);
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->models[j].name, m->name) == 0)
-                return node_err(c, it, "models: two models are named '%s'; give them distinct names", m->name);
+            if (strcmp(cfg->models[j].name, m->name) == 0) {
+                char q[BASE_QUOTE_LEN];
+                return node_err(c, it, "models: two models are named '%s'; give them distinct names",
+                                base_escape(q, sizeof q, m->name, strlen(m->name)));
+            }
     }
     return 0;
 }
@@ -484,18 +500,24 @@ static int parse_policies(const Ctx *c, SweepConfig *cfg) {
         } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
             cfg->context_kind[i] = CTX_WORDS;
         } else {
-            return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file, t);
+            char q[BASE_QUOTE_LEN];
+            return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file,
+                             base_escape(q, sizeof q, t, strlen(t)));
         }
         cfg->context_n[i] = n;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->contexts.items[j], t) == 0)
-                return base_errf(c->err, "%s: context.policy names '%s' twice", c->file, t);
+            if (strcmp(cfg->contexts.items[j], t) == 0) {
+                char q[BASE_QUOTE_LEN];
+                return base_errf(c->err, "%s: context.policy names '%s' twice", c->file,
+                                 base_escape(q, sizeof q, t, strlen(t)));
+            }
     }
     return 0;
 }
 
 static int validate(const Ctx *c, SweepConfig *cfg) {
     if (parse_policies(c, cfg)) return -1;
+    char q[BASE_QUOTE_LEN];  // values quoted in messages
     if (cfg->n_models == 0) return base_errf(c->err, "%s: no models (add a 'models:' list)", c->file);
     if (cfg->rec_format == REC_IEEG) {
         if (!cfg->ieeg_bids[0])
@@ -522,7 +544,8 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     for (size_t i = 0; i < cfg->extra_bands.n; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->extra_bands.items[i], cfg->extra_bands.items[j]) == 0)
-                return base_errf(c->err, "%s: design.extra_bands names '%s' twice", c->file, cfg->extra_bands.items[i]);
+                return base_errf(c->err, "%s: design.extra_bands names '%s' twice", c->file,
+                                 base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
     if (cfg->rec_format == REC_WORD_TEXT && cfg->extra_bands.n)
         return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with word_text recordings (a "
                          "constant); remove it", c->file);
@@ -542,7 +565,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     for (size_t i = 0; i < cfg->extra_bands.n; i++)
         if (strcmp(cfg->extra_bands.items[i], "word_rate") != 0)
             return base_errf(c->err, "%s: design.extra_bands: '%s' is not a known band (known: word_rate)", c->file,
-                             cfg->extra_bands.items[i]);
+                             base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);
@@ -573,6 +596,7 @@ int config_load(const char *path, const char *const *overrides, size_t n_overrid
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc = 0;
+    size_t section_line[N_SECTIONS] = {0};  // where each section was given, 0: not yet
     if (!root || root->type != YAML_MAPPING_NODE) {
         rc = node_err(&c, root, "the config must be a mapping of sections (%s, ...)", SECTIONS[0]);
     }
@@ -584,20 +608,30 @@ int config_load(const char *path, const char *const *overrides, size_t n_overrid
             break;
         }
         const char *sec = scalar(k);
+        size_t si = 0;
+        while (si < N_SECTIONS && strcmp(SECTIONS[si], sec) != 0) si++;
+        // YAML lets a mapping repeat a key and libyaml keeps both; the last would silently win
+        if (si < N_SECTIONS && section_line[si]) {
+            rc = node_err(&c, k, "section '%s' is given twice (first at line %zu)", sec, section_line[si]);
+            break;
+        }
+        if (si < N_SECTIONS) section_line[si] = (size_t)k->start_mark.line + 1;
         if (strcmp(sec, "models") == 0) {
             rc = set_models(&c, cfg, &doc, v);
             continue;
         }
-        int known = 0;
-        for (size_t s = 0; s < N_SECTIONS; s++) known |= strcmp(SECTIONS[s], sec) == 0;
+        int known = si < N_SECTIONS;
         if (!known) {
             char hint[96];
             suggest(hint, sizeof hint, sec, SECTIONS, N_SECTIONS);
-            rc = node_err(&c, k, "unknown section '%s'%s", sec, hint);
+            char qs[BASE_QUOTE_LEN];
+            rc = node_err(&c, k, "unknown section '%s'%s", base_escape(qs, sizeof qs, sec, strlen(sec)), hint);
             break;
         }
         if (v->type != YAML_MAPPING_NODE) {
-            rc = node_err(&c, v, "section '%s' must be a mapping of keys", sec);
+            char qs[BASE_QUOTE_LEN];
+            rc = node_err(&c, v, "section '%s' must be a mapping of keys",
+                          base_escape(qs, sizeof qs, sec, strlen(sec)));
             break;
         }
         for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top && rc == 0; q++) {
@@ -611,7 +645,13 @@ int config_load(const char *path, const char *const *overrides, size_t n_overrid
                     if (strcmp(PARAMS[i].section, sec) == 0) names[nn++] = PARAMS[i].key;
                 char hint[96];
                 suggest(hint, sizeof hint, key, names, nn);
-                rc = node_err(&c, kk, "unknown key '%s' in section '%s'%s", key, sec, hint);
+                char qk[BASE_QUOTE_LEN];
+                rc = node_err(&c, kk, "unknown key '%s' in section '%s'%s",
+                              base_escape(qk, sizeof qk, key, strlen(key)), sec, hint);
+                break;
+            }
+            if (set[p - PARAMS]) {
+                rc = node_err(&c, kk, "key '%s' is given twice in section '%s'", key, sec);
                 break;
             }
             rc = set_param(&c, cfg, p, &doc, vv);

@@ -26,6 +26,7 @@
 #define CFG_MAX_CONTEXTS 64
 
 typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2 } RecFormat;
+typedef enum { LONG_WORDS_WARN = 0, LONG_WORDS_ERROR = 1 } LongWords;
 
 typedef struct {
     char name[128];
@@ -50,6 +51,8 @@ typedef struct {
     char word_column[128], onset_column[128], offset_column[128];  // "" = defaults
     int leading_space;
     StrList skip_labels;
+    size_t max_word_tokens;  // a longer word is reported, as a warning or an error (long_words)
+    int long_words;          // LongWords
 
     // context
     StrList contexts;    // the context policies swept: "full", "tokens:N" or "words:N" as written

@@ -94,6 +94,8 @@ static int parse_signals(Edf *e, const char *h, size_t ns, char *err) {
         field_text(s->transducer, sizeof s->transducer, h + sig_field_at(ns, F_TRANSDUCER, i), 80);
         field_text(s->unit, sizeof s->unit, h + sig_field_at(ns, F_UNIT, i), 8);
         field_text(s->prefilter, sizeof s->prefilter, h + sig_field_at(ns, F_PREFILTER, i), 80);
+        char ql[BASE_QUOTE_LEN], qt[BASE_QUOTE_LEN];  // header bytes as messages may quote them
+        base_escape(ql, sizeof ql, s->label, strlen(s->label));
         s->annotation = e->plus && strcmp(s->label, EDF_ANN_LABEL) == 0;
         double v[F_COUNT];
         for (int f = F_PMIN; f <= F_SPR; f++) {
@@ -103,19 +105,20 @@ static int parse_signals(Edf *e, const char *h, size_t ns, char *err) {
             if (bad) {
                 char t[9];
                 field_text(t, sizeof t, at, 8);
-                return base_errf(err, "%s: signal %zu ('%s') %s is not %s ('%s')", path, i, s->label, SIG_FIELD[f].name,
-                                 f == F_PMIN || f == F_PMAX ? "a number" : "an integer", t);
+                return base_errf(err, "%s: signal %zu ('%s') %s is not %s ('%s')", path, i, ql, SIG_FIELD[f].name,
+                                 f == F_PMIN || f == F_PMAX ? "a number" : "an integer",
+                                 base_escape(qt, sizeof qt, t, strlen(t)));
             }
         }
         if (v[F_DMIN] < -32768 || v[F_DMAX] > 32767 || v[F_DMIN] >= v[F_DMAX])
             return base_errf(err, "%s: signal %zu ('%s') has digital minimum %.0f and maximum %.0f; 16-bit EDF needs "
-                             "-32768 <= min < max <= 32767", path, i, s->label, v[F_DMIN], v[F_DMAX]);
+                             "-32768 <= min < max <= 32767", path, i, ql, v[F_DMIN], v[F_DMAX]);
         if (v[F_PMIN] == v[F_PMAX])
             return base_errf(err, "%s: signal %zu ('%s') has physical minimum = maximum = %g, so its values are "
-                             "undefined", path, i, s->label, v[F_PMIN]);
+                             "undefined", path, i, ql, v[F_PMIN]);
         if (v[F_SPR] < 1)
             return base_errf(err, "%s: signal %zu ('%s') has %.0f samples per record (must be at least 1)", path, i,
-                             s->label, v[F_SPR]);
+                             ql, v[F_SPR]);
         s->phys_min = v[F_PMIN];
         s->phys_max = v[F_PMAX];
         s->dig_min = (int)v[F_DMIN];
@@ -142,7 +145,10 @@ static int parse_header(Edf *e, char *err) {
         return base_errf(err, "%s: a 24-bit BDF (BioSemi) file; only 16-bit EDF and EDF+ are supported", path);
     char t[45];
     field_text(t, sizeof t, h, 8);
-    if (strcmp(t, "0") != 0) return base_errf(err, "%s: version field is '%s', not '0' (not an EDF file)", path, t);
+    char q[BASE_QUOTE_LEN];
+    if (strcmp(t, "0") != 0)
+        return base_errf(err, "%s: version field is '%s', not '0' (not an EDF file)", path,
+                         base_escape(q, sizeof q, t, strlen(t)));
     field_text(e->patient, sizeof e->patient, h + 8, 80);
     field_text(e->recording, sizeof e->recording, h + 88, 80);
     field_text(e->start_date, sizeof e->start_date, h + 168, 8);
@@ -164,7 +170,7 @@ static int parse_header(Edf *e, char *err) {
         if ((NUM[f].integer ? field_integer : field_number)(at, NUM[f].width, &v[f]) != 0) {
             field_text(t, sizeof t, at, NUM[f].width);
             return base_errf(err, "%s: header field '%s' is not %s ('%s')", path, NUM[f].name,
-                             NUM[f].integer ? "an integer" : "a number", t);
+                             NUM[f].integer ? "an integer" : "a number", base_escape(q, sizeof q, t, strlen(t)));
         }
     }
     double hb = v[0], nrec = v[1], secs = v[2], ns = v[3];
@@ -371,6 +377,7 @@ static void convert(float *dst, const uint8_t *src, size_t n, double gain, doubl
 
 int edf_read(const Edf *e, const size_t *which, size_t n_which, size_t s0, size_t n, float *out, char *err) {
     if (n_which == 0 || n == 0) return 0;
+    char q[BASE_QUOTE_LEN], q2[BASE_QUOTE_LEN];  // labels from the file
     for (size_t j = 0; j < n_which; j++) {
         if (which[j] >= e->n_signals)
             return base_errf(err, "%s: signal index %zu asked for, but the file has %zu signals", e->path, which[j],
@@ -378,16 +385,18 @@ int edf_read(const Edf *e, const size_t *which, size_t n_which, size_t s0, size_
         const EdfSignal *s = &e->sig[which[j]], *ref = &e->sig[which[0]];
         if (s->annotation)
             return base_errf(err, "%s: signal %zu ('%s') is an annotation signal, not data", e->path, which[j],
-                             s->label);
+                             base_escape(q, sizeof q, s->label, strlen(s->label)));
         if (s->samples_per_record != ref->samples_per_record)
             return base_errf(err, "%s: signals '%s' (%g Hz) and '%s' (%g Hz) have different rates; read them in "
-                             "separate calls", e->path, ref->label, ref->rate, s->label, s->rate);
+                             "separate calls", e->path, base_escape(q, sizeof q, ref->label, strlen(ref->label)),
+                             ref->rate,
+                             base_escape(q2, sizeof q2, s->label, strlen(s->label)), s->rate);
     }
     const EdfSignal *first = &e->sig[which[0]];
     size_t S = first->samples_per_record, total = edf_samples(e, which[0]);
     if (s0 > total || n > total - s0)
-        return base_errf(err, "%s: samples [%zu, %zu) asked of '%s', which has %zu", e->path, s0, s0 + n, first->label,
-                         total);
+        return base_errf(err, "%s: samples [%zu, %zu) asked of '%s', which has %zu", e->path, s0, s0 + n,
+                         base_escape(q, sizeof q, first->label, strlen(first->label)), total);
     size_t rb = e->record_bytes, r0 = s0 / S, r1 = (s0 + n - 1) / S + 1;
     size_t per = EDF_CHUNK_BYTES / rb ? EDF_CHUNK_BYTES / rb : 1;
     if (per > r1 - r0) per = r1 - r0;

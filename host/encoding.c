@@ -153,12 +153,15 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     float *pred = e->permutations ? base_malloc(base_mul(V, T) * sizeof(float), "predictions") : NULL;
     // weights (P, T) are the first P rows of out->weights (weights_rows, T)
     RidgeOut ro = {r, r2, alpha, NULL, pred, out->weights, out->weights ? out->intercept : NULL};
-    int rc_fit = ridge_cv((const float *const *)X, per_fold, P, e->targets, &rc, &ro, &stats->ridge, err);
+    // a stop request is honoured between the steps, and inside the ridge between target batches
+    int rc_fit = base_stop_signal ? 1
+                                  : ridge_cv((const float *const *)X, per_fold, P, e->targets, &rc, &ro, &stats->ridge, err);
     for (size_t t = 0; rc_fit == 0 && t < T; t++) {
         out->r[t] = (float)r[t], out->r2[t] = (float)r2[t], out->alpha[t] = (float)alpha[t];
         out->p[t] = out->q[t] = NAN;
     }
     for (size_t i = P * T; rc_fit == 0 && out->weights && i < out->weights_rows * T; i++) out->weights[i] = NAN;
+    if (rc_fit == 0 && pred && base_stop_signal) rc_fit = 1;
     if (rc_fit == 0 && pred) {
         double *p = base_malloc(T * sizeof(double), "p"), *q = base_malloc(T * sizeof(double), "q");
         size_t min_shift = e->null_min_shift ? e->null_min_shift : V / 10;

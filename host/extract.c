@@ -156,7 +156,12 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     Capture *cap = base_malloc(cap_max * sizeof(Capture), "captures");
 
     double t0 = base_wall();
+    int stopped = 0;
     for (size_t s0 = 0; s0 < n_seq;) {
+        if (base_stop_signal) {
+            stopped = 1;
+            break;
+        }
         // pack sequences [s0, s1) into one batch
         TokenBatch b = {ids, seq_start, 0};
         int NT = 0;
@@ -196,7 +201,7 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     free(all);
     free(offset);
     decoder_cpu_scratch_free(scratch);
-    return 0;
+    return stopped;
 }
 
 int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy,
@@ -211,8 +216,11 @@ int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const Cont
     tok_word_token_span(&seq, st->start, st->end, st->n_words, first, last);
     int rc = 0;
     for (size_t w = 0; w < st->n_words && rc == 0; w++) {
-        if (last[w] < (int64_t)skip)
-            rc = base_errf(err, "word %zu ('%s') tokenizes to nothing", w + 1, st->label[w]);
+        if (last[w] < (int64_t)skip) {
+            char q[BASE_QUOTE_LEN];
+            rc = base_errf(err, "word %zu ('%s') tokenizes to nothing", w + 1,
+                           base_escape(q, sizeof q, st->label[w], strlen(st->label[w])));
+        }
         first[w] -= (int64_t)skip;
         last[w] -= (int64_t)skip;
     }

@@ -15,7 +15,8 @@
  *
  * Output: (L+1) blocks, block l of (W, dim_l) floats at extract_layer_offsets(...)[l] (dim_l is
  * d_model except the last entry's model_final_dim). Ownership: the caller provides out.
- * Errors: -1 with err (a word without tokens, a policy the model cannot run).
+ * Errors: -1 with err (a word without tokens, a policy the model cannot run). Stops: 1 when
+ * base_stop_signal is set before a batch (base.h); out is then incomplete and must be discarded.
  */
 #ifndef HOST_EXTRACT_H
 #define HOST_EXTRACT_H

@@ -32,8 +32,9 @@ static int need(Cursor *c, size_t n, const char *what) {
     if (c->failed) return -1;
     if (n > c->size - c->pos) {
         c->failed = 1;
+        char q[BASE_QUOTE_LEN];  // `what` may be a key read from the file
         return base_errf(c->err, "%s: truncated or corrupt GGUF file: %s needs %zu bytes at offset %zu, file has %zu",
-                         c->path, what, n, c->pos, c->size);
+                         c->path, base_escape(q, sizeof q, what, strlen(what)), n, c->pos, c->size);
     }
     return 0;
 }
@@ -105,8 +106,9 @@ static void skip_value(Cursor *c, GgufKV *kv) {
         size_t es = scalar_size(kv->arr_type);
         if (es == 0) {
             c->failed = 1;
-            base_errf(c->err, "%s: corrupt GGUF file: key '%s' has arrays of unknown type %d", c->path, kv->key,
-                      (int)kv->arr_type);
+            char q[BASE_QUOTE_LEN];
+            base_errf(c->err, "%s: corrupt GGUF file: key '%s' has arrays of unknown type %d", c->path,
+                      base_escape(q, sizeof q, kv->key, strlen(kv->key)), (int)kv->arr_type);
             return;
         }
         if (kv->arr_n > (c->size - c->pos) / es) {
@@ -119,7 +121,9 @@ static void skip_value(Cursor *c, GgufKV *kv) {
     size_t es = scalar_size(kv->type);
     if (es == 0) {
         c->failed = 1;
-        base_errf(c->err, "%s: corrupt GGUF file: key '%s' has unknown type %d", c->path, kv->key, (int)kv->type);
+        char q[BASE_QUOTE_LEN];
+        base_errf(c->err, "%s: corrupt GGUF file: key '%s' has unknown type %d", c->path,
+                  base_escape(q, sizeof q, kv->key, strlen(kv->key)), (int)kv->type);
         return;
     }
     if (!need(c, es, kv->key)) c->pos += es;
@@ -244,6 +248,7 @@ GgufFile *gguf_open(const char *path, char *err) {
     }
 
     f->tensors = base_calloc((size_t)n_tensors, sizeof(GgufTensor), "gguf tensors");
+    char q[BASE_QUOTE_LEN];  // tensor names in messages
     for (uint64_t i = 0; i < n_tensors && !c.failed; i++) {
         GgufTensor *t = &f->tensors[i];
         t->name = rd_str(&c, "tensor name");
@@ -251,7 +256,8 @@ GgufFile *gguf_open(const char *path, char *err) {
         f->n_tensors = i + 1;
         t->n_dims = rd_u32(&c, t->name);
         if (!c.failed && (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)) {
-            base_errf(err, "%s: corrupt GGUF file: tensor '%s' has %u dimensions", path, t->name, t->n_dims);
+            base_errf(err, "%s: corrupt GGUF file: tensor '%s' has %u dimensions", path,
+                      base_escape(q, sizeof q, t->name, strlen(t->name)), t->n_dims);
             goto fail;
         }
         t->n_elements = 1;
@@ -259,7 +265,8 @@ GgufFile *gguf_open(const char *path, char *err) {
         for (uint32_t d = 0; d < t->n_dims && !c.failed; d++) {
             t->ne[d] = rd_u64(&c, t->name);
             if (t->ne[d] == 0 || t->ne[d] > (1ull << 40) || t->n_elements > (1ull << 42) / t->ne[d]) {
-                base_errf(err, "%s: corrupt GGUF file: tensor '%s' has dimension %llu", path, t->name,
+                base_errf(err, "%s: corrupt GGUF file: tensor '%s' has dimension %llu", path,
+                          base_escape(q, sizeof q, t->name, strlen(t->name)),
                           (unsigned long long)t->ne[d]);
                 goto fail;
             }
@@ -273,7 +280,8 @@ GgufFile *gguf_open(const char *path, char *err) {
         t->nbytes = ti ? t->n_elements / ti->block * ti->block_bytes : 0;
         if (ti && t->n_elements % ti->block != 0) {
             base_errf(err, "%s: corrupt GGUF file: tensor '%s' has %llu elements, not a multiple of the %s block",
-                      path, t->name, (unsigned long long)t->n_elements, ti->name);
+                      path, base_escape(q, sizeof q, t->name, strlen(t->name)), (unsigned long long)t->n_elements,
+                      ti->name);
             goto fail;
         }
     }
@@ -287,7 +295,8 @@ GgufFile *gguf_open(const char *path, char *err) {
             base_errf(err,
                       "%s: truncated GGUF file: tensor '%s' needs bytes up to %llu but the file has %zu "
                       "(incomplete download?)",
-                      path, t->name, (unsigned long long)(data_start + offset + t->nbytes), size);
+                      path, base_escape(q, sizeof q, t->name, strlen(t->name)),
+                      (unsigned long long)(data_start + offset + t->nbytes), size);
             goto fail;
         }
         t->data = map + data_start + offset;
@@ -410,10 +419,12 @@ int gguf_tensor_ref(const GgufFile *f, const GgufTensor *t, TensorRef *out, char
     case GGML_Q8_0: out->dtype = DT_Q8_0; break;
     case GGML_Q4_0: out->dtype = DT_Q4_0; break;
     case GGML_Q4_1: out->dtype = DT_Q4_1; break;
-    default:
+    default: {
+        char q[BASE_QUOTE_LEN];
         return base_errf(err, "%s: tensor '%s' is stored as %s (type %u); brainsweep reads F32, F16, BF16, Q8_0, "
                               "Q4_0 and Q4_1",
-                         f->path, t->name, ggml_type_name(t->type), t->type);
+                         f->path, base_escape(q, sizeof q, t->name, strlen(t->name)), ggml_type_name(t->type), t->type);
+    }
     }
     out->name = t->name;
     out->n_dims = (int)t->n_dims;

@@ -75,10 +75,21 @@ char **h5_read_strings(hid_t f, const char *name, size_t *n) {
     char **s = NULL;
     if (rank == 1) {
         H5Sget_simple_extent_dims(sp, dims, NULL);
+        // a declared extent costs nothing in HDF5: a corrupt file can claim 2^60 strings. Each string
+        // written holds at least its heap reference in the dataset's storage, so fewer stored bytes than
+        // strings means a damaged dataset, refused before allocating for it.
+        if (dims[0] > H5Dget_storage_size(d)) {
+            H5Sclose(sp);
+            H5Dclose(d);
+            return NULL;
+        }
         *n = (size_t)dims[0];
         s = base_calloc(*n ? *n : 1, sizeof(char *), name);
         hid_t t = h5_string_type();
-        if (*n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) base_free(&s);
+        if (*n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) {
+            h5_free_strings(s, *n);  // a read that fails part way (a damaged heap) keeps what it converted
+            s = NULL;
+        }
         H5Tclose(t);
     }
     H5Sclose(sp);
@@ -127,12 +138,26 @@ long h5_read_attr_long(hid_t obj, const char *name) {
     return v;
 }
 
+int h5_storage_ok(hid_t d) {
+    hid_t plist = H5Dget_create_plist(d), sp = H5Dget_space(d), t = H5Dget_type(d);
+    int ok = plist >= 0 && sp >= 0 && t >= 0;
+    if (ok && H5Pget_layout(plist) == H5D_CONTIGUOUS) {
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        size_t size = H5Tget_size(t), need;
+        ok = n >= 0 && size > 0 && !__builtin_mul_overflow((size_t)n, size, &need) && H5Dget_storage_size(d) >= need;
+    }
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (plist >= 0) H5Pclose(plist);
+    return ok;
+}
+
 int h5_read_array(hid_t f, const char *name, hid_t mem_type, void *out, size_t n) {
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
-    int same = (size_t)H5Sget_simple_extent_npoints(sp) == n;
+    int same = (size_t)H5Sget_simple_extent_npoints(sp) == n && h5_storage_ok(d);
     int rc = same && (n == 0 || H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0) ? 0 : -1;
     H5Sclose(sp);
     H5Dclose(d);

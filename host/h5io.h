@@ -34,6 +34,9 @@ long h5_read_attr_long(hid_t obj, const char *name);
 int h5_read_array(hid_t f, const char *name, hid_t mem_type, void *out, size_t n);
 // the same into a new array (caller frees); NULL when absent or of another size
 void *h5_read_new(hid_t f, const char *name, hid_t mem_type, size_t n);
+// 0 when dataset d is stored contiguously in fewer bytes than its extent needs: a damaged file, which
+// libhdf5 1.10 reads past its own buffers (chunked data may be compressed and is not checked)
+int h5_storage_ok(hid_t d);
 // a dataset's dimensions into dims (H5IO_MAX_RANK of them); -1 when absent or of a higher rank
 #define H5IO_MAX_RANK 5
 int h5_dims(hid_t f, const char *name, hsize_t *dims, int *rank);

@@ -12,6 +12,7 @@
 #include "host/edf.h"
 #include "host/h5io.h"
 #include "host/highgamma.h"
+#include "host/log.h"
 #include "host/responsive.h"
 
 #define RESPONSES_SCHEMA "brainsweep-ieeg-responses"
@@ -43,6 +44,28 @@ static void zscore_rows(float *x, size_t C, size_t n) {
     }
 }
 
+// A channel whose samples are all equal (a dead contact, a file of zeros) yields no word responses but
+// noise: one warning per run names the file, the subject and the channels. x is (C, N) as read.
+static void warn_flat_channels(const IeegRun *run, char *const *names, size_t C, const float *x, size_t N) {
+    char list[320] = "";
+    size_t n_flat = 0, used = 0;
+    for (size_t c = 0; c < C; c++) {
+        size_t k = 1;
+        while (k < N && x[c * N + k] == x[c * N]) k++;
+        if (k < N) continue;
+        if (used < sizeof list) {
+            char q[BASE_QUOTE_LEN];
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", n_flat ? ", " : "",
+                                     base_escape(q, sizeof q, names[c], strlen(names[c])));
+        }
+        n_flat++;
+    }
+    if (n_flat == 0) return;
+    if (used >= sizeof list) memcpy(list + sizeof list - 4, "...", 4);
+    log_warn("%s (subject %s): %zu of %zu channel(s) are flat (every sample equal): %s; they carry no signal",
+             run->data, run->subject, n_flat, C, list);
+}
+
 // the EDF's signals for the electrodes, CAR, high-gamma: env (C, *n) malloc'd
 static int envelope_from_edf(const IeegOptions *o, const IeegRun *run, char *const *names, size_t C, float **env,
                              size_t *n_out, double *rate_out, IeegResponses *timing, char *err) {
@@ -56,7 +79,9 @@ static int envelope_from_edf(const IeegOptions *o, const IeegRun *run, char *con
     for (size_t c = 0; c < C; c++) {
         int i = edf_find_signal(&e, names[c]);
         if (i < 0 || e.sig[i].annotation) {
-            base_errf(err, "%s: channel '%s' of %s is not a signal of the recording", run->data, names[c],
+            char q[BASE_QUOTE_LEN];
+            base_errf(err, "%s: channel '%s' of %s is not a signal of the recording", run->data,
+                      base_escape(q, sizeof q, names[c], strlen(names[c])),
                       run->channels);
             goto done;
         }
@@ -71,6 +96,7 @@ static int envelope_from_edf(const IeegOptions *o, const IeegRun *run, char *con
     size_t N = edf_samples(&e, which[0]);
     x = base_malloc(base_mul(C, N) * sizeof(float), "recording");
     if (edf_read(&e, which, C, 0, N, x, err)) goto done;
+    warn_flat_channels(run, names, C, x, N);
     timing->seconds_read += base_wall() - t0;
     t0 = base_wall();
     if (o->car) {
@@ -123,6 +149,11 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
         goto done;
     }
     hid_t d = H5Dopen2(f, "/highgamma", H5P_DEFAULT);
+    if (!h5_storage_ok(d)) {
+        H5Dclose(d);
+        base_errf(err, "%s: /highgamma is damaged (stored in fewer bytes than its shape needs)", run->data);
+        goto done;
+    }
     int no_rate = h5_read_attr_double(d, "rate", rate_out, 1) || !(*rate_out > 0);
     if (no_rate) {
         H5Dclose(d);
@@ -142,7 +173,10 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
         size_t j = 0;
         while (j < Cf && strcmp(file_names[j], names[c]) != 0) j++;
         if (j == Cf) {
-            base_errf(err, "%s: channel '%s' of %s is not in /channels", run->data, names[c], run->channels);
+            char q[BASE_QUOTE_LEN];
+            base_errf(err, "%s: channel '%s' of %s is not in /channels", run->data,
+                      base_escape(q, sizeof q, names[c], strlen(names[c])),
+                      run->channels);
             base_free(env);
             goto done;
         }
@@ -190,9 +224,12 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
     for (size_t c = 0; c < s->C; c++) {
         size_t j = 0;
         while (j < run->n_channels && strcmp(run->ch[j].name, s->name[c]) != 0) j++;
-        if (j == run->n_channels || !run->ch[j].good)
+        if (j == run->n_channels || !run->ch[j].good) {
+            char q[BASE_QUOTE_LEN];
             return base_errf(err, "%s: electrode '%s' (good in the subject's first run) is %s here", run->channels,
-                             s->name[c], j == run->n_channels ? "missing" : "not a good ECOG/SEEG channel");
+                             base_escape(q, sizeof q, s->name[c], strlen(s->name[c])),
+                             j == run->n_channels ? "missing" : "not a good ECOG/SEEG channel");
+        }
     }
     float *env = NULL;
     size_t n = 0;
@@ -232,11 +269,14 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
                            "s): check the events' onset or the recording's length",
                       run->data, (double)first_out / o->envelope_rate, (double)last_out / o->envelope_rate, span,
                       run->stim_onset);
-        else
+        else {
+            char q[BASE_QUOTE_LEN];
             base_errf(err, "%s: words %zu..%zu ('%s' at %.2f s of the story) fall outside the recording (%.2f s, "
                            "story starting at %.2f s): check the events' onset or the recording's length",
-                      run->data, first_out + 1, last_out + 1, st->label[first_out],
+                      run->data, first_out + 1, last_out + 1,
+                      base_escape(q, sizeof q, st->label[first_out], strlen(st->label[first_out])),
                       0.5 * (st->onset[first_out] + st->offset[first_out]), span, run->stim_onset);
+        }
         free(row), free(centre), free(env);
         return -1;
     }
@@ -294,21 +334,28 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
         return base_errf(err, "%s: no %s*_electrodes.tsv (positions are needed for the distance from Heschl's gyrus)",
                          first->data, first->subject);
     for (size_t c = 0; c < s->C; c++)
-        if (!first->ch[s->ch[c]].has_xyz)
+        if (!first->ch[s->ch[c]].has_xyz) {
+            char q[BASE_QUOTE_LEN];
             return base_errf(err, "%s: good channel '%s' has no position (mark it bad in %s, or give x, y, z)",
-                             first->electrodes, s->name[c], first->channels);
+                             first->electrodes, base_escape(q, sizeof q, s->name[c], strlen(s->name[c])),
+                             first->channels);
+        }
     double left[3], right[3];
     if (o->has_pmhg) {
         memcpy(left, o->pmhg_left, sizeof left);
         memcpy(right, o->pmhg_right, sizeof right);
     } else if (anatomy_reference(first->space, left, right)) {
+        char q[BASE_QUOTE_LEN];
         return base_errf(err, "%s: space '%s' has no built-in position of Heschl's gyrus: set ieeg.pmhg_left and "
                               "ieeg.pmhg_right",
-                         first->electrodes, first->space);
+                         first->electrodes, base_escape(q, sizeof q, first->space, strlen(first->space)));
     }
-    if (out->space[0] && strcmp(out->space, first->space) != 0)
+    if (out->space[0] && strcmp(out->space, first->space) != 0) {
+        char q[BASE_QUOTE_LEN], q2[BASE_QUOTE_LEN];
         return base_errf(err, "%s: space '%s' differs from the other subjects' '%s' (distances would not compare)",
-                         first->electrodes, first->space, out->space);
+                         first->electrodes, base_escape(q, sizeof q, first->space, strlen(first->space)),
+                         base_escape(q2, sizeof q2, out->space, strlen(out->space)));
+    }
 
     size_t W = out_rows(o, st);
     s->resp = base_malloc(base_mul(W, s->C) * sizeof(float), "responses");
@@ -323,9 +370,13 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
     if (missing && o->continuous)
         return base_errf(err, "%s: %zu story sample(s) from %.2f s lie in none of the subject's runs", first->data,
                          missing, (double)first_missing / o->envelope_rate);
-    if (missing)
+    if (missing) {
+        char q[BASE_QUOTE_LEN];
         return base_errf(err, "%s: %zu word(s) from word %zu ('%s' at %.2f s) lie in none of the subject's runs",
-                         first->data, missing, first_missing + 1, st->label[first_missing], st->onset[first_missing]);
+                         first->data, missing, first_missing + 1,
+                         base_escape(q, sizeof q, st->label[first_missing], strlen(st->label[first_missing])),
+                         st->onset[first_missing]);
+    }
 
     double *t = base_malloc(s->C * 3 * sizeof(double), "responsiveness");
     resp_ttest(s->env, s->C, s->n, s->rate, s->onset, s->K, o->resp_window, o->resp_window, t, t + s->C,

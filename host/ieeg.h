@@ -26,7 +26,8 @@
  * Shapes: W words (continuous: V = ceil(t_max * envelope_rate) samples), E electrodes (every good
  * channel of every subject that passed, subject-major).
  * Ownership: IeegResponses owns its arrays; ieeg_free. Threads: channels run in parallel (OpenMP).
- * Errors: -1 with err.
+ * Errors: -1 with err. A run's flat channels (every sample equal) are kept but warned about (log_warn),
+ * with the file, the subject and the channels.
  */
 #ifndef HOST_IEEG_H
 #define HOST_IEEG_H

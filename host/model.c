@@ -107,6 +107,25 @@ static const char *jstr(json_t *o, const char *key, const char *def) {
 }
 static int jint2(json_t *o, const char *a, const char *b, int def) { return jint(o, a, jint(o, b, def)); }
 
+// Every integer in a config (sizes, counts, token ids) must stay below 2^28: far above any real model
+// (hidden sizes of tens of thousands, vocabularies and contexts of millions), and low enough that jint's
+// conversion to int is exact and products such as 4 * hidden_size cannot overflow. The name of the first
+// integer outside that range goes into key, its value into val.
+#define CONFIG_INT_MAX (1LL << 28)
+static int find_huge_int(json_t *o, char *key, size_t n, long long *val) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (json_is_integer(v) && (json_integer_value(v) >= CONFIG_INT_MAX || json_integer_value(v) <= -CONFIG_INT_MAX)) {
+            snprintf(key, n, "%s", k);
+            *val = (long long)json_integer_value(v);
+            return 1;
+        }
+        if (json_is_object(v) && find_huge_int(v, key, n, val)) return 1;
+    }
+    return 0;
+}
+
 static double rope_theta_of(json_t *j, const char *legacy_key, double def) {
     json_t *rp = json_object_get(j, "rope_parameters");  // newer transformers write it here
     if (json_is_object(rp)) return jnum(rp, "rope_theta", jnum(j, legacy_key, def));
@@ -134,6 +153,14 @@ static int config_from_json(const char *dir, ModelConfig *c, char *err) {
     }
     memset(c, 0, sizeof *c);
     int rc = -1;
+    char huge[128];
+    long long huge_val;
+    if (find_huge_int(j, huge, sizeof huge, &huge_val)) {
+        char q[BASE_QUOTE_LEN];
+        base_errf(err, "%s: '%s' is %lld, out of range (integers in a model config must be below %lld)", path,
+                  base_escape(q, sizeof q, huge, strlen(huge)), huge_val, CONFIG_INT_MAX);
+        goto done;
+    }
     const char *type = jstr(j, "model_type", "");
     snprintf(c->arch, sizeof c->arch, "%s", type);
     const char *slash = strrchr(dir, '/');
@@ -164,7 +191,10 @@ static int config_from_json(const char *dir, ModelConfig *c, char *err) {
         act = jstr(j, "hidden_act", "silu");
         json_t *rs = json_object_get(j, "rope_scaling");
         if (json_is_object(rs) && strcmp(jstr(rs, "rope_type", jstr(rs, "type", "default")), "default") != 0) {
-            base_errf(err, "%s: rope_scaling '%s' is not supported", path, jstr(rs, "rope_type", jstr(rs, "type", "?")));
+            const char *kind = jstr(rs, "rope_type", jstr(rs, "type", "?"));
+            char q[BASE_QUOTE_LEN];
+            base_errf(err, "%s: rope_scaling '%s' is not supported", path,
+                      base_escape(q, sizeof q, kind, strlen(kind)));
             goto done;
         }
     } else if (strcmp(type, "falcon") == 0 || strcmp(type, "RefinedWeb") == 0 || strcmp(type, "RefinedWebModel") == 0) {
@@ -187,8 +217,9 @@ static int config_from_json(const char *dir, ModelConfig *c, char *err) {
         c->attn_bias = c->mlp_bias = jbool(j, "bias", 0);
         act = jstr(j, "activation", "gelu");
         if (jbool(j, "alibi", 0)) {
-            base_errf(err, "%s: Falcon with ALiBi (falcon-rw) is not supported; supported Falcon models use rotary "
-                           "positions", path);
+            base_errf(err, "%s: Falcon with ALiBi (\"alibi\": true, the falcon-rw models) is not supported: its bias "
+                           "is not MPT's and is not checked against transformers (docs/models.md); the supported "
+                           "Falcon models use rotary positions", path);
             goto done;
         }
     } else if (strcmp(type, "mpt") == 0) {
@@ -276,19 +307,23 @@ static int config_from_json(const char *dir, ModelConfig *c, char *err) {
         }
         c->bos = -1;  // GPT-2 declares <|endoftext|> as BOS but its tokenizer adds none
     } else {
-        base_errf(err, "%s: model_type '%s' is not supported; supported: %s", path, type, MODEL_SUPPORTED);
+        char q[BASE_QUOTE_LEN];
+        base_errf(err, "%s: model_type '%s' is not supported; supported: %s", path,
+                  base_escape(q, sizeof q, type, strlen(type)), MODEL_SUPPORTED);
         goto done;
     }
     c->vocab = jint(j, "vocab_size", 0);
     if (!c->d_embed) c->d_embed = c->d_model;
     if (!c->head_dim && c->n_heads) c->head_dim = c->d_model / c->n_heads;
     if (c->pos == POS_ROPE && !c->rope_dims) c->rope_dims = c->head_dim;
+    char qa[BASE_QUOTE_LEN];  // the activation as the file names it, safe to print
+    base_escape(qa, sizeof qa, act, strlen(act));
     if (parse_act(act, &c->act) != 0) {
-        base_errf(err, "%s: activation '%s' is not supported (silu, gelu, gelu_new, relu)", path, act);
+        base_errf(err, "%s: activation '%s' is not supported (silu, gelu, gelu_new, relu)", path, qa);
         goto done;
     }
     if (c->gated_mlp && c->act != ACT_SILU) {
-        base_errf(err, "%s: a gated MLP with activation '%s' is not supported", path, act);
+        base_errf(err, "%s: a gated MLP with activation '%s' is not supported", path, qa);
         goto done;
     }
     if (c->d_model <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads ||
@@ -311,8 +346,9 @@ static int config_from_gguf(const GgufFile *f, ModelConfig *cfg, char *err) {
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return base_errf(err, "%s: GGUF metadata lacks general.architecture", f->path);
     if (strcmp(arch, "llama") != 0) {
+        char q[BASE_QUOTE_LEN];
         base_errf(err, "%s: GGUF architecture '%s' is not supported (GGUF files: llama; Hugging Face checkpoints: %s)",
-                  f->path, arch, MODEL_SUPPORTED);
+                  f->path, base_escape(q, sizeof q, arch, strlen(arch)), MODEL_SUPPORTED);
         free(arch);
         return -1;
     }

@@ -52,9 +52,9 @@ int rec_load_text_matrix(const char *path, size_t n_cols, const char *const *col
             char *end;
             double v = strtod(p, &end);
             if (end == p) {
-                char tok[32];
-                snprintf(tok, sizeof tok, "%.*s", (int)strcspn(p, " \t\r"), p);
-                base_errf(err, "%s: line %zu: '%s' is not a number", path, line_no, tok);
+                char q[BASE_QUOTE_LEN];
+                base_errf(err, "%s: line %zu: '%s' is not a number", path, line_no,
+                          base_escape(q, sizeof q, p, strcspn(p, " \t\r")));
                 goto done;
             }
             if (c < n_cols) {

@@ -844,10 +844,15 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     size_t *choice = base_malloc(T * sizeof(size_t), "choices");
 
     // pass 1: every fold scored; nested choices made and scored fold by fold
-    for (int x = 0; x < (x_per_fold ? K : 1); x++) {
+    int stopped = 0;
+    for (int x = 0; x < (x_per_fold ? K : 1) && !stopped; x++) {
         XStats xs;
         xstats_init(&xs, &c, X[x], need_primal, need_dual);
         for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
+            if (base_stop_signal) {
+                stopped = 1;
+                break;
+            }
             size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
             stats->n_batches++;
             float *D = need_primal ? base_malloc(base_mul(cv->n_seg, base_mul(P, Tb)) * sizeof(float), "segment products")
@@ -881,14 +886,14 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         xstats_free(&xs);
     }
 
-    if (nested) {
+    if (!stopped && nested) {
         for (size_t t = 0; t < T; t++) {
             out->r[t] = r_sum[t] / K;
             if (out->r2) out->r2[t] = r2_sum[t] / K;
             out->alpha[t] = exp(log_alpha[t] / K);
             for (size_t b = 0; out->gamma && b < NB; b++) out->gamma[t * NB + b] = gamma_sum[t * NB + b] / K;
         }
-    } else {
+    } else if (!stopped) {
         for (size_t t = 0; t < T; t++) {
             size_t ch = choice[t] = choose(&c, acc_r, T, t, 0);
             count_choice(&c, ch, stats);
@@ -901,7 +906,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
 
     // pass 2, where needed: predictions of the outer-mean choices; the all-samples refit
     int pred_pass = !nested && out->pred;
-    if (pred_pass || out->weights) {
+    if (!stopped && (pred_pass || out->weights)) {
         if (out->weights && nested)
             for (size_t t = 0; t < T; t++) choice[t] = choose(&c, acc_sse, T, t, 1);
         for (int x = 0; x < (x_per_fold ? K : 1); x++) {
@@ -931,5 +936,5 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);
     free(r_sum), free(c.gamma), free(c.band_of);
     threads_blas_restore(blas_threads);
-    return 0;
+    return stopped;
 }

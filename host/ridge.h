@@ -33,7 +33,8 @@
  * Shapes: N samples, P features, T targets, A alphas, K outer folds, NB bands, NG candidate scalings.
  * Ownership: the caller owns X, Y and every output array (RidgeOut fields it sets to NULL are not
  * produced). Errors: -1 with err (a NaN or Inf feature or target, a band of zero width, splits too
- * small to score, a bad alpha grid). Concurrent ridge_cv calls may share one RidgeTargets (read-only);
+ * small to score, a bad alpha grid); 1 when base_stop_signal is set before a target batch (base.h): the
+ * outputs are then incomplete. Concurrent ridge_cv calls may share one RidgeTargets (read-only);
  * called outside an OpenMP parallel region, ridge_cv lets OpenBLAS use every OpenMP thread meanwhile.
  */
 #ifndef HOST_RIDGE_H

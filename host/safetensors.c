@@ -23,6 +23,7 @@ typedef struct {
     char *name;
     char dtype_str[16];
     size_t file;  // index into mappings
+    size_t begin, end;  // data_offsets: the tensor's bytes after the header
 } Entry;
 
 struct StCheckpoint {
@@ -66,6 +67,36 @@ const TensorRef *st_find(const StCheckpoint *c, const char *name) {
 }
 
 // map one file and add its tensors
+static int by_begin(const void *a, const void *b) {
+    const Entry *x = *(const Entry *const *)a, *y = *(const Entry *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : x->end < y->end ? -1 : x->end > y->end;
+}
+
+// Two tensors sharing bytes are a corrupt or crafted header (safetensors forbids it): one tensor's weights
+// would silently alias another's. Empty tensors occupy nothing and may sit anywhere.
+static int check_overlaps(StCheckpoint *c, size_t first, const char *path, char *err) {
+    size_t n = c->n - first;
+    if (n < 2) return 0;
+    const Entry **order = base_malloc(n * sizeof *order, "safetensors order");
+    for (size_t i = 0; i < n; i++) order[i] = &c->entries[first + i];
+    qsort(order, n, sizeof *order, by_begin);
+    int rc = 0;
+    const Entry *prev = NULL;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (order[i]->begin == order[i]->end) continue;
+        if (prev && order[i]->begin < prev->end) {
+            char qa[BASE_QUOTE_LEN], qb[BASE_QUOTE_LEN];
+            rc = base_errf(err, "%s: tensors '%s' [%zu, %zu) and '%s' [%zu, %zu) overlap in the data", path,
+                           base_escape(qa, sizeof qa, prev->name, strlen(prev->name)), prev->begin, prev->end,
+                           base_escape(qb, sizeof qb, order[i]->name, strlen(order[i]->name)), order[i]->begin,
+                           order[i]->end);
+        }
+        prev = order[i];
+    }
+    free(order);
+    return rc;
+}
+
 static int add_file(StCheckpoint *c, const char *path, char *err) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return base_errf(err, "%s: cannot open: %s", path, strerror(errno));
@@ -86,6 +117,7 @@ static int add_file(StCheckpoint *c, const char *path, char *err) {
     size_t file = c->n_maps++;
     c->maps[file] = (Mapping){base_strdup(path), map, size};
 
+    size_t first = c->n;  // this file's entries are [first, c->n)
     uint64_t hlen;
     memcpy(&hlen, map, 8);
     if (hlen > size - 8)
@@ -103,20 +135,23 @@ static int add_file(StCheckpoint *c, const char *path, char *err) {
     int rc = 0;
     json_object_foreach(h, name, v) {
         if (strcmp(name, "__metadata__") == 0) continue;
+        char q[BASE_QUOTE_LEN], qd[BASE_QUOTE_LEN];  // names and dtypes as the file has them, safe to print
+        const char *qname = base_escape(q, sizeof q, name, strlen(name));
         json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"), *jo = json_object_get(v, "data_offsets");
         if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) || json_array_size(jo) != 2) {
-            rc = base_errf(err, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", path, name);
+            rc = base_errf(err, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", path, qname);
             break;
         }
         size_t di = sizeof DTYPES / sizeof DTYPES[0], k;
         for (k = 0; k < di; k++)
             if (strcmp(DTYPES[k].name, json_string_value(jd)) == 0) break;
         if (k == di) {
-            rc = base_errf(err, "%s: tensor '%s' has unknown dtype '%s'", path, name, json_string_value(jd));
+            rc = base_errf(err, "%s: tensor '%s' has unknown dtype '%s'", path, qname,
+                           base_escape(qd, sizeof qd, json_string_value(jd), json_string_length(jd)));
             break;
         }
         if (json_array_size(js) > TENSOR_MAX_DIMS) {
-            rc = base_errf(err, "%s: tensor '%s' has %zu dimensions (at most %d)", path, name, json_array_size(js),
+            rc = base_errf(err, "%s: tensor '%s' has %zu dimensions (at most %d)", path, qname, json_array_size(js),
                            TENSOR_MAX_DIMS);
             break;
         }
@@ -137,11 +172,14 @@ static int add_file(StCheckpoint *c, const char *path, char *err) {
         for (int d = 0; d < e->ref.n_dims; d++) {
             json_int_t dim = json_integer_value(json_array_get(js, (size_t)d));
             if (!json_is_integer(json_array_get(js, (size_t)d)) || dim < 0 || dim > ((json_int_t)1 << 40)) {
-                rc = base_errf(err, "%s: tensor '%s' has a bad shape", path, name);
+                rc = base_errf(err, "%s: tensor '%s' has a bad shape", path, qname);
                 break;
             }
             e->ref.shape[d] = dim;
-            numel *= (uint64_t)dim;
+            if (__builtin_mul_overflow(numel, (uint64_t)dim, &numel)) {
+                rc = base_errf(err, "%s: tensor '%s' has a shape whose element count overflows 64 bits", path, qname);
+                break;
+            }
         }
         if (rc) {
             free(e->name);
@@ -150,21 +188,23 @@ static int add_file(StCheckpoint *c, const char *path, char *err) {
         json_int_t b = json_integer_value(json_array_get(jo, 0)), en = json_integer_value(json_array_get(jo, 1));
         if (b < 0 || en < b || (uint64_t)en > data_size) {
             rc = base_errf(err, "%s: tensor '%s': data_offsets [%lld, %lld] run past the data (%zu bytes; truncated?)",
-                           path, name, (long long)b, (long long)en, data_size);
+                           path, qname, (long long)b, (long long)en, data_size);
             free(e->name);
             break;
         }
-        if ((uint64_t)(en - b) != numel * DTYPES[k].bytes) {
-            rc = base_errf(err, "%s: tensor '%s': %lld bytes for %llu %s elements", path, name, (long long)(en - b),
+        uint64_t bytes;
+        if (__builtin_mul_overflow(numel, (uint64_t)DTYPES[k].bytes, &bytes) || (uint64_t)(en - b) != bytes) {
+            rc = base_errf(err, "%s: tensor '%s': %lld bytes for %llu %s elements", path, qname, (long long)(en - b),
                            (unsigned long long)numel, DTYPES[k].name);
             free(e->name);
             break;
         }
         e->ref.data = map + data_start + b;
+        e->begin = (size_t)b, e->end = (size_t)en;
         c->n++;
     }
     json_decref(h);
-    return rc;
+    return rc ? rc : check_overlaps(c, first, path, err);
 }
 
 StCheckpoint *st_open_file(const char *path, char *err) {
@@ -203,7 +243,9 @@ StCheckpoint *st_open_dir(const char *dir, char *err) {
     json_t *shard;
     json_object_foreach(map, tensor, shard) {
         if (!json_is_string(shard)) {
-            base_errf(err, "%s: weight_map entry '%s' is not a file name", index, tensor);
+            char q[BASE_QUOTE_LEN];
+            base_errf(err, "%s: weight_map entry '%s' is not a file name", index,
+                      base_escape(q, sizeof q, tensor, strlen(tensor)));
             goto fail;
         }
         snprintf(path, sizeof path, "%s/%s", dir, json_string_value(shard));
@@ -211,7 +253,9 @@ StCheckpoint *st_open_dir(const char *dir, char *err) {
         for (size_t i = 0; i < c->n_maps && !seen; i++) seen = strcmp(c->maps[i].path, path) == 0;
         if (seen) continue;
         if (!base_file_exists(path)) {
-            base_errf(err, "%s: shard '%s' listed in the index is missing", index, json_string_value(shard));
+            char q[BASE_QUOTE_LEN];
+            base_errf(err, "%s: shard '%s' listed in the index is missing", index,
+                      base_escape(q, sizeof q, json_string_value(shard), json_string_length(shard)));
             goto fail;
         }
         if (add_file(c, path, err)) goto fail;
@@ -221,8 +265,10 @@ StCheckpoint *st_open_dir(const char *dir, char *err) {
         for (i = 0; i < c->n; i++)
             if (strcmp(c->entries[i].name, tensor) == 0) break;
         if (i == c->n) {
-            base_errf(err, "%s: tensor '%s' is listed for shard '%s' but is not in it", index, tensor,
-                      json_string_value(shard));
+            char q[BASE_QUOTE_LEN], qs[BASE_QUOTE_LEN];
+            base_errf(err, "%s: tensor '%s' is listed for shard '%s' but is not in it", index,
+                      base_escape(q, sizeof q, tensor, strlen(tensor)),
+                      base_escape(qs, sizeof qs, json_string_value(shard), json_string_length(shard)));
             goto fail;
         }
     }

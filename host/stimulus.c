@@ -1,6 +1,7 @@
 #include "host/stimulus.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,18 @@ static int expect_num(Scanner *sc, double *out, const char *what, const char *pa
     if (sc->kind != V_NUM)
         return base_errf(err, "%s: malformed TextGrid: expected %s (a number) near line %d", path, what, sc->line);
     *out = sc->num;
+    return 0;
+}
+
+// a count of tiers or intervals: a whole number, and no more than the file's bytes (each entry takes
+// several), so that a corrupt count is refused before it is converted or looped over
+static int expect_count(Scanner *sc, size_t *out, const char *what, const char *path, char *err) {
+    double v = 0;
+    if (expect_num(sc, &v, what, path, err)) return -1;
+    if (!(v >= 0 && v <= (double)sc->n && v == floor(v)))
+        return base_errf(err, "%s: malformed TextGrid: %s near line %d is %g, not a count this %zu-byte file can hold",
+                         path, what, sc->line, v, sc->n);
+    *out = (size_t)v;
     return 0;
 }
 
@@ -225,16 +238,19 @@ int stim_load_textgrid(const char *path, const char *tier, const char *const *sk
     if (len >= 3 && memcmp(raw, "\xef\xbb\xbf", 3) == 0) sc.pos = 3;  // UTF-8 BOM
 
     int rc = -1;
-    char tiers_seen[256] = "";
-    double xmin = 0, xmax = 0, count = 0;
+    char tiers_seen[256] = "", q[BASE_QUOTE_LEN];
+    double xmin = 0, xmax = 0;
+    size_t count = 0;
     if (expect_str(&sc, "the file type", path, err)) goto done;
     if (strcmp(sc.str, "ooTextFile") != 0) {
-        base_errf(err, "%s: not a Praat text file (file type '%s', expected 'ooTextFile')", path, sc.str);
+        base_errf(err, "%s: not a Praat text file (file type '%s', expected 'ooTextFile')", path,
+                  base_escape(q, sizeof q, sc.str, strlen(sc.str)));
         goto done;
     }
     if (expect_str(&sc, "the object class", path, err)) goto done;
     if (strncmp(sc.str, "TextGrid", 8) != 0) {
-        base_errf(err, "%s: not a TextGrid (object class '%s')", path, sc.str);
+        base_errf(err, "%s: not a TextGrid (object class '%s')", path,
+                  base_escape(q, sizeof q, sc.str, strlen(sc.str)));
         goto done;
     }
     if (expect_num(&sc, &xmin, "xmin", path, err) || expect_num(&sc, &xmax, "xmax", path, err)) goto done;
@@ -243,34 +259,49 @@ int stim_load_textgrid(const char *path, const char *tier, const char *const *sk
         base_errf(err, "%s: malformed TextGrid: expected <exists> near line %d", path, sc.line);
         goto done;
     }
-    if (expect_num(&sc, &count, "the number of tiers", path, err)) goto done;
+    if (expect_count(&sc, &count, "the number of tiers", path, err)) goto done;
     int found = 0;
     size_t cap = 0;
-    for (long t = 0; t < (long)count && !found; t++) {
+    for (size_t t = 0; t < count && !found; t++) {
         if (expect_str(&sc, "a tier class", path, err)) goto done;
         int interval = strcmp(sc.str, "IntervalTier") == 0;
         if (!interval && strcmp(sc.str, "TextTier") != 0) {
-            base_errf(err, "%s: malformed TextGrid: unknown tier class '%s' near line %d", path, sc.str, sc.line);
+            base_errf(err, "%s: malformed TextGrid: unknown tier class '%s' near line %d", path,
+                      base_escape(q, sizeof q, sc.str, strlen(sc.str)), sc.line);
             goto done;
         }
         if (expect_str(&sc, "a tier name", path, err)) goto done;
         int wanted = strcmp(sc.str, tier) == 0;
         size_t used = strlen(tiers_seen);
-        snprintf(tiers_seen + used, sizeof tiers_seen - used, "%s'%s'", used ? ", " : "", sc.str);
-        double txmin = 0, txmax = 0, n = 0;
+        snprintf(tiers_seen + used, sizeof tiers_seen - used, "%s'%s'", used ? ", " : "",
+                 base_escape(q, sizeof q, sc.str, strlen(sc.str)));
+        double txmin = 0, txmax = 0;
+        size_t n = 0;
         if (expect_num(&sc, &txmin, "tier xmin", path, err) || expect_num(&sc, &txmax, "tier xmax", path, err) ||
-            expect_num(&sc, &n, "the number of intervals", path, err))
+            expect_count(&sc, &n, "the number of intervals", path, err))
             goto done;
         if (wanted && !interval) {
             base_errf(err, "%s: tier '%s' is a point tier; words need an interval tier", path, tier);
             goto done;
         }
-        for (long i = 0; i < (long)n; i++) {
+        double prev_start = 0;
+        for (size_t i = 0; i < n; i++) {
             double a = 0, b = 0;
             if (expect_num(&sc, &a, interval ? "interval xmin" : "point time", path, err)) goto done;
+            int line = sc.line;
             if (interval && expect_num(&sc, &b, "interval xmax", path, err)) goto done;
             if (expect_str(&sc, "an interval label", path, err)) goto done;
             if (!wanted) continue;
+            // pauses too: a time out of order anywhere in the tier means a corrupt or edited file
+            if (!isfinite(a) || !isfinite(b) || a < 0 || b < a || a < prev_start) {
+                base_errf(err, "%s: interval at line %d %s (%.3f-%.3f s)", path, line,
+                          !isfinite(a) || !isfinite(b) ? "has a time that is not finite"
+                          : a < 0                      ? "starts before 0 s"
+                                                       : "runs backwards or out of order",
+                          a, b);
+                goto done;
+            }
+            prev_start = a;
             char *w = trim_nfc(sc.str);
             if (!w) {
                 base_errf(err, "%s: label near line %d is not valid UTF-8", path, sc.line);
@@ -279,12 +310,6 @@ int stim_load_textgrid(const char *path, const char *tier, const char *const *sk
             if (is_skipped(w, skip, n_skip)) {
                 free(w);
                 continue;
-            }
-            if (b < a || (out->n_words > 0 && a < out->onset[out->n_words - 1])) {
-                free(w);
-                base_errf(err, "%s: interval near line %d runs backwards or out of order (%.3f-%.3f s)", path,
-                          sc.line, a, b);
-                goto done;
             }
             add_word(out, &cap, w, a, b);
         }
@@ -384,10 +409,19 @@ int stim_load_table(const char *path, const StimOptions *opt, Stimulus *out, cha
             free(w);
             continue;
         }
-        if (e1 == f[oc] || e2 == f[fc] || !(off >= on)) {
+        if (e1 == f[oc] || e2 == f[fc] || !isfinite(on) || !isfinite(off) || on < 0 || !(off >= on)) {
             free(w);
-            base_errf(err, "%s: line %zu: onset '%s' and offset '%s' are not times in order", path, line_no, f[oc],
-                      f[fc]);
+            char q1[BASE_QUOTE_LEN], q2[BASE_QUOTE_LEN];
+            base_errf(err, "%s: line %zu: onset '%s' and offset '%s' are not times in order from 0 s", path, line_no,
+                      base_escape(q1, sizeof q1, f[oc], strlen(f[oc])),
+                      base_escape(q2, sizeof q2, f[fc], strlen(f[fc])));
+            goto done;
+        }
+        if (out->n_words > 0 && on < out->onset[out->n_words - 1]) {
+            free(w);
+            base_errf(err, "%s: line %zu: onset %g s is before the previous word's onset %g s (words must be in time "
+                           "order)",
+                      path, line_no, on, out->onset[out->n_words - 1]);
             goto done;
         }
         add_word(out, &cap, w, on, off);

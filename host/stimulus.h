@@ -8,10 +8,13 @@
  * joined by single spaces, except that clitics split off by forced aligners ("'s", "'ll", "n't",
  * ...) attach to the word before ("what 's" -> "what's"); with leading_space it starts with one
  * space, as GPT-2-style pipelines feed text. Each word keeps its byte range in that text, which is
- * how words meet tokens (tokenizer.h) and how hidden states get a time.
+ * how words meet tokens (tokenizer.h) and how hidden states get a time. Times are one clock: finite,
+ * from 0 s, each word's offset at or after its onset and onsets in order (a table of several runs
+ * that each restart at 0 s is refused, naming the line; give each run its own clock or file).
  *
- * Ownership: Stimulus owns its arrays; stim_free releases them. Errors: stim_load_textgrid returns
- * -1 and fills err with the file name and the problem (missing tier, malformed file, no words).
+ * Ownership: Stimulus owns its arrays; stim_free releases them. Errors: the readers return -1 and
+ * fill err with the file name, the line and the problem (missing tier, malformed file, times out of
+ * order, no words), quoting file bytes through base_escape.
  */
 #ifndef HOST_STIMULUS_H
 #define HOST_STIMULUS_H

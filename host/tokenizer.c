@@ -678,6 +678,29 @@ void tok_word_token_span(const TokenSeq *seq, const size_t *word_start, const si
     }
 }
 
+size_t tok_long_words(const TokenSeq *seq, const char *text, const size_t *word_start, const size_t *word_end,
+                      size_t n_words, size_t max_tokens, char *err) {
+    int64_t *first = base_malloc((n_words + 1) * sizeof(int64_t), "word tokens");
+    int64_t *last = base_malloc((n_words + 1) * sizeof(int64_t), "word tokens");
+    tok_word_token_span(seq, word_start, word_end, n_words, first, last);
+    size_t n_long = 0, longest = 0, longest_n = 0;
+    for (size_t w = 0; w < n_words; w++) {
+        size_t n = last[w] < 0 ? 0 : (size_t)(last[w] - first[w] + 1);
+        if (n > max_tokens) n_long++;
+        if (n > longest_n) longest = w, longest_n = n;
+    }
+    if (n_long) {
+        char q[BASE_QUOTE_LEN];
+        base_errf(err, "%zu word(s) of more than %zu tokens; the longest, word %zu ('%s', %zu bytes), is %zu tokens",
+                  n_long, max_tokens, longest + 1,
+                  base_escape(q, sizeof q, text + word_start[longest], word_end[longest] - word_start[longest]),
+                  word_end[longest] - word_start[longest], longest_n);
+    }
+    free(first);
+    free(last);
+    return n_long;
+}
+
 // ----------------------------------------------------------------------------
 // shared with the loaders
 

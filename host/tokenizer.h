@@ -65,4 +65,10 @@ int tok_encode(Tokenizer *t, const char *text, size_t len, TokenSeq *out, char *
 void tok_word_token_span(const TokenSeq *seq, const size_t *word_start, const size_t *word_end, size_t n_words,
                          int64_t *first_token, int64_t *last_token);
 
+// Words of more than max_tokens tokens: a transcript that lost its spaces, or a pasted URL, makes one word
+// hundreds of thousands of tokens and every context policy slow. Returns how many of the n_words spans of
+// text (as above) are that long; when some are, err quotes the longest with its number from 1 and its tokens.
+size_t tok_long_words(const TokenSeq *seq, const char *text, const size_t *word_start, const size_t *word_end,
+                      size_t n_words, size_t max_tokens, char *err);
+
 #endif  // HOST_TOKENIZER_H

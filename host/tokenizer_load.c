@@ -109,9 +109,11 @@ static int add_merge(Tokenizer *t, const char *l, size_t ll, const char *r, size
     memcpy(buf, l, ll);
     memcpy(buf + ll, r, rl);
     int32_t m = strmap_get(&t->vocab, buf, ll + rl);
-    if (a < 0 || b < 0 || m < 0)
-        return base_errf(err, "%s: merge %d ('%.*s %.*s') names a token missing from the vocabulary", t->source, rank,
-                         (int)ll, l, (int)rl, r);
+    if (a < 0 || b < 0 || m < 0) {
+        char ql[BASE_QUOTE_LEN], qr[BASE_QUOTE_LEN];
+        return base_errf(err, "%s: merge %d ('%s %s') names a token missing from the vocabulary", t->source, rank,
+                         base_escape(ql, sizeof ql, l, ll), base_escape(qr, sizeof qr, r, rl));
+    }
     pairmap_put(&t->merges, a, b, rank, m);
     return 0;
 }
@@ -124,7 +126,9 @@ Tokenizer *tok_load_gguf(const GgufFile *f, char *err) {
     }
     int spm = strcmp(model, "llama") == 0;
     if (!spm && strcmp(model, "gpt2") != 0) {
-        base_errf(err, "%s: tokenizer '%s' is not supported (supported: llama, gpt2)", f->path, model);
+        char q[BASE_QUOTE_LEN];
+        base_errf(err, "%s: tokenizer '%s' is not supported (supported: llama, gpt2)", f->path,
+                  base_escape(q, sizeof q, model, strlen(model)));
         free(model);
         return NULL;
     }
@@ -211,7 +215,9 @@ typedef struct {
 } Json;
 
 static int jerr_unsupported(const Json *j, const char *what, const char *type) {
-    return base_errf(j->err, "%s: %s '%s' is not supported", j->path, what, type ? type : "?");
+    char q[BASE_QUOTE_LEN];
+    return base_errf(j->err, "%s: %s '%s' is not supported", j->path, what,
+                     type ? base_escape(q, sizeof q, type, strlen(type)) : "?");
 }
 
 static const char *jtype(json_t *o) { return json_string_value(json_object_get(o, "type")); }
@@ -229,13 +235,18 @@ static int parse_normalizer(Json *j, json_t *n) {
     if (strcmp(type, "NFC") == 0) return tok_add_norm(j->t, NS_NFC, NULL, NULL, 0, 0, j->err);
     if (strcmp(type, "NFKC") == 0) return tok_add_norm(j->t, NS_NFKC, NULL, NULL, 0, 0, j->err);
     if (strcmp(type, "Lowercase") == 0) return tok_add_norm(j->t, NS_LOWERCASE, NULL, NULL, 0, 0, j->err);
-    if (strcmp(type, "Prepend") == 0)
-        return tok_add_norm(j->t, NS_PREPEND, json_string_value(json_object_get(n, "prepend")), NULL, 0, 0, j->err);
+    if (strcmp(type, "Prepend") == 0) {
+        const char *pre = json_string_value(json_object_get(n, "prepend"));
+        if (!pre) return base_errf(j->err, "%s: a Prepend normalizer needs a string \"prepend\"", j->path);
+        return tok_add_norm(j->t, NS_PREPEND, pre, NULL, 0, 0, j->err);
+    }
     if (strcmp(type, "Replace") == 0) {
         json_t *pat = json_object_get(n, "pattern");
         const char *s = json_string_value(json_object_get(pat, "String"));
         if (!s) return base_errf(j->err, "%s: Replace normalizers with a Regex pattern are not supported", j->path);
-        return tok_add_norm(j->t, NS_REPLACE, s, json_string_value(json_object_get(n, "content")), 0, 0, j->err);
+        const char *content = json_string_value(json_object_get(n, "content"));
+        if (!content) return base_errf(j->err, "%s: a Replace normalizer needs a string \"content\"", j->path);
+        return tok_add_norm(j->t, NS_REPLACE, s, content, 0, 0, j->err);
     }
     return jerr_unsupported(j, "normalizer", type);
 }
@@ -352,8 +363,11 @@ static int build_vocab(Json *j, json_t *vocab, json_t *added) {
     json_t *val, *it;
     size_t i;
     json_object_foreach(vocab, key, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > INT32_MAX)
-            return base_errf(j->err, "%s: vocabulary entry '%s' has no valid id", j->path, key);
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > INT32_MAX) {
+            char q[BASE_QUOTE_LEN];
+            return base_errf(j->err, "%s: vocabulary entry '%s' has no valid id", j->path,
+                             base_escape(q, sizeof q, key, strlen(key)));
+        }
         if ((size_t)json_integer_value(val) + 1 > V) V = (size_t)json_integer_value(val) + 1;
     }
     json_array_foreach(added, i, it) {
@@ -482,9 +496,10 @@ static Tokenizer *load_two_files(const char *dir, char *err) {
             size_t ll = strlen(line);
             if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
             if (line[0] == '\0' || strncmp(line, "#version", 8) == 0) continue;
-            char *sp = strchr(line, ' ');
+            char *sp = strchr(line, ' '), q[BASE_QUOTE_LEN];
             rc = sp ? add_merge(t, line, (size_t)(sp - line), sp + 1, strlen(sp + 1), rank++, err)
-                    : base_errf(err, "%s: line '%s' is not two tokens separated by a space", mpath, line);
+                    : base_errf(err, "%s: line '%s' is not two tokens separated by a space", mpath,
+                                base_escape(q, sizeof q, line, ll));
         }
     }
     t->byte_level = 1;

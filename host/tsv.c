@@ -94,7 +94,11 @@ int tsv_num(const Tsv *t, size_t row, int col, double *out, char *err) {
     char *end;
     *out = strtod(s, &end);
     while (*end == ' ') end++;
-    if (end == s || *end) return base_errf(err, "%s: row %zu, column '%s': '%s' is not a number", t->path, row + 2,
-                                           t->header[col], s);
+    if (end == s || *end) {
+        char qc[BASE_QUOTE_LEN], q[BASE_QUOTE_LEN];
+        return base_errf(err, "%s: row %zu, column '%s': '%s' is not a number", t->path, row + 2,
+                         base_escape(qc, sizeof qc, t->header[col], strlen(t->header[col])),
+                         base_escape(q, sizeof q, s, strlen(s)));
+    }
     return 0;
 }

@@ -15,7 +15,7 @@ struct Dispatch {
     MPI_Comm comm;          // private duplicate: the server's messages never meet the sweep's
     DispatchPlan plan;
     int rank, size, participant, dynamic;
-    volatile const int *stop_flag;
+    volatile const sig_atomic_t *stop_flag;
     // participant side
     long held;              // the unit this rank holds (-1: none yet)
     long *mine;             // static dealing: this rank's units in order
@@ -61,13 +61,16 @@ static void progress_line(const Dispatch *d, int final) {
     fflush(stderr);
 }
 
-static void record(Dispatch *d, long unit, int failed) {
-    d->done++;
-    d->failed += failed != 0;
-    d->done_cost += d->plan.cost ? d->plan.cost[unit] : 1.0;
+static void record(Dispatch *d, long unit, int outcome) {
+    if (outcome != DISPATCH_STOPPED) {
+        d->done++;
+        d->failed += outcome == DISPATCH_FAILED;
+        d->done_cost += d->plan.cost ? d->plan.cost[unit] : 1.0;
+    }
     if (d->plan.progress_tsv) {
         fprintf(d->plan.progress_tsv, "%.3f\t%s\t%ld\t%s\t%zu\t%zu\n", base_now(), d->plan.stage, unit,
-                failed ? "failed" : "ok", d->done, d->plan.n);
+                outcome == DISPATCH_FAILED ? "failed" : outcome == DISPATCH_STOPPED ? "stopped" : "ok", d->done,
+                d->plan.n);
         fflush(d->plan.progress_tsv);
     }
 }
@@ -96,7 +99,7 @@ static void *serve(void *arg) {
             nanosleep(&ms, NULL);
             continue;
         }
-        long ask[3];  // previous unit (-1 none), its failure, stop wanted
+        long ask[3];  // previous unit (-1 none), its outcome, stop wanted
         CHECK_MPI(MPI_Recv(ask, 3, MPI_LONG, st.MPI_SOURCE, TAG_ASK, d->comm, MPI_STATUS_IGNORE));
         if (ask[0] >= 0) record(d, ask[0], (int)ask[1]);
         if (ask[2]) d->stopped = 1;
@@ -110,7 +113,8 @@ static void *serve(void *arg) {
 
 // ----------------------------------------------------------------------------
 
-Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant, volatile const int *stop_flag) {
+Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant,
+                         volatile const sig_atomic_t *stop_flag) {
     Dispatch *d = base_calloc(1, sizeof *d, "dispatch");
     d->plan = *plan;
     d->stop_flag = stop_flag;
@@ -149,13 +153,13 @@ Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_partici
     return d;
 }
 
-long dispatch_next(Dispatch *d, int prev_failed, int want_stop) {
+long dispatch_next(Dispatch *d, int prev_outcome, int want_stop) {
     ASSERT(d->participant);
     if (d->held >= 0) {
-        d->my_done++;
-        d->my_failed += prev_failed != 0;
+        d->my_done += prev_outcome != DISPATCH_STOPPED;
+        d->my_failed += prev_outcome == DISPATCH_FAILED;
         if (!d->dynamic && d->rank == 0) {
-            record(d, d->held, prev_failed);
+            record(d, d->held, prev_outcome);
             if (d->plan.progress_seconds > 0 && base_wall() - d->last_line > d->plan.progress_seconds &&
                 d->done < d->plan.n) {
                 progress_line(d, 0);
@@ -165,7 +169,7 @@ long dispatch_next(Dispatch *d, int prev_failed, int want_stop) {
     }
     long next = -1;
     if (d->dynamic) {
-        long ask[3] = {d->held, prev_failed, want_stop};
+        long ask[3] = {d->held, prev_outcome, want_stop};
         CHECK_MPI(MPI_Send(ask, 3, MPI_LONG, 0, TAG_ASK, d->comm));
         CHECK_MPI(MPI_Recv(&next, 1, MPI_LONG, 0, TAG_REPLY, d->comm, MPI_STATUS_IGNORE));
     } else {

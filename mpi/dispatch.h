@@ -23,6 +23,7 @@
 #define MPI_DISPATCH_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -42,11 +43,16 @@ typedef struct {
 } DispatchTotals;
 
 // Collective over comm. A participant asks for units; the others only join begin and end.
-Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant, volatile const int *stop_flag);
+Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_participant,
+                         volatile const sig_atomic_t *stop_flag);
 
-// Participant: report the previous unit (prev_failed: 0 ok, 1 failed; ignored on the first call)
-// and get the next unit's index, or -1 when none are left or a stop was requested.
-long dispatch_next(Dispatch *d, int prev_failed, int want_stop);
+// what became of a participant's previous unit; a stopped one (left unfinished by a stop request)
+// counts neither as done nor as failed
+enum { DISPATCH_OK = 0, DISPATCH_FAILED = 1, DISPATCH_STOPPED = 2 };
+
+// Participant: report the previous unit (prev_outcome: DISPATCH_*; ignored on the first call) and get
+// the next unit's index, or -1 when none are left or a stop was requested.
+long dispatch_next(Dispatch *d, int prev_outcome, int want_stop);
 
 // Collective over comm: waits for every participant to be done, frees d, returns the totals.
 DispatchTotals dispatch_end(Dispatch *d);

@@ -114,6 +114,11 @@ static int open_model(const SweepConfig *c, size_t m, const Stimulus *st, PlanMo
     TokenSeq seq = {0};
     int rc = tok && tok_encode(tok, st->text, st->text_len, &seq, err) == 0 ? 0 : -1;
     int bos = tok && tok_bos_id(tok) >= 0;
+    char longest[BASE_ERR_LEN];  // the sweep would stop on a long word: so does its plan (a warning is the sweep's)
+    if (rc == 0 && c->long_words == LONG_WORDS_ERROR &&
+        tok_long_words(&seq, st->text, st->start, st->end, st->n_words, c->max_word_tokens, longest))
+        rc = base_errf(err, "%s: under model %s's tokenizer, %s (stimulus.max_word_tokens)", c->stimulus_file,
+                       c->models[m].name, longest);
     pm->tokens = rc == 0 ? seq.n - (size_t)bos : 0;
     for (size_t ci = 0; rc == 0 && ci < c->contexts.n; ci++) {
         ContextPolicy asked = {(ContextKind)c->context_kind[ci], c->context_n[ci], c->context_window,

@@ -13,6 +13,8 @@
 
 #include "host/base.h"
 #include "host/h5io.h"
+#include "host/log.h"
+#include "mpi/comm.h"
 
 // ----------------------------------------------------------------------------
 // writing helpers
@@ -190,32 +192,54 @@ void results_create(const char *path, const ResultsMeta *m) {
 // ----------------------------------------------------------------------------
 // collective score writing
 
-// layers are sorted by (m, c, h) and each covers a whole [m, c, h, ...] block of the dataset, so the
-// union's row-major order equals the order of the packed buffer
+// Bytes one rank writes in one collective call at most: ROMIO counts an MPI-IO access in an int, so
+// one of 2 GiB or more fails (SWIFT caps its writes below it the same way). A test lowers the cap with
+// BRAINSWEEP_TEST_MAX_WRITE_BYTES to make small files go out in several rounds; nothing else should.
+static size_t max_write_bytes(void) {
+    const char *s = getenv("BRAINSWEEP_TEST_MAX_WRITE_BYTES");
+    long long v = s ? atoll(s) : 0;
+    return v > 0 ? (size_t)v : ((size_t)1 << 31) - ((size_t)1 << 20);
+}
+
+// Layers are sorted by (m, c, h) and each covers a whole [m, c, h, ...] block of the dataset. A rank's
+// layers are a sequence of rows (of the dataset's 4th axis, layer by layer, in the packed buffer's
+// order) sent in rounds of at most max_write_bytes; every rank joins every round (an empty selection
+// when it has nothing left), since each round is one collective call. Each round's file selection is
+// a union of row ranges in (m, c, h, row) order, so its row-major order is the buffer's.
 static void write_layers(hid_t f, const char *name, int rank, const ResultsLayers *u, const float *data, hid_t dxpl) {
     hid_t d = CHECK_H5(H5Dopen2(f, name, H5P_DEFAULT));
     hid_t fs = CHECK_H5(H5Dget_space(d));
     hsize_t dims[6];
-    ASSERT(H5Sget_simple_extent_ndims(fs) == rank && rank <= 6);
+    ASSERT(H5Sget_simple_extent_ndims(fs) == rank && rank >= 4 && rank <= 6);
     CHECK_H5(H5Sget_simple_extent_dims(fs, dims, NULL));
-    hid_t ms;
-    if (u->n == 0) {
-        CHECK_H5(H5Sselect_none(fs));
-        hsize_t one = 1;
-        ms = CHECK_H5(H5Screate_simple(1, &one, NULL));
-        CHECK_H5(H5Sselect_none(ms));
-    } else {
-        hsize_t start[6] = {0}, count[6] = {1, 1, 1, 1, 1, 1}, per_layer = 1;
-        for (int i = 3; i < rank; i++) count[i] = dims[i], per_layer *= dims[i];
-        for (size_t j = 0; j < u->n; j++) {
-            start[0] = u->m[j], start[1] = u->c[j], start[2] = u->h[j];
-            CHECK_H5(H5Sselect_hyperslab(fs, j == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
+    size_t row_len = 1, rows_per_layer = (size_t)dims[3];
+    for (int i = 4; i < rank; i++) row_len *= (size_t)dims[i];
+    size_t cap = max_write_bytes() / (row_len * sizeof(float));
+    if (cap == 0)
+        DIE("this is a bug in brainsweep", "%s: one row of %zu floats exceeds the %zu bytes of one write", name,
+            row_len, max_write_bytes());
+    size_t rows = u->n * rows_per_layer;
+    long mine = (long)((rows + cap - 1) / cap), rounds;
+    CHECK_MPI(MPI_Allreduce(&mine, &rounds, 1, MPI_LONG, MPI_MAX, MPI_COMM_WORLD));
+    for (long k = 0; k < rounds; k++) {
+        size_t r0 = (size_t)k * cap < rows ? (size_t)k * cap : rows, r1 = r0 + cap < rows ? r0 + cap : rows;
+        hsize_t n = (hsize_t)((r1 - r0) * row_len), one = 1;
+        hid_t ms = CHECK_H5(H5Screate_simple(1, n ? &n : &one, NULL));
+        if (n == 0) {
+            CHECK_H5(H5Sselect_none(fs));
+            CHECK_H5(H5Sselect_none(ms));
         }
-        hsize_t total = (hsize_t)u->n * per_layer;
-        ms = CHECK_H5(H5Screate_simple(1, &total, NULL));
+        for (size_t j = r0 / rows_per_layer, first = 1; n && j < u->n && j * rows_per_layer < r1; j++, first = 0) {
+            size_t lo = j * rows_per_layer > r0 ? 0 : r0 - j * rows_per_layer;
+            size_t hi = (j + 1) * rows_per_layer < r1 ? rows_per_layer : r1 - j * rows_per_layer;
+            hsize_t start[6] = {u->m[j], u->c[j], u->h[j], lo, 0, 0}, count[6] = {1, 1, 1, hi - lo, 1, 1};
+            for (int i = 4; i < rank; i++) count[i] = dims[i];
+            CHECK_H5(H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL));
+        }
+        CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, data + r0 * row_len));
+        H5Sclose(ms);
     }
-    CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, data));
-    H5Sclose(ms);
+    if (comm_rank() == 0) log_debug("results: %s in %ld collective write(s)", name, rounds);
     H5Sclose(fs);
     H5Dclose(d);
 }
@@ -467,28 +491,39 @@ int results_inspect(const char *path, FILE *out, char *err) {
         base_errf(err, "%s: results file lacks /models/name or /regions/name", path);
         goto done;
     }
-    n_layers = base_malloc(M * sizeof(int), "n_layers");
-    hid_t d = H5Dopen2(f, "/models/n_layers", H5P_DEFAULT);
-    H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, n_layers);
-    H5Dclose(d);
-    if (schema_version >= 3) contexts = h5_read_strings(f, "/contexts/name", &C);
-    d = H5Dopen2(f, "/summary/layer_region", H5P_DEFAULT);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[4];
-    int nd = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    size_t H = (size_t)dims[nd - 2];  // (M, H, R) before version 3, (M, C, H, R) since
-    lr = base_malloc(M * C * H * R * sizeof(float), "summary");
-    H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, lr);
-    H5Dclose(d);
-    size_t failed = 0;
-    if (schema_version >= 3 && (d = H5Dopen2(f, "/units/status", H5P_DEFAULT)) >= 0) {
-        status = base_malloc(M * C * H, "unit status");
-        if (H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) >= 0)
-            for (size_t i = 0; i < M * C * H; i++) failed += status[i] == UNIT_FAILED;
-        H5Dclose(d);
+    if (schema_version >= 3 && !(contexts = h5_read_strings(f, "/contexts/name", &C))) {
+        base_errf(err, "%s: results file lacks /contexts/name", path);
+        goto done;
     }
+    // every shape below comes from the file: check each against the name tables before reading into
+    // buffers sized by them, and each model's layer count against the rows stored
+    hsize_t dims[H5IO_MAX_RANK];
+    int nd = 0, want_nd = schema_version >= 3 ? 4 : 3;  // (M, H, R) before version 3, (M, C, H, R) since
+    if (h5_dims(f, "/summary/layer_region", dims, &nd) || nd != want_nd || dims[0] != M || dims[nd - 1] != R ||
+        (nd == 4 && dims[1] != C) || dims[nd - 2] == 0 || dims[nd - 2] > (1u << 20)) {
+        base_errf(err, "%s: /summary/layer_region is missing or not (models, contexts, hidden states, regions) = "
+                       "(%zu, %zu, H, %zu)", path, M, C, R);
+        goto done;
+    }
+    size_t H = (size_t)dims[nd - 2];
+    if (!(n_layers = h5_read_new(f, "/models/n_layers", H5T_NATIVE_INT, M))) {
+        base_errf(err, "%s: /models/n_layers is missing or does not hold one count per model (%zu)", path, M);
+        goto done;
+    }
+    for (size_t mi = 0; mi < M; mi++)
+        if (n_layers[mi] < 0 || (size_t)n_layers[mi] >= H) {
+            base_errf(err, "%s: model %zu has %d layers, but /summary/layer_region holds %zu hidden states", path, mi,
+                      n_layers[mi], H);
+            goto done;
+        }
+    size_t MCH = base_mul(base_mul(M, C), H);
+    if (!(lr = h5_read_new(f, "/summary/layer_region", H5T_NATIVE_FLOAT, base_mul(MCH, R)))) {
+        base_errf(err, "%s: /summary/layer_region cannot be read as numbers", path);
+        goto done;
+    }
+    size_t failed = 0;
+    if (schema_version >= 3 && (status = h5_read_new(f, "/units/status", H5T_NATIVE_INT8, MCH)))
+        for (size_t i = 0; i < MCH; i++) failed += status[i] == UNIT_FAILED;
 
     fprintf(out, "%s: %s schema v%ld, complete, created %s by brainsweep %s (%s)\n", path, schema, schema_version,
             created, version, git);

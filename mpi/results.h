@@ -88,7 +88,9 @@ typedef struct {
     const float *values;
 } ResultsLayers;
 
-// Collective over MPI_COMM_WORLD: every rank writes its layers (ranks without any still join).
+// Collective over MPI_COMM_WORLD: every rank writes its layers (ranks without any still join), in
+// rounds of at most 2 GiB - 1 MiB per rank and write (ROMIO's limit; BRAINSWEEP_TEST_MAX_WRITE_BYTES
+// lowers it, for tests only).
 void results_write_layers(const char *path, const ResultsMeta *meta, const ResultsLayers *layers);
 
 // Rank 0 only. Reads the scores back, writes /summary, the unit status map (status (M, C, H) of

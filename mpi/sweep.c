@@ -271,14 +271,15 @@ static int load_ieeg(Sweep *s, char *err) {
     return 0;
 }
 
-// The results folder (or its nearest existing ancestor, where the sweep will create it) must be
-// writable: better to learn it now than after hours of fits.
-static int check_output(const char *output, char *err) {
+// The results folder and the features cache (or their nearest existing ancestor, where the sweep will
+// create them) must be writable: better to learn it now than after hours of extraction and fits.
+// `what` names the key; path is a file's (the folder is its parent) or, with is_dir, a folder's.
+static int check_writable(const char *what, const char *path, int is_dir, char *err) {
     char dir[CFG_STR];
-    snprintf(dir, sizeof dir, "%s", output);
+    snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else *slash = '\0';
+    if (!is_dir && !slash) snprintf(dir, sizeof dir, ".");
+    else if (!is_dir) *slash = '\0';
     struct stat st;
     while (dir[0] && stat(dir, &st) != 0) {  // climb to the nearest existing ancestor
         slash = strrchr(dir, '/');
@@ -287,9 +288,9 @@ static int check_output(const char *output, char *err) {
     }
     if (!dir[0]) snprintf(dir, sizeof dir, "/");
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return base_errf(err, "output.path %s: '%s' is not a folder", output, dir);
+        return base_errf(err, "%s %s: '%s' is not a folder", what, path, dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return base_errf(err, "output.path %s: cannot write into '%s': %s", output, dir, strerror(errno));
+        return base_errf(err, "%s %s: cannot write into '%s': %s", what, path, dir, strerror(errno));
     return 0;
 }
 
@@ -358,7 +359,7 @@ static int load_inputs(Sweep *s, char *err) {
         if (load_text_recordings(s, err)) return -1;
     }
 
-    if (check_output(c->output, err)) return -1;
+    if (check_writable("output.path", c->output, 0, err)) return -1;
     s->M = c->n_models;
     s->tok = base_calloc(s->M, sizeof(Tokenizer *), "tokenizers");
     s->mcfg = base_calloc(s->M, sizeof(ModelConfig), "model configs");
@@ -387,6 +388,18 @@ static int load_inputs(Sweep *s, char *err) {
                              tok_vocab_size(s->tok[m]), s->mcfg[m].vocab);
         TokenSeq seq = {0};
         if (tok_encode(s->tok[m], s->stim.text, s->stim.text_len, &seq, err)) return -1;
+        char why[BASE_ERR_LEN];
+        if (tok_long_words(&seq, s->stim.text, s->stim.start, s->stim.end, s->W, c->max_word_tokens, why)) {
+            if (c->long_words == LONG_WORDS_ERROR) {
+                tokseq_free(&seq);
+                return base_errf(err, "%s: under model %s's tokenizer, %s (stimulus.max_word_tokens; a transcript "
+                                      "error? stimulus.long_words: warn goes on)",
+                                 c->stimulus_file, c->models[m].name, why);
+            }
+            if (comm_rank() == 0)
+                log_warn("%s: under model %s's tokenizer, %s (stimulus.max_word_tokens): expect slow, long sequences",
+                         c->stimulus_file, c->models[m].name, why);
+        }
         s->n_tokens[m] = (int64_t)seq.n - (tok_bos_id(s->tok[m]) >= 0);
         s->tokens_id[m] = featcache_hash(seq.ids, seq.n * sizeof(int32_t), 0);
         s->tokens_id[m] = featcache_hash(seq.start, seq.n * sizeof(size_t), s->tokens_id[m]);
@@ -400,10 +413,43 @@ static int load_inputs(Sweep *s, char *err) {
                 return base_errf(err, "%s: %s, context %s: %s", c->source, c->models[m].name, c->contexts.items[ci],
                                  perr);
         }
+        // a window past the model's context is cut to it (extract_resolve_policy): said once per model
+        int full = 0;
+        for (size_t ci = 0; ci < s->C; ci++) full |= c->context_kind[ci] == CTX_FULL;
+        if (full && c->context_window > s->mcfg[m].max_ctx)
+            log0("%s: context.window %d is longer than the model's context of %d tokens; its full-context chunks "
+                 "use %d",
+                 c->models[m].name, c->context_window, s->mcfg[m].max_ctx, s->mcfg[m].max_ctx);
         size_t h = (size_t)s->mcfg[m].n_layers + 1;
         if (h > s->H) s->H = h;
     }
     return 0;
+}
+
+// One warning per recording with constant targets (a file of zeros from a failed export, a dead
+// channel), naming the file, the subject and the regions: their r will be NaN. Y is z-scored, where
+// a constant column is all 0 and no other column is.
+static void warn_constant_targets(const Sweep *s, const double *Y) {
+    size_t T = s->S * s->R, V = s->V;
+    for (size_t si = 0; si < s->S; si++) {
+        const Recording *r = &s->rec[si];
+        char names[320] = "";
+        size_t n = 0, zeros = 0, used = 0;
+        for (size_t k = 0; k < s->R; k++) {
+            size_t v = 0, z = 0;
+            while (v < V && Y[v * T + si * s->R + k] == 0.0) v++;
+            if (v < V) continue;
+            while (z < V && r->data[z * s->R + k] == 0.0) z++;
+            zeros += z == V;
+            if (used < sizeof names)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", n ? ", " : "", s->target[k]);
+            n++;
+        }
+        if (n == 0) continue;
+        if (used >= sizeof names) memcpy(names + sizeof names - 4, "...", 4);
+        log_warn("%s (subject %s): %zu of %zu region(s) %s: %s; their r will be NaN", r->path, r->subject, n, s->R,
+                 zeros == n ? "are all zeros" : "are constant", names);
+    }
 }
 
 // (V, S*R) targets: every subject's regions side by side, high-passed like the design (sampled
@@ -418,7 +464,7 @@ static int build_targets(Sweep *s, char *err) {
             for (size_t k = 0; k < s->R; k++) Y[v * T + si * s->R + k] = s->rec[si].data[v * s->R + k];
     if (!word_level(c)) feat_highpass(Y, V, T, c->tr, c->highpass_seconds);
     size_t constant = feat_zscore(Y, V, T);
-    if (constant) log_warn("%zu subject x region target(s) are constant; their r will be NaN", constant);
+    if (constant && comm_rank() == 0) warn_constant_targets(s, Y);
     s->Y = base_malloc(base_mul(V, T) * sizeof(float), "targets");
     for (size_t i = 0; i < V * T; i++) s->Y[i] = (float)Y[i];
     free(Y);
@@ -502,12 +548,11 @@ static int build_targets(Sweep *s, char *err) {
 }
 
 // ----------------------------------------------------------------------------
-// stop signals: SIGTERM and SIGUSR1 (what Slurm sends before a time limit) ask every rank to finish
-// the unit it holds and leave; finished units are already in the store
+// stop signals: SIGTERM and SIGUSR1 (what Slurm sends before a time limit) ask every rank to leave at
+// the next batch of its extraction or the next step of its fits (base_stop_signal); finished units
+// are already in the store, the unit in hand is dropped and redone by the rerun
 
-static volatile sig_atomic_t stop_signal = 0;
-
-static void on_stop_signal(int sig) { stop_signal = sig; }
+static void on_stop_signal(int sig) { base_stop_signal = sig; }
 
 static void install_signals(void) {
     struct sigaction sa;
@@ -696,7 +741,7 @@ static int finite_rows(const float *x, size_t n) {
 }
 
 // every rank of group computes its share of the sequences; the leader gathers the words and saves
-// the features file. Returns 1 when the unit failed (recorded in the store by the leader).
+// the features file. Returns its DISPATCH_* outcome (a failure is recorded in the store by the leader).
 static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     int gr, gn;
     CHECK_MPI(MPI_Comm_rank(group, &gr));
@@ -708,15 +753,16 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     ExtractStats x;
     memset(&x, 0, sizeof x);
     Model *model = model_open(s->cfg.models[m].path, weight_budget(), err);
-    int failed = model == NULL;
+    int failed = model == NULL, stopped = 0;
     if (!failed) {
         ExtractPart part = {(size_t)gr, (size_t)gn};
         char why[BASE_ERR_LEN];
-        failed = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m * s->C + ci], &part, states, &x, why) != 0;
+        int rc = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m * s->C + ci], &part, states, &x, why);
+        stopped = rc == 1, failed = rc < 0;
         if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);
         model_free(model);
     }
-    for (size_t l = 0; !failed && l < layers_of(s, m); l++) {
+    for (size_t l = 0; !failed && !stopped && l < layers_of(s, m); l++) {
         size_t dim = l < (size_t)s->mcfg[m].n_layers ? (size_t)s->mcfg[m].d_model : (size_t)s->final_dim[m];
         if (!finite_rows(states + s->offset[m][l] + x.word_lo * dim, (x.word_hi - x.word_lo) * dim)) {
             failed = 1;
@@ -726,8 +772,16 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     }
     s->share[SH_EXTRACT] += base_wall() - t;
 
-    // the lowest failing rank's reason, on every rank of the group
+    // a stop on any rank of the group drops the unit on all: its features are not saved, the rerun redoes it
     t = base_wall();
+    int any_stopped;
+    CHECK_MPI(MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, group));
+    if (any_stopped) {
+        if (gr == 0) log_rank("%s, context %s: extraction stopped by a signal; the rerun redoes it", name, ctx);
+        free(states);
+        return DISPATCH_STOPPED;
+    }
+    // the lowest failing rank's reason, on every rank of the group
     int me = failed ? gr : gn, first;
     CHECK_MPI(MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, group));
     if (first < gn) {
@@ -740,7 +794,7 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
             save_failed_layers(s, m, ci, why);
         }
         free(states);
-        return 1;
+        return DISPATCH_FAILED;
     }
     // the words of each rank, gathered in place on the leader, layer by layer (rows as one MPI type)
     unsigned long range[2] = {x.word_lo, x.word_hi}, *ranges = base_malloc(2 * (size_t)gn * sizeof(unsigned long), "ranges");
@@ -776,10 +830,13 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
         char dir[STORE_PATH + 300];
         snprintf(dir, sizeof dir, "%s", path);
         *strrchr(dir, '/') = '\0';
-        if (base_mkdirs(dir) != 0 || featcache_save(path, &key, states, s->offset[m], err) != 0)
+        int unsaved = base_mkdirs(dir) != 0;
+        if (unsaved) snprintf(err, sizeof err, "cannot create %.300s: %s", dir, strerror(errno));
+        else unsaved = featcache_save(path, &key, states, s->offset[m], err) != 0;
+        if (unsaved)
             DIE("free disk space (or point output.path / features.cache_dir elsewhere) and rerun the same command: "
                 "finished units are kept",
-                "%s", err[0] ? err : strerror(errno));
+                "%s", err);
         s->share[SH_SAVE_FEATURES] += base_wall() - t;
         log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s), %.1f s forward (%.1f GFLOP/s on this "
                  "rank); features in %s",
@@ -787,7 +844,7 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
                  path);
     }
     free(states);
-    return 0;
+    return DISPATCH_OK;
 }
 
 // rank 0's machine-readable progress (one row per finished unit) in the store; NULL elsewhere
@@ -798,6 +855,7 @@ static FILE *open_progress_tsv(const Sweep *s) {
     return fopen(p, "a");
 }
 
+// 1 when stopped by a signal, -1 on an error (printed), else 0
 static int stage_extract(Sweep *s) {
     size_t MC = s->M * s->C, n = 0;
     size_t *unit = base_malloc((MC ? MC : 1) * sizeof(size_t), "units");
@@ -814,6 +872,15 @@ static int stage_extract(Sweep *s) {
     for (size_t mc = 0; mc < MC; mc++)
         if (need[mc]) cost[n] = extract_cost(s, mc / s->C, mc % s->C), unit[n++] = mc;
     free(need);
+    // a shared cache may be read-only while it holds every feature set; one that must take new ones
+    // has to be writable, which is better learnt before the extraction than after it
+    char err[BASE_ERR_LEN];
+    int bad = comm_rank() == 0 && n && s->cfg.cache_dir[0] &&
+              check_writable("features.cache_dir", s->cfg.cache_dir, 1, err);
+    if (!all_ok(bad, err)) {
+        free(unit), free(cost);
+        return -1;
+    }
     if (n < MC) log0("extract: %zu of %zu (model, context) feature sets already on disk", MC - n, MC);
     int stopped = 0;
     if (n) {
@@ -828,16 +895,16 @@ static int stage_extract(Sweep *s) {
         log0("extract: %zu (model, context) unit(s) over %d group(s) of ranks", n, G);
         FILE *tsv = open_progress_tsv(s);
         DispatchPlan plan = {"extract", sorted, n, s->cfg.progress_seconds, tsv};
-        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, gr == 0, &stop_signal);
-        int prev_failed = 0;
+        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, gr == 0, &base_stop_signal);
+        int prev = DISPATCH_OK;
         for (;;) {
-            int want = stop_signal != 0, any;
+            int want = base_stop_signal != 0, any;
             CHECK_MPI(MPI_Allreduce(&want, &any, 1, MPI_INT, MPI_MAX, group));
-            long u = gr == 0 ? dispatch_next(d, prev_failed, any) : -1;
+            long u = gr == 0 ? dispatch_next(d, prev, any) : -1;
             CHECK_MPI(MPI_Bcast(&u, 1, MPI_LONG, 0, group));
             if (u < 0) break;
             size_t mc = unit[order[u]];
-            prev_failed = extract_unit(s, mc / s->C, mc % s->C, group);
+            prev = extract_unit(s, mc / s->C, mc % s->C, group);
         }
         double t = base_wall();
         DispatchTotals tot = dispatch_end(d);
@@ -859,7 +926,8 @@ typedef struct {
     size_t h[64];  // the block's layers (run.layer_block is capped to fit)
 } FitUnit;
 
-// loads the block's layers, fits them on the rank's threads, saves each layer's record. 1: a layer failed
+// loads the block's layers, fits them on the rank's threads, saves each layer's record; returns the
+// DISPATCH_* outcome. A stop request leaves the layers not yet fitted out of the store.
 static int fit_unit(Sweep *s, const FitUnit *u) {
     size_t T = s->S * s->R, per = store_record_floats(&s->store), m = u->m;
     const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[u->c];
@@ -875,6 +943,7 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     for (size_t j = 0; j < u->n && loaded; j++)
         loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
     LayerRecord *rec = base_calloc(u->n, sizeof(LayerRecord), "layer records");
+    int *stopped = base_calloc(u->n, sizeof(int), "layer records");
     float *values = base_malloc(base_mul(u->n, per) * sizeof(float), "layer records");
     s->share[SH_LOAD_FEATURES] += base_wall() - t;
 
@@ -888,6 +957,10 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
             snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
             continue;
         }
+        if (base_stop_signal) {
+            stopped[j] = 1;
+            continue;
+        }
         double t0 = base_wall();
         float *v = r->values;
         size_t P = s->store.P;
@@ -898,7 +971,12 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
         memset(&st, 0, sizeof st);
         char e[BASE_ERR_LEN];
         size_t C = (size_t)key.dims[u->h[j]];
-        if (encoding_fit(&s->spec, x + off[j], C, &o, &st, e) != 0) {
+        int rc = encoding_fit(&s->spec, x + off[j], C, &o, &st, e);
+        if (rc == 1) {
+            stopped[j] = 1;
+            continue;
+        }
+        if (rc != 0) {
             r->failed = 1;
             snprintf(r->error, sizeof r->error, "%.*s", STORE_ERROR - 1, e);
             continue;
@@ -912,8 +990,10 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     s->share[SH_FIT] += base_wall() - t;
 
     t = base_wall();
-    int failed = 0;
+    int failed = 0, any_stopped = 0;
     for (size_t j = 0; j < u->n; j++) {
+        any_stopped |= stopped[j];
+        if (stopped[j]) continue;
         store_save_layer(&s->store, m, u->c, u->h[j], &rec[j]);
         if (rec[j].failed) {
             failed = 1;
@@ -924,8 +1004,8 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
         }
     }
     s->share[SH_SAVE_LAYERS] += base_wall() - t;
-    free(values), free(rec), free(x), free(off);
-    return failed;
+    free(values), free(stopped), free(rec), free(x), free(off);
+    return any_stopped ? DISPATCH_STOPPED : failed ? DISPATCH_FAILED : DISPATCH_OK;
 }
 
 static int stage_fit(Sweep *s) {
@@ -968,10 +1048,10 @@ static int stage_fit(Sweep *s) {
         size_t *order = rank_units(cost, n, sorted);
         FILE *tsv = open_progress_tsv(s);
         DispatchPlan plan = {"fit", sorted, n, s->cfg.progress_seconds, tsv};
-        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &stop_signal);
-        int prev_failed = 0;
+        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &base_stop_signal);
+        int prev = DISPATCH_OK;
         long u;
-        while ((u = dispatch_next(d, prev_failed, stop_signal != 0)) >= 0) prev_failed = fit_unit(s, &units[order[u]]);
+        while ((u = dispatch_next(d, prev, base_stop_signal != 0)) >= 0) prev = fit_unit(s, &units[order[u]]);
         double t = base_wall();
         DispatchTotals tot = dispatch_end(d);
         s->share[SH_WAIT] += base_wall() - t;
@@ -1318,6 +1398,7 @@ int sweep_run(const SweepOptions *opt) {
     t = base_wall();
     int stopped = stage_extract(&s);
     stage[ST_EXTRACT] = base_wall() - t;
+    if (stopped < 0) goto done;
     t = base_wall();
     if (!stopped) {
         scan_store(&s, NULL, NULL);

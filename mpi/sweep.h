@@ -15,8 +15,9 @@
  *
  * Resume: every finished layer and features file lives in the unit store (mpi/store.h) the moment
  * it is done, so rerunning the same command after a crash redoes only what is missing, and the
- * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank finish its unit and exit
- * with SWEEP_EXIT_INTERRUPTED. A unit that fails (extraction or fit) is recorded with its error and
+ * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank stop at the next batch of
+ * its extraction or the next step of its fits (the unfinished part of the unit in hand is dropped)
+ * and exit with SWEEP_EXIT_INTERRUPTED. A unit that fails (extraction or fit) is recorded with its error and
  * the rest go on; the file marks it and the run exits with SWEEP_EXIT_FAILED_UNITS.
  *
  * Shares of one sweep (a Slurm job array, jobs/array.sbatch): several runs of the same config fill

@@ -1,6 +1,7 @@
 // Readers of external input: GGUF, TextGrid, recordings, the config file; and the fMRI design.
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host/base.h"
@@ -10,6 +11,7 @@
 #include "host/gguf.h"
 #include "host/model.h"
 #include "host/recording.h"
+#include "host/safetensors.h"
 #include "host/stimulus.h"
 #include "tests/test.h"
 
@@ -246,6 +248,40 @@ static void check_textgrid(void) {
           "textgrid/truncated_file_refused: %s", err);
     CHECK(stim_is_clitic("'ll") && stim_is_clitic("n't") && !stim_is_clitic("don't") && !stim_is_clitic("Ma'am"),
           "textgrid/clitic_rule");
+
+    // times on one clock: from 0 s, in order; the message names the file and the line
+    static const char *const bad_tg[][2] = {
+        {"-1\n0.5\n\"sp\"\n0.5\n1\n\"what\"", "interval at line 13 starts before 0 s"},
+        {"0\n0.5\n\"sp\"\n0.5\n1\n\"what\"\n0.2\n1.2\n\"'s\"", "interval at line 19 runs backwards or out of order"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char tg[1024];
+        snprintf(tg, sizeof tg,
+                 "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n0\n3\n<exists>\n1\n"
+                 "\"IntervalTier\"\n\"word\"\n0\n3\n%d\n%s\n",
+                 i ? 3 : 2, bad_tg[i][0]);
+        const char *tg_path = write_tmp("times.TextGrid", tg);
+        CHECK(stim_load_textgrid(tg_path, "word", NULL, 0, &s, err) == -1 && strstr(err, tg_path) &&
+                  strstr(err, bad_tg[i][1]),
+              "textgrid/bad_times_%zu_refused: %s", i, err);
+    }
+    static const char *const bad_table[][2] = {
+        {"word\tonset\toffset\na\t-0.5\t0.1\n", "line 2: onset '-0.5' and offset '0.1' are not times in order"},
+        {"word\tonset\toffset\na\t1\t0.5\n", "line 2: onset '1' and offset '0.5' are not times in order"},
+        {"word\tonset\toffset\na\t0\t1\nb\t2\tinf\n", "line 3: onset '2' and offset 'inf' are not times"},
+        {"word\tonset\toffset\na\t0\t1\nb\t1\t2\nc\t0.5\t0.9\n",
+         "line 4: onset 0.5 s is before the previous word's onset 1 s"},
+        {"word\tonset\toffset\na\t0\t1\nb\tx\x1b[2J\t2\n", "line 3: onset 'x\\x1b[2J' and offset '2'"},
+    };
+    for (size_t i = 0; i < 5; i++) {
+        const char *tsv_path = write_tmp("times.tsv", bad_table[i][0]);
+        CHECK(stim_load(tsv_path, NULL, &s, err) == -1 && strstr(err, tsv_path) && strstr(err, bad_table[i][1]),
+              "table/bad_times_%zu_refused: %s", i, err);
+    }
+    const char *ok_path = write_tmp("overlap.tsv", "word\tonset\toffset\na\t0\t1\nb\t0.5\t2\nc\t0.5\t0.7\n");
+    int rc_ok = stim_load(ok_path, NULL, &s, err);
+    CHECK(rc_ok == 0 && s.n_words == 3, "table/overlapping_words_with_equal_onsets_kept: %s", rc_ok ? err : "ok");
+    if (rc_ok == 0) stim_free(&s);
 }
 
 // ----------------------------------------------------------------------------
@@ -366,19 +402,24 @@ static void check_config(void) {
     CHECK(config_load(write_tmp("good3.yaml", GOOD), bad_ov, 1, &c, err) == -1 && strstr(err, "no key ridge.fold"),
           "config/unknown_override_refused: %s", err);
 
+    // each case replaces a line of GOOD (a section given twice is itself an error), or adds a section
     struct {
-        const char *name, *yaml, *want;
+        const char *name, *line, *yaml, *want;
     } bad[] = {
-        {"typo_key", "design:\n  delay: [1]\n", ":13: unknown key 'delay' in section 'design' (did you mean 'delays'?)"},
-        {"range", "ridge:\n  folds: 1\n", ":13: ridge.folds: 1 is outside [2, 1000]"},
-        {"type", "recordings:\n  tr: two\n", "recordings.tr: 'two' is not a number"},
-        {"enum", "design:\n  resample: linear\n", "design.resample: 'linear' is not one of: sum|lanczos"},
-        {"list", "design:\n  delays: 4\n", "design.delays must be a list"},
-        {"alphas", "ridge:\n  alphas: [10, 1]\n", "ridge.alphas must be ascending"},
+        {"typo_key", "  delays: [1, 3]\n", "  delay: [1]\n",
+         ":11: unknown key 'delay' in section 'design' (did you mean 'delays'?)"},
+        {"range", NULL, "ridge:\n  folds: 1\n", ":13: ridge.folds: 1 is outside [2, 1000]"},
+        {"type", "  tr: 2\n", "  tr: two\n", "recordings.tr: 'two' is not a number"},
+        {"enum", "  delays: [1, 3]\n", "  delays: [1, 3]\n  resample: linear\n",
+         "design.resample: 'linear' is not one of: sum|lanczos"},
+        {"list", "  delays: [1, 3]\n", "  delays: 4\n", "design.delays must be a list"},
+        {"alphas", NULL, "ridge:\n  alphas: [10, 1]\n", "ridge.alphas must be ascending"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
-        snprintf(text, sizeof text, "%s%s", GOOD, bad[i].yaml);
+        const char *at = bad[i].line ? strstr(GOOD, bad[i].line) : GOOD + strlen(GOOD);
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - GOOD), GOOD, bad[i].yaml,
+                 bad[i].line ? at + strlen(bad[i].line) : "");
         const char *p = write_tmp("bad.yaml", text);
         rc = config_load(p, NULL, 0, &c, err);
         CHECK(rc == -1 && strstr(err, bad[i].want) && strstr(err, p), "config/%s_refused: %s", bad[i].name, err);
@@ -390,6 +431,90 @@ static void check_config(void) {
     char *doc = config_doc_markdown();
     CHECK(strstr(doc, "`ridge.select`") && strstr(doc, "**required**"), "config/doc_lists_every_key");
     free(doc);
+}
+
+// ----------------------------------------------------------------------------
+// inputs that crashed or were accepted before the readers were fuzzed (tests/fuzz/): each must be one
+// error naming the file
+
+// a safetensors file: the 8-byte header length, the header, then data bytes of zeros
+static const char *write_safetensors(const char *name, const char *header, size_t data_bytes) {
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    uint64_t n = strlen(header);
+    fwrite(&n, 8, 1, f);
+    fputs(header, f);
+    for (size_t i = 0; i < data_bytes; i++) fputc(0, f);
+    fclose(f);
+    return p;
+}
+
+static void check_fuzz_findings(void) {
+    char err[BASE_ERR_LEN];
+    Stimulus s;
+    const char *tg = write_tmp("huge.TextGrid",
+                               "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\nxmin = 0\nxmax = 3\n"
+                               "tiers? <exists>\nsize = 1\nitem []:\n    item [1]:\n        class = \"IntervalTier\"\n"
+                               "        name = \"word\"\n        xmin = 0\n        xmax = 3\n"
+                               "        intervals: size = 1e70\n");
+    CHECK(stim_load_textgrid(tg, "word", NULL, 0, &s, err) == -1 && strstr(err, tg) &&
+              strstr(err, "the number of intervals near line 14 is 1e+70"),
+          "fuzz/textgrid_interval_count_1e70_refused: %s", err);
+
+    SweepConfig c;
+    char text[2048];
+    snprintf(text, sizeof text, "%sridge:\n  folds: 3\ndesign:\n  delays: [2]\n", GOOD);
+    const char *twice = write_tmp("twice.yaml", text);
+    CHECK(config_load(twice, NULL, 0, &c, err) == -1 && strstr(err, twice) &&
+              strstr(err, ":14: section 'design' is given twice (first at line 10)"),
+          "fuzz/config_section_given_twice_refused: %s", err);
+    snprintf(text, sizeof text, "%sridge:\n  folds: 3\n  folds: 4\n", GOOD);
+    const char *key_twice = write_tmp("twice2.yaml", text);
+    CHECK(config_load(key_twice, NULL, 0, &c, err) == -1 && strstr(err, key_twice) &&
+              strstr(err, ":14: key 'folds' is given twice in section 'ridge'"),
+          "fuzz/config_key_given_twice_refused: %s", err);
+    snprintf(text, sizeof text, "models:\n  - a.gguf\n%smodels:\n  - b.gguf\n", GOOD);
+    CHECK(config_load(write_tmp("twice3.yaml", text), NULL, 0, &c, err) == -1 &&
+              strstr(err, "section 'models' is given twice (first at line 1)"),
+          "fuzz/config_models_given_twice_refused: %s", err);
+
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/opt-huge", tmpdir);
+    mkdir(dir, 0755);
+    write_tmp("opt-huge/config.json", "{\"model_type\": \"opt\", \"hidden_size\": 4294967304, \"num_hidden_layers\": 2, "
+                                      "\"num_attention_heads\": 2, \"vocab_size\": 16}");
+    Model *m = model_open(dir, 0, err);
+    CHECK(!m && strstr(err, dir) && strstr(err, "'hidden_size' is 4294967304, out of range"),
+          "fuzz/config_json_huge_hidden_size_refused: %s", err);
+    model_free(m);
+
+    // 2^32 x 2^32 elements: the count wraps to 0 in 64 bits and matched an empty byte range
+    const char *wrap = write_safetensors(
+        "wrap.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}", 0);
+    StCheckpoint *ck = st_open_file(wrap, err);
+    CHECK(!ck && strstr(err, wrap) && strstr(err, "tensor 'w' has a shape whose element count overflows"),
+          "fuzz/safetensors_wrapping_shape_refused: %s", err);
+    st_close(ck);
+    const char *overlap = write_safetensors(
+        "overlap.safetensors",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}",
+        16);
+    ck = st_open_file(overlap, err);
+    CHECK(!ck && strstr(err, overlap) && strstr(err, "tensors 'a' [0, 16) and 'b' [8, 16) overlap"),
+          "fuzz/safetensors_overlapping_tensors_refused: %s", err);
+    st_close(ck);
+    const char *packed = write_safetensors(
+        "packed.safetensors",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}",
+        16);
+    ck = st_open_file(packed, err);
+    CHECK(ck && st_count(ck) == 3, "fuzz/safetensors_adjacent_and_empty_tensors_accepted (%s)", ck ? "ok" : err);
+    st_close(ck);
 }
 
 TEST_MAIN("test_inputs") {
@@ -404,6 +529,7 @@ TEST_MAIN("test_inputs") {
     check_recordings();
     check_design();
     check_config();
+    check_fuzz_findings();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);

@@ -98,6 +98,21 @@ static void check_small_cases(void) {
     CHECK(ok, "spm/double_space_digits_accent (%zu tokens)", seq.n);
     CHECK(seq.ids[0] == tok_bos_id(spm) && seq.start[0] == 0 && seq.end[0] == 0, "spm/bos_first_covers_nothing");
     CHECK(tok_encode(spm, "ab\xff", 3, &seq, err) == -1 && strstr(err, "UTF-8"), "spm/invalid_utf8_refused: %s", err);
+
+    // a word of 300 letters without a space: counted by its tokens (those starting at or after byte 10 here)
+    char text[311] = "Alice was ", want_msg[256];
+    memset(text + 10, 'x', 300);
+    text[310] = '\0';
+    const size_t ws[3] = {0, 6, 10}, we[3] = {5, 9, 310};
+    tok_encode(spm, text, 310, &seq, err);
+    size_t n_x = 0;
+    for (size_t i = 0; i < seq.n; i++) n_x += seq.start[i] >= 10;
+    snprintf(want_msg, sizeof want_msg,
+             "1 word(s) of more than 64 tokens; the longest, word 3 ('%.*s...', 300 bytes), is %zu tokens",
+             BASE_QUOTE_LEN - 4, text + 10, n_x);
+    CHECK(n_x > 64 && tok_long_words(&seq, text, ws, we, 3, 64, err) == 1 && strcmp(err, want_msg) == 0,
+          "long_words/longest_quoted_with_its_tokens: %s", err);
+    CHECK(tok_long_words(&seq, text, ws, we, 3, n_x, err) == 0, "long_words/none_at_the_limit (%zu tokens)", n_x);
     tokseq_free(&seq);
     tok_free(spm);
 
@@ -156,11 +171,43 @@ static const char *compose_variant(const char *name) {
     return path;
 }
 
+// LPP's nine sections each start again at 0 s, which the stimulus reader refuses (one clock per
+// stimulus). These tests need only its text: they read a copy whose sections follow one another.
+static const char *lpp_on_one_clock(char *err) {
+    static char path[600];
+    snprintf(path, sizeof path, "%s/lpp.csv", tmpdir);
+    size_t len;
+    char *csv = base_read_file("data/lpp/lppEN_word_information.csv", &len, err);
+    FILE *f = csv ? fopen(path, "w") : NULL;
+    if (!f) {
+        if (csv) base_errf(err, "%s: cannot write", path);
+        free(csv);
+        return NULL;
+    }
+    double shift = 0, prev_onset = 0, last_offset = 0;
+    char *line = csv, *eol = strchr(line, '\n');
+    fprintf(f, "%.*s\n", (int)(eol - line), line);  // the header: index,word,lemma,onset,offset,...
+    for (line = eol + 1; *line; line = *eol ? eol + 1 : eol) {
+        eol = line + strcspn(line, "\n");
+        char *onset = line;
+        for (int comma = 0; comma < 3; comma++) onset = strchr(onset, ',') + 1;
+        char *end;
+        double on = strtod(onset, &end), off = strtod(end + 1, &end);
+        if (on < prev_onset) shift = last_offset;
+        prev_onset = on, last_offset = off + shift;
+        fprintf(f, "%.*s%.3f,%.3f%.*s\n", (int)(onset - line), line, on + shift, off + shift, (int)(eol - end), end);
+    }
+    fclose(f);
+    free(csv);
+    return path;
+}
+
 static void texts_of_stimuli(Stimulus st[3]) {
     char err[BASE_ERR_LEN];
     StimOptions table = {0};
+    const char *lpp = NULL;
     if (stim_load_textgrid(TEXTGRID, "word", NULL, 0, &st[0], err) || stim_load("data/podcast/transcript.tsv", &table, &st[1], err) ||
-        stim_load("data/lpp/lppEN_word_information.csv", &table, &st[2], err))
+        !(lpp = lpp_on_one_clock(err)) || stim_load(lpp, &table, &st[2], err))
         CHECK(0, "texts: %s", err);
 }
 
@@ -302,6 +349,22 @@ static void check_bad_tokenizer_json(void) {
     fclose(f);
     CHECK(tok_load_json(path, err) == NULL && strstr(err, "merge 0 ('a c') names a token missing"),
           "bad/merge_outside_vocabulary: %s", err);
+    // normalizers missing their string used to reach the encoder as NULL and crash it
+    static const char *const normalizers[][2] = {
+        {"{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}}", "Replace normalizer needs a string \"content\""},
+        {"{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": 7}", "Replace normalizer needs a string \"content\""},
+        {"{\"type\": \"Prepend\"}", "Prepend normalizer needs a string \"prepend\""}};
+    for (size_t i = 0; i < sizeof normalizers / sizeof *normalizers; i++) {
+        f = fopen(path, "w");
+        fprintf(f, "{\"normalizer\": %s, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                normalizers[i][0]);
+        fclose(f);
+        err[0] = '\0';
+        Tokenizer *t = tok_load_json(path, err);
+        CHECK(t == NULL && strstr(err, normalizers[i][1]) && strstr(err, path), "bad/normalizer_without_string_%zu: %s",
+              i, err);
+        tok_free(t);
+    }
 }
 
 TEST_MAIN("test_tokenizer") {
