@@ -7,7 +7,8 @@
 #   SKIP_BUILD=1 bench/gpu_bundle.sh   take build-gpu as it is
 #
 # What .gpu-bundle/ holds (docs/gpu.md, "Running the device checks"), about 28 MiB:
-#   build/        brainsweep, its test programs and bench programs from `make BUILD=build-gpu USE_CUDA=1 all`
+#   build/        brainsweep, its test programs (tests/cuda's GPU tests too) and bench programs from
+#                 `make BUILD=build-gpu USE_CUDA=1 all`
 #                 (debug sections stripped), and bench/gpu/*.cu compiled with nvcc (cuBLAS linked dynamically:
 #                 the machine's toolkit provides it)
 #   libs.tar.xz   Debian packages unpacked with `dpkg -x` (about 100 MB unpacked, 22 MB packed), in two trees:
@@ -71,7 +72,8 @@ rm -rf "$OUT"
 rm -rf "$STAGE"
 mkdir -p "$OUT/build/tests" "$OUT/build/bench/gpu" "$OUT/cuda" "$STAGE/root" "$STAGE/base" "$DEBS"
 cp -p "$BUILD/brainsweep" "$OUT/build/"
-cp -rp "$BUILD/tests/host" "$BUILD/tests/mpi" "$OUT/build/tests/"
+# tests/cuda: the GPU op tests (bench/gpu/ops.sh runs them); a CUDA build always has them
+cp -rp "$BUILD/tests/host" "$BUILD/tests/mpi" "$BUILD/tests/cuda" "$OUT/build/tests/"
 find "$BUILD/bench" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$OUT/build/bench/" \;
 # bench/gpu/*.cu: the device checks' own programs (sm_90a for the H200, compute_90 PTX for newer GPUs); kept
 # between runs in $BUILD/bench/gpu and recompiled when the source changes

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/base.h"
+#include "host/ops_math.h"  // the per-element arithmetic the CUDA kernels share
 
 // element-wise loops below this many elements stay on one thread: a parallel region costs more
 #define PARALLEL_MIN 16384
@@ -44,8 +45,8 @@ void rmsnorm_forward_cpu(float *out, const float *inp, const float *weight, int 
         float *y = out + (size_t)t * C;
         double ss = 0.0;
         for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
-        float rstd = 1.0f / sqrtf((float)(ss / C) + eps);
-        for (int c = 0; c < C; c++) y[c] = weight[c] * (x[c] * rstd);
+        float rstd = rmsnorm_rstd(ss, C, eps);
+        for (int c = 0; c < C; c++) y[c] = rmsnorm_apply(x[c], rstd, weight[c]);
     }
 }
 
@@ -55,12 +56,12 @@ void layernorm_forward_cpu(float *out, const float *inp, const float *weight, co
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C;
         float *y = out + (size_t)t * C;
-        double mean = 0.0, var = 0.0;
-        for (int c = 0; c < C; c++) mean += x[c];
-        mean /= C;
+        double sum = 0.0, var = 0.0;
+        for (int c = 0; c < C; c++) sum += x[c];
+        double mean = sum / C;
         for (int c = 0; c < C; c++) var += ((double)x[c] - mean) * ((double)x[c] - mean);
-        float m = (float)mean, rstd = 1.0f / sqrtf((float)(var / C) + eps);
-        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rstd * weight[c] + (bias ? bias[c] : 0.0f);
+        float m = layernorm_mean(sum, C), rstd = layernorm_rstd(var, C, eps);
+        for (int c = 0; c < C; c++) y[c] = layernorm_apply(x[c], m, rstd, weight[c], bias, c);
     }
 }
 
@@ -69,37 +70,17 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
 #pragma omp parallel for if ((size_t)T * NH * HS >= PARALLEL_MIN)
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < half; i++) {
-            // transformers: inv_freq = 1 / base ** (arange(0, dim, 2) / dim), float32 throughout
-            float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)rot_dims);
-            float angle = (float)pos[t] * inv_freq;
-            float c = (float)cos((double)angle), s = (float)sin((double)angle);
+            float c, s;
+            rope_cos_sin(&c, &s, pos[t], rope_inv_freq(i, rot_dims, theta));
             for (int h = 0; h < NH; h++) {
                 float *v = x + ((size_t)t * NH + h) * HS;
-                float a = v[i], b = v[i + half];
-                v[i] = a * c - b * s;
-                v[i + half] = b * c + a * s;
+                rope_rotate(&v[i], &v[i + half], c, s);
             }
         }
     }
 }
 
-// exp(x) for x <= 0, branch-free so the loops below vectorise: 2^(x log2 e) split into 2^k (built
-// in the exponent bits) and 2^f, f in [-1/2, 1/2], by its degree-6 Taylor polynomial (relative
-// error below 2e-7, about libm's). Below 2^-126 the result is 0. The selects stay branch-free only
-// without -ftrapping-math, which the Makefile turns off (brainsweep never reads FP exception flags).
-static inline float exp_nonpositive(float x) {
-    float t = x * 1.44269504088896341f;
-    int k = (int)(t - 0.5f);  // round to nearest for t <= 0 (conversion truncates toward zero)
-    int under = k < -126;
-    k = under ? -126 : k;
-    float f = t - (float)k;
-    float p = 1.0f + f * (0.693147181f + f * (0.240226507f + f * (0.0555041087f + f * (0.00961812911f +
-              f * (0.00133335581f + f * 0.000154035304f)))));
-    int32_t bits = (k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return under ? 0.0f : p * scale;
-}
+// exp_nonpositive, silu_mul, gelu_tanh, ...: host/ops_math.h
 
 // row[lo..hi) = softmax(row[lo..hi) + slope * (j - i)); the rest of row[0..total) = 0. Compiled for
 // AVX-512, AVX2 and baseline x86-64, chosen at run time: one binary, the widest vectors it finds.
@@ -107,7 +88,7 @@ __attribute__((target_clones("default", "avx2", "avx512f"))) static void softmax
                                                                                       int total, float slope, int i) {
     if (slope != 0.0f) {
 #pragma omp simd
-        for (int j = lo; j < hi; j++) row[j] += slope * (float)(j - i);
+        for (int j = lo; j < hi; j++) row[j] += attn_alibi(slope, i, j);
     }
     float mx = row[lo];
 #pragma omp simd reduction(max : mx)
@@ -130,7 +111,7 @@ size_t attention_scratch_floats(int T_max, int threads) { return (size_t)threads
 void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v,
                            const int *seq_start, int n_seq, int NH, int NKV, int HS, const float *alibi, int window) {
     const int q_stride = NH * HS, kv_stride = NKV * HS, group = NH / NKV;
-    const float scale = 1.0f / sqrtf((float)HS);
+    const float scale = attn_scale(HS);
     // work items: (sequence, query block) pairs, each for every head
     int n_items = 0, T_max = 0;  // each thread's scores take T_max columns of the scratch
     for (int s = 0; s < n_seq; s++) {
@@ -152,7 +133,7 @@ void attention_forward_cpu(float *out, float *scores, int threads, const float *
         const float *kh = k + (size_t)base * kv_stride + (size_t)(h / group) * HS;
         const float *vh = v + (size_t)base * kv_stride + (size_t)(h / group) * HS;
         int nq = T - q0 < ATTN_QUERY_BLOCK ? T - q0 : ATTN_QUERY_BLOCK;
-        int k0 = window > 0 && q0 - window + 1 > 0 ? q0 - window + 1 : 0;  // first key any query here sees
+        int k0 = attn_first_key(q0, window);  // the first key any query of the block sees
         int nk = q0 + nq - k0;
         // scores (nq, nk) = q_block (nq, HS) @ k[k0 .. q0 + nq) (nk, HS)^T * scale
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale,
@@ -160,7 +141,7 @@ void attention_forward_cpu(float *out, float *scores, int threads, const float *
                     kv_stride, 0.0f, sc, nk);
         float slope = alibi ? alibi[h] : 0.0f;
         for (int r = 0; r < nq; r++) {
-            int i = q0 + r, lo = window > 0 && i - window + 1 > k0 ? i - window + 1 : k0;
+            int i = q0 + r, lo = attn_first_key(i, window);  // >= k0, as i >= q0
             softmax_range(sc + (size_t)r * nk, lo - k0, i + 1 - k0, nk, slope, i - k0);
         }
         // out_block (nq, HS) = probs (nq, nk) @ v[k0 ..] (nk, HS)
@@ -170,26 +151,15 @@ void attention_forward_cpu(float *out, float *scores, int threads, const float *
     free(item_seq);
 }
 
-// o = silu(g) * u over n values, with sigmoid(g) from e = exp(-|g|): 1 / (1 + e) for g >= 0, e / (1 + e)
-// below, so the exponent never overflows. Cloned per ISA like softmax_range.
+// o = silu(g) * u over n values (silu_mul: host/ops_math.h). Cloned per ISA like softmax_range.
 __attribute__((target_clones("default", "avx2", "avx512f"))) static void silu_mul_row(float *o, const float *g,
                                                                                       const float *u, int n) {
-    for (int i = 0; i < n; i++) {
-        float e = exp_nonpositive(-fabsf(g[i]));
-        float sigmoid = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
-        o[i] = g[i] * sigmoid * u[i];
-    }
+    for (int i = 0; i < n; i++) o[i] = silu_mul(g[i], u[i]);
 }
 
-// GPT-2's gelu_new in place: 0.5 x (1 + tanh(y)), y = sqrt(2/pi) (x + 0.044715 x^3), with
-// tanh(|y|) = (1 - e) / (1 + e), e = exp(-2|y|)
+// GPT-2's gelu_new in place (gelu_tanh: host/ops_math.h), cloned per ISA
 __attribute__((target_clones("default", "avx2", "avx512f"))) static void gelu_tanh_row(float *x, size_t n) {
-    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], y = k * (v + 0.044715f * v * v * v);
-        float e = exp_nonpositive(-2.0f * fabsf(y)), th = (1.0f - e) / (1.0f + e);
-        x[i] = 0.5f * v * (1.0f + (y >= 0.0f ? th : -th));
-    }
+    for (size_t i = 0; i < n; i++) x[i] = gelu_tanh(x[i]);
 }
 
 void swiglu_rows_cpu(float *out, const float *gu, int T, int F) {
@@ -204,13 +174,13 @@ void gelu_forward_cpu(float *x, size_t N, int tanh_approx) {
         for (size_t i = 0; i < N; i += block) gelu_tanh_row(x + i, N - i < block ? N - i : block);
     } else {
 #pragma omp parallel for if (N >= PARALLEL_MIN)
-        for (size_t i = 0; i < N; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
+        for (size_t i = 0; i < N; i++) x[i] = gelu_erf(x[i]);
     }
 }
 
 void relu_forward_cpu(float *x, size_t N) {
 #pragma omp parallel for if (N >= PARALLEL_MIN)
-    for (size_t i = 0; i < N; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < N; i++) x[i] = relu(x[i]);
 }
 
 void residual_forward_cpu(float *out, const float *a, const float *b, size_t N) {

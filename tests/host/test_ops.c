@@ -4,6 +4,7 @@
 
 #include "host/base.h"
 #include "host/ops_cpu.h"
+#include "host/ops_math.h"
 #include "host/model.h"
 #include "host/threads.h"
 #include "tests/test.h"
@@ -215,6 +216,28 @@ static void check_alibi_slopes(void) {
     CHECK(ok, "alibi/slopes_as_mpt (8 heads and 6 heads)");
 }
 
+// host/ops_math.h's pieces that ops_cpu.c does not call but the CUDA attention does: the online softmax
+// over a stream of scores (with ALiBi) gives the same weighted sum as the two-pass softmax in float64, and
+// exp_nonpositive is 0, not undefined behaviour, for -inf and huge negative arguments
+static void check_online_softmax(int n) {
+    float m = -INFINITY, l = 0.0f, acc = 0.0f, *s = rand_array((size_t)n), *v = rand_array((size_t)n);
+    for (int j = 0; j < n; j++) s[j] = s[j] * 8.0f * attn_scale(64) + attn_alibi(0.25f, n - 1, j);
+    for (int j = 0; j < n; j++) {
+        float p, r = softmax_online_update(&m, &l, &p, s[j]);
+        acc = acc * r + p * v[j];
+    }
+    double mx = -INFINITY, sum = 0, want = 0;
+    for (int j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int j = 0; j < n; j++) sum += exp((double)s[j] - mx), want += exp((double)s[j] - mx) * v[j];
+    want /= sum;
+    double got = acc / l;
+    CHECK(fabs(got - want) <= 1e-5 * (1 + fabs(want)) && exp_nonpositive(-INFINITY) == 0.0f &&
+              exp_nonpositive(-1e30f) == 0.0f && attn_first_key(10, 4) == 7 && attn_first_key(2, 4) == 0 &&
+              attn_first_key(9, 0) == 0,
+          "ops_math/online_softmax n=%d got %.7g want %.7g", n, got, want);
+    free(s), free(v);
+}
+
 TEST_MAIN("test_ops") {
     threads_init(0);
     printf("# %d OpenMP thread(s)\n", omp_get_max_threads());
@@ -230,6 +253,8 @@ TEST_MAIN("test_ops") {
     check_rope(9, 3, 14, 10000.0f);
     check_rope(40, 9, 64, 100000.0f);
     int one[1] = {1}, seven[1] = {7}, two[2] = {300, 45}, three[3] = {257, 1, 33};
+    check_online_softmax(1);
+    check_online_softmax(1000);
     check_attention(one, 1, 1, 1, 1, 0, 0);
     check_attention(seven, 1, 4, 2, 5, 0, 0);
     check_attention(two, 2, 9, 3, 64, 0, 0);     // two query blocks, grouped KV, two sequences
