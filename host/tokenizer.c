@@ -82,7 +82,7 @@ void strmap_put(StrMap *m, const char *key, size_t n, int32_t val) {
         m->arena_cap = 2 * (m->arena_len + n) + 4096;
         m->arena = base_realloc(m->arena, m->arena_cap, "string map keys");
     }
-    memcpy(m->arena + m->arena_len, key, n);
+    if (n) memcpy(m->arena + m->arena_len, key, n);  // an empty key ("" in a vocabulary) may meet an unallocated arena
     m->off[i] = m->arena_len;
     m->len[i] = n;
     m->val[i] = val;

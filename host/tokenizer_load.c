@@ -377,6 +377,12 @@ static int build_vocab(Json *j, json_t *vocab, json_t *added) {
         if ((size_t)id + 1 > V) V = (size_t)id + 1;
     }
     if (V == 0) return base_errf(j->err, "%s: empty vocabulary", j->path);
+    // ids index an array of V pieces: real vocabularies are dense (a few reserved gaps at most), so ids far
+    // beyond the number of tokens are a corrupt file, refused before allocating gigabytes for it
+    size_t n_tokens = json_object_size(vocab) + json_array_size(added);
+    if (V > 4 * n_tokens + 1024)
+        return base_errf(j->err, "%s: token ids run to %zu for %zu tokens (a corrupt vocabulary)", j->path, V - 1,
+                         n_tokens);
     const char **pieces = base_calloc(V, sizeof(char *), "vocabulary");
     size_t *lens = base_calloc(V, sizeof(size_t), "vocabulary");
     json_object_foreach(vocab, key, val) {

@@ -12,6 +12,13 @@ shopt -s nullglob
 # which arithmetic this run tests: the OpenBLAS kernels (the test programs and the binary make the same choice,
 # host/threads.h) and the OpenMP threads
 echo "kernels: $("$BRAINSWEEP" version 2>/dev/null | grep -o 'OpenBLAS .*' || echo 'unknown (no binary)'); OMP_NUM_THREADS=${OMP_NUM_THREADS:-all cores}"
+# a sanitizer build (make test-asan) runs every test under tests/sanitizers/env.sh, which sends each report to a file
+if grep -q -- -fsanitize "$BUILD/version.h" 2>/dev/null; then
+  source tests/sanitizers/env.sh || { echo "cannot make a folder for the sanitizer reports"; exit 1; }
+  trap 'rm -rf "$SANITIZER_LOGS"' EXIT
+  rm -rf "$BUILD/sanitizer-reports"
+  echo "sanitizers: ASan, UBSan and LeakSanitizer on; a report fails its test (kept in $BUILD/sanitizer-reports/)"
+fi
 passed=0 failed=0 skipped=0 broken=()
 run() {  # name, command...
   local name=$1; shift
@@ -30,9 +37,32 @@ run() {  # name, command...
     printf '%-28s %s  (%ds)\n' "$name" "${line#*: }" $((SECONDS - t0))
   fi
   rm -f "$out"
+  # whatever the test's own verdict: it may have expected a non-zero exit, and got the sanitizer's
+  local reports=("${SANITIZER_LOGS:-/nonexistent}"/report.*)
+  if [ ${#reports[@]} -gt 0 ]; then
+    local keep=$BUILD/sanitizer-reports/$name
+    mkdir -p "$keep" && mv "${reports[@]}" "$keep"/
+    echo "FAIL $name/sanitizers  ${#reports[@]} report(s), kept in $keep; the first:"
+    head -30 "$keep/${reports[0]##*/}"
+    failed=$((failed + 1))
+  fi
 }
 
-for t in "$BUILD"/tests/host/test_* "$BUILD"/tests/mpi/test_*; do
+# first, that the sanitizers catch what they should, in a plain process and in the ranks of an mpirun
+[ -z "${SANITIZER_LOGS:-}" ] || run test_sanitizers bash tests/sanitizers/test_sanitizers.sh "$BUILD"
+for t in "$BUILD"/tests/host/test_*; do
+  [ -x "$t" ] || continue
+  run "$(basename "$t")" "$t"
+done
+# the tests of mpi/ run on two ranks (rank 0 reports; tests/mpi/ranks.h); without mpirun, as one rank, where their
+# two-rank cases SKIP (FAIL under CI)
+for t in "$BUILD"/tests/mpi/test_*; do
+  [ -x "$t" ] || continue
+  if command -v mpirun >/dev/null; then run "$(basename "$t")" mpirun -n 2 "$t"
+  else run "$(basename "$t")" "$t"; fi
+done
+# the GPU tests (built where nvcc is): each case against its CPU twin, or one SKIP line per case without a GPU
+for t in "$BUILD"/tests/cuda/test_*; do
   [ -x "$t" ] || continue
   run "$(basename "$t")" "$t"
 done
