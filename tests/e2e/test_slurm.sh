@@ -57,12 +57,13 @@ start_cluster() {
   munged --key-file="$B/munge/etc/munge.key" --socket="$B/munge/run/munge.socket.2" \
     --pid-file="$B/munge/run/munged.pid" --log-file="$B/munge/log/munged.log" \
     --seed-file="$B/munge/lib/munged.seed" || return 1
-  local host cpus mem sock cores threads port
+  local host mem sock cores threads port
   host=$(hostname -s)
-  cpus=$(nproc)
   mem=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
-  read -r sock cores threads < <(slurmd -C | awk '{for (i = 1; i <= NF; i++) {split($i, a, "="); v[a[1]] = a[2]}}
-    END {print v["SocketsPerBoard"], v["CoresPerSocket"], v["ThreadsPerCore"]}' | head -1)
+  # the node's shape as slurmd sees it (not nproc, which follows OMP_NUM_THREADS, set to 1 by CI's second pass:
+  # slurmctld then refuses a node whose CPUs disagree with its cores)
+  read -r NODE_CPUS sock cores threads < <(slurmd -C | awk '{for (i = 1; i <= NF; i++) {split($i, a, "="); v[a[1]] = a[2]}}
+    END {print v["CPUs"], v["SocketsPerBoard"], v["CoresPerSocket"], v["ThreadsPerCore"]}' | head -1)
   port=$((20000 + RANDOM % 20000))  # ports of their own: another Slurm may run here
   cat >"$SLURM_CONF" <<CONF
 ClusterName=brainsweeptest
@@ -93,7 +94,7 @@ SchedulerParameters=batch_sched_delay=0,sched_interval=1,bf_interval=1
 MinJobAge=600
 ReturnToService=2
 MailProg=/bin/true
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Sockets=$sock CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$NODE_CPUS Sockets=$sock CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   # slurmd initialises a cgroup plugin even with proctrack/linuxproc and task/none, and the default one refuses to
@@ -103,9 +104,13 @@ CONF
   printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=%s\nCgroupAutomount=no\n' "$B/cgroup" >"$B/etc/cgroup.conf"
   slurmctld -f "$SLURM_CONF" || return 1
   slurmd -f "$SLURM_CONF" || return 1
-  local _
-  for _ in $(seq 1 150); do
-    [ "$(sinfo -h -N -o %T 2>/dev/null)" = idle ] && return 0
+  local until=$((SECONDS + 60))
+  while [ $SECONDS -lt $until ]; do
+    # a controller that died at start (its log says why) would leave each sinfo waiting on it for a minute
+    if [ -s "$B/run/slurmctld.pid" ] && ! kill -0 "$(cat "$B/run/slurmctld.pid")" 2>/dev/null; then
+      echo "slurmctld stopped; its log ends:"; tail -3 "$B/log/slurmctld.log"; return 1
+    fi
+    [ "$(timeout 10 sinfo -h -N -o %T 2>/dev/null)" = idle ] && return 0
     sleep 0.2
   done
   return 1
@@ -180,7 +185,7 @@ check "mpi_job_removed_unit_store" test ! -e "$OUT/mpi/results.h5.units"
 "$BRAINSWEEP" plan "$PRESET" "${DATA[@]}" -P "output.path=$OUT/array/results.h5" --out "$B/plan" \
   >"$E2E_TMP/plan.log" 2>&1
 check "plan_exit_0" test $? -eq 0
-check "plan_read_the_partition" grep -q "partition debug: 1 node(s) of $(nproc) cores" "$E2E_TMP/plan.log"
+check "plan_read_the_partition" grep -q "partition debug: 1 node(s) of $NODE_CPUS cores" "$E2E_TMP/plan.log"
 check "plan_prints_the_estimate" grep -qE "wall time .* h .* on 1 node" "$E2E_TMP/plan.log"
 check "plan_wrote_scripts" test -x "$B/plan/sweep.sh" -a -x "$B/plan/array.sh" -a -s "$B/plan/units.tsv"
 bad_plan() {  # bad_plan NAME PATTERN CONFIG args...: exit 1, one message, no folder written
