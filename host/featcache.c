@@ -120,7 +120,7 @@ static int get_attr(hid_t obj, const char *name, char *out, size_t cap) {
     hid_t ft = H5Aget_type(a);
     size_t sz = H5Tget_size(ft);
     int rc = -1;
-    if (H5Tget_class(ft) == H5T_STRING && !H5Tis_variable_str(ft) && sz < cap) {
+    if (H5Tget_class(ft) == H5T_STRING && !H5Tis_variable_str(ft) && sz < cap && h5_attr_one(a)) {
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, sz);
         rc = H5Aread(a, t, out) < 0 ? -1 : 0;

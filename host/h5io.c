@@ -90,6 +90,12 @@ char **h5_read_strings(hid_t f, const char *name, size_t *n) {
             h5_free_strings(s, *n);  // a read that fails part way (a damaged heap) keeps what it converted
             s = NULL;
         }
+        // a nil string (no heap object) comes back as NULL: callers get every entry as a string, "" for nil
+        for (size_t i = 0; s && i < *n; i++)
+            if (!s[i] && !(s[i] = H5allocate_memory(1, 1))) {
+                h5_free_strings(s, *n);
+                s = NULL;
+            }
         H5Tclose(t);
     }
     H5Sclose(sp);
@@ -103,13 +109,20 @@ void h5_free_strings(char **s, size_t n) {
     free(s);
 }
 
+int h5_attr_one(hid_t a) {
+    hid_t sp = H5Aget_space(a);
+    int one = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0) H5Sclose(sp);
+    return one;
+}
+
 int h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap) {
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
     hid_t t = h5_string_type();
     char *v = NULL;
-    int rc = H5Aread(a, t, &v) < 0 ? -1 : 0;
+    int rc = h5_attr_one(a) && H5Aread(a, t, &v) >= 0 ? 0 : -1;  // one string: read into one pointer
     if (rc == 0) snprintf(out, cap, "%s", v ? v : "");
     if (v) H5free_memory(v);
     H5Tclose(t);
@@ -133,7 +146,7 @@ long h5_read_attr_long(hid_t obj, const char *name) {
     long v = -1;
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LONG, &v) < 0) v = -1;
+    if (a < 0 || !h5_attr_one(a) || H5Aread(a, H5T_NATIVE_LONG, &v) < 0) v = -1;
     if (a >= 0) H5Aclose(a);
     return v;
 }
@@ -141,7 +154,10 @@ long h5_read_attr_long(hid_t obj, const char *name) {
 int h5_storage_ok(hid_t d) {
     hid_t plist = H5Dget_create_plist(d), sp = H5Dget_space(d), t = H5Dget_type(d);
     int ok = plist >= 0 && sp >= 0 && t >= 0;
-    if (ok && H5Pget_layout(plist) == H5D_CONTIGUOUS) {
+    H5D_layout_t layout = ok ? H5Pget_layout(plist) : H5D_LAYOUT_ERROR;
+    // contiguous and compact data are read straight from the stored bytes (libhdf5 1.10 copies compact data
+    // through the contiguous path, from a buffer of the stored size): both must hold every element
+    if (ok && (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT)) {
         hssize_t n = H5Sget_simple_extent_npoints(sp);
         size_t size = H5Tget_size(t), need;
         ok = n >= 0 && size > 0 && !__builtin_mul_overflow((size_t)n, size, &need) && H5Dget_storage_size(d) >= need;

@@ -373,6 +373,11 @@ static int config_from_gguf(const GgufFile *f, ModelConfig *cfg, char *err) {
     if (n_heads == 0 || n_kv == 0 || d_model % n_heads || n_heads % n_kv || n_layers == 0 || d_ff == 0)
         return base_errf(err, "%s: inconsistent hyperparameters: d_model %u, heads %u, kv heads %u, layers %u", f->path,
                          d_model, n_heads, n_kv, n_layers);
+    // every layer binds its own 9 tensors (norms, q/k/v/o, gate/up/down) besides the embedding and final
+    // norm: refuse a count the tensor table cannot hold before sizing anything by it
+    if ((uint64_t)n_layers * 9 + 2 > f->n_tensors)
+        return base_errf(err, "%s: llama.block_count %u exceeds what the file's %zu tensors hold (9 per layer)",
+                         f->path, n_layers, (size_t)f->n_tensors);
     cfg->family = FAM_LLAMA;
     cfg->n_layers = (int)n_layers;
     cfg->d_model = cfg->d_embed = (int)d_model;

@@ -46,7 +46,7 @@ void strmap_free(StrMap *m) {
 
 static size_t strmap_slot(const StrMap *m, const char *key, size_t n) {
     size_t i = (size_t)hash_bytes(key, n) & (m->cap - 1);
-    while (m->off[i] != SIZE_MAX && !(m->len[i] == n && memcmp(m->arena + m->off[i], key, n) == 0))
+    while (m->off[i] != SIZE_MAX && !(m->len[i] == n && (n == 0 || memcmp(m->arena + m->off[i], key, n) == 0)))
         i = (i + 1) & (m->cap - 1);
     return i;
 }

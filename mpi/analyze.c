@@ -206,7 +206,7 @@ static int attr_text(hid_t obj, const char *name, char *out, size_t cap) {
     int rc = -1;
     if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft)) {
         rc = h5_read_attr_string(obj, name, out, cap);
-    } else if (H5Tget_class(ft) == H5T_STRING && H5Tget_size(ft) < cap) {
+    } else if (H5Tget_class(ft) == H5T_STRING && H5Tget_size(ft) < cap && h5_attr_one(a)) {
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, H5Tget_size(ft));
         rc = H5Aread(a, t, out) < 0 ? -1 : 0;

@@ -462,10 +462,10 @@ int results_inspect(const char *path, FILE *out, char *err) {
         goto done;
     }
     hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
-    H5Aread(a, H5T_NATIVE_LONG, &schema_version);
+    if (h5_attr_one(a)) H5Aread(a, H5T_NATIVE_LONG, &schema_version);
     H5Aclose(a);
     a = H5Aopen(f, "complete", H5P_DEFAULT);
-    H5Aread(a, H5T_NATIVE_LONG, &complete);
+    if (h5_attr_one(a)) H5Aread(a, H5T_NATIVE_LONG, &complete);
     H5Aclose(a);
     if (schema_version < 1 || schema_version > RESULTS_SCHEMA_VERSION) {  // what inspect prints is in every version
         base_errf(err, "%s: schema version %ld, this brainsweep reads versions 1 to %d", path, schema_version,

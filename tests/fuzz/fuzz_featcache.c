@@ -6,6 +6,8 @@
  *
  * FUZZ_WRITE_SEED=path writes the seed (the key below, 3 hidden states x 5 words x 4) and exits.
  */
+#include <hdf5.h>
+
 #include "host/featcache.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -45,5 +47,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char why[BASE_ERR_LEN] = "";
     int rc = featcache_load(path, &k, 0, L + 1, states, OFFSET, why);
     fuzz_check_err(rc != 1, why);
+    fuzz_h5_check_closed();
     return 0;
 }

@@ -43,5 +43,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = envelope_from_h5(&run, NAMES, 2, &env, &n, &rate, err);
     fuzz_check_err(rc != 0, err);
     free(env);
+    fuzz_h5_check_closed();
     return 0;
 }

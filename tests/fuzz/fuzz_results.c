@@ -17,5 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hid_t f = results_open(path, "fuzz", err);
     fuzz_check_err(f < 0, err);
     if (f >= 0) H5Fclose(f);
+    fuzz_h5_check_closed();
     return 0;
 }

@@ -70,6 +70,21 @@ static void check_gguf(void) {
         CHECK(g == NULL && strstr(err, "truncated") && strstr(err, cut), "gguf/truncated_at_%zu_refused", sizes[i]);
         gguf_close(g);
     }
+    // a llama.block_count far beyond the tensor table is refused before anything is sized by it
+    char *key = buf ? memmem(buf, len, "llama.block_count", 17) : NULL;
+    CHECK(key != NULL, "gguf/block_count_key_found");
+    if (key) {
+        uint32_t huge = 0x7fffffffu;
+        memcpy(key + 17 + 4, &huge, 4);  // after the key: u32 type, then the value
+        snprintf(cut, sizeof cut, "%s/layers.gguf", tmpdir);
+        FILE *o = fopen(cut, "wb");
+        fwrite(buf, 1, len, o);
+        fclose(o);
+        Model *bad = model_open(cut, 0, err);
+        CHECK(bad == NULL && strstr(err, cut) && strstr(err, "llama.block_count 2147483647 exceeds"),
+              "gguf/huge_block_count_refused: %s", err);
+        model_free(bad);
+    }
     free(buf);
 }
 
