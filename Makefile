@@ -253,7 +253,7 @@ $(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/.flags $(BUILD)/version.h | fuzz-tools
 $(FUZZ_DIR)/libbrainsweep.a: $(FUZZ_LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libbrainsweep.a
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/libbrainsweep.a
 	@$(if $(Q),echo "  FUZZ  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_DIR)/libbrainsweep.a -fopenmp \
 	  $(LDLIBS) $(shell mpicc --showme:link 2>/dev/null)

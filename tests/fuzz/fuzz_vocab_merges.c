@@ -3,10 +3,7 @@
  * NUL byte) through tok_load_dir, then one encode. Merges may name tokens the vocabulary lacks, lines may be
  * malformed, and the vocabulary's ids may collide or leave gaps.
  */
-#include "host/tokenizer.h"
-#include "tests/fuzz/fuzz.h"
-
-static const char TEXT[] = " Alice was beginning to get very tired of sitting by her sister, caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac 1999!";
+#include "tests/fuzz/fuzz_tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *vocab, *merges;
@@ -17,12 +14,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_file("merges.txt", merges, nm);
     char err[BASE_ERR_LEN] = "";
     Tokenizer *t = tok_load_dir(fuzz_root, err);
-    fuzz_check_err(!t, err);
-    if (t) {
-        TokenSeq seq = {0};
-        fuzz_check_err(tok_encode(t, TEXT, sizeof TEXT - 1, &seq, err) != 0, err);
-        tokseq_free(&seq);
-        tok_free(t);
-    }
+    fuzz_encode_once(t, err);
     return 0;
 }
