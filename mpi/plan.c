@@ -12,10 +12,9 @@
 #include "host/base.h"
 #include "host/bids.h"
 #include "host/config.h"
-#include "host/extract.h"
 #include "host/model.h"
+#include "host/planning.h"
 #include "host/stimulus.h"
-#include "host/tokenizer.h"
 
 // ----------------------------------------------------------------------------
 // the cost model (docs/slurm.md, "The cost model"); every constant is a figure of docs/PERFORMANCE.md, measured
@@ -68,6 +67,7 @@ typedef struct {
     double stored;                     // checkpoint bytes as stored
     size_t tokens;                     // the story's tokens, BOS excluded
     double run[CFG_MAX_CONTEXTS];      // tokens through the model under each context policy
+    double flops[CFG_MAX_CONTEXTS];    // and the extraction's FLOPs (host/planning.h)
 } PlanModel;
 
 typedef struct {
@@ -80,60 +80,21 @@ typedef struct {
     char gres[256];
 } Partition;
 
-static double matrix_params(const ModelConfig *c) {
-    double d = c->d_model, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;
-    double mlp = (c->gated_mlp ? 3.0 : 2.0) * d * c->d_ff;
-    return (double)c->n_layers * ((qd + 2 * kd) * d + d * qd + mlp);
-}
-
-// tokens run under a resolved policy: the chunks of `full` (BOS and overlaps included), or one sequence per word
-static double tokens_run(const ContextPolicy *p, size_t n_tokens, size_t W, int bos) {
-    if (p->kind == CTX_FULL) {
-        size_t body = (size_t)p->window - (size_t)bos, overlap = (size_t)p->overlap;
-        size_t n = extract_plan_chunks(n_tokens, body, overlap, NULL);
-        Chunk *ch = base_malloc((n ? n : 1) * sizeof(Chunk), "chunks");
-        extract_plan_chunks(n_tokens, body, overlap, ch);
-        double run = 0;
-        for (size_t i = 0; i < n; i++) run += (double)(ch[i].end - ch[i].start) + bos;
-        free(ch);
-        return run;
-    }
-    double per_word = (double)n_tokens / (double)(W ? W : 1);
-    double each = p->kind == CTX_TOKENS ? fmin((double)p->n, (double)n_tokens) : fmin(p->n * per_word, p->window);
-    return (double)W * (each + bos);
-}
-
 static int open_model(const SweepConfig *c, size_t m, const Stimulus *st, PlanModel *pm, char *err) {
-    Model *model = model_open(c->models[m].path, 0, err);  // headers and mappings only
-    if (!model) return -1;
-    const ModelConfig *mc = model_config(model);
-    pm->layers = mc->n_layers, pm->d = mc->d_model, pm->final_dim = model_final_dim(model);
-    pm->layer_params = matrix_params(mc);
-    pm->stored = (double)model_stored_bytes(model);
-    Tokenizer *tok = tok_open_for_model(model, err);
-    TokenSeq seq = {0};
-    int rc = tok && tok_encode(tok, st->text, st->text_len, &seq, err) == 0 ? 0 : -1;
-    int bos = tok && tok_bos_id(tok) >= 0;
-    char longest[BASE_ERR_LEN];  // the sweep would stop on a long word: so does its plan (a warning is the sweep's)
-    if (rc == 0 && c->long_words == LONG_WORDS_ERROR &&
-        tok_long_words(&seq, st->text, st->start, st->end, st->n_words, c->max_word_tokens, longest))
+    PlannedModel x;
+    int rc = planning_model(c, m, st, &x, err);
+    // the sweep would stop on a long word: so does its plan (a warning is the sweep's)
+    if (rc == 0 && x.long_word[0] && c->long_words == LONG_WORDS_ERROR)
         rc = base_errf(err, "%s: under model %s's tokenizer, %s (stimulus.max_word_tokens)", c->stimulus_file,
-                       c->models[m].name, longest);
-    pm->tokens = rc == 0 ? seq.n - (size_t)bos : 0;
-    for (size_t ci = 0; rc == 0 && ci < c->contexts.n; ci++) {
-        ContextPolicy asked = {(ContextKind)c->context_kind[ci], c->context_n[ci], c->context_window,
-                               c->context_overlap, (WordRepr)c->context_word, c->batch_tokens},
-                      p;
-        char why[BASE_ERR_LEN];
-        if (extract_resolve_policy(mc, bos, &asked, &p, why)) {
-            rc = base_errf(err, "%s: %s, context %s: %s", c->source, c->models[m].name, c->contexts.items[ci], why);
-            break;
-        }
-        pm->run[ci] = tokens_run(&p, pm->tokens, st->n_words, bos);
+                       c->models[m].name, x.long_word);
+    if (rc == 0) {
+        pm->layers = x.cfg.n_layers, pm->d = x.cfg.d_model, pm->final_dim = x.final_dim;
+        pm->layer_params = planning_matrix_params(&x.cfg);
+        pm->stored = x.stored_bytes;
+        pm->tokens = x.n_tokens;
+        for (size_t ci = 0; ci < c->contexts.n; ci++) pm->run[ci] = x.tokens_run[ci], pm->flops[ci] = x.extract_flops[ci];
     }
-    tokseq_free(&seq);
-    tok_free(tok);
-    model_free(model);
+    planning_model_free(&x);
     return rc;
 }
 
@@ -166,28 +127,6 @@ static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size
         if (first) (*subjects)++, *T += good;
     }
     bids_free_runs(runs, n);
-    return 0;
-}
-
-// The folder path would be created in (or path itself) must be writable: its nearest existing ancestor.
-static int check_writable(const char *what, const char *path, int is_dir, char *err) {
-    char dir[CFG_STR];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!is_dir) {
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-    }
-    struct stat st;
-    while (dir[0] && stat(dir, &st) != 0) {
-        slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-    }
-    if (!dir[0]) snprintf(dir, sizeof dir, "/");
-    if (!S_ISDIR(st.st_mode)) return base_errf(err, "%s %s: '%s' is not a folder", what, path, dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return base_errf(err, "%s %s: cannot write into '%s': %s", what, path, dir, strerror(errno));
     return 0;
 }
 
@@ -373,7 +312,7 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
                                       (comps > 0 ? plan_pca_seconds(V, d, per_fold, randomized) : 0));
         double run = 0, m_x = 0, m_xs = 0, m_f = 0;  // this model's tokens, FLOPs, core-seconds to extract and fit
         for (size_t ci = 0; ci < C; ci++) {
-            double xf = 2.0 * q->layer_params * q->run[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
+            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
             run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H;
             if (o->per_context) e->task_core_s = fmax(e->task_core_s, xs + layer_s * H);
         }
@@ -577,7 +516,7 @@ int plan_run(const PlanOptions *o) {
     for (size_t m = 0; m < c.n_models; m++)
         if (open_model(&c, m, &st, &pm[m], err)) goto done;
     if (count_targets(&c, &e.T, &e.subjects, &e.left_out, err)) goto done;
-    if (check_writable("output.path", c.output, 0, err) || check_writable("--out", out_dir, 1, err)) goto done;
+    if (planning_writable("output.path", c.output, 0, err) || planning_writable("--out", out_dir, 1, err)) goto done;
     if (choose_cluster(o, &k, err)) goto done;
 
     int ieeg = c.rec_format == REC_IEEG;

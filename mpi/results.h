@@ -23,7 +23,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/config.h"
+#include "host/encoding.h"
 #include "host/ieeg.h"
+#include "host/planning.h"
+#include "host/recording.h"
+#include "host/record.h"
+#include "host/stimulus.h"
 
 #define RESULTS_SCHEMA "brainsweep-results"
 #define RESULTS_SCHEMA_VERSION 3
@@ -77,11 +83,43 @@ typedef struct {
     const double *pmhg_left, *pmhg_right;  // (3) the reference the distances are from
 } ResultsMeta;
 
+// one (model, context)'s extraction by this run (summed over ranks before the results are written)
+typedef struct {
+    double ran;               // 1 where this run extracted the unit (0: features from an earlier run or the cache)
+    double sequences;         // sequences run, over the group
+    double tokenize_seconds;  // as the group's leader saw it
+    double forward_seconds;   // over the group
+} ResultsExtraction;
+
+// What a sweep knows when it writes its results file, by name; results_meta_build derives every table of
+// ResultsMeta from it, so the file's metadata has one author.
+typedef struct {
+    const SweepConfig *cfg;                // models, contexts, alphas, output.weights, the config's text
+    const PlannedModel *model;             // (M) headers, story tokens, resolved policies
+    const ResultsExtraction *extracted;    // (M, C)
+    const Recording *rec;                  // (S) subjects
+    size_t S;
+    const char *const *target;             // (R) target names (regions, or electrodes)
+    size_t R;
+    const Stimulus *stim;
+    size_t V;                              // samples
+    const int *sample_block;               // (V) outer fold or group holding each sample out
+    const EncodingSpec *spec;              // each layer's design width and PCA components
+    size_t P;                              // rows of the stored weights; 0: none
+    const char *identity;                  // the sweep's identity (hex)
+    const IeegResponses *ieeg;             // iEEG recordings: the fitted electrodes; NULL otherwise
+} ResultsSource;
+
+// The ResultsMeta of a sweep, on every rank; it borrows src's arrays (keep src alive) and owns the tables
+// it makes (results_meta_free).
+ResultsMeta *results_meta_build(const ResultsSource *src);
+void results_meta_free(ResultsMeta *meta);
+
 // Rank 0 only. Creates path (truncating) with the full structure; scores start as NaN.
 void results_create(const char *path, const ResultsMeta *meta);
 
-// One rank's fitted layers, in increasing (m, c, h) order. values: (n, 6 + P, T), each layer's r,
-// r2, alpha, p, q, intercept (T each) then its weights (P, T) — the unit store's record layout.
+// One rank's fitted layers, in increasing (m, c, h) order. values: (n, RECORD_SCORE_ROWS + P, T), each
+// layer's rows in RecordRow order (host/record.h) — the unit store's record layout.
 typedef struct {
     size_t n;
     const size_t *m, *c, *h;

@@ -63,7 +63,7 @@ static void rank0_cases(const char *output) {
     float v[N], got[N];
     fill(v, 0.5f);
     LayerRecord rec = {0};
-    for (int k = 0; k < STORE_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
+    for (int k = 0; k < FIT_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
     rec.values = v;
     store_save_layer(&st, 1, 0, 2, &rec);
     LayerRecord back = {0};
