@@ -30,6 +30,8 @@ typedef struct {
 } Param;
 
 #define F(field) offsetof(SweepConfig, field)
+// P_ENUM and P_BOOL keys are written as int, into IeegOptions' enum fields too
+_Static_assert(sizeof(BidsSource) == sizeof(int), "an enum key's field must be an int");
 #define NONE 0  // no count field
 
 static const Param PARAMS[] = {
@@ -41,7 +43,7 @@ static const Param PARAMS[] = {
      "table: the column of onsets in seconds; empty = onset, else start"},
     {"stimulus", "offset_column", P_STRING, F(offset_column), 128, NONE, 0, 0, "\"\"", NULL,
      "table: the column of offsets in seconds; empty = offset, else end"},
-    {"stimulus", "leading_space", P_BOOL, F(leading_space), 0, NONE, 0, 0, "false", NULL,
+    {"stimulus", "leading_space", P_BOOL, F(stim.leading_space), 0, NONE, 0, 0, "false", NULL,
      "start the text with a space, so a byte-level model reads its first word as it reads the others"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
@@ -83,7 +85,7 @@ static const Param PARAMS[] = {
     {"ieeg", "bids", P_STRING, F(ieeg_bids), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "the BIDS dataset's folder (sub-*/[ses-*/]ieeg/); required by recordings.format: ieeg"},
     {"ieeg", "task", P_STRING, F(ieeg_task), 128, NONE, 0, 0, "\"\"", NULL, "the task entity of the runs; empty = any"},
-    {"ieeg", "source", P_ENUM, F(ieeg_source), 0, NONE, 0, 0, "edf", "edf|highgamma",
+    {"ieeg", "source", P_ENUM, F(ieeg.source), 0, NONE, 0, 0, "edf", "edf|highgamma",
      "edf: raw *_ieeg.edf, filtered here; highgamma: each run's preprocessed envelope *_highgamma.h5 (docs/ieeg.md)"},
     {"ieeg", "stimulus_event", P_STRING, F(ieeg_event), 128, NONE, 0, 0, "\"\"", NULL,
      "trial_type of the events.tsv row where the story starts (its onset; optional stim_start and duration "
@@ -91,37 +93,37 @@ static const Param PARAMS[] = {
     {"ieeg", "responses", P_STRING, F(ieeg_responses), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "the word responses file, made once and reused while data and options are unchanged; empty = beside "
      "output.path as <name>-responses.h5"},
-    {"ieeg", "line_frequency", P_DOUBLE, F(ieeg_line_freq), 0, NONE, -1, 1000, "0", NULL,
+    {"ieeg", "line_frequency", P_DOUBLE, F(ieeg.line_freq), 0, NONE, -1, 1000, "0", NULL,
      "line-noise notch (Hz, with its harmonics); 0 = each run's PowerLineFrequency; -1 = no notch"},
-    {"ieeg", "notch_width", P_DOUBLE, F(ieeg_notch_width), 0, NONE, 0.1, 20, "2", NULL,
+    {"ieeg", "notch_width", P_DOUBLE, F(ieeg.notch_width), 0, NONE, 0.1, 20, "2", NULL,
      "full width (Hz) of each notch"},
-    {"ieeg", "reference", P_ENUM, F(ieeg_car), 0, NONE, 0, 0, "car", "none|car",
+    {"ieeg", "reference", P_ENUM, F(ieeg.car), 0, NONE, 0, 0, "car", "none|car",
      "car: subtract the mean of the good channels at every sample before filtering; none: as recorded"},
     {"ieeg", "band", P_DOUBLE_LIST, F(ieeg_band), 2, F(n_ieeg_band), 1, 5000, "[70, 150]", NULL,
      "high-gamma band (Hz): the Gaussian filters whose centres lie in it (the reference study: 70-150)"},
-    {"ieeg", "envelope", P_ENUM, F(ieeg_exact), 0, NONE, 0, 0, "fast", "fast|exact",
+    {"ieeg", "envelope", P_ENUM, F(ieeg.full_rate), 0, NONE, 0, 0, "fast", "fast|exact",
      "fast: each band's analytic signal at a reduced rate (within 1e-3 of naplib's 100 Hz output); exact: at the "
      "recording's rate, naplib's output to float precision, about 3x slower"},
-    {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg_rate), 0, NONE, 10, 1000, "100", NULL,
+    {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg.envelope_rate), 0, NONE, 10, 1000, "100", NULL,
      "rate (Hz) of the envelope, z-scored per channel and run"},
     {"ieeg", "window_ms", P_DOUBLE, F(ieeg_window_ms), 0, NONE, 1, 10000, "100", NULL,
      "width of the window centred on each word's midpoint (the reference study: 100; 50 and 150 as checks)"},
-    {"ieeg", "output", P_ENUM, F(ieeg_continuous), 0, NONE, 0, 0, "words", "words|continuous",
+    {"ieeg", "output", P_ENUM, F(ieeg.continuous), 0, NONE, 0, 0, "words", "words|continuous",
      "words: one value per word and electrode (the window below); continuous: the envelope itself, sampled at "
      "envelope_rate on the story's clock from time 0, for sampled designs (design.resample: onset, design.delays "
      "as lags in samples)"},
     {"ieeg", "electrodes", P_ENUM, F(ieeg_electrodes), 0, NONE, 0, 0, "responsive", "responsive|all",
      "the electrodes fitted: speech-responsive ones, or every good one"},
-    {"ieeg", "onset_gap", P_DOUBLE, F(ieeg_onset_gap), 0, NONE, 0, 100, "0.5", NULL,
+    {"ieeg", "onset_gap", P_DOUBLE, F(ieeg.onset_gap), 0, NONE, 0, 100, "0.5", NULL,
      "seconds of silence before a word that make it a speech onset (for the responsiveness test)"},
-    {"ieeg", "responsive_window", P_DOUBLE, F(ieeg_resp_window), 0, NONE, 0.01, 10, "0.5", NULL,
+    {"ieeg", "responsive_window", P_DOUBLE, F(ieeg.resp_window), 0, NONE, 0.01, 10, "0.5", NULL,
      "seconds before and after each speech onset compared by the responsiveness t-test"},
-    {"ieeg", "fdr", P_DOUBLE, F(ieeg_fdr), 0, NONE, 1e-9, 1, "0.05", NULL,
+    {"ieeg", "fdr", P_DOUBLE, F(ieeg.fdr), 0, NONE, 1e-9, 1, "0.05", NULL,
      "Benjamini-Hochberg level of the responsiveness test, over each subject's electrodes"},
-    {"ieeg", "pmhg_left", P_DOUBLE_LIST, F(ieeg_pmhg_left), 3, F(n_pmhg_left), -1000, 1000, "[]", NULL,
+    {"ieeg", "pmhg_left", P_DOUBLE_LIST, F(ieeg.pmhg_left), 3, F(n_pmhg_left), -1000, 1000, "[]", NULL,
      "x, y, z (mm) of left posteromedial Heschl's gyrus in the electrodes' space; empty = the built-in value for "
      "MNI and fsaverage spaces (docs/ieeg.md)"},
-    {"ieeg", "pmhg_right", P_DOUBLE_LIST, F(ieeg_pmhg_right), 3, F(n_pmhg_right), -1000, 1000, "[]", NULL,
+    {"ieeg", "pmhg_right", P_DOUBLE_LIST, F(ieeg.pmhg_right), 3, F(n_pmhg_right), -1000, 1000, "[]", NULL,
      "the same for the right hemisphere"},
     {"ieeg", "atlas", P_STRING, F(ieeg_atlas), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "region labels for electrodes whose table has no region column: a TSV of label, x, y, z centroids (nearest in "
@@ -493,18 +495,24 @@ static int parse_policies(const Ctx *c, SweepConfig *cfg) {
         const char *t = cfg->contexts.items[i];
         int n = 0;
         char extra;
+        ContextKind kind;
         if (strcmp(t, "full") == 0) {
-            cfg->context_kind[i] = CTX_FULL;
+            kind = CTX_FULL;
         } else if (sscanf(t, "tokens:%d%c", &n, &extra) == 1 && n >= 1) {
-            cfg->context_kind[i] = CTX_TOKENS;
+            kind = CTX_TOKENS;
         } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
-            cfg->context_kind[i] = CTX_WORDS;
+            kind = CTX_WORDS;
         } else {
             char q[BASE_QUOTE_LEN];
             return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file,
                              base_escape(q, sizeof q, t, strlen(t)));
         }
-        cfg->context_n[i] = n;
+        cfg->context[i] = (ContextPolicy){.kind = kind,
+                                          .n = n,
+                                          .window = cfg->context_window,
+                                          .overlap = cfg->context_overlap,
+                                          .repr = (WordRepr)cfg->context_word,
+                                          .batch_tokens = cfg->batch_tokens};
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->contexts.items[j], t) == 0) {
                 char q[BASE_QUOTE_LEN];
@@ -527,7 +535,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->n_pmhg_left != cfg->n_pmhg_right || (cfg->n_pmhg_left != 0 && cfg->n_pmhg_left != 3))
             return base_errf(c->err, "%s: ieeg.pmhg_left and ieeg.pmhg_right must both be [x, y, z], or both empty",
                              c->file);
-        if (cfg->extra_bands.n && !cfg->ieeg_continuous)
+        if (cfg->extra_bands.n && !cfg->ieeg.continuous)
             return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg word responses (a "
                                      "constant); remove it, or use ieeg.output: continuous",
                              c->file);
@@ -572,10 +580,31 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     return cfg->rec_format == REC_IEEG ? 0 : expand_files(c, cfg);
 }
 
+// the option structs' fields that are not a key of their own: strings that live in the config, and values the
+// file gives in other units or shapes
+static void fill_options(SweepConfig *cfg) {
+    StimOptions *so = &cfg->stim;
+    so->tier = cfg->tier;
+    so->word_column = cfg->word_column;
+    so->onset_column = cfg->onset_column[0] ? cfg->onset_column : NULL;  // NULL: the table reader's default
+    so->offset_column = cfg->offset_column[0] ? cfg->offset_column : NULL;
+    so->skip = (const char *const *)cfg->skip_labels.items;
+    so->n_skip = cfg->skip_labels.n;
+    IeegOptions *io = &cfg->ieeg;
+    io->bids_root = cfg->ieeg_bids;
+    io->task = cfg->ieeg_task;
+    io->stim_event = cfg->ieeg_event;
+    io->atlas = cfg->ieeg_atlas;
+    io->band_lo = cfg->ieeg_band[0];
+    io->band_hi = cfg->ieeg_band[1];
+    io->window = cfg->ieeg_window_ms / 1000;
+    io->has_pmhg = cfg->n_pmhg_left == 3;
+}
+
 int config_load(const char *path, const char *const *overrides, size_t n_overrides, SweepConfig *cfg, char *err) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    Ctx c = {path, err};
+    Ctx c = {.file = path, .err = err};
     size_t len;
     cfg->text = base_read_file(path, &len, err);
     if (!cfg->text) return -1;
@@ -688,6 +717,7 @@ int config_load(const char *path, const char *const *overrides, size_t n_overrid
             goto fail;
         }
     if (validate(&c, cfg)) goto fail;
+    fill_options(cfg);
     return 0;
 fail:
     config_free(cfg);

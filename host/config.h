@@ -8,8 +8,11 @@
  * Relative paths are taken from the working directory, as the job runs (Slurm: the submit dir).
  * `-P section.key=value` overrides apply after the file, through the same table.
  *
- * Ownership: SweepConfig owns its strings and lists; config_free releases them. Modules receive
- * the fields they need and never read the file. Errors: -1 with err (file name and line).
+ * Ownership: SweepConfig owns its strings and lists; config_free releases them. The option structs it
+ * holds for other modules (StimOptions, IeegOptions, the ContextPolicy list) are filled by named
+ * fields, from the table or, for derived fields, when the file is validated; their strings point into
+ * the SweepConfig itself, so a SweepConfig is never copied by value. Modules receive the fields or
+ * option structs they need and never read the file. Errors: -1 with err (file name and line).
  */
 #ifndef HOST_CONFIG_H
 #define HOST_CONFIG_H
@@ -18,6 +21,8 @@
 
 #include "host/extract.h"
 #include "host/features.h"
+#include "host/ieeg.h"
+#include "host/stimulus.h"
 
 #define CFG_STR 1024
 #define CFG_MAX_DELAYS 256
@@ -49,15 +54,15 @@ typedef struct {
     char stimulus_file[CFG_STR];
     char tier[128];
     char word_column[128], onset_column[128], offset_column[128];  // "" = defaults
-    int leading_space;
     StrList skip_labels;
+    StimOptions stim;        // the reader's options: leading_space from the table, the rest the fields above
     size_t max_word_tokens;  // a longer word is reported, as a warning or an error (long_words)
     int long_words;          // LongWords
 
     // context
     StrList contexts;    // the context policies swept: "full", "tokens:N" or "words:N" as written
-    int context_kind[CFG_MAX_CONTEXTS];  // ContextKind of each, parsed from the text
-    int context_n[CFG_MAX_CONTEXTS];     // N of tokens:N / words:N
+    ContextPolicy context[CFG_MAX_CONTEXTS];  // each as asked (kind and N from its text, the rest from the keys
+                                              // below), before it is resolved against a model (host/planning.h)
     int context_window;
     int context_overlap;
     int context_word;    // WordRepr
@@ -73,25 +78,16 @@ typedef struct {
     StrList files;       // after glob expansion, sorted
 
     // ieeg (recordings.format: ieeg): a BIDS iEEG dataset to word responses (host/ieeg.h)
+    IeegOptions ieeg;         // the table fills its numbers (ieeg.full_rate: envelope exact; ieeg.continuous: output
+                              // continuous); its strings, band, window and has_pmhg come from the fields below
     char ieeg_bids[CFG_STR];
     char ieeg_task[128];
     char ieeg_event[128];
-    int ieeg_source;          // BidsSource
     char ieeg_responses[CFG_STR];  // "" = <output.path without .h5>-responses.h5
-    double ieeg_line_freq;
-    double ieeg_notch_width;
-    int ieeg_car;
     double ieeg_band[2];
     size_t n_ieeg_band;
-    double ieeg_rate;
     double ieeg_window_ms;
-    double ieeg_onset_gap;
-    double ieeg_resp_window;
-    double ieeg_fdr;
     int ieeg_electrodes;      // 0: responsive, 1: all good electrodes
-    int ieeg_exact;           // 1: the high-gamma bands at the full rate (naplib's own output to float precision)
-    int ieeg_continuous;      // 0: one value per word; 1: the envelope on the story's clock (lags in design.delays)
-    double ieeg_pmhg_left[3], ieeg_pmhg_right[3];
     size_t n_pmhg_left, n_pmhg_right;
     char ieeg_atlas[CFG_STR];
 

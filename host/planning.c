@@ -27,21 +27,30 @@ int planning_model(const SweepConfig *c, size_t m, const Stimulus *st, PlannedMo
     if (tok_vocab_size(pm->tok) > pm->cfg.vocab)
         return base_errf(err, "%s: the tokenizer has %d tokens but the embedding only %d rows", path,
                          tok_vocab_size(pm->tok), pm->cfg.vocab);
+    double t0 = base_wall();
     if (tok_encode(pm->tok, st->text, st->text_len, &pm->story, err)) return -1;
     pm->bos = tok_bos_id(pm->tok) >= 0;
     pm->n_tokens = pm->story.n - (size_t)pm->bos;
+    size_t W = st->n_words;
+    pm->first = base_malloc((W + 1) * sizeof(int64_t), "word tokens");
+    pm->last = base_malloc((W + 1) * sizeof(int64_t), "word tokens");
+    tok_word_token_span(&pm->story, st->start, st->end, W, pm->first, pm->last);
+    // spans count from the first token after BOS, as extract_from_tokens takes them; a word without tokens
+    // is its extraction units' failure (the store records it), not an input error
+    for (size_t w = W; w-- > 0;) {
+        pm->first[w] -= pm->bos, pm->last[w] -= pm->bos;
+        char q[BASE_QUOTE_LEN];
+        if (pm->last[w] < 0)
+            snprintf(pm->empty_word, sizeof pm->empty_word, "word %zu ('%s') tokenizes to nothing", w + 1,
+                     base_escape(q, sizeof q, st->label[w], strlen(st->label[w])));
+    }
+    pm->tokenize_seconds = base_wall() - t0;
     if (!tok_long_words(&pm->story, st->text, st->start, st->end, st->n_words, c->max_word_tokens, pm->long_word))
         pm->long_word[0] = '\0';
     double params = planning_matrix_params(&pm->cfg);
     for (size_t ci = 0; ci < c->contexts.n; ci++) {
-        ContextPolicy asked = {.kind = (ContextKind)c->context_kind[ci],
-                               .n = c->context_n[ci],
-                               .window = c->context_window,
-                               .overlap = c->context_overlap,
-                               .repr = (WordRepr)c->context_word,
-                               .batch_tokens = c->batch_tokens};
         char why[BASE_ERR_LEN];
-        if (extract_resolve_policy(&pm->cfg, pm->bos, &asked, &pm->policy[ci], why))
+        if (extract_resolve_policy(&pm->cfg, pm->bos, &c->context[ci], &pm->policy[ci], why))
             return base_errf(err, "%s: %s, context %s: %s", c->source, c->models[m].name, c->contexts.items[ci], why);
         pm->tokens_run[ci] = planning_tokens_run(&pm->policy[ci], pm->n_tokens, st->n_words, pm->bos);
         pm->extract_flops[ci] = 2.0 * params * pm->tokens_run[ci];
@@ -52,8 +61,8 @@ int planning_model(const SweepConfig *c, size_t m, const Stimulus *st, PlannedMo
 void planning_model_free(PlannedModel *pm) {
     tokseq_free(&pm->story);
     tok_free(pm->tok);
-    free(pm->offset);
-    pm->tok = NULL, pm->offset = NULL;
+    free(pm->offset), free(pm->first), free(pm->last);
+    pm->tok = NULL, pm->offset = NULL, pm->first = pm->last = NULL;
 }
 
 // ----------------------------------------------------------------------------

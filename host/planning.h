@@ -1,6 +1,7 @@
 /*
  * planning: what `brainsweep sweep` and `brainsweep plan` both decide before any unit runs, so the two
- * never disagree — each model's story tokenised once and its context policies resolved, the cost of
+ * never disagree — each model's story tokenised once (the extraction units run from these tokens,
+ * extract_from_tokens) and its context policies resolved, the cost of
  * each unit and the order units are handed out in (costliest first), and whether the outputs can be
  * written.
  *
@@ -8,7 +9,7 @@
  * matrix parameters) x (tokens run under its policy) FLOPs; a layer's fit V·d² for its PCA plus V·w·(w + T)
  * for its ridge (V samples, d features, w design columns, T targets).
  *
- * Ownership: planning_model fills a PlannedModel that owns its tokenizer, tokens and offsets
+ * Ownership: planning_model fills a PlannedModel that owns its tokenizer, tokens, word spans and offsets
  * (planning_model_free).
  * Errors: -1 with err, one sentence naming the file or key. No MPI, no global state.
  */
@@ -16,6 +17,7 @@
 #define HOST_PLANNING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "host/base.h"
 #include "host/config.h"
@@ -35,6 +37,9 @@ typedef struct {
     TokenSeq story;                          // the stimulus text, tokenised once (BOS first where the model has one)
     size_t n_tokens;                         // the story's tokens, BOS excluded
     int bos;                                 // 1 when the model starts sequences with BOS
+    int64_t *first, *last;                   // (W) each word's first and last token, counted after BOS
+    char empty_word[BASE_ERR_LEN];           // a word without tokens (the model cannot extract); "" when none
+    double tokenize_seconds;
     char long_word[BASE_ERR_LEN];            // the longest word above stimulus.max_word_tokens; "" when none
     ContextPolicy policy[CFG_MAX_CONTEXTS];  // context.policy, resolved against the model
     double tokens_run[CFG_MAX_CONTEXTS];     // per policy: tokens through the model, BOS and overlaps included

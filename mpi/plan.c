@@ -110,7 +110,7 @@ static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size
     }
     IeegRun *runs;
     size_t n;
-    if (bids_find_runs(c->ieeg_bids, c->ieeg_task, (BidsSource)c->ieeg_source, &runs, &n, err)) return -1;
+    if (bids_find_runs(c->ieeg_bids, c->ieeg_task, c->ieeg.source, &runs, &n, err)) return -1;
     if (n == 0) {
         bids_free_runs(runs, n);
         return base_errf(err, "%s: no iEEG runs%s%s in %s", c->source, c->ieeg_task[0] ? " of task " : "",
@@ -395,7 +395,7 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
     const char *pn = k->have ? k->part.name : o->partition;
     int gpu = o->gpus > 0;
 
-    Shape whole = {k->nodes, k->ranks, k->threads, gpu, node_gib(e, k->ranks), e->limit_s};
+    Shape whole = {.nodes = k->nodes, .ranks = k->ranks, .cpus = k->threads, .gpus = gpu, .mem_gib = node_gib(e, k->ranks), .seconds = e->limit_s};
     FILE *f = open_script(out_dir, "sweep.sh", path, sizeof path, err);
     if (!f) return -1;
     script_head(f, o, "One MPI job for the whole sweep", cwd);
@@ -421,8 +421,8 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
     double task_limit = e->task_core_s / (k->threads * PARALLEL_EFFICIENCY) * 1.5 + START_S + 600, small_limit = 3600;
     if (k->have && k->part.limit_s > 0)
         task_limit = fmin(task_limit, k->part.limit_s), small_limit = fmin(small_limit, k->part.limit_s);
-    Shape task = {1, 1, k->threads, gpu, node_gib(e, 1), task_limit};
-    Shape small = {1, 1, k->threads, 0, node_gib(e, 1), small_limit};
+    Shape task = {.nodes = 1, .ranks = 1, .cpus = k->threads, .gpus = gpu, .mem_gib = node_gib(e, 1), .seconds = task_limit};
+    Shape small = {.nodes = 1, .ranks = 1, .cpus = k->threads, .gpus = 0, .mem_gib = node_gib(e, 1), .seconds = small_limit};
     f = open_script(out_dir, "array.sh", path, sizeof path, err);
     if (!f) return -1;
     script_head(f, o, "A job array, one task per model or model x context, then a merge", cwd);
@@ -504,11 +504,8 @@ int plan_run(const PlanOptions *o) {
     else snprintf(out_dir, sizeof out_dir, "%.*s-slurm", (int)stem, o->config_path);
 
     // every check before anything is written
-    StimOptions so = {c.tier, c.word_column, c.onset_column[0] ? c.onset_column : NULL,
-                      c.offset_column[0] ? c.offset_column : NULL, (const char *const *)c.skip_labels.items,
-                      c.skip_labels.n, c.leading_space};
     printf("plan for %s: %zu model(s) x %zu context(s)\n", o->config_path, c.n_models, c.contexts.n);
-    if (stim_load(c.stimulus_file, &so, &st, err)) goto done;
+    if (stim_load(c.stimulus_file, &c.stim, &st, err)) goto done;
     e.W = st.n_words;
     e.V = c.rec_format != REC_ROI_TEXT ? (double)e.W
           : c.volumes                  ? (double)c.volumes

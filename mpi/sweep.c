@@ -193,7 +193,7 @@ int sweep_ieeg(const SweepOptions *opt) {
     memset(&r, 0, sizeof r);
     if (cfg.rec_format != REC_IEEG) {
         snprintf(err, sizeof err, "%.400s: recordings.format is not ieeg", cfg.source);
-    } else if (sweep_inputs_stimulus(&cfg, &st, err) == 0) {
+    } else if (stim_load(cfg.stimulus_file, &cfg.stim, &st, err) == 0) {
         if (sweep_inputs_ieeg_responses(&cfg, &st, &r, err) == 0) {
             size_t left_out = 0;
             for (size_t i = 0; i < r.n_subjects; i++) left_out += r.error[i][0] != '\0';

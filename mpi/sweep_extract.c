@@ -51,12 +51,16 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     char err[BASE_ERR_LEN] = "";
     ExtractStats x;
     memset(&x, 0, sizeof x);
-    Model *model = model_open(s->cfg.models[m].path, weight_budget_bytes, err);
+    const PlannedModel *pm = &s->model[m];
+    Model *model = pm->empty_word[0] ? NULL : model_open(s->cfg.models[m].path, weight_budget_bytes, err);
     int failed = model == NULL, stopped = 0;
+    if (pm->empty_word[0]) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, pm->empty_word);
     if (!failed) {
         ExtractPart part = {.index = (size_t)gr, .count = (size_t)gn};
         char why[BASE_ERR_LEN];
-        int rc = extract_word_states(model, s->model[m].tok, &s->stim, &s->model[m].policy[ci], &part, states, &x, why);
+        int rc = extract_from_tokens(model, pm->story.ids + pm->bos, pm->n_tokens, tok_bos_id(pm->tok), pm->first,
+                                     pm->last, s->W, &pm->policy[ci], &part, states, &x, why);
+        x.seconds_tokenize = pm->tokenize_seconds;
         stopped = rc == 1, failed = rc < 0;
         if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);
         model_free(model);

@@ -20,38 +20,6 @@
 // ----------------------------------------------------------------------------
 // inputs
 
-// the stimulus as the config describes it (empty onset/offset columns: the table reader's defaults)
-int sweep_inputs_stimulus(const SweepConfig *c, Stimulus *st, char *err) {
-    StimOptions so = {c->tier, c->word_column, c->onset_column[0] ? c->onset_column : NULL,
-                      c->offset_column[0] ? c->offset_column : NULL, (const char *const *)c->skip_labels.items,
-                      c->skip_labels.n, c->leading_space};
-    return stim_load(c->stimulus_file, &so, st, err);
-}
-
-static void ieeg_options(const SweepConfig *c, IeegOptions *o) {
-    IeegOptions x = {.bids_root = c->ieeg_bids,
-                     .task = c->ieeg_task,
-                     .stim_event = c->ieeg_event,
-                     .source = (BidsSource)c->ieeg_source,
-                     .line_freq = c->ieeg_line_freq,
-                     .notch_width = c->ieeg_notch_width,
-                     .car = c->ieeg_car,
-                     .band_lo = c->ieeg_band[0],
-                     .band_hi = c->ieeg_band[1],
-                     .envelope_rate = c->ieeg_rate,
-                     .full_rate = c->ieeg_exact,
-                     .window = c->ieeg_window_ms / 1000,
-                     .continuous = c->ieeg_continuous,
-                     .onset_gap = c->ieeg_onset_gap,
-                     .resp_window = c->ieeg_resp_window,
-                     .fdr = c->ieeg_fdr,
-                     .has_pmhg = c->n_pmhg_left == 3,
-                     .atlas = c->ieeg_atlas};
-    memcpy(x.pmhg_left, c->ieeg_pmhg_left, sizeof x.pmhg_left);
-    memcpy(x.pmhg_right, c->ieeg_pmhg_right, sizeof x.pmhg_right);
-    *o = x;
-}
-
 // ieeg.responses, or <output.path without .h5>-responses.h5
 static void responses_path(const SweepConfig *c, char *out, size_t n) {
     if (c->ieeg_responses[0]) {
@@ -66,9 +34,7 @@ static void responses_path(const SweepConfig *c, char *out, size_t n) {
 int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err) {
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    IeegOptions o;
-    ieeg_options(c, &o);
-    return ieeg_cached(&o, path, st, 1, r, err) < 0 ? -1 : 0;
+    return ieeg_cached(&c->ieeg, path, st, 1, r, err) < 0 ? -1 : 0;
 }
 
 // rank 0 makes the responses file when needed, then every rank reads it; the fitted electrodes
@@ -79,13 +45,11 @@ static int load_ieeg(Sweep *s, char *err) {
     if (rc) return comm_rank() == 0 ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    IeegOptions o;
-    ieeg_options(c, &o);
-    if (comm_rank() != 0 && ieeg_cached(&o, path, &s->stim, 0, &s->ieeg, err) < 0) return -1;
+    if (comm_rank() != 0 && ieeg_cached(&c->ieeg, path, &s->stim, 0, &s->ieeg, err) < 0) return -1;
     IeegResponses *r = &s->ieeg;
     if (r->W != s->V)
         return base_errf(err, "%s: %zu rows, but %s gives %zu %s", path, r->W, c->stimulus_file, s->V,
-                         c->ieeg_continuous ? "samples" : "words");
+                         c->ieeg.continuous ? "samples" : "words");
     // the fitted electrodes: the responsive ones, or all
     size_t E = 0, *keep = base_malloc((r->E ? r->E : 1) * sizeof(size_t), "electrodes");
     for (size_t e = 0; e < r->E; e++)
@@ -148,7 +112,7 @@ static int load_text_recordings(Sweep *s, char *err) {
 
 int sweep_inputs_load(Sweep *s, char *err) {
     SweepConfig *c = &s->cfg;
-    if (sweep_inputs_stimulus(c, &s->stim, err)) return -1;
+    if (stim_load(c->stimulus_file, &c->stim, &s->stim, err)) return -1;
     s->W = s->stim.n_words;
     s->word_time = base_malloc(s->W * sizeof(double), "word times");
     for (size_t w = 0; w < s->W; w++)
@@ -156,14 +120,14 @@ int sweep_inputs_load(Sweep *s, char *err) {
 
     s->grid.t0 = c->first_volume_time;
     s->grid.tr = c->tr;
-    if (c->rec_format == REC_IEEG && c->ieeg_continuous) {  // the envelope on the story's clock (host/ieeg.h)
+    if (c->rec_format == REC_IEEG && c->ieeg.continuous) {  // the envelope on the story's clock (host/ieeg.h)
         s->grid.t0 = 0;
-        s->grid.tr = 1.0 / c->ieeg_rate;
+        s->grid.tr = 1.0 / c->ieeg.envelope_rate;
     }
     if (sweep_word_level(c)) {
         s->grid.n_volumes = s->W;
     } else if (c->rec_format == REC_IEEG) {
-        s->grid.n_volumes = (size_t)ceil(s->stim.t_max * c->ieeg_rate - 1e-9);
+        s->grid.n_volumes = (size_t)ceil(s->stim.t_max * c->ieeg.envelope_rate - 1e-9);
     } else if (c->volumes) {
         s->grid.n_volumes = c->volumes;
     } else {
@@ -207,7 +171,7 @@ int sweep_inputs_load(Sweep *s, char *err) {
         s->model_id[m] = featcache_model_identity(c->models[m].path);
         // a window past the model's context is cut to it (extract_resolve_policy): said once per model
         int full = 0;
-        for (size_t ci = 0; ci < s->C; ci++) full |= c->context_kind[ci] == CTX_FULL;
+        for (size_t ci = 0; ci < s->C; ci++) full |= c->context[ci].kind == CTX_FULL;
         if (full && c->context_window > s->model[m].cfg.max_ctx)
             log0("%s: context.window %d is longer than the model's context of %d tokens; its full-context chunks "
                  "use %d",
@@ -297,29 +261,28 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
     size_t memory = c->memory_gib > 0 ? (size_t)(c->memory_gib * 1073741824.0)
                                       : (size_t)(ram / 4 / (double)comm_node_ranks() / (double)threads_count());
-    EncodingSpec e = {sweep_word_level(c) ? NULL : &s->grid,
-                      (ResampleKind)c->resample,
-                      c->lanczos_window,
-                      s->word_time,
-                      s->W,
-                      c->delays,
-                      c->n_delays,
-                      c->highpass_seconds,
-                      c->pca_components,
-                      c->pca_fit_all,
-                      (PcaMethod)c->pca_method,
-                      s->extra,
-                      E,
-                      &s->cv,
-                      &s->targets,
-                      c->alphas,
-                      c->n_alphas,
-                      (RidgeSelect)c->select,
-                      c->band_scalings,
-                      memory,
-                      c->permutations,
-                      c->null_min_shift};
-    s->spec = e;
+    s->spec = (EncodingSpec){.grid = sweep_word_level(c) ? NULL : &s->grid,
+                             .resample = (ResampleKind)c->resample,
+                             .lanczos_a = c->lanczos_window,
+                             .word_time = s->word_time,
+                             .W = s->W,
+                             .delays = c->delays,
+                             .D = c->n_delays,
+                             .highpass_seconds = c->highpass_seconds,
+                             .pca_components = c->pca_components,
+                             .pca_fit_all = c->pca_fit_all,
+                             .pca_method = (PcaMethod)c->pca_method,
+                             .extra = s->extra,
+                             .n_extra = E,
+                             .cv = &s->cv,
+                             .targets = &s->targets,
+                             .alphas = c->alphas,
+                             .n_alphas = c->n_alphas,
+                             .select = (RidgeSelect)c->select,
+                             .band_scalings = c->band_scalings,
+                             .memory_bytes = memory,
+                             .permutations = c->permutations,
+                             .null_min_shift = c->null_min_shift};
     if (c->permutations && signif_shifts(NULL, V, c->permutations, c->null_min_shift ? c->null_min_shift : V / 10) == 0)
         return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
                          c->null_min_shift, V);
@@ -371,9 +334,9 @@ void sweep_inputs_banner(const Sweep *s) {
          gpu.name);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
     const SweepConfig *c = &s->cfg;
-    if (c->rec_format == REC_IEEG && c->ieeg_continuous)
+    if (c->rec_format == REC_IEEG && c->ieeg.continuous)
         log0("recordings: %zu %s electrode(s) of %s x %zu samples of the high-gamma envelope at %g Hz", s->R,
-             c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_rate);
+             c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg.envelope_rate);
     else if (c->rec_format == REC_IEEG)
         log0("recordings: %zu %s electrode(s) of %s x %zu words (%.0f ms windows)", s->R,
              c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_window_ms);

@@ -24,9 +24,6 @@ void sweep_inputs_identity(Sweep *s, char **text);
 // Rank 0: the version, the compute, the stimulus, recordings, models, contexts, design and ridge, one line each.
 void sweep_inputs_banner(const Sweep *s);
 
-// the stimulus as the config describes it
-int sweep_inputs_stimulus(const SweepConfig *c, Stimulus *st, char *err);
-
 // The word responses of every subject: loaded from the responses file when it was made from the same data and
 // options, else computed and saved. Prints what each subject gave. One process.
 int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err);

@@ -25,7 +25,7 @@ int sweep_all_ok(int failed, const char *err) {
 }
 
 int sweep_word_level(const SweepConfig *c) {
-    return c->rec_format == REC_WORD_TEXT || (c->rec_format == REC_IEEG && !c->ieeg_continuous);
+    return c->rec_format == REC_WORD_TEXT || (c->rec_format == REC_IEEG && !c->ieeg.continuous);
 }
 
 size_t sweep_layers(const Sweep *s, size_t m) { return (size_t)s->model[m].cfg.n_layers + 1; }
