@@ -29,13 +29,9 @@
 #include "host/planning.h"
 #include "host/recording.h"
 #include "host/record.h"
+#include "host/results_read.h"
 #include "host/stimulus.h"
 
-#define RESULTS_SCHEMA "brainsweep-results"
-#define RESULTS_SCHEMA_VERSION 3
-
-// /units/status values
-enum { UNIT_ABSENT = 0, UNIT_DONE = 1, UNIT_FAILED = -1 };
 
 typedef struct {
     size_t M, C, H, S, R, W;
@@ -147,20 +143,5 @@ typedef struct {
 } ResultsRun;
 void results_finish(const char *path, const char *final_path, const ResultsMeta *meta, const ResultsRun *run,
                     float *layer_region);
-
-// A complete results file of this schema version, opened read-only for the commands that read one
-// (analyze, report); -1 with err naming the file and what is wrong (reader names the command).
-hid_t results_open(const char *path, const char *reader, char *err);
-
-// Print a results file's metadata and every layer x region matrix. -1 with err if it is not one.
-int results_inspect(const char *path, FILE *out, char *err);
-
-// The layer x region table of one model under one context as text (the sweep's ending and inspect).
-void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers,
-                          const float *layer_region /* (H, R) */, const char *const *regions, size_t R);
-
-// The same with the columns grouped by label (iEEG: electrodes by region): the mean of each group's finite values.
-void results_print_grouped(FILE *out, const char *model, const char *context, int n_layers,
-                           const float *layer_col /* (H, R) */, const char *const *label, size_t R, size_t H);
 
 #endif  // MPI_RESULTS_H

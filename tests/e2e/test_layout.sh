@@ -3,12 +3,12 @@
 #  - host/ includes host/ only: never mpi/ or cuda/ (host/ is the part that builds and tests without either);
 #  - cuda/ never includes mpi/;
 #  - a reader of outside input (a file format: gguf, safetensors, edf, bids, tsv, h5io, stimulus, recording,
-#    tokenizer, tokenizer_load, featcache, config) never includes the analysis code (analysis.h, analyze.h,
+#    tokenizer, tokenizer_load, featcache, config, results_read) never includes the analysis code (analysis.h, analyze.h,
 #    report.h), so a reader stays small enough to fuzz on its own and never drags the statistics in.
 # Each broken rule is one FAIL line naming the file, the line and the include.
 source "$(dirname "$0")/lib.sh"
 
-READERS="gguf safetensors edf bids tsv h5io stimulus recording tokenizer tokenizer_load featcache config"
+READERS="gguf safetensors edf bids tsv h5io stimulus recording tokenizer tokenizer_load featcache config results_read"
 ANALYSIS='(analysis|analyze|report)\.h'
 
 # forbidden NAME REGEX FILES...: one check per rule; every offending include is printed on its FAIL line
