@@ -30,8 +30,10 @@ typedef struct {
 } Param;
 
 #define F(field) offsetof(SweepConfig, field)
-// P_ENUM and P_BOOL keys are written as int, into IeegOptions' enum fields too
-_Static_assert(sizeof(BidsSource) == sizeof(int), "an enum key's field must be an int");
+// P_ENUM and P_BOOL keys are written as int, into the enum fields of the option structs too
+_Static_assert(sizeof(BidsSource) == sizeof(int) && sizeof(ResampleKind) == sizeof(int) &&
+                   sizeof(PcaMethod) == sizeof(int) && sizeof(RidgeSelect) == sizeof(int),
+               "an enum key's field must be an int");
 #define NONE 0  // no count field
 
 static const Param PARAMS[] = {
@@ -133,50 +135,50 @@ static const Param PARAMS[] = {
      "stale file is recomputed); empty = no cache"},
     {"features", "cache_dtype", P_ENUM, F(cache_float16), 0, NONE, 0, 0, "float32", "float32|float16",
      "storage type of cached features (float16 halves the files; fits then see float16-rounded features)"},
-    {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos|onset",
+    {"design", "resample", P_ENUM, F(design.resample), 0, NONE, 0, 0, "sum", "sum|lanczos|onset",
      "words to samples: sum of the words whose midpoint falls in the sample, a Lanczos-windowed sinc, or onset: an "
      "impulse at each word's onset (continuous recordings, where the delays are lags)"},
-    {"design", "lanczos_window", P_INT, F(lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
-    {"design", "delays", P_INT_LIST, F(delays), CFG_MAX_DELAYS, F(n_delays), 0, 1000, "[1, 2, 3, 4]", NULL,
+    {"design", "lanczos_window", P_INT, F(design.lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
+    {"design", "delays", P_INT_LIST, F(design.delays), CFG_MAX_DELAYS, F(design.n_delays), 0, 1000, "[1, 2, 3, 4]", NULL,
      "finite-impulse-response delays in samples (1-4 volumes = 2-8 s at TR 2 s; 0-40 samples = 0-400 ms at 100 Hz); "
      "word_text recordings: in words"},
-    {"design", "pca_components", P_SIZE, F(pca_components), 0, NONE, 0, 1e6, "500", NULL,
+    {"design", "pca_components", P_SIZE, F(design.pca_components), 0, NONE, 0, 1e6, "500", NULL,
      "PCA components per layer before the delays (the reference study's 500); at most the samples the PCA is "
      "fitted on minus one; 0 = none (ridge takes its dual form when features outnumber training samples)"},
-    {"design", "pca_fit", P_ENUM, F(pca_fit_all), 0, NONE, 0, 0, "fold", "fold|all",
+    {"design", "pca_fit", P_ENUM, F(design.pca_fit_all), 0, NONE, 0, 0, "fold", "fold|all",
      "fold: each outer fold's PCA is fitted on its training samples (held-out data never shapes its features); "
      "all: one PCA on every sample, as the reference study did"},
-    {"design", "pca_method", P_ENUM, F(pca_method), 0, NONE, 0, 0, "eigh", "eigh|randomized",
+    {"design", "pca_method", P_ENUM, F(design.pca_method), 0, NONE, 0, 0, "eigh", "eigh|randomized",
      "eigh: exact (covariance or Gram eigendecomposition); randomized: randomized SVD, faster for wide layers, "
      "exact where the spectrum has a gap after the last component"},
-    {"design", "extra_bands", P_STR_LIST, F(extra_bands), 0, NONE, 0, 0, "[]", NULL,
+    {"design", "extra_bands", P_STR_LIST, F(design.extra_bands), 0, NONE, 0, 0, "[]", NULL,
      "feature bands fitted beside the layer, each with its own penalty (banded ridge): word_rate (words per "
      "volume, delayed like the layer)"},
-    {"ridge", "folds", P_INT, F(folds), 0, NONE, 2, 1000, "5", NULL,
+    {"ridge", "folds", P_INT, F(ridge.folds), 0, NONE, 2, 1000, "5", NULL,
      "outer cross-validation folds (contiguous); each fold's alpha is chosen by the other folds of its training set"},
-    {"ridge", "group_sizes", P_INT_LIST, F(group_sizes), CFG_MAX_GROUPS, F(n_group_sizes), 1, 1e9, "[]", NULL,
+    {"ridge", "group_sizes", P_INT_LIST, F(ridge.group_sizes), CFG_MAX_GROUPS, F(ridge.n_group_sizes), 1, 1e9, "[]", NULL,
      "leave-one-group-out instead of folds: sizes of consecutive groups of samples (runs, stories) summing to "
      "the samples"},
-    {"ridge", "gap", P_SIZE, F(gap), 0, NONE, 0, 1e9, "0", NULL,
+    {"ridge", "gap", P_SIZE, F(ridge.gap), 0, NONE, 0, 1e9, "0", NULL,
      "samples dropped from training on each side of a held-out block (autocorrelation would leak it)"},
-    {"ridge", "select", P_ENUM, F(select), 0, NONE, 0, 0, "inner", "inner|outer_mean",
+    {"ridge", "select", P_ENUM, F(ridge.select), 0, NONE, 0, 0, "inner", "inner|outer_mean",
      "inner: each target's alpha from cross-validation inside each outer training set; outer_mean: the alpha of "
      "the best mean score over the outer folds (faster, slightly optimistic)"},
-    {"ridge", "alpha_log10_min", P_DOUBLE, F(alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
+    {"ridge", "alpha_log10_min", P_DOUBLE, F(ridge.alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
      "smallest alpha of the log-spaced grid, as a power of ten"},
-    {"ridge", "alpha_log10_max", P_DOUBLE, F(alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
+    {"ridge", "alpha_log10_max", P_DOUBLE, F(ridge.alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
      "largest alpha of the grid, as a power of ten"},
-    {"ridge", "alpha_count", P_SIZE, F(alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
-    {"ridge", "alphas", P_DOUBLE_LIST, F(alphas), CFG_MAX_ALPHAS, F(n_alphas), 1e-300, 1e300, "[]", NULL,
+    {"ridge", "alpha_count", P_SIZE, F(ridge.alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
+    {"ridge", "alphas", P_DOUBLE_LIST, F(ridge.alphas), CFG_MAX_ALPHAS, F(ridge.n_alphas), 1e-300, 1e300, "[]", NULL,
      "an explicit alpha grid (ascending); replaces the log-spaced one when given"},
-    {"ridge", "band_scalings", P_SIZE, F(band_scalings), 0, NONE, 1, 1000, "9", NULL,
+    {"ridge", "band_scalings", P_SIZE, F(ridge.band_scalings), 0, NONE, 1, 1000, "9", NULL,
      "with extra bands: candidate scalings of their features against the layer's (log-spaced 1e-2..1e2 for one "
      "extra band, log-uniform draws for more), searched per target with the alphas"},
-    {"ridge", "permutations", P_SIZE, F(permutations), 0, NONE, 0, 1e7, "0", NULL,
+    {"ridge", "permutations", P_SIZE, F(ridge.permutations), 0, NONE, 0, 1e7, "0", NULL,
      "circular shifts of the targets in each score's null distribution (p-values and FDR q-values); 0 = none"},
-    {"ridge", "null_min_shift", P_SIZE, F(null_min_shift), 0, NONE, 0, 1e9, "0", NULL,
+    {"ridge", "null_min_shift", P_SIZE, F(ridge.null_min_shift), 0, NONE, 0, 1e9, "0", NULL,
      "smallest circular shift of the null, in samples; 0 = a tenth of the samples"},
-    {"ridge", "memory_gib", P_DOUBLE, F(memory_gib), 0, NONE, 0, 1e6, "0", NULL,
+    {"ridge", "memory_gib", P_DOUBLE, F(ridge.memory_gib), 0, NONE, 0, 1e6, "0", NULL,
      "working memory of one fit; targets run in batches that fit it; 0 = a quarter of the node's memory over its "
      "ranks and threads"},
     {"output", "path", P_STRING, F(output), CFG_STR, NONE, 0, 0, "results.h5", NULL,
@@ -535,7 +537,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->n_pmhg_left != cfg->n_pmhg_right || (cfg->n_pmhg_left != 0 && cfg->n_pmhg_left != 3))
             return base_errf(c->err, "%s: ieeg.pmhg_left and ieeg.pmhg_right must both be [x, y, z], or both empty",
                              c->file);
-        if (cfg->extra_bands.n && !cfg->ieeg.continuous)
+        if (cfg->design.extra_bands.n && !cfg->ieeg.continuous)
             return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg word responses (a "
                                      "constant); remove it, or use ieeg.output: continuous",
                              c->file);
@@ -548,32 +550,32 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     } else if (cfg->files.n == 0) {
         return base_errf(c->err, "%s: recordings.files is empty", c->file);
     }
-    if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
-    for (size_t i = 0; i < cfg->extra_bands.n; i++)
+    if (cfg->design.n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
+    for (size_t i = 0; i < cfg->design.extra_bands.n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->extra_bands.items[i], cfg->extra_bands.items[j]) == 0)
+            if (strcmp(cfg->design.extra_bands.items[i], cfg->design.extra_bands.items[j]) == 0)
                 return base_errf(c->err, "%s: design.extra_bands names '%s' twice", c->file,
-                                 base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
-    if (cfg->rec_format == REC_WORD_TEXT && cfg->extra_bands.n)
+                                 base_escape(q, sizeof q, cfg->design.extra_bands.items[i], strlen(cfg->design.extra_bands.items[i])));
+    if (cfg->rec_format == REC_WORD_TEXT && cfg->design.extra_bands.n)
         return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with word_text recordings (a "
                          "constant); remove it", c->file);
     if (cfg->rec_format == REC_ROI_TEXT && !(cfg->tr > 0))
         return base_errf(c->err, "%s: recordings.tr is required (seconds between samples) for roi_text recordings",
                          c->file);
-    if (cfg->n_alphas == 0) {
-        if (cfg->alpha_log10_max < cfg->alpha_log10_min)
+    if (cfg->ridge.n_alphas == 0) {
+        if (cfg->ridge.alpha_log10_max < cfg->ridge.alpha_log10_min)
             return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
-        cfg->n_alphas = cfg->alpha_count;
-        ridge_logspace(cfg->alphas, cfg->alpha_log10_min, cfg->alpha_log10_max, cfg->n_alphas);
+        cfg->ridge.n_alphas = cfg->ridge.alpha_count;
+        ridge_logspace(cfg->ridge.alphas, cfg->ridge.alpha_log10_min, cfg->ridge.alpha_log10_max, cfg->ridge.n_alphas);
     } else {
-        for (size_t i = 1; i < cfg->n_alphas; i++)
-            if (cfg->alphas[i] <= cfg->alphas[i - 1])
+        for (size_t i = 1; i < cfg->ridge.n_alphas; i++)
+            if (cfg->ridge.alphas[i] <= cfg->ridge.alphas[i - 1])
                 return base_errf(c->err, "%s: ridge.alphas must be ascending", c->file);
     }
-    for (size_t i = 0; i < cfg->extra_bands.n; i++)
-        if (strcmp(cfg->extra_bands.items[i], "word_rate") != 0)
+    for (size_t i = 0; i < cfg->design.extra_bands.n; i++)
+        if (strcmp(cfg->design.extra_bands.items[i], "word_rate") != 0)
             return base_errf(c->err, "%s: design.extra_bands: '%s' is not a known band (known: word_rate)", c->file,
-                             base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
+                             base_escape(q, sizeof q, cfg->design.extra_bands.items[i], strlen(cfg->design.extra_bands.items[i])));
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);
@@ -731,7 +733,7 @@ void config_free(SweepConfig *cfg) {
     strlist_free(&cfg->regions);
     strlist_free(&cfg->files);
     strlist_free(&cfg->contexts);
-    strlist_free(&cfg->extra_bands);
+    strlist_free(&cfg->design.extra_bands);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -9,7 +9,7 @@
  * `-P section.key=value` overrides apply after the file, through the same table.
  *
  * Ownership: SweepConfig owns its strings and lists; config_free releases them. The option structs it
- * holds for other modules (StimOptions, IeegOptions, the ContextPolicy list) are filled by named
+ * holds (StimOptions, IeegOptions, the ContextPolicy list, DesignSettings, RidgeSettings) are filled by named
  * fields, from the table or, for derived fields, when the file is validated; their strings point into
  * the SweepConfig itself, so a SweepConfig is never copied by value. Modules receive the fields or
  * option structs they need and never read the file. Errors: -1 with err (file name and line).
@@ -22,6 +22,8 @@
 #include "host/extract.h"
 #include "host/features.h"
 #include "host/ieeg.h"
+#include "host/pca.h"
+#include "host/ridge.h"
 #include "host/stimulus.h"
 
 #define CFG_STR 1024
@@ -42,6 +44,35 @@ typedef struct {
     char **items;
     size_t n;
 } StrList;
+
+// design.*: how a layer's features become a design (host/encoding.h takes them by name)
+typedef struct {
+    ResampleKind resample;
+    int lanczos_window;
+    int delays[CFG_MAX_DELAYS];
+    size_t n_delays;
+    size_t pca_components;  // 0 = none
+    int pca_fit_all;        // 0: per outer fold's training samples; 1: all samples (the reference study)
+    PcaMethod pca_method;
+    StrList extra_bands;    // feature bands beside the layer: "word_rate"
+} DesignSettings;
+
+// ridge.*: the cross-validation, the alpha grid and the null
+typedef struct {
+    int folds;
+    int group_sizes[CFG_MAX_GROUPS];  // consecutive groups of samples (runs, stories); none = `folds` folds
+    size_t n_group_sizes;
+    size_t gap;
+    RidgeSelect select;
+    double alpha_log10_min, alpha_log10_max;
+    size_t alpha_count;
+    double alphas[CFG_MAX_ALPHAS];  // resolved grid
+    size_t n_alphas;
+    size_t band_scalings;   // candidate scalings of the extra bands
+    size_t permutations;    // circular shifts in the null; 0 = no p-values
+    size_t null_min_shift;  // 0 = a tenth of the samples
+    double memory_gib;      // working memory per fit; 0 = from the node's memory
+} RidgeSettings;
 
 typedef struct {
     char source[CFG_STR];  // the config file
@@ -95,30 +126,8 @@ typedef struct {
     char cache_dir[CFG_STR];  // "" = no cache
     int cache_float16;
 
-    // design
-    int resample;        // ResampleKind
-    int lanczos_window;
-    int delays[CFG_MAX_DELAYS];
-    size_t n_delays;
-    size_t pca_components;  // 0 = none
-    int pca_fit_all;        // 0: per outer fold's training samples; 1: all samples (the reference study)
-    int pca_method;         // PcaMethod
-    StrList extra_bands;    // feature bands beside the layer: "word_rate"
-
-    // ridge
-    int folds;
-    int group_sizes[CFG_MAX_GROUPS];  // consecutive groups of samples (runs, stories); none = `folds` folds
-    size_t n_group_sizes;
-    size_t gap;
-    int select;             // RidgeSelect
-    double alpha_log10_min, alpha_log10_max;
-    size_t alpha_count;
-    double alphas[CFG_MAX_ALPHAS];  // resolved grid
-    size_t n_alphas;
-    size_t band_scalings;   // candidate scalings of the extra bands
-    size_t permutations;    // circular shifts in the null; 0 = no p-values
-    size_t null_min_shift;  // 0 = a tenth of the samples
-    double memory_gib;      // working memory per fit; 0 = from the node's memory
+    DesignSettings design;
+    RidgeSettings ridge;
 
     // output and run
     char output[CFG_STR];

@@ -297,18 +297,18 @@ static void print_hours(const char *what, double hours, const char *note) {
 // the cost model over every (model, context), with a line per model
 static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel *pm, const Cluster *k, Estimate *e) {
     size_t C = c->contexts.n, block = c->layer_block ? c->layer_block : (size_t)k->threads;
-    int per_fold = c->pca_fit_all == 0, randomized = c->pca_method != 0, inner = c->select == 0;
-    double D = c->n_delays ? (double)c->n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
-    double fit_n = per_fold ? V * (c->folds - 1) / c->folds : V;  // samples a PCA is fitted on
+    int per_fold = c->design.pca_fit_all == 0, randomized = c->design.pca_method != 0, inner = c->ridge.select == 0;
+    double D = c->design.n_delays ? (double)c->design.n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
+    double fit_n = per_fold ? V * (c->ridge.folds - 1) / c->ridge.folds : V;  // samples a PCA is fitted on
     printf("  %-20s %6s %7s %8s %8s %13s %12s %12s\n", "model", "layers", "d_model", "layer W", "tokens", "tokens run",
            "extract TF", "fit core-h");
     for (size_t m = 0; m < c->n_models; m++) {
         const PlanModel *q = &pm[m];
         double H = q->layers + 1.0, d = q->d;
-        double comps = c->pca_components && c->pca_components < (size_t)q->d
-                           ? fmin((double)c->pca_components, fit_n - 1) : 0;
-        double w = ((comps > 0 ? comps : d) + (double)c->extra_bands.n) * D;  // design width
-        double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->folds) +
+        double comps = c->design.pca_components && c->design.pca_components < (size_t)q->d
+                           ? fmin((double)c->design.pca_components, fit_n - 1) : 0;
+        double w = ((comps > 0 ? comps : d) + (double)c->design.extra_bands.n) * D;  // design width
+        double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->ridge.folds) +
                                       (comps > 0 ? plan_pca_seconds(V, d, per_fold, randomized) : 0));
         double run = 0, m_x = 0, m_xs = 0, m_f = 0;  // this model's tokens, FLOPs, core-seconds to extract and fit
         for (size_t ci = 0; ci < C; ci++) {
@@ -322,7 +322,7 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
         double extract = q->stored + q->layer_params / q->layers * 4.0 + c->batch_tokens * d * ACT_BYTES_PER_TOKEN_DIM +
                          4.0 * H * W * d;
-        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->folds) + 8.0 * V * T +
+        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->ridge.folds) + 8.0 * V * T +
                      16.0 * w * T;
         e->rank_bytes = fmax(e->rank_bytes, fmax(extract, fit) + 0.25 * GIB);
         printf("  %-20s %6d %7d %7.2fB %8zu %13.3g %12.1f %12.2f\n", c->models[m].name, q->layers, q->d,
@@ -365,8 +365,8 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
     print_bytes("unit store records", e->rec_bytes, "removed when results.h5 is complete");
     print_bytes("results.h5", e->rec_bytes * 1.05, c->output);
     if (c->rec_format == REC_IEEG) print_bytes("iEEG responses", (double)e->W * (double)e->T * 4.0, "made once");
-    if (c->permutations)
-        printf("  note: ridge.permutations (%zu) is not in the cost model: expect more fit time\n", c->permutations);
+    if (c->ridge.permutations)
+        printf("  note: ridge.permutations (%zu) is not in the cost model: expect more fit time\n", c->ridge.permutations);
     if (e->left_out) printf("  note: %zu subject(s) would be left out (above)\n", e->left_out);
     if (k->have) {
         const Partition *p = &k->part;

@@ -116,7 +116,7 @@ int sweep_inputs_load(Sweep *s, char *err) {
     s->W = s->stim.n_words;
     s->word_time = base_malloc(s->W * sizeof(double), "word times");
     for (size_t w = 0; w < s->W; w++)
-        s->word_time[w] = c->resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
+        s->word_time[w] = c->design.resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
 
     s->grid.t0 = c->first_volume_time;
     s->grid.tr = c->tr;
@@ -226,73 +226,73 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     free(Y);
 
     char why[BASE_ERR_LEN];
-    if (c->n_group_sizes) {
+    if (c->ridge.n_group_sizes) {
         size_t sum = 0;
-        for (size_t g = 0; g < c->n_group_sizes; g++) sum += (size_t)c->group_sizes[g];
+        for (size_t g = 0; g < c->ridge.n_group_sizes; g++) sum += (size_t)c->ridge.group_sizes[g];
         if (sum != V)
             return base_errf(err, "%s: ridge.group_sizes add up to %zu samples, but the recordings have %zu", c->source,
                              sum, V);
         int *label = base_malloc(V * sizeof(int), "groups");
-        for (size_t g = 0, i = 0; g < c->n_group_sizes; g++)
-            for (int j = 0; j < c->group_sizes[g]; j++) label[i++] = (int)g;
-        int rc = cv_plan_groups(&s->cv, label, V, c->gap, why);
+        for (size_t g = 0, i = 0; g < c->ridge.n_group_sizes; g++)
+            for (int j = 0; j < c->ridge.group_sizes[g]; j++) label[i++] = (int)g;
+        int rc = cv_plan_groups(&s->cv, label, V, c->ridge.gap, why);
         free(label);
         if (rc) return base_errf(err, "%s: ridge.group_sizes: %s", c->source, why);
-    } else if (cv_plan_folds(&s->cv, V, c->folds, c->gap, why)) {
+    } else if (cv_plan_folds(&s->cv, V, c->ridge.folds, c->ridge.gap, why)) {
         return base_errf(err, "%s: ridge.folds: %s", c->source, why);
     }
-    if (cv_check(&s->cv, c->select == RIDGE_SELECT_INNER, 2, 2, why))
+    if (cv_check(&s->cv, c->ridge.select == RIDGE_SELECT_INNER, 2, 2, why))
         return base_errf(err, "%s: %s (fewer folds, a smaller ridge.gap%s)", c->source, why,
-                         c->select == RIDGE_SELECT_INNER ? ", or ridge.select: outer_mean" : "");
+                         c->ridge.select == RIDGE_SELECT_INNER ? ", or ridge.select: outer_mean" : "");
     if (ridge_targets_init(&s->targets, s->Y, V, T, &s->cv, why)) return base_errf(err, "%s", why);
 
-    size_t E = c->extra_bands.n;  // config.c admits word_rate only, and only for sampled recordings
+    size_t E = c->design.extra_bands.n;  // config.c admits word_rate only, and only for sampled recordings
     if (E) {
         float *ones = base_malloc(s->W * sizeof(float), "word rate");
         for (size_t w = 0; w < s->W; w++) ones[w] = 1.0f;
         s->extra = base_malloc(base_mul(V, E) * sizeof(double), "extra bands");
         double *col = base_malloc(V * sizeof(double), "word rate");
-        feat_words_to_volumes(col, ones, s->word_time, s->W, 1, &s->grid, (ResampleKind)c->resample, c->lanczos_window);
+        feat_words_to_volumes(col, ones, s->word_time, s->W, 1, &s->grid, c->design.resample, c->design.lanczos_window);
         for (size_t v = 0; v < V; v++)
             for (size_t e = 0; e < E; e++) s->extra[v * E + e] = col[v];
         free(col), free(ones);
     }
 
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-    size_t memory = c->memory_gib > 0 ? (size_t)(c->memory_gib * 1073741824.0)
+    size_t memory = c->ridge.memory_gib > 0 ? (size_t)(c->ridge.memory_gib * 1073741824.0)
                                       : (size_t)(ram / 4 / (double)comm_node_ranks() / (double)threads_count());
     s->spec = (EncodingSpec){.grid = sweep_word_level(c) ? NULL : &s->grid,
-                             .resample = (ResampleKind)c->resample,
-                             .lanczos_a = c->lanczos_window,
+                             .resample = c->design.resample,
+                             .lanczos_a = c->design.lanczos_window,
                              .word_time = s->word_time,
                              .W = s->W,
-                             .delays = c->delays,
-                             .D = c->n_delays,
+                             .delays = c->design.delays,
+                             .D = c->design.n_delays,
                              .highpass_seconds = c->highpass_seconds,
-                             .pca_components = c->pca_components,
-                             .pca_fit_all = c->pca_fit_all,
-                             .pca_method = (PcaMethod)c->pca_method,
+                             .pca_components = c->design.pca_components,
+                             .pca_fit_all = c->design.pca_fit_all,
+                             .pca_method = c->design.pca_method,
                              .extra = s->extra,
                              .n_extra = E,
                              .cv = &s->cv,
                              .targets = &s->targets,
-                             .alphas = c->alphas,
-                             .n_alphas = c->n_alphas,
-                             .select = (RidgeSelect)c->select,
-                             .band_scalings = c->band_scalings,
+                             .alphas = c->ridge.alphas,
+                             .n_alphas = c->ridge.n_alphas,
+                             .select = c->ridge.select,
+                             .band_scalings = c->ridge.band_scalings,
                              .memory_bytes = memory,
-                             .permutations = c->permutations,
-                             .null_min_shift = c->null_min_shift};
-    if (c->permutations && signif_shifts(NULL, V, c->permutations, c->null_min_shift ? c->null_min_shift : V / 10) == 0)
+                             .permutations = c->ridge.permutations,
+                             .null_min_shift = c->ridge.null_min_shift};
+    if (c->ridge.permutations && signif_shifts(NULL, V, c->ridge.permutations, c->ridge.null_min_shift ? c->ridge.null_min_shift : V / 10) == 0)
         return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
-                         c->null_min_shift, V);
+                         c->ridge.null_min_shift, V);
     s->P_max = 0;
     for (size_t m = 0; m < s->M; m++) {
         size_t w = encoding_width(&s->spec, (size_t)s->model[m].cfg.d_model);
         size_t wf = encoding_width(&s->spec, (size_t)s->model[m].final_dim);
         if (w > s->P_max) s->P_max = w;
         if (wf > s->P_max) s->P_max = wf;
-        if (c->save_weights && !c->pca_fit_all && encoding_components(&s->spec, (size_t)s->model[m].cfg.d_model))
+        if (c->save_weights && !c->design.pca_fit_all && encoding_components(&s->spec, (size_t)s->model[m].cfg.d_model))
             return base_errf(err,
                              "%s: output.weights needs one design for every fold, but design.pca_fit: fold gives each "
                              "fold its own components of %s's layers: set design.pca_fit: all, or design.pca_components: "
@@ -355,13 +355,13 @@ void sweep_inputs_banner(const Sweep *s) {
     log0("contexts: %s", ctx);
     static const char *resample[] = {"sum", "Lanczos", "onset"};
     char pca[64] = "no PCA";
-    if (c->pca_components)
-        snprintf(pca, sizeof pca, "PCA to %zu (%s, %s)", c->pca_components, c->pca_fit_all ? "all samples" : "per fold",
-                 c->pca_method == PCA_EIGH ? "eigh" : "randomized");
+    if (c->design.pca_components)
+        snprintf(pca, sizeof pca, "PCA to %zu (%s, %s)", c->design.pca_components, c->design.pca_fit_all ? "all samples" : "per fold",
+                 c->design.pca_method == PCA_EIGH ? "eigh" : "randomized");
     log0("design: %s, %s resampling, %zu delay(s), %zu extra band(s)", sweep_word_level(c) ? "per word" : "sampled",
-         resample[c->resample], c->n_delays, c->extra_bands.n);
+         resample[c->design.resample], c->design.n_delays, c->design.extra_bands.n);
     log0("features: %s; ridge: %d %s (gap %zu), alpha %s, %zu alphas %.3g..%.3g, %zu permutations, fit memory %.2f GiB",
-         pca, s->cv.n_blocks, c->n_group_sizes ? "groups" : "folds", c->gap,
-         c->select == RIDGE_SELECT_INNER ? "by inner CV" : "by mean outer score", c->n_alphas, c->alphas[0],
-         c->alphas[c->n_alphas - 1], c->permutations, (double)s->spec.memory_bytes / 1073741824.0);
+         pca, s->cv.n_blocks, c->ridge.n_group_sizes ? "groups" : "folds", c->ridge.gap,
+         c->ridge.select == RIDGE_SELECT_INNER ? "by inner CV" : "by mean outer score", c->ridge.n_alphas, c->ridge.alphas[0],
+         c->ridge.alphas[c->ridge.n_alphas - 1], c->ridge.permutations, (double)s->spec.memory_bytes / 1073741824.0);
 }

@@ -94,7 +94,7 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
             log0("note: of %.0f alpha choices (target x outer fold), %.0f took the smallest alpha of the grid (%.3g) and "
                  "%.0f the largest (%.3g); the largest means the layer predicts that target no better than its mean, the "
                  "smallest that the fit wants less penalty (ridge.alpha_log10_min)",
-                 sums[FIT_CHOICES], sums[FIT_EDGE_LOW], c->alphas[0], sums[FIT_EDGE_HIGH], c->alphas[c->n_alphas - 1]);
+                 sums[FIT_CHOICES], sums[FIT_EDGE_LOW], c->ridge.alphas[0], sums[FIT_EDGE_HIGH], c->ridge.alphas[c->ridge.n_alphas - 1]);
         const char **label = NULL;  // iEEG: each electrode's region, to print one column per region
         if (c->rec_format == REC_IEEG) {
             label = base_malloc(s->R * sizeof(char *), "labels");
