@@ -4,7 +4,7 @@
  *
  * Values: RECORD_SCORE_ROWS rows of T floats, in RecordRow order, then the P rows of the refit
  * weights (REC_BETA onwards; absent when the weights are not stored). Counters: FitCounter order.
- * The order is the unit store's record format (mpi/store.h): records written in another order read as
+ * The order is the unit store's record format (host/store.h): records written in another order read as
  * another sweep's.
  */
 #ifndef HOST_RECORD_H

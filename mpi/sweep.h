@@ -14,7 +14,7 @@
  * subject x region at once. (4, mpi/sweep_write.h) results.h5 is written from the unit store through parallel HDF5
  * (mpi/results.h) and renamed into place only when complete.
  *
- * Resume: every finished layer and features file lives in the unit store (mpi/store.h) the moment
+ * Resume: every finished layer and features file lives in the unit store (host/store.h) the moment
  * it is done, so rerunning the same command after a crash redoes only what is missing, and the
  * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank stop at the next batch of
  * its extraction or the next step of its fits (the unfinished part of the unit in hand is dropped)

@@ -5,7 +5,7 @@
  * handed out costliest first (host/planning.h) by the dispatcher to any rank; the rank reads the
  * block's layers from the features file and fits them on its threads (host/encoding.h: PCA, delays,
  * cross-validated ridge, optional shift null) for every target at once, then saves one record per
- * layer (mpi/store.h, names in host/record.h). A layer that fails is recorded with its error and
+ * layer (host/store.h, names in host/record.h). A layer that fails is recorded with its error and
  * the rest go on; a stop request leaves the layers not yet fitted out of the store.
  *
  * Collective over MPI_COMM_WORLD. Returns 1 when stopped by a signal, else 0.

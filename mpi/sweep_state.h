@@ -29,7 +29,7 @@
 #include "host/ridge.h"
 #include "host/stimulus.h"
 #include "mpi/results.h"
-#include "mpi/store.h"
+#include "host/store.h"
 
 // this rank's time, by what it went to (stored per rank in /meta/rank_seconds)
 typedef enum {

@@ -1,4 +1,4 @@
-// mpi/store: layer records written and read back bit for bit, a status scan, failed records, and the damage a
+// host/store: layer records written and read back bit for bit, a status scan, failed records, and the damage a
 // crash or a bad disk leaves (a truncated record, a flipped byte) counted as absent; another sweep's store emptied;
 // a record written by one rank read by another.
 #include <mpi.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mpi/store.h"
+#include "host/store.h"
 #include "tests/mpi/ranks.h"
 #include "tests/test.h"
 

@@ -1,4 +1,4 @@
-#include "mpi/plan.h"
+#include "host/plan.h"
 
 #include <errno.h>
 #include <math.h>

@@ -22,8 +22,8 @@
  * system's reason, e.g. "No space left on device"); what was renamed before it stays usable.
  * Not collective: rank 0 prepares and removes the store, any rank reads and writes records.
  */
-#ifndef MPI_STORE_H
-#define MPI_STORE_H
+#ifndef HOST_STORE_H
+#define HOST_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -64,4 +64,4 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const Layer
 // Rank 0: removes the store and everything in it that the store made.
 void store_remove(const Store *st);
 
-#endif  // MPI_STORE_H
+#endif  // HOST_STORE_H

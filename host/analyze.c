@@ -1,4 +1,4 @@
-#include "mpi/analyze.h"
+#include "host/analyze.h"
 
 #include <dirent.h>
 #include <hdf5.h>

@@ -1,4 +1,4 @@
-#include "mpi/store.h"
+#include "host/store.h"
 
 #include <dirent.h>
 #include <errno.h>

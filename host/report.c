@@ -1,4 +1,4 @@
-#include "mpi/report.h"
+#include "host/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
