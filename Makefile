@@ -263,7 +263,11 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/l
 # ---------------------------------------------------------------------------------------------
 # more
 
-.PHONY: bench clean help docs-check FORCE
+.PHONY: bench clean help docs-check check-deps FORCE
+# the include rules of docs/design.md's layout (make test runs the same script)
+check-deps:
+	@bash tests/e2e/test_layout.sh
+
 docs-check: all
 	@$(BUILD)/brainsweep config-doc | diff -u docs/config.md - && echo "docs/config.md is current"
 
@@ -284,6 +288,7 @@ help:
 	@echo "  test-asan     build with ASAN=1 into ASAN_BUILD (default build-asan) and run every test there: any ASan,"
 	@echo "                UBSan or leak report fails its test (Open MPI's own allocations: tests/sanitizers/lsan.supp)"
 	@echo "  docs-check    fail if docs/config.md differs from \`brainsweep config-doc\`"
+	@echo "  check-deps    fail if host/ includes mpi/ or cuda/, cuda/ includes mpi/, or a reader the analysis code"
 	@echo "  fuzz          build the libFuzzer harnesses of every reader (tests/fuzz/; clang, ASan+UBSan) into BUILD/fuzz"
 	@echo "                (packages: .ci/install-deps.sh --fuzz)"
 	@echo "  fuzz-check    run each harness FUZZ_SECONDS (default 20) on a copy of its corpus; fails on any crash, leak or UB"

@@ -3,7 +3,7 @@
  * proposals of §10) — layer curves, brain scores, peak layers, hierarchy alignment, layer-to-layer
  * correspondences between models (linear CKA and electrode profiles), and their statistics.
  *
- * Pure functions: no I/O, no global state; mpi/analyze reads results.h5 and writes /analysis.
+ * Pure functions: no I/O, no global state; host/analyze reads results.h5 and writes /analysis.
  * Shapes: L hidden states (a model's 0..n_layers), E electrodes (or any targets), W words, d feature
  * columns, G region groups, B bootstrap resamples, nb distance bins. A score matrix r is (L, E)
  * row-major: r[l * E + e] is hidden state l's held-out r at electrode e. NaN marks a missing value

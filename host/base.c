@@ -31,6 +31,7 @@ volatile sig_atomic_t base_stop_signal = 0;
 void base_set_abort_hook(void (*hook)(int code)) { abort_hook = hook; }
 void base_set_rank(int rank) { current_rank = rank; }
 int base_rank(void) { return current_rank; }
+void base_prefix(FILE *f) { fprintf(f, "[r%03d +%.1fs] ", current_rank, base_now()); }
 
 void base_die(const char *file, int line, const char *func, const char *hint, const char *fmt, ...) {
     fflush(stdout);
@@ -39,7 +40,8 @@ void base_die(const char *file, int line, const char *func, const char *hint, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[r%03d +%.1fs] FATAL %s:%d %s: %s\n", current_rank, base_now(), file, line, func, msg);
+    base_prefix(stderr);
+    fprintf(stderr, "FATAL %s:%d %s: %s\n", file, line, func, msg);
     if (hint && hint[0]) fprintf(stderr, "  hint: %s\n", hint);
     fflush(stderr);
     if (abort_hook) abort_hook(1);

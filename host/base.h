@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define BASE_ERR_LEN 512
 
@@ -45,6 +46,8 @@ void base_set_abort_hook(void (*hook)(int code));
 // The rank shown in every message prefix.
 void base_set_rank(int rank);
 int base_rank(void);
+// the one prefix of every log line, "[r003 +12.4s] " (this rank, seconds since start), written to f
+void base_prefix(FILE *f);
 
 // ----------------------------------------------------------------------------
 // status strings for readers of external input

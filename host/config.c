@@ -30,6 +30,10 @@ typedef struct {
 } Param;
 
 #define F(field) offsetof(SweepConfig, field)
+// P_ENUM and P_BOOL keys are written as int, into the enum fields of the option structs too
+_Static_assert(sizeof(BidsSource) == sizeof(int) && sizeof(ResampleKind) == sizeof(int) &&
+                   sizeof(PcaMethod) == sizeof(int) && sizeof(RidgeSelect) == sizeof(int),
+               "an enum key's field must be an int");
 #define NONE 0  // no count field
 
 static const Param PARAMS[] = {
@@ -41,7 +45,7 @@ static const Param PARAMS[] = {
      "table: the column of onsets in seconds; empty = onset, else start"},
     {"stimulus", "offset_column", P_STRING, F(offset_column), 128, NONE, 0, 0, "\"\"", NULL,
      "table: the column of offsets in seconds; empty = offset, else end"},
-    {"stimulus", "leading_space", P_BOOL, F(leading_space), 0, NONE, 0, 0, "false", NULL,
+    {"stimulus", "leading_space", P_BOOL, F(stim.leading_space), 0, NONE, 0, 0, "false", NULL,
      "start the text with a space, so a byte-level model reads its first word as it reads the others"},
     {"stimulus", "skip_labels", P_STR_LIST, F(skip_labels), 0, NONE, 0, 0, "[sp, sil, \"\"]", NULL,
      "interval labels that mark pauses, not words"},
@@ -83,7 +87,7 @@ static const Param PARAMS[] = {
     {"ieeg", "bids", P_STRING, F(ieeg_bids), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "the BIDS dataset's folder (sub-*/[ses-*/]ieeg/); required by recordings.format: ieeg"},
     {"ieeg", "task", P_STRING, F(ieeg_task), 128, NONE, 0, 0, "\"\"", NULL, "the task entity of the runs; empty = any"},
-    {"ieeg", "source", P_ENUM, F(ieeg_source), 0, NONE, 0, 0, "edf", "edf|highgamma",
+    {"ieeg", "source", P_ENUM, F(ieeg.source), 0, NONE, 0, 0, "edf", "edf|highgamma",
      "edf: raw *_ieeg.edf, filtered here; highgamma: each run's preprocessed envelope *_highgamma.h5 (docs/ieeg.md)"},
     {"ieeg", "stimulus_event", P_STRING, F(ieeg_event), 128, NONE, 0, 0, "\"\"", NULL,
      "trial_type of the events.tsv row where the story starts (its onset; optional stim_start and duration "
@@ -91,37 +95,37 @@ static const Param PARAMS[] = {
     {"ieeg", "responses", P_STRING, F(ieeg_responses), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "the word responses file, made once and reused while data and options are unchanged; empty = beside "
      "output.path as <name>-responses.h5"},
-    {"ieeg", "line_frequency", P_DOUBLE, F(ieeg_line_freq), 0, NONE, -1, 1000, "0", NULL,
+    {"ieeg", "line_frequency", P_DOUBLE, F(ieeg.line_freq), 0, NONE, -1, 1000, "0", NULL,
      "line-noise notch (Hz, with its harmonics); 0 = each run's PowerLineFrequency; -1 = no notch"},
-    {"ieeg", "notch_width", P_DOUBLE, F(ieeg_notch_width), 0, NONE, 0.1, 20, "2", NULL,
+    {"ieeg", "notch_width", P_DOUBLE, F(ieeg.notch_width), 0, NONE, 0.1, 20, "2", NULL,
      "full width (Hz) of each notch"},
-    {"ieeg", "reference", P_ENUM, F(ieeg_car), 0, NONE, 0, 0, "car", "none|car",
+    {"ieeg", "reference", P_ENUM, F(ieeg.car), 0, NONE, 0, 0, "car", "none|car",
      "car: subtract the mean of the good channels at every sample before filtering; none: as recorded"},
     {"ieeg", "band", P_DOUBLE_LIST, F(ieeg_band), 2, F(n_ieeg_band), 1, 5000, "[70, 150]", NULL,
      "high-gamma band (Hz): the Gaussian filters whose centres lie in it (the reference study: 70-150)"},
-    {"ieeg", "envelope", P_ENUM, F(ieeg_exact), 0, NONE, 0, 0, "fast", "fast|exact",
+    {"ieeg", "envelope", P_ENUM, F(ieeg.full_rate), 0, NONE, 0, 0, "fast", "fast|exact",
      "fast: each band's analytic signal at a reduced rate (within 1e-3 of naplib's 100 Hz output); exact: at the "
      "recording's rate, naplib's output to float precision, about 3x slower"},
-    {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg_rate), 0, NONE, 10, 1000, "100", NULL,
+    {"ieeg", "envelope_rate", P_DOUBLE, F(ieeg.envelope_rate), 0, NONE, 10, 1000, "100", NULL,
      "rate (Hz) of the envelope, z-scored per channel and run"},
     {"ieeg", "window_ms", P_DOUBLE, F(ieeg_window_ms), 0, NONE, 1, 10000, "100", NULL,
      "width of the window centred on each word's midpoint (the reference study: 100; 50 and 150 as checks)"},
-    {"ieeg", "output", P_ENUM, F(ieeg_continuous), 0, NONE, 0, 0, "words", "words|continuous",
+    {"ieeg", "output", P_ENUM, F(ieeg.continuous), 0, NONE, 0, 0, "words", "words|continuous",
      "words: one value per word and electrode (the window below); continuous: the envelope itself, sampled at "
      "envelope_rate on the story's clock from time 0, for sampled designs (design.resample: onset, design.delays "
      "as lags in samples)"},
     {"ieeg", "electrodes", P_ENUM, F(ieeg_electrodes), 0, NONE, 0, 0, "responsive", "responsive|all",
      "the electrodes fitted: speech-responsive ones, or every good one"},
-    {"ieeg", "onset_gap", P_DOUBLE, F(ieeg_onset_gap), 0, NONE, 0, 100, "0.5", NULL,
+    {"ieeg", "onset_gap", P_DOUBLE, F(ieeg.onset_gap), 0, NONE, 0, 100, "0.5", NULL,
      "seconds of silence before a word that make it a speech onset (for the responsiveness test)"},
-    {"ieeg", "responsive_window", P_DOUBLE, F(ieeg_resp_window), 0, NONE, 0.01, 10, "0.5", NULL,
+    {"ieeg", "responsive_window", P_DOUBLE, F(ieeg.resp_window), 0, NONE, 0.01, 10, "0.5", NULL,
      "seconds before and after each speech onset compared by the responsiveness t-test"},
-    {"ieeg", "fdr", P_DOUBLE, F(ieeg_fdr), 0, NONE, 1e-9, 1, "0.05", NULL,
+    {"ieeg", "fdr", P_DOUBLE, F(ieeg.fdr), 0, NONE, 1e-9, 1, "0.05", NULL,
      "Benjamini-Hochberg level of the responsiveness test, over each subject's electrodes"},
-    {"ieeg", "pmhg_left", P_DOUBLE_LIST, F(ieeg_pmhg_left), 3, F(n_pmhg_left), -1000, 1000, "[]", NULL,
+    {"ieeg", "pmhg_left", P_DOUBLE_LIST, F(ieeg.pmhg_left), 3, F(n_pmhg_left), -1000, 1000, "[]", NULL,
      "x, y, z (mm) of left posteromedial Heschl's gyrus in the electrodes' space; empty = the built-in value for "
      "MNI and fsaverage spaces (docs/ieeg.md)"},
-    {"ieeg", "pmhg_right", P_DOUBLE_LIST, F(ieeg_pmhg_right), 3, F(n_pmhg_right), -1000, 1000, "[]", NULL,
+    {"ieeg", "pmhg_right", P_DOUBLE_LIST, F(ieeg.pmhg_right), 3, F(n_pmhg_right), -1000, 1000, "[]", NULL,
      "the same for the right hemisphere"},
     {"ieeg", "atlas", P_STRING, F(ieeg_atlas), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "region labels for electrodes whose table has no region column: a TSV of label, x, y, z centroids (nearest in "
@@ -131,50 +135,50 @@ static const Param PARAMS[] = {
      "stale file is recomputed); empty = no cache"},
     {"features", "cache_dtype", P_ENUM, F(cache_float16), 0, NONE, 0, 0, "float32", "float32|float16",
      "storage type of cached features (float16 halves the files; fits then see float16-rounded features)"},
-    {"design", "resample", P_ENUM, F(resample), 0, NONE, 0, 0, "sum", "sum|lanczos|onset",
+    {"design", "resample", P_ENUM, F(design.resample), 0, NONE, 0, 0, "sum", "sum|lanczos|onset",
      "words to samples: sum of the words whose midpoint falls in the sample, a Lanczos-windowed sinc, or onset: an "
      "impulse at each word's onset (continuous recordings, where the delays are lags)"},
-    {"design", "lanczos_window", P_INT, F(lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
-    {"design", "delays", P_INT_LIST, F(delays), CFG_MAX_DELAYS, F(n_delays), 0, 1000, "[1, 2, 3, 4]", NULL,
+    {"design", "lanczos_window", P_INT, F(design.lanczos_window), 0, NONE, 1, 10, "3", NULL, "Lanczos lobes (resample: lanczos)"},
+    {"design", "delays", P_INT_LIST, F(design.delays), CFG_MAX_DELAYS, F(design.n_delays), 0, 1000, "[1, 2, 3, 4]", NULL,
      "finite-impulse-response delays in samples (1-4 volumes = 2-8 s at TR 2 s; 0-40 samples = 0-400 ms at 100 Hz); "
      "word_text recordings: in words"},
-    {"design", "pca_components", P_SIZE, F(pca_components), 0, NONE, 0, 1e6, "500", NULL,
+    {"design", "pca_components", P_SIZE, F(design.pca_components), 0, NONE, 0, 1e6, "500", NULL,
      "PCA components per layer before the delays (the reference study's 500); at most the samples the PCA is "
      "fitted on minus one; 0 = none (ridge takes its dual form when features outnumber training samples)"},
-    {"design", "pca_fit", P_ENUM, F(pca_fit_all), 0, NONE, 0, 0, "fold", "fold|all",
+    {"design", "pca_fit", P_ENUM, F(design.pca_fit_all), 0, NONE, 0, 0, "fold", "fold|all",
      "fold: each outer fold's PCA is fitted on its training samples (held-out data never shapes its features); "
      "all: one PCA on every sample, as the reference study did"},
-    {"design", "pca_method", P_ENUM, F(pca_method), 0, NONE, 0, 0, "eigh", "eigh|randomized",
+    {"design", "pca_method", P_ENUM, F(design.pca_method), 0, NONE, 0, 0, "eigh", "eigh|randomized",
      "eigh: exact (covariance or Gram eigendecomposition); randomized: randomized SVD, faster for wide layers, "
      "exact where the spectrum has a gap after the last component"},
-    {"design", "extra_bands", P_STR_LIST, F(extra_bands), 0, NONE, 0, 0, "[]", NULL,
+    {"design", "extra_bands", P_STR_LIST, F(design.extra_bands), 0, NONE, 0, 0, "[]", NULL,
      "feature bands fitted beside the layer, each with its own penalty (banded ridge): word_rate (words per "
      "volume, delayed like the layer)"},
-    {"ridge", "folds", P_INT, F(folds), 0, NONE, 2, 1000, "5", NULL,
+    {"ridge", "folds", P_INT, F(ridge.folds), 0, NONE, 2, 1000, "5", NULL,
      "outer cross-validation folds (contiguous); each fold's alpha is chosen by the other folds of its training set"},
-    {"ridge", "group_sizes", P_INT_LIST, F(group_sizes), CFG_MAX_GROUPS, F(n_group_sizes), 1, 1e9, "[]", NULL,
+    {"ridge", "group_sizes", P_INT_LIST, F(ridge.group_sizes), CFG_MAX_GROUPS, F(ridge.n_group_sizes), 1, 1e9, "[]", NULL,
      "leave-one-group-out instead of folds: sizes of consecutive groups of samples (runs, stories) summing to "
      "the samples"},
-    {"ridge", "gap", P_SIZE, F(gap), 0, NONE, 0, 1e9, "0", NULL,
+    {"ridge", "gap", P_SIZE, F(ridge.gap), 0, NONE, 0, 1e9, "0", NULL,
      "samples dropped from training on each side of a held-out block (autocorrelation would leak it)"},
-    {"ridge", "select", P_ENUM, F(select), 0, NONE, 0, 0, "inner", "inner|outer_mean",
+    {"ridge", "select", P_ENUM, F(ridge.select), 0, NONE, 0, 0, "inner", "inner|outer_mean",
      "inner: each target's alpha from cross-validation inside each outer training set; outer_mean: the alpha of "
      "the best mean score over the outer folds (faster, slightly optimistic)"},
-    {"ridge", "alpha_log10_min", P_DOUBLE, F(alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
+    {"ridge", "alpha_log10_min", P_DOUBLE, F(ridge.alpha_log10_min), 0, NONE, -20, 20, "-1", NULL,
      "smallest alpha of the log-spaced grid, as a power of ten"},
-    {"ridge", "alpha_log10_max", P_DOUBLE, F(alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
+    {"ridge", "alpha_log10_max", P_DOUBLE, F(ridge.alpha_log10_max), 0, NONE, -20, 20, "7", NULL,
      "largest alpha of the grid, as a power of ten"},
-    {"ridge", "alpha_count", P_SIZE, F(alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
-    {"ridge", "alphas", P_DOUBLE_LIST, F(alphas), CFG_MAX_ALPHAS, F(n_alphas), 1e-300, 1e300, "[]", NULL,
+    {"ridge", "alpha_count", P_SIZE, F(ridge.alpha_count), 0, NONE, 1, CFG_MAX_ALPHAS, "17", NULL, "alphas in the grid"},
+    {"ridge", "alphas", P_DOUBLE_LIST, F(ridge.alphas), CFG_MAX_ALPHAS, F(ridge.n_alphas), 1e-300, 1e300, "[]", NULL,
      "an explicit alpha grid (ascending); replaces the log-spaced one when given"},
-    {"ridge", "band_scalings", P_SIZE, F(band_scalings), 0, NONE, 1, 1000, "9", NULL,
+    {"ridge", "band_scalings", P_SIZE, F(ridge.band_scalings), 0, NONE, 1, 1000, "9", NULL,
      "with extra bands: candidate scalings of their features against the layer's (log-spaced 1e-2..1e2 for one "
      "extra band, log-uniform draws for more), searched per target with the alphas"},
-    {"ridge", "permutations", P_SIZE, F(permutations), 0, NONE, 0, 1e7, "0", NULL,
+    {"ridge", "permutations", P_SIZE, F(ridge.permutations), 0, NONE, 0, 1e7, "0", NULL,
      "circular shifts of the targets in each score's null distribution (p-values and FDR q-values); 0 = none"},
-    {"ridge", "null_min_shift", P_SIZE, F(null_min_shift), 0, NONE, 0, 1e9, "0", NULL,
+    {"ridge", "null_min_shift", P_SIZE, F(ridge.null_min_shift), 0, NONE, 0, 1e9, "0", NULL,
      "smallest circular shift of the null, in samples; 0 = a tenth of the samples"},
-    {"ridge", "memory_gib", P_DOUBLE, F(memory_gib), 0, NONE, 0, 1e6, "0", NULL,
+    {"ridge", "memory_gib", P_DOUBLE, F(ridge.memory_gib), 0, NONE, 0, 1e6, "0", NULL,
      "working memory of one fit; targets run in batches that fit it; 0 = a quarter of the node's memory over its "
      "ranks and threads"},
     {"output", "path", P_STRING, F(output), CFG_STR, NONE, 0, 0, "results.h5", NULL,
@@ -493,18 +497,24 @@ static int parse_policies(const Ctx *c, SweepConfig *cfg) {
         const char *t = cfg->contexts.items[i];
         int n = 0;
         char extra;
+        ContextKind kind;
         if (strcmp(t, "full") == 0) {
-            cfg->context_kind[i] = CTX_FULL;
+            kind = CTX_FULL;
         } else if (sscanf(t, "tokens:%d%c", &n, &extra) == 1 && n >= 1) {
-            cfg->context_kind[i] = CTX_TOKENS;
+            kind = CTX_TOKENS;
         } else if (sscanf(t, "words:%d%c", &n, &extra) == 1 && n >= 1) {
-            cfg->context_kind[i] = CTX_WORDS;
+            kind = CTX_WORDS;
         } else {
             char q[BASE_QUOTE_LEN];
             return base_errf(c->err, "%s: context.policy '%s' is not full, tokens:N or words:N (N >= 1)", c->file,
                              base_escape(q, sizeof q, t, strlen(t)));
         }
-        cfg->context_n[i] = n;
+        cfg->context[i] = (ContextPolicy){.kind = kind,
+                                          .n = n,
+                                          .window = cfg->context_window,
+                                          .overlap = cfg->context_overlap,
+                                          .repr = (WordRepr)cfg->context_word,
+                                          .batch_tokens = cfg->batch_tokens};
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->contexts.items[j], t) == 0) {
                 char q[BASE_QUOTE_LEN];
@@ -527,7 +537,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->n_pmhg_left != cfg->n_pmhg_right || (cfg->n_pmhg_left != 0 && cfg->n_pmhg_left != 3))
             return base_errf(c->err, "%s: ieeg.pmhg_left and ieeg.pmhg_right must both be [x, y, z], or both empty",
                              c->file);
-        if (cfg->extra_bands.n && !cfg->ieeg_continuous)
+        if (cfg->design.extra_bands.n && !cfg->ieeg.continuous)
             return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with ieeg word responses (a "
                                      "constant); remove it, or use ieeg.output: continuous",
                              c->file);
@@ -540,42 +550,63 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     } else if (cfg->files.n == 0) {
         return base_errf(c->err, "%s: recordings.files is empty", c->file);
     }
-    if (cfg->n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
-    for (size_t i = 0; i < cfg->extra_bands.n; i++)
+    if (cfg->design.n_delays == 0) return base_errf(c->err, "%s: design.delays is empty (use [0] for no delay)", c->file);
+    for (size_t i = 0; i < cfg->design.extra_bands.n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->extra_bands.items[i], cfg->extra_bands.items[j]) == 0)
+            if (strcmp(cfg->design.extra_bands.items[i], cfg->design.extra_bands.items[j]) == 0)
                 return base_errf(c->err, "%s: design.extra_bands names '%s' twice", c->file,
-                                 base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
-    if (cfg->rec_format == REC_WORD_TEXT && cfg->extra_bands.n)
+                                 base_escape(q, sizeof q, cfg->design.extra_bands.items[i], strlen(cfg->design.extra_bands.items[i])));
+    if (cfg->rec_format == REC_WORD_TEXT && cfg->design.extra_bands.n)
         return base_errf(c->err, "%s: design.extra_bands: word_rate is one per word with word_text recordings (a "
                          "constant); remove it", c->file);
     if (cfg->rec_format == REC_ROI_TEXT && !(cfg->tr > 0))
         return base_errf(c->err, "%s: recordings.tr is required (seconds between samples) for roi_text recordings",
                          c->file);
-    if (cfg->n_alphas == 0) {
-        if (cfg->alpha_log10_max < cfg->alpha_log10_min)
+    if (cfg->ridge.n_alphas == 0) {
+        if (cfg->ridge.alpha_log10_max < cfg->ridge.alpha_log10_min)
             return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
-        cfg->n_alphas = cfg->alpha_count;
-        ridge_logspace(cfg->alphas, cfg->alpha_log10_min, cfg->alpha_log10_max, cfg->n_alphas);
+        cfg->ridge.n_alphas = cfg->ridge.alpha_count;
+        ridge_logspace(cfg->ridge.alphas, cfg->ridge.alpha_log10_min, cfg->ridge.alpha_log10_max, cfg->ridge.n_alphas);
     } else {
-        for (size_t i = 1; i < cfg->n_alphas; i++)
-            if (cfg->alphas[i] <= cfg->alphas[i - 1])
+        for (size_t i = 1; i < cfg->ridge.n_alphas; i++)
+            if (cfg->ridge.alphas[i] <= cfg->ridge.alphas[i - 1])
                 return base_errf(c->err, "%s: ridge.alphas must be ascending", c->file);
     }
-    for (size_t i = 0; i < cfg->extra_bands.n; i++)
-        if (strcmp(cfg->extra_bands.items[i], "word_rate") != 0)
+    for (size_t i = 0; i < cfg->design.extra_bands.n; i++)
+        if (strcmp(cfg->design.extra_bands.items[i], "word_rate") != 0)
             return base_errf(c->err, "%s: design.extra_bands: '%s' is not a known band (known: word_rate)", c->file,
-                             base_escape(q, sizeof q, cfg->extra_bands.items[i], strlen(cfg->extra_bands.items[i])));
+                             base_escape(q, sizeof q, cfg->design.extra_bands.items[i], strlen(cfg->design.extra_bands.items[i])));
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);
     return cfg->rec_format == REC_IEEG ? 0 : expand_files(c, cfg);
 }
 
+// the option structs' fields that are not a key of their own: strings that live in the config, and values the
+// file gives in other units or shapes
+static void fill_options(SweepConfig *cfg) {
+    StimOptions *so = &cfg->stim;
+    so->tier = cfg->tier;
+    so->word_column = cfg->word_column;
+    so->onset_column = cfg->onset_column[0] ? cfg->onset_column : NULL;  // NULL: the table reader's default
+    so->offset_column = cfg->offset_column[0] ? cfg->offset_column : NULL;
+    so->skip = (const char *const *)cfg->skip_labels.items;
+    so->n_skip = cfg->skip_labels.n;
+    IeegOptions *io = &cfg->ieeg;
+    io->bids_root = cfg->ieeg_bids;
+    io->task = cfg->ieeg_task;
+    io->stim_event = cfg->ieeg_event;
+    io->atlas = cfg->ieeg_atlas;
+    io->band_lo = cfg->ieeg_band[0];
+    io->band_hi = cfg->ieeg_band[1];
+    io->window = cfg->ieeg_window_ms / 1000;
+    io->has_pmhg = cfg->n_pmhg_left == 3;
+}
+
 int config_load(const char *path, const char *const *overrides, size_t n_overrides, SweepConfig *cfg, char *err) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    Ctx c = {path, err};
+    Ctx c = {.file = path, .err = err};
     size_t len;
     cfg->text = base_read_file(path, &len, err);
     if (!cfg->text) return -1;
@@ -688,6 +719,7 @@ int config_load(const char *path, const char *const *overrides, size_t n_overrid
             goto fail;
         }
     if (validate(&c, cfg)) goto fail;
+    fill_options(cfg);
     return 0;
 fail:
     config_free(cfg);
@@ -701,7 +733,7 @@ void config_free(SweepConfig *cfg) {
     strlist_free(&cfg->regions);
     strlist_free(&cfg->files);
     strlist_free(&cfg->contexts);
-    strlist_free(&cfg->extra_bands);
+    strlist_free(&cfg->design.extra_bands);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -8,8 +8,11 @@
  * Relative paths are taken from the working directory, as the job runs (Slurm: the submit dir).
  * `-P section.key=value` overrides apply after the file, through the same table.
  *
- * Ownership: SweepConfig owns its strings and lists; config_free releases them. Modules receive
- * the fields they need and never read the file. Errors: -1 with err (file name and line).
+ * Ownership: SweepConfig owns its strings and lists; config_free releases them. The option structs it
+ * holds (StimOptions, IeegOptions, the ContextPolicy list, DesignSettings, RidgeSettings) are filled by named
+ * fields, from the table or, for derived fields, when the file is validated; their strings point into
+ * the SweepConfig itself, so a SweepConfig is never copied by value. Modules receive the fields or
+ * option structs they need and never read the file. Errors: -1 with err (file name and line).
  */
 #ifndef HOST_CONFIG_H
 #define HOST_CONFIG_H
@@ -18,6 +21,10 @@
 
 #include "host/extract.h"
 #include "host/features.h"
+#include "host/ieeg.h"
+#include "host/pca.h"
+#include "host/ridge.h"
+#include "host/stimulus.h"
 
 #define CFG_STR 1024
 #define CFG_MAX_DELAYS 256
@@ -38,6 +45,35 @@ typedef struct {
     size_t n;
 } StrList;
 
+// design.*: how a layer's features become a design (host/encoding.h takes them by name)
+typedef struct {
+    ResampleKind resample;
+    int lanczos_window;
+    int delays[CFG_MAX_DELAYS];
+    size_t n_delays;
+    size_t pca_components;  // 0 = none
+    int pca_fit_all;        // 0: per outer fold's training samples; 1: all samples (the reference study)
+    PcaMethod pca_method;
+    StrList extra_bands;    // feature bands beside the layer: "word_rate"
+} DesignSettings;
+
+// ridge.*: the cross-validation, the alpha grid and the null
+typedef struct {
+    int folds;
+    int group_sizes[CFG_MAX_GROUPS];  // consecutive groups of samples (runs, stories); none = `folds` folds
+    size_t n_group_sizes;
+    size_t gap;
+    RidgeSelect select;
+    double alpha_log10_min, alpha_log10_max;
+    size_t alpha_count;
+    double alphas[CFG_MAX_ALPHAS];  // resolved grid
+    size_t n_alphas;
+    size_t band_scalings;   // candidate scalings of the extra bands
+    size_t permutations;    // circular shifts in the null; 0 = no p-values
+    size_t null_min_shift;  // 0 = a tenth of the samples
+    double memory_gib;      // working memory per fit; 0 = from the node's memory
+} RidgeSettings;
+
 typedef struct {
     char source[CFG_STR];  // the config file
     char *text;            // its text, stored in results for provenance
@@ -49,15 +85,15 @@ typedef struct {
     char stimulus_file[CFG_STR];
     char tier[128];
     char word_column[128], onset_column[128], offset_column[128];  // "" = defaults
-    int leading_space;
     StrList skip_labels;
+    StimOptions stim;        // the reader's options: leading_space from the table, the rest the fields above
     size_t max_word_tokens;  // a longer word is reported, as a warning or an error (long_words)
     int long_words;          // LongWords
 
     // context
     StrList contexts;    // the context policies swept: "full", "tokens:N" or "words:N" as written
-    int context_kind[CFG_MAX_CONTEXTS];  // ContextKind of each, parsed from the text
-    int context_n[CFG_MAX_CONTEXTS];     // N of tokens:N / words:N
+    ContextPolicy context[CFG_MAX_CONTEXTS];  // each as asked (kind and N from its text, the rest from the keys
+                                              // below), before it is resolved against a model (host/planning.h)
     int context_window;
     int context_overlap;
     int context_word;    // WordRepr
@@ -73,25 +109,16 @@ typedef struct {
     StrList files;       // after glob expansion, sorted
 
     // ieeg (recordings.format: ieeg): a BIDS iEEG dataset to word responses (host/ieeg.h)
+    IeegOptions ieeg;         // the table fills its numbers (ieeg.full_rate: envelope exact; ieeg.continuous: output
+                              // continuous); its strings, band, window and has_pmhg come from the fields below
     char ieeg_bids[CFG_STR];
     char ieeg_task[128];
     char ieeg_event[128];
-    int ieeg_source;          // BidsSource
     char ieeg_responses[CFG_STR];  // "" = <output.path without .h5>-responses.h5
-    double ieeg_line_freq;
-    double ieeg_notch_width;
-    int ieeg_car;
     double ieeg_band[2];
     size_t n_ieeg_band;
-    double ieeg_rate;
     double ieeg_window_ms;
-    double ieeg_onset_gap;
-    double ieeg_resp_window;
-    double ieeg_fdr;
     int ieeg_electrodes;      // 0: responsive, 1: all good electrodes
-    int ieeg_exact;           // 1: the high-gamma bands at the full rate (naplib's own output to float precision)
-    int ieeg_continuous;      // 0: one value per word; 1: the envelope on the story's clock (lags in design.delays)
-    double ieeg_pmhg_left[3], ieeg_pmhg_right[3];
     size_t n_pmhg_left, n_pmhg_right;
     char ieeg_atlas[CFG_STR];
 
@@ -99,30 +126,8 @@ typedef struct {
     char cache_dir[CFG_STR];  // "" = no cache
     int cache_float16;
 
-    // design
-    int resample;        // ResampleKind
-    int lanczos_window;
-    int delays[CFG_MAX_DELAYS];
-    size_t n_delays;
-    size_t pca_components;  // 0 = none
-    int pca_fit_all;        // 0: per outer fold's training samples; 1: all samples (the reference study)
-    int pca_method;         // PcaMethod
-    StrList extra_bands;    // feature bands beside the layer: "word_rate"
-
-    // ridge
-    int folds;
-    int group_sizes[CFG_MAX_GROUPS];  // consecutive groups of samples (runs, stories); none = `folds` folds
-    size_t n_group_sizes;
-    size_t gap;
-    int select;             // RidgeSelect
-    double alpha_log10_min, alpha_log10_max;
-    size_t alpha_count;
-    double alphas[CFG_MAX_ALPHAS];  // resolved grid
-    size_t n_alphas;
-    size_t band_scalings;   // candidate scalings of the extra bands
-    size_t permutations;    // circular shifts in the null; 0 = no p-values
-    size_t null_min_shift;  // 0 = a tenth of the samples
-    double memory_gib;      // working memory per fit; 0 = from the node's memory
+    DesignSettings design;
+    RidgeSettings ridge;
 
     // output and run
     char output[CFG_STR];

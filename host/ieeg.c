@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host/anatomy.h"
 #include "host/base.h"
 #include "host/edf.h"
+#include "host/featcache.h"
 #include "host/h5io.h"
 #include "host/highgamma.h"
 #include "host/log.h"
@@ -611,4 +613,66 @@ done:
     free(stored);
     H5Fclose(f);
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// the responses file as a cache
+
+// What a responses file was made from: the preprocessing options, the words and their times, and
+// each recording file's name, size and modification time. Caller frees.
+static char *cache_key(const IeegOptions *o, const Stimulus *st, char *err) {
+    IeegRun *runs;
+    size_t n;
+    if (bids_find_runs(o->bids_root, o->task, o->source, &runs, &n, err)) return NULL;
+    uint64_t h = featcache_hash(st->text, st->text_len, 0);
+    h = featcache_hash(st->onset, st->n_words * sizeof(double), h);
+    h = featcache_hash(st->offset, st->n_words * sizeof(double), h);
+    size_t cap = 1024 + n * (BIDS_PATH + 64), len = 0;
+    char *key = base_malloc(cap, "responses key");
+    len += (size_t)snprintf(key + len, cap - len,
+                            "task=%s source=%d event=%s line=%g notch=%g car=%d band=%g-%g rate=%g exact=%d "
+                            "window_ms=%g continuous=%d gap=%g resp=%g fdr=%g pmhg=%d:%g,%g,%g:%g,%g,%g atlas=%s "
+                            "words=%016llx\n",
+                            o->task, (int)o->source, o->stim_event, o->line_freq, o->notch_width, o->car, o->band_lo,
+                            o->band_hi, o->envelope_rate, o->full_rate, o->window * 1000, o->continuous, o->onset_gap,
+                            o->resp_window, o->fdr, o->has_pmhg ? 3 : 0, o->pmhg_left[0], o->pmhg_left[1],
+                            o->pmhg_left[2], o->pmhg_right[0], o->pmhg_right[1], o->pmhg_right[2], o->atlas,
+                            (unsigned long long)h);
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(runs[i].data, &sb) != 0) memset(&sb, 0, sizeof sb);
+        len += (size_t)snprintf(key + len, cap - len, "%s %lld %lld\n", runs[i].data, (long long)sb.st_size,
+                                (long long)sb.st_mtime);
+    }
+    bids_free_runs(runs, n);
+    return key;
+}
+
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, int make, IeegResponses *r, char *err) {
+    char why[BASE_ERR_LEN];
+    char *key = cache_key(o, st, err);
+    if (!key) return -1;
+    int got = ieeg_load(path, key, r, why, err);
+    if (got == 0 && !make) got = base_errf(err, "%s: %s", path, why);
+    if (got == 0) {
+        log0("ieeg: %s; computing the word responses of %s", why, o->bids_root);
+        double t = base_wall();
+        int rc = ieeg_prepare(o, st, r, err);
+        if (rc == 0) rc = ieeg_save(path, r, key, err);
+        if (rc) got = -1;
+        else
+            log0("ieeg: %zu electrodes of %zu subject(s) in %.1f s (reading %.1f s, high-gamma %.1f s): %s", r->E,
+                 r->n_subjects, base_wall() - t, r->seconds_read, r->seconds_envelope, path);
+    } else if (got == 1 && make) {
+        log0("ieeg: word responses from %s (made from the same data and options)", path);
+    }
+    free(key);
+    for (size_t i = 0; got >= 0 && make && i < r->n_subjects; i++) {
+        size_t n = 0, resp = 0;
+        for (size_t e = 0; e < r->E; e++)
+            if (strcmp(r->el[e].subject, r->subject[i]) == 0) n++, resp += r->el[e].responsive;
+        if (r->error[i][0]) log_warn("ieeg: %s left out: %s", r->subject[i], r->error[i]);
+        else log0("ieeg: %s: %zu electrodes, %zu speech-responsive", r->subject[i], n, resp);
+    }
+    return got;
 }

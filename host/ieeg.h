@@ -89,4 +89,11 @@ int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *e
 int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, char *err);
 void ieeg_free(IeegResponses *r);
 
+// The responses of o's dataset through the responses file at path, reused while it was made from the same
+// data and options (its key: the options, the words and their times, each recording file's name, size and
+// modification time). With make, a stale or absent file is remade (ieeg_prepare, then ieeg_save) and each
+// subject's electrodes, or why it was left out, are logged; without, it is an error. One process.
+// Returns 1 when the file was reused, 0 when made, -1 with err.
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, int make, IeegResponses *r, char *err);
+
 #endif  // HOST_IEEG_H

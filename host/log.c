@@ -14,7 +14,8 @@ void log_set_verbosity(int level) { verbosity = level; }
 int log_verbosity(void) { return verbosity; }
 
 static void emit_to(FILE *f, const char *tag, const char *fmt, va_list ap) {
-    fprintf(f, "[r%03d +%.1fs] %s", base_rank(), base_now(), tag);
+    base_prefix(f);
+    fputs(tag, f);
     vfprintf(f, fmt, ap);
     fputc('\n', f);
     fflush(f);

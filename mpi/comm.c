@@ -65,6 +65,76 @@ int comm_any(int flag) {
     return out;
 }
 
+int comm_node_ranks(void) {
+    MPI_Comm node;
+    int local = 1;
+    CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    CHECK_MPI(MPI_Comm_size(node, &local));
+    comm_free(&node);
+    return local;
+}
+
+MPI_Comm comm_split(int color) {
+    MPI_Comm c;
+    CHECK_MPI(MPI_Comm_split(MPI_COMM_WORLD, color, world_rank, &c));
+    return c;
+}
+
+void comm_free(MPI_Comm *c) { CHECK_MPI(MPI_Comm_free(c)); }
+
+int comm_rank_in(MPI_Comm c) {
+    int r;
+    CHECK_MPI(MPI_Comm_rank(c, &r));
+    return r;
+}
+
+int comm_size_in(MPI_Comm c) {
+    int n;
+    CHECK_MPI(MPI_Comm_size(c, &n));
+    return n;
+}
+
+int comm_max_int(MPI_Comm c, int v) {
+    int out;
+    CHECK_MPI(MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MAX, c));
+    return out;
+}
+
+int comm_min_int(MPI_Comm c, int v) {
+    int out;
+    CHECK_MPI(MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MIN, c));
+    return out;
+}
+
+void comm_bcast_bytes(MPI_Comm c, void *buf, size_t n, int root) {
+    for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+        size_t k = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+        CHECK_MPI(MPI_Bcast((char *)buf + off, (int)k, MPI_BYTE, root, c));
+    }
+}
+
+void comm_allgather_ulongs(MPI_Comm c, const unsigned long *mine, size_t n, unsigned long *all) {
+    CHECK_MPI(MPI_Allgather(mine, (int)n, MPI_UNSIGNED_LONG, all, (int)n, MPI_UNSIGNED_LONG, c));
+}
+
+void comm_reduce_sum(MPI_Comm c, const double *mine, double *sum, size_t n, int root) {
+    CHECK_MPI(MPI_Reduce(mine, sum, (int)n, MPI_DOUBLE, MPI_SUM, root, c));
+}
+
+void comm_gather_doubles(MPI_Comm c, const double *mine, size_t n, double *all, int root) {
+    CHECK_MPI(MPI_Gather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, root, c));
+}
+
+void comm_gather_rows(MPI_Comm c, float *buf, size_t row_floats, const int *counts, const int *displs, int root) {
+    int me = comm_rank_in(c);
+    MPI_Datatype row;
+    CHECK_MPI(MPI_Type_contiguous((int)row_floats, MPI_FLOAT, &row));
+    CHECK_MPI(MPI_Type_commit(&row));
+    CHECK_MPI(MPI_Gatherv(me == root ? MPI_IN_PLACE : buf + (size_t)displs[me] * row_floats, counts[me], row, buf,
+                          counts, displs, row, root, c));
+    CHECK_MPI(MPI_Type_free(&row));
+}
+
 const char *comm_library_version(void) {
     static char v[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;

@@ -23,13 +23,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/config.h"
+#include "host/encoding.h"
 #include "host/ieeg.h"
+#include "host/planning.h"
+#include "host/recording.h"
+#include "host/record.h"
+#include "host/results_read.h"
+#include "host/stimulus.h"
 
-#define RESULTS_SCHEMA "brainsweep-results"
-#define RESULTS_SCHEMA_VERSION 3
-
-// /units/status values
-enum { UNIT_ABSENT = 0, UNIT_DONE = 1, UNIT_FAILED = -1 };
 
 typedef struct {
     size_t M, C, H, S, R, W;
@@ -77,11 +79,43 @@ typedef struct {
     const double *pmhg_left, *pmhg_right;  // (3) the reference the distances are from
 } ResultsMeta;
 
+// one (model, context)'s extraction by this run (summed over ranks before the results are written)
+typedef struct {
+    double ran;               // 1 where this run extracted the unit (0: features from an earlier run or the cache)
+    double sequences;         // sequences run, over the group
+    double tokenize_seconds;  // as the group's leader saw it
+    double forward_seconds;   // over the group
+} ResultsExtraction;
+
+// What a sweep knows when it writes its results file, by name; results_meta_build derives every table of
+// ResultsMeta from it, so the file's metadata has one author.
+typedef struct {
+    const SweepConfig *cfg;                // models, contexts, alphas, output.weights, the config's text
+    const PlannedModel *model;             // (M) headers, story tokens, resolved policies
+    const ResultsExtraction *extracted;    // (M, C)
+    const Recording *rec;                  // (S) subjects
+    size_t S;
+    const char *const *target;             // (R) target names (regions, or electrodes)
+    size_t R;
+    const Stimulus *stim;
+    size_t V;                              // samples
+    const int *sample_block;               // (V) outer fold or group holding each sample out
+    const EncodingSpec *spec;              // each layer's design width and PCA components
+    size_t P;                              // rows of the stored weights; 0: none
+    const char *identity;                  // the sweep's identity (hex)
+    const IeegResponses *ieeg;             // iEEG recordings: the fitted electrodes; NULL otherwise
+} ResultsSource;
+
+// The ResultsMeta of a sweep, on every rank; it borrows src's arrays (keep src alive) and owns the tables
+// it makes (results_meta_free).
+ResultsMeta *results_meta_build(const ResultsSource *src);
+void results_meta_free(ResultsMeta *meta);
+
 // Rank 0 only. Creates path (truncating) with the full structure; scores start as NaN.
 void results_create(const char *path, const ResultsMeta *meta);
 
-// One rank's fitted layers, in increasing (m, c, h) order. values: (n, 6 + P, T), each layer's r,
-// r2, alpha, p, q, intercept (T each) then its weights (P, T) — the unit store's record layout.
+// One rank's fitted layers, in increasing (m, c, h) order. values: (n, RECORD_SCORE_ROWS + P, T), each
+// layer's rows in RecordRow order (host/record.h) — the unit store's record layout.
 typedef struct {
     size_t n;
     const size_t *m, *c, *h;
@@ -109,20 +143,5 @@ typedef struct {
 } ResultsRun;
 void results_finish(const char *path, const char *final_path, const ResultsMeta *meta, const ResultsRun *run,
                     float *layer_region);
-
-// A complete results file of this schema version, opened read-only for the commands that read one
-// (analyze, report); -1 with err naming the file and what is wrong (reader names the command).
-hid_t results_open(const char *path, const char *reader, char *err);
-
-// Print a results file's metadata and every layer x region matrix. -1 with err if it is not one.
-int results_inspect(const char *path, FILE *out, char *err);
-
-// The layer x region table of one model under one context as text (the sweep's ending and inspect).
-void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers,
-                          const float *layer_region /* (H, R) */, const char *const *regions, size_t R);
-
-// The same with the columns grouped by label (iEEG: electrodes by region): the mean of each group's finite values.
-void results_print_grouped(FILE *out, const char *model, const char *context, int n_layers,
-                           const float *layer_col /* (H, R) */, const char *const *label, size_t R, size_t H);
 
 #endif  // MPI_RESULTS_H

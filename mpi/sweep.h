@@ -1,19 +1,20 @@
 /*
  * sweep: the driver of `brainsweep sweep CONFIG.yaml` — config in, results.h5 out, on any number of ranks.
  *
- * Stages: (1) every rank reads and validates every input (config, stimulus, recordings, model
+ * A short driver over four stage modules that share one Sweep (mpi/sweep_state.h):
+ * Stages: (1, mpi/sweep_inputs.h) every rank reads and validates every input (config, stimulus, recordings, model
  * headers and tokenizers) so bad input stops before any output exists, with one message from the
  * lowest failing rank; the targets are prepared once (z-scored, cross-validation plan, per-segment
- * sums). (2) extraction units, one per (model, context policy): the ranks form groups (as many as
+ * sums). (2, mpi/sweep_extract.h) extraction units, one per (model, context policy): the ranks form groups (as many as
  * units, at most one per rank); a group's leader asks the dispatcher (mpi/dispatch.h) for the next
  * unit, every rank of the group runs its share of the unit's sequences and the leader gathers the
- * words and saves the features file. (3) fit units, a block of layers of one (model, context), are
+ * words and saves the features file. (3, mpi/sweep_fit.h) fit units, a block of layers of one (model, context), are
  * handed out to any rank, which reads those layers from the features file and fits them on its
  * threads (host/encoding.h: PCA, delays, cross-validated ridge, optional shift null) for every
- * subject x region at once. (4) results.h5 is written from the unit store through parallel HDF5
+ * subject x region at once. (4, mpi/sweep_write.h) results.h5 is written from the unit store through parallel HDF5
  * (mpi/results.h) and renamed into place only when complete.
  *
- * Resume: every finished layer and features file lives in the unit store (mpi/store.h) the moment
+ * Resume: every finished layer and features file lives in the unit store (host/store.h) the moment
  * it is done, so rerunning the same command after a crash redoes only what is missing, and the
  * results equal an uninterrupted run's. SIGTERM/SIGUSR1 make every rank stop at the next batch of
  * its extraction or the next step of its fits (the unfinished part of the unit in hand is dropped)

@@ -4,7 +4,7 @@
  * results_open (the schema, version and complete checks that `analyze` and `report` pass through). Results
  * files travel between machines and people, so any HDF5 file, or any file, may be handed to them.
  */
-#include "mpi/results.h"
+#include "host/results_read.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -395,15 +395,15 @@ static void check_config(void) {
     CHECK(c.n_models == 2 && strcmp(c.models[1].name, "other") == 0, "config/model_name_defaults_to_stem");
     CHECK(c.files.n == 1 && strcmp(c.files.items[0], "data/alice/fmri-6mm/s18-timecourses.txt") == 0,
           "config/glob_expanded");
-    CHECK(c.n_delays == 2 && c.delays[1] == 3 && c.folds == 5 && c.n_alphas == 17 && fabs(c.alphas[0] - 0.1) < 1e-15 &&
-              fabs(c.alphas[16] - 1e7) < 1e-3 && strcmp(c.tier, "word") == 0 && c.highpass_seconds == 128,
+    CHECK(c.design.n_delays == 2 && c.design.delays[1] == 3 && c.ridge.folds == 5 && c.ridge.n_alphas == 17 && fabs(c.ridge.alphas[0] - 0.1) < 1e-15 &&
+              fabs(c.ridge.alphas[16] - 1e7) < 1e-3 && strcmp(c.tier, "word") == 0 && c.highpass_seconds == 128,
           "config/defaults_filled");
     // the resolved YAML parses back to the same values
     char *yaml = config_resolved_yaml(&c);
     SweepConfig c2;
     rc = config_load(write_tmp("resolved.yaml", yaml), NULL, 0, &c2, err);
-    CHECK(rc == 0 && c2.n_alphas == c.n_alphas && memcmp(c2.alphas, c.alphas, c.n_alphas * sizeof(double)) == 0 &&
-              c2.n_delays == 2 && c2.files.n == 1 && strcmp(c2.models[0].name, "tiny") == 0,
+    CHECK(rc == 0 && c2.ridge.n_alphas == c.ridge.n_alphas && memcmp(c2.ridge.alphas, c.ridge.alphas, c.ridge.n_alphas * sizeof(double)) == 0 &&
+              c2.design.n_delays == 2 && c2.files.n == 1 && strcmp(c2.models[0].name, "tiny") == 0,
           "config/resolved_yaml_round_trips (%s)", rc ? err : "ok");
     if (rc == 0) config_free(&c2);
     free(yaml);
@@ -411,7 +411,7 @@ static void check_config(void) {
 
     const char *ov[] = {"ridge.folds=3", "design.delays=[2]", "recordings.regions=[X, Y, Z]"};
     rc = config_load(write_tmp("good2.yaml", GOOD), ov, 3, &c, err);
-    CHECK(rc == 0 && c.folds == 3 && c.n_delays == 1 && c.delays[0] == 2 && c.regions.n == 3, "config/overrides_apply");
+    CHECK(rc == 0 && c.ridge.folds == 3 && c.design.n_delays == 1 && c.design.delays[0] == 2 && c.regions.n == 3, "config/overrides_apply");
     if (rc == 0) config_free(&c);
     const char *bad_ov[] = {"ridge.fold=3"};
     CHECK(config_load(write_tmp("good3.yaml", GOOD), bad_ov, 1, &c, err) == -1 && strstr(err, "no key ridge.fold"),

@@ -1,4 +1,4 @@
-// mpi/plan: the cost model's fit times against the table of docs/slurm.md ("The cost model"), worked by hand at the
+// host/plan: the cost model's fit times against the table of docs/slurm.md ("The cost model"), worked by hand at the
 // calibration point and its documented neighbours; and plan_run on a small config (two models, two contexts; a
 // stand-in sinfo with one partition): the layer fits counted, the array's unit lists per model and per model x
 // context, and a refused run that writes nothing. tests/e2e/test_plan.sh covers the command line and the scripts.
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mpi/plan.h"
+#include "host/plan.h"
 #include "tests/mpi/ranks.h"
 #include "tests/test.h"
 

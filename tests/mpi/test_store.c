@@ -1,4 +1,4 @@
-// mpi/store: layer records written and read back bit for bit, a status scan, failed records, and the damage a
+// host/store: layer records written and read back bit for bit, a status scan, failed records, and the damage a
 // crash or a bad disk leaves (a truncated record, a flipped byte) counted as absent; another sweep's store emptied;
 // a record written by one rank read by another.
 #include <mpi.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mpi/store.h"
+#include "host/store.h"
 #include "tests/mpi/ranks.h"
 #include "tests/test.h"
 
@@ -63,7 +63,7 @@ static void rank0_cases(const char *output) {
     float v[N], got[N];
     fill(v, 0.5f);
     LayerRecord rec = {0};
-    for (int k = 0; k < STORE_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
+    for (int k = 0; k < FIT_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
     rec.values = v;
     store_save_layer(&st, 1, 0, 2, &rec);
     LayerRecord back = {0};

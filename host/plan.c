@@ -1,4 +1,4 @@
-#include "mpi/plan.h"
+#include "host/plan.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,10 +12,9 @@
 #include "host/base.h"
 #include "host/bids.h"
 #include "host/config.h"
-#include "host/extract.h"
 #include "host/model.h"
+#include "host/planning.h"
 #include "host/stimulus.h"
-#include "host/tokenizer.h"
 
 // ----------------------------------------------------------------------------
 // the cost model (docs/slurm.md, "The cost model"); every constant is a figure of docs/PERFORMANCE.md, measured
@@ -68,6 +67,7 @@ typedef struct {
     double stored;                     // checkpoint bytes as stored
     size_t tokens;                     // the story's tokens, BOS excluded
     double run[CFG_MAX_CONTEXTS];      // tokens through the model under each context policy
+    double flops[CFG_MAX_CONTEXTS];    // and the extraction's FLOPs (host/planning.h)
 } PlanModel;
 
 typedef struct {
@@ -80,60 +80,21 @@ typedef struct {
     char gres[256];
 } Partition;
 
-static double matrix_params(const ModelConfig *c) {
-    double d = c->d_model, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;
-    double mlp = (c->gated_mlp ? 3.0 : 2.0) * d * c->d_ff;
-    return (double)c->n_layers * ((qd + 2 * kd) * d + d * qd + mlp);
-}
-
-// tokens run under a resolved policy: the chunks of `full` (BOS and overlaps included), or one sequence per word
-static double tokens_run(const ContextPolicy *p, size_t n_tokens, size_t W, int bos) {
-    if (p->kind == CTX_FULL) {
-        size_t body = (size_t)p->window - (size_t)bos, overlap = (size_t)p->overlap;
-        size_t n = extract_plan_chunks(n_tokens, body, overlap, NULL);
-        Chunk *ch = base_malloc((n ? n : 1) * sizeof(Chunk), "chunks");
-        extract_plan_chunks(n_tokens, body, overlap, ch);
-        double run = 0;
-        for (size_t i = 0; i < n; i++) run += (double)(ch[i].end - ch[i].start) + bos;
-        free(ch);
-        return run;
-    }
-    double per_word = (double)n_tokens / (double)(W ? W : 1);
-    double each = p->kind == CTX_TOKENS ? fmin((double)p->n, (double)n_tokens) : fmin(p->n * per_word, p->window);
-    return (double)W * (each + bos);
-}
-
 static int open_model(const SweepConfig *c, size_t m, const Stimulus *st, PlanModel *pm, char *err) {
-    Model *model = model_open(c->models[m].path, 0, err);  // headers and mappings only
-    if (!model) return -1;
-    const ModelConfig *mc = model_config(model);
-    pm->layers = mc->n_layers, pm->d = mc->d_model, pm->final_dim = model_final_dim(model);
-    pm->layer_params = matrix_params(mc);
-    pm->stored = (double)model_stored_bytes(model);
-    Tokenizer *tok = tok_open_for_model(model, err);
-    TokenSeq seq = {0};
-    int rc = tok && tok_encode(tok, st->text, st->text_len, &seq, err) == 0 ? 0 : -1;
-    int bos = tok && tok_bos_id(tok) >= 0;
-    char longest[BASE_ERR_LEN];  // the sweep would stop on a long word: so does its plan (a warning is the sweep's)
-    if (rc == 0 && c->long_words == LONG_WORDS_ERROR &&
-        tok_long_words(&seq, st->text, st->start, st->end, st->n_words, c->max_word_tokens, longest))
+    PlannedModel x;
+    int rc = planning_model(c, m, st, &x, err);
+    // the sweep would stop on a long word: so does its plan (a warning is the sweep's)
+    if (rc == 0 && x.long_word[0] && c->long_words == LONG_WORDS_ERROR)
         rc = base_errf(err, "%s: under model %s's tokenizer, %s (stimulus.max_word_tokens)", c->stimulus_file,
-                       c->models[m].name, longest);
-    pm->tokens = rc == 0 ? seq.n - (size_t)bos : 0;
-    for (size_t ci = 0; rc == 0 && ci < c->contexts.n; ci++) {
-        ContextPolicy asked = {(ContextKind)c->context_kind[ci], c->context_n[ci], c->context_window,
-                               c->context_overlap, (WordRepr)c->context_word, c->batch_tokens},
-                      p;
-        char why[BASE_ERR_LEN];
-        if (extract_resolve_policy(mc, bos, &asked, &p, why)) {
-            rc = base_errf(err, "%s: %s, context %s: %s", c->source, c->models[m].name, c->contexts.items[ci], why);
-            break;
-        }
-        pm->run[ci] = tokens_run(&p, pm->tokens, st->n_words, bos);
+                       c->models[m].name, x.long_word);
+    if (rc == 0) {
+        pm->layers = x.cfg.n_layers, pm->d = x.cfg.d_model, pm->final_dim = x.final_dim;
+        pm->layer_params = planning_matrix_params(&x.cfg);
+        pm->stored = x.stored_bytes;
+        pm->tokens = x.n_tokens;
+        for (size_t ci = 0; ci < c->contexts.n; ci++) pm->run[ci] = x.tokens_run[ci], pm->flops[ci] = x.extract_flops[ci];
     }
-    tokseq_free(&seq);
-    tok_free(tok);
-    model_free(model);
+    planning_model_free(&x);
     return rc;
 }
 
@@ -149,7 +110,7 @@ static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size
     }
     IeegRun *runs;
     size_t n;
-    if (bids_find_runs(c->ieeg_bids, c->ieeg_task, (BidsSource)c->ieeg_source, &runs, &n, err)) return -1;
+    if (bids_find_runs(c->ieeg_bids, c->ieeg_task, c->ieeg.source, &runs, &n, err)) return -1;
     if (n == 0) {
         bids_free_runs(runs, n);
         return base_errf(err, "%s: no iEEG runs%s%s in %s", c->source, c->ieeg_task[0] ? " of task " : "",
@@ -166,28 +127,6 @@ static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size
         if (first) (*subjects)++, *T += good;
     }
     bids_free_runs(runs, n);
-    return 0;
-}
-
-// The folder path would be created in (or path itself) must be writable: its nearest existing ancestor.
-static int check_writable(const char *what, const char *path, int is_dir, char *err) {
-    char dir[CFG_STR];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!is_dir) {
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-    }
-    struct stat st;
-    while (dir[0] && stat(dir, &st) != 0) {
-        slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-    }
-    if (!dir[0]) snprintf(dir, sizeof dir, "/");
-    if (!S_ISDIR(st.st_mode)) return base_errf(err, "%s %s: '%s' is not a folder", what, path, dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return base_errf(err, "%s %s: cannot write into '%s': %s", what, path, dir, strerror(errno));
     return 0;
 }
 
@@ -358,22 +297,22 @@ static void print_hours(const char *what, double hours, const char *note) {
 // the cost model over every (model, context), with a line per model
 static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel *pm, const Cluster *k, Estimate *e) {
     size_t C = c->contexts.n, block = c->layer_block ? c->layer_block : (size_t)k->threads;
-    int per_fold = c->pca_fit_all == 0, randomized = c->pca_method != 0, inner = c->select == 0;
-    double D = c->n_delays ? (double)c->n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
-    double fit_n = per_fold ? V * (c->folds - 1) / c->folds : V;  // samples a PCA is fitted on
+    int per_fold = c->design.pca_fit_all == 0, randomized = c->design.pca_method != 0, inner = c->ridge.select == 0;
+    double D = c->design.n_delays ? (double)c->design.n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
+    double fit_n = per_fold ? V * (c->ridge.folds - 1) / c->ridge.folds : V;  // samples a PCA is fitted on
     printf("  %-20s %6s %7s %8s %8s %13s %12s %12s\n", "model", "layers", "d_model", "layer W", "tokens", "tokens run",
            "extract TF", "fit core-h");
     for (size_t m = 0; m < c->n_models; m++) {
         const PlanModel *q = &pm[m];
         double H = q->layers + 1.0, d = q->d;
-        double comps = c->pca_components && c->pca_components < (size_t)q->d
-                           ? fmin((double)c->pca_components, fit_n - 1) : 0;
-        double w = ((comps > 0 ? comps : d) + (double)c->extra_bands.n) * D;  // design width
-        double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->folds) +
+        double comps = c->design.pca_components && c->design.pca_components < (size_t)q->d
+                           ? fmin((double)c->design.pca_components, fit_n - 1) : 0;
+        double w = ((comps > 0 ? comps : d) + (double)c->design.extra_bands.n) * D;  // design width
+        double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->ridge.folds) +
                                       (comps > 0 ? plan_pca_seconds(V, d, per_fold, randomized) : 0));
         double run = 0, m_x = 0, m_xs = 0, m_f = 0;  // this model's tokens, FLOPs, core-seconds to extract and fit
         for (size_t ci = 0; ci < C; ci++) {
-            double xf = 2.0 * q->layer_params * q->run[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
+            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
             run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H;
             if (o->per_context) e->task_core_s = fmax(e->task_core_s, xs + layer_s * H);
         }
@@ -383,7 +322,7 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
         double extract = q->stored + q->layer_params / q->layers * 4.0 + c->batch_tokens * d * ACT_BYTES_PER_TOKEN_DIM +
                          4.0 * H * W * d;
-        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->folds) + 8.0 * V * T +
+        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->ridge.folds) + 8.0 * V * T +
                      16.0 * w * T;
         e->rank_bytes = fmax(e->rank_bytes, fmax(extract, fit) + 0.25 * GIB);
         printf("  %-20s %6d %7d %7.2fB %8zu %13.3g %12.1f %12.2f\n", c->models[m].name, q->layers, q->d,
@@ -426,8 +365,8 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
     print_bytes("unit store records", e->rec_bytes, "removed when results.h5 is complete");
     print_bytes("results.h5", e->rec_bytes * 1.05, c->output);
     if (c->rec_format == REC_IEEG) print_bytes("iEEG responses", (double)e->W * (double)e->T * 4.0, "made once");
-    if (c->permutations)
-        printf("  note: ridge.permutations (%zu) is not in the cost model: expect more fit time\n", c->permutations);
+    if (c->ridge.permutations)
+        printf("  note: ridge.permutations (%zu) is not in the cost model: expect more fit time\n", c->ridge.permutations);
     if (e->left_out) printf("  note: %zu subject(s) would be left out (above)\n", e->left_out);
     if (k->have) {
         const Partition *p = &k->part;
@@ -456,7 +395,7 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
     const char *pn = k->have ? k->part.name : o->partition;
     int gpu = o->gpus > 0;
 
-    Shape whole = {k->nodes, k->ranks, k->threads, gpu, node_gib(e, k->ranks), e->limit_s};
+    Shape whole = {.nodes = k->nodes, .ranks = k->ranks, .cpus = k->threads, .gpus = gpu, .mem_gib = node_gib(e, k->ranks), .seconds = e->limit_s};
     FILE *f = open_script(out_dir, "sweep.sh", path, sizeof path, err);
     if (!f) return -1;
     script_head(f, o, "One MPI job for the whole sweep", cwd);
@@ -482,8 +421,8 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
     double task_limit = e->task_core_s / (k->threads * PARALLEL_EFFICIENCY) * 1.5 + START_S + 600, small_limit = 3600;
     if (k->have && k->part.limit_s > 0)
         task_limit = fmin(task_limit, k->part.limit_s), small_limit = fmin(small_limit, k->part.limit_s);
-    Shape task = {1, 1, k->threads, gpu, node_gib(e, 1), task_limit};
-    Shape small = {1, 1, k->threads, 0, node_gib(e, 1), small_limit};
+    Shape task = {.nodes = 1, .ranks = 1, .cpus = k->threads, .gpus = gpu, .mem_gib = node_gib(e, 1), .seconds = task_limit};
+    Shape small = {.nodes = 1, .ranks = 1, .cpus = k->threads, .gpus = 0, .mem_gib = node_gib(e, 1), .seconds = small_limit};
     f = open_script(out_dir, "array.sh", path, sizeof path, err);
     if (!f) return -1;
     script_head(f, o, "A job array, one task per model or model x context, then a merge", cwd);
@@ -565,11 +504,8 @@ int plan_run(const PlanOptions *o) {
     else snprintf(out_dir, sizeof out_dir, "%.*s-slurm", (int)stem, o->config_path);
 
     // every check before anything is written
-    StimOptions so = {c.tier, c.word_column, c.onset_column[0] ? c.onset_column : NULL,
-                      c.offset_column[0] ? c.offset_column : NULL, (const char *const *)c.skip_labels.items,
-                      c.skip_labels.n, c.leading_space};
     printf("plan for %s: %zu model(s) x %zu context(s)\n", o->config_path, c.n_models, c.contexts.n);
-    if (stim_load(c.stimulus_file, &so, &st, err)) goto done;
+    if (stim_load(c.stimulus_file, &c.stim, &st, err)) goto done;
     e.W = st.n_words;
     e.V = c.rec_format != REC_ROI_TEXT ? (double)e.W
           : c.volumes                  ? (double)c.volumes
@@ -577,7 +513,7 @@ int plan_run(const PlanOptions *o) {
     for (size_t m = 0; m < c.n_models; m++)
         if (open_model(&c, m, &st, &pm[m], err)) goto done;
     if (count_targets(&c, &e.T, &e.subjects, &e.left_out, err)) goto done;
-    if (check_writable("output.path", c.output, 0, err) || check_writable("--out", out_dir, 1, err)) goto done;
+    if (planning_writable("output.path", c.output, 0, err) || planning_writable("--out", out_dir, 1, err)) goto done;
     if (choose_cluster(o, &k, err)) goto done;
 
     int ieeg = c.rec_format == REC_IEEG;

@@ -17,9 +17,9 @@
  * missing, DIR not writable, or a figure gnuplot failed to draw; one message each; gnuplot's own
  * messages are in DIR/gnuplot.log); 2 (usage).
  */
-#ifndef MPI_REPORT_H
-#define MPI_REPORT_H
+#ifndef HOST_REPORT_H
+#define HOST_REPORT_H
 
 int report_run(int argc, char **argv);
 
-#endif  // MPI_REPORT_H
+#endif  // HOST_REPORT_H

@@ -11,7 +11,7 @@
  *   layers/m<M>-c<C>-h<H>.layer
  *                  one fitted (model, context, layer): a header (identity, indices, shape, status, the
  *                  fit's counters, an error message) and, when it succeeded, (6 + P) x T floats in the
- *                  order r, r2, alpha, p, q, intercept, beta (P, T); a checksum closes it;
+ *                  order r, r2, alpha, p, q, intercept, beta (P, T) (host/record.h names them); a checksum closes it;
  *   progress.tsv   rank 0's log of finished units (time, stage, unit, outcome, done, total).
  * Every file is written under a temporary name, flushed to disk and renamed, so a file under its
  * final name is whole whatever killed the run; a record whose identity, shape or checksum does not
@@ -22,11 +22,13 @@
  * system's reason, e.g. "No space left on device"); what was renamed before it stays usable.
  * Not collective: rank 0 prepares and removes the store, any rank reads and writes records.
  */
-#ifndef MPI_STORE_H
-#define MPI_STORE_H
+#ifndef HOST_STORE_H
+#define HOST_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "host/record.h"
 
 #define STORE_PATH 1100
 #define STORE_ERROR 480
@@ -37,12 +39,10 @@ typedef struct {
     size_t T, P;  // targets, and weight rows (0: no weights) of every layer record
 } Store;
 
-enum { STORE_N_COUNTERS = 7 };  // edge-low, edge-high and all alpha choices, dual and all splits, GFLOP, seconds
-
 typedef struct {
     int failed;                       // 1: error says why, values unused
     char error[STORE_ERROR];
-    double counters[STORE_N_COUNTERS];
+    double counters[FIT_N_COUNTERS];    // FitCounter order
     float *values;                    // (6 + P, T) as above; NULL when only the status is wanted
 } LayerRecord;
 
@@ -52,7 +52,7 @@ void store_init(Store *st, const char *output, uint64_t identity, size_t T, size
 // Rank 0: creates the folders; empties a store left by another sweep (returns 1 then, else 0).
 int store_prepare(const Store *st, const char *identity_text);
 
-size_t store_record_floats(const Store *st);  // (6 + P) * T
+size_t store_record_floats(const Store *st);  // (RECORD_SCORE_ROWS + P) * T
 void store_features_dir(const Store *st, char *out, size_t n);
 
 // 1: a finished layer, 2: a failed layer (rec->error says why), 0: absent or not this sweep's.
@@ -64,4 +64,4 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const Layer
 // Rank 0: removes the store and everything in it that the store made.
 void store_remove(const Store *st);
 
-#endif  // MPI_STORE_H
+#endif  // HOST_STORE_H

@@ -1,4 +1,4 @@
-#include "mpi/store.h"
+#include "host/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +19,7 @@ typedef struct {
     uint64_t identity;
     uint64_t m, c, h, T, P;
     int64_t failed;
-    double counters[STORE_N_COUNTERS];
+    double counters[FIT_N_COUNTERS];
     char error[STORE_ERROR];
     uint64_t checksum;  // of the header above this field and the values
 } RecordHeader;
@@ -33,7 +33,7 @@ void store_init(Store *st, const char *output, uint64_t identity, size_t T, size
     st->P = P;
 }
 
-size_t store_record_floats(const Store *st) { return base_mul(6 + st->P, st->T); }
+size_t store_record_floats(const Store *st) { return base_mul(RECORD_SCORE_ROWS + st->P, st->T); }
 
 void store_features_dir(const Store *st, char *out, size_t n) { snprintf(out, n, "%s/features", st->dir); }
 

@@ -17,9 +17,9 @@
  * Returns the process exit code: 0, 1 (a file that is not a complete results file, an unreadable
  * benchmark table; one message naming the file, the results file unmodified) or 2 (usage).
  */
-#ifndef MPI_ANALYZE_H
-#define MPI_ANALYZE_H
+#ifndef HOST_ANALYZE_H
+#define HOST_ANALYZE_H
 
 int analyze_run(int argc, char **argv);
 
-#endif  // MPI_ANALYZE_H
+#endif  // HOST_ANALYZE_H

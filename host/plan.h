@@ -13,8 +13,8 @@
  * cannot be written, more GPUs per node than the partition has, an unknown partition) stops with one message and
  * exit status 1 before anything is written. One process, no MPI. Returns the process exit status.
  */
-#ifndef MPI_PLAN_H
-#define MPI_PLAN_H
+#ifndef HOST_PLAN_H
+#define HOST_PLAN_H
 
 #include <stddef.h>
 
@@ -39,4 +39,4 @@ int plan_run(const PlanOptions *opt);
 double plan_ridge_seconds(double V, double width, double T, int inner, int folds);
 double plan_pca_seconds(double V, double d, int per_fold, int randomized);
 
-#endif  // MPI_PLAN_H
+#endif  // HOST_PLAN_H

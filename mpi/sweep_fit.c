@@ -1,0 +1,174 @@
+#include "mpi/sweep_fit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/base.h"
+#include "host/log.h"
+#include "host/planning.h"
+#include "host/record.h"
+#include "host/threads.h"
+#include "mpi/comm.h"
+#include "mpi/dispatch.h"
+#include "mpi/results.h"
+
+// estimated cost of fitting one layer of model m: its PCA and the ridge over every target
+static double fit_cost(const Sweep *s, size_t m) {
+    size_t d = (size_t)s->model[m].cfg.d_model;
+    return planning_fit_cost((double)s->V, (double)d, (double)encoding_width(&s->spec, d), (double)(s->S * s->R),
+                             encoding_components(&s->spec, d) != 0);
+}
+
+typedef struct {
+    size_t m, c, n;
+    size_t h[64];  // the block's layers (run.layer_block is capped to fit)
+} FitUnit;
+
+// loads the block's layers, fits them on the rank's threads, saves each layer's record; returns the
+// DISPATCH_* outcome. A stop request leaves the layers not yet fitted out of the store.
+static int fit_unit(Sweep *s, const FitUnit *u) {
+    size_t T = s->S * s->R, per = store_record_floats(&s->store), m = u->m;
+    const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[u->c];
+    double t = base_wall();
+    FeatKey key;
+    char path[STORE_PATH + 300], why[BASE_ERR_LEN];
+    sweep_feature_key(s, m, u->c, &key);
+    sweep_feature_path(s, m, &key, path, sizeof path);
+    size_t *off = base_malloc(u->n * sizeof(size_t), "layers"), total = 0;
+    for (size_t j = 0; j < u->n; j++) off[j] = total, total += s->W * (size_t)key.dims[u->h[j]];
+    float *x = base_malloc(total * sizeof(float), "layer features");
+    int loaded = 1;
+    for (size_t j = 0; j < u->n && loaded; j++)
+        loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
+    LayerRecord *rec = base_calloc(u->n, sizeof(LayerRecord), "layer records");
+    int *stopped = base_calloc(u->n, sizeof(int), "layer records");
+    float *values = base_malloc(base_mul(u->n, per) * sizeof(float), "layer records");
+    s->share[SHARE_LOAD_FEATURES] += base_wall() - t;
+
+    t = base_wall();
+#pragma omp parallel for schedule(dynamic) if (u->n > 1)
+    for (size_t j = 0; j < u->n; j++) {
+        LayerRecord *r = &rec[j];
+        r->values = values + j * per;
+        if (!loaded) {
+            r->failed = 1;
+            snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
+            continue;
+        }
+        if (base_stop_signal) {
+            stopped[j] = 1;
+            continue;
+        }
+        double t0 = base_wall();
+        float *v = r->values;
+        size_t P = s->store.P;
+        EncodingOut o = {.r = v + REC_R * T,
+                         .r2 = v + REC_R2 * T,
+                         .alpha = v + REC_ALPHA * T,
+                         .p = v + REC_P * T,
+                         .q = v + REC_Q * T,
+                         .weights = P ? v + REC_BETA * T : NULL,
+                         .intercept = P ? v + REC_INTERCEPT * T : NULL,
+                         .weights_rows = P};
+        if (!P)
+            for (size_t i = 0; i < T; i++) v[REC_INTERCEPT * T + i] = NAN;
+        EncodingStats st;
+        memset(&st, 0, sizeof st);
+        char e[BASE_ERR_LEN];
+        size_t C = (size_t)key.dims[u->h[j]];
+        int rc = encoding_fit(&s->spec, x + off[j], C, &o, &st, e);
+        if (rc == 1) {
+            stopped[j] = 1;
+            continue;
+        }
+        if (rc != 0) {
+            r->failed = 1;
+            snprintf(r->error, sizeof r->error, "%.*s", STORE_ERROR - 1, e);
+            continue;
+        }
+        const RidgeStats *q = &st.ridge;
+        r->counters[FIT_EDGE_LOW] = (double)q->n_edge_low;
+        r->counters[FIT_EDGE_HIGH] = (double)q->n_edge_high;
+        r->counters[FIT_CHOICES] = (double)q->n_choices;
+        r->counters[FIT_DUAL] = (double)q->n_dual;
+        r->counters[FIT_SPLITS] = (double)q->n_splits;
+        r->counters[FIT_GFLOP] = q->flops * 1e-9;
+        r->counters[FIT_SECONDS] = base_wall() - t0;
+    }
+    s->share[SHARE_FIT] += base_wall() - t;
+
+    t = base_wall();
+    int failed = 0, any_stopped = 0;
+    for (size_t j = 0; j < u->n; j++) {
+        any_stopped |= stopped[j];
+        if (stopped[j]) continue;
+        store_save_layer(&s->store, m, u->c, u->h[j], &rec[j]);
+        if (rec[j].failed) {
+            failed = 1;
+            log_warn("%s, context %s, layer %zu: fit failed: %s", name, ctx, u->h[j], rec[j].error);
+        } else {
+            log_rank_file("%s, context %s, layer %zu: fitted in %.2f s (%.1f GFLOP)", name, ctx, u->h[j],
+                          rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP]);
+        }
+    }
+    s->share[SHARE_SAVE_LAYERS] += base_wall() - t;
+    free(values), free(stopped), free(rec), free(x), free(off);
+    return any_stopped ? DISPATCH_STOPPED : failed ? DISPATCH_FAILED : DISPATCH_OK;
+}
+
+int sweep_fit_run(Sweep *s) {
+    size_t B = s->cfg.layer_block ? s->cfg.layer_block : (size_t)threads_count();
+    if (B > 64) B = 64;
+    if (B < 1) B = 1;
+    size_t cap = 0;
+    for (size_t m = 0; m < s->M; m++) cap += s->C * (sweep_layers(s, m) + B - 1) / B + s->C;
+    FitUnit *units = base_malloc((cap ? cap : 1) * sizeof(FitUnit), "units");
+    double *cost = base_malloc((cap ? cap : 1) * sizeof(double), "units");
+    int *ready = base_calloc(s->M * s->C, sizeof(int), "units");
+    if (comm_rank() == 0)
+        for (size_t mc = 0; mc < s->M * s->C; mc++) ready[mc] = sweep_features_ready(s, mc / s->C, mc % s->C, 0);
+    comm_bcast_bytes(MPI_COMM_WORLD, ready, s->M * s->C * sizeof(int), 0);
+    size_t n = 0, todo = 0, all = 0, done = 0;
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t ci = 0; ci < s->C; ci++) {
+            all += sweep_layers(s, m);
+            for (size_t h = 0; h < sweep_layers(s, m); h++) done += !sweep_layer_todo(s, m, ci, h);
+            if (!ready[m * s->C + ci] || !sweep_selected(s, m, ci)) continue;  // failed extraction: the store says why
+            FitUnit *u = NULL;
+            for (size_t h = 0; h < sweep_layers(s, m); h++) {
+                if (!sweep_layer_todo(s, m, ci, h)) continue;
+                if (!u || u->n == B) {
+                    u = &units[n];
+                    *u = (FitUnit){.m = m, .c = ci};
+                    cost[n++] = 0;
+                }
+                u->h[u->n++] = h;
+                cost[n - 1] += fit_cost(s, m);
+                todo++;
+            }
+        }
+    free(ready);
+    if (done) log0("fit: %zu of %zu layer fits already in %s", done, all, s->store.dir);
+    int stopped = 0;
+    if (n) {
+        log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers, handed out to %d rank(s)", todo, n, B, comm_size());
+        double *sorted = base_malloc(n * sizeof(double), "units");
+        size_t *order = planning_order(cost, n, sorted);
+        FILE *tsv = sweep_progress_tsv(s);
+        DispatchPlan plan = {.stage = "fit", .cost = sorted, .n = n, .progress_seconds = s->cfg.progress_seconds, .progress_tsv = tsv};
+        Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &base_stop_signal);
+        int prev = DISPATCH_OK;
+        long u;
+        while ((u = dispatch_next(d, prev, base_stop_signal != 0)) >= 0) prev = fit_unit(s, &units[order[u]]);
+        double t = base_wall();
+        DispatchTotals tot = dispatch_end(d);
+        s->share[SHARE_WAIT] += base_wall() - t;
+        stopped = tot.stopped;
+        if (tsv) fclose(tsv);
+        free(order), free(sorted);
+    }
+    free(units), free(cost);
+    return stopped;
+}

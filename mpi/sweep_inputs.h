@@ -1,0 +1,31 @@
+/*
+ * sweep_inputs: the first stage of a sweep — every input read and checked, the targets prepared once.
+ *
+ * sweep_inputs_load reads the stimulus, the recordings (text matrices, or the iEEG word responses:
+ * made by rank 0 when needed, then read by every rank), each model's header and tokenizer, and
+ * resolves every context policy; sweep_inputs_targets builds the z-scored targets, the cross-
+ * validation plan, the targets' per-segment sums, the extra bands and the fit specification shared
+ * by every layer; sweep_inputs_identity hashes what shapes the results, so a rerun finds its store.
+ * Every rank does the same (so any rank can fit any layer), and bad input stops before any output:
+ * -1 with err on the failing rank (the caller agrees over ranks with sweep_all_ok). Collective over
+ * MPI_COMM_WORLD where the iEEG responses are made (rank 0 works, the others wait).
+ */
+#ifndef MPI_SWEEP_INPUTS_H
+#define MPI_SWEEP_INPUTS_H
+
+#include "mpi/sweep_state.h"
+
+int sweep_inputs_load(Sweep *s, char *err);
+int sweep_inputs_targets(Sweep *s, char *err);
+
+// the sweep's identity into s->identity; *text (caller frees) is what it hashes, for the store's identity file
+void sweep_inputs_identity(Sweep *s, char **text);
+
+// Rank 0: the version, the compute, the stimulus, recordings, models, contexts, design and ridge, one line each.
+void sweep_inputs_banner(const Sweep *s);
+
+// The word responses of every subject: loaded from the responses file when it was made from the same data and
+// options, else computed and saved. Prints what each subject gave. One process.
+int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err);
+
+#endif  // MPI_SWEEP_INPUTS_H
