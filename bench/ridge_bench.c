@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
 
     if (layers) {
         double *grid = base_malloc(count * sizeof(double), "alphas");
-        ridge_logspace(grid, lo, hi, count);
+        base_logspace(grid, lo, hi, count);
         run_layers(n, p, t, layers, width, K, grid, count, select, pca_all, method, (size_t)(memory_gib * 1073741824.0),
                    threads);
         free(grid);
@@ -216,7 +216,7 @@ int main(int argc, char **argv) {
     RidgeTargets rt;
     if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
     double *alphas = base_malloc(count * sizeof(double), "alphas");
-    ridge_logspace(alphas, lo, hi, count);
+    base_logspace(alphas, lo, hi, count);
     RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0)};
     double *r = base_malloc(t * sizeof(double), "r"), *r2 = base_malloc(t * sizeof(double), "r2");
     double *alpha = base_malloc(t * sizeof(double), "alpha"), *secs = base_malloc(2 * (size_t)reps * sizeof(double), "t");

@@ -10,7 +10,6 @@
 #include <yaml.h>
 
 #include "host/base.h"
-#include "host/ridge.h"
 
 // ----------------------------------------------------------------------------
 // the parameter table
@@ -556,7 +555,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->alpha_log10_max < cfg->alpha_log10_min)
             return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
         cfg->n_alphas = cfg->alpha_count;
-        ridge_logspace(cfg->alphas, cfg->alpha_log10_min, cfg->alpha_log10_max, cfg->n_alphas);
+        base_logspace(cfg->alphas, cfg->alpha_log10_min, cfg->alpha_log10_max, cfg->n_alphas);
     } else {
         for (size_t i = 1; i < cfg->n_alphas; i++)
             if (cfg->alphas[i] <= cfg->alphas[i - 1])

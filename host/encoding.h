@@ -56,6 +56,7 @@ typedef struct {
     size_t memory_bytes;
     size_t permutations;
     size_t null_min_shift;  // 0 = V / 10
+    const LinalgOps *linalg;  // the backend of the PCA, the ridge and the null (linalg.h); NULL: the CPU's
 } EncodingSpec;
 
 typedef struct {
