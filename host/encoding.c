@@ -174,7 +174,7 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     if (rc_fit == 0 && pred) {
         double *p = base_malloc(T * sizeof(double), "p"), *q = base_malloc(T * sizeof(double), "q");
         size_t min_shift = e->null_min_shift ? e->null_min_shift : V / 10;
-        rc_fit = signif_shift_null(p, NULL, pred, e->targets->Y, V, T, e->cv, r, e->permutations, min_shift, err);
+        rc_fit = signif_shift_null(p, NULL, pred, e->targets->Y, V, T, e->cv, r, e->permutations, min_shift, la, err);
         if (rc_fit == 0) {
             stats->n_shifts = signif_shifts(NULL, V, e->permutations, min_shift);
             signif_fdr_bh(q, p, T);

@@ -526,7 +526,7 @@ static int build_targets(Sweep *s, char *err) {
                       c->band_scalings,
                       memory,
                       c->permutations,
-                      c->null_min_shift};
+                      c->null_min_shift, &linalg_ops_cpu};
     s->spec = e;
     if (c->permutations && signif_shifts(NULL, V, c->permutations, c->null_min_shift ? c->null_min_shift : V / 10) == 0)
         return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
