@@ -20,6 +20,17 @@ static double at(const double *A, size_t ld, LinalgTrans t, size_t i, size_t j) 
     return t == LINALG_T ? A[j * ld + i] : A[i * ld + j];
 }
 
+// C (M, N) = op(A) op(B), op(A) (M, K)
+static void product(double *C, size_t ldc, const double *A, size_t lda, LinalgTrans ta, const double *B, size_t ldb,
+                    LinalgTrans tb, size_t M, size_t N, size_t K) {
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0;
+            for (size_t k = 0; k < K; k++) s += at(A, lda, ta, i, k) * at(B, ldb, tb, k, j);
+            C[i * ldc + j] = s;
+        }
+}
+
 static void memory_ops(void) {
     const size_t n = 1001;
     double *host = base_malloc(n * sizeof(double), "host"), *back = base_malloc(n * sizeof(double), "host");
@@ -51,12 +62,9 @@ static void products(void) {
             float Af[64], Bf[64], Cf[64];
             for (size_t i = 0; i < 64; i++) Af[i] = (float)A[i], Bf[i] = (float)B[i], Cf[i] = (float)C[i];
             memcpy(ref, C, sizeof ref);
+            product(ref, ldc, A, lda, A_t, B, ldb, B_t, M, N, K);
             for (size_t i = 0; i < M; i++)
-                for (size_t j = 0; j < N; j++) {
-                    double s = 0;
-                    for (size_t k = 0; k < K; k++) s += at(A, lda, A_t, i, k) * at(B, ldb, B_t, k, j);
-                    ref[i * ldc + j] = 0.5 * s - 1.5 * C[i * ldc + j];
-                }
+                for (size_t j = 0; j < N; j++) ref[i * ldc + j] = 0.5 * ref[i * ldc + j] - 1.5 * C[i * ldc + j];
             la->dgemm(A_t, B_t, M, N, K, 0.5, A, lda, B, ldb, -1.5, C, ldc);
             la->sgemm(A_t, B_t, M, N, K, 0.5f, Af, lda, Bf, ldb, -1.5f, Cf, ldc);
             double got_f[64];
@@ -88,12 +96,9 @@ static void products(void) {
         for (size_t i = 0; i < n; i++)  // beta C needs a symmetric C
             for (size_t j = 0; j < i; j++) C[i * ldc + j] = C[j * ldc + i];
         memcpy(ref, C, sizeof ref);
+        product(ref, ldc, A, lda, A_t, A, lda, A_t == LINALG_T ? LINALG_N : LINALG_T, n, n, k);
         for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                double s = 0;
-                for (size_t q = 0; q < k; q++) s += at(A, lda, A_t, i, q) * at(A, lda, A_t, j, q);
-                ref[i * ldc + j] = -1.0 * s + 2.0 * C[i * ldc + j];
-            }
+            for (size_t j = 0; j < n; j++) ref[i * ldc + j] = -1.0 * ref[i * ldc + j] + 2.0 * C[i * ldc + j];
         la->dsyrk(A_t, n, k, -1.0, A, lda, 2.0, C, ldc);
         CHECK_CLOSE(t ? "dsyrk_T_both_triangles" : "dsyrk_N_both_triangles", C, ref, n * ldc, 1e-12, 1e-12);
     }
@@ -124,12 +129,9 @@ static void decompositions(void) {
     symmetric(a, n);
     memcpy(v, a, sizeof a);
     la->eigh(v, w, n);
+    product(av, n, a, n, LINALG_N, v, n, LINALG_N, n, n, n);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double s = 0;
-            for (size_t q = 0; q < n; q++) s += a[i * n + q] * v[q * n + j];
-            av[i * n + j] = s, vw[i * n + j] = v[i * n + j] * w[j];
-        }
+        for (size_t j = 0; j < n; j++) vw[i * n + j] = v[i * n + j] * w[j];
     CHECK_CLOSE("eigh_9/a_v_equals_v_w", av, vw, n * n, 1e-10, 0);
     int desc = 1, signs = 1;
     for (size_t j = 0; j + 1 < n; j++) desc &= w[j] >= w[j + 1];
@@ -150,47 +152,27 @@ static void decompositions(void) {
 
     // thin QR of q (7, 3): orthonormal columns spanning the original ones
     const size_t m = 7, l = 3;
-    double q0[21], q[21], gram[9], eye[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, proj[21];
+    double q0[21], q[21], gram[9], eye[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, coef[9], proj[21];
     fill(q0, m * l);
     memcpy(q, q0, sizeof q);
     la->orthonormalise(q, m, l);
-    for (size_t i = 0; i < l; i++)
-        for (size_t j = 0; j < l; j++) {
-            double s = 0;
-            for (size_t r = 0; r < m; r++) s += q[r * l + i] * q[r * l + j];
-            gram[i * l + j] = s;
-        }
+    product(gram, l, q, l, LINALG_T, q, l, LINALG_N, l, l, m);
     CHECK_CLOSE("orthonormalise_7x3/q_t_q_is_identity", gram, eye, l * l, 1e-12, 0);
-    for (size_t r = 0; r < m; r++)  // q q^T q0 = q0
-        for (size_t j = 0; j < l; j++) {
-            double s = 0;
-            for (size_t i = 0; i < l; i++) {
-                double d = 0;
-                for (size_t r2 = 0; r2 < m; r2++) d += q[r2 * l + i] * q0[r2 * l + j];
-                s += q[r * l + i] * d;
-            }
-            proj[r * l + j] = s;
-        }
+    product(coef, l, q, l, LINALG_T, q0, l, LINALG_N, l, l, m);  // q q^T q0 = q0
+    product(proj, l, q, l, LINALG_N, coef, l, LINALG_N, m, l, l);
     CHECK_CLOSE("orthonormalise_7x3/same_span", proj, q0, m * l, 1e-12, 0);
 
     // a (3, 8) = U S Vt: Vt's rows orthonormal, |a v_i| = s_i, descending
     const size_t sm = 3, sn = 8;
-    double sa[24], sb[24], s[3], vt[24], vv[9], norms[3];
+    double sa[24], sb[24], s[3], vt[24], vv[9], av3[9], norms[3];
     fill(sa, sm * sn);
     memcpy(sb, sa, sizeof sa);
     la->svd_right(sb, s, vt, sm, sn);
+    product(vv, sm, vt, sn, LINALG_N, vt, sn, LINALG_T, sm, sm, sn);
+    product(av3, sm, sa, sn, LINALG_N, vt, sn, LINALG_T, sm, sm, sn);  // column i: a v_i
     for (size_t i = 0; i < sm; i++) {
-        for (size_t j = 0; j < sm; j++) {
-            double d = 0;
-            for (size_t c = 0; c < sn; c++) d += vt[i * sn + c] * vt[j * sn + c];
-            vv[i * sm + j] = d;
-        }
         double nn = 0;
-        for (size_t r = 0; r < sm; r++) {
-            double d = 0;
-            for (size_t c = 0; c < sn; c++) d += sa[r * sn + c] * vt[i * sn + c];
-            nn += d * d;
-        }
+        for (size_t r = 0; r < sm; r++) nn += av3[r * sm + i] * av3[r * sm + i];
         norms[i] = sqrt(nn);
     }
     CHECK_CLOSE("svd_right_3x8/rows_of_vt_orthonormal", vv, eye, sm * sm, 1e-12, 0);
