@@ -16,13 +16,51 @@ static double gaussian(uint64_t *s) {  // xorshift64* and Box-Muller
     return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
 }
 
+// The buffers of fits on up to n rows, allocated once from the table: a loop over folds reuses them.
+typedef struct {
+    const LinalgOps *la;
+    double *xc, *w, *a, *u;               // (n, P) centred rows, (max(n, P)) variances, the covariance or Gram, (n, K)
+    double *omega, *Y, *Z, *B, *sv, *vt;  // randomized: (P, l), (n, l), (P, l), (l, P), (l), (l, P)
+} PcaWork;
+
+// oversampled sketch width of a randomized fit on n rows
+static size_t sketch(size_t n, size_t P, size_t K) {
+    size_t m = n < P ? n : P;
+    return K + 10 < m ? K + 10 : m;
+}
+
+static void work_init(PcaWork *pw, size_t n, size_t P, size_t K, PcaMethod method, const LinalgOps *la) {
+    memset(pw, 0, sizeof *pw);
+    pw->la = la;
+    pw->xc = la->alloc(base_mul(n, P) * sizeof(double), "pca centred rows");
+    pw->w = la->alloc((P > n ? P : n) * sizeof(double), "pca variances");
+    if (method == PCA_RANDOMIZED) {
+        const size_t l = sketch(n, P, K), Pl = base_mul(P, l);
+        pw->omega = la->alloc(Pl * sizeof(double), "pca sketch");
+        pw->Y = la->alloc(base_mul(n, l) * sizeof(double), "pca sketch");
+        pw->Z = la->alloc(Pl * sizeof(double), "pca sketch");
+        pw->B = la->alloc(Pl * sizeof(double), "pca projection");
+        pw->sv = la->alloc(l * sizeof(double), "pca singular values");
+        pw->vt = la->alloc(Pl * sizeof(double), "pca singular vectors");
+    } else {
+        const size_t m = P < n ? P : n;  // the covariance (P <= rows) or the Gram (rows < P) of any fit on <= n rows
+        pw->a = la->alloc(base_mul(m, m) * sizeof(double), "pca covariance");
+        pw->u = la->alloc(base_mul(n, K) * sizeof(double), "pca Gram vectors");
+    }
+}
+
+static void work_free(PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    la->free(pw->xc), la->free(pw->w), la->free(pw->a), la->free(pw->u), la->free(pw->omega), la->free(pw->Y);
+    la->free(pw->Z), la->free(pw->B), la->free(pw->sv), la->free(pw->vt);
+}
+
 // components (P, K) and variances w (K) of the centred rows xc (n, P) by randomized SVD
 static void randomized(double *comp, double *w, const double *xc, size_t n, size_t P, size_t K, uint64_t seed,
-                       const LinalgOps *la) {
-    size_t l = K + 10 < (n < P ? n : P) ? K + 10 : (n < P ? n : P);
-    double *omega = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
-    double *Y = base_malloc(base_mul(n, l) * sizeof(double), "pca sketch");
-    double *Z = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
+                       const PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    const size_t l = sketch(n, P, K);
+    double *omega = pw->omega, *Y = pw->Y, *Z = pw->Z, *B = pw->B, *sv = pw->sv, *vt = pw->vt;
     uint64_t s = seed ? seed : 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < P * l; i++) omega[i] = gaussian(&s);
     la->dgemm(LINALG_N, LINALG_N, n, l, P, 1.0, xc, P, omega, l, 0.0, Y, l);
@@ -34,15 +72,12 @@ static void randomized(double *comp, double *w, const double *xc, size_t n, size
         la->orthonormalise(Y, n, l);
     }
     // B = Q^T xc (l, P) = Ub S Vb^T; the components are Vb's first K rows
-    double *B = base_malloc(base_mul(l, P) * sizeof(double), "pca projection");
     la->dgemm(LINALG_T, LINALG_N, l, P, n, 1.0, Y, l, xc, P, 0.0, B, P);
-    double *sv = base_malloc(l * sizeof(double), "pca"), *vt = base_malloc(base_mul(l, P) * sizeof(double), "pca");
     la->svd_right(B, sv, vt, l, P);
     for (size_t k = 0; k < K; k++) {
         w[k] = sv[k] * sv[k];
         for (size_t p = 0; p < P; p++) comp[p * K + k] = vt[k * P + p];
     }
-    free(omega), free(Y), free(Z), free(B), free(sv), free(vt);
 }
 
 static void pca_init(Pca *pca, size_t P, size_t K) {
@@ -84,31 +119,33 @@ static void centred_rows(double *xc, const double *x, size_t P, const size_t *ro
         }
 }
 
+// one fit on the rows (n; NULL: the first n) of x, in pw's buffers
+static void fit_one(Pca *pca, const double *x, size_t P, const size_t *rows, size_t n, size_t K, PcaMethod method,
+                    uint64_t seed, const PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    ASSERT(K >= 1 && K <= n && K <= P);
+    pca_init(pca, P, K);
+    double total, *xc = pw->xc, *w = pw->w;
+    centred_rows(xc, x, P, rows, n, pca->mean, &total);
+    if (method == PCA_RANDOMIZED) {
+        randomized(pca->components, w, xc, n, P, K, seed, pw);
+    } else if (P <= n) {
+        la->dsyrk(LINALG_T, P, n, 1.0, xc, P, 0.0, pw->a, P);
+        la->eigh_top(pw->a, w, pca->components, P, K);
+    } else {  // Gram route: xc xc^T = U L U^T
+        la->dsyrk(LINALG_N, n, P, 1.0, xc, P, 0.0, pw->a, n);
+        from_kernel(pca, pw->a, xc, n, w, pw->u, la);
+    }
+    finish(pca, w, total, la);
+}
+
 void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
              PcaMethod method, uint64_t seed, const LinalgOps *la) {
     size_t n = rows ? n_rows : N;
-    ASSERT(K >= 1 && K <= n && K <= P);
-    pca_init(pca, P, K);
-    double total;
-    double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
-    centred_rows(xc, x, P, rows, n, pca->mean, &total);
-    double *w = base_malloc((P > n ? P : n) * sizeof(double), "pca variances");
-    if (method == PCA_RANDOMIZED) {
-        randomized(pca->components, w, xc, n, P, K, seed, la);
-    } else if (P <= n) {
-        double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
-        la->dsyrk(LINALG_T, P, n, 1.0, xc, P, 0.0, a, P);
-        la->eigh_top(a, w, pca->components, P, K);
-        free(a);
-    } else {  // Gram route: xc xc^T = U L U^T
-        double *a = base_malloc(base_mul(n, n) * sizeof(double), "pca Gram");
-        double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
-        la->dsyrk(LINALG_N, n, P, 1.0, xc, P, 0.0, a, n);
-        from_kernel(pca, a, xc, n, w, u, la);
-        free(a), free(u);
-    }
-    finish(pca, w, total, la);
-    free(w), free(xc);
+    PcaWork pw;
+    work_init(&pw, n, P, K, method, la);
+    fit_one(pca, x, P, rows, n, K, method, seed, &pw);
+    work_free(&pw);
 }
 
 void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t *in, size_t F, size_t K,
@@ -121,12 +158,17 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
         else need_ker = 1;
     }
     if (method == PCA_RANDOMIZED || (need_ker && N > 20000)) {  // nothing to share, or an (N, N) kernel too large
+        size_t most = 0;
+        for (size_t f = 0; f < F; f++) most = n[f] > most ? n[f] : most;
+        PcaWork pw;
+        work_init(&pw, most, P, K, method, la);
         for (size_t f = 0; f < F; f++) {
             size_t m = 0;
             for (size_t i = 0; i < N; i++)
                 if (in[f * N + i]) rows[m++] = i;
-            pca_fit(&pca[f], x, N, P, rows, m, K, method, seed + f, la);
+            fit_one(&pca[f], x, P, rows, m, K, method, seed + f, &pw);
         }
+        work_free(&pw);
         free(n), free(rows);
         return;
     }
@@ -140,13 +182,11 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
     double *Kall = need_ker ? base_malloc(NN * sizeof(double), "pca kernel") : NULL;
     if (G) la->dsyrk(LINALG_T, P, N, 1.0, xg, P, 0.0, G, P);
     if (Kall) la->dsyrk(LINALG_N, N, P, 1.0, xg, P, 0.0, Kall, N);
-    double *mu = base_malloc(P * sizeof(double), "fold mean");
-    double *w = base_malloc((P > N ? P : N) * sizeof(double), "pca");
-    double *xc = base_malloc(NP * sizeof(double), "pca fold rows");
+    PcaWork pw;  // a fold's rows, covariance or Gram block, variances
+    work_init(&pw, N, P, K, PCA_EIGH, la);
+    double *xc = pw.xc, *w = pw.w, *a = pw.a, *mu = base_malloc(P * sizeof(double), "fold mean");
     double *xo = need_cov ? base_malloc(NP * sizeof(double), "pca rows left out") : NULL;
-    double *a = base_malloc((need_ker && NN > PP ? NN : PP) * sizeof(double), "pca fold Gram");
     double *r = need_ker ? base_malloc(N * sizeof(double), "pca") : NULL;
-    double *u = need_ker ? base_malloc(base_mul(N, K) * sizeof(double), "pca Gram") : NULL;
     for (size_t f = 0; f < F; f++) {
         const size_t nf = n[f];
         ASSERT(K >= 1 && K <= nf && K <= P);
@@ -179,12 +219,12 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
             }
             for (size_t i = 0; i < nf; i++)
                 for (size_t j = 0; j < nf; j++) a[i * nf + j] += rr - r[i] - r[j];
-            from_kernel(&pca[f], a, xc, nf, w, u, la);
+            from_kernel(&pca[f], a, xc, nf, w, pw.u, la);
         }
         finish(&pca[f], w, total, la);
     }
-    free(n), free(rows), free(mean), free(xg), free(G), free(Kall), free(mu), free(w), free(xc), free(xo), free(a);
-    free(r), free(u);
+    work_free(&pw);
+    free(n), free(rows), free(mean), free(xg), free(G), free(Kall), free(mu), free(xo), free(r);
 }
 
 void pca_transform(const Pca *pca, const double *x, size_t N, double *out, const LinalgOps *la) {
