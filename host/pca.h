@@ -15,8 +15,8 @@
  *
  * Shapes: N rows, P features, K components (K <= min(rows used, P)). Ownership: Pca owns its arrays
  * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input). Every product and
- * factorisation goes through the table la (linalg.h) on host arrays; pca_fit_folds allocates its fold buffers once,
- * before the loop over the folds of the exact method.
+ * factorisation goes through the table la (linalg.h); each call allocates one workspace of fits from it, sized
+ * for its largest fold, which every fold reuses (a fold allocates only its own Pca's arrays).
  */
 #ifndef HOST_PCA_H
 #define HOST_PCA_H
