@@ -2,8 +2,10 @@
 # Two builds of the ridge engine on the same problems: are the scores the same, and is the new one as fast?
 #   bench/ridge_compare.sh OLD_RIDGE_BENCH NEW_RIDGE_BENCH [ROUNDS] [-- RIDGE_BENCH_ARGS...]
 # Per round, old then new then new then old (so a drift of the machine's load falls on both alike), each one
-# run of ridge_bench; prints each build's median time over its runs, the ratio new/old, and the largest
-# |r| and |alpha| difference between the builds' outputs (0: identical bit for bit). Default problem:
+# run of ridge_bench; prints each build's median fit time over its runs and the ratio new/old, the same for the
+# processes' CPU seconds (user + system: less sensitive to other jobs on shared cores than the wall time, though
+# data generation and ridge_bench's sgemm yardstick count in it alike for both), and the largest |r| and |alpha|
+# difference between the builds' outputs (0: identical bit for bit). Default problem:
 # --shape 2000,300,4000 --select inner, 2 threads.
 set -euo pipefail
 old=${1:?usage: $0 OLD NEW [ROUNDS] [-- ARGS...]} new=${2:?usage: $0 OLD NEW [ROUNDS] [-- ARGS...]}
@@ -17,8 +19,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/old" "$work/new"
 times_old=() times_new=()
-one() {  # build-name binary -> seconds
-  "$2" "${args[@]}" --reps 1 --out "$work/$1" | sed -n 's/^median \([0-9.]*\) s.*/\1/p'
+TIMEFORMAT='%U %S'
+one() {  # build-name binary -> "fit-seconds cpu-seconds"
+  local fit cpu
+  { cpu=$( { time "$2" "${args[@]}" --reps 1 --out "$work/$1" >"$work/$1.log"; } 2>&1 ); } || return 1
+  fit=$(sed -n 's/^median \([0-9.]*\) s.*/\1/p' "$work/$1.log")
+  echo "$fit $(awk '{print $1 + $2}' <<<"$cpu")"
 }
 for ((i = 0; i < rounds; i++)); do
   times_old+=("$(one old "$old")")
@@ -28,7 +34,9 @@ for ((i = 0; i < rounds; i++)); do
 done
 python3 - "$work" "${times_old[*]}" "${times_new[*]}" <<'EOF'
 import statistics, struct, sys
-work, old, new = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+work = sys.argv[1]
+old_all, new_all = [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+old, new, old_cpu, new_cpu = old_all[0::2], new_all[0::2], old_all[1::2], new_all[1::2]
 def f64(path):
     data = open(path, 'rb').read()
     return struct.unpack('%dd' % (len(data) // 8), data)
@@ -41,6 +49,9 @@ def maxdiff(name):
             d = max(d, abs(x - y) if x == x and y == y else float('inf'))
     return d
 mo, mn = statistics.median(old), statistics.median(new)
-print(f'old median {mo:.3f} s ({len(old)} runs), new median {mn:.3f} s ({len(new)} runs), new/old {mn / mo:.3f}')
+print(f'fit: old median {mo:.3f} s ({len(old)} runs), new median {mn:.3f} s ({len(new)} runs), new/old {mn / mo:.3f}')
+print(f'     old {" ".join(f"{x:.2f}" for x in old)}; new {" ".join(f"{x:.2f}" for x in new)}')
+co, cn = statistics.median(old_cpu), statistics.median(new_cpu)
+print(f'cpu: old median {co:.2f} s, new median {cn:.2f} s, new/old {cn / co:.3f}')
 print(f'max |r diff| {maxdiff("r.f64"):.3g}, max |alpha diff| {maxdiff("alpha.f64"):.3g}')
 EOF
