@@ -69,7 +69,9 @@ typedef struct {
 
 // Every buffer a target batch needs, carved from one allocation of the backend before the batch loop (sized
 // for the largest batch): the feature statistics, the segment products, one split's basis, the scoring's
-// columns and per-thread chunks, the refit. Nothing is allocated per split, per alpha or per fold.
+// columns and per-thread chunks, the refit. Nothing is allocated per split, per alpha or per fold. Sizes: R1
+// the largest basis rank (P primal, up to N dual), RR the largest basis (P^2 or N^2), NR the largest held-out
+// basis (N P explicit, N^2 dual); pieces of forms no split takes are empty.
 typedef struct {
     XStats xs;
     float *D;                          // (n_seg, P, Tb) segment products
@@ -94,7 +96,8 @@ typedef struct {
     float *yh;                         // (N, Tb) predictions of a split
     double *unused;                    // (2 T) the scores a predictions-only pass discards
     double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
-    size_t threads, R1;
+    size_t threads;                    // OpenMP threads with chunk buffers
+    size_t R1;
 } Work;
 
 typedef struct {
