@@ -121,7 +121,7 @@ static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, 
     if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
     int delay0 = 0;
     EncodingSpec e = {NULL, RESAMPLE_SUM, 3, NULL, n, &delay0, 1, 0, p, pca_all, method, NULL, 0, &cv, &rt,
-                      alphas, A, select, 0, memory, 0, 0};
+                      alphas, A, select, 0, memory, 0, 0, &linalg_ops_cpu};
     float *r = base_malloc(5 * t * sizeof(float), "scores");
     EncodingOut o = {r, r + t, r + 2 * t, r + 3 * t, r + 4 * t, NULL, NULL, 0};
     EncodingStats st;
@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
 
     if (layers) {
         double *grid = base_malloc(count * sizeof(double), "alphas");
-        ridge_logspace(grid, lo, hi, count);
+        base_logspace(grid, lo, hi, count);
         run_layers(n, p, t, layers, width, K, grid, count, select, pca_all, method, (size_t)(memory_gib * 1073741824.0),
                    threads);
         free(grid);
@@ -216,8 +216,8 @@ int main(int argc, char **argv) {
     RidgeTargets rt;
     if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
     double *alphas = base_malloc(count * sizeof(double), "alphas");
-    ridge_logspace(alphas, lo, hi, count);
-    RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0)};
+    base_logspace(alphas, lo, hi, count);
+    RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0), &linalg_ops_cpu};
     double *r = base_malloc(t * sizeof(double), "r"), *r2 = base_malloc(t * sizeof(double), "r2");
     double *alpha = base_malloc(t * sizeof(double), "alpha"), *secs = base_malloc(2 * (size_t)reps * sizeof(double), "t");
     double *peaks = secs + reps;

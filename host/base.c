@@ -1,6 +1,7 @@
 #include "host/base.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,10 @@ void base_free_impl(void **p) {
 size_t base_mul(size_t a, size_t b) {
     if (a != 0 && b > SIZE_MAX / a) DIE("this is a bug or an absurd input size", "size overflow: %zu * %zu", a, b);
     return a * b;
+}
+
+void base_logspace(double *x, double lo, double hi, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = pow(10.0, n == 1 ? lo : lo + (hi - lo) * (double)i / (double)(n - 1));
 }
 
 char *base_read_file(const char *path, size_t *len, char *err) {

@@ -75,6 +75,9 @@ void base_free_impl(void **p);
 // a * b, DIE on overflow: sizes of 7B models and 100k electrodes are products of several ints
 size_t base_mul(size_t a, size_t b);
 
+// x (n): log-spaced from 10^lo to 10^hi (n == 1: 10^lo), as the ridge's alpha grids are given
+void base_logspace(double *x, double lo, double hi, size_t n);
+
 // ----------------------------------------------------------------------------
 // time
 

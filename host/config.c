@@ -10,7 +10,6 @@
 #include <yaml.h>
 
 #include "host/base.h"
-#include "host/ridge.h"
 
 // ----------------------------------------------------------------------------
 // the parameter table
@@ -566,7 +565,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (cfg->ridge.alpha_log10_max < cfg->ridge.alpha_log10_min)
             return base_errf(c->err, "%s: ridge.alpha_log10_max is below ridge.alpha_log10_min", c->file);
         cfg->ridge.n_alphas = cfg->ridge.alpha_count;
-        ridge_logspace(cfg->ridge.alphas, cfg->ridge.alpha_log10_min, cfg->ridge.alpha_log10_max, cfg->ridge.n_alphas);
+        base_logspace(cfg->ridge.alphas, cfg->ridge.alpha_log10_min, cfg->ridge.alpha_log10_max, cfg->ridge.n_alphas);
     } else {
         for (size_t i = 1; i < cfg->ridge.n_alphas; i++)
             if (cfg->ridge.alphas[i] <= cfg->ridge.alphas[i - 1])

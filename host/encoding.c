@@ -102,6 +102,7 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     if (e->n_extra > 64) return base_errf(err, "at most 64 extra bands (got %zu)", e->n_extra);
     const size_t V = n_samples(e), T = e->targets->T;
     const int K = e->cv->n_blocks;
+    const LinalgOps *la = e->linalg ? e->linalg : &linalg_ops_cpu;
     double *feat = base_malloc(base_mul(V, C) * sizeof(double), "layer samples");
     if (e->grid) {
         feat_words_to_volumes(feat, x, e->word_time, e->W, C, e->grid, e->resample, e->lanczos_a);
@@ -129,10 +130,10 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
                 memset(in + f * V + e->cv->seg_start[sg], m[sg], e->cv->seg_start[sg + 1] - e->cv->seg_start[sg]);
         }
         Pca *pca = base_malloc(F * sizeof(Pca), "pca");
-        pca_fit_folds(pca, feat, V, C, in, F, k, (PcaMethod)e->pca_method, 1);
+        pca_fit_folds(pca, feat, V, C, in, F, k, (PcaMethod)e->pca_method, 1, la);
         double *red = base_malloc(base_mul(V, k) * sizeof(double), "components");
         for (size_t f = 0; f < F; f++) {
-            pca_transform(&pca[f], feat, V, red);
+            pca_transform(&pca[f], feat, V, red, la);
             pca_free(&pca[f]);
             X[f] = design(e, red, k, V);
         }
@@ -146,8 +147,16 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     bands[0] = c * e->D;
     for (size_t b = 0; b < e->n_extra; b++) bands[1 + b] = e->D;
     double *gammas = e->n_extra ? band_gammas(e, &NG) : NULL;
-    RidgeConfig rc = {e->cv, e->alphas, e->n_alphas, e->select, e->n_extra ? 1 + e->n_extra : 0, bands, NG, gammas,
-                      e->memory_bytes};
+    RidgeConfig rc = {.cv = e->cv,
+                      .alphas = e->alphas,
+                      .n_alphas = e->n_alphas,
+                      .select = e->select,
+                      .n_bands = e->n_extra ? 1 + e->n_extra : 0,
+                      .band_size = bands,
+                      .n_gammas = NG,
+                      .gammas = gammas,
+                      .memory_bytes = e->memory_bytes,
+                      .linalg = la};
     double *r = base_malloc(T * sizeof(double), "r"), *r2 = base_malloc(T * sizeof(double), "r2");
     double *alpha = base_malloc(T * sizeof(double), "alpha");
     float *pred = e->permutations ? base_malloc(base_mul(V, T) * sizeof(float), "predictions") : NULL;
@@ -165,7 +174,7 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     if (rc_fit == 0 && pred) {
         double *p = base_malloc(T * sizeof(double), "p"), *q = base_malloc(T * sizeof(double), "q");
         size_t min_shift = e->null_min_shift ? e->null_min_shift : V / 10;
-        rc_fit = signif_shift_null(p, NULL, pred, e->targets->Y, V, T, e->cv, r, e->permutations, min_shift, err);
+        rc_fit = signif_shift_null(p, NULL, pred, e->targets->Y, V, T, e->cv, r, e->permutations, min_shift, la, err);
         if (rc_fit == 0) {
             stats->n_shifts = signif_shifts(NULL, V, e->permutations, min_shift);
             signif_fdr_bh(q, p, T);

@@ -16,7 +16,8 @@
  *
  * Shapes: W words, C layer width, V samples, T targets, D delays, E extra columns, P design width.
  * Ownership: the spec's arrays are the caller's and read-only, so fits of many layers may run
- * concurrently on one spec. Errors: -1 with err. Stops: 1 when base_stop_signal is set (base.h) before
+ * concurrently on one spec. The PCA, the ridge and the null run on the spec's linear-algebra table
+ * (linalg.h; NULL: the CPU's), each with its own workspace from it. Errors: -1 with err. Stops: 1 when base_stop_signal is set (base.h) before
  * the ridge, between its target batches or before the null; the outputs are then incomplete.
  */
 #ifndef HOST_ENCODING_H
@@ -56,6 +57,7 @@ typedef struct {
     size_t memory_bytes;
     size_t permutations;
     size_t null_min_shift;  // 0 = V / 10
+    const LinalgOps *linalg;  // the backend of the PCA, the ridge and the null (linalg.h); NULL: the CPU's
 } EncodingSpec;
 
 typedef struct {

@@ -130,7 +130,7 @@ HgPlan *hg_plan(size_t N, double fs, const HgOptions *o, char *err) {
     fftwf_complex *X = fftwf_alloc_complex(p->F), *z = fftwf_alloc_complex(p->L), *zt = fftwf_alloc_complex(p->L);
     double *xd = fftw_alloc_real(N);
     fftw_complex *Xd = fftw_alloc_complex(p->F), *zd = fftw_alloc_complex(N);
-#pragma omp critical(fftw_planner)  // FFTW's planners are not thread-safe (host/signif.c plans inside fits)
+#pragma omp critical(fftw_planner)  // FFTW's planners are not thread-safe (the fits plan theirs in host/linalg.c)
     {
         p->fwd = fftwf_plan_dft_r2c_1d((int)N, xr, X, FFTW_ESTIMATE);
         p->band_inv = fftwf_plan_dft_1d((int)p->L, z, zt, FFTW_BACKWARD, FFTW_ESTIMATE);

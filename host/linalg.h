@@ -1,31 +1,86 @@
 /*
- * linalg: the few float64 building blocks the fits share, on OpenBLAS and LAPACKE.
+ * linalg: the table of linear-algebra operations the fits (ridge, PCA, the shift null) are written over,
+ * and its CPU instance on OpenBLAS, LAPACKE and FFTW.
  *
- * Row-major throughout. linalg_eigh returns eigenvalues in descending order with the eigenvectors
- * as the columns of a, sign-fixed so that each vector's largest-magnitude entry is positive (so
- * results are reproducible across BLAS builds). A LAPACK failure is fatal (DIE): it means a NaN
- * slipped through input validation. Nothing here keeps state.
+ * A backend supplies one LinalgOps: its memory (alloc/free, upload/download between host and backend,
+ * copy and memset inside it), the BLAS products, the symmetric eigendecompositions and the two other
+ * factorisations randomized PCA needs, real FFTs for the shift null, and the few element-wise kernels the
+ * fits run on backend memory. Every pointer an op takes is backend memory (from its alloc) unless the op
+ * says host; in the CPU instance both are the same memory, so the fits may also hand it host arrays.
+ * Matrices are row-major with a leading dimension (elements between the starts of two rows).
+ *
+ * Eigendecompositions return eigenvalues in descending order with the eigenvectors as columns, sign-fixed so
+ * that each vector's largest-magnitude entry is positive (results repeat across BLAS builds).
+ * Errors: fatal (DIE) — an allocation that fails, a LAPACK failure (a NaN slipped through input
+ * validation), a dimension beyond the backend's integer range. Threads: the ops keep no state (FFT plans
+ * belong to their caller) and may run concurrently; the CPU products use the OpenBLAS threads the caller set
+ * (host/threads.h).
  */
 #ifndef HOST_LINALG_H
 #define HOST_LINALG_H
 
+#include <complex.h>
 #include <stddef.h>
 
-// a (n, n) symmetric -> eigenvectors in its columns; w (n) eigenvalues, descending
-void linalg_eigh(double *a, double *w, size_t n);
+typedef enum { LINALG_N = 0, LINALG_T = 1 } LinalgTrans;  // op(A) = A or A^T
 
-// the k largest eigenpairs of a (n, n) symmetric (destroyed): w (k) descending, eigenvectors in the columns of
-// v (n, k), signs fixed as above: tridiagonal reduction, MRRR on the wanted index range, back-transformation of k
-// vectors (about half the cost of the full decomposition for k << n).
-void linalg_eigh_top(double *a, double *w, double *v, size_t n, size_t k);
+typedef struct LinalgFft LinalgFft;  // a backend's plans for real transforms of one length (opaque)
 
-// g (P, P) = x^T x for x (N, P), both triangles filled
-void linalg_gram(double *g, const double *x, size_t N, size_t P);
+typedef struct {
+    const char *name;
+    // memory of the backend; alloc DIEs naming the label when it fails, free accepts NULL
+    void *(*alloc)(size_t bytes, const char *label);
+    void (*free)(void *p);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    void (*memset)(void *p, int byte, size_t bytes);
 
-// k (N, N) = x x^T for x (N, P), both triangles filled (the linear kernel of the rows)
-void linalg_kernel(double *k, const double *x, size_t N, size_t P);
+    // C (M, N) = alpha op(A) op(B) + beta C; op(A) (M, K), op(B) (K, N)
+    void (*sgemm)(LinalgTrans ta, LinalgTrans tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+    void (*dgemm)(LinalgTrans ta, LinalgTrans tb, size_t M, size_t N, size_t K, double alpha, const double *A,
+                  size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
+    // y = alpha op(A) x + beta y, A (M, N)
+    void (*dgemv)(LinalgTrans ta, size_t M, size_t N, double alpha, const double *A, size_t lda, const double *x,
+                  double beta, double *y);
+    // C (n, n) = alpha op(A) op(A)^T + beta C, op(A) (n, k): both triangles written (the upper computed, mirrored)
+    void (*dsyrk)(LinalgTrans ta, size_t n, size_t k, double alpha, const double *A, size_t lda, double beta,
+                  double *C, size_t ldc);
+    // A (n, n) += alpha x x^T, both triangles written (the upper updated, mirrored)
+    void (*dsyr)(size_t n, double alpha, const double *x, double *A, size_t lda);
 
-// flip the sign of each column of a (rows, cols) so its largest-magnitude entry is positive
-void linalg_fix_column_signs(double *a, size_t rows, size_t cols);
+    // a (n, n) symmetric -> its eigenvectors in the columns; w (n) the eigenvalues, descending
+    void (*eigh)(double *a, double *w, size_t n);
+    // the k largest eigenpairs of a (n, n) symmetric (destroyed): w (k), eigenvectors in the columns of v (n, k)
+    void (*eigh_top)(double *a, double *w, double *v, size_t n, size_t k);
+    // q (m, l), m >= l, in place: orthonormal columns spanning the same space (thin QR)
+    void (*orthonormalise)(double *q, size_t m, size_t l);
+    // a (m, n), m <= n (destroyed) = U diag(s) Vt: s (m) descending and vt (m, n); U is not formed
+    void (*svd_right)(double *a, double *s, double *vt, size_t m, size_t n);
+
+    // plans for real transforms of length n (created and freed outside parallel loops); a forward transform
+    // of x (n) gives X (n / 2 + 1) bins, the inverse of X (destroyed) gives n times the signal. Buffers from alloc.
+    LinalgFft *(*fft_plan)(size_t n);
+    void (*fft_forward)(const LinalgFft *plan, const double *x, double complex *X);
+    void (*fft_inverse)(const LinalgFft *plan, double complex *X, double *x);
+    void (*fft_free)(LinalgFft *plan);
+
+    // dst (n) = (float)src
+    void (*to_float)(float *dst, const double *src, size_t n);
+    // flip the sign of each column of a (rows, cols) so that its largest-magnitude entry is positive
+    void (*fix_column_signs)(double *a, size_t rows, size_t cols);
+    // the diagonal rescale of ridge: out (R, m) row r = B[r, col[j]] / (lam[r] + alpha[j]); B (R, ldb).
+    // run: col[j] = col[0] + j and alpha[j] = alpha[0] (one multiply by the reciprocal per row)
+    void (*shrink)(float *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                   const double *alpha, size_t m, int run);
+    // the three column sums of a held-out score, over rows r < R and columns j < m, in float64:
+    //   s[j] += c_r u_rj (c NULL: u_rj), s[m + j] += u_rj w_rj, s[2m + j] += u_rj z[r, col[j]]
+    // run: col[j] = col[0] + j. u (R, ldu), w (R, ldw), z (R, ldz); s (3, m) accumulates
+    void (*col_sums)(double *s, const float *u, size_t ldu, const float *w, size_t ldw, const double *c,
+                     const float *z, size_t ldz, const size_t *col, size_t R, size_t m, int run);
+} LinalgOps;
+
+extern const LinalgOps linalg_ops_cpu;
 
 #endif  // HOST_LINALG_H

@@ -1,22 +1,11 @@
 #include "host/pca.h"
 
-#include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/base.h"
 #include "host/linalg.h"
-
-// q (m, l) in place: orthonormal columns spanning the same space (thin QR)
-static void orthonormalise(double *q, size_t m, size_t l) {
-    double *tau = base_malloc(l * sizeof(double), "qr");
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, q, (lapack_int)l, tau);
-    if (info == 0) info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, (lapack_int)l, q, (lapack_int)l, tau);
-    if (info != 0) DIE("the features hold NaN or Inf", "QR failed (info %d) on a %zux%zu matrix", (int)info, m, l);
-    free(tau);
-}
 
 static double gaussian(uint64_t *s) {  // xorshift64* and Box-Muller
     double u[2];
@@ -27,39 +16,68 @@ static double gaussian(uint64_t *s) {  // xorshift64* and Box-Muller
     return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
 }
 
+// The buffers of fits on up to n rows, allocated once from the table: a loop over folds reuses them.
+typedef struct {
+    const LinalgOps *la;
+    double *xc, *w, *a, *u;               // (n, P) centred rows, (max(n, P)) variances, the covariance or Gram, (n, K)
+    double *omega, *Y, *Z, *B, *sv, *vt;  // randomized: (P, l), (n, l), (P, l), (l, P), (l), (l, P)
+} PcaWork;
+
+// oversampled sketch width of a randomized fit on n rows
+static size_t sketch(size_t n, size_t P, size_t K) {
+    size_t m = n < P ? n : P;
+    return K + 10 < m ? K + 10 : m;
+}
+
+static void work_init(PcaWork *pw, size_t n, size_t P, size_t K, PcaMethod method, const LinalgOps *la) {
+    memset(pw, 0, sizeof *pw);
+    pw->la = la;
+    pw->xc = la->alloc(base_mul(n, P) * sizeof(double), "pca centred rows");
+    pw->w = la->alloc((P > n ? P : n) * sizeof(double), "pca variances");
+    if (method == PCA_RANDOMIZED) {
+        const size_t l = sketch(n, P, K), Pl = base_mul(P, l);
+        pw->omega = la->alloc(Pl * sizeof(double), "pca sketch");
+        pw->Y = la->alloc(base_mul(n, l) * sizeof(double), "pca sketch");
+        pw->Z = la->alloc(Pl * sizeof(double), "pca sketch");
+        pw->B = la->alloc(Pl * sizeof(double), "pca projection");
+        pw->sv = la->alloc(l * sizeof(double), "pca singular values");
+        pw->vt = la->alloc(Pl * sizeof(double), "pca singular vectors");
+    } else {
+        const size_t m = P < n ? P : n;  // the covariance (P <= rows) or the Gram (rows < P) of any fit on <= n rows
+        pw->a = la->alloc(base_mul(m, m) * sizeof(double), "pca covariance");
+        pw->u = la->alloc(base_mul(n, K) * sizeof(double), "pca Gram vectors");
+    }
+}
+
+static void work_free(PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    la->free(pw->xc), la->free(pw->w), la->free(pw->a), la->free(pw->u), la->free(pw->omega), la->free(pw->Y);
+    la->free(pw->Z), la->free(pw->B), la->free(pw->sv), la->free(pw->vt);
+}
+
 // components (P, K) and variances w (K) of the centred rows xc (n, P) by randomized SVD
-static void randomized(double *comp, double *w, const double *xc, size_t n, size_t P, size_t K, uint64_t seed) {
-    size_t l = K + 10 < (n < P ? n : P) ? K + 10 : (n < P ? n : P);
-    double *omega = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
-    double *Y = base_malloc(base_mul(n, l) * sizeof(double), "pca sketch");
-    double *Z = base_malloc(base_mul(P, l) * sizeof(double), "pca sketch");
+static void randomized(double *comp, double *w, const double *xc, size_t n, size_t P, size_t K, uint64_t seed,
+                       const PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    const size_t l = sketch(n, P, K);
+    double *omega = pw->omega, *Y = pw->Y, *Z = pw->Z, *B = pw->B, *sv = pw->sv, *vt = pw->vt;
     uint64_t s = seed ? seed : 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < P * l; i++) omega[i] = gaussian(&s);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l, (int)P, 1.0, xc, (int)P, omega, (int)l, 0.0,
-                Y, (int)l);
-    orthonormalise(Y, n, l);
+    la->dgemm(LINALG_N, LINALG_N, n, l, P, 1.0, xc, P, omega, l, 0.0, Y, l);
+    la->orthonormalise(Y, n, l);
     for (int it = 0; it < 4; it++) {  // power iterations sharpen the spectrum's gap
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)l, (int)n, 1.0, xc, (int)P, Y, (int)l, 0.0, Z,
-                    (int)l);
-        orthonormalise(Z, P, l);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l, (int)P, 1.0, xc, (int)P, Z, (int)l, 0.0,
-                    Y, (int)l);
-        orthonormalise(Y, n, l);
+        la->dgemm(LINALG_T, LINALG_N, P, l, n, 1.0, xc, P, Y, l, 0.0, Z, l);
+        la->orthonormalise(Z, P, l);
+        la->dgemm(LINALG_N, LINALG_N, n, l, P, 1.0, xc, P, Z, l, 0.0, Y, l);
+        la->orthonormalise(Y, n, l);
     }
     // B = Q^T xc (l, P) = Ub S Vb^T; the components are Vb's first K rows
-    double *B = base_malloc(base_mul(l, P) * sizeof(double), "pca projection");
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l, (int)P, (int)n, 1.0, Y, (int)l, xc, (int)P, 0.0, B,
-                (int)P);
-    double *sv = base_malloc(l * sizeof(double), "pca"), *vt = base_malloc(base_mul(l, P) * sizeof(double), "pca");
-    double *superb = base_malloc(l * sizeof(double), "pca");
-    lapack_int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'S', (lapack_int)l, (lapack_int)P, B, (lapack_int)P, sv,
-                                     NULL, 1, vt, (lapack_int)P, superb);
-    if (info != 0) DIE("the features hold NaN or Inf", "SVD failed (info %d) on a %zux%zu matrix", (int)info, l, P);
+    la->dgemm(LINALG_T, LINALG_N, l, P, n, 1.0, Y, l, xc, P, 0.0, B, P);
+    la->svd_right(B, sv, vt, l, P);
     for (size_t k = 0; k < K; k++) {
         w[k] = sv[k] * sv[k];
         for (size_t p = 0; p < P; p++) comp[p * K + k] = vt[k * P + p];
     }
-    free(omega), free(Y), free(Z), free(B), free(sv), free(vt), free(superb);
 }
 
 static void pca_init(Pca *pca, size_t P, size_t K) {
@@ -71,26 +89,23 @@ static void pca_init(Pca *pca, size_t P, size_t K) {
 }
 
 // components k = xc^T u_k / sqrt(w_k) from the K leading eigenpairs of the centred kernel a (n, n) (destroyed) of the
-// centred rows xc (n, P)
-static void from_kernel(Pca *pca, double *a, const double *xc, size_t n, double *w) {
+// centred rows xc (n, P); u (n, K) scratch
+static void from_kernel(Pca *pca, double *a, const double *xc, size_t n, double *w, double *u, const LinalgOps *la) {
     const size_t P = pca->P, K = pca->K;
-    double *u = base_malloc(base_mul(n, K) * sizeof(double), "pca Gram");
-    linalg_eigh_top(a, w, u, n, K);
+    la->eigh_top(a, w, u, n, K);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < K; k++) u[i * K + k] /= sqrt(w[k] > 0 ? w[k] : 1.0);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)K, (int)n, 1.0, xc, (int)P, u, (int)K, 0.0,
-                pca->components, (int)K);
-    free(u);
+    la->dgemm(LINALG_T, LINALG_N, P, K, n, 1.0, xc, P, u, K, 0.0, pca->components, K);
 }
 
-static void finish(Pca *pca, const double *w, double total) {
-    linalg_fix_column_signs(pca->components, pca->P, pca->K);
+static void finish(Pca *pca, const double *w, double total, const LinalgOps *la) {
+    la->fix_column_signs(pca->components, pca->P, pca->K);
     for (size_t k = 0; k < pca->K; k++) pca->explained[k] = total > 0 ? (w[k] > 0 ? w[k] : 0) / total : 0;
 }
 
-// (n, P): the rows (NULL: the first n) of x minus their mean, written to mean (P); total: their sum of squares
-static double *centred_rows(const double *x, size_t P, const size_t *rows, size_t n, double *mean, double *total) {
-    double *xc = base_malloc(base_mul(n, P) * sizeof(double), "pca centred rows");
+// xc (n, P): the rows (NULL: the first n) of x minus their mean, written to mean (P); total: their sum of squares
+static void centred_rows(double *xc, const double *x, size_t P, const size_t *rows, size_t n, double *mean,
+                         double *total) {
     for (size_t i = 0; i < n; i++) memcpy(xc + i * P, x + (rows ? rows[i] : i) * P, P * sizeof(double));
     memset(mean, 0, P * sizeof(double));
     for (size_t i = 0; i < n; i++)
@@ -102,36 +117,39 @@ static double *centred_rows(const double *x, size_t P, const size_t *rows, size_
             double v = xc[i * P + p] -= mean[p];
             *total += v * v;
         }
-    return xc;
+}
+
+// one fit on the rows (n; NULL: the first n) of x, in pw's buffers
+static void fit_one(Pca *pca, const double *x, size_t P, const size_t *rows, size_t n, size_t K, PcaMethod method,
+                    uint64_t seed, const PcaWork *pw) {
+    const LinalgOps *la = pw->la;
+    ASSERT(K >= 1 && K <= n && K <= P);
+    pca_init(pca, P, K);
+    double total, *xc = pw->xc, *w = pw->w;
+    centred_rows(xc, x, P, rows, n, pca->mean, &total);
+    if (method == PCA_RANDOMIZED) {
+        randomized(pca->components, w, xc, n, P, K, seed, pw);
+    } else if (P <= n) {
+        la->dsyrk(LINALG_T, P, n, 1.0, xc, P, 0.0, pw->a, P);
+        la->eigh_top(pw->a, w, pca->components, P, K);
+    } else {  // Gram route: xc xc^T = U L U^T
+        la->dsyrk(LINALG_N, n, P, 1.0, xc, P, 0.0, pw->a, n);
+        from_kernel(pca, pw->a, xc, n, w, pw->u, la);
+    }
+    finish(pca, w, total, la);
 }
 
 void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
-             PcaMethod method, uint64_t seed) {
+             PcaMethod method, uint64_t seed, const LinalgOps *la) {
     size_t n = rows ? n_rows : N;
-    ASSERT(K >= 1 && K <= n && K <= P);
-    pca_init(pca, P, K);
-    double total;
-    double *xc = centred_rows(x, P, rows, n, pca->mean, &total);
-    double *w = base_malloc((P > n ? P : n) * sizeof(double), "pca variances");
-    if (method == PCA_RANDOMIZED) {
-        randomized(pca->components, w, xc, n, P, K, seed);
-    } else if (P <= n) {
-        double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
-        linalg_gram(a, xc, n, P);
-        linalg_eigh_top(a, w, pca->components, P, K);
-        free(a);
-    } else {  // Gram route: xc xc^T = U L U^T
-        double *a = base_malloc(base_mul(n, n) * sizeof(double), "pca Gram");
-        linalg_kernel(a, xc, n, P);
-        from_kernel(pca, a, xc, n, w);
-        free(a);
-    }
-    finish(pca, w, total);
-    free(w), free(xc);
+    PcaWork pw;
+    work_init(&pw, n, P, K, method, la);
+    fit_one(pca, x, P, rows, n, K, method, seed, &pw);
+    work_free(&pw);
 }
 
 void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t *in, size_t F, size_t K,
-                   PcaMethod method, uint64_t seed) {
+                   PcaMethod method, uint64_t seed, const LinalgOps *la) {
     size_t *n = base_calloc(F, sizeof(size_t), "fold sizes"), *rows = base_malloc(N * sizeof(size_t), "rows");
     int need_cov = 0, need_ker = 0;
     for (size_t f = 0; f < F; f++) {
@@ -140,22 +158,35 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
         else need_ker = 1;
     }
     if (method == PCA_RANDOMIZED || (need_ker && N > 20000)) {  // nothing to share, or an (N, N) kernel too large
+        size_t most = 0;
+        for (size_t f = 0; f < F; f++) most = n[f] > most ? n[f] : most;
+        PcaWork pw;
+        work_init(&pw, most, P, K, method, la);
         for (size_t f = 0; f < F; f++) {
             size_t m = 0;
             for (size_t i = 0; i < N; i++)
                 if (in[f * N + i]) rows[m++] = i;
-            pca_fit(&pca[f], x, N, P, rows, m, K, method, seed + f);
+            fit_one(&pca[f], x, P, rows, m, K, method, seed + f, &pw);
         }
+        work_free(&pw);
         free(n), free(rows);
         return;
     }
-    // every row centred on the mean of all rows; the Gram (P, P) and/or kernel (N, N) of them, once
+    // every row centred on the mean of all rows; the Gram (P, P) and/or kernel (N, N) of them, once; the folds'
+    // buffers once, for the largest of them
+    const size_t NP = base_mul(N, P), NN = base_mul(N, N), PP = base_mul(P, P);
     double *mean = base_malloc(P * sizeof(double), "pca mean"), unused;
-    double *xg = centred_rows(x, P, NULL, N, mean, &unused);
-    double *G = NULL, *Kall = NULL;
-    if (need_cov) G = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance"), linalg_gram(G, xg, N, P);
-    if (need_ker) Kall = base_malloc(base_mul(N, N) * sizeof(double), "pca kernel"), linalg_kernel(Kall, xg, N, P);
-    double *mu = base_malloc(P * sizeof(double), "fold mean"), *w = base_malloc((P > N ? P : N) * sizeof(double), "pca");
+    double *xg = base_malloc(NP * sizeof(double), "pca centred rows");
+    centred_rows(xg, x, P, NULL, N, mean, &unused);
+    double *G = need_cov ? base_malloc(PP * sizeof(double), "pca covariance") : NULL;
+    double *Kall = need_ker ? base_malloc(NN * sizeof(double), "pca kernel") : NULL;
+    if (G) la->dsyrk(LINALG_T, P, N, 1.0, xg, P, 0.0, G, P);
+    if (Kall) la->dsyrk(LINALG_N, N, P, 1.0, xg, P, 0.0, Kall, N);
+    PcaWork pw;  // a fold's rows, covariance or Gram block, variances
+    work_init(&pw, N, P, K, PCA_EIGH, la);
+    double *xc = pw.xc, *w = pw.w, *a = pw.a, *mu = base_malloc(P * sizeof(double), "fold mean");
+    double *xo = need_cov ? base_malloc(NP * sizeof(double), "pca rows left out") : NULL;
+    double *r = need_ker ? base_malloc(N * sizeof(double), "pca") : NULL;
     for (size_t f = 0; f < F; f++) {
         const size_t nf = n[f];
         ASSERT(K >= 1 && K <= nf && K <= P);
@@ -164,28 +195,22 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
         for (size_t i = 0; i < N; i++)
             if (in[f * N + i]) rows[m++] = i;
         double total;
-        double *xc = centred_rows(xg, P, rows, nf, mu, &total);
+        centred_rows(xc, xg, P, rows, nf, mu, &total);
         for (size_t p = 0; p < P; p++) pca[f].mean[p] = mean[p] + mu[p];
         if (P <= nf) {
             // the fold's centred covariance: G minus the rows it leaves out, minus nf mu mu^T
-            double *a = base_malloc(base_mul(P, P) * sizeof(double), "pca covariance");
-            memcpy(a, G, P * P * sizeof(double));
+            la->copy(a, G, PP * sizeof(double));
             size_t nout = N - nf;
             if (nout) {
-                double *xo = base_malloc(base_mul(nout, P) * sizeof(double), "pca rows left out");
                 for (size_t i = 0, o = 0; i < N; i++)
                     if (!in[f * N + i]) memcpy(xo + (o++) * P, xg + i * P, P * sizeof(double));
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)nout, -1.0, xo, (int)P, 1.0, a, (int)P);
-                free(xo);
+                la->dsyrk(LINALG_T, P, nout, -1.0, xo, P, 1.0, a, P);
             }
-            cblas_dsyr(CblasRowMajor, CblasUpper, (int)P, -(double)nf, mu, 1, a, (int)P);
-            for (size_t i = 0; i < P; i++)
-                for (size_t j = 0; j < i; j++) a[i * P + j] = a[j * P + i];
-            linalg_eigh_top(a, w, pca[f].components, P, K);
-            free(a);
+            la->dsyr(P, -(double)nf, mu, a, P);
+            la->eigh_top(a, w, pca[f].components, P, K);
         } else {
             // the fold's block of the kernel, centred: k_ij - r_i - r_j + r, r_i the row means over the fold
-            double *a = base_malloc(base_mul(nf, nf) * sizeof(double), "pca Gram"), *r = base_calloc(nf, sizeof(double), "pca");
+            memset(r, 0, nf * sizeof(double));
             double rr = 0;
             for (size_t i = 0; i < nf; i++) {
                 for (size_t j = 0; j < nf; j++) r[i] += a[i * nf + j] = Kall[rows[i] * N + rows[j]];
@@ -194,22 +219,20 @@ void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t 
             }
             for (size_t i = 0; i < nf; i++)
                 for (size_t j = 0; j < nf; j++) a[i * nf + j] += rr - r[i] - r[j];
-            from_kernel(&pca[f], a, xc, nf, w);
-            free(a), free(r);
+            from_kernel(&pca[f], a, xc, nf, w, pw.u, la);
         }
-        finish(&pca[f], w, total);
-        free(xc);
+        finish(&pca[f], w, total, la);
     }
-    free(n), free(rows), free(mean), free(xg), free(G), free(Kall), free(mu), free(w);
+    work_free(&pw);
+    free(n), free(rows), free(mean), free(xg), free(G), free(Kall), free(mu), free(xo), free(r);
 }
 
-void pca_transform(const Pca *pca, const double *x, size_t N, double *out) {
+void pca_transform(const Pca *pca, const double *x, size_t N, double *out, const LinalgOps *la) {
     const size_t P = pca->P, K = pca->K;
     double *xc = base_malloc(base_mul(N, P) * sizeof(double), "pca rows");
     for (size_t i = 0; i < N; i++)
         for (size_t p = 0; p < P; p++) xc[i * P + p] = x[i * P + p] - pca->mean[p];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)P, 1.0, xc, (int)P, pca->components,
-                (int)K, 0.0, out, (int)K);
+    la->dgemm(LINALG_N, LINALG_N, N, K, P, 1.0, xc, P, pca->components, K, 0.0, out, K);
     free(xc);
 }
 

@@ -14,13 +14,17 @@
  * fold-wise fits of similar data agree in sign).
  *
  * Shapes: N rows, P features, K components (K <= min(rows used, P)). Ownership: Pca owns its arrays
- * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input).
+ * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input). Every product and
+ * factorisation goes through the table la (linalg.h); each call allocates one workspace of fits from it, sized
+ * for its largest fold, which every fold reuses (a fold allocates only its own Pca's arrays).
  */
 #ifndef HOST_PCA_H
 #define HOST_PCA_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "host/linalg.h"  // defines: LinalgOps
 
 typedef enum { PCA_EIGH = 0, PCA_RANDOMIZED } PcaMethod;
 
@@ -33,15 +37,15 @@ typedef struct {
 
 // rows (n_rows) of x (N, P) to fit on; NULL rows: all N
 void pca_fit(Pca *pca, const double *x, size_t N, size_t P, const size_t *rows, size_t n_rows, size_t K,
-             PcaMethod method, uint64_t seed);
+             PcaMethod method, uint64_t seed, const LinalgOps *la);
 // F fits at once, fit f on the rows i with in[f * N + i] != 0 (outer folds' training samples): equal to F calls
 // of pca_fit, seeds seed + f. The exact method shares the folds' work: one Gram (P, P) of all rows, from which
 // each fold subtracts the rows it leaves out, and/or one kernel (N, N), from which each fold takes its block
 // (computed only for N <= 20,000); the randomized method fits each fold alone.
 void pca_fit_folds(Pca *pca, const double *x, size_t N, size_t P, const uint8_t *in, size_t F, size_t K,
-                   PcaMethod method, uint64_t seed);
+                   PcaMethod method, uint64_t seed, const LinalgOps *la);
 // out (N, K) = (x - mean) components
-void pca_transform(const Pca *pca, const double *x, size_t N, double *out);
+void pca_transform(const Pca *pca, const double *x, size_t N, double *out, const LinalgOps *la);
 void pca_free(Pca *pca);
 
 #endif  // HOST_PCA_H

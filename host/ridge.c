@@ -1,6 +1,5 @@
 #include "host/ridge.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -9,10 +8,6 @@
 #include "host/base.h"
 #include "host/linalg.h"
 #include "host/threads.h"
-
-void ridge_logspace(double *alphas, double lo, double hi, size_t n) {
-    for (size_t i = 0; i < n; i++) alphas[i] = pow(10.0, n == 1 ? lo : lo + (hi - lo) * (double)i / (double)(n - 1));
-}
 
 // ----------------------------------------------------------------------------
 // targets
@@ -54,7 +49,6 @@ void ridge_targets_free(RidgeTargets *rt) {
 // per feature matrix: centred copies and per-segment statistics
 
 typedef struct {
-    size_t N, P, NB;
     float *Xc;      // (N, P) features minus their mean over all samples
     double *Xd;     // (N, P) the same in float64
     double *mean;   // (P) the mean removed
@@ -63,63 +57,171 @@ typedef struct {
     double *G;      // (NB, N, N) per-band kernels X_b X_b^T, when a dual split needs them
 } XStats;
 
+enum { SCORE_CHUNK = 256 };  // columns per chunk: Ba and work, (R, 256) floats each, stay in L2 for R ~ 500
+enum { GRID_CHUNK = 128 };   // targets per chunk of the all-alphas form
+
+// Which forms the splits take, known before any split is fitted; they size the workspace.
+typedef struct {
+    int primal, dual;  // some split is fitted in the primal (dual) form
+    int expl, suff;    // some primal split scores through explicit predictions (sufficient statistics)
+    int pred, weights; // held-out predictions; the all-samples refit
+} Forms;
+
+// Every buffer a target batch needs, carved from one allocation of the backend before the batch loop (sized
+// for the largest batch): the feature statistics, the segment products, one split's basis, the scoring's
+// columns and per-thread chunks, the refit. Nothing is allocated per split, per alpha or per fold. Sizes: R1
+// the largest basis rank (P primal, up to N dual), RR the largest basis (P^2 or N^2), NR the largest held-out
+// basis (N P explicit, N^2 dual); pieces of forms no split takes are empty.
+typedef struct {
+    XStats xs;
+    float *D;                          // (n_seg, P, Tb) segment products
+    uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
+    size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
+    double *lam, *V, *mu, *s;          // (R1), (RR), (P), (P)
+    float *Vf, *B, *tmp;               // (RR), (R1, Tb), (P, Tb)
+    float *A, *Yte;                    // (NR), (N, Tb) explicit predictions
+    double *Ad, *Z;                    // (NR), (N, P)
+    float *Ht, *Pm;                    // (P, P), (P, Tb) sufficient statistics
+    double *Hd, *HV, *mt, *m, *sx;     // (P, P) twice, (P) thrice
+    double *ybar, *sy, *syy;           // (Tb)
+    double *Kr, *ka, *Kte;             // dual: (N, N), (N), (N, N)
+    float *ytr;                        // dual: (N, Tb)
+    size_t *tcol, *rcol, *ridx;        // (A Tb) columns of a scoring
+    double *acol, *racol, *sums;       // (A Tb), (A Tb), (3, 2 A Tb)
+    uint8_t *redo;                     // (A Tb)
+    size_t *block, *block_end;         // (P) ties of the all-alphas form
+    double *M, *E, *grid_chunk;        // (P, P), (A, 2P), (threads, 8 P + 4 A) GRID_CHUNK
+    float *col_chunk;                  // (threads, R1 + max(N, R1)) SCORE_CHUNK
+    double *col_acc;                   // (threads, 3 SCORE_CHUNK)
+    float *yh;                         // (N, Tb) predictions of a split
+    double *unused;                    // (2 T) the scores a predictions-only pass discards
+    double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
+    size_t threads;                    // OpenMP threads with chunk buffers
+    size_t R1;
+} Work;
+
 typedef struct {
     const RidgeConfig *cfg;
     const RidgeTargets *Y;
     const CvPlan *cv;
+    const LinalgOps *la;
     size_t N, P, T, K, A, NB, NG;
     size_t *band_of;     // (P) band of each feature
     double *gamma;       // (NG, NB) candidates (all ones when none given)
     RidgeStats *stats;
+    Work *w;
 } Ctx;
+
+// a bump allocator over one block; with no block it only measures
+typedef struct {
+    char *base;
+    size_t off;
+} Arena;
+
+static void *take(Arena *a, size_t n, size_t size) {
+    size_t bytes = base_mul(n, size);
+    void *p = a->base && bytes ? a->base + a->off : NULL;
+    a->off += (bytes + 63) / 64 * 64;  // 64-byte pieces: cache lines, and FFTW's and the vector units' alignment
+    return p;
+}
+
+static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
+
+// the workspace's pieces for batches of up to Tb targets (pointers NULL while a->base is NULL)
+static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t Tb) {
+    const size_t N = c->N, P = c->P, A = c->A, S = c->cv->n_seg, NN = base_mul(N, N);
+    const size_t R1 = max2(f->primal ? P : 0, f->dual ? N : 0), nth = w->threads;
+    const size_t RR = max2(f->primal ? base_mul(P, P) : 0, f->dual ? NN : 0);
+    const size_t NR = max2(f->expl ? base_mul(N, P) : 0, f->dual ? NN : 0), ATb = base_mul(A, Tb);
+    w->R1 = R1;
+    const size_t PP = f->suff ? base_mul(P, P) : 0, Ps = f->suff ? P : 0;
+    const size_t Nte = f->expl || f->dual ? base_mul(N, Tb) : 0, Nd = f->dual ? N : 0, NNd = f->dual ? NN : 0;
+    // the feature matrix's statistics; the batch's segment products; the masks and samples of two splits
+    XStats *xs = &w->xs;
+    xs->Xc = take(a, base_mul(N, P), sizeof(float)), xs->Xd = take(a, base_mul(N, P), sizeof(double));
+    xs->mean = take(a, P, sizeof(double)), xs->seg_sx = take(a, base_mul(S, P), sizeof(double));
+    xs->seg_H = take(a, f->primal ? base_mul(S, base_mul(P, P)) : 0, sizeof(double));
+    xs->G = take(a, base_mul(c->NB, NNd), sizeof(double));
+    w->D = take(a, f->primal ? base_mul(S, base_mul(P, Tb)) : 0, sizeof(float));
+    w->mask_out = take(a, 2 * S + 1, 1), w->mask_in = take(a, 2 * S + 1, 1);
+    w->rows_tr = take(a, N, sizeof(size_t)), w->rows_te = take(a, N, sizeof(size_t));
+    // a split's basis: both forms, explicit predictions, sufficient statistics, the dual's kernels
+    w->lam = take(a, R1, sizeof(double)), w->V = take(a, RR, sizeof(double)), w->Vf = take(a, RR, sizeof(float));
+    w->mu = take(a, P, sizeof(double)), w->s = take(a, P, sizeof(double));
+    w->B = take(a, base_mul(R1, Tb), sizeof(float)), w->tmp = take(a, f->primal ? base_mul(P, Tb) : 0, sizeof(float));
+    w->A = take(a, NR, sizeof(float)), w->Ad = take(a, NR, sizeof(double)), w->Yte = take(a, Nte, sizeof(float));
+    w->Z = take(a, f->expl ? base_mul(N, P) : 0, sizeof(double));
+    w->Ht = take(a, PP, sizeof(float)), w->Hd = take(a, PP, sizeof(double)), w->HV = take(a, PP, sizeof(double));
+    w->Pm = take(a, f->suff ? base_mul(P, Tb) : 0, sizeof(float));
+    w->mt = take(a, Ps, sizeof(double)), w->m = take(a, Ps, sizeof(double)), w->sx = take(a, Ps, sizeof(double));
+    w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double)), w->syy = take(a, Tb, sizeof(double));
+    w->Kr = take(a, NNd, sizeof(double)), w->ka = take(a, Nd, sizeof(double)), w->Kte = take(a, NNd, sizeof(double));
+    w->ytr = take(a, f->dual ? base_mul(N, Tb) : 0, sizeof(float));
+    // the scoring's columns, the all-alphas form, the per-thread chunks
+    w->tcol = take(a, ATb, sizeof(size_t)), w->rcol = take(a, ATb, sizeof(size_t));
+    w->ridx = take(a, ATb, sizeof(size_t)), w->redo = take(a, ATb, 1);
+    w->acol = take(a, ATb, sizeof(double)), w->racol = take(a, ATb, sizeof(double));
+    w->sums = take(a, base_mul(6, ATb), sizeof(double));
+    w->block = take(a, Ps, sizeof(size_t)), w->block_end = take(a, Ps, sizeof(size_t));
+    w->M = take(a, PP, sizeof(double)), w->E = take(a, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
+    w->grid_chunk = take(a, f->suff ? base_mul(nth, (8 * P + 4 * A) * GRID_CHUNK) : 0, sizeof(double));
+    w->col_chunk = take(a, base_mul(nth, (R1 + max2(N, R1)) * SCORE_CHUNK), sizeof(float));
+    w->col_acc = take(a, base_mul(nth, 3 * SCORE_CHUNK), sizeof(double));
+    // predictions; the refit
+    w->yh = take(a, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
+    w->unused = take(a, f->pred ? 2 * c->T : 0, sizeof(double));
+    w->Ba = take(a, f->weights ? base_mul(R1, Tb) : 0, sizeof(double));
+    w->W = take(a, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
+    w->coef = take(a, f->weights && f->dual ? base_mul(R1, Tb) : 0, sizeof(double));
+}
+
+// One allocation from the backend for batches of up to Tb targets; returns the block (la->free releases it).
+static void *work_create(Work *w, const Ctx *c, const Forms *f, size_t Tb) {
+    memset(w, 0, sizeof *w);
+    w->threads = (size_t)omp_get_max_threads();
+    Arena a = {NULL, 0};
+    work_layout(w, &a, c, f, Tb);
+    c->stats->work_bytes = a.off;
+    a.base = c->la->alloc(a.off, "ridge workspace");
+    a.off = 0;
+    work_layout(w, &a, c, f, Tb);
+    return a.base;
+}
 
 static double flops_eigh(size_t n) { return 9.0 * (double)n * (double)n * (double)n; }
 
-static void xstats_init(XStats *xs, const Ctx *c, const float *X, int need_primal, int need_dual) {
+static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f) {
     const size_t N = c->N, P = c->P;
-    memset(xs, 0, sizeof *xs);
-    xs->N = N, xs->P = P, xs->NB = c->NB;
-    xs->mean = base_calloc(P, sizeof(double), "feature means");
+    const LinalgOps *la = c->la;
+    memset(xs->mean, 0, P * sizeof(double));
     for (size_t i = 0; i < N; i++)
         for (size_t p = 0; p < P; p++) xs->mean[p] += X[i * P + p];
     for (size_t p = 0; p < P; p++) xs->mean[p] /= (double)N;
-    xs->Xd = base_malloc(base_mul(N, P) * sizeof(double), "centred features");
-    xs->Xc = base_malloc(base_mul(N, P) * sizeof(float), "centred features");
     for (size_t i = 0; i < N; i++)
         for (size_t p = 0; p < P; p++) {
             xs->Xd[i * P + p] = X[i * P + p] - xs->mean[p];
             xs->Xc[i * P + p] = (float)xs->Xd[i * P + p];
         }
     const CvPlan *cv = c->cv;
-    xs->seg_sx = base_calloc(base_mul(cv->n_seg, P), sizeof(double), "segment sums");
+    memset(xs->seg_sx, 0, cv->n_seg * P * sizeof(double));
     for (size_t s = 0; s < cv->n_seg; s++)
         for (size_t i = cv->seg_start[s]; i < cv->seg_start[s + 1]; i++)
             for (size_t p = 0; p < P; p++) xs->seg_sx[s * P + p] += xs->Xd[i * P + p];
-    if (need_primal) {
-        xs->seg_H = base_malloc(base_mul(cv->n_seg, base_mul(P, P)) * sizeof(double), "segment Grams");
+    if (f->primal) {
         for (size_t s = 0; s < cv->n_seg; s++) {
             size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
-            linalg_gram(xs->seg_H + s * P * P, xs->Xd + a * P, len, P);
+            la->dsyrk(LINALG_T, P, len, 1.0, xs->Xd + a * P, P, 0.0, xs->seg_H + s * P * P, P);
             c->stats->flops += (double)len * (double)P * (double)P;
         }
     }
-    if (need_dual) {
-        xs->G = base_malloc(base_mul(c->NB, base_mul(N, N)) * sizeof(double), "kernels");
+    if (f->dual) {
         for (size_t b = 0, p0 = 0; b < c->NB; b++) {
             size_t w = c->cfg->n_bands > 1 ? c->cfg->band_size[b] : P;
-            double *g = xs->G + b * N * N;
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)N, (int)w, 1.0, xs->Xd + p0, (int)P, 0.0, g, (int)N);
-            for (size_t i = 0; i < N; i++)
-                for (size_t j = 0; j < i; j++) g[i * N + j] = g[j * N + i];
+            la->dsyrk(LINALG_N, N, w, 1.0, xs->Xd + p0, P, 0.0, xs->G + b * N * N, N);
             c->stats->flops += (double)N * (double)N * (double)w;
             p0 += w;
         }
     }
-}
-
-static void xstats_free(XStats *xs) {
-    free(xs->Xc), free(xs->Xd), free(xs->mean), free(xs->seg_sx), free(xs->seg_H), free(xs->G);
-    memset(xs, 0, sizeof *xs);
 }
 
 // D (n_seg, P, Tb) = X_s^T Y_s over targets [t0, t0 + Tb): the one pass over Y of a batch
@@ -128,8 +230,8 @@ static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t t0
     const size_t P = c->P, T = c->T;
     for (size_t s = 0; s < cv->n_seg; s++) {
         size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)Tb, (int)len, 1.0f, xs->Xc + a * P, (int)P,
-                    c->Y->Y + a * T + t0, (int)T, 0.0f, D + s * P * Tb, (int)Tb);
+        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->Y->Y + a * T + t0, T, 0.0f,
+                     D + s * P * Tb, Tb);
     }
     c->stats->flops += 2.0 * (double)c->N * (double)P * (double)Tb;
 }
@@ -142,13 +244,13 @@ typedef struct {
     size_t n_tr, n_te;
 } Split;
 
+// A split's basis: views of the workspace, valid until the next basis is built.
 typedef struct {
     int dual, expl;       // dual form; explicit predictions (else sufficient statistics)
     size_t R, n_te, Tb;
     double *lam;          // (R)
     double *V;            // primal (P, R) eigenvectors; dual (n_tr, R)
     double *mu;           // (P) training means of the centred features (primal)
-    size_t *rows_tr;      // dual: training samples
     float *B;             // (R, Tb)
     float *A;             // expl: (n_te, R) held-out samples in the eigenbasis
     float *Yte;           // expl: (n_te, Tb) held-out targets
@@ -159,32 +261,21 @@ typedef struct {
     double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares
 } Basis;
 
-static void basis_free(Basis *b) {
-    free(b->lam), free(b->V), free(b->mu), free(b->rows_tr), free(b->B), free(b->A), free(b->Yte), free(b->Ht), free(b->Hd);
-    free(b->mt), free(b->Pm), free(b->ybar), free(b->sy), free(b->syy);
-    memset(b, 0, sizeof *b);
-}
-
-static size_t *split_rows(const CvPlan *cv, const uint8_t *mask, size_t n) {
-    size_t *rows = base_malloc((n ? n : 1) * sizeof(size_t), "split rows"), k = 0;
+// rows (n): the samples of the masked segments
+static void split_rows(size_t *rows, const CvPlan *cv, const uint8_t *mask) {
+    size_t k = 0;
     for (size_t s = 0; s < cv->n_seg; s++)
         if (mask[s])
             for (size_t i = cv->seg_start[s]; i < cv->seg_start[s + 1]; i++) rows[k++] = i;
-    return rows;
-}
-
-static float *to_float(const double *x, size_t n) {
-    float *f = base_malloc((n ? n : 1) * sizeof(float), "float copy");
-    for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
-    return f;
 }
 
 // the targets' training mean and held-out sums over [t0, t0 + Tb)
 static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0, size_t Tb) {
     const size_t T = c->T;
-    b->ybar = base_calloc(Tb, sizeof(double), "target means");
-    b->sy = base_calloc(Tb, sizeof(double), "target sums");
-    b->syy = base_calloc(Tb, sizeof(double), "target sums");
+    b->ybar = c->w->ybar, b->sy = c->w->sy, b->syy = c->w->syy;
+    memset(b->ybar, 0, Tb * sizeof(double));
+    memset(b->sy, 0, Tb * sizeof(double));
+    memset(b->syy, 0, Tb * sizeof(double));
     for (size_t s = 0; s < c->cv->n_seg; s++) {
         const double *sum = c->Y->seg_sum + s * T + t0, *sq = c->Y->seg_sumsq + s * T + t0;
         for (size_t t = 0; t < Tb; t++) {
@@ -195,10 +286,9 @@ static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0
     for (size_t t = 0; t < Tb; t++) b->ybar[t] /= (double)sp->n_tr;
 }
 
-static float *gather_targets(const Ctx *c, const size_t *rows, size_t n, size_t t0, size_t Tb) {
-    float *y = base_malloc(base_mul(n ? n : 1, Tb) * sizeof(float), "split targets");
+// y (n, Tb): the targets [t0, t0 + Tb) of the samples rows (n)
+static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t t0, size_t Tb) {
     for (size_t i = 0; i < n; i++) memcpy(y + i * Tb, c->Y->Y + rows[i] * c->T + t0, Tb * sizeof(float));
-    return y;
 }
 
 // out (P, Tb) = S (sum of the masked segments' D - mu ysum^T), ysum = y_scale * y: the split's products of
@@ -225,12 +315,15 @@ static void sum_segments(float *out, const float *D, const uint8_t *mask, size_t
 static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *s, const float *D,
                          size_t t0, size_t Tb, int explicit_pred) {
     const CvPlan *cv = c->cv;
+    const LinalgOps *la = c->la;
+    Work *w = c->w;
     const size_t P = c->P, NS = cv->n_seg;
     memset(b, 0, sizeof *b);
     b->R = P, b->n_te = sp->n_te, b->Tb = Tb;
     basis_target_sums(b, c, sp, t0, Tb);
-    double *mu = b->mu = base_calloc(P, sizeof(double), "training means");
-    double *G = b->V = base_calloc(base_mul(P, P), sizeof(double), "training Gram");
+    double *mu = b->mu = w->mu, *G = b->V = w->V;
+    memset(mu, 0, P * sizeof(double));
+    memset(G, 0, P * P * sizeof(double));
     for (size_t g = 0; g < NS; g++)
         if (sp->tr[g]) {
             const double *H = xs->seg_H + g * P * P, *sx = xs->seg_sx + g * P;
@@ -240,38 +333,40 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
     for (size_t p = 0; p < P; p++) mu[p] /= (double)sp->n_tr;
     for (size_t i = 0; i < P; i++)
         for (size_t j = 0; j < P; j++) G[i * P + j] = (G[i * P + j] - (double)sp->n_tr * mu[i] * mu[j]) * s[i] * s[j];
-    b->lam = base_malloc(P * sizeof(double), "eigenvalues");
-    linalg_eigh(G, b->lam, P);  // G now holds V
+    b->lam = w->lam;
+    la->eigh(G, b->lam, P);  // G now holds V
     c->stats->flops += flops_eigh(P);
     for (size_t i = 0; i < P; i++)
         if (b->lam[i] < 0) b->lam[i] = 0;  // rounding below zero on a positive semi-definite matrix
-    float *Vf = to_float(b->V, P * P);
+    float *Vf = w->Vf;
+    la->to_float(Vf, b->V, P * P);
 
     // B = V^T (S (C_tr - mu sy_tr^T)), C_tr = sum of the training segments' D
-    float *tmp = base_malloc(base_mul(P, Tb) * sizeof(float), "split products");
+    float *tmp = w->tmp;
     sum_segments(tmp, D, sp->tr, NS, P, Tb, mu, b->ybar, (double)sp->n_tr, s);
-    b->B = base_malloc(base_mul(P, Tb) * sizeof(float), "projected targets");
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)Tb, (int)P, 1.0f, Vf, (int)P, tmp, (int)Tb, 0.0f,
-                b->B, (int)Tb);
+    b->B = w->B;
+    la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
 
     if (sp->te && sp->n_te > 0 && (explicit_pred || sp->n_te < P)) {
         // explicit (the cheaper way when fewer samples are held out than there are features): A = (X_te - mu) S V
         b->expl = 1;
-        size_t *rows = split_rows(cv, sp->te, sp->n_te);
-        double *Z = base_malloc(base_mul(sp->n_te, P) * sizeof(double), "held-out features");
+        size_t *rows = w->rows_te;
+        split_rows(rows, cv, sp->te);
+        double *Z = w->Z, *Ad = w->Ad;
         for (size_t i = 0; i < sp->n_te; i++)
             for (size_t p = 0; p < P; p++) Z[i * P + p] = (xs->Xd[rows[i] * P + p] - mu[p]) * s[p];
-        double *Ad = base_malloc(base_mul(sp->n_te, P) * sizeof(double), "held-out basis");
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sp->n_te, (int)P, (int)P, 1.0, Z, (int)P, b->V,
-                    (int)P, 0.0, Ad, (int)P);
+        la->dgemm(LINALG_N, LINALG_N, sp->n_te, P, P, 1.0, Z, P, b->V, P, 0.0, Ad, P);
         c->stats->flops += 2.0 * (double)sp->n_te * (double)P * (double)P;
-        b->A = to_float(Ad, sp->n_te * P);
-        b->Yte = gather_targets(c, rows, sp->n_te, t0, Tb);
-        free(Ad), free(Z), free(rows);
+        b->A = w->A;
+        la->to_float(b->A, Ad, sp->n_te * P);
+        b->Yte = w->Yte;
+        gather_targets(b->Yte, c, rows, sp->n_te, t0, Tb);
     } else if (sp->te && sp->n_te > 0) {
         // sufficient statistics of the held-out samples, centred on the training means
-        double *Hc = base_calloc(base_mul(P, P), sizeof(double), "held-out Gram"), *sx = base_calloc(P, sizeof(double), "sums");
+        double *Hc = w->Hd, *sx = w->sx;
+        memset(Hc, 0, P * P * sizeof(double));
+        memset(sx, 0, P * sizeof(double));
         for (size_t g = 0; g < NS; g++)
             if (sp->te[g]) {
                 const double *H = xs->seg_H + g * P * P, *sg = xs->seg_sx + g * P;
@@ -282,46 +377,46 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         for (size_t i = 0; i < P; i++)
             for (size_t j = 0; j < P; j++)
                 Hc[i * P + j] = (Hc[i * P + j] - mu[i] * sx[j] - sx[i] * mu[j] + n * mu[i] * mu[j]) * s[i] * s[j];
-        double *m = base_malloc(P * sizeof(double), "held-out sums");
+        double *m = w->m;
         for (size_t p = 0; p < P; p++) m[p] = (sx[p] - n * mu[p]) * s[p];
         sum_segments(tmp, D, sp->te, NS, P, Tb, mu, b->sy, 1.0, s);
-        b->Pm = base_malloc(base_mul(P, Tb) * sizeof(float), "held-out products");
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)Tb, (int)P, 1.0f, Vf, (int)P, tmp, (int)Tb,
-                    0.0f, b->Pm, (int)Tb);
+        b->Pm = w->Pm;
+        la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->Pm, Tb);
         // Ht = V^T Hc V, mt = V^T m
-        double *HV = base_malloc(base_mul(P, P) * sizeof(double), "held-out Gram");
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)P, (int)P, 1.0, Hc, (int)P, b->V, (int)P,
-                    0.0, HV, (int)P);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)P, (int)P, 1.0, b->V, (int)P, HV, (int)P, 0.0,
-                    Hc, (int)P);
-        b->Ht = to_float(Hc, P * P);
-        b->mt = base_malloc(P * sizeof(double), "held-out sums");
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, b->V, (int)P, m, 1, 0.0, b->mt, 1);
+        double *HV = w->HV;
+        la->dgemm(LINALG_N, LINALG_N, P, P, P, 1.0, Hc, P, b->V, P, 0.0, HV, P);
+        la->dgemm(LINALG_T, LINALG_N, P, P, P, 1.0, b->V, P, HV, P, 0.0, Hc, P);
+        b->Ht = w->Ht;
+        la->to_float(b->Ht, Hc, P * P);
+        b->mt = w->mt;
+        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, m, 0.0, b->mt);
         c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb + 4.0 * (double)P * (double)P * (double)P;
         b->Hd = Hc;
-        free(HV), free(m), free(sx);
     }
-    free(tmp), free(Vf);
 }
 
 // dual: the centred training kernel sum_b gamma_b X_b X_b^T, diagonalised
 static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *gamma, size_t t0,
                        size_t Tb) {
+    const LinalgOps *la = c->la;
+    Work *w = c->w;
     const size_t N = c->N, n_tr = sp->n_tr, n_te = sp->te ? sp->n_te : 0;
     memset(b, 0, sizeof *b);
     b->dual = 1, b->expl = 1, b->R = n_tr, b->n_te = n_te, b->Tb = Tb;
     basis_target_sums(b, c, sp, t0, Tb);
-    size_t *tr = b->rows_tr = split_rows(c->cv, sp->tr, n_tr);
-    size_t *te = sp->te ? split_rows(c->cv, sp->te, n_te) : NULL;
+    size_t *tr = w->rows_tr, *te = w->rows_te;
+    split_rows(tr, c->cv, sp->tr);
+    if (n_te) split_rows(te, c->cv, sp->te);
     // kernel rows of every sample against the training samples, then centring in feature space:
     // (x_i - mu)(x_j - mu)^T = k_ij - a_i - a_j + cc, a_i the mean of k_i. over training j
-    double *Kr = base_calloc(base_mul(N, n_tr), sizeof(double), "kernel rows");
+    double *Kr = w->Kr;
+    memset(Kr, 0, N * n_tr * sizeof(double));
     for (size_t bd = 0; bd < c->NB; bd++) {
         const double *g = xs->G + bd * N * N;
         for (size_t i = 0; i < N; i++)
             for (size_t j = 0; j < n_tr; j++) Kr[i * n_tr + j] += gamma[bd] * g[i * N + tr[j]];
     }
-    double *a = base_malloc(N * sizeof(double), "kernel means"), cc = 0;
+    double *a = w->ka, cc = 0;
     for (size_t i = 0; i < N; i++) {
         double sum = 0;
         for (size_t j = 0; j < n_tr; j++) sum += Kr[i * n_tr + j];
@@ -329,35 +424,33 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     }
     for (size_t j = 0; j < n_tr; j++) cc += a[tr[j]];
     cc /= (double)n_tr;
-    double *U = b->V = base_malloc(base_mul(n_tr, n_tr) * sizeof(double), "training kernel");
+    double *U = b->V = w->V;
     for (size_t i = 0; i < n_tr; i++)
         for (size_t j = 0; j < n_tr; j++) U[i * n_tr + j] = Kr[tr[i] * n_tr + j] - a[tr[i]] - a[tr[j]] + cc;
-    b->lam = base_malloc(n_tr * sizeof(double), "eigenvalues");
-    linalg_eigh(U, b->lam, n_tr);
+    b->lam = w->lam;
+    la->eigh(U, b->lam, n_tr);
     c->stats->flops += flops_eigh(n_tr);
     for (size_t i = 0; i < n_tr; i++)
         if (b->lam[i] < 0) b->lam[i] = 0;
-    float *Uf = to_float(U, n_tr * n_tr);
-    float *ytr = gather_targets(c, tr, n_tr, t0, Tb);
+    float *Uf = w->Vf, *ytr = w->ytr;
+    la->to_float(Uf, U, n_tr * n_tr);
+    gather_targets(ytr, c, tr, n_tr, t0, Tb);
     for (size_t i = 0; i < n_tr; i++)
         for (size_t t = 0; t < Tb; t++) ytr[i * Tb + t] -= (float)b->ybar[t];
-    b->B = base_malloc(base_mul(n_tr, Tb) * sizeof(float), "projected targets");
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_tr, (int)Tb, (int)n_tr, 1.0f, Uf, (int)n_tr, ytr, (int)Tb,
-                0.0f, b->B, (int)Tb);
+    b->B = w->B;
+    la->sgemm(LINALG_T, LINALG_N, n_tr, Tb, n_tr, 1.0f, Uf, n_tr, ytr, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)n_tr * (double)n_tr * (double)Tb;
     if (n_te) {
-        double *Kte = base_malloc(base_mul(n_te, n_tr) * sizeof(double), "held-out kernel");
+        double *Kte = w->Kte, *Ad = w->Ad;
         for (size_t i = 0; i < n_te; i++)
             for (size_t j = 0; j < n_tr; j++) Kte[i * n_tr + j] = Kr[te[i] * n_tr + j] - a[te[i]] - a[tr[j]] + cc;
-        double *Ad = base_malloc(base_mul(n_te, n_tr) * sizeof(double), "held-out basis");
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_te, (int)n_tr, (int)n_tr, 1.0, Kte, (int)n_tr, U,
-                    (int)n_tr, 0.0, Ad, (int)n_tr);
+        la->dgemm(LINALG_N, LINALG_N, n_te, n_tr, n_tr, 1.0, Kte, n_tr, U, n_tr, 0.0, Ad, n_tr);
         c->stats->flops += 2.0 * (double)n_te * (double)n_tr * (double)n_tr;
-        b->A = to_float(Ad, n_te * n_tr);
-        b->Yte = gather_targets(c, te, n_te, t0, Tb);
-        free(Ad), free(Kte);
+        b->A = w->A;
+        la->to_float(b->A, Ad, n_te * n_tr);
+        b->Yte = w->Yte;
+        gather_targets(b->Yte, c, te, n_te, t0, Tb);
     }
-    free(ytr), free(Uf), free(a), free(Kr), free(te);
 }
 
 // ----------------------------------------------------------------------------
@@ -370,86 +463,47 @@ typedef struct {
 // The sums of columns [j0, j0 + m) from their scaled targets Ba (R, m) = B[:, tcol] / (lam + acol): through the
 // held-out samples' basis (explicit; predictions (n_te, m) into yh, row stride ld) or through the sufficient
 // statistics (work (R, m) = Ht Ba). run: the chunk's targets are consecutive and share one alpha, so every
-// loop reads contiguous memory. Cloned per instruction set: these loops are a sixth of a fit's time.
-__attribute__((target_clones("default", "avx2", "avx512f"))) static void score_chunk(
-    const Basis *b, const size_t *tcol, const double *acol, size_t j0, size_t m, int run, ColSums *cs, float *Ba,
-    float *work, double *acc, float *yh, size_t ld) {
-    const size_t R = b->R, Tb = b->Tb, tr0 = tcol[j0];
-    const size_t *tc = tcol + j0;
-    for (size_t r = 0; r < R; r++) {
-        const float *Br = b->B + r * Tb;
-        float *ba = Ba + r * m;
-        if (run) {
-            const float inv = (float)(1.0 / (b->lam[r] + acol[j0]));
-            for (size_t j = 0; j < m; j++) ba[j] = Br[tr0 + j] * inv;
-        } else {
-            for (size_t j = 0; j < m; j++) ba[j] = (float)(Br[tc[j]] / (b->lam[r] + acol[j0 + j]));
-        }
-    }
-    double *s1 = acc, *s2 = acc + m, *s3 = acc + 2 * m;
+// loop reads contiguous memory.
+static void score_chunk(const Basis *b, const LinalgOps *la, const size_t *tcol, const double *acol, size_t j0,
+                        size_t m, int run, ColSums *cs, float *Ba, float *work, double *acc, float *yh, size_t ld) {
+    const size_t R = b->R, Tb = b->Tb;
+    la->shrink(Ba, b->B, Tb, b->lam, R, tcol + j0, acol + j0, m, run);
     memset(acc, 0, 3 * m * sizeof(double));
     if (b->expl) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b->n_te, (int)m, (int)R, 1.0f, b->A, (int)R, Ba,
-                    (int)m, 0.0f, yh, (int)ld);
-        for (size_t i = 0; i < b->n_te; i++) {
-            const float *yi = yh + i * ld, *ti = b->Yte + i * Tb;
-            if (run) {
-                for (size_t j = 0; j < m; j++) {
-                    double v = yi[j];
-                    s1[j] += v, s2[j] += v * v, s3[j] += v * ti[tr0 + j];
-                }
-            } else {
-                for (size_t j = 0; j < m; j++) {
-                    double v = yi[j];
-                    s1[j] += v, s2[j] += v * v, s3[j] += v * ti[tc[j]];
-                }
-            }
-        }
+        la->sgemm(LINALG_N, LINALG_N, b->n_te, m, R, 1.0f, b->A, R, Ba, m, 0.0f, yh, ld);
+        la->col_sums(acc, yh, ld, yh, ld, NULL, b->Yte, Tb, tcol + j0, b->n_te, m, run);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)R, 1.0f, b->Ht, (int)R, Ba, (int)m,
-                    0.0f, work, (int)m);
-        for (size_t r = 0; r < R; r++) {
-            const float *br = Ba + r * m, *wr = work + r * m, *pr = b->Pm + r * Tb;
-            const double mt = b->mt[r];
-            if (run) {
-                for (size_t j = 0; j < m; j++) {
-                    double v = br[j];
-                    s1[j] += mt * v, s2[j] += v * wr[j], s3[j] += v * pr[tr0 + j];
-                }
-            } else {
-                for (size_t j = 0; j < m; j++) {
-                    double v = br[j];
-                    s1[j] += mt * v, s2[j] += v * wr[j], s3[j] += v * pr[tc[j]];
-                }
-            }
-        }
+        la->sgemm(LINALG_N, LINALG_N, R, m, R, 1.0f, b->Ht, R, Ba, m, 0.0f, work, m);
+        la->col_sums(acc, Ba, m, work, m, b->mt, b->Pm, Tb, tcol + j0, R, m, run);
     }
-    for (size_t j = 0; j < m; j++) cs->s1[j0 + j] = s1[j], cs->s2[j0 + j] = s2[j], cs->s3[j0 + j] = s3[j];
+    for (size_t j = 0; j < m; j++) cs->s1[j0 + j] = acc[j], cs->s2[j0 + j] = acc[m + j], cs->s3[j0 + j] = acc[2 * m + j];
 }
-
-enum { SCORE_CHUNK = 256 };  // columns per chunk: Ba and work, (R, 256) floats each, stay in L2 for R ~ 500
 
 // Columns (target tcol[j], alpha acol[j]), j < n, scored on the split's held-out samples: the sums, and with
 // pred the predictions (n_te, n). block > 0: the columns come in blocks of `block` consecutive targets with
 // one alpha each. Chunks of columns (never across blocks) run on OpenMP threads, each with single-threaded
-// BLAS, so one pool of threads works and each chunk's buffers stay in cache.
+// BLAS and its own chunk buffers of the workspace, so one pool of threads works and each chunk's buffers stay
+// in cache.
 static void score_columns(const Basis *b, const Ctx *c, const size_t *tcol, const double *acol, size_t n,
                           size_t block, ColSums *cs, float *pred) {
     const size_t R = b->R, CH = SCORE_CHUNK, rows = b->expl ? b->n_te : R;
     const size_t bl = block ? block : n, per_block = (bl + CH - 1) / CH, n_chunks = n / bl * per_block;
+    const Work *w = c->w;
+    const size_t per_thread = (w->R1 + max2(c->N, w->R1)) * CH;
     int blas = threads_blas_narrow();
 #pragma omp parallel if (n_chunks > 1)
     {
-        float *Ba = base_malloc(R * CH * sizeof(float), "scaled targets");
-        float *work = base_malloc(base_mul(rows, CH) * sizeof(float), "products");
-        double *acc = base_malloc(3 * CH * sizeof(double), "sums");
+        const size_t th = (size_t)omp_get_thread_num();
+        ASSERT(th < w->threads);
+        float *Ba = w->col_chunk + th * per_thread, *work = Ba + w->R1 * CH;
+        double *acc = w->col_acc + th * 3 * CH;
 #pragma omp for schedule(dynamic)
         for (size_t i = 0; i < n_chunks; i++) {
             size_t j0 = i / per_block * bl + i % per_block * CH, end = i / per_block * bl + bl;
             size_t m = end - j0 < CH ? end - j0 : CH;
-            score_chunk(b, tcol, acol, j0, m, block > 0, cs, Ba, work, acc, pred ? pred + j0 : work, pred ? n : m);
+            score_chunk(b, c->la, tcol, acol, j0, m, block > 0, cs, Ba, work, acc, pred ? pred + j0 : work,
+                        pred ? n : m);
         }
-        free(Ba), free(work), free(acc);
     }
     threads_blas_restore(blas);
     c->stats->flops += 2.0 * (double)rows * (double)R * (double)n;
@@ -469,8 +523,10 @@ static void fold_scores(const Basis *b, size_t t, double s1, double s2, double s
 // ----------------------------------------------------------------------------
 // the protocol
 
-static void split_init(Split *sp, const CvPlan *cv, int outer, int inner) {
-    sp->tr = base_malloc(cv->n_seg * 2 + 1, "split masks");
+// the split `outer` (< 0: every sample trains, none is held out) or nested split (outer, inner); masks in
+// buf (2 n_seg + 1)
+static void split_init(Split *sp, const CvPlan *cv, int outer, int inner, uint8_t *buf) {
+    sp->tr = buf;
     sp->te = sp->tr + cv->n_seg;
     if (outer < 0) {
         memset(sp->tr, 1, cv->n_seg);
@@ -491,12 +547,10 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
         basis_dual(b, c, xs, sp, gamma, t0, Tb);
         return;
     }
-    double *s = base_malloc(c->P * sizeof(double), "band scales");
+    double *s = c->w->s;
     for (size_t p = 0; p < c->P; p++) s[p] = sqrt(gamma[c->band_of[p]]);
     basis_primal(b, c, xs, sp, s, D, t0, Tb, explicit_pred);
-    free(s);
 }
-
 // Every alpha of the grid at once from sufficient statistics (a primal basis without explicit
 // predictions). With b_a = diag(d_a) b, d_a,i = 1/(lam_i + alpha_a), the held-out sums are
 //   s1 = sum_i d_i mt_i b_i,   s3 = sum_i d_i b_i Pm_i,   s2 = b_a^T Ht b_a = sum_ij Ht_ij b_i b_j d_i d_j,
@@ -508,16 +562,17 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
 // eigenvalues) is measured per column: where sum_i |terms| exceeds 1e5 s2, the column is marked in
 // redo (1) for the direct computation.
 static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs, uint8_t *redo) {
-    const size_t R = b->R, A = c->A, CH = 128;
+    const size_t R = b->R, A = c->A, CH = GRID_CHUNK;
     const double *lam = b->lam, *alphas = c->cfg->alphas;
-    size_t *block = base_malloc(R * sizeof(size_t), "ties");  // first index of each eigenvalue's tie block
-    size_t *block_end = base_malloc(R * sizeof(size_t), "ties");
+    const LinalgOps *la = c->la;
+    const Work *w = c->w;
+    size_t *block = w->block, *block_end = w->block_end;  // first index of each eigenvalue's tie block; its end
     const double tie = 1e-10 * (lam[0] + alphas[0]);
     for (size_t i = 0; i < R; i++) block[i] = i > 0 && fabs(lam[i - 1] - lam[i]) <= tie ? block[i - 1] : i;
     for (size_t i = R; i-- > 0;) block_end[i] = i + 1 < R && block[i + 1] == block[i] ? block_end[i + 1] : i + 1;
-    double *M = base_malloc(base_mul(R, R) * sizeof(double), "divided differences");
+    double *M = w->M;  // divided differences
     // E (A, 2R) = [d | d^2] per alpha
-    double *E = base_malloc(base_mul(A, 2 * R) * sizeof(double), "shrinkage");
+    double *E = w->E;
     for (size_t a = 0; a < A; a++)
         for (size_t i = 0; i < R; i++) {
             double d = 1.0 / (lam[i] + alphas[a]);
@@ -532,16 +587,16 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
                 M[i * R + j] = block[i] == block[j] ? 0.0 : b->Hd[i * R + j] / (lam[j] - lam[i]);
         // per chunk of m targets: Bc (R, m) the projected targets, Q = M Bc; F (2R, 2m) = [[v |v|] [u |u|]],
         // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each
-        double *Bc = base_malloc(R * CH * sizeof(double), "chunk"), *Q = base_malloc(R * CH * sizeof(double), "chunk");
-        double *F = base_malloc(4 * R * CH * sizeof(double), "chunk"), *G = base_malloc(2 * R * CH * sizeof(double), "chunk");
-        double *O = base_malloc(base_mul(A, 4 * CH) * sizeof(double), "chunk");
+        const size_t th = (size_t)omp_get_thread_num();
+        ASSERT(th < w->threads);
+        double *Bc = w->grid_chunk + th * (8 * R + 4 * A) * CH, *Q = Bc + R * CH, *F = Q + R * CH, *G = F + 4 * R * CH;
+        double *O = G + 2 * R * CH;
 #pragma omp for schedule(dynamic)
         for (size_t t0 = 0; t0 < Tb; t0 += CH) {
             const size_t m = Tb - t0 < CH ? Tb - t0 : CH, m2 = 2 * m;
             for (size_t i = 0; i < R; i++)
                 for (size_t t = 0; t < m; t++) Bc[i * m + t] = b->B[i * Tb + t0 + t];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)R, 1.0, M, (int)R, Bc, (int)m,
-                        0.0, Q, (int)m);
+            la->dgemm(LINALG_N, LINALG_N, R, m, R, 1.0, M, R, Bc, m, 0.0, Q, m);
             for (size_t i = 0; i < R; i++) {
                 const double *bi = Bc + i * m, *qi = Q + i * m, hii = b->Hd[i * R + i], mt = b->mt[i];
                 const float *pi = b->Pm + i * Tb + t0;
@@ -559,10 +614,8 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
                         }
             }
             double *Os = O, *Og = O + A * m2;
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)A, (int)m2, (int)(2 * R), 1.0, E, (int)(2 * R),
-                        F, (int)m2, 0.0, Os, (int)m2);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)A, (int)m2, (int)R, 1.0, E, (int)(2 * R), G,
-                        (int)m2, 0.0, Og, (int)m2);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, 2 * R, 1.0, E, 2 * R, F, m2, 0.0, Os, m2);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, R, 1.0, E, 2 * R, G, m2, 0.0, Og, m2);
             for (size_t a = 0; a < A; a++)
                 for (size_t t = 0; t < m; t++) {
                     size_t j = a * Tb + t0 + t;
@@ -571,11 +624,9 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
                     redo[j] = !(isfinite(s2) && mag <= 1e5 * s2);
                 }
         }
-        free(Bc), free(Q), free(F), free(G), free(O);
     }
     threads_blas_restore(blas);
     c->stats->flops += 2.0 * (double)R * (double)R * (double)Tb + 12.0 * (double)A * (double)R * (double)Tb;
-    free(E), free(M), free(block), free(block_end);
 }
 
 // every (gamma, alpha) for every target of the batch on split sp: its squared error added to
@@ -583,17 +634,15 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
 static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const float *D, size_t t0, size_t Tb,
                        double *sse_nested, double *acc_r, double *acc_r2, double *acc_sse) {
     const size_t A = c->A, T = c->T;
-    size_t *tcol = base_malloc(base_mul(A, Tb) * sizeof(size_t), "columns");
-    double *acol = base_malloc(base_mul(A, Tb) * sizeof(double), "columns");
+    const Work *w = c->w;
+    size_t *tcol = w->tcol, *rcol = w->rcol, *ridx = w->ridx;
+    double *acol = w->acol, *racol = w->racol;
+    uint8_t *redo = w->redo;
     for (size_t a = 0; a < A; a++)
         for (size_t t = 0; t < Tb; t++) tcol[a * Tb + t] = t, acol[a * Tb + t] = c->cfg->alphas[a];
     size_t n = A * Tb;
     // each sum's second half holds the directly computed columns
-    ColSums cs = {base_malloc(2 * n * sizeof(double), "sums"), base_malloc(2 * n * sizeof(double), "sums"),
-                  base_malloc(2 * n * sizeof(double), "sums")};
-    uint8_t *redo = base_malloc(n, "columns");
-    size_t *rcol = base_malloc(n * sizeof(size_t), "columns"), *ridx = base_malloc(n * sizeof(size_t), "columns");
-    double *racol = base_malloc(n * sizeof(double), "columns");
+    ColSums cs = {w->sums, w->sums + 2 * n, w->sums + 4 * n};
     for (size_t g = 0; g < c->NG; g++) {
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, 0);
@@ -623,10 +672,7 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
                     acc_r[o] += r, acc_r2[o] += r2, acc_sse[o] += e;
                 }
             }
-        basis_free(&b);
     }
-    free(redo), free(rcol), free(ridx), free(racol);
-    free(cs.s1), free(cs.s2), free(cs.s3), free(acol), free(tcol);
 }
 
 // the outer split sp scored with each target's own (gamma, alpha) choice[t] = g * A + a; r and r2
@@ -634,11 +680,10 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
 static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const float *D, size_t t0, size_t Tb,
                          const size_t *choice, double *r_sum, double *r2_sum, float *pred) {
     const size_t A = c->A;
-    size_t *tcol = base_malloc(Tb * sizeof(size_t), "columns");
-    double *acol = base_malloc(Tb * sizeof(double), "columns");
-    ColSums cs = {base_malloc(Tb * sizeof(double), "sums"), base_malloc(Tb * sizeof(double), "sums"),
-                  base_malloc(Tb * sizeof(double), "sums")};
-    size_t *rows = pred ? split_rows(c->cv, sp->te, sp->n_te) : NULL;
+    const Work *w = c->w;
+    size_t *tcol = w->tcol, *rows = w->rows_te;
+    double *acol = w->acol;
+    ColSums cs = {w->sums, w->sums + Tb, w->sums + 2 * Tb};
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
         for (size_t t = 0; t < Tb; t++)
@@ -646,7 +691,8 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
         if (n == 0) continue;
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, pred != NULL);
-        float *yh = pred ? base_malloc(base_mul(sp->n_te, n) * sizeof(float), "predictions") : NULL;
+        // the basis leaves the held-out samples in rows (explicit predictions, asked for with pred)
+        float *yh = pred ? w->yh : NULL;
         score_columns(&b, c, tcol, acol, n, 0, &cs, yh);
         for (size_t j = 0; j < n; j++) {
             double e, r, r2;
@@ -656,10 +702,7 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
                 for (size_t i = 0; i < sp->n_te; i++)
                     pred[rows[i] * c->T + t0 + tcol[j]] = yh[i * n + j] + (float)b.ybar[tcol[j]];
         }
-        free(yh);
-        basis_free(&b);
     }
-    free(rows), free(cs.s1), free(cs.s2), free(cs.s3), free(acol), free(tcol);
 }
 
 // the best (gamma, alpha) of each target: least pooled squared error (least = 1) or greatest mean r
@@ -739,10 +782,12 @@ static int check_config(const RidgeConfig *cfg, size_t P, char *err) {
 static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, size_t Tb, const size_t *choice,
                   float *weights, float *intercept) {
     const size_t A = c->A, P = c->P, T = c->T;
+    const LinalgOps *la = c->la;
+    const Work *w = c->w;
     Split all;
-    split_init(&all, c->cv, -1, -1);
-    size_t *tcol = base_malloc(Tb * sizeof(size_t), "columns");
-    double *acol = base_malloc(Tb * sizeof(double), "columns");
+    split_init(&all, c->cv, -1, -1, w->mask_out);
+    size_t *tcol = w->tcol;
+    double *acol = w->acol;
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
         for (size_t t = 0; t < Tb; t++)
@@ -751,40 +796,33 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
         Basis b;
         basis_build(&b, c, xs, &all, g, D, t0, Tb, 0);
         const size_t R = b.R;
-        double *Ba = base_malloc(base_mul(R, n) * sizeof(double), "scaled targets");
+        double *Ba = w->Ba;  // scaled targets
         for (size_t r = 0; r < R; r++)
             for (size_t j = 0; j < n; j++) Ba[r * n + j] = b.B[r * Tb + tcol[j]] / (b.lam[r] + acol[j]);
-        double *W = base_malloc(base_mul(P, n) * sizeof(double), "weights");
+        double *W = w->W;
         const double *gamma = c->gamma + g * c->NB;
         if (!b.dual) {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)n, (int)R, 1.0, b.V, (int)R, Ba, (int)n,
-                        0.0, W, (int)n);
+            la->dgemm(LINALG_N, LINALG_N, P, n, R, 1.0, b.V, R, Ba, n, 0.0, W, n);
             for (size_t p = 0; p < P; p++)
                 for (size_t j = 0; j < n; j++) W[p * n + j] *= sqrt(gamma[c->band_of[p]]);
         } else {
             // dual coefficients U Ba, then W = S^2 X_c^T coefficients
-            double *coef = base_malloc(base_mul(R, n) * sizeof(double), "dual coefficients");
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)R, 1.0, b.V, (int)R, Ba, (int)n,
-                        0.0, coef, (int)n);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)n, (int)R, 1.0, xs->Xd, (int)P, coef,
-                        (int)n, 0.0, W, (int)n);
+            double *coef = w->coef;
+            la->dgemm(LINALG_N, LINALG_N, R, n, R, 1.0, b.V, R, Ba, n, 0.0, coef, n);
+            la->dgemm(LINALG_T, LINALG_N, P, n, R, 1.0, xs->Xd, P, coef, n, 0.0, W, n);
             for (size_t p = 0; p < P; p++)
                 for (size_t j = 0; j < n; j++) W[p * n + j] *= gamma[c->band_of[p]];
-            free(coef);
         }
         for (size_t j = 0; j < n; j++) {
             double b0 = b.ybar[tcol[j]];
             for (size_t p = 0; p < P; p++) {
-                double w = W[p * n + j];
-                weights[p * T + t0 + tcol[j]] = (float)w;
-                b0 -= (xs->mean[p] + (b.dual ? 0.0 : b.mu[p])) * w;
+                double wt = W[p * n + j];
+                weights[p * T + t0 + tcol[j]] = (float)wt;
+                b0 -= (xs->mean[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
             }
             intercept[t0 + tcol[j]] = (float)b0;
         }
-        free(W), free(Ba);
-        basis_free(&b);
     }
-    free(acol), free(tcol), free(all.tr);
 }
 
 int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets *Y, const RidgeConfig *cfg,
@@ -801,36 +839,47 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     for (int x = 0; x < (x_per_fold ? K : 1); x++)
         if (check_finite(X[x], N, P, x_per_fold ? x : -1, err)) return -1;
 
-    Ctx c = {cfg, Y, cv, N, P, T, (size_t)K, cfg->n_alphas, cfg->n_bands > 1 ? cfg->n_bands : 1,
-             cfg->n_gammas ? cfg->n_gammas : 1, NULL, NULL, stats};
+    Ctx c = {.cfg = cfg, .Y = Y, .cv = cv, .la = cfg->linalg ? cfg->linalg : &linalg_ops_cpu, .N = N, .P = P, .T = T,
+             .K = (size_t)K, .A = cfg->n_alphas, .NB = cfg->n_bands > 1 ? cfg->n_bands : 1,
+             .NG = cfg->n_gammas ? cfg->n_gammas : 1, .stats = stats};
     c.band_of = base_malloc(P * sizeof(size_t), "bands");
     for (size_t b = 0, p = 0; b < c.NB; b++)
         for (size_t w = 0; w < (cfg->n_bands > 1 ? cfg->band_size[b] : P); w++) c.band_of[p++] = b;
     c.gamma = base_malloc(c.NG * c.NB * sizeof(double), "band scalings");
     for (size_t i = 0; i < c.NG * c.NB; i++) c.gamma[i] = cfg->n_gammas ? cfg->gammas[i] : 1.0;
 
-    // which forms the splits need
-    int need_primal = 0, need_dual = 0;
+    // which forms the splits take (basis_build's choices), so the workspace holds what they need
+    Forms f = {.pred = out->pred != NULL, .weights = out->weights != NULL};
     uint8_t *m = base_malloc(2 * cv->n_seg, "masks");
     for (int k = 0; k < K; k++)
         for (int j = -1; j < (nested ? K : 0); j++) {
             if (j == k) continue;
             size_t ntr, nte;
             cv_split(cv, k, j, m, m + cv->n_seg, &ntr, &nte);
-            if (P > ntr) need_dual = 1;
-            else need_primal = 1;
+            if (P > ntr) {
+                f.dual = 1;
+            } else {
+                f.primal = 1;
+                if (nte < P) f.expl = 1;
+                else f.suff = 1, f.expl |= j < 0 && out->pred;  // predictions are explicit
+            }
         }
     free(m);
     if (out->weights) {
-        if (P > N) need_dual = 1;
-        else need_primal = 1;
+        if (P > N) f.dual = 1;
+        else f.primal = 1;
     }
 
     int blas_threads = threads_blas_widen();
     const size_t A = c.A, NG = c.NG, NB = c.NB;
     const int acc_all = !nested || out->weights;
-    const size_t Tb_max = batch_targets(&c, need_primal, need_dual, acc_all);
+    const size_t Tb_max = batch_targets(&c, f.primal, f.dual, acc_all);
     stats->batch_targets = Tb_max;
+    Work w;
+    void *block = work_create(&w, &c, &f, Tb_max);
+    c.w = &w;
+    XStats *xs = &w.xs;
+    float *D = w.D;
     double *r_sum = base_calloc(T, sizeof(double), "scores"), *r2_sum = base_calloc(T, sizeof(double), "scores");
     double *log_alpha = base_calloc(T, sizeof(double), "alphas");
     double *gamma_sum = base_calloc(base_mul(T, NB), sizeof(double), "band scalings");
@@ -846,8 +895,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     // pass 1: every fold scored; nested choices made and scored fold by fold
     int stopped = 0;
     for (int x = 0; x < (x_per_fold ? K : 1) && !stopped; x++) {
-        XStats xs;
-        xstats_init(&xs, &c, X[x], need_primal, need_dual);
+        xstats_fill(xs, &c, X[x], &f);
         for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
             if (base_stop_signal) {
                 stopped = 1;
@@ -855,20 +903,17 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             }
             size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
             stats->n_batches++;
-            float *D = need_primal ? base_malloc(base_mul(cv->n_seg, base_mul(P, Tb)) * sizeof(float), "segment products")
-                                   : NULL;
-            if (D) segment_products(D, &xs, &c, t0, Tb);
+            if (D) segment_products(D, xs, &c, t0, Tb);
             for (int k = x_per_fold ? x : 0; k < (x_per_fold ? x + 1 : K); k++) {
                 Split outer;
-                split_init(&outer, cv, k, -1);
+                split_init(&outer, cv, k, -1, w.mask_out);
                 if (nested) {
                     memset(sse_in, 0, NG * A * Tb * sizeof(double));
                     for (int j = 0; j < K; j++) {
                         if (j == k) continue;
                         Split in;
-                        split_init(&in, cv, k, j);
-                        score_grid(&c, &xs, &in, D, t0, Tb, sse_in, NULL, NULL, NULL);
-                        free(in.tr);
+                        split_init(&in, cv, k, j, w.mask_in);
+                        score_grid(&c, xs, &in, D, t0, Tb, sse_in, NULL, NULL, NULL);
                     }
                     for (size_t t = 0; t < Tb; t++) {
                         size_t ch = choice[t0 + t] = choose(&c, sse_in, Tb, t, 1);
@@ -876,14 +921,11 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
                         log_alpha[t0 + t] += log(cfg->alphas[ch % A]);
                         for (size_t b = 0; b < NB; b++) gamma_sum[(t0 + t) * NB + b] += c.gamma[(ch / A) * NB + b];
                     }
-                    score_choice(&c, &xs, &outer, D, t0, Tb, choice + t0, r_sum, r2_sum, out->pred);
+                    score_choice(&c, xs, &outer, D, t0, Tb, choice + t0, r_sum, r2_sum, out->pred);
                 }
-                if (acc_all) score_grid(&c, &xs, &outer, D, t0, Tb, NULL, acc_r, acc_r2, acc_sse);
-                free(outer.tr);
+                if (acc_all) score_grid(&c, xs, &outer, D, t0, Tb, NULL, acc_r, acc_r2, acc_sse);
             }
-            free(D);
         }
-        xstats_free(&xs);
     }
 
     if (!stopped && nested) {
@@ -910,29 +952,21 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         if (out->weights && nested)
             for (size_t t = 0; t < T; t++) choice[t] = choose(&c, acc_sse, T, t, 1);
         for (int x = 0; x < (x_per_fold ? K : 1); x++) {
-            XStats xs;
-            xstats_init(&xs, &c, X[x], need_primal, need_dual);
+            xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
-                float *D = need_primal
-                               ? base_malloc(base_mul(cv->n_seg, base_mul(P, Tb)) * sizeof(float), "segment products")
-                               : NULL;
-                if (D) segment_products(D, &xs, &c, t0, Tb);
+                if (D) segment_products(D, xs, &c, t0, Tb);
                 for (int k = x_per_fold ? x : 0; pred_pass && k < (x_per_fold ? x + 1 : K); k++) {
                     Split outer;
-                    split_init(&outer, cv, k, -1);
-                    double *unused = base_calloc(2 * T, sizeof(double), "scores");
-                    score_choice(&c, &xs, &outer, D, t0, Tb, choice + t0, unused, unused + T, out->pred);
-                    free(unused);
-                    free(outer.tr);
+                    split_init(&outer, cv, k, -1, w.mask_out);
+                    score_choice(&c, xs, &outer, D, t0, Tb, choice + t0, w.unused, w.unused + T, out->pred);
                 }
-                if (out->weights) refit(&c, &xs, D, t0, Tb, choice, out->weights, out->intercept);
-                free(D);
+                if (out->weights) refit(&c, xs, D, t0, Tb, choice, out->weights, out->intercept);
             }
-            xstats_free(&xs);
         }
     }
 
+    c.la->free(block);
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);
     free(r_sum), free(c.gamma), free(c.band_of);
     threads_blas_restore(blas_threads);

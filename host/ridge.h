@@ -25,6 +25,11 @@
  * features than training samples. Grams and eigendecompositions in float64, the large products in
  * float32. Targets run in batches sized from cfg.memory_bytes.
  *
+ * Backend: every product, decomposition and element-wise kernel of the fit goes through cfg.linalg
+ * (linalg.h), and every buffer of the fit's splits lives in one workspace allocated once from it before the
+ * first target batch, sized for the largest batch (RidgeStats.work_bytes): nothing is allocated per split,
+ * per alpha or per fold. The feature matrices, the targets and the outputs are host memory.
+ *
  * Banded ridge: features split into bands (e.g. a layer, word rate, sound power); each candidate
  * scaling gamma (one positive weight per band) rescales the statistics (G -> S G S, C -> S C with
  * S = diag(sqrt(gamma))), never Y, and each target chooses its (gamma, alpha) pair as it chooses
@@ -44,6 +49,7 @@
 #include <stdint.h>
 
 #include "host/cv.h"
+#include "host/linalg.h"  // defines: LinalgOps
 
 typedef enum { RIDGE_SELECT_INNER = 0, RIDGE_SELECT_OUTER_MEAN } RidgeSelect;
 
@@ -57,6 +63,7 @@ typedef struct {
     size_t n_gammas;          // candidate band scalings; 0: gamma = 1 for every band
     const double *gammas;     // (NG, NB), positive
     size_t memory_bytes;      // working memory of the target batches; 0: 1 GiB
+    const LinalgOps *linalg;  // the backend of the fit's products, decompositions and workspace; NULL: the CPU's
 } RidgeConfig;
 
 // Targets prepared once per subject and reused by every layer's fit: checked for NaN, summed per segment.
@@ -91,6 +98,7 @@ typedef struct {
     size_t n_splits;
     size_t n_direct;     // (target, alpha, split) scores the all-alphas form left to the direct one (cancellation)
     size_t n_batches, batch_targets;
+    size_t work_bytes;   // the workspace of the target batches, allocated once from the backend
     double flops;        // floating-point work of the products and decompositions
 } RidgeStats;
 
@@ -99,8 +107,5 @@ typedef struct {
 // training samples).
 int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets *Y, const RidgeConfig *cfg,
              RidgeOut *out, RidgeStats *stats, char *err);
-
-// log-spaced grid: n values from 10^lo to 10^hi
-void ridge_logspace(double *alphas, double lo, double hi, size_t n);
 
 #endif  // HOST_RIDGE_H

@@ -1,7 +1,6 @@
 #include "host/signif.h"
 
 #include <complex.h>
-#include <fftw3.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -38,37 +37,32 @@ size_t signif_shifts(size_t *shift, size_t N, size_t n_null, size_t min_shift) {
 }
 
 int signif_shift_null(double *p, double *null, const float *pred, const float *Y, size_t N, size_t T,
-                      const CvPlan *cv, const double *r_obs, size_t n_null, size_t min_shift, char *err) {
+                      const CvPlan *cv, const double *r_obs, size_t n_null, size_t min_shift, const LinalgOps *la,
+                      char *err) {
     size_t n = signif_shifts(NULL, N, n_null, min_shift);
     if (n == 0)
         return base_errf(err, "a null of circular shifts needs shifts of at least %zu among %zu samples", min_shift, N);
     size_t *shift = base_malloc(n * sizeof(size_t), "shifts");
     signif_shifts(shift, N, n_null, min_shift);
     const int K = cv->n_blocks;
-    const size_t F = N / 2 + 1;  // complex bins of a real FFT
-    double *buf = fftw_alloc_real(N);
-    fftw_complex *spec = fftw_alloc_complex(F);
-    fftw_plan fwd, inv;
-    // FFTW's planner is not thread-safe, and layers' fits run on several threads at once: one planner at a time,
-    // in every module (the critical section's name is global)
-#pragma omp critical(fftw_planner)
-    {
-        fwd = fftw_plan_dft_r2c_1d((int)N, buf, spec, FFTW_ESTIMATE);
-        inv = fftw_plan_dft_c2r_1d((int)N, spec, buf, FFTW_ESTIMATE);
-    }
-    // the folds' indicators, transformed once (each its own aligned array, as FFTW's new-array execute needs)
-    fftw_complex **mask_spec = base_malloc((size_t)K * sizeof(fftw_complex *), "fold spectra");
+    // complex bins of a real FFT; spectra Fs apart keep every one 64-byte aligned, as the plans' arrays are
+    const size_t F = N / 2 + 1, Fs = (F + 3) / 4 * 4;
+    LinalgFft *plan = la->fft_plan(N);
+    // the folds' indicators, transformed once
+    double complex *mask_spec = la->alloc(base_mul((size_t)K, Fs) * sizeof(double complex), "fold spectra");
+    double *buf = la->alloc(N * sizeof(double), "fold indicator");
     double *count = base_calloc((size_t)K, sizeof(double), "fold sizes");
     for (int k = 0; k < K; k++) {
         for (size_t i = 0; i < N; i++) buf[i] = cv->block[i] == k, count[k] += cv->block[i] == k;
-        mask_spec[k] = fftw_alloc_complex(F);
-        fftw_execute_dft_r2c(fwd, buf, mask_spec[k]);
+        la->fft_forward(plan, buf, mask_spec + (size_t)k * Fs);
     }
 #pragma omp parallel
     {
-        double *x = fftw_alloc_real(N), *ca = fftw_alloc_real(N), *cb = fftw_alloc_real(N), *cc = fftw_alloc_real(N);
-        fftw_complex *fy = fftw_alloc_complex(F), *fy2 = fftw_alloc_complex(F), *fu = fftw_alloc_complex(F);
-        fftw_complex *tmp = fftw_alloc_complex(F);
+        // each thread's transforms, one block: four signals (N) and four spectra (F)
+        const size_t Ns = (N + 7) / 8 * 8;
+        double *x = la->alloc(4 * Ns * sizeof(double) + 4 * Fs * sizeof(double complex), "null transforms");
+        double *ca = x + Ns, *cb = ca + Ns, *cc = cb + Ns;
+        double complex *fy = (double complex *)(cc + Ns), *fy2 = fy + Fs, *fu = fy2 + Fs, *tmp = fu + Fs;
         double *null_sum = base_malloc(n * sizeof(double), "null");
 #pragma omp for schedule(dynamic)
         for (size_t t = 0; t < T; t++) {
@@ -78,9 +72,9 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
                 continue;
             }
             for (size_t i = 0; i < N; i++) x[i] = Y[i * T + t];
-            fftw_execute_dft_r2c(fwd, x, fy);
+            la->fft_forward(plan, x, fy);
             for (size_t i = 0; i < N; i++) x[i] = (double)Y[i * T + t] * Y[i * T + t];
-            fftw_execute_dft_r2c(fwd, x, fy2);
+            la->fft_forward(plan, x, fy2);
             memset(null_sum, 0, n * sizeof(double));
             for (int k = 0; k < K; k++) {
                 double sp = 0, spp = 0;
@@ -88,15 +82,15 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
                     double v = cv->block[i] == k ? pred[i * T + t] : 0.0;
                     x[i] = v, sp += v, spp += v * v;
                 }
-                fftw_execute_dft_r2c(fwd, x, fu);
+                la->fft_forward(plan, x, fu);
                 // cross-correlation sum_i u_i v_{i+s} = IFFT(conj(U) V)(s) / N
-                const fftw_complex *m = mask_spec[k];
+                const double complex *m = mask_spec + (size_t)k * Fs;
                 for (size_t f = 0; f < F; f++) tmp[f] = conj(fu[f]) * fy[f];
-                fftw_execute_dft_c2r(inv, tmp, ca);
+                la->fft_inverse(plan, tmp, ca);
                 for (size_t f = 0; f < F; f++) tmp[f] = conj(m[f]) * fy[f];
-                fftw_execute_dft_c2r(inv, tmp, cb);
+                la->fft_inverse(plan, tmp, cb);
                 for (size_t f = 0; f < F; f++) tmp[f] = conj(m[f]) * fy2[f];
-                fftw_execute_dft_c2r(inv, tmp, cc);
+                la->fft_inverse(plan, tmp, cc);
                 for (size_t j = 0; j < n; j++) {
                     size_t s = shift[j];
                     null_sum[j] += fold_r(count[k], sp, spp, ca[s] / N, cb[s] / N, cc[s] / N);
@@ -110,13 +104,10 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
             p[t] = (1.0 + (double)exceed) / (1.0 + (double)n);
         }
         free(null_sum);
-        fftw_free(x), fftw_free(ca), fftw_free(cb), fftw_free(cc), fftw_free(fy), fftw_free(fy2), fftw_free(fu);
-        fftw_free(tmp);
+        la->free(x);
     }
-#pragma omp critical(fftw_planner)
-    fftw_destroy_plan(fwd), fftw_destroy_plan(inv);
-    for (int k = 0; k < K; k++) fftw_free(mask_spec[k]);
-    fftw_free(buf), fftw_free(spec), free(mask_spec);
+    la->fft_free(plan);
+    la->free(mask_spec), la->free(buf);
     free(count), free(shift);
     return 0;
 }

@@ -318,7 +318,7 @@ static int write_subject(const SimOptions *o, size_t si, const char *sub, SimCha
     double *probe = fftw_alloc_real(N);
     fftw_complex *pspec = fftw_alloc_complex(N / 2 + 1);
     fftw_plan inv;
-#pragma omp critical(fftw_planner)  // FFTW's planner is not thread-safe (host/signif.c)
+#pragma omp critical(fftw_planner)  // FFTW's planner is not thread-safe (the fits plan theirs in host/linalg.c)
     inv = fftw_plan_dft_c2r_1d((int)N, pspec, probe, FFTW_ESTIMATE);
 #pragma omp parallel
     {

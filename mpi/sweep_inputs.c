@@ -282,7 +282,8 @@ int sweep_inputs_targets(Sweep *s, char *err) {
                              .band_scalings = c->ridge.band_scalings,
                              .memory_bytes = memory,
                              .permutations = c->ridge.permutations,
-                             .null_min_shift = c->ridge.null_min_shift};
+                             .null_min_shift = c->ridge.null_min_shift,
+                             .linalg = &linalg_ops_cpu};
     if (c->ridge.permutations && signif_shifts(NULL, V, c->ridge.permutations, c->ridge.null_min_shift ? c->ridge.null_min_shift : V / 10) == 0)
         return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
                          c->ridge.null_min_shift, V);

@@ -53,7 +53,7 @@ TEST_MAIN("test_encoding") {
     RidgeTargets rt;
     CHECK(ridge_targets_init(&rt, Y, W, T, &cv, err) == 0, "targets/init");
     double alphas[13];
-    ridge_logspace(alphas, -2, 4, 13);
+    base_logspace(alphas, -2, 4, 13);
     int delays0[1] = {0};
     EncodingSpec e = {NULL, RESAMPLE_SUM, 3, NULL, W, delays0, 1, 0, 10, 0, PCA_EIGH, NULL, 0, &cv, &rt,
                       alphas, 13, RIDGE_SELECT_INNER, 0, 1 << 26, 0, 0};

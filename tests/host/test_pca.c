@@ -51,7 +51,7 @@ static void check(const char *name, size_t N, size_t P, size_t K, PcaMethod meth
     for (size_t i = 0; i < N; i++)
         if (!subset || i % 4 != 1) rows[n++] = i;  // a fold's training rows: every fourth held out
     Pca pca;
-    pca_fit(&pca, x, N, P, subset ? rows : NULL, n, K, method, 7);
+    pca_fit(&pca, x, N, P, subset ? rows : NULL, n, K, method, 7, &linalg_ops_cpu);
     double *comp = malloc(P * K * sizeof(double)), *ratio = malloc(K * sizeof(double));
     reference(comp, ratio, x, rows, n, P, K);
     double dc = 0, dr = 0, ds = 0;
@@ -59,7 +59,7 @@ static void check(const char *name, size_t N, size_t P, size_t K, PcaMethod meth
     for (size_t k = 0; k < K; k++) dr = fmax(dr, fabs(pca.explained[k] - ratio[k]));
     // scores of every row, held-out ones included, are projections on the fitted components
     double *scores = malloc(N * K * sizeof(double));
-    pca_transform(&pca, x, N, scores);
+    pca_transform(&pca, x, N, scores, &linalg_ops_cpu);
     for (size_t i = 0; i < N; i++)
         for (size_t k = 0; k < K; k++) {
             double s = 0;
@@ -82,7 +82,7 @@ static void check_folds(const char *name, size_t N, size_t P, size_t K, size_t F
     for (size_t f = 0; f < F; f++)
         for (size_t i = 0; i < N; i++) in[f * N + i] = (i * F / N) != f && !(f == 0 && i % 5 == 0);
     Pca *shared = malloc(F * sizeof(Pca));
-    pca_fit_folds(shared, x, N, P, in, F, K, PCA_EIGH, 3);
+    pca_fit_folds(shared, x, N, P, in, F, K, PCA_EIGH, 3, &linalg_ops_cpu);
     double d = 0;
     int routes[2] = {0, 0};
     for (size_t f = 0; f < F; f++) {
@@ -91,7 +91,7 @@ static void check_folds(const char *name, size_t N, size_t P, size_t K, size_t F
             if (in[f * N + i]) rows[n++] = i;
         routes[P <= n]++;
         Pca one;
-        pca_fit(&one, x, N, P, rows, n, K, PCA_EIGH, 3 + f);
+        pca_fit(&one, x, N, P, rows, n, K, PCA_EIGH, 3 + f, &linalg_ops_cpu);
         for (size_t i = 0; i < P * K; i++) d = fmax(d, fabs(one.components[i] - shared[f].components[i]));
         for (size_t p = 0; p < P; p++) d = fmax(d, fabs(one.mean[p] - shared[f].mean[p]));
         for (size_t k = 0; k < K; k++) d = fmax(d, fabs(one.explained[k] - shared[f].explained[k]));

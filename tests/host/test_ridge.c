@@ -306,7 +306,7 @@ static void check_case(const Case *cs) {
     int rc = cs->groups ? cv_plan_groups(&cv, label, N, cs->gap, err) : cv_plan_folds(&cv, N, cs->K, cs->gap, err);
     CHECK(rc == 0, "%s/plan %s", cs->name, rc ? err : "");
     double alphas[7];
-    ridge_logspace(alphas, -1, cs->alpha_hi ? cs->alpha_hi : 3.5, 7);
+    base_logspace(alphas, -1, cs->alpha_hi ? cs->alpha_hi : 3.5, 7);
     size_t bands[2] = {P / 2, P - P / 2};
     double gammas[6] = {1, 1, 0.2, 1.8, 1.7, 0.3};
     RidgeConfig cfg = {&cv, alphas, 7, cs->outer_mean ? RIDGE_SELECT_OUTER_MEAN : RIDGE_SELECT_INNER,
@@ -378,7 +378,7 @@ static void check_planted(void) {
     char err[BASE_ERR_LEN];
     cv_plan_folds(&cv, N, 5, 0, err);
     double alphas[9];
-    ridge_logspace(alphas, -3, 5, 9);
+    base_logspace(alphas, -3, 5, 9);
     RidgeConfig cfg = {&cv, alphas, 9, RIDGE_SELECT_INNER, 0, NULL, 0, NULL, 0};
     RidgeTargets rt;
     ridge_targets_init(&rt, Y, N, T, &cv, err);
@@ -469,7 +469,7 @@ static void check_fold_wise_weights_refused(void) {
     char err[BASE_ERR_LEN];
     cv_plan_folds(&cv, N, 4, 0, err);
     double alphas[5], r[5], a[5];
-    ridge_logspace(alphas, -1, 3, 5);
+    base_logspace(alphas, -1, 3, 5);
     RidgeConfig cfg = {&cv, alphas, 5, RIDGE_SELECT_INNER, 0, NULL, 0, NULL, 0};
     RidgeTargets rt;
     ridge_targets_init(&rt, Y, N, T, &cv, err);

@@ -34,7 +34,7 @@ TEST_MAIN("test_signif") {
     // for BH to keep 20 of 400 at q < 0.05)
     size_t n = signif_shifts(NULL, N, 1000, 25);
     double *null = malloc(T * n * 8);
-    int rc = signif_shift_null(p, null, pred, Y, N, T, &cv, r, 1000, 25, err);
+    int rc = signif_shift_null(p, null, pred, Y, N, T, &cv, r, 1000, 25, &linalg_ops_cpu, err);
     CHECK(rc == 0 && n == 451, "null/runs (%zu shifts)", n);
 
     // the FFT null equals the direct computation at every shift
@@ -70,7 +70,7 @@ TEST_MAIN("test_signif") {
     CHECK(fabs(hq[0] - 0.04) < 1e-12 && fabs(hq[1] - 0.16 / 3) < 1e-12 && fabs(hq[2] - 0.16 / 3) < 1e-12 &&
               isnan(hq[3]) && fabs(hq[4] - 0.5) < 1e-12,
           "fdr/bh_by_hand (%.4f %.4f %.4f %.4f)", hq[0], hq[1], hq[2], hq[4]);
-    CHECK(signif_shift_null(p, NULL, pred, Y, 40, T, &cv, r, 10, 25, err) == -1 && strstr(err, "shifts"),
+    CHECK(signif_shift_null(p, NULL, pred, Y, 40, T, &cv, r, 10, 25, &linalg_ops_cpu, err) == -1 && strstr(err, "shifts"),
           "null/too_few_samples_refused: %s", err);
     cv_free(&cv);
     free(Y), free(pred), free(r), free(p), free(q), free(null), free(shift);
