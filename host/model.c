@@ -1,6 +1,5 @@
 #include "host/model.h"
 
-#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 
 #include "host/base.h"
 #include "host/log.h"
-#include "host/ops_cpu.h"
 #include "host/safetensors.h"
 
 typedef struct {
@@ -33,9 +31,8 @@ struct Model {
     size_t n_params;
     size_t stored_bytes;      // the bound tensors as stored (mapped, paged in as they are read)
     // widened weights
-    float *pos_table;         // (max positions, C) or NULL
-    float *final_wf, *final_bf, *proj_in_f, *proj_out_f;
-    float *small;             // one block behind the four above
+    ModelGlobals globals;
+    float *small;             // one block behind the final norm and the projections
     size_t layer_floats;
     LayerF32 *widened;        // (L)
     float **blocks;           // (L) kept blocks, NULL where not kept
@@ -51,6 +48,7 @@ size_t model_stored_bytes(const Model *m) { return m->stored_bytes; }
 const GgufFile *model_gguf(const Model *m) { return m->gguf; }
 const char *model_dir(const Model *m) { return m->st ? m->path : NULL; }
 int model_final_dim(const Model *m) { return m->proj_out ? m->cfg.d_embed : m->cfg.d_model; }
+const ModelGlobals *model_globals(const Model *m) { return &m->globals; }
 
 // ----------------------------------------------------------------------------
 // positions and permutations
@@ -739,43 +737,11 @@ const LayerF32 *model_layer(Model *m, int l) {
 }
 
 // ----------------------------------------------------------------------------
-// embeddings and the last entry
+// embeddings
 
-void model_embed(const Model *m, float *out, const int32_t *ids, const int *pos, int T) {
-    const ModelConfig *c = &m->cfg;
-    int C = c->d_model, E = c->d_embed;
-    float *rows = m->proj_in ? base_malloc((size_t)T * (size_t)E * sizeof(float), "embedding rows") : out;
-    for (int t = 0; t < T; t++) tensor_rows_to_f32(rows + (size_t)t * E, m->embed, ids[t], 1);
-    if (m->proj_in) {
-        matmul_forward_cpu(out, rows, m->proj_in_f, NULL, T, E, C);
-        free(rows);
-    }
-    if (m->pos_table)
-        for (int t = 0; t < T; t++) {
-            const float *pe = m->pos_table + (size_t)(pos[t] + c->pos_offset) * C;
-            float *o = out + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] += pe[i];
-        }
-}
-
-void model_final(Model *m, float *out, const float *in, int T) {
-    const ModelConfig *c = &m->cfg;
-    int C = c->d_model;
-    if (!c->final_norm && !m->proj_out) {
-        memcpy(out, in, (size_t)T * C * sizeof(float));
-        return;
-    }
-    float *normed = m->proj_out ? base_malloc((size_t)T * C * sizeof(float), "final") : out;
-    if (c->final_norm) {
-        if (c->norm == NORM_RMS) rmsnorm_forward_cpu(normed, in, m->final_wf, T, C, c->norm_eps);
-        else layernorm_forward_cpu(normed, in, m->final_wf, m->final_bf, T, C, c->norm_eps);
-    } else {
-        memcpy(normed, in, (size_t)T * C * sizeof(float));
-    }
-    if (m->proj_out) {
-        matmul_forward_cpu(out, normed, m->proj_out_f, NULL, T, C, c->d_embed);
-        free(normed);
-    }
+void model_embed_rows(const Model *m, float *out, const int32_t *ids, int T) {
+    size_t E = (size_t)m->cfg.d_embed;
+    for (int t = 0; t < T; t++) tensor_rows_to_f32(out + (size_t)t * E, m->embed, ids[t], 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -821,26 +787,27 @@ Model *model_open(const char *path, size_t memory_bytes, char *err) {
     size_t small = 2 * C + (m->proj_in ? 2 * C * E : 0);
     m->small = base_calloc(small ? small : 1, sizeof(float), "final weights");
     float *p = m->small;
+    ModelGlobals *g = &m->globals;
     if (m->final_w) {
-        m->final_wf = p;
+        g->final_w = p;
         tensor_to_f32(p, m->final_w);
     }
     p += C;
     if (m->final_b) {
-        m->final_bf = p;
+        g->final_b = p;
         tensor_to_f32(p, m->final_b);
     }
     p += C;
     if (m->proj_in) {
-        m->proj_in_f = p;
+        g->proj_in = p;
         widen_matrix(m, p, m->proj_in, (int64_t)C, (int64_t)E);
         p += C * E;
-        m->proj_out_f = p;
+        g->proj_out = p;
         widen_matrix(m, p, m->proj_out, (int64_t)E, (int64_t)C);
     }
     if (m->pos_embed) {
-        m->pos_table = base_malloc((size_t)tensor_numel(m->pos_embed) * sizeof(float), "position embeddings");
-        tensor_to_f32(m->pos_table, m->pos_embed);
+        g->pos_table = base_malloc((size_t)tensor_numel(m->pos_embed) * sizeof(float), "position embeddings");
+        tensor_to_f32(g->pos_table, m->pos_embed);
     }
     return m;
 fail:
@@ -856,7 +823,7 @@ void model_free(Model *m) {
     free(m->transient);
     free(m->scratch);
     free(m->small);
-    free(m->pos_table);
+    free(m->globals.pos_table);
     free(m->layers);
     free(m->gguf_refs);
     gguf_close(m->gguf);

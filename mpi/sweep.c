@@ -17,6 +17,7 @@
 #include "host/base.h"
 #include "host/config.h"
 #include "host/cv.h"
+#include "host/decoder_cpu.h"
 #include "host/encoding.h"
 #include "host/extract.h"
 #include "host/featcache.h"
@@ -757,7 +758,7 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     if (!failed) {
         ExtractPart part = {(size_t)gr, (size_t)gn};
         char why[BASE_ERR_LEN];
-        int rc = extract_word_states(model, s->tok[m], &s->stim, &s->policy[m * s->C + ci], &part, states, &x, why);
+        int rc = extract_word_states(model, &decoder_ops_cpu, s->tok[m], &s->stim, &s->policy[m * s->C + ci], &part, states, &x, why);
         stopped = rc == 1, failed = rc < 0;
         if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);
         model_free(model);

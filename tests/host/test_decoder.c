@@ -22,7 +22,7 @@ static float *states_of_ids(Model *m, const int32_t *ids, size_t T, size_t *offs
     float *out = base_malloc(total * sizeof(float), "states");
     ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
     ExtractStats st;
-    int rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, NULL, out, &st, err);
+    int rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, -1, pos, pos, T, &full, NULL, out, &st, err);
     free(pos);
     if (rc) {
         free(out);
@@ -129,9 +129,9 @@ static void direct_states(Model *m, const int32_t *body, int bos, size_t a, size
     Capture cap[16];
     for (int i = 0; i < n_rows; i++) cap[i] = (Capture){rows[i] - (int)a + (bos >= 0), 0, w[i]};
     memset(out, 0, extract_layer_offsets(m, 1, offset) * sizeof(float));  // captures add
-    DecoderScratch *s = decoder_cpu_scratch_create(model_config(m), T, T);
-    decoder_cpu_forward(m, s, &batch, cap, (size_t)n_rows, out, offset);
-    decoder_cpu_scratch_free(s);
+    Decoder *d = decoder_create(&decoder_ops_cpu, m, T, T);
+    decoder_forward(d, &batch, cap, (size_t)n_rows, out, offset);
+    decoder_free(d);
     free(ids);
 }
 
@@ -155,9 +155,9 @@ static void check_policies(void) {
     float *direct = base_malloc(L1 * C * sizeof(float), "direct");
     ExtractStats a, b;
     ContextPolicy whole = {CTX_FULL, 0, 0, -1, WORD_LAST, 0}, small = {CTX_FULL, 0, 48, 16, WORD_LAST, 0};
-    rc = extract_word_states(m, tok, &st, &whole, NULL, full, &a, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &whole, NULL, full, &a, err);
     CHECK(rc == 0 && a.n_sequences == 1, "full/whole_text_one_sequence (%zu tokens)", a.n_tokens);
-    rc = extract_word_states(m, tok, &st, &small, NULL, other, &b, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &small, NULL, other, &b, err);
     CHECK(rc == 0 && b.n_sequences > 2, "full/window_48_overlap_16 gives %zu chunks", b.n_sequences);
 
     TokenSeq seq = {0};
@@ -193,7 +193,7 @@ static void check_policies(void) {
     for (int kind = 0; kind < 2; kind++) {
         for (int batch = 0; batch < 2; batch++) {
             ContextPolicy p = {kind ? CTX_WORDS : CTX_TOKENS, kind ? 3 : 7, 0, 0, WORD_LAST, batch ? 32 : 100000};
-            rc = extract_word_states(m, tok, &st, &p, NULL, other, &b, err);
+            rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &p, NULL, other, &b, err);
             double worst = 0;
             for (size_t w = 0; w < W && rc == 0; w++) {
                 size_t end = (size_t)last[w] + 1;
@@ -213,14 +213,14 @@ static void check_policies(void) {
     ContextPolicy split[2] = {small, {CTX_TOKENS, 7, 0, 0, WORD_LAST, 64}};
     float *part_out = base_malloc(total * sizeof(float), "part");
     for (int k = 0; k < 2; k++) {
-        rc = extract_word_states(m, tok, &st, &split[k], NULL, other, &b, err);
+        rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &split[k], NULL, other, &b, err);
         for (size_t count = 1; count <= 5 && rc == 0; count += 2) {
             size_t next = 0, empty = 0;
             double diff = 0;
             int tiled = 1, zero_elsewhere = 1;
             for (size_t i = 0; i < count && rc == 0; i++) {
                 ExtractPart part = {i, count};
-                rc = extract_word_states(m, tok, &st, &split[k], &part, part_out, &a, err);
+                rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &split[k], &part, part_out, &a, err);
                 if (a.word_hi == a.word_lo) {
                     empty++;
                     continue;
@@ -242,7 +242,7 @@ static void check_policies(void) {
 
     // mean representation: the mean of the word's token states (whole-text run)
     ContextPolicy mean = {CTX_FULL, 0, 0, -1, WORD_MEAN, 0};
-    rc = extract_word_states(m, tok, &st, &mean, NULL, other, &b, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &mean, NULL, other, &b, err);
     double worst = 0;
     size_t multi = 0;
     for (size_t w = 0; w < W && rc == 0; w++) {
@@ -313,7 +313,7 @@ static void check_word_without_tokens(void) {
         float *out = base_malloc(extract_layer_offsets(m, st.n_words, off) * sizeof(float), "out");
         ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
         ExtractStats xs;
-        rc = extract_word_states(m, t, &st, &full, NULL, out, &xs, err);
+        rc = extract_word_states(m, &decoder_ops_cpu, t, &st, &full, NULL, out, &xs, err);
         CHECK(rc == -1 && strstr(err, "word 2 ('#') tokenizes to nothing"), "empty_word/refused_by_name: %s", err);
         free(out);
         stim_free(&st);
