@@ -14,24 +14,12 @@ static void buffer_bytes(const ModelConfig *c, int NT_max, size_t bytes[N_BUFFER
     size_t T = (size_t)NT_max, C = (size_t)c->d_model, F = (size_t)c->d_ff, E = (size_t)c->d_embed;
     size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
     size_t UP = c->gated_mlp ? 2 * F : F, f = sizeof(float);
-    size_t b[N_BUFFERS] = {T * C * f,
-                           T * C * f,
-                           c->residual == RES_PARALLEL_TWO ? T * C * f : 0,
-                           T * (QD + 2 * KD) * f,
-                           T * QD * f,
-                           T * KD * f,
-                           T * KD * f,
-                           T * C * f,
-                           T * UP * f,
-                           c->gated_mlp ? T * F * f : 0,
-                           T * C * f,
-                           T * C * f,
-                           T * (E > C ? E : C) * f,
-                           c->pos == POS_ALIBI ? (size_t)c->n_heads * f : 0,
-                           T * sizeof(int32_t),
-                           T * sizeof(int),
-                           (T + 1) * sizeof(int),
-                           T * sizeof(int)};
+    // x, xn, xn2, qkv, q, k, v, aout, up, act, mout, rows, final, alibi; ids; pos, seq_start, cap_rows
+    size_t b[N_BUFFERS] = {T * C * f, T * C * f, c->residual == RES_PARALLEL_TWO ? T * C * f : 0,
+                           T * (QD + 2 * KD) * f, T * QD * f, T * KD * f, T * KD * f, T * C * f, T * UP * f,
+                           c->gated_mlp ? T * F * f : 0, T * C * f, T * C * f, T * (E > C ? E : C) * f,
+                           c->pos == POS_ALIBI ? (size_t)c->n_heads * f : 0, T * sizeof(int32_t),
+                           T * sizeof(int), (T + 1) * sizeof(int), T * sizeof(int)};
     for (int i = 0; i < N_BUFFERS; i++) bytes[i] = (b[i] + DECODER_ALIGN - 1) / DECODER_ALIGN * DECODER_ALIGN;
 }
 
@@ -61,27 +49,16 @@ Decoder *decoder_create(const DecoderOps *ops, Model *m, int NT_max, int T_max) 
     buffer_bytes(c, NT_max, bytes);
     for (int i = 0; i < N_BUFFERS; i++) total += bytes[i];
     d->memory = ops->alloc(total, "decoder activations");
+    // the pointer table in buffer_bytes' order: the float buffers, the token ids, then the int buffers
+    float **floats[] = {&d->x,  &d->xn,  &d->xn2,  &d->qkv,  &d->q,     &d->k,     &d->v,
+                        &d->aout, &d->up, &d->act, &d->mout, &d->rows, &d->final, &d->alibi};
+    int **ints[] = {&d->pos, &d->seq_start, &d->cap_rows};
+    enum { N_FLOATS = sizeof floats / sizeof *floats, N_INTS = sizeof ints / sizeof *ints };
+    _Static_assert(N_FLOATS + 1 + N_INTS == N_BUFFERS, "a pointer for every buffer");
     char *p = d->memory;
-    size_t i = 0;
-    d->x = carve(&p, bytes[i++]);
-    d->xn = carve(&p, bytes[i++]);
-    d->xn2 = carve(&p, bytes[i++]);
-    d->qkv = carve(&p, bytes[i++]);
-    d->q = carve(&p, bytes[i++]);
-    d->k = carve(&p, bytes[i++]);
-    d->v = carve(&p, bytes[i++]);
-    d->aout = carve(&p, bytes[i++]);
-    d->up = carve(&p, bytes[i++]);
-    d->act = carve(&p, bytes[i++]);
-    d->mout = carve(&p, bytes[i++]);
-    d->rows = carve(&p, bytes[i++]);
-    d->final = carve(&p, bytes[i++]);
-    d->alibi = carve(&p, bytes[i++]);
-    d->ids = carve(&p, bytes[i++]);
-    d->pos = carve(&p, bytes[i++]);
-    d->seq_start = carve(&p, bytes[i++]);
-    d->cap_rows = carve(&p, bytes[i++]);
-    ASSERT(i == N_BUFFERS && (size_t)(p - (char *)d->memory) == total);
+    for (int i = 0; i < N_FLOATS; i++) *floats[i] = carve(&p, bytes[i]);
+    d->ids = carve(&p, bytes[N_FLOATS]);
+    for (int i = 0; i < N_INTS; i++) *ints[i] = carve(&p, bytes[N_FLOATS + 1 + i]);
     d->host_pos = base_malloc((size_t)NT_max * sizeof(int), "positions");
     d->host_rows = base_malloc((size_t)NT_max * sizeof(int), "capture rows");
     if (d->alibi) {
