@@ -146,8 +146,8 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     for (size_t s = 0; s < n_seq; s++)
         if (seqs[s].end - seqs[s].start + (size_t)has_bos > longest) longest = seqs[s].end - seqs[s].start + (size_t)has_bos;
     int NT_max = (int)(longest > (size_t)p.batch_tokens ? longest : (size_t)p.batch_tokens), T_max = (int)longest;
-    log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations (%s)", c->name, n_seq, NT_max,
-              (double)decoder_bytes(ops, c, NT_max, T_max) / 1048576.0, ops->name);
+    log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations (%s)", c->name, n_seq,
+              NT_max, (double)decoder_bytes(ops, c, NT_max, T_max) / 1048576.0, ops->name);
     Decoder *dec = decoder_create(ops, m, NT_max, T_max);
     int32_t *ids = base_malloc((size_t)NT_max * sizeof(int32_t), "batch ids");
     int *seq_start = base_malloc((n_seq + 1) * sizeof(int), "batch sequences");
@@ -226,8 +226,8 @@ int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const S
     }
     double t1 = base_wall();
     if (rc == 0)
-        rc = extract_from_tokens(m, ops, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part, out,
-                                 stats, err);
+        rc = extract_from_tokens(m, ops, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part,
+                                 out, stats, err);
     if (rc == 0) stats->seconds_tokenize = t1 - t0;
     free(first);
     free(last);
