@@ -1,8 +1,8 @@
 /*
  * CUDA_OPS_H: the CUDA kernels of the decoder's per-layer ops, each the GPU twin of one function of
  * host/ops_cpu.h, with the same arguments in the same order (llm.c: outputs, inputs, weights,
- * sizes) plus the stream last. Issue 16's backend op table (the seam) adopts them; nothing calls
- * them from the decoder yet.
+ * sizes) plus the stream last. host/decoder.h's DecoderOps is the table a GPU backend fills with
+ * them (wrappers that take the stream from the backend's state); none is filled yet.
  *
  * Plain C: no CUDA header is needed to include this. `struct CUstream_st *` is the type cudaStream_t
  * names, so a C caller passes a cudaStream_t (or NULL, the legacy default stream) without the CUDA

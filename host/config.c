@@ -198,6 +198,9 @@ static const Param PARAMS[] = {
     {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
      "GiB a rank's model may hold: its memory-mapped checkpoint, then float32-widened layers kept between batches "
      "(past that, each layer is widened as it runs); 0 = half the node's memory over its ranks"},
+    {"run", "device", P_ENUM, F(device), 0, NONE, 0, 0, "auto", "auto|cpu|cuda",
+     "where each rank runs the forward passes and the fits: cpu; cuda (an error where no CUDA backend can run); "
+     "auto = cuda where it can run, else cpu (one log line says which and why)"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
 static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg",

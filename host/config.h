@@ -34,6 +34,8 @@
 
 typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2 } RecFormat;
 typedef enum { LONG_WORDS_WARN = 0, LONG_WORDS_ERROR = 1 } LongWords;
+// run.device: where the decoder and the fits run (host/backend.h resolves it once per rank)
+typedef enum { DEVICE_AUTO = 0, DEVICE_CPU = 1, DEVICE_CUDA = 2 } DeviceChoice;
 
 typedef struct {
     char name[128];
@@ -137,6 +139,7 @@ typedef struct {
     double progress_seconds;  // plain progress lines at most this often
     char log_dir[CFG_STR];    // "" = no per-rank log files
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
+    DeviceChoice device;
 } SweepConfig;
 
 // Parse path; overrides are "section.key=value" strings (may be NULL/0).

@@ -7,208 +7,158 @@
 #include "host/base.h"
 #include "host/ops_cpu.h"
 
-struct DecoderScratch {
-    int NT_max, T_max, threads;
-    float *x;       // (NT, C)     residual stream
-    float *xn;      // (NT, C)     normed input of the attention (and of a shared-norm MLP)
-    float *xn2;     // (NT, C)     normed input of the MLP in a two-norm parallel block
-    float *qkv;     // (NT, QD + 2 KD) the fused projection, then the attention output (NT, QD)
-    float *q;       // (NT, QD)
-    float *k, *v;   // (NT, KD) each
-    float *aout;    // (NT, C)     attention output after its projection
-    float *up;      // (NT, UP)    [gate | up] or up
-    float *act;     // (NT, F)
-    float *mout;    // (NT, C)     MLP output
-    float *rows;    // (NT, C)     captured rows of the last layer, before the final norm
-    float *final;   // (NT, E)
-    float *scores;  // (threads, ATTN_QUERY_BLOCK, T_max)
-    float *alibi;   // (NH) or unused
-    int *pos;       // (NT) position of each token in its sequence
-    float *memory;
-};
+typedef struct {
+    int threads;        // the OpenMP threads the scores are sized for
+    float *scores;      // (threads, ATTN_QUERY_BLOCK, T_max)
+    float *embed_rows;  // (NT_max, E) embedding rows before OPT's project_in, or NULL
+} CpuState;
 
-#define N_BUFFERS 15
+// ----------------------------------------------------------------------------
+// memory and state
 
-static void buffer_sizes(const ModelConfig *c, int NT_max, int T_max, int threads, size_t sizes[N_BUFFERS]) {
-    size_t T = (size_t)NT_max, C = (size_t)c->d_model, F = (size_t)c->d_ff, E = (size_t)c->d_embed;
-    size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t UP = c->gated_mlp ? 2 * F : F;
-    size_t s[N_BUFFERS] = {T * C,  T * C,  c->residual == RES_PARALLEL_TWO ? T * C : 0,
-                           T * (QD + 2 * KD), T * QD, T * KD, T * KD, T * C, T * UP, c->gated_mlp ? T * F : 0, T * C,
-                           T * C, T * (E > C ? E : C), attention_scratch_floats(T_max, threads), (size_t)c->n_heads};
-    memcpy(sizes, s, sizeof s);
+static void *cpu_alloc(size_t bytes, const char *label) { return base_malloc(bytes, label); }
+static void cpu_release(void *p) { free(p); }
+static void cpu_upload(void *dst, const void *src, size_t bytes, Decoder *d) { memcpy(dst, src, bytes); }
+static const float *cpu_download(const float *src, size_t n, Decoder *d) { return src; }
+
+static size_t embed_rows_floats(const ModelConfig *c, int NT_max) {
+    return c->d_embed != c->d_model ? (size_t)NT_max * (size_t)c->d_embed : 0;
 }
 
-size_t decoder_cpu_scratch_bytes(const ModelConfig *cfg, int NT_max, int T_max) {
-    size_t sizes[N_BUFFERS], total = 0;
-    buffer_sizes(cfg, NT_max, T_max, omp_get_max_threads(), sizes);
-    for (int i = 0; i < N_BUFFERS; i++) total += sizes[i];
-    return total * sizeof(float) + (size_t)NT_max * sizeof(int);
+static size_t cpu_state_bytes(const ModelConfig *c, int NT_max, int T_max) {
+    return (attention_scratch_floats(T_max, omp_get_max_threads()) + embed_rows_floats(c, NT_max)) * sizeof(float);
 }
 
-DecoderScratch *decoder_cpu_scratch_create(const ModelConfig *cfg, int NT_max, int T_max) {
-    DecoderScratch *s = base_calloc(1, sizeof *s, "DecoderScratch");
-    s->NT_max = NT_max;
-    s->T_max = T_max;
+static void *cpu_open(Decoder *d) {
+    const ModelConfig *c = model_config(d->m);
+    CpuState *s = base_calloc(1, sizeof *s, "CPU decoder state");
     s->threads = omp_get_max_threads();
-    size_t sizes[N_BUFFERS], total = 0;
-    buffer_sizes(cfg, NT_max, T_max, s->threads, sizes);
-    for (int i = 0; i < N_BUFFERS; i++) total += sizes[i];
-    s->memory = base_malloc(base_mul(total, sizeof(float)), "decoder activations");
-    float **ptrs[N_BUFFERS] = {&s->x,  &s->xn,   &s->xn2,  &s->qkv,  &s->q,     &s->k,      &s->v,    &s->aout,
-                               &s->up, &s->act, &s->mout, &s->rows, &s->final, &s->scores, &s->alibi};
-    float *p = s->memory;
-    for (int i = 0; i < N_BUFFERS; i++) {
-        *ptrs[i] = sizes[i] ? p : NULL;
-        p += sizes[i];
-    }
-    if (cfg->pos == POS_ALIBI) model_alibi_slopes(s->alibi, cfg->n_heads, cfg->alibi_max_bias);
-    s->pos = base_malloc((size_t)NT_max * sizeof(int), "positions");
+    s->scores = base_malloc(attention_scratch_floats(d->T_max, s->threads) * sizeof(float), "attention scores");
+    size_t rows = embed_rows_floats(c, d->NT_max);
+    s->embed_rows = rows ? base_malloc(rows * sizeof(float), "embedding rows") : NULL;
     return s;
 }
 
-void decoder_cpu_scratch_free(DecoderScratch *s) {
+static void cpu_close(void *be) {
+    CpuState *s = be;
     if (!s) return;
-    free(s->memory);
-    free(s->pos);
+    free(s->scores);
+    free(s->embed_rows);
     free(s);
 }
 
+static const LayerF32 *cpu_layer(int l, Decoder *d) { return model_layer(d->m, l); }
+
 // ----------------------------------------------------------------------------
-// the blocks of a layer
+// the batch's ends: embedding, captures, final norm
 
-static void norm(const ModelConfig *c, float *out, const float *in, const float *w, const float *b, int T) {
-    if (c->norm == NORM_RMS) rmsnorm_forward_cpu(out, in, w, T, c->d_model, c->norm_eps);
-    else layernorm_forward_cpu(out, in, w, b, T, c->d_model, c->norm_eps);
+static void cpu_embed(float *out, const int32_t *ids, const int *pos, int T, Decoder *d) {
+    const ModelConfig *c = model_config(d->m);
+    const ModelGlobals *g = model_globals(d->m);
+    const int C = c->d_model;
+    float *rows = g->proj_in ? ((CpuState *)d->be)->embed_rows : out;
+    model_embed_rows(d->m, rows, ids, T);
+    if (g->proj_in) matmul_forward_cpu(out, rows, g->proj_in, NULL, T, c->d_embed, C);
+    if (g->pos_table)
+        for (int t = 0; t < T; t++) {
+            const float *pe = g->pos_table + (size_t)(pos[t] + c->pos_offset) * C;
+            float *o = out + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] += pe[i];
+        }
 }
 
-// aout = attention block of `in` (already normed where the family norms first)
-static void attention_block(const ModelConfig *c, const LayerF32 *L, DecoderScratch *s, const float *in,
-                            const TokenBatch *b, int NT) {
-    const int C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, HS = c->head_dim;
-    const int QD = NH * HS, KD = NKV * HS, QKV = QD + 2 * KD;
-    matmul_forward_cpu(s->qkv, in, L->wqkv, L->bqkv, NT, C, QKV);
-    if (c->clip_qkv > 0) {
-        size_t n = (size_t)NT * QKV;
-        for (size_t i = 0; i < n; i++)
-            s->qkv[i] = s->qkv[i] > c->clip_qkv ? c->clip_qkv : s->qkv[i] < -c->clip_qkv ? -c->clip_qkv : s->qkv[i];
-    }
-    // q, k, v are column blocks of the fused rows; copied out so every head has a plain stride
-    float *q = s->q, *k = s->k, *v = s->v;
-    for (int t = 0; t < NT; t++) {
-        const float *row = s->qkv + (size_t)t * QKV;
-        memcpy(q + (size_t)t * QD, row, (size_t)QD * sizeof(float));
-        memcpy(k + (size_t)t * KD, row + QD, (size_t)KD * sizeof(float));
-        memcpy(v + (size_t)t * KD, row + QD + KD, (size_t)KD * sizeof(float));
-    }
-    if (c->pos == POS_ROPE) {
-        rope_forward_cpu(q, s->pos, NT, NH, HS, c->rope_dims, c->rope_theta);
-        rope_forward_cpu(k, s->pos, NT, NKV, HS, c->rope_dims, c->rope_theta);
-    }
-    // the attention output reuses the fused buffer, free once q, k, v are out
-    attention_forward_cpu(s->qkv, s->scores, s->threads, q, k, v, b->seq_start, b->n_seq, NH, NKV, HS,
-                          c->pos == POS_ALIBI ? s->alibi : NULL, c->sliding_window);
-    matmul_forward_cpu(s->aout, s->qkv, L->wo, L->bo, NT, QD, C);
+static void cpu_capture(float *rows, const float *x, const int *row_ids, int n, int C, Decoder *d) {
+    for (int i = 0; i < n; i++)
+        memcpy(rows + (size_t)i * C, x + (size_t)row_ids[i] * C, (size_t)C * sizeof(float));
 }
 
-// mout = MLP block of `in`
-static void mlp_block(const ModelConfig *c, const LayerF32 *L, DecoderScratch *s, const float *in, int NT) {
-    const int C = c->d_model, F = c->d_ff;
-    if (c->gated_mlp) {
-        matmul_forward_cpu(s->up, in, L->wup, NULL, NT, C, 2 * F);
-        swiglu_rows_cpu(s->act, s->up, NT, F);
-        matmul_forward_cpu(s->mout, s->act, L->wdown, L->bdown, NT, F, C);
-    } else {
-        matmul_forward_cpu(s->up, in, L->wup, L->bup, NT, C, F);
-        if (c->act == ACT_RELU) relu_forward_cpu(s->up, (size_t)NT * F);
-        else gelu_forward_cpu(s->up, (size_t)NT * F, c->act == ACT_GELU_TANH);
-        matmul_forward_cpu(s->mout, s->up, L->wdown, L->bdown, NT, F, C);
+static void cpu_final(float *out, float *in, int T, Decoder *d) {
+    const ModelConfig *c = model_config(d->m);
+    const ModelGlobals *g = model_globals(d->m);
+    const int C = c->d_model;
+    float *normed = g->proj_out ? in : out;  // in place when the projection follows
+    if (c->final_norm) {
+        if (c->norm == NORM_RMS) rmsnorm_forward_cpu(normed, in, g->final_w, T, C, c->norm_eps);
+        else layernorm_forward_cpu(normed, in, g->final_w, g->final_b, T, C, c->norm_eps);
+    } else if (!g->proj_out) {
+        memcpy(out, in, (size_t)T * C * sizeof(float));
     }
+    if (g->proj_out) matmul_forward_cpu(out, normed, g->proj_out, NULL, T, C, c->d_embed);
 }
 
-static void layer_forward(const ModelConfig *c, const LayerF32 *L, DecoderScratch *s, const TokenBatch *b, int NT) {
-    size_t N = (size_t)NT * c->d_model;
-    if (!c->pre_ln) {  // OPT-350m: x = ln1(x + attn(x)); x = ln2(x + mlp(x))
-        attention_block(c, L, s, s->x, b, NT);
-        residual_forward_cpu(s->x, s->x, s->aout, N);
-        norm(c, s->x, s->x, L->ln1_w, L->ln1_b, NT);
-        mlp_block(c, L, s, s->x, NT);
-        residual_forward_cpu(s->x, s->x, s->mout, N);
-        norm(c, s->x, s->x, L->ln2_w, L->ln2_b, NT);
+// ----------------------------------------------------------------------------
+// per layer: the twins, with the Decoder (unused but for attention's scratch) last
+
+static void cpu_matmul(float *out, const float *inp, const float *w, const float *b, int T, int C, int OC,
+                       Decoder *d) {
+    matmul_forward_cpu(out, inp, w, b, T, C, OC);
+}
+static void cpu_rmsnorm(float *out, const float *inp, const float *w, int T, int C, float eps, Decoder *d) {
+    rmsnorm_forward_cpu(out, inp, w, T, C, eps);
+}
+static void cpu_layernorm(float *out, const float *inp, const float *w, const float *b, int T, int C, float eps,
+                          Decoder *d) {
+    layernorm_forward_cpu(out, inp, w, b, T, C, eps);
+}
+
+// dst = src over n values, clamped to [-clip, clip] when clip > 0
+static void copy_clipped(float *dst, const float *src, size_t n, float clip) {
+    if (clip <= 0) {
+        memcpy(dst, src, n * sizeof(float));
         return;
     }
-    norm(c, s->xn, s->x, L->ln1_w, L->ln1_b, NT);
-    switch (c->residual) {
-    case RES_SEQUENTIAL:  // x += attn(n1(x)); x += mlp(n2(x))
-        attention_block(c, L, s, s->xn, b, NT);
-        residual_forward_cpu(s->x, s->x, s->aout, N);
-        norm(c, s->xn, s->x, L->ln2_w, L->ln2_b, NT);
-        mlp_block(c, L, s, s->xn, NT);
-        residual_forward_cpu(s->x, s->x, s->mout, N);
-        break;
-    case RES_PARALLEL_SHARED:  // x += attn(n(x)) + mlp(n(x)), Falcon-7B
-        attention_block(c, L, s, s->xn, b, NT);
-        mlp_block(c, L, s, s->xn, NT);
-        residual_forward_cpu(s->x, s->x, s->aout, N);
-        residual_forward_cpu(s->x, s->x, s->mout, N);
-        break;
-    case RES_PARALLEL_TWO:  // x += attn(n1(x)) + mlp(n2(x)), GPT-NeoX, Falcon's new architecture
-        norm(c, s->xn2, s->x, L->ln2_w, L->ln2_b, NT);
-        attention_block(c, L, s, s->xn, b, NT);
-        mlp_block(c, L, s, s->xn2, NT);
-        residual_forward_cpu(s->x, s->x, s->aout, N);
-        residual_forward_cpu(s->x, s->x, s->mout, N);
-        break;
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] > clip ? clip : src[i] < -clip ? -clip : src[i];
+}
+
+static void cpu_qkv_split(float *q, float *k, float *v, const float *qkv, int T, int QD, int KD, float clip,
+                          Decoder *d) {
+    const size_t row = (size_t)QD + 2 * (size_t)KD;
+    for (int t = 0; t < T; t++) {
+        const float *src = qkv + (size_t)t * row;
+        copy_clipped(q + (size_t)t * QD, src, (size_t)QD, clip);
+        copy_clipped(k + (size_t)t * KD, src + QD, (size_t)KD, clip);
+        copy_clipped(v + (size_t)t * KD, src + QD + KD, (size_t)KD, clip);
     }
 }
 
-// ----------------------------------------------------------------------------
-// captures
-
-static void capture_rows(float *out, size_t width, const float *x, const Capture *cap, size_t n, int row_stride) {
-    for (size_t i = 0; i < n; i++) {
-        const float *src = x + (size_t)cap[i].row * row_stride;
-        float *dst = out + cap[i].out * width, w = cap[i].weight;
-        for (size_t j = 0; j < width; j++) dst[j] += w * src[j];
-    }
+static void cpu_rope(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta, Decoder *d) {
+    rope_forward_cpu(x, pos, T, NH, HS, rot_dims, theta);
 }
 
-double decoder_flops(const ModelConfig *c, const TokenBatch *b) {
-    double C = c->d_model, E = c->d_embed, F = c->d_ff, QD = (double)c->n_heads * c->head_dim;
-    double KD = (double)c->n_kv_heads * c->head_dim, UP = c->gated_mlp ? 2 * F : F;
-    double per_token = 2.0 * c->n_layers * (C * (QD + 2 * KD) + QD * C + C * UP + F * C);
-    if (E != C) per_token += 2.0 * 2.0 * E * C;  // OPT's project_in and project_out
-    double keys = 0;  // (query, visible key) pairs
-    for (int s = 0; s < b->n_seq; s++) {
-        double T = b->seq_start[s + 1] - b->seq_start[s], W = c->sliding_window > 0 ? c->sliding_window : T;
-        if (W > T) W = T;
-        keys += W * (W + 1) / 2 + (T - W) * W;  // the first W queries see 1..W keys, the rest W each
-    }
-    return per_token * (b->seq_start[b->n_seq]) + 4.0 * QD * c->n_layers * keys;  // QK^T and PV per head
+static void cpu_attention(float *out, const float *q, const float *k, const float *v, const int *seq_start, int n_seq,
+                          int NT, int NH, int NKV, int HS, const float *alibi, int window, Decoder *d) {
+    const CpuState *s = d->be;
+    attention_forward_cpu(out, s->scores, s->threads, q, k, v, seq_start, n_seq, NH, NKV, HS, alibi, window);
 }
 
-void decoder_cpu_forward(Model *m, DecoderScratch *s, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
-                         const size_t *layer_offset) {
-    const ModelConfig *c = model_config(m);
-    const int NT = b->seq_start[b->n_seq], C = c->d_model;
-    ASSERT(NT > 0 && NT <= s->NT_max);
-    for (int sq = 0; sq < b->n_seq; sq++) {
-        ASSERT(b->seq_start[sq + 1] - b->seq_start[sq] <= s->T_max);
-        for (int t = b->seq_start[sq]; t < b->seq_start[sq + 1]; t++) s->pos[t] = t - b->seq_start[sq];
-    }
-    model_embed(m, s->x, b->ids, s->pos, NT);
-    capture_rows(out + layer_offset[0], (size_t)C, s->x, cap, n_cap, C);
-    for (int l = 0; l < c->n_layers; l++) {
-        layer_forward(c, model_layer(m, l), s, b, NT);
-        if (l + 1 < c->n_layers) capture_rows(out + layer_offset[l + 1], (size_t)C, s->x, cap, n_cap, C);
-    }
-    // the last entry: final norm (and projection) of the captured rows only
-    int E = model_final_dim(m);
-    for (size_t i = 0; i < n_cap; i++)
-        memcpy(s->rows + i * C, s->x + (size_t)cap[i].row * C, (size_t)C * sizeof(float));
-    model_final(m, s->final, s->rows, (int)n_cap);
-    for (size_t i = 0; i < n_cap; i++) {
-        float *dst = out + layer_offset[c->n_layers] + cap[i].out * (size_t)E, w = cap[i].weight;
-        for (int j = 0; j < E; j++) dst[j] += w * s->final[i * (size_t)E + j];
-    }
+static void cpu_swiglu(float *out, const float *gu, int T, int F, Decoder *d) { swiglu_rows_cpu(out, gu, T, F); }
+static void cpu_gelu(float *x, size_t N, int tanh_approx, Decoder *d) { gelu_forward_cpu(x, N, tanh_approx); }
+static void cpu_relu(float *x, size_t N, Decoder *d) { relu_forward_cpu(x, N); }
+static void cpu_residual(float *out, const float *a, const float *b, size_t N, Decoder *d) {
+    residual_forward_cpu(out, a, b, N);
 }
+
+const DecoderOps decoder_ops_cpu = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .open = cpu_open,
+    .close = cpu_close,
+    .state_bytes = cpu_state_bytes,
+    .layer = cpu_layer,
+    .embed = cpu_embed,
+    .capture = cpu_capture,
+    .final = cpu_final,
+    .matmul = cpu_matmul,
+    .rmsnorm = cpu_rmsnorm,
+    .layernorm = cpu_layernorm,
+    .qkv_split = cpu_qkv_split,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .gelu = cpu_gelu,
+    .relu = cpu_relu,
+    .residual = cpu_residual,
+};

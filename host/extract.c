@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "host/base.h"
-#include "host/decoder_cpu.h"
 #include "host/log.h"
 
 #define DEFAULT_BATCH_TOKENS 4096
@@ -117,9 +116,9 @@ static void part_range(const Seq *seqs, size_t n_seq, int has_bos, const Extract
     if (*lo > *hi) *lo = *hi = 0;
 }
 
-int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
-                        const int64_t *last, size_t W, const ContextPolicy *policy, const ExtractPart *part, float *out,
-                        ExtractStats *stats, char *err) {
+int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, size_t n_body, int bos,
+                        const int64_t *first, const int64_t *last, size_t W, const ContextPolicy *policy,
+                        const ExtractPart *part, float *out, ExtractStats *stats, char *err) {
     const ModelConfig *c = model_config(m);
     const int has_bos = bos >= 0;
     ContextPolicy p;
@@ -147,9 +146,9 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     for (size_t s = 0; s < n_seq; s++)
         if (seqs[s].end - seqs[s].start + (size_t)has_bos > longest) longest = seqs[s].end - seqs[s].start + (size_t)has_bos;
     int NT_max = (int)(longest > (size_t)p.batch_tokens ? longest : (size_t)p.batch_tokens), T_max = (int)longest;
-    log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations", c->name, n_seq, NT_max,
-              (double)decoder_cpu_scratch_bytes(c, NT_max, T_max) / 1048576.0);
-    DecoderScratch *scratch = decoder_cpu_scratch_create(c, NT_max, T_max);
+    log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations (%s)", c->name, n_seq,
+              NT_max, (double)decoder_bytes(ops, c, NT_max, T_max) / 1048576.0, ops->name);
+    Decoder *dec = decoder_create(ops, m, NT_max, T_max);
     int32_t *ids = base_malloc((size_t)NT_max * sizeof(int32_t), "batch ids");
     int *seq_start = base_malloc((n_seq + 1) * sizeof(int), "batch sequences");
     size_t cap_max = (size_t)NT_max;
@@ -186,7 +185,7 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
             s1++;
         }
         seq_start[b.n_seq] = NT;
-        decoder_cpu_forward(m, scratch, &b, cap, n_cap, out, offset);
+        decoder_forward(dec, &b, cap, n_cap, out, offset);
         stats->tokens_run += (size_t)NT;
         stats->flops += decoder_flops(c, &b);
         stats->n_batches++;
@@ -200,12 +199,13 @@ int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, c
     free(ids);
     free(all);
     free(offset);
-    decoder_cpu_scratch_free(scratch);
+    decoder_free(dec);
     return stopped;
 }
 
-int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy,
-                        const ExtractPart *part, float *out, ExtractStats *stats, char *err) {
+int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const Stimulus *st,
+                        const ContextPolicy *policy, const ExtractPart *part, float *out, ExtractStats *stats,
+                        char *err) {
     double t0 = base_wall();
     TokenSeq seq = {0};
     if (tok_encode(tok, st->text, st->text_len, &seq, err)) return -1;
@@ -226,8 +226,8 @@ int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const Cont
     }
     double t1 = base_wall();
     if (rc == 0)
-        rc = extract_from_tokens(m, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part, out,
-                                 stats, err);
+        rc = extract_from_tokens(m, ops, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part,
+                                 out, stats, err);
     if (rc == 0) stats->seconds_tokenize = t1 - t0;
     free(first);
     free(last);

@@ -11,7 +11,9 @@
  *  - CTX_WORDS (words:N): the same with the tokens of the N words that end with the word.
  * Word representation: the word's last token (default) or the mean over its tokens; BOS is context,
  * never part of a word. Sequences are packed into batches of about batch_tokens tokens and run
- * through decoder_cpu_forward together, so per-word windows make large matrix products.
+ * through decoder_forward together, so per-word windows make large matrix products. The forward pass runs
+ * on the backend whose op table the caller passes (host/decoder.h; decoder_ops_cpu on the CPU), chosen
+ * once per rank; one Decoder is made per call, sized for its longest batch.
  *
  * Output: (L+1) blocks, block l of (W, dim_l) floats at extract_layer_offsets(...)[l] (dim_l is
  * d_model except the last entry's model_final_dim). Ownership: the caller provides out.
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/decoder.h"
 #include "host/model.h"
 #include "host/stimulus.h"
 #include "host/tokenizer.h"
@@ -72,14 +75,16 @@ int extract_resolve_policy(const ModelConfig *cfg, int has_bos, const ContextPol
 // layout of the output: offset (L+1) in floats of each layer's (W, dim_l) block; returns the total
 size_t extract_layer_offsets(const Model *m, size_t W, size_t *offset);
 
-// Tokenise the stimulus text, map words to tokens, run the policy. out as above (cleared first).
-int extract_word_states(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *policy,
-                        const ExtractPart *part, float *out, ExtractStats *stats, char *err);
+// Tokenise the stimulus text, map words to tokens, run the policy on the backend of ops. out as above
+// (cleared first).
+int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const Stimulus *st,
+                        const ContextPolicy *policy, const ExtractPart *part, float *out, ExtractStats *stats,
+                        char *err);
 
 // The same from tokens: body (n_body) without BOS, bos (-1: none), and for each of W words the
 // index in body of its first and last token (ordered, non-decreasing).
-int extract_from_tokens(Model *m, const int32_t *body, size_t n_body, int bos, const int64_t *first,
-                        const int64_t *last, size_t W, const ContextPolicy *policy, const ExtractPart *part, float *out,
-                        ExtractStats *stats, char *err);
+int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, size_t n_body, int bos,
+                        const int64_t *first, const int64_t *last, size_t W, const ContextPolicy *policy,
+                        const ExtractPart *part, float *out, ExtractStats *stats, char *err);
 
 #endif  // HOST_EXTRACT_H

@@ -1,6 +1,5 @@
 #include "host/model.h"
 
-#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 
 #include "host/base.h"
 #include "host/log.h"
-#include "host/ops_cpu.h"
 #include "host/safetensors.h"
 
 typedef struct {
@@ -33,9 +31,8 @@ struct Model {
     size_t n_params;
     size_t stored_bytes;      // the bound tensors as stored (mapped, paged in as they are read)
     // widened weights
-    float *pos_table;         // (max positions, C) or NULL
-    float *final_wf, *final_bf, *proj_in_f, *proj_out_f;
-    float *small;             // one block behind the four above
+    ModelGlobals globals;
+    float *small;             // one block behind the final norm and the projections
     size_t layer_floats;
     LayerF32 *widened;        // (L)
     float **blocks;           // (L) kept blocks, NULL where not kept
@@ -51,6 +48,7 @@ size_t model_stored_bytes(const Model *m) { return m->stored_bytes; }
 const GgufFile *model_gguf(const Model *m) { return m->gguf; }
 const char *model_dir(const Model *m) { return m->st ? m->path : NULL; }
 int model_final_dim(const Model *m) { return m->proj_out ? m->cfg.d_embed : m->cfg.d_model; }
+const ModelGlobals *model_globals(const Model *m) { return &m->globals; }
 
 // ----------------------------------------------------------------------------
 // positions and permutations
@@ -416,21 +414,76 @@ static const TensorRef *find_raw(Model *m, const char *name) {
     return NULL;
 }
 
-// prefixes a family's checkpoints put before their tensor names (with and without the model class)
-static const char *const *prefixes(ModelFamily f) {
-    static const char *const llama[] = {"model.", "", NULL}, *const falcon[] = {"transformer.", "", NULL};
-    static const char *const neox[] = {"gpt_neox.", "", NULL}, *const opt[] = {"model.decoder.", "decoder.", "", NULL};
-    static const char *const gguf[] = {"", NULL};
-    switch (f) {
+// The names of a family's tensors: one table per family, read by bind_all. Each module name is bound as
+// "<prefix><layer><module>.weight" and, where the configuration has biases of its kind, ".bias"; what a family
+// lacks is NULL. Shapes come from the role, so a new family is a new table.
+typedef struct {
+    const char *const *prefixes;    // before every name, tried in order: the first under which an embedding exists
+    const char *const *embeddings;  // names of the token embedding (V, E)
+    const char *layer;              // before each layer's modules; "%d" the layer
+    const char *ln1, *ln2;          // norms, biased when norm_bias (no ln2 in the shared-norm parallel residual)
+    const char *q, *k, *v, *qkv;    // separate or fused projections, biased when attn_bias
+    const char *o;
+    const char *gate, *up, *down;   // gate: gated MLPs (never biased); up, down biased when mlp_bias
+    const char *final_norm, *pos_embed, *proj_in, *proj_out;
+} FamilyNames;
+
+// a checkpoint's names start with the model class's prefix or with none
+static const char *const PX_LLAMA[] = {"model.", "", NULL}, *const PX_TRANSFORMER[] = {"transformer.", "", NULL},
+                         *const PX_NEOX[] = {"gpt_neox.", "", NULL},
+                         *const PX_OPT[] = {"model.decoder.", "decoder.", "", NULL}, *const PX_NONE[] = {"", NULL};
+static const char *const HF_EMBEDDINGS[] = {"embed_tokens.weight", "word_embeddings.weight", "wte.weight",
+                                            "embed_in.weight", NULL},
+                         *const GGUF_EMBEDDINGS[] = {"token_embd.weight", NULL};
+
+static const FamilyNames LLAMA_NAMES = {
+    .prefixes = PX_LLAMA, .embeddings = HF_EMBEDDINGS, .layer = "layers.%d.", .ln1 = "input_layernorm",
+    .ln2 = "post_attention_layernorm", .q = "self_attn.q_proj", .k = "self_attn.k_proj", .v = "self_attn.v_proj",
+    .o = "self_attn.o_proj", .gate = "mlp.gate_proj", .up = "mlp.up_proj", .down = "mlp.down_proj",
+    .final_norm = "norm"};
+static const FamilyNames FALCON_NAMES = {
+    .prefixes = PX_TRANSFORMER, .embeddings = HF_EMBEDDINGS, .layer = "h.%d.", .ln1 = "input_layernorm",
+    .ln2 = "post_attention_layernorm", .qkv = "self_attention.query_key_value", .o = "self_attention.dense",
+    .up = "mlp.dense_h_to_4h", .down = "mlp.dense_4h_to_h", .final_norm = "ln_f"};
+// Falcon's new decoder architecture: a norm per branch of the parallel residual
+static const FamilyNames FALCON_TWO_NORMS_NAMES = {
+    .prefixes = PX_TRANSFORMER, .embeddings = HF_EMBEDDINGS, .layer = "h.%d.", .ln1 = "ln_attn", .ln2 = "ln_mlp",
+    .qkv = "self_attention.query_key_value", .o = "self_attention.dense", .up = "mlp.dense_h_to_4h",
+    .down = "mlp.dense_4h_to_h", .final_norm = "ln_f"};
+static const FamilyNames MPT_NAMES = {
+    .prefixes = PX_TRANSFORMER, .embeddings = HF_EMBEDDINGS, .layer = "blocks.%d.", .ln1 = "norm_1", .ln2 = "norm_2",
+    .qkv = "attn.Wqkv", .o = "attn.out_proj", .up = "ffn.up_proj", .down = "ffn.down_proj", .final_norm = "norm_f"};
+static const FamilyNames NEOX_NAMES = {
+    .prefixes = PX_NEOX, .embeddings = HF_EMBEDDINGS, .layer = "layers.%d.", .ln1 = "input_layernorm",
+    .ln2 = "post_attention_layernorm", .qkv = "attention.query_key_value", .o = "attention.dense",
+    .up = "mlp.dense_h_to_4h", .down = "mlp.dense_4h_to_h", .final_norm = "final_layer_norm"};
+static const FamilyNames OPT_NAMES = {
+    .prefixes = PX_OPT, .embeddings = HF_EMBEDDINGS, .layer = "layers.%d.", .ln1 = "self_attn_layer_norm",
+    .ln2 = "final_layer_norm", .q = "self_attn.q_proj", .k = "self_attn.k_proj", .v = "self_attn.v_proj",
+    .o = "self_attn.out_proj", .up = "fc1", .down = "fc2", .final_norm = "final_layer_norm",
+    .pos_embed = "embed_positions", .proj_in = "project_in", .proj_out = "project_out"};
+static const FamilyNames GPT2_NAMES = {  // Conv1D: matrices stored (in, out) (Binder.conv1d)
+    .prefixes = PX_TRANSFORMER, .embeddings = HF_EMBEDDINGS, .layer = "h.%d.", .ln1 = "ln_1", .ln2 = "ln_2",
+    .qkv = "attn.c_attn", .o = "attn.c_proj", .up = "mlp.c_fc", .down = "mlp.c_proj", .final_norm = "ln_f",
+    .pos_embed = "wpe"};
+// GGUF (llama architecture): llama.cpp's names
+static const FamilyNames GGUF_NAMES = {
+    .prefixes = PX_NONE, .embeddings = GGUF_EMBEDDINGS, .layer = "blk.%d.", .ln1 = "attn_norm", .ln2 = "ffn_norm",
+    .q = "attn_q", .k = "attn_k", .v = "attn_v", .o = "attn_output", .gate = "ffn_gate", .up = "ffn_up",
+    .down = "ffn_down", .final_norm = "output_norm"};
+
+static const FamilyNames *family_names(const Model *m) {
+    if (m->gguf) return &GGUF_NAMES;
+    switch (m->cfg.family) {
     case FAM_LLAMA:
-    case FAM_MISTRAL: return llama;
-    case FAM_FALCON:
-    case FAM_MPT:
-    case FAM_GPT2: return falcon;
-    case FAM_GPT_NEOX: return neox;
-    case FAM_OPT: return opt;
+    case FAM_MISTRAL: return &LLAMA_NAMES;
+    case FAM_FALCON: return m->cfg.residual == RES_PARALLEL_TWO ? &FALCON_TWO_NORMS_NAMES : &FALCON_NAMES;
+    case FAM_MPT: return &MPT_NAMES;
+    case FAM_GPT_NEOX: return &NEOX_NAMES;
+    case FAM_OPT: return &OPT_NAMES;
+    case FAM_GPT2: return &GPT2_NAMES;
     }
-    return gguf;
+    return &LLAMA_NAMES;
 }
 
 typedef struct {
@@ -441,15 +494,14 @@ typedef struct {
     int conv1d;          // matrices stored (in, out): GPT-2's linear layers, not its embeddings
 } Binder;
 
-// the tensor `name` (after the checkpoint's prefix) with the given shape, or NULL when optional and absent
-static const TensorRef *bind(Binder *b, const char *name, int optional, int64_t d0, int64_t d1) {
+// the tensor `name` (after the checkpoint's prefix) with the given shape (d1 = 0: a vector of d0 values)
+static const TensorRef *bind(Binder *b, const char *name, int64_t d0, int64_t d1) {
     if (b->failed) return NULL;
     char full[256];
     snprintf(full, sizeof full, "%s%s", b->prefix, name);
     const TensorRef *t = find_raw(b->m, full);
     const char *file = b->m->path;
     if (!t) {
-        if (optional) return NULL;
         b->failed = 1;
         base_errf(b->err, "%s: tensor '%s' is missing", file, full);
         return NULL;
@@ -481,213 +533,75 @@ static const TensorRef *bind(Binder *b, const char *name, int optional, int64_t 
     return t;
 }
 
+// <layer><module>.weight, shape (d0, d1) or a vector of d0; with bias non-NULL also <layer><module>.bias (d0)
+static const TensorRef *bind_module(Binder *b, const char *layer, const char *module, int64_t d0, int64_t d1,
+                                    const TensorRef **bias) {
+    char name[192];
+    snprintf(name, sizeof name, "%s%s.weight", layer, module);
+    const TensorRef *w = bind(b, name, d0, d1);
+    if (bias) {
+        snprintf(name, sizeof name, "%s%s.bias", layer, module);
+        *bias = bind(b, name, d0, 0);
+    }
+    return w;
+}
+
+static void bind_layer(Binder *b, const FamilyNames *n, int l, LayerRefs *L) {
+    const ModelConfig *c = &b->m->cfg;
+    int64_t C = c->d_model, F = c->d_ff, QD = (int64_t)c->n_heads * c->head_dim,
+            KD = (int64_t)c->n_kv_heads * c->head_dim;
+    char layer[64];
+    snprintf(layer, sizeof layer, n->layer, l);
+    L->ln1_w = bind_module(b, layer, n->ln1, C, 0, c->norm_bias ? &L->ln1_b : NULL);
+    if (c->residual != RES_PARALLEL_SHARED)
+        L->ln2_w = bind_module(b, layer, n->ln2, C, 0, c->norm_bias ? &L->ln2_b : NULL);
+    if (n->qkv) {
+        L->qkv = bind_module(b, layer, n->qkv, QD + 2 * KD, C, c->attn_bias ? &L->qkv_b : NULL);
+    } else {
+        L->q = bind_module(b, layer, n->q, QD, C, c->attn_bias ? &L->q_b : NULL);
+        L->k = bind_module(b, layer, n->k, KD, C, c->attn_bias ? &L->k_b : NULL);
+        L->v = bind_module(b, layer, n->v, KD, C, c->attn_bias ? &L->v_b : NULL);
+    }
+    L->o = bind_module(b, layer, n->o, C, QD, c->attn_bias ? &L->o_b : NULL);
+    if (n->gate) L->gate = bind_module(b, layer, n->gate, F, C, NULL);
+    L->up = bind_module(b, layer, n->up, F, C, c->mlp_bias ? &L->up_b : NULL);
+    L->down = bind_module(b, layer, n->down, C, F, c->mlp_bias ? &L->down_b : NULL);
+}
+
 static int bind_all(Model *m, char *err) {
     const ModelConfig *c = &m->cfg;
-    int64_t C = c->d_model, E = c->d_embed, V = c->vocab, F = c->d_ff, QD = (int64_t)c->n_heads * c->head_dim,
-            KD = (int64_t)c->n_kv_heads * c->head_dim;
+    const FamilyNames *n = family_names(m);
+    int64_t C = c->d_model, E = c->d_embed;
     Binder b = {m, "", err, 0, 0};
     m->layers = base_calloc((size_t)c->n_layers, sizeof(LayerRefs), "layer tensors");
     m->conv1d = c->family == FAM_GPT2 && !m->gguf;
-    if (m->gguf) {
-        m->rope_interleaved = 1;
-        m->embed = bind(&b, "token_embd.weight", 0, V, C);
-        m->final_w = bind(&b, "output_norm.weight", 0, C, 0);
-        char n[96];
-        for (int l = 0; l < c->n_layers && !b.failed; l++) {
-            LayerRefs *L = &m->layers[l];
-#define G(field, suffix, d0, d1) (snprintf(n, sizeof n, "blk.%d." suffix ".weight", l), L->field = bind(&b, n, 0, d0, d1))
-            G(ln1_w, "attn_norm", C, 0);
-            G(q, "attn_q", QD, C);
-            G(k, "attn_k", KD, C);
-            G(v, "attn_v", KD, C);
-            G(o, "attn_output", C, QD);
-            G(ln2_w, "ffn_norm", C, 0);
-            G(gate, "ffn_gate", F, C);
-            G(up, "ffn_up", F, C);
-            G(down, "ffn_down", C, F);
-#undef G
-        }
-        return b.failed ? -1 : 0;
-    }
+    m->rope_interleaved = m->gguf != NULL;  // GGUF llama: q/k rows permuted for ggml's RoPE
 
     // the checkpoint's prefix: the first under which the token embedding exists
-    static const char *embed_names[] = {"embed_tokens.weight", "word_embeddings.weight", "wte.weight",
-                                        "embed_in.weight", NULL};
-    const char *const *px = prefixes(c->family);
     const char *embed_name = NULL;
-    for (int i = 0; px[i] && !embed_name; i++)
-        for (int e = 0; embed_names[e] && !embed_name; e++) {
+    for (int i = 0; n->prefixes[i] && !embed_name; i++)
+        for (int e = 0; n->embeddings[e] && !embed_name; e++) {
             char full[256];
-            snprintf(full, sizeof full, "%s%s", px[i], embed_names[e]);
+            snprintf(full, sizeof full, "%s%s", n->prefixes[i], n->embeddings[e]);
             if (find_raw(m, full)) {
-                b.prefix = px[i];
-                embed_name = embed_names[e];
+                b.prefix = n->prefixes[i];
+                embed_name = n->embeddings[e];
             }
         }
     if (!embed_name) return base_errf(err, "%s: no token embedding found (tensor names of a %s checkpoint expected)",
                                       m->path, c->arch);
-    m->embed = bind(&b, embed_name, 0, V, E);
-    int bias = c->attn_bias, mbias = c->mlp_bias, nb = c->norm_bias;
-    char n[160];
-#define T(field, fmt, opt, d0, d1) (snprintf(n, sizeof n, fmt, l), L->field = bind(&b, n, (opt), (d0), (d1)))
-    switch (c->family) {
-    case FAM_LLAMA:
-    case FAM_MISTRAL:
-        m->final_w = bind(&b, "norm.weight", 0, C, 0);
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            T(ln1_w, "layers.%d.input_layernorm.weight", 0, C, 0);
-            T(ln2_w, "layers.%d.post_attention_layernorm.weight", 0, C, 0);
-            T(q, "layers.%d.self_attn.q_proj.weight", 0, QD, C);
-            T(k, "layers.%d.self_attn.k_proj.weight", 0, KD, C);
-            T(v, "layers.%d.self_attn.v_proj.weight", 0, KD, C);
-            T(o, "layers.%d.self_attn.o_proj.weight", 0, C, QD);
-            if (bias) {
-                T(q_b, "layers.%d.self_attn.q_proj.bias", 0, QD, 0);
-                T(k_b, "layers.%d.self_attn.k_proj.bias", 0, KD, 0);
-                T(v_b, "layers.%d.self_attn.v_proj.bias", 0, KD, 0);
-                T(o_b, "layers.%d.self_attn.o_proj.bias", 0, C, 0);
-            }
-            T(gate, "layers.%d.mlp.gate_proj.weight", 0, F, C);
-            T(up, "layers.%d.mlp.up_proj.weight", 0, F, C);
-            T(down, "layers.%d.mlp.down_proj.weight", 0, C, F);
-            if (mbias) {
-                // gate and up biases are fused like their weights; only gated llama MLPs have mlp_bias
-                T(up_b, "layers.%d.mlp.up_proj.bias", 0, F, 0);
-                T(down_b, "layers.%d.mlp.down_proj.bias", 0, C, 0);
-            }
-        }
-        if (mbias) return base_errf(err, "%s: llama mlp_bias is not supported", m->path);
-        break;
-    case FAM_FALCON:
-        m->final_w = bind(&b, "ln_f.weight", 0, C, 0);
-        m->final_b = bind(&b, "ln_f.bias", 0, C, 0);
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            if (c->residual == RES_PARALLEL_TWO) {
-                T(ln1_w, "h.%d.ln_attn.weight", 0, C, 0);
-                T(ln1_b, "h.%d.ln_attn.bias", 0, C, 0);
-                T(ln2_w, "h.%d.ln_mlp.weight", 0, C, 0);
-                T(ln2_b, "h.%d.ln_mlp.bias", 0, C, 0);
-            } else {
-                T(ln1_w, "h.%d.input_layernorm.weight", 0, C, 0);
-                T(ln1_b, "h.%d.input_layernorm.bias", 0, C, 0);
-                if (c->residual == RES_SEQUENTIAL) {
-                    T(ln2_w, "h.%d.post_attention_layernorm.weight", 0, C, 0);
-                    T(ln2_b, "h.%d.post_attention_layernorm.bias", 0, C, 0);
-                }
-            }
-            T(qkv, "h.%d.self_attention.query_key_value.weight", 0, QD + 2 * KD, C);
-            T(o, "h.%d.self_attention.dense.weight", 0, C, QD);
-            T(up, "h.%d.mlp.dense_h_to_4h.weight", 0, F, C);
-            T(down, "h.%d.mlp.dense_4h_to_h.weight", 0, C, F);
-            if (bias) {
-                T(qkv_b, "h.%d.self_attention.query_key_value.bias", 0, QD + 2 * KD, 0);
-                T(o_b, "h.%d.self_attention.dense.bias", 0, C, 0);
-                T(up_b, "h.%d.mlp.dense_h_to_4h.bias", 0, F, 0);
-                T(down_b, "h.%d.mlp.dense_4h_to_h.bias", 0, C, 0);
-            }
-        }
-        break;
-    case FAM_MPT:
-        m->final_w = bind(&b, "norm_f.weight", 0, C, 0);
-        m->final_b = nb ? bind(&b, "norm_f.bias", 0, C, 0) : NULL;
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            T(ln1_w, "blocks.%d.norm_1.weight", 0, C, 0);
-            T(ln2_w, "blocks.%d.norm_2.weight", 0, C, 0);
-            T(qkv, "blocks.%d.attn.Wqkv.weight", 0, QD + 2 * KD, C);
-            T(o, "blocks.%d.attn.out_proj.weight", 0, C, QD);
-            T(up, "blocks.%d.ffn.up_proj.weight", 0, F, C);
-            T(down, "blocks.%d.ffn.down_proj.weight", 0, C, F);
-            if (nb) {
-                T(ln1_b, "blocks.%d.norm_1.bias", 0, C, 0);
-                T(ln2_b, "blocks.%d.norm_2.bias", 0, C, 0);
-            }
-            if (bias) {
-                T(qkv_b, "blocks.%d.attn.Wqkv.bias", 0, QD + 2 * KD, 0);
-                T(o_b, "blocks.%d.attn.out_proj.bias", 0, C, 0);
-                T(up_b, "blocks.%d.ffn.up_proj.bias", 0, F, 0);
-                T(down_b, "blocks.%d.ffn.down_proj.bias", 0, C, 0);
-            }
-        }
-        break;
-    case FAM_GPT_NEOX:
-        m->final_w = bind(&b, "final_layer_norm.weight", 0, C, 0);
-        m->final_b = bind(&b, "final_layer_norm.bias", 0, C, 0);
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            T(ln1_w, "layers.%d.input_layernorm.weight", 0, C, 0);
-            T(ln1_b, "layers.%d.input_layernorm.bias", 0, C, 0);
-            T(ln2_w, "layers.%d.post_attention_layernorm.weight", 0, C, 0);
-            T(ln2_b, "layers.%d.post_attention_layernorm.bias", 0, C, 0);
-            T(qkv, "layers.%d.attention.query_key_value.weight", 0, QD + 2 * KD, C);
-            T(o, "layers.%d.attention.dense.weight", 0, C, QD);
-            T(up, "layers.%d.mlp.dense_h_to_4h.weight", 0, F, C);
-            T(down, "layers.%d.mlp.dense_4h_to_h.weight", 0, C, F);
-            if (bias) {
-                T(qkv_b, "layers.%d.attention.query_key_value.bias", 0, QD + 2 * KD, 0);
-                T(o_b, "layers.%d.attention.dense.bias", 0, C, 0);
-            }
-            T(up_b, "layers.%d.mlp.dense_h_to_4h.bias", 0, F, 0);
-            T(down_b, "layers.%d.mlp.dense_4h_to_h.bias", 0, C, 0);
-        }
-        break;
-    case FAM_OPT:
-        m->pos_embed = bind(&b, "embed_positions.weight", 0, (int64_t)c->max_ctx + c->pos_offset, C);
-        if (c->final_norm) {
-            m->final_w = bind(&b, "final_layer_norm.weight", 0, C, 0);
-            m->final_b = bind(&b, "final_layer_norm.bias", 0, C, 0);
-        }
-        if (E != C) {
-            m->proj_in = bind(&b, "project_in.weight", 0, C, E);
-            m->proj_out = bind(&b, "project_out.weight", 0, E, C);
-        }
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            T(ln1_w, "layers.%d.self_attn_layer_norm.weight", 0, C, 0);
-            T(ln1_b, "layers.%d.self_attn_layer_norm.bias", 0, C, 0);
-            T(ln2_w, "layers.%d.final_layer_norm.weight", 0, C, 0);
-            T(ln2_b, "layers.%d.final_layer_norm.bias", 0, C, 0);
-            T(q, "layers.%d.self_attn.q_proj.weight", 0, QD, C);
-            T(k, "layers.%d.self_attn.k_proj.weight", 0, KD, C);
-            T(v, "layers.%d.self_attn.v_proj.weight", 0, KD, C);
-            T(o, "layers.%d.self_attn.out_proj.weight", 0, C, QD);
-            T(up, "layers.%d.fc1.weight", 0, F, C);
-            T(down, "layers.%d.fc2.weight", 0, C, F);
-            if (bias) {
-                T(q_b, "layers.%d.self_attn.q_proj.bias", 0, QD, 0);
-                T(k_b, "layers.%d.self_attn.k_proj.bias", 0, KD, 0);
-                T(v_b, "layers.%d.self_attn.v_proj.bias", 0, KD, 0);
-                T(o_b, "layers.%d.self_attn.out_proj.bias", 0, C, 0);
-                T(up_b, "layers.%d.fc1.bias", 0, F, 0);
-                T(down_b, "layers.%d.fc2.bias", 0, C, 0);
-            }
-        }
-        break;
-    case FAM_GPT2:
-        m->pos_embed = bind(&b, "wpe.weight", 0, c->max_ctx, C);
-        m->final_w = bind(&b, "ln_f.weight", 0, C, 0);
-        m->final_b = bind(&b, "ln_f.bias", 0, C, 0);
-        b.conv1d = 1;
-        for (int l = 0; l < c->n_layers; l++) {
-            LayerRefs *L = &m->layers[l];
-            T(ln1_w, "h.%d.ln_1.weight", 0, C, 0);
-            T(ln1_b, "h.%d.ln_1.bias", 0, C, 0);
-            T(ln2_w, "h.%d.ln_2.weight", 0, C, 0);
-            T(ln2_b, "h.%d.ln_2.bias", 0, C, 0);
-            T(qkv, "h.%d.attn.c_attn.weight", 0, QD + 2 * KD, C);
-            T(qkv_b, "h.%d.attn.c_attn.bias", 0, QD + 2 * KD, 0);
-            T(o, "h.%d.attn.c_proj.weight", 0, C, QD);
-            T(o_b, "h.%d.attn.c_proj.bias", 0, C, 0);
-            T(up, "h.%d.mlp.c_fc.weight", 0, F, C);
-            T(up_b, "h.%d.mlp.c_fc.bias", 0, F, 0);
-            T(down, "h.%d.mlp.c_proj.weight", 0, C, F);
-            T(down_b, "h.%d.mlp.c_proj.bias", 0, C, 0);
-        }
-        break;
+    m->embed = bind(&b, embed_name, c->vocab, E);
+    if (n->pos_embed)  // learned positions, from row pos_offset
+        m->pos_embed = bind_module(&b, "", n->pos_embed, (int64_t)c->max_ctx + c->pos_offset, C, NULL);
+    if (c->final_norm) m->final_w = bind_module(&b, "", n->final_norm, C, 0, c->norm_bias ? &m->final_b : NULL);
+    if (n->proj_in && E != C) {
+        m->proj_in = bind_module(&b, "", n->proj_in, C, E, NULL);
+        m->proj_out = bind_module(&b, "", n->proj_out, E, C, NULL);
     }
-#undef T
+    b.conv1d = m->conv1d;
+    for (int l = 0; l < c->n_layers && !b.failed; l++) bind_layer(&b, n, l, &m->layers[l]);
+    // gate and up biases would be fused like their weights; bound above so a missing one is named first
+    if (c->gated_mlp && c->mlp_bias) return base_errf(err, "%s: llama mlp_bias is not supported", m->path);
     return b.failed ? -1 : 0;
 }
 
@@ -823,43 +737,11 @@ const LayerF32 *model_layer(Model *m, int l) {
 }
 
 // ----------------------------------------------------------------------------
-// embeddings and the last entry
+// embeddings
 
-void model_embed(const Model *m, float *out, const int32_t *ids, const int *pos, int T) {
-    const ModelConfig *c = &m->cfg;
-    int C = c->d_model, E = c->d_embed;
-    float *rows = m->proj_in ? base_malloc((size_t)T * (size_t)E * sizeof(float), "embedding rows") : out;
-    for (int t = 0; t < T; t++) tensor_rows_to_f32(rows + (size_t)t * E, m->embed, ids[t], 1);
-    if (m->proj_in) {
-        matmul_forward_cpu(out, rows, m->proj_in_f, NULL, T, E, C);
-        free(rows);
-    }
-    if (m->pos_table)
-        for (int t = 0; t < T; t++) {
-            const float *pe = m->pos_table + (size_t)(pos[t] + c->pos_offset) * C;
-            float *o = out + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] += pe[i];
-        }
-}
-
-void model_final(Model *m, float *out, const float *in, int T) {
-    const ModelConfig *c = &m->cfg;
-    int C = c->d_model;
-    if (!c->final_norm && !m->proj_out) {
-        memcpy(out, in, (size_t)T * C * sizeof(float));
-        return;
-    }
-    float *normed = m->proj_out ? base_malloc((size_t)T * C * sizeof(float), "final") : out;
-    if (c->final_norm) {
-        if (c->norm == NORM_RMS) rmsnorm_forward_cpu(normed, in, m->final_wf, T, C, c->norm_eps);
-        else layernorm_forward_cpu(normed, in, m->final_wf, m->final_bf, T, C, c->norm_eps);
-    } else {
-        memcpy(normed, in, (size_t)T * C * sizeof(float));
-    }
-    if (m->proj_out) {
-        matmul_forward_cpu(out, normed, m->proj_out_f, NULL, T, C, c->d_embed);
-        free(normed);
-    }
+void model_embed_rows(const Model *m, float *out, const int32_t *ids, int T) {
+    size_t E = (size_t)m->cfg.d_embed;
+    for (int t = 0; t < T; t++) tensor_rows_to_f32(out + (size_t)t * E, m->embed, ids[t], 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -905,26 +787,27 @@ Model *model_open(const char *path, size_t memory_bytes, char *err) {
     size_t small = 2 * C + (m->proj_in ? 2 * C * E : 0);
     m->small = base_calloc(small ? small : 1, sizeof(float), "final weights");
     float *p = m->small;
+    ModelGlobals *g = &m->globals;
     if (m->final_w) {
-        m->final_wf = p;
+        g->final_w = p;
         tensor_to_f32(p, m->final_w);
     }
     p += C;
     if (m->final_b) {
-        m->final_bf = p;
+        g->final_b = p;
         tensor_to_f32(p, m->final_b);
     }
     p += C;
     if (m->proj_in) {
-        m->proj_in_f = p;
+        g->proj_in = p;
         widen_matrix(m, p, m->proj_in, (int64_t)C, (int64_t)E);
         p += C * E;
-        m->proj_out_f = p;
+        g->proj_out = p;
         widen_matrix(m, p, m->proj_out, (int64_t)E, (int64_t)C);
     }
     if (m->pos_embed) {
-        m->pos_table = base_malloc((size_t)tensor_numel(m->pos_embed) * sizeof(float), "position embeddings");
-        tensor_to_f32(m->pos_table, m->pos_embed);
+        g->pos_table = base_malloc((size_t)tensor_numel(m->pos_embed) * sizeof(float), "position embeddings");
+        tensor_to_f32(g->pos_table, m->pos_embed);
     }
     return m;
 fail:
@@ -940,7 +823,7 @@ void model_free(Model *m) {
     free(m->transient);
     free(m->scratch);
     free(m->small);
-    free(m->pos_table);
+    free(m->globals.pos_table);
     free(m->layers);
     free(m->gguf_refs);
     gguf_close(m->gguf);

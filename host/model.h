@@ -15,6 +15,7 @@
  * rows in head order, GPT-2's transposed Conv1D weights turned, GGUF's RoPE row permutation
  * undone, [gate; up] fused for gated MLPs — and keeps widened layers while they fit the memory
  * budget beside the mapped checkpoint, otherwise it reuses one buffer. Embedding rows are widened per token.
+ * The forward pass itself is host/decoder.h's, which reads the weights through these accessors.
  *
  * Shapes: V vocab, C d_model, E embedding width (OPT's word_embed_proj_dim, else C), L layers,
  * NH/NKV heads, HS head size, QD = NH*HS, KD = NKV*HS, F d_ff.
@@ -99,14 +100,22 @@ const GgufFile *model_gguf(const Model *m);
 // the checkpoint folder when the model came from one (tokenizer.json lives there), else NULL
 const char *model_dir(const Model *m);
 
-// out (T, C): the input of layer 0 for tokens ids at positions pos (embeddings, OPT's project_in,
-// learned positions) — hidden_states[0]
-void model_embed(const Model *m, float *out, const int32_t *ids, const int *pos, int T);
+// the weights outside the layers in float32, widened once at model_open; NULL where the model has none
+typedef struct {
+    float *final_w, *final_b;  // (C) final norm (final_b: LayerNorm with a bias)
+    float *proj_in;            // (C, E) OPT's project_in, embedding -> model width
+    float *proj_out;           // (E, C) OPT's project_out, applied after the final norm
+    float *pos_table;          // (positions, C) learned positions; token at position p takes row p + pos_offset
+} ModelGlobals;
+const ModelGlobals *model_globals(const Model *m);
+
+// out (T, E): rows ids of the token embedding widened to float32 from its stored dtype (the embedding
+// table is never widened whole)
+void model_embed_rows(const Model *m, float *out, const int32_t *ids, int T);
 // layer l in float32 (widened now or kept from before)
 const LayerF32 *model_layer(Model *m, int l);
-// final norm / projection of the last layer's output for hidden_states[L]: in (T, C) -> out (T, out_dim)
+// width of hidden_states[L]: E when OPT projects out, else C
 int model_final_dim(const Model *m);
-void model_final(Model *m, float *out, const float *in, int T);
 
 // Undo ggml's interleaved-RoPE row permutation of a (heads*HS, C) projection, in place.
 // Row h*HS + 2i + j (j in {0,1}) of the file becomes row h*HS + j*HS/2 + i.

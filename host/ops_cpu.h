@@ -1,6 +1,6 @@
 /*
  * ops_cpu: the float32 CPU twin of every decoder operation. These functions are the reference the
- * CUDA kernels are tested against, and the CPU decoder (decoder_cpu.h) calls exactly these.
+ * CUDA kernels are tested against, and the decoder's CPU backend (decoder_cpu.h) calls exactly these.
  *
  * Conventions (llm.c): outputs first, then inputs, then weights, then sizes; raw pointers, no hidden
  * state, row-major. Shape letters: T tokens, C channels, OC output channels, NH query heads, NKV
@@ -37,7 +37,8 @@ void rope_forward_cpu(float *x, const int *pos, int T, int NH, int HS, int rot_d
 // head h / (NH/NKV). Scale 1/sqrt(HS); alibi (NH) slopes or NULL add slope * (j - i) to the score of
 // key j for query i (MPT); window > 0 hides keys with i - j >= window (Mistral). Softmax in float32.
 // out (NT, NH, HS); scores: scratch of attention_scratch_floats(T_max, threads) floats for sequences
-// of at most T_max rows, used by at most `threads` OpenMP threads.
+// of at most T_max rows, used by at most `threads` OpenMP threads (the decoder's CPU backend keeps both in its
+// own state: the op table's attention takes neither).
 #define ATTN_QUERY_BLOCK 256
 size_t attention_scratch_floats(int T_max, int threads);  // one query block of scores per thread
 void attention_forward_cpu(float *out, float *scores, int threads, const float *q, const float *k, const float *v,

@@ -12,6 +12,7 @@
 #include "host/anatomy.h"
 #include "host/base.h"
 #include "host/edf.h"
+#include "host/decoder_cpu.h"
 #include "host/extract.h"
 #include "host/features.h"
 #include "host/h5io.h"
@@ -95,7 +96,7 @@ static int word_signals(const SimOptions *o, const Stimulus *st, double **sig, f
     if (rc == 0) {
         states = base_malloc(extract_layer_offsets(m, W, off) * sizeof(float), "hidden states");
         ExtractStats stats;
-        rc = extract_word_states(m, tok, st, &pol, NULL, states, &stats, err);
+        rc = extract_word_states(m, &decoder_ops_cpu, tok, st, &pol, NULL, states, &stats, err);
     }
     if (rc == 0) {
         *H = L + 1;

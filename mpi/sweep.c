@@ -109,6 +109,7 @@ int sweep_run(const SweepOptions *opt) {
     }
     set_threads(s.cfg.threads);
     sweep_extract_budget(s.cfg.max_weight_gib);
+    if (!sweep_all_ok(sweep_inputs_backend(&s, err) != 0, err)) goto done;
     if (!sweep_all_ok(sweep_inputs_load(&s, err) != 0, err)) goto done;
     if (!sweep_all_ok(sweep_inputs_targets(&s, err) != 0, err)) goto done;
     sweep_inputs_banner(&s);

@@ -58,8 +58,9 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     if (!failed) {
         ExtractPart part = {.index = (size_t)gr, .count = (size_t)gn};
         char why[BASE_ERR_LEN];
-        int rc = extract_from_tokens(model, pm->story.ids + pm->bos, pm->n_tokens, tok_bos_id(pm->tok), pm->first,
-                                     pm->last, s->W, &pm->policy[ci], &part, states, &x, why);
+        int rc = extract_from_tokens(model, s->backend->decoder, pm->story.ids + pm->bos, pm->n_tokens,
+                                     tok_bos_id(pm->tok), pm->first, pm->last, s->W, &pm->policy[ci], &part, states,
+                                     &x, why);
         x.seconds_tokenize = pm->tokenize_seconds;
         stopped = rc == 1, failed = rc < 0;
         if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);

@@ -110,6 +110,21 @@ static int load_text_recordings(Sweep *s, char *err) {
     return 0;
 }
 
+int sweep_inputs_backend(Sweep *s, char *err) {
+    GpuInfo gpu;
+    gpu_probe(&gpu);
+    snprintf(s->gpu, sizeof s->gpu, "%s", gpu.name);
+    // the CUDA tables of the decoder and the fits are the GPU issues' work; until then no device is offered
+    char why[sizeof s->gpu + 96];
+    if (gpu.n_devices == 0) snprintf(why, sizeof why, "no CUDA device can run (%s)", gpu.name);
+    else snprintf(why, sizeof why, "this release has no CUDA backend yet (found %s)", gpu.name);
+    DeviceOffer offer = {.backend = NULL, .why_not = why};
+    char note[sizeof why + 64];
+    s->backend = backend_resolve(s->cfg.device, &offer, note, sizeof note, err);
+    if (s->backend && note[0]) log0("%s", note);
+    return s->backend ? 0 : -1;
+}
+
 int sweep_inputs_load(Sweep *s, char *err) {
     SweepConfig *c = &s->cfg;
     if (stim_load(c->stimulus_file, &c->stim, &s->stim, err)) return -1;
@@ -283,7 +298,7 @@ int sweep_inputs_targets(Sweep *s, char *err) {
                              .memory_bytes = memory,
                              .permutations = c->ridge.permutations,
                              .null_min_shift = c->ridge.null_min_shift,
-                             .linalg = &linalg_ops_cpu};
+                             .linalg = s->backend->linalg};
     if (c->ridge.permutations && signif_shifts(NULL, V, c->ridge.permutations, c->ridge.null_min_shift ? c->ridge.null_min_shift : V / 10) == 0)
         return base_errf(err, "%s: ridge.null_min_shift (%zu) leaves no circular shift of %zu samples", c->source,
                          c->ridge.null_min_shift, V);
@@ -328,11 +343,9 @@ void sweep_inputs_identity(Sweep *s, char **text) {
 // what the sweep found, printed once
 
 void sweep_inputs_banner(const Sweep *s) {
-    GpuInfo gpu;
-    gpu_probe(&gpu);
     log0("brainsweep %s (%s), %d rank(s), %s", BRAINSWEEP_VERSION, BRAINSWEEP_GIT, comm_size(), comm_library_version());
-    log0("compute: CPU, %d thread(s) per rank, OpenBLAS kernels %s; GPU: %s", threads_count(), openblas_get_corename(),
-         gpu.name);
+    log0("compute: %s backend, %d thread(s) per rank, OpenBLAS kernels %s; GPU: %s", s->backend->name, threads_count(),
+         openblas_get_corename(), s->gpu);
     log0("stimulus: %s, %zu words, %.1f-%.1f s", s->cfg.stimulus_file, s->W, s->stim.t_min, s->stim.t_max);
     const SweepConfig *c = &s->cfg;
     if (c->rec_format == REC_IEEG && c->ieeg.continuous)

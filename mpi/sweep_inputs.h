@@ -15,6 +15,8 @@
 
 #include "mpi/sweep_state.h"
 
+// run.device resolved on this rank into s->backend (asks the CUDA runtime once); before the other stages
+int sweep_inputs_backend(Sweep *s, char *err);
 int sweep_inputs_load(Sweep *s, char *err);
 int sweep_inputs_targets(Sweep *s, char *err);
 

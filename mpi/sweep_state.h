@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/backend.h"
 #include "host/config.h"
 #include "host/cv.h"
 #include "host/encoding.h"
@@ -51,6 +52,8 @@ extern const char *const SWEEP_STAGE_NAMES[N_STAGES];
 
 typedef struct {
     SweepConfig cfg;
+    const Backend *backend;  // run.device resolved on this rank (sweep_inputs_backend)
+    char gpu[256];           // what the CUDA runtime said about this rank's GPU
 
     // inputs (sweep_inputs_load)
     Stimulus stim;

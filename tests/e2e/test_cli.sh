@@ -48,4 +48,19 @@ check "falcon_alibi_refused_exit_1" test $rc -eq 1
 check "falcon_alibi_one_error_naming_the_file_and_why" bash -c "[ \$(grep -c ERROR '$E2E_TMP/rw.log') -eq 1 ] && \
   grep -q 'ERROR $E2E_TMP/falcon-rw/config.json: Falcon with ALiBi .* not supported: its bias is not MPT.s' \
   '$E2E_TMP/rw.log'"
+# run.device: auto says which backend it took and why; cuda where none can run is one error and writes nothing
+"$BRAINSWEEP" sweep jobs/presets/test-stories260k.yaml --dry-run -P output.path="$E2E_TMP/dev/results.h5" \
+  >"$E2E_TMP/auto.log" 2>&1
+check "device_auto_names_its_choice_once" bash -c "[ \$(grep -c 'run.device auto: ' '$E2E_TMP/auto.log') -eq 1 ] && \
+  grep -q 'compute: .* backend' '$E2E_TMP/auto.log'"
+"$BRAINSWEEP" sweep jobs/presets/test-stories260k.yaml -P run.device=cuda -P output.path="$E2E_TMP/dev/results.h5" \
+  >"$E2E_TMP/cuda.log" 2>&1
+rc=$?
+if grep -q 'run.device auto: cuda' "$E2E_TMP/auto.log"; then
+  check "device_cuda_runs_where_auto_found_it" test $rc -eq 0
+else
+  check "device_cuda_without_backend_exit_1_one_error_nothing_written" bash -c "[ $rc -eq 1 ] && \
+    [ \$(grep -c ERROR '$E2E_TMP/cuda.log') -eq 1 ] && grep -q 'ERROR run.device: cuda, but ' '$E2E_TMP/cuda.log' && \
+    [ ! -e '$E2E_TMP/dev' ]"
+fi
 summary

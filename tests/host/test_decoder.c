@@ -22,7 +22,7 @@ static float *states_of_ids(Model *m, const int32_t *ids, size_t T, size_t *offs
     float *out = base_malloc(total * sizeof(float), "states");
     ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
     ExtractStats st;
-    int rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, NULL, out, &st, err);
+    int rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, -1, pos, pos, T, &full, NULL, out, &st, err);
     free(pos);
     if (rc) {
         free(out);
@@ -129,9 +129,9 @@ static void direct_states(Model *m, const int32_t *body, int bos, size_t a, size
     Capture cap[16];
     for (int i = 0; i < n_rows; i++) cap[i] = (Capture){rows[i] - (int)a + (bos >= 0), 0, w[i]};
     memset(out, 0, extract_layer_offsets(m, 1, offset) * sizeof(float));  // captures add
-    DecoderScratch *s = decoder_cpu_scratch_create(model_config(m), T, T);
-    decoder_cpu_forward(m, s, &batch, cap, (size_t)n_rows, out, offset);
-    decoder_cpu_scratch_free(s);
+    Decoder *d = decoder_create(&decoder_ops_cpu, m, T, T);
+    decoder_forward(d, &batch, cap, (size_t)n_rows, out, offset);
+    decoder_free(d);
     free(ids);
 }
 
@@ -155,9 +155,9 @@ static void check_policies(void) {
     float *direct = base_malloc(L1 * C * sizeof(float), "direct");
     ExtractStats a, b;
     ContextPolicy whole = {CTX_FULL, 0, 0, -1, WORD_LAST, 0}, small = {CTX_FULL, 0, 48, 16, WORD_LAST, 0};
-    rc = extract_word_states(m, tok, &st, &whole, NULL, full, &a, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &whole, NULL, full, &a, err);
     CHECK(rc == 0 && a.n_sequences == 1, "full/whole_text_one_sequence (%zu tokens)", a.n_tokens);
-    rc = extract_word_states(m, tok, &st, &small, NULL, other, &b, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &small, NULL, other, &b, err);
     CHECK(rc == 0 && b.n_sequences > 2, "full/window_48_overlap_16 gives %zu chunks", b.n_sequences);
 
     TokenSeq seq = {0};
@@ -193,7 +193,7 @@ static void check_policies(void) {
     for (int kind = 0; kind < 2; kind++) {
         for (int batch = 0; batch < 2; batch++) {
             ContextPolicy p = {kind ? CTX_WORDS : CTX_TOKENS, kind ? 3 : 7, 0, 0, WORD_LAST, batch ? 32 : 100000};
-            rc = extract_word_states(m, tok, &st, &p, NULL, other, &b, err);
+            rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &p, NULL, other, &b, err);
             double worst = 0;
             for (size_t w = 0; w < W && rc == 0; w++) {
                 size_t end = (size_t)last[w] + 1;
@@ -213,14 +213,14 @@ static void check_policies(void) {
     ContextPolicy split[2] = {small, {CTX_TOKENS, 7, 0, 0, WORD_LAST, 64}};
     float *part_out = base_malloc(total * sizeof(float), "part");
     for (int k = 0; k < 2; k++) {
-        rc = extract_word_states(m, tok, &st, &split[k], NULL, other, &b, err);
+        rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &split[k], NULL, other, &b, err);
         for (size_t count = 1; count <= 5 && rc == 0; count += 2) {
             size_t next = 0, empty = 0;
             double diff = 0;
             int tiled = 1, zero_elsewhere = 1;
             for (size_t i = 0; i < count && rc == 0; i++) {
                 ExtractPart part = {i, count};
-                rc = extract_word_states(m, tok, &st, &split[k], &part, part_out, &a, err);
+                rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &split[k], &part, part_out, &a, err);
                 if (a.word_hi == a.word_lo) {
                     empty++;
                     continue;
@@ -242,7 +242,7 @@ static void check_policies(void) {
 
     // mean representation: the mean of the word's token states (whole-text run)
     ContextPolicy mean = {CTX_FULL, 0, 0, -1, WORD_MEAN, 0};
-    rc = extract_word_states(m, tok, &st, &mean, NULL, other, &b, err);
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &mean, NULL, other, &b, err);
     double worst = 0;
     size_t multi = 0;
     for (size_t w = 0; w < W && rc == 0; w++) {
@@ -313,7 +313,7 @@ static void check_word_without_tokens(void) {
         float *out = base_malloc(extract_layer_offsets(m, st.n_words, off) * sizeof(float), "out");
         ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
         ExtractStats xs;
-        rc = extract_word_states(m, t, &st, &full, NULL, out, &xs, err);
+        rc = extract_word_states(m, &decoder_ops_cpu, t, &st, &full, NULL, out, &xs, err);
         CHECK(rc == -1 && strstr(err, "word 2 ('#') tokenizes to nothing"), "empty_word/refused_by_name: %s", err);
         free(out);
         stim_free(&st);
@@ -348,6 +348,107 @@ static void check_flops(void) {
     CHECK(got == linear + attention, "flops/opt_shape_with_projections (%.0f, by hand %.0f)", got, linear + attention);
 }
 
+// The loop reaches its backend only through the table. A table that counts the calls it hands on to the CPU's, and
+// whose download copies out of backend memory into a staging buffer of its own as a device backend's does, gives
+// the CPU table's states bit for bit, with each op called as often as the layers and batches need; every family's
+// path (pre- and post-LN, parallel residuals, ALiBi, learned positions, OPT's projections) goes through it.
+static struct {
+    int embed, layer, attention, residual, capture, final;
+} op_calls;
+static float *staged;
+static size_t staged_n;
+
+static void counted_embed(float *out, const int32_t *ids, const int *pos, int T, Decoder *d) {
+    op_calls.embed++;
+    decoder_ops_cpu.embed(out, ids, pos, T, d);
+}
+static const LayerF32 *counted_layer(int l, Decoder *d) {
+    op_calls.layer++;
+    return decoder_ops_cpu.layer(l, d);
+}
+static void counted_attention(float *out, const float *q, const float *k, const float *v, const int *seq_start,
+                              int n_seq, int NT, int NH, int NKV, int HS, const float *alibi, int window, Decoder *d) {
+    op_calls.attention++;
+    decoder_ops_cpu.attention(out, q, k, v, seq_start, n_seq, NT, NH, NKV, HS, alibi, window, d);
+}
+static void counted_residual(float *out, const float *a, const float *b, size_t N, Decoder *d) {
+    op_calls.residual++;
+    decoder_ops_cpu.residual(out, a, b, N, d);
+}
+static void counted_capture(float *rows, const float *x, const int *row_ids, int n, int C, Decoder *d) {
+    op_calls.capture++;
+    decoder_ops_cpu.capture(rows, x, row_ids, n, C, d);
+}
+static void counted_final(float *out, float *in, int T, Decoder *d) {
+    op_calls.final++;
+    decoder_ops_cpu.final(out, in, T, d);
+}
+static const float *staged_download(const float *src, size_t n, Decoder *d) {
+    if (n > staged_n) {
+        free(staged);
+        staged = base_malloc(n * sizeof(float), "staging");
+        staged_n = n;
+    }
+    memcpy(staged, src, n * sizeof(float));
+    return staged;
+}
+
+static void check_op_table(void) {
+    static const char *const models[] = {
+        "data/models/stories260K.gguf",           "tests/fixtures/families/opt/fp32",
+        "tests/fixtures/families/opt-postln/fp32", "tests/fixtures/families/mpt/fp32",
+        "tests/fixtures/families/falcon/fp32",     "tests/fixtures/families/falcon-newarch/fp32",
+        "tests/fixtures/families/gpt2/fp32",       "tests/fixtures/families/mistral/fp32"};
+    DecoderOps counted = decoder_ops_cpu;
+    counted.embed = counted_embed;
+    counted.layer = counted_layer;
+    counted.attention = counted_attention;
+    counted.residual = counted_residual;
+    counted.capture = counted_capture;
+    counted.final = counted_final;
+    counted.download = staged_download;
+    enum { T = 40, W = 20 };
+    int64_t first[W], last[W];
+    for (int w = 0; w < W; w++) first[w] = 2 * w, last[w] = 2 * w + 1;  // two tokens a word, taken as their mean
+    ContextPolicy windows = {CTX_TOKENS, 7, 0, 0, WORD_MEAN, 32};   // several batches
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        char err[BASE_ERR_LEN];
+        Model *m = model_open(models[i], SIZE_MAX, err);
+        CHECK(m != NULL, "op_table/%s opens", models[i]);
+        if (!m) continue;
+        const int L = model_config(m)->n_layers;
+        int32_t ids[T];
+        for (int t = 0; t < T; t++) ids[t] = (3 + t * 37) % model_config(m)->vocab;
+        size_t off[64], total = extract_layer_offsets(m, W, off);
+        float *plain = base_malloc(total * sizeof(float), "plain"), *through = base_malloc(total * sizeof(float), "t");
+        ExtractStats a, b;
+        memset(&op_calls, 0, sizeof op_calls);
+        int rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, -1, first, last, W, &windows, NULL, plain, &a, err);
+        rc |= extract_from_tokens(m, &counted, ids, T, -1, first, last, W, &windows, NULL, through, &b, err);
+        int B = (int)b.n_batches;
+        CHECK(rc == 0 && memcmp(plain, through, total * sizeof(float)) == 0, "op_table/%s/same_bits (%d batches)",
+              models[i], B);
+        CHECK(B > 1 && op_calls.embed == B && op_calls.layer == L * B && op_calls.attention == L * B &&
+                  op_calls.residual == 2 * L * B && op_calls.capture == (L + 1) * B && op_calls.final == B,
+              "op_table/%s/every_op_through_the_table (embed %d, layer %d, attention %d, residual %d, capture %d, "
+              "final %d for %d layers)",
+              models[i], op_calls.embed, op_calls.layer, op_calls.attention, op_calls.residual, op_calls.capture,
+              op_calls.final, L);
+        free(plain);
+        free(through);
+        model_free(m);
+    }
+    free(staged);
+    staged = NULL, staged_n = 0;
+
+    // MPT's clip_qkv (no fixture sets it): the split clamps every value of q, k and v, nothing else
+    float qkv[2 * 4] = {-2.0f, 0.25f, 3.0f, -0.5f, 0.5f, -0.75f, 1.0f, 0.0f}, q[4], k[2], v[2];
+    decoder_ops_cpu.qkv_split(q, k, v, qkv, 2, 2, 1, 0.6f, NULL);
+    CHECK(q[0] == -0.6f && q[1] == 0.25f && k[0] == 0.6f && v[0] == -0.5f && q[2] == 0.5f && q[3] == -0.6f &&
+              k[1] == 0.6f && v[1] == 0.0f,
+          "op_table/qkv_split_clips_and_splits");
+}
+
 TEST_MAIN("test_decoder") {
     threads_init(0);
     check_hidden("stories260K", STORIES, "hidden-stories260K");
@@ -358,6 +459,7 @@ TEST_MAIN("test_decoder") {
     check_chunk_plan();
     check_policies();
     check_layer_streaming();
+    check_op_table();
     check_word_without_tokens();
     check_flops();
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "host/base.h"
+#include "host/decoder_cpu.h"
 #include "host/extract.h"
 #include "host/model.h"
 #include "host/threads.h"
@@ -69,10 +70,11 @@ static void check_variant(const char *variant) {
             int rc;
             if (policy == 0) {  // the ids as they are (BOS included), every position a word
                 ContextPolicy full = {CTX_FULL, 0, 0, -1, WORD_LAST, 0};
-                rc = extract_from_tokens(m, ids, T, -1, pos, pos, T, &full, NULL, got, &st, err);
+                rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, -1, pos, pos, T, &full, NULL, got, &st, err);
             } else {  // each target on a fresh window of N tokens plus BOS
                 ContextPolicy win = {CTX_TOKENS, N, 0, 0, WORD_LAST, 0};
-                rc = extract_from_tokens(m, ids + body0, T - body0, bos, tg, tg, NT, &win, NULL, got, &st, err);
+                rc = extract_from_tokens(m, &decoder_ops_cpu, ids + body0, T - body0, bos, tg, tg, NT, &win, NULL, got,
+                                         &st, err);
             }
             snprintf(name, sizeof name, "%s/%s/%s", variant, dtype, policy ? "tokens:8" : "full");
             CHECK(rc == 0 && want && bytes == total * sizeof(float), "%s: runs%s%s", name, rc ? ": " : "", rc ? err : "");

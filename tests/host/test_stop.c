@@ -8,6 +8,7 @@
 
 #include "host/base.h"
 #include "host/cv.h"
+#include "host/decoder_cpu.h"
 #include "host/extract.h"
 #include "host/model.h"
 #include "host/ridge.h"
@@ -63,16 +64,16 @@ TEST_MAIN("test_stop") {
     size_t offset[64], total = extract_layer_offsets(m, T, offset);
     float *before = base_malloc(total * sizeof(float), "states"), *after = base_malloc(total * sizeof(float), "states");
     ExtractStats st;
-    int rc = extract_from_tokens(m, ids, T, 1, pos, pos, T, &p, NULL, before, &st, err);
+    int rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, 1, pos, pos, T, &p, NULL, before, &st, err);
     CHECK(rc == 0 && st.n_batches > 1, "extract/unstopped_run_takes_several_batches (%zu)", st.n_batches);
 
     base_stop_signal = SIGTERM;
-    rc = extract_from_tokens(m, ids, T, 1, pos, pos, T, &p, NULL, after, &st, err);
+    rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, 1, pos, pos, T, &p, NULL, after, &st, err);
     CHECK(rc == 1 && st.n_batches == 0 && st.tokens_run == 0,
           "extract/stop_requested_returns_1_before_any_batch (rc %d, %zu batches)", rc, st.n_batches);
 
     base_stop_signal = 0;
-    rc = extract_from_tokens(m, ids, T, 1, pos, pos, T, &p, NULL, after, &st, err);
+    rc = extract_from_tokens(m, &decoder_ops_cpu, ids, T, 1, pos, pos, T, &p, NULL, after, &st, err);
     CHECK(rc == 0 && memcmp(before, after, total * sizeof(float)) == 0,
           "extract/after_the_stop_is_cleared_the_same_states_bit_for_bit");
     free(before), free(after);

@@ -1,0 +1,39 @@
+/*
+ * backend: the compute backend one rank runs on — the decoder's op table (host/decoder.h) and the fits'
+ * linear-algebra table (host/linalg.h) — resolved once per rank from run.device and handed down to the stages,
+ * which name no backend themselves (one algorithm, several backends).
+ *
+ * This module knows the CPU backend, which is always there. Whether a device backend can run is found out where
+ * the CUDA runtime may be asked (mpi/, through cuda/gpu.h), which passes the answer in as a DeviceOffer, so host/
+ * stays free of CUDA. Until the CUDA tables land (the GPU issues) no device backend is offered: `auto` resolves
+ * to the CPU and says why in one line, and `cuda` is refused.
+ * Errors: backend_resolve returns NULL with one sentence in err (BASE_ERR_LEN). The tables are static.
+ */
+#ifndef HOST_BACKEND_H
+#define HOST_BACKEND_H
+
+#include <stddef.h>
+
+#include "host/config.h"
+#include "host/decoder.h"
+#include "host/linalg.h"
+
+typedef struct {
+    const char *name;           // "cpu", "cuda"
+    const DecoderOps *decoder;  // forward passes (extraction)
+    const LinalgOps *linalg;    // ridge, PCA and the shift null
+} Backend;
+
+extern const Backend backend_cpu;
+
+// What the caller found out about a device backend on this rank.
+typedef struct {
+    const Backend *backend;  // NULL when none can run
+    const char *why_not;     // then: why, as a clause ("no CUDA device: ...")
+} DeviceOffer;
+
+// The backend for run.device `want`. note (note_len bytes) gets the line `auto` owes the user about its choice,
+// or "" when there is nothing to say. NULL with err when `cuda` is asked for and none can run.
+const Backend *backend_resolve(DeviceChoice want, const DeviceOffer *offer, char *note, size_t note_len, char *err);
+
+#endif  // HOST_BACKEND_H

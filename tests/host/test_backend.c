@@ -1,0 +1,45 @@
+// host/backend: run.device resolved against what a rank was offered.
+#include <string.h>
+
+#include "host/backend.h"
+#include "host/base.h"
+#include "tests/test.h"
+
+// a device backend stands in for the CUDA one the GPU issues bring: the resolution must hand it out unchanged
+static const Backend fake_device = {.name = "fake-device", .decoder = NULL, .linalg = NULL};
+
+static void check_resolve(void) {
+    DeviceOffer none = {.backend = NULL, .why_not = "no CUDA device can run (no driver)"};
+    DeviceOffer some = {.backend = &fake_device, .why_not = NULL};
+    char note[256], err[BASE_ERR_LEN];
+
+    err[0] = '\0';
+    const Backend *b = backend_resolve(DEVICE_CPU, &some, note, sizeof note, err);
+    CHECK(b == &backend_cpu && note[0] == '\0' && err[0] == '\0', "cpu_even_with_a_device_offered (note '%s')", note);
+    CHECK(b->decoder && b->linalg, "cpu_backend_has_both_tables");
+
+    b = backend_resolve(DEVICE_AUTO, &none, note, sizeof note, err);
+    CHECK(b == &backend_cpu && strstr(note, "run.device auto: cpu") && strstr(note, "no driver"),
+          "auto_without_device_is_cpu_and_says_why (note '%s')", note);
+
+    b = backend_resolve(DEVICE_AUTO, &some, note, sizeof note, err);
+    CHECK(b == &fake_device && strstr(note, "fake-device"), "auto_takes_the_offered_device (note '%s')", note);
+
+    b = backend_resolve(DEVICE_CUDA, &some, note, sizeof note, err);
+    CHECK(b == &fake_device && note[0] == '\0', "cuda_takes_the_offered_device");
+
+    err[0] = '\0';
+    b = backend_resolve(DEVICE_CUDA, &none, note, sizeof note, err);
+    CHECK(b == NULL && strstr(err, "run.device: cuda") && strstr(err, "no driver") && strstr(err, "auto"),
+          "cuda_without_device_is_an_error_naming_the_reason_and_the_way_out (err '%s')", err);
+
+    // a note longer than its buffer is cut, never overrun
+    char small[16];
+    memset(small, 'Z', sizeof small);
+    backend_resolve(DEVICE_AUTO, &none, small, 8, err);
+    CHECK(strlen(small) == 7 && small[8] == 'Z', "note_bounded_by_its_buffer");
+}
+
+TEST_MAIN("test_backend") {
+    check_resolve();
+}
