@@ -203,6 +203,21 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     return stopped;
 }
 
+int extract_word_spans(const TokenSeq *story, int has_bos, const Stimulus *st, int64_t *first, int64_t *last,
+                       char *why) {
+    tok_word_token_span(story, st->start, st->end, st->n_words, first, last);
+    int rc = 0;
+    for (size_t w = 0; w < st->n_words; w++) {
+        first[w] -= has_bos, last[w] -= has_bos;
+        if (last[w] < 0 && rc == 0) {
+            char q[BASE_QUOTE_LEN];
+            rc = base_errf(why, "word %zu ('%s') tokenizes to nothing", w + 1,
+                           base_escape(q, sizeof q, st->label[w], strlen(st->label[w])));
+        }
+    }
+    return rc;
+}
+
 int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const Stimulus *st,
                         const ContextPolicy *policy, const ExtractPart *part, float *out, ExtractStats *stats,
                         char *err) {
@@ -213,17 +228,7 @@ int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const S
     const size_t skip = bos >= 0 ? 1 : 0;  // the encoded sequence starts with BOS
     int64_t *first = base_malloc((st->n_words + 1) * sizeof(int64_t), "word tokens");
     int64_t *last = base_malloc((st->n_words + 1) * sizeof(int64_t), "word tokens");
-    tok_word_token_span(&seq, st->start, st->end, st->n_words, first, last);
-    int rc = 0;
-    for (size_t w = 0; w < st->n_words && rc == 0; w++) {
-        if (last[w] < (int64_t)skip) {
-            char q[BASE_QUOTE_LEN];
-            rc = base_errf(err, "word %zu ('%s') tokenizes to nothing", w + 1,
-                           base_escape(q, sizeof q, st->label[w], strlen(st->label[w])));
-        }
-        first[w] -= (int64_t)skip;
-        last[w] -= (int64_t)skip;
-    }
+    int rc = extract_word_spans(&seq, (int)skip, st, first, last, err);
     double t1 = base_wall();
     if (rc == 0)
         rc = extract_from_tokens(m, ops, seq.ids + skip, seq.n - skip, bos, first, last, st->n_words, policy, part,

@@ -81,6 +81,12 @@ int extract_word_states(Model *m, const DecoderOps *ops, Tokenizer *tok, const S
                         const ContextPolicy *policy, const ExtractPart *part, float *out, ExtractStats *stats,
                         char *err);
 
+// Each word's first and last token (first, last: W + 1 each, the caller's) in the story's tokens, counted from
+// the first token after BOS (has_bos: the story starts with one), as extract_from_tokens takes them. -1 with
+// why (BASE_ERR_LEN) naming the first word that tokenizes to nothing: no layer can be taken for it.
+int extract_word_spans(const TokenSeq *story, int has_bos, const Stimulus *st, int64_t *first, int64_t *last,
+                       char *why);
+
 // The same from tokens: body (n_body) without BOS, bos (-1: none), and for each of W words the
 // index in body of its first and last token (ordered, non-decreasing).
 int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, size_t n_body, int bos,

@@ -34,16 +34,8 @@ int planning_model(const SweepConfig *c, size_t m, const Stimulus *st, PlannedMo
     size_t W = st->n_words;
     pm->first = base_malloc((W + 1) * sizeof(int64_t), "word tokens");
     pm->last = base_malloc((W + 1) * sizeof(int64_t), "word tokens");
-    tok_word_token_span(&pm->story, st->start, st->end, W, pm->first, pm->last);
-    // spans count from the first token after BOS, as extract_from_tokens takes them; a word without tokens
-    // is its extraction units' failure (the store records it), not an input error
-    for (size_t w = W; w-- > 0;) {
-        pm->first[w] -= pm->bos, pm->last[w] -= pm->bos;
-        char q[BASE_QUOTE_LEN];
-        if (pm->last[w] < 0)
-            snprintf(pm->empty_word, sizeof pm->empty_word, "word %zu ('%s') tokenizes to nothing", w + 1,
-                     base_escape(q, sizeof q, st->label[w], strlen(st->label[w])));
-    }
+    // a word without tokens is its extraction units' failure (the store records it), not an input error
+    if (extract_word_spans(&pm->story, pm->bos, st, pm->first, pm->last, pm->empty_word) == 0) pm->empty_word[0] = '\0';
     pm->tokenize_seconds = base_wall() - t0;
     if (!tok_long_words(&pm->story, st->text, st->start, st->end, st->n_words, c->max_word_tokens, pm->long_word))
         pm->long_word[0] = '\0';
