@@ -211,11 +211,13 @@ test:
 	@tests/run.sh $(BUILD)
 
 # the whole suite again on an ASan+UBSan build in its own folder, leak checks on: tests/run.sh sees the sanitizer
-# build, runs everything (mpirun'd ranks too) under tests/sanitizers/env.sh and fails any test that leaves a report
+# build, runs everything (mpirun'd ranks too) under tests/sanitizers/env.sh and fails any test that leaves a report.
+# CPU-only (NO_CUDA=1): the sanitizers watch host code, `make test` already compiles and links cuda/, and a second
+# nvcc build for three architectures would cost CI minutes for nothing
 ASAN_BUILD ?= build-asan
 .PHONY: test-asan
 test-asan:
-	@$(MAKE) --no-print-directory ASAN=1 BUILD=$(ASAN_BUILD) all
+	@$(MAKE) --no-print-directory ASAN=1 NO_CUDA=1 BUILD=$(ASAN_BUILD) all
 	@tests/run.sh $(ASAN_BUILD)
 
 # ---------------------------------------------------------------------------------------------

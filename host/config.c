@@ -446,6 +446,15 @@ static int set_models(const Ctx *c, SweepConfig *cfg, yaml_document_t *doc, yaml
         }
         if (!m->path[0]) return node_err(c, it, "models: item %zu has no path", i + 1);
         if (!m->name[0]) stem(m->name, sizeof m->name, m->path);
+        // a name is printed in logs and tables and is part of the features file's name
+        for (const unsigned char *ch = (const unsigned char *)m->name; *ch; ch++)
+            if (*ch < 0x20 || *ch == 0x7f || *ch == '/') {
+                char q[BASE_QUOTE_LEN];
+                return node_err(c, it, "models: item %zu: the name '%s' holds %s; names become file names and "
+                                       "table labels",
+                                i + 1, base_escape(q, sizeof q, m->name, strlen(m->name)),
+                                *ch == '/' ? "a '/'" : "a control character");
+            }
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->models[j].name, m->name) == 0) {
                 char q[BASE_QUOTE_LEN];

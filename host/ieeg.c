@@ -648,26 +648,28 @@ static char *cache_key(const IeegOptions *o, const Stimulus *st, char *err) {
     return key;
 }
 
-int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, int make, IeegResponses *r, char *err) {
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegResponses *r,
+                char *err) {
     char why[BASE_ERR_LEN];
     char *key = cache_key(o, st, err);
     if (!key) return -1;
     int got = ieeg_load(path, key, r, why, err);
-    if (got == 0 && !make) got = base_errf(err, "%s: %s", path, why);
+    if (got == 0 && mode == IEEG_CACHE_READ) got = base_errf(err, "%s: %s", path, why);
     if (got == 0) {
         log0("ieeg: %s; computing the word responses of %s", why, o->bids_root);
         double t = base_wall();
         int rc = ieeg_prepare(o, st, r, err);
-        if (rc == 0) rc = ieeg_save(path, r, key, err);
+        if (rc == 0 && mode == IEEG_CACHE_MAKE) rc = ieeg_save(path, r, key, err);
         if (rc) got = -1;
         else
             log0("ieeg: %zu electrodes of %zu subject(s) in %.1f s (reading %.1f s, high-gamma %.1f s): %s", r->E,
-                 r->n_subjects, base_wall() - t, r->seconds_read, r->seconds_envelope, path);
-    } else if (got == 1 && make) {
+                 r->n_subjects, base_wall() - t, r->seconds_read, r->seconds_envelope,
+                 mode == IEEG_CACHE_MAKE ? path : "not saved (dry run)");
+    } else if (got == 1 && mode != IEEG_CACHE_READ) {
         log0("ieeg: word responses from %s (made from the same data and options)", path);
     }
     free(key);
-    for (size_t i = 0; got >= 0 && make && i < r->n_subjects; i++) {
+    for (size_t i = 0; got >= 0 && mode != IEEG_CACHE_READ && i < r->n_subjects; i++) {
         size_t n = 0, resp = 0;
         for (size_t e = 0; e < r->E; e++)
             if (strcmp(r->el[e].subject, r->subject[i]) == 0) n++, resp += r->el[e].responsive;

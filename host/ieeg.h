@@ -89,11 +89,19 @@ int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *e
 int ieeg_load(const char *path, const char *key, IeegResponses *r, char *why, char *err);
 void ieeg_free(IeegResponses *r);
 
+// What ieeg_cached does when the responses file is absent or was made from other data or options.
+typedef enum {
+    IEEG_CACHE_READ,   // an error: another process makes the file
+    IEEG_CACHE_MAKE,   // compute the responses and save them (ieeg_save)
+    IEEG_CACHE_CHECK,  // compute them and write nothing (a dry run validates the recordings)
+} IeegCacheMode;
+
 // The responses of o's dataset through the responses file at path, reused while it was made from the same
 // data and options (its key: the options, the words and their times, each recording file's name, size and
-// modification time). With make, a stale or absent file is remade (ieeg_prepare, then ieeg_save) and each
-// subject's electrodes, or why it was left out, are logged; without, it is an error. One process.
-// Returns 1 when the file was reused, 0 when made, -1 with err.
-int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, int make, IeegResponses *r, char *err);
+// modification time); a stale or absent file is handled as mode says. Except with IEEG_CACHE_READ, each
+// subject's electrodes, or why it was left out, are logged. One process.
+// Returns 1 when the file was reused, 0 when computed, -1 with err.
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegResponses *r,
+                char *err);
 
 #endif  // HOST_IEEG_H

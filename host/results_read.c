@@ -9,13 +9,18 @@
 #include "host/base.h"
 #include "host/h5io.h"
 
+// names come from a results file, which anyone may have written: printed escaped (no control codes reach the
+// terminal)
+#define quoted(buf, s) base_escape(buf, sizeof buf, s, strlen(s))
+
 void results_print_matrix(FILE *out, const char *model, const char *context, int n_layers, const float *lr,
                           const char *const *regions, size_t R) {
+    char qm[BASE_QUOTE_LEN], qc[BASE_QUOTE_LEN], qr[BASE_QUOTE_LEN];
     fprintf(out, "\n%s, context %s: mean Pearson r over subjects, held-out (rows: hidden state; 0 = embeddings, %d = "
                  "final norm; * = best layer of the region)\n",
-            model, context, n_layers);
+            quoted(qm, model), quoted(qc, context), n_layers);
     fprintf(out, "%6s", "layer");
-    for (size_t k = 0; k < R; k++) fprintf(out, " %8.8s", regions[k]);
+    for (size_t k = 0; k < R; k++) fprintf(out, " %8.8s", quoted(qr, regions[k]));
     fprintf(out, "\n");
     for (int h = 0; h <= n_layers; h++) {
         fprintf(out, "%6d", h);
@@ -156,8 +161,9 @@ int results_inspect(const char *path, FILE *out, char *err) {
     if (schema_version >= 3 && (status = h5_read_new(f, "/units/status", H5T_NATIVE_INT8, MCH)))
         for (size_t i = 0; i < MCH; i++) failed += status[i] == UNIT_FAILED;
 
-    fprintf(out, "%s: %s schema v%ld, complete, created %s by brainsweep %s (%s)\n", path, schema, schema_version,
-            created, version, git);
+    char qt[BASE_QUOTE_LEN], qv[BASE_QUOTE_LEN], qg[BASE_QUOTE_LEN];
+    fprintf(out, "%s: %s schema v%ld, complete, created %s by brainsweep %s (%s)\n", path, schema,
+            schema_version, quoted(qt, created), quoted(qv, version), quoted(qg, git));
     fprintf(out, "%zu model(s), %zu context(s), %zu subject(s), %zu region(s), %zu words; %zu failed layer fit(s)\n", M,
             C, S, R, W, failed);
     size_t n_labels = 0;

@@ -107,6 +107,7 @@ int sweep_run(const SweepOptions *opt) {
         rank_log = open_rank_log(s.cfg.log_dir);
         log_copy_to(rank_log);
     }
+    s.dry_run = opt->dry_run;
     set_threads(s.cfg.threads);
     sweep_extract_budget(s.cfg.max_weight_gib);
     if (!sweep_all_ok(sweep_inputs_backend(&s, err) != 0, err)) goto done;
@@ -123,6 +124,7 @@ int sweep_run(const SweepOptions *opt) {
     char *identity_text;
     sweep_inputs_identity(&s, &identity_text);
     store_init(&s.store, s.cfg.output, strtoull(s.identity, NULL, 16), s.S * s.R, s.cfg.save_weights ? s.P_max : 0);
+    s.store_made = comm_rank() == 0 && !base_file_exists(s.store.dir);
     if (comm_rank() == 0 && store_prepare(&s.store, identity_text))
         log0("%s was left by another sweep (its config or inputs differ): emptied", s.store.dir);
     free(identity_text);
@@ -195,7 +197,7 @@ int sweep_ieeg(const SweepOptions *opt) {
     if (cfg.rec_format != REC_IEEG) {
         snprintf(err, sizeof err, "%.400s: recordings.format is not ieeg", cfg.source);
     } else if (stim_load(cfg.stimulus_file, &cfg.stim, &st, err) == 0) {
-        if (sweep_inputs_ieeg_responses(&cfg, &st, &r, err) == 0) {
+        if (sweep_inputs_ieeg_responses(&cfg, &st, opt->dry_run, &r, err) == 0) {
             size_t left_out = 0;
             for (size_t i = 0; i < r.n_subjects; i++) left_out += r.error[i][0] != '\0';
             rc = left_out ? SWEEP_EXIT_FAILED_UNITS : SWEEP_EXIT_OK;

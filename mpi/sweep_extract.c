@@ -166,6 +166,7 @@ int sweep_extract_run(Sweep *s) {
     int bad = comm_rank() == 0 && n && s->cfg.cache_dir[0] &&
               planning_writable("features.cache_dir", s->cfg.cache_dir, 1, err);
     if (!sweep_all_ok(bad, err)) {
+        if (s->store_made) store_remove(&s->store);  // made by this run and still empty: leave nothing behind
         free(unit), free(cost);
         return -1;
     }

@@ -31,21 +31,23 @@ static void responses_path(const SweepConfig *c, char *out, size_t n) {
     snprintf(out, n, "%.*s-responses.h5", (int)len, c->output);
 }
 
-int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err) {
+int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, int dry_run, IeegResponses *r,
+                                char *err) {
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    return ieeg_cached(&c->ieeg, path, st, 1, r, err) < 0 ? -1 : 0;
+    return ieeg_cached(&c->ieeg, path, st, dry_run ? IEEG_CACHE_CHECK : IEEG_CACHE_MAKE, r, err) < 0 ? -1 : 0;
 }
 
 // rank 0 makes the responses file when needed, then every rank reads it; the fitted electrodes
-// become one recording (W, E) of the dataset
+// become one recording (W, E) of the dataset. A dry run writes no file, so there every rank computes them.
 static int load_ieeg(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
-    int rc = comm_bcast_int_idle(comm_rank() == 0 ? sweep_inputs_ieeg_responses(c, &s->stim, &s->ieeg, err) : 0, 0);
-    if (rc) return comm_rank() == 0 ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
+    int first = comm_rank() == 0 || s->dry_run;
+    int rc = comm_bcast_int_idle(first ? sweep_inputs_ieeg_responses(c, &s->stim, s->dry_run, &s->ieeg, err) : 0, 0);
+    if (rc) return first ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    if (comm_rank() != 0 && ieeg_cached(&c->ieeg, path, &s->stim, 0, &s->ieeg, err) < 0) return -1;
+    if (!first && ieeg_cached(&c->ieeg, path, &s->stim, IEEG_CACHE_READ, &s->ieeg, err) < 0) return -1;
     IeegResponses *r = &s->ieeg;
     if (r->W != s->V)
         return base_errf(err, "%s: %zu rows, but %s gives %zu %s", path, r->W, c->stimulus_file, s->V,

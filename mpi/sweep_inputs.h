@@ -27,7 +27,8 @@ void sweep_inputs_identity(Sweep *s, char **text);
 void sweep_inputs_banner(const Sweep *s);
 
 // The word responses of every subject: loaded from the responses file when it was made from the same data and
-// options, else computed and saved. Prints what each subject gave. One process.
-int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, IeegResponses *r, char *err);
+// options, else computed and saved (dry_run: computed, nothing written). Prints what each subject gave. One process.
+int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, int dry_run, IeegResponses *r,
+                                char *err);
 
 #endif  // MPI_SWEEP_INPUTS_H

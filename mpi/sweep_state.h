@@ -54,6 +54,7 @@ typedef struct {
     SweepConfig cfg;
     const Backend *backend;  // run.device resolved on this rank (sweep_inputs_backend)
     char gpu[256];           // what the CUDA runtime said about this rank's GPU
+    int dry_run;             // validate the inputs and write nothing (sweep --dry-run)
 
     // inputs (sweep_inputs_load)
     Stimulus stim;
@@ -79,6 +80,7 @@ typedef struct {
     // the run (the driver)
     Store store;
     char identity[17];       // the sweep's identity in hex
+    int store_made;          // rank 0: this run created the store (nothing of an earlier run is in it)
     int8_t *status;          // (M, C, H) UNIT_* as the store has it
     long only_m, only_c;     // the one model and context this run does (--only-model, --only-context); -1 = all
     ResultsExtraction *extracted;  // (M, C) this run's extraction

@@ -181,6 +181,10 @@ expect_error yaml_empty "$D/empty.yaml" "$D/empty.yaml"
 expect_error yaml_missing_file "$D/none.yaml: cannot open: No such file" "$D/none.yaml"
 expect_error yaml_two_models_one_name "models: two models are named 'a'" \
   "$(variant two_names "s|  - name: stories260K|  - {name: a, path: $GGUF}\n  - name: a|")"
+expect_error yaml_model_name_control_bytes "models: item 1: the name 'st\\\\x1b\[31mories' holds a control character" \
+  "$(variant name_ctl 's|  - name: stories260K|  - name: "st\\e[31mories"|')"
+expect_error yaml_model_name_slash "models: item 1: the name 'a/b' holds a '/'" \
+  "$(variant name_slash 's|  - name: stories260K|  - name: a/b|')"
 expect_error yaml_model_entry_key "unknown key 'pth' in a model entry \(did you mean 'path'\?\)" \
   "$(variant model_key "s|    path: data/models|    pth: data/models|")"
 expect_error yaml_missing_required_key "$D/no_stimulus.yaml: .*stimulus.file" "$(variant no_stimulus "/^  file: data\/alice/d")"

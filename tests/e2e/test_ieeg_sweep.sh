@@ -2,8 +2,8 @@
 # The iEEG path end to end: `brainsweep simulate` writes a BIDS dataset with planted layers, the
 # sweep (recordings.format: ieeg) turns it into word responses and fits them, and the peak layers
 # and the hierarchy it finds are compared with the planted ones, read from the ground-truth files
-# here (and `simulate --score` must agree). Also: the responses file is reused, 2 ranks give the
-# same results, and a broken subject is left out with its reason and exit 3.
+# here (and `simulate --score` must agree). Also: a dry run writes nothing, the responses file is reused, 2 ranks
+# give the same results, and a broken subject is left out with its reason and exit 3.
 source "$(dirname "$0")/lib.sh"
 SIM=$E2E_TMP/sim
 
@@ -45,6 +45,12 @@ check "simulate_writes_truth" test -s "$SIM/groundtruth/electrodes.tsv" -a -s "$
   -s "$SIM/groundtruth/truth.json"
 
 ieeg_sim_yaml "$SIM" "$E2E_TMP/out/results.h5" stories260K=data/models/stories260K.gguf >"$E2E_TMP/sim.yaml"
+# a dry run validates the recordings (the responses are computed) and writes nothing, not even the responses file
+"$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P output.path="$E2E_TMP/dry/results.h5" -P run.threads=2 --dry-run \
+  >"$E2E_TMP/dry.log" 2>&1
+check "dry_run_exit_0" test $? -eq 0
+check "dry_run_computes_the_responses" grep -q "ieeg: 72 electrodes of 3 subject(s) .*not saved (dry run)" "$E2E_TMP/dry.log"
+check "dry_run_writes_nothing" test ! -e "$E2E_TMP/dry"
 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P run.threads=2 >"$E2E_TMP/sweep.log" 2>&1
 rc=$?
 check "sweep_exit_0" test $rc -eq 0

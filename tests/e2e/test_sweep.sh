@@ -59,6 +59,12 @@ check "reference_alphas_where_no_tie" test "${n:-0}" -eq 36 -a "${bad_a:-1}" -eq
 check "inspect_exits_0" test $? -eq 0
 check "inspect_prints_regions" grep -q "LATL.*RATL.*LPTL.*LIPL.*LPreM.*LIFG" "$E2E_TMP/inspect.log"
 check "inspect_prints_6_layer_rows" test "$(grep -cE '^ +[0-5] ' "$E2E_TMP/inspect.log")" -eq 6
+# names are printed escaped: a region label with a control code reaches no terminal raw, in the sweep's table or
+# in inspect's
+"$BRAINSWEEP" sweep "$CONFIG" -P output.path="$E2E_TMP/esc/results.h5" -P run.threads=1 \
+  -P 'recordings.regions=[LATL, "R\eATL", LPTL, LIPL, LPreM, LIFG]' >"$E2E_TMP/esc.log" 2>&1
+"$BRAINSWEEP" inspect "$E2E_TMP/esc/results.h5" >>"$E2E_TMP/esc.log" 2>&1
+check "names_printed_escaped" bash -c "[ \$(grep -c 'R\\\\x1bATL' '$E2E_TMP/esc.log') -eq 2 ] && ! grep -q \$'\\e' '$E2E_TMP/esc.log'"
 "$BRAINSWEEP" inspect "$CONFIG" >"$E2E_TMP/inspect_bad.log" 2>&1
 check "inspect_refuses_non_results_file" bash -c "[ $? -ne 0 ] && grep -q 'not an HDF5 file' '$E2E_TMP/inspect_bad.log'"
 
