@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cuda/backend_cuda.h"
 #include "cuda/gpu.h"
 
 int gpu_probe(GpuInfo *info) {
@@ -9,3 +10,10 @@ int gpu_probe(GpuInfo *info) {
     snprintf(info->name, sizeof info->name, "no GPU support (built without CUDA; rebuild where nvcc exists)");
     return 0;
 }
+
+int gpu_bind(int local_rank, GpuInfo *info) {
+    gpu_probe(info);
+    return -1;
+}
+
+const Backend *backend_cuda_get(void) { return NULL; }
