@@ -96,11 +96,12 @@ int main(int argc, char **argv) {
         printf("RESULT backend=cpu threads=%d seconds=%.4f tokens_per_s=%.1f gflops=%.1f\n", threads_count(), s,
                NT / s, flops / s / 1e9);
     }
-    const Backend *cuda = backend_cuda_get();
+    char why[256];
+    const Backend *cuda = backend_cuda_get(why, sizeof why);
     GpuInfo gpu;
     int rc = 0;
     if (!cuda) {
-        printf("SKIP cuda: this build has no CUDA backend\n");
+        printf("SKIP cuda: %s\n", why);
         rc = no_cpu ? 77 : 0;
     } else if (gpu_bind(0, &gpu) < 0) {
         printf("SKIP cuda: %s\n", gpu.name);

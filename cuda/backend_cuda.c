@@ -6,4 +6,6 @@
 // linalg stays the CPU's: the fits' GPU engine is a later issue
 static const Backend backend_cuda = {.name = "cuda", .decoder = &decoder_ops_cuda, .linalg = &linalg_ops_cpu};
 
-const Backend *backend_cuda_get(void) { return &backend_cuda; }
+const Backend *backend_cuda_get(char *why, size_t len) {
+    return decoder_cuda_blas_ready(why, len) ? &backend_cuda : NULL;
+}

@@ -7,9 +7,12 @@
 #ifndef CUDA_BACKEND_CUDA_H
 #define CUDA_BACKEND_CUDA_H
 
+#include <stddef.h>
+
 #include "host/backend.h"
 
-// The CUDA backend ("cuda"), or NULL in a build without CUDA.
-const Backend *backend_cuda_get(void);
+// The CUDA backend ("cuda"), or NULL with why (len bytes) in a build without CUDA or where cuBLAS cannot be
+// loaded (the decoder's matrix products need it; cuda/decoder_cuda.h). Asks no GPU anything: cuda/gpu.h does.
+const Backend *backend_cuda_get(char *why, size_t len);
 
 #endif  // CUDA_BACKEND_CUDA_H

@@ -1,6 +1,7 @@
 // decoder_ops_cuda: the decoder's op table on a CUDA device (contract: cuda/decoder_cuda.h).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,56 @@
 extern "C" {
 #include "host/base.h"
 #include "host/model.h"
+}
+
+// ----------------------------------------------------------------------------
+// cuBLAS, loaded when first needed: a hard link would keep every binary of a CUDA build from starting where the
+// CUDA runtime is (the bundle carries libcudart) but cuBLAS is not, the CPU paths included
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define CUBLAS_SONAME "libcublas.so." STR(CUBLAS_VER_MAJOR)  // the major version the headers describe
+
+static struct {
+    int tried;
+    void *lib;
+    char why[256];  // why it could not be loaded
+    cublasStatus_t (*create)(cublasHandle_t *);
+    cublasStatus_t (*destroy)(cublasHandle_t);
+    cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
+    cublasStatus_t (*set_math_mode)(cublasHandle_t, cublasMath_t);
+    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                            const float *, int, const float *, int, const float *, float *, int);
+    const char *(*status_name)(cublasStatus_t);
+    const char *(*status_string)(cublasStatus_t);
+} blas;
+
+// one symbol of the library into *fn; 0 when it is missing (why says which)
+static int blas_symbol(void *fn, const char *name) {
+    void *f = dlsym(blas.lib, name);
+    if (!f) snprintf(blas.why, sizeof blas.why, "%s has no %s (an older cuBLAS?)", CUBLAS_SONAME, name);
+    memcpy(fn, &f, sizeof f);
+    return f != NULL;
+}
+
+extern "C" int decoder_cuda_blas_ready(char *why, size_t len) {
+    if (!blas.tried) {
+        blas.tried = 1;
+        blas.lib = dlopen(CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!blas.lib) {
+            snprintf(blas.why, sizeof blas.why, "%s cannot be loaded (%s)", CUBLAS_SONAME, dlerror());
+        } else if (!(blas_symbol(&blas.create, "cublasCreate_v2") && blas_symbol(&blas.destroy, "cublasDestroy_v2") &&
+                     blas_symbol(&blas.set_stream, "cublasSetStream_v2") &&
+                     blas_symbol(&blas.set_math_mode, "cublasSetMathMode") &&
+                     blas_symbol(&blas.sgemm, "cublasSgemm_v2") &&
+                     blas_symbol(&blas.status_name, "cublasGetStatusName") &&
+                     blas_symbol(&blas.status_string, "cublasGetStatusString"))) {
+            dlclose(blas.lib);
+            blas.lib = NULL;
+        }
+    }
+    if (!blas.lib && why) snprintf(why, len, "%s", blas.why);
+    return blas.lib != NULL;
 }
 
 // ----------------------------------------------------------------------------
@@ -38,8 +89,8 @@ static const char *cublas_hint(cublasStatus_t s) {
         cublasStatus_t check_cublas_s_ = (call);                                                              \
         if (check_cublas_s_ != CUBLAS_STATUS_SUCCESS)                                                         \
             base_die(__FILE__, __LINE__, __func__, cublas_hint(check_cublas_s_), "%s failed: %s (%d): %s", #call, \
-                     cublasGetStatusName(check_cublas_s_), (int)check_cublas_s_,                              \
-                     cublasGetStatusString(check_cublas_s_));                                                 \
+                     blas.status_name(check_cublas_s_), (int)check_cublas_s_,                                 \
+                     blas.status_string(check_cublas_s_));                                                    \
     } while (0)
 
 // ----------------------------------------------------------------------------
@@ -211,12 +262,16 @@ static void upload_embed_table(CudaState *s, Model *m) {
 static void *cuda_open(Decoder *d) {
     const ModelConfig *c = model_config(d->m);
     const ModelGlobals *g = model_globals(d->m);
+    char why[256];
+    if (!decoder_cuda_blas_ready(why, sizeof why))
+        DIE("install the CUDA toolkit's cuBLAS of the runtime's major version (or put its folder on "
+            "LD_LIBRARY_PATH), or set run.device: cpu", "the CUDA decoder needs cuBLAS: %s", why);
     CudaState *s = (CudaState *)base_calloc(1, sizeof *s, "CUDA decoder state");
     CHECK_CUDA(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
-    CHECK_CUBLAS(cublasCreate(&s->blas));
-    CHECK_CUBLAS(cublasSetStream(s->blas, s->stream));
+    CHECK_CUBLAS(blas.create(&s->blas));
+    CHECK_CUBLAS(blas.set_stream(s->blas, s->stream));
     // float32 products stay float32: no TF32 (the checks hold the GPU to the CPU within 1e-4)
-    CHECK_CUBLAS(cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH));
+    CHECK_CUBLAS(blas.set_math_mode(s->blas, CUBLAS_DEFAULT_MATH));
     CHECK_CUDA(cudaMallocHost((void **)&s->stage, STAGE_BYTES));
     for (int h = 0; h < 2; h++) {
         CHECK_CUDA(cudaEventCreateWithFlags(&s->half_done[h], cudaEventDisableTiming));
@@ -273,7 +328,7 @@ static void cuda_close(void *be) {
     for (int h = 0; h < 2; h++) CHECK_CUDA(cudaEventDestroy(s->half_done[h]));
     CHECK_CUDA(cudaFreeHost(s->stage));
     CHECK_CUDA(cudaFreeHost(s->down));
-    CHECK_CUBLAS(cublasDestroy(s->blas));
+    CHECK_CUBLAS(blas.destroy(s->blas));
     CHECK_CUDA(cudaStreamDestroy(s->stream));
     free(s);
 }
@@ -318,7 +373,7 @@ static cudaStream_t stream_of(Decoder *d) { return ((CudaState *)d->be)->stream;
 static void gemm(CudaState *s, float *out, const float *inp, const float *w, const float *bias, int T, int C, int OC) {
     if (T <= 0 || OC <= 0) return;
     const float one = 1.0f, zero = 0.0f;
-    CHECK_CUBLAS(cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &one, w, C, inp, C, &zero, out, OC));
+    CHECK_CUBLAS(blas.sgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &one, w, C, inp, C, &zero, out, OC));
     if (bias) bias_add_gpu(out, bias, T, OC, s->stream);
 }
 

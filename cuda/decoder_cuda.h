@@ -9,9 +9,9 @@
  *    floats, waits for the stream, and returns that buffer (valid until the next download). Before the state
  *    exists (decoder_create's ALiBi slopes) upload is a plain synchronous cudaMemcpy.
  *  - state per Decoder (open/close): one non-blocking stream, on which every op of the Decoder is enqueued in
- *    order; one cuBLAS handle bound to it (float32 math, no TF32); the model's constants in float32 on the device
- *    (the whole token embedding table, widened once with model_embed_rows; final norm; OPT's projections; learned
- *    positions); the layers' weights; the staging buffers. Made on the device current when decoder_create runs
+ *    order; one cuBLAS handle bound to it (float32 math, no TF32; cuBLAS itself is loaded at run time, below);
+ *    the model's constants in float32 on the device (the whole token embedding table, widened once with
+ *    model_embed_rows; final norm; OPT's projections; learned positions); the layers' weights; the staging buffers. Made on the device current when decoder_create runs
  *    (sweep_inputs binds the rank to its GPU before: cuda/gpu.h).
  *  - layer: widened or dequantised on the host by model_layer, exactly as the CPU backend gets it, then uploaded.
  *    When every layer's float32 weights fit in the free device memory (less a reserve) at open, each layer is
@@ -39,6 +39,11 @@ extern "C" {
 // The table; defined only in a build with CUDA (mpi/ reaches it through cuda/backend_cuda.h, which has an answer
 // in every build).
 extern const DecoderOps decoder_ops_cuda;
+
+// cuBLAS is loaded at run time (dlopen of libcublas.so.<the headers' major version>), so that no binary needs it to
+// start. 1 when it loads (tried once per process); else 0 with why (len bytes) saying what failed. The table's open
+// stops the program with that reason where it is missing.
+int decoder_cuda_blas_ready(char *why, size_t len);
 
 // For tests: layers' bytes kept resident on the device at most this many (default SIZE_MAX: as many as fit); 0
 // forces the re-upload of every layer on every use. Applies to Decoders made afterwards.

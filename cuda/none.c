@@ -16,4 +16,7 @@ int gpu_bind(int local_rank, GpuInfo *info) {
     return -1;
 }
 
-const Backend *backend_cuda_get(void) { return NULL; }
+const Backend *backend_cuda_get(char *why, size_t len) {
+    snprintf(why, len, "this build has no CUDA backend (built without CUDA; rebuild where nvcc exists)");
+    return NULL;
+}

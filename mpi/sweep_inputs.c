@@ -127,15 +127,18 @@ int sweep_inputs_backend(Sweep *s, char *err) {
     GpuInfo gpu;
     gpu_probe(&gpu);
     snprintf(s->gpu, sizeof s->gpu, "%s", gpu.name);
-    char why[sizeof s->gpu + 96];
+    char why[sizeof s->gpu + 384];
     DeviceOffer offer = {.backend = NULL, .why_not = why};
-    const Backend *cuda = backend_cuda_get();
+    char why_cuda[256];
+    const Backend *cuda = NULL;
     snprintf(why, sizeof why, "run.device is cpu");
     if (gpu.n_devices == 0) {
         snprintf(why, sizeof why, "no CUDA device can run (%s)", gpu.name);
-    } else if (!cuda) {
-        snprintf(why, sizeof why, "this build has no CUDA backend (found %s)", gpu.name);
-    } else if (s->cfg.device != DEVICE_CPU) {
+    } else if (s->cfg.device == DEVICE_CPU) {
+        // the GPU stays untouched (no context, cuBLAS not loaded)
+    } else if (!(cuda = backend_cuda_get(why_cuda, sizeof why_cuda))) {
+        snprintf(why, sizeof why, "%s (found %s)", why_cuda, gpu.name);
+    } else {
         // one rank per visible GPU, by local rank (a node's ranks beyond its GPUs share them round-robin); binding
         // makes the device current before any Decoder is made on it
         int lr = local_rank(), dev = gpu_bind(lr, &gpu);

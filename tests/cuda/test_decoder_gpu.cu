@@ -15,8 +15,9 @@
 // matmul (cuBLAS), capture, embed and final against decoder_ops_cpu's, on random inputs into poisoned outputs
 // (tests/cuda/gpu_test.h), float32 within 1e-5 relative.
 //
-// Without a usable GPU every case prints one SKIP line with the runtime's answer and the program exits 0: never a
-// silent pass.
+// Without a usable GPU every case that needs one prints one SKIP line with the runtime's answer and the program
+// exits 0: never a silent pass. What holds without one runs everywhere: the table has every slot filled, and the
+// device bytes it plans cover the float32 table and layers.
 #include <cuda_runtime.h>
 
 #include "cuda/decoder_cuda.h"
@@ -287,11 +288,41 @@ static void check_table_ops(const char *family) {
 }
 
 // ----------------------------------------------------------------------------
+// what holds without a GPU: the table is complete and sizes its device memory
+
+static void check_table_complete(void) {
+    const DecoderOps *o = &decoder_ops_cuda;
+    const void *slots[] = {(const void *)o->alloc,     (const void *)o->release, (const void *)o->upload,
+                           (const void *)o->download,  (const void *)o->open,    (const void *)o->close,
+                           (const void *)o->state_bytes, (const void *)o->layer, (const void *)o->embed,
+                           (const void *)o->capture,   (const void *)o->final,   (const void *)o->matmul,
+                           (const void *)o->rmsnorm,   (const void *)o->layernorm, (const void *)o->qkv_split,
+                           (const void *)o->rope,      (const void *)o->attention, (const void *)o->swiglu,
+                           (const void *)o->gelu,      (const void *)o->relu,    (const void *)o->residual};
+    size_t filled = 0, n = sizeof slots / sizeof *slots;
+    for (size_t i = 0; i < n; i++) filled += slots[i] != NULL;
+    CHECK(filled == n && o->name && strcmp(o->name, "cuda") == 0, "table_complete: %zu of %zu slots filled, name %s",
+          filled, n, o->name ? o->name : "(none)");
+    // the device bytes it plans for a fixture: at least the float32 embedding table and every layer's weights
+    Model *m = open_model("llama", "tests/fixtures/families/llama/fp32");
+    if (!m) return;
+    const ModelConfig *c = model_config(m);
+    size_t at_least = ((size_t)c->vocab * c->d_embed +
+                       (size_t)c->n_layers * ((size_t)c->d_model * (c->n_heads + 2 * c->n_kv_heads) * c->head_dim +
+                                              (size_t)c->d_model * c->n_heads * c->head_dim +
+                                              3 * (size_t)c->d_model * c->d_ff)) * sizeof(float);
+    size_t planned = o->state_bytes(c, 64, 64);
+    CHECK(planned >= at_least, "state_bytes llama fixture: %zu >= %zu (table and layers in float32)", planned, at_least);
+    model_free(m);
+}
+
+// ----------------------------------------------------------------------------
 
 static const char *CASES[] = {"qkv_split/*", "bias_add/*", "positions_add/*", "table_ops/{llama,opt,gpt2,mpt}",
                               "families/forward", "real_models/forward"};
 
 TEST_MAIN("test_decoder_gpu") {
+    check_table_complete();
     char why[256];
     const char *no_gpu = gpu_unusable(why, sizeof why);
     if (no_gpu) {
