@@ -136,6 +136,7 @@ static void *dev_alloc(size_t bytes, const char *label) {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     if (e != cudaSuccess) {
+        // on the way to the fatal message: these two only inform it, so their own errors are not checked
         size_t free_b = 0, total_b = 0;
         cudaGetLastError();
         cudaMemGetInfo(&free_b, &total_b);
@@ -287,7 +288,10 @@ static void *cuda_open(Decoder *d) {
     globals_bytes(d->m, gb);
     for (int i = 0; i < N_GLOBALS; i++) total += round_up(gb[i]);
     size_t er = embed_rows_floats(c, d->NT_max) * sizeof(float);
-    s->globals = dev_alloc(total + round_up(er), "the model's embedding table and constants");
+    char label[sizeof c->name + 64];
+    const char *model_name = c->name[0] ? c->name : "the model";
+    snprintf(label, sizeof label, "%s's embedding table and constants (float32)", model_name);
+    s->globals = dev_alloc(total + round_up(er), label);
     char *p = (char *)s->globals;
     float **gf[N_GLOBALS] = {&s->embed_table, &s->final_w, &s->final_b, &s->proj_in, &s->proj_out, &s->pos_table};
     const float *src[N_GLOBALS] = {NULL, g->final_w, g->final_b, g->proj_in, g->proj_out, g->pos_table};
@@ -310,7 +314,8 @@ static void *cuda_open(Decoder *d) {
     s->sets = (LayerF32 *)base_calloc((size_t)s->n_sets, sizeof(LayerF32), "layer sets");
     s->set_layer = (int *)base_malloc((size_t)s->n_sets * sizeof(int), "layer sets");
     for (int i = 0; i < s->n_sets; i++) {
-        s->set_mem[i] = dev_alloc(s->layer_bytes, "a layer's float32 weights");
+        snprintf(label, sizeof label, "%s's layer weights (float32, set %d of %d)", model_name, i + 1, s->n_sets);
+        s->set_mem[i] = dev_alloc(s->layer_bytes, label);
         s->set_layer[i] = -1;
     }
     return s;
