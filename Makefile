@@ -86,7 +86,10 @@ LDFLAGS := -fopenmp $(SAN)
 NVCCFLAGS := -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -I.
 ifeq ($(HAVE_CUDA),1)
   CFLAGS += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+  # cuBLAS (the CUDA decoder's matrix products) is not linked: cuda/decoder_cuda.cu loads it at run time (dlopen),
+  # so the binaries start where only the CUDA runtime is (the device bundle carries libcudart, not cuBLAS); the run
+  # path lets dlopen find it in the toolkit
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl -lstdc++
 endif
 
 ifeq ($(V),1)
@@ -103,7 +106,7 @@ MPI_SRC  := $(filter-out mpi/main.c,$(sort $(wildcard mpi/*.c)))
 ifeq ($(HAVE_CUDA),1)
   CUDA_SRC := $(sort $(wildcard cuda/*.cu cuda/ops/*.cu))
   CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
-  CUDA_C   :=
+  CUDA_C   := $(filter-out cuda/none.c,$(sort $(wildcard cuda/*.c)))
 else
   CUDA_SRC :=
   CUDA_OBJ :=

@@ -19,7 +19,8 @@
 #                        ...), used one by one only where the machine lacks them, a newer system copy being safer.
 #                 bench/gpu_env.sh unpacks it on the machine (xz, or python3's tarfile) and builds the path.
 #   cuda/         the CUDA runtime (libcudart) our binary was linked against, used only where the machine has
-#                 none, so the CPU part runs even without the toolkit
+#                 none, so the CPU part runs even without the toolkit (cuBLAS is not carried: the CUDA decoder
+#                 loads the machine's at run time, bench/gpu_env.sh finds it)
 #   MANIFEST      what went in: git revision, date, packages and versions, sizes
 # The library set is found, not listed: `ldd` of every program, each library's package by `dpkg -S`, the .debs
 # (at the versions installed here, or the archive's current ones where a rebuild replaced them) fetched with

@@ -138,8 +138,9 @@ export -f sweep
 step cpu_sweep_stories260k 120 sweep
 
 # 4. GPU checks ------------------------------------------------------------------------------------------------------
-# issue 17 (decoder kernels against the CPU twin, whole models, tokens/s), issue 18 (ridge/PCA against the CPU
-# engine, speed) and issue 19 (the sweep) add their scripts to bench/gpu/; until then the device ceilings run
+# issue 17: decoder.sh (the CUDA decoder against the CPU, whole models, tokens/s) and ops.sh (each kernel against its
+# CPU twin); gemm_ceiling.sh (the device's ceilings); issue 18 (ridge/PCA against the CPU engine, speed) and issue 19
+# (the sweep) add theirs to bench/gpu/
 echo "== GPU checks: $([ "$BS_HAVE_GPU" = 1 ] && echo "GPU present: $BS_GPU_REASON" || echo "NO GPU ($BS_GPU_REASON): each check says so and skips") =="
 shopt -s nullglob
 checks=(bench/gpu/*.sh)

@@ -8,7 +8,8 @@
 #      BS_UNPACKED/fallback, links to those base/ libraries that the machine itself lacks (found with ldd over
 #      every program and library of the bundle, repeated until nothing more is missing), then the CUDA runtime's
 #      folder where the machine's own libcudart is not found (the toolkit's lib64, python's nvidia packages, or
-#      the bundle's copy as the last resort);
+#      the bundle's copy as the last resort), and cuBLAS's folder where the binary's run path misses it (never
+#      carried: the toolkit's lib64 or python's nvidia packages);
 #   3. exports Open MPI's relocation variables (OPAL_PREFIX and friends, PMIx's prefix), root permission,
 #      the singleton start without the helper daemon (OMPI_MCA_ess_singleton_isolated=1) and mpirun's local-only
 #      launcher (OMPI_MCA_plm=isolated: no ssh on the machine, one node).
@@ -88,6 +89,25 @@ if _bs_missing "$BS_BIN/brainsweep" | grep -q '^libcudart'; then
   [ -n "$BS_CUDART" ] || BS_CUDART=$BUNDLE/cuda
   BS_LD_PATH=$BS_LD_PATH:$BS_CUDART
 fi
+# cuBLAS (the CUDA decoder's matrix products) is loaded at run time (dlopen of libcublas.so.MAJOR, the CUDA
+# runtime's major version) and never carried (hundreds of MB): the machine's, through ldconfig or the binaries' run
+# path (the toolkit's lib64), else found in the toolkit's folders or python's nvidia packages and added to the path
+_bs_major=$(LD_LIBRARY_PATH=$BS_LD_PATH ldd "$BS_BIN/brainsweep" 2>/dev/null | awk '$1 ~ /^libcudart\.so\./ {sub(/^libcudart\.so\./, "", $1); print $1; exit}')
+BS_CUBLAS="not needed (no CUDA runtime linked)"
+if [ -n "$_bs_major" ]; then
+  _bs_so=libcublas.so.$_bs_major
+  BS_CUBLAS="MISSING ($_bs_so: the CUDA decoder cannot run; run.device auto falls back to the CPU)"
+  _bs_runpath=$(readelf -d "$BS_BIN/brainsweep" 2>/dev/null | sed -n 's/.*R\(UN\)\{0,1\}PATH.*\[\(.*\)\]/\2/p' | tr ':' ' ')
+  for _bs_d in $_bs_runpath ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+               /usr/local/cuda-*/lib64 $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+    [ -d "$_bs_d" ] || continue
+    _bs_f=$(find "$_bs_d" -maxdepth 4 -name "$_bs_so" 2>/dev/null | head -1)
+    if [ -n "$_bs_f" ]; then BS_CUBLAS=$(dirname "$_bs_f"); BS_LD_PATH=$BS_LD_PATH:$BS_CUBLAS; break; fi
+  done
+  if [ "${BS_CUBLAS#MISSING}" != "$BS_CUBLAS" ] && ldconfig -p 2>/dev/null | grep -q "$_bs_so "; then
+    BS_CUBLAS="the machine's ($(ldconfig -p | awk -v so="$_bs_so" '$1 == so {print $NF; exit}'))"
+  fi
+fi
 
 bs_run() { LD_LIBRARY_PATH=$BS_LD_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; }
 bs_ldd() { LD_LIBRARY_PATH=$BS_LD_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$@"; }
@@ -130,6 +150,7 @@ bs_env_report() {  # where each library of brainsweep comes from, grouped
   echo "  from the bundle's base/, the machine lacking them ($(wc -w <<<"$fb")):${fb:- none}"
   echo "  from the machine ($(wc -w <<<"$sys")):$sys"
   if [ -n "$cuda" ]; then echo "  CUDA runtime: the copy in the bundle (the machine has none):$cuda"; else echo "  CUDA runtime: from $BS_CUDART"; fi
+  echo "  cuBLAS (loaded at run time): ${BS_CUBLAS:-?}"
   echo "  MISSING ($(wc -w <<<"$miss")):${miss:- none}"
   echo "base/ libraries linked in for any bundled program:${BS_FALLBACK:- none}"
   local all other toolkit

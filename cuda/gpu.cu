@@ -30,3 +30,23 @@ extern "C" int gpu_probe(GpuInfo *info) {
     info->cc_minor = p.minor;
     return n;
 }
+
+extern "C" int gpu_bind(int local_rank, GpuInfo *info) {
+    if (gpu_probe(info) == 0) return -1;
+    int n = info->n_devices, dev = (local_rank >= 0 ? local_rank : 0) % n;
+    cudaError_t e = cudaSetDevice(dev);
+    cudaDeviceProp p;
+    if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, dev);
+    if (e != cudaSuccess) {
+        info->cuda_error = (int)e;
+        snprintf(info->name, sizeof info->name, "no usable GPU (device %d of %d: %s: %s)", dev, n, cudaGetErrorName(e),
+                 cudaGetErrorString(e));
+        cudaGetLastError();
+        return -1;
+    }
+    snprintf(info->name, sizeof info->name, "%s", p.name);
+    info->memory_gib = (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0);
+    info->cc_major = p.major;
+    info->cc_minor = p.minor;
+    return dev;
+}

@@ -1,10 +1,11 @@
 /*
  * gpu: the C-facing contract of the CUDA backend (plain C, no CUDA types).
  *
- * This release probes for a usable device, so `brainsweep version` and the sweep banner can say
- * what the machine offers; the kernels arrive with the CUDA backend. A build without nvcc links
- * cuda/none.c, whose probe reports "built without CUDA" — callers carry no #ifdef.
- * Errors: gpu_probe never aborts; it reports the CUDA runtime's answer (no driver is
+ * gpu_probe asks for a usable device, so `brainsweep version` and the sweep banner can say what the
+ * machine offers; gpu_bind makes one of them the current device of this process (one rank per GPU).
+ * A build without nvcc links cuda/none.c, whose probe reports "built without CUDA" — callers carry no
+ * #ifdef.
+ * Errors: gpu_probe and gpu_bind never abort; it reports the CUDA runtime's answer (no driver is
  * cudaErrorInsufficientDriver 35, no device 100, cudaErrorStubLibrary 34).
  */
 #ifndef CUDA_GPU_H
@@ -24,6 +25,11 @@ typedef struct {
 
 // Fills info; returns info->n_devices.
 int gpu_probe(GpuInfo *info);
+
+// Makes device local_rank % (visible devices) current for this host thread (cudaSetDevice; CUDA_VISIBLE_DEVICES
+// decides which devices are visible and in what order) and fills info with that device's name, memory and
+// compute capability (n_devices: the visible count). Returns the device index, or -1 with info->name saying why.
+int gpu_bind(int local_rank, GpuInfo *info);
 
 #ifdef __cplusplus
 }

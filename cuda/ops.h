@@ -2,7 +2,8 @@
  * CUDA_OPS_H: the CUDA kernels of the decoder's per-layer ops, each the GPU twin of one function of
  * host/ops_cpu.h, with the same arguments in the same order (llm.c: outputs, inputs, weights,
  * sizes) plus the stream last. host/decoder.h's DecoderOps is the table a GPU backend fills with
- * them (wrappers that take the stream from the backend's state); none is filled yet.
+ * them: cuda/decoder_cuda.h's decoder_ops_cuda wraps each launcher, taking the stream from the
+ * Decoder's backend state (the matrix products are cuBLAS's, with bias_add_gpu after them).
  *
  * Plain C: no CUDA header is needed to include this. `struct CUstream_st *` is the type cudaStream_t
  * names, so a C caller passes a cudaStream_t (or NULL, the legacy default stream) without the CUDA
@@ -78,6 +79,18 @@ void attention_forward_gpu(float *out, const float *q, const float *k, const flo
 
 // out (N) = a + b (out may alias a or b)
 void residual_forward_gpu(float *out, const float *a, const float *b, size_t N, gpu_stream stream);
+
+// out (T, OC) += bias (OC) on every row: the bias step after a cuBLAS product (twin: bias_add_cpu)
+void bias_add_gpu(float *out, const float *bias, int T, int OC, gpu_stream stream);
+
+// q (T, QD), k, v (T, KD) = column blocks of qkv (T, QD + 2 KD), clamped to [-clip, clip] when clip > 0
+// (twin: qkv_split_cpu). The outputs must not overlap qkv.
+void qkv_split_gpu(float *q, float *k, float *v, const float *qkv, int T, int QD, int KD, float clip,
+                   gpu_stream stream);
+
+// out (T, C) += table[pos[t] + offset] (learned absolute positions; twin: positions_add_cpu); pos (T) in device
+// memory
+void positions_add_gpu(float *out, const float *table, const int *pos, int offset, int T, int C, gpu_stream stream);
 
 #ifdef __cplusplus
 }

@@ -59,12 +59,7 @@ static void cpu_embed(float *out, const int32_t *ids, const int *pos, int T, Dec
     float *rows = g->proj_in ? ((CpuState *)d->be)->embed_rows : out;
     model_embed_rows(d->m, rows, ids, T);
     if (g->proj_in) matmul_forward_cpu(out, rows, g->proj_in, NULL, T, c->d_embed, C);
-    if (g->pos_table)
-        for (int t = 0; t < T; t++) {
-            const float *pe = g->pos_table + (size_t)(pos[t] + c->pos_offset) * C;
-            float *o = out + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] += pe[i];
-        }
+    if (g->pos_table) positions_add_cpu(out, g->pos_table, pos, c->pos_offset, T, C);
 }
 
 static void cpu_capture(float *rows, const float *x, const int *row_ids, int n, int C, Decoder *d) {
@@ -101,24 +96,9 @@ static void cpu_layernorm(float *out, const float *inp, const float *w, const fl
     layernorm_forward_cpu(out, inp, w, b, T, C, eps);
 }
 
-// dst = src over n values, clamped to [-clip, clip] when clip > 0
-static void copy_clipped(float *dst, const float *src, size_t n, float clip) {
-    if (clip <= 0) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) dst[i] = src[i] > clip ? clip : src[i] < -clip ? -clip : src[i];
-}
-
 static void cpu_qkv_split(float *q, float *k, float *v, const float *qkv, int T, int QD, int KD, float clip,
                           Decoder *d) {
-    const size_t row = (size_t)QD + 2 * (size_t)KD;
-    for (int t = 0; t < T; t++) {
-        const float *src = qkv + (size_t)t * row;
-        copy_clipped(q + (size_t)t * QD, src, (size_t)QD, clip);
-        copy_clipped(k + (size_t)t * KD, src + QD, (size_t)KD, clip);
-        copy_clipped(v + (size_t)t * KD, src + QD + KD, (size_t)KD, clip);
-    }
+    qkv_split_cpu(q, k, v, qkv, T, QD, KD, clip);
 }
 
 static void cpu_rope(float *x, const int *pos, int T, int NH, int HS, int rot_dims, float theta, Decoder *d) {

@@ -808,6 +808,7 @@ Model *model_open(const char *path, size_t memory_bytes, char *err) {
     if (m->pos_embed) {
         g->pos_table = base_malloc((size_t)tensor_numel(m->pos_embed) * sizeof(float), "position embeddings");
         tensor_to_f32(g->pos_table, m->pos_embed);
+        g->pos_rows = (size_t)tensor_numel(m->pos_embed) / (size_t)C;
     }
     return m;
 fail:

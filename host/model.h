@@ -105,7 +105,8 @@ typedef struct {
     float *final_w, *final_b;  // (C) final norm (final_b: LayerNorm with a bias)
     float *proj_in;            // (C, E) OPT's project_in, embedding -> model width
     float *proj_out;           // (E, C) OPT's project_out, applied after the final norm
-    float *pos_table;          // (positions, C) learned positions; token at position p takes row p + pos_offset
+    float *pos_table;          // (pos_rows, C) learned positions; token at position p takes row p + pos_offset
+    size_t pos_rows;           // rows of pos_table (0 without one)
 } ModelGlobals;
 const ModelGlobals *model_globals(const Model *m);
 

@@ -27,10 +27,39 @@ void matmul_forward_cpu(float *out, const float *inp, const float *weight, const
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
     }
-    if (bias) {
+    if (bias) bias_add_cpu(out, bias, T, OC);
+}
+
+void bias_add_cpu(float *out, const float *bias, int T, int OC) {
 #pragma omp parallel for if ((size_t)T * OC >= PARALLEL_MIN)
-        for (int t = 0; t < T; t++)
-            for (int o = 0; o < OC; o++) out[(size_t)t * OC + o] += bias[o];
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < OC; o++) out[(size_t)t * OC + o] += bias[o];
+}
+
+// dst = src over n values, clamped to [-clip, clip] when clip > 0
+static void copy_clipped(float *dst, const float *src, size_t n, float clip) {
+    if (clip <= 0) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dst[i] = clip_value(src[i], clip);
+}
+
+void qkv_split_cpu(float *q, float *k, float *v, const float *qkv, int T, int QD, int KD, float clip) {
+    const size_t row = (size_t)QD + 2 * (size_t)KD;
+    for (int t = 0; t < T; t++) {
+        const float *src = qkv + (size_t)t * row;
+        copy_clipped(q + (size_t)t * QD, src, (size_t)QD, clip);
+        copy_clipped(k + (size_t)t * KD, src + QD, (size_t)KD, clip);
+        copy_clipped(v + (size_t)t * KD, src + QD + KD, (size_t)KD, clip);
+    }
+}
+
+void positions_add_cpu(float *out, const float *table, const int *pos, int offset, int T, int C) {
+    for (int t = 0; t < T; t++) {
+        const float *pe = table + (size_t)(pos[t] + offset) * C;
+        float *o = out + (size_t)t * C;
+        for (int i = 0; i < C; i++) o[i] += pe[i];
     }
 }
 

@@ -17,6 +17,16 @@
 // out (T, OC) = inp (T, C) @ weight^T, weight (OC, C) as nn.Linear stores it; bias (OC) or NULL
 void matmul_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int T, int C, int OC);
 
+// out (T, OC) += bias (OC) on every row: the bias step of matmul_forward_cpu, apart for its GPU twin
+void bias_add_cpu(float *out, const float *bias, int T, int OC);
+
+// q (T, QD), k, v (T, KD) = the column blocks of the fused projection qkv (T, QD + 2 KD), each value clamped to
+// [-clip, clip] when clip > 0 (MPT's clip_qkv, clip_value of ops_math.h); plain copies otherwise
+void qkv_split_cpu(float *q, float *k, float *v, const float *qkv, int T, int QD, int KD, float clip);
+
+// out (T, C) += table[pos[t] + offset] for each row t: learned absolute positions (GPT-2, OPT: offset 2)
+void positions_add_cpu(float *out, const float *table, const int *pos, int offset, int T, int C);
+
 // out (T, C) = table[ids] ; table (V, C)
 void embedding_forward_cpu(float *out, const int32_t *ids, const float *table, int T, int C);
 

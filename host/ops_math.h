@@ -65,6 +65,9 @@ static inline BS_HD float gelu_tanh(float x) {
 
 static inline BS_HD float relu(float x) { return x > 0.0f ? x : 0.0f; }
 
+// MPT's clip_qkv: x clamped to [-clip, clip] (callers pass clip > 0 only); a NaN stays NaN, as torch.clamp keeps it
+static inline BS_HD float clip_value(float x, float clip) { return x > clip ? clip : x < -clip ? -clip : x; }
+
 // ----------------------------------------------------------------------------
 // norms: the accumulation (float64, long rows) is each side's own loop or reduction; the step from
 // the sums to the scale is here, so both round it the same way

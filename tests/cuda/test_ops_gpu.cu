@@ -22,64 +22,12 @@ extern "C" {
 }
 
 #define TOL 1e-5
-#define GUARD 64  // poisoned floats after every output
+#include "tests/cuda/gpu_test.h"  // defines: GUARD, dev_floats, dev_bytes, check_gpu_tol, gpu_unusable
 
 static uint64_t seed = 0x5eed17ull;
 
-static void rand_fill(float *x, size_t n, double scale) {
-    for (size_t i = 0; i < n; i++) {
-        double v = test_nrand(&seed) * scale;
-        x[i] = (float)(v == 0.0 ? 1e-3 : v);
-    }
-}
-
-// a device copy of n floats (plus the poisoned guard); src NULL: all poison
-static float *dev_floats(const float *src, size_t n) {
-    float *d = NULL;
-    CHECK_CUDA(cudaMalloc(&d, (n + GUARD) * sizeof(float)));
-    CHECK_CUDA(cudaMemset(d, 0xff, (n + GUARD) * sizeof(float)));
-    if (src) CHECK_CUDA(cudaMemcpy(d, src, n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-static void *dev_bytes(const void *src, size_t bytes) {
-    void *d = NULL;
-    CHECK_CUDA(cudaMalloc(&d, bytes));
-    CHECK_CUDA(cudaMemcpy(d, src, bytes, cudaMemcpyHostToDevice));
-    return d;
-}
-
-// the device result (n floats at d) against ref; checks the guard after it too
-static void check_gpu(const char *what, const float *d, const float *ref, size_t n) {
-    CHECK_CUDA(cudaDeviceSynchronize());
-    float *got = (float *)malloc((n + GUARD) * sizeof(float));
-    CHECK_CUDA(cudaMemcpy(got, d, (n + GUARD) * sizeof(float), cudaMemcpyDeviceToHost));
-    double dd = 0, rr = 0, maxdiff = 0;
-    size_t worst = 0, nonfinite = 0, first_bad = (size_t)-1, guard_bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i]) || !isfinite(ref[i])) {
-            if (!nonfinite++) first_bad = i;
-            continue;
-        }
-        double e = (double)got[i] - ref[i];
-        dd += e * e;
-        rr += (double)ref[i] * ref[i];
-        if (fabs(e) > maxdiff) maxdiff = fabs(e), worst = i;
-    }
-    for (size_t i = 0; i < GUARD; i++) {
-        uint32_t bits;
-        memcpy(&bits, &got[n + i], 4);
-        guard_bad += bits != 0xffffffffu;
-    }
-    double rel = rr > 0 ? sqrt(dd / rr) : sqrt(dd);
-    int ok = nonfinite == 0 && guard_bad == 0 && sqrt(dd) <= TOL * sqrt(rr);
-    if (nonfinite) printf("  %s: %zu non-finite values (unwritten?), the first at [%zu]: got %g want %g\n", what,
-                          nonfinite, first_bad, got[first_bad], ref[first_bad]);
-    if (guard_bad) printf("  %s: %zu of %d floats after the output were written\n", what, guard_bad, GUARD);
-    if (!ok && n && !nonfinite) printf("  %s: worst [%zu]: got %.9g want %.9g\n", what, worst, got[worst], ref[worst]);
-    CHECK(ok, "%s n=%zu rel=%.2g maxdiff=%.2g worst=%zu tol=%.0g%s", what, n, rel, maxdiff, worst, TOL,
-          nonfinite || guard_bad ? " (non-finite or overrun: above)" : "");
-    free(got);
-}
+static void rand_fill(float *x, size_t n, double scale) { rand_fill_seeded(&seed, x, n, scale); }
+static void check_gpu(const char *what, const float *d, const float *ref, size_t n) { check_gpu_tol(what, d, ref, n, TOL); }
 
 // ----------------------------------------------------------------------------
 // the cases: one function per op, its shape in the table below
@@ -307,18 +255,6 @@ static const Case cases[] = {
     {"attention/real_packed seqs=1000,16x48,1 NH=32 NKV=8 HS=128", run_attention, 0, 0, 4, 0, 0, 1},
     {"attention/real_window T=2048 NH=32 NKV=8 HS=128 w=512", run_attention, 0, 0, 5, 0, 0, 1},
 };
-
-// NULL when a GPU answers; else why not, in the runtime's words
-static const char *gpu_unusable(char *why, size_t len) {
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e == cudaSuccess && n == 0) e = cudaErrorNoDevice;
-    if (e == cudaSuccess) e = cudaSetDevice(0);
-    if (e == cudaSuccess) e = cudaFree(0);  // creates the context: a broken driver or stub shows here
-    if (e == cudaSuccess) return NULL;
-    snprintf(why, len, "no usable GPU (%s %d: %s)", cudaGetErrorName(e), (int)e, cudaGetErrorString(e));
-    return why;
-}
 
 TEST_MAIN("test_ops_gpu") {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;

@@ -1,7 +1,9 @@
 // host/backend: run.device resolved against what a rank was offered.
 #include <string.h>
 
+#include "cuda/backend_cuda.h"
 #include "host/backend.h"
+#include "host/decoder_cpu.h"
 #include "host/base.h"
 #include "tests/test.h"
 
@@ -40,6 +42,19 @@ static void check_resolve(void) {
     CHECK(strlen(small) == 7 && small[8] == 'Z', "note_bounded_by_its_buffer");
 }
 
+// the CUDA backend mpi/ offers: in a CUDA build the decoder's own table with the CPU's fits; else none
+static void check_cuda_offer(void) {
+    char why[256] = "";
+    const Backend *b = backend_cuda_get(why, sizeof why);
+    if (b)
+        CHECK(strcmp(b->name, "cuda") == 0 && b->decoder && b->decoder != &decoder_ops_cpu &&
+                  strcmp(b->decoder->name, "cuda") == 0 && b->linalg == &linalg_ops_cpu,
+              "cuda_backend: decoder '%s' on the device, fits on the CPU", b->decoder ? b->decoder->name : "?");
+    else  // a build without CUDA, or cuBLAS missing: a reason either way
+        CHECK(why[0] != '\0', "cuda_backend: none here, because %s", why);
+}
+
 TEST_MAIN("test_backend") {
     check_resolve();
+    check_cuda_offer();
 }

@@ -1,6 +1,7 @@
 // The CPU twins against plain loops in float64, on random inputs at tiny, odd and model shapes.
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
 #include "host/base.h"
 #include "host/ops_cpu.h"
@@ -205,6 +206,53 @@ static void check_residual(size_t N) {
     free(a), free(b), free(sum), free(ref), free(got);
 }
 
+// the fused rows split into q, k, v exactly (a copy), or clamped to [-clip, clip]; NaN stays NaN (torch.clamp)
+static void check_qkv_split(int T, int QD, int KD, float clip) {
+    size_t W = (size_t)QD + 2 * (size_t)KD;
+    float *qkv = rand_array((size_t)T * W), *q = poisoned((size_t)T * QD), *k = poisoned((size_t)T * KD),
+          *v = poisoned((size_t)T * KD);
+    qkv_split_cpu(q, k, v, qkv, T, QD, KD, clip);
+    int ok = 1;
+    for (int t = 0; t < T; t++)
+        for (size_t c = 0; c < W; c++) {
+            float x = qkv[(size_t)t * W + c], want = clip > 0 ? fminf(fmaxf(x, -clip), clip) : x;
+            float got = c < (size_t)QD ? q[(size_t)t * QD + c]
+                        : c < (size_t)(QD + KD) ? k[(size_t)t * KD + c - QD] : v[(size_t)t * KD + c - QD - KD];
+            ok &= got == want;
+        }
+    CHECK(ok, "qkv_split T=%d QD=%d KD=%d clip=%g: every value in its block, exactly%s", T, QD, KD, clip,
+          clip > 0 ? " (clamped)" : "");
+    free(qkv), free(q), free(k), free(v);
+}
+
+static void check_clip_value(void) {
+    CHECK(clip_value(3.0f, 2.0f) == 2.0f && clip_value(-3.0f, 2.0f) == -2.0f && clip_value(0.5f, 2.0f) == 0.5f &&
+              isnan(clip_value(NAN, 2.0f)),
+          "clip_value: above, below, inside, NaN passes through");
+}
+
+// out += bias per row, and table rows at pos + offset added
+static void check_bias_and_positions(int T, int C, int offset) {
+    float *x = rand_array((size_t)T * C), *bias = rand_array((size_t)C), *table = rand_array((size_t)(T + offset) * C);
+    float *y = base_malloc((size_t)T * C * sizeof(float), "test"), *z = base_malloc((size_t)T * C * sizeof(float), "test");
+    int *pos = base_malloc((size_t)T * sizeof(int), "test");
+    for (int t = 0; t < T; t++) pos[t] = (t * 7) % T;
+    memcpy(y, x, (size_t)T * C * sizeof(float));
+    memcpy(z, x, (size_t)T * C * sizeof(float));
+    bias_add_cpu(y, bias, T, C);
+    positions_add_cpu(z, table, pos, offset, T, C);
+    int ok_b = 1, ok_p = 1;
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            size_t i = (size_t)t * C + c;
+            ok_b &= y[i] == x[i] + bias[c];
+            ok_p &= z[i] == x[i] + table[(size_t)(pos[t] + offset) * C + c];
+        }
+    CHECK(ok_b, "bias_add T=%d OC=%d", T, C);
+    CHECK(ok_p, "positions_add T=%d C=%d offset=%d", T, C, offset);
+    free(x), free(bias), free(table), free(y), free(z), free(pos);
+}
+
 static void check_alibi_slopes(void) {
     float s8[8], s6[6];
     model_alibi_slopes(s8, 8, 8.0f);
@@ -271,4 +319,10 @@ TEST_MAIN("test_ops") {
     check_residual(1);
     check_residual(100003);
     check_alibi_slopes();
+    check_clip_value();
+    check_qkv_split(1, 1, 1, 0);
+    check_qkv_split(5, 24, 8, 0);
+    check_qkv_split(7, 30, 10, 0.5f);
+    check_bias_and_positions(1, 1, 0);
+    check_bias_and_positions(9, 33, 2);
 }
