@@ -11,8 +11,49 @@
 #  5. with BENCH_MEMORY=1: peak memory of a generated 7B-shaped bf16 checkpoint (bench/memory.sh, ~13.5 GB of
 #     disk under .cache/bench, several minutes).
 # RUNS (default 3) sets runs and rounds. Paste the output into docs/PERFORMANCE.md with the date.
+#
+# `bench/run.sh --dry-run [BUILD]` times nothing: it checks, in under a minute and with nothing beyond Python's
+# own library, that every script here parses (bash -n, py_compile), that the Python scripts' argument handling
+# works (their --dry-run, under BENCH_PYTHON and LLAMA_PYTHON where set, else python3), and that every pattern
+# they read from brainsweep's output matches what this build prints (a short sweep of the committed 3-layer
+# model, ridge_bench and gemm_peak on tiny shapes). One "DRY ok|skip|fail WHAT[: why]" line per check; what it
+# cannot check without torch, transformers, llama-cpp-python, numpy or himalaya is named on a skip line. Exit 1
+# on any failure. tests/e2e/test_bench.sh runs it in `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--dry-run" ]; then
+  BUILD=${2:-build}
+  export BRAINSWEEP=$BUILD/brainsweep
+  failed=0
+  dry() {  # dry WHAT command...: one DRY line from the command's exit status
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then echo "DRY ok $what"; else echo "DRY fail $what"; failed=1; fi
+  }
+  for f in bench/*.sh; do dry "syntax_$(basename "$f")" bash -n "$f"; done
+  for f in bench/*.py; do dry "syntax_$(basename "$f")" python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$f"; done
+  dry make_gpt2_small_gguf_arguments python3 bench/make_gpt2_small_gguf.py --help
+  py=${BENCH_PYTHON:-python3}
+  # each script's own checks print DRY lines; a non-zero exit without a fail line is a failure too
+  for cmd in "bench/compare_forward.py --dry-run" "bench/compare_ridge.py --dry-run --bench $BUILD/bench/ridge_bench"; do
+    out=$(LLAMA_PYTHON=${LLAMA_PYTHON:-} "$py" $cmd 2>&1) && rc=0 || rc=$?
+    grep '^DRY ' <<<"$out" || true
+    if [ $rc -ne 0 ]; then
+      grep -q '^DRY fail ' <<<"$out" || { echo "DRY fail ${cmd%% *}: exit $rc"; tail -5 <<<"$out"; }
+      failed=1
+    fi
+  done
+  # ridge_scaling.sh's and compare_forward's readers of the C programs' summaries, on tiny shapes
+  row=$(RUNS=1 bench/ridge_scaling.sh --row "$BUILD" 1 "tiny" 600,12,40 2>&1) && rc=0 || rc=$?
+  if [ $rc -eq 0 ] && [[ "$row" =~ ^\|\ tiny\ \|\ [0-9.]+\ \|\ [0-9]+\ \|\ [0-9]+\ \|\ [0-9]+\ \|\ [0-9]+\ \|\ [0-9.]+\ \|$ ]]; then
+    echo "DRY ok ridge_scaling_row_parsed: $row"
+  else
+    echo "DRY fail ridge_scaling_row_parsed: '$row'"; failed=1
+  fi
+  peak=$("$BUILD/bench/gemm_peak" 1 1 256x256x256 2>&1 | tail -1 | cut -d'|' -f4 | tr -d ' ')
+  if [[ "$peak" =~ ^[0-9.]+$ ]]; then echo "DRY ok gemm_peak_parsed: $peak GFLOP/s at 256^3"
+  else echo "DRY fail gemm_peak_parsed: '$peak'"; failed=1; fi
+  exit $failed
+fi
 BUILD=${1:-build}
 RUNS=${RUNS:-3}
 export BRAINSWEEP=$BUILD/brainsweep
