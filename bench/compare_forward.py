@@ -3,6 +3,8 @@
 
     BRAINSWEEP=build/brainsweep [LLAMA_PYTHON=python-with-llama-cpp] \\
         PYTHON_WITH_TORCH_TRANSFORMERS bench/compare_forward.py [--rounds 3] [--tokens-n 32] [--gpt2 DIR]
+                                                               [--llama-flash on|off|on,off]
+    python3 bench/compare_forward.py --dry-run
 
 Models: SmolLM2-135M-Instruct from its Q4_1 GGUF (`make fetch-model`), and with --gpt2 a GPT-2-small-shaped
 random checkpoint folder made by bench/make_gpt2_small_gguf.py (model.safetensors in float32 for brainsweep and
@@ -10,15 +12,25 @@ transformers, its -f32.gguf for llama.cpp). Text: the Alice chapter as brainswee
 (tests/golden/make_fixtures.py applies the same rule), cut to the model's window for transformers and llama.cpp.
 
 Each round runs, one process at a time and all with the machine's cores:
-  brainsweep `full` (one 2,200-token sequence for SmolLM2; 1,024-token chunks overlapping by half for GPT-2),
+  brainsweep `full` (one 2,199-token sequence for SmolLM2; for GPT-2 1,024-token chunks without overlap,
+  context.overlap=0, so it runs each of the story's tokens once, as the others run theirs),
   transformers (bench/hf_forward.py: float32, output_hidden_states=True, one timed call after a warm-up),
-  llama.cpp (bench/compare_llamacpp.py: prompt processing of the same GGUF, one batch; skipped without
-  LLAMA_PYTHON), brainsweep `tokens:N` (one N-token window per word, packed into batches).
-brainsweep's time is the forward stage it logs (the sweep's fit is cut to one alpha and 2 x 2 folds), with the
-FLOPs it counts (decoder_flops: matrix products and causal attention). The others' GFLOP/s use brainsweep's FLOPs
-per token of `full` (the same shapes; llama.cpp's quantised GGUF does the same operations). Each round starts with
-OpenBLAS's sgemm at 2048^3 (build/bench/gemm_peak), the yardstick of "of sgemm peak". Ratios are taken within each
-round and their median printed: the machine drifts. Paste the output into docs/PERFORMANCE.md.
+  llama.cpp (bench/compare_llamacpp.py: prompt processing of the same GGUF, one batch, with flash attention on,
+  its faster CPU path, and with --llama-flash also off; skipped without LLAMA_PYTHON), each row naming its GGUF
+  type and attention setting, brainsweep `tokens:N` (one N-token window per word; --tokens-n 0 leaves it out).
+brainsweep's numbers come from the line it prints for each extraction ("NAME, context P: T tokens, S sequence(s)
+on R rank(s), X s forward (G GFLOP/s on this rank)"; LOG below), the seconds at full precision from the results
+file (h5dump), the FLOPs as G x seconds (decoder_flops: matrix products and causal attention). A run whose output
+no line of LOG matches stops this script with the pattern and the output. brainsweep's tokens/s counts the story's
+tokens (T; BOS not counted); `tokens:N` runs more tokens than that and the sweep does not print how many, so its
+row gives seconds and GFLOP/s only. The others' GFLOP/s use brainsweep's FLOPs per token of `full` (the same
+shapes; llama.cpp's quantised GGUF does the same operations). Each round starts with OpenBLAS's sgemm at 2048^3
+(build/bench/gemm_peak), the yardstick of "of sgemm peak". Ratios are taken within each round and their median
+printed: the machine drifts. Paste the output into docs/PERFORMANCE.md.
+
+--dry-run times nothing and needs no torch, transformers or llama-cpp-python: it runs the Alice sweep of the
+committed 3-layer model (full and tokens:4) through LOG, and the helpers' own --dry-run, printing "DRY ok|skip|fail"
+lines (bench/run.sh --dry-run, tests/e2e/test_bench.sh); exit 1 on a failure.
 """
 import argparse
 import importlib.util
@@ -133,16 +145,23 @@ def bench_model(name, model, gguf, window, args, text_file, tmp, overrides=()):
         if LLAMA_PYTHON and gguf:
             for flash in args.llama_flash.split(","):
                 r[f"llama-{flash}"] = llama_cpp_forward(gguf, text_file, window, flash)
-        r["tokens"] = brainsweep(model, f"tokens:{args.tokens_n}", tmp, overrides)
+        if args.tokens_n:
+            r["tokens"] = brainsweep(model, f"tokens:{args.tokens_n}", tmp, overrides)
         rounds.append(r)
         print(f"  {name}: sgemm {r['peak']['gflops']:.0f} GFLOP/s, " +
               ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in r.items() if k != "peak"), file=sys.stderr)
+    print_table(name, rounds, args, overrides)
+
+
+def print_table(name, rounds, args, overrides):
+    """The Markdown table of medians over rounds (each a dict: peak, full, hf, llama-on/off, tokens)."""
     first = rounds[0]
     full = first["full"]
     gflop_per_token = full["gflop"] / full["tokens"]
     print(f"\n{name}: {args.rounds} interleaved rounds, {os.cpu_count()} threads each; brainsweep full: the story's "
-          f"{full['tokens']} tokens in {full['sequences']} sequence(s) ({' '.join(overrides) or 'default chunking'}); "
-          f"tokens:{args.tokens_n}: {first['tokens']['sequences']} windows; transformers {first['hf']['tokens']} tokens"
+          f"{full['tokens']} tokens in {full['sequences']} sequence(s) ({' '.join(overrides) or 'default chunking'}); " +
+          (f"tokens:{args.tokens_n}: {first['tokens']['sequences']} windows; " if args.tokens_n else "") +
+          f"transformers {first['hf']['tokens']} tokens"
           + "".join(f", {first[k]['label'].split(', ', 1)[1]} {first[k]['tokens']} tokens"
                     for k in first if k.startswith("llama-")) +
           f"; OpenBLAS sgemm 2048^3 in the same rounds: median "
@@ -150,7 +169,7 @@ def bench_model(name, model, gguf, window, args, text_file, tmp, overrides=()):
     print(f"brainsweep's line (round 1): {full['line']}")
     print("| forward pass | tokens | median s | tokens/s | GFLOP/s | of sgemm peak | brainsweep full's speed-up |")
     print("|---|---|---|---|---|---|---|")
-    keys = ["full", "tokens", "hf"] + [k for k in first if k.startswith("llama-")]
+    keys = [k for k in ("full", "tokens", "hf") if k in first] + [k for k in first if k.startswith("llama-")]
     for key in keys:
         label = {"full": "brainsweep, full", "tokens": f"brainsweep, tokens:{args.tokens_n}"}.get(key) or first[key]["label"]
         per_token = key != "tokens"  # tokens:N runs more tokens than the story's; the sweep logs its FLOPs, not its tokens
@@ -163,9 +182,10 @@ def bench_model(name, model, gguf, window, args, text_file, tmp, overrides=()):
         print(f"| {label} | {tokens} | {statistics.median(r[key]['seconds'] for r in rounds):.2f} | {tps} | "
               f"{statistics.median(gflops(r) for r in rounds):.1f} | "
               f"{100 * statistics.median(gflops(r) / r['peak']['gflops'] for r in rounds):.0f}% | {speedup} |")
-    ratio = statistics.median((r["tokens"]["gflop"] / r["tokens"]["seconds"]) / (r["full"]["gflop"] / r["full"]["seconds"])
-                              for r in rounds)
-    print(f"GFLOP/s of tokens:{args.tokens_n} over full, round by round: median {ratio:.2f}")
+    if args.tokens_n:
+        ratio = statistics.median((r["tokens"]["gflop"] / r["tokens"]["seconds"]) /
+                                  (r["full"]["gflop"] / r["full"]["seconds"]) for r in rounds)
+        print(f"GFLOP/s of tokens:{args.tokens_n} over full, round by round: median {ratio:.2f}")
 
 
 def dry_run(args):
@@ -188,6 +208,18 @@ def dry_run(args):
                      f"{r['tokens']} tokens, {r['sequences']} sequences, {r['seconds']:.3f} s, {r['gflop']:.2f} GFLOP")
             except SystemExit as e:
                 line("fail", f"brainsweep_{policy}_line_parsed", str(e))
+            if policy == "full" and not failed:
+                # the report's code on these numbers, with made-up timings in place of the other tools'
+                other = {"tokens": r["tokens"], "seconds": 2 * r["seconds"], "label": "x, made up"}
+                fake = {"peak": {"gflops": 100.0}, "full": r, "hf": other, "llama-on": other, "llama-off": other}
+                import contextlib
+                import io
+
+                with contextlib.redirect_stdout(io.StringIO()) as table:
+                    print_table("dry run", [fake], argparse.Namespace(rounds=1, tokens_n=0), ("context.overlap=0",))
+                rows = [x for x in table.getvalue().splitlines() if x.startswith("| ")]
+                line("ok" if len(rows) == 5 and rows[-1].endswith("| 2.00x |") else "fail", "report_table",
+                     f"{len(rows)} lines, last {rows[-1] if rows else None!r}")
         if not shutil.which("h5dump"):
             line("skip", "forward_seconds_from_results", "no h5dump: the log's 0.1 s resolution is used")
     helpers = [(sys.executable, "hf_forward.py")]
@@ -208,15 +240,15 @@ def dry_run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--tokens-n", type=int, default=32, help="N of the tokens:N runs")
+    ap.add_argument("--tokens-n", type=int, default=32, help="N of the tokens:N runs; 0: no tokens:N runs")
     ap.add_argument("--gpt2", help="folder from bench/make_gpt2_small_gguf.py")
     ap.add_argument("--llama-flash", default="on", choices=("on", "off", "on,off", "off,on"),
                     help="llama.cpp's flash attention in each round: on (default, its faster CPU path), off, or both")
     ap.add_argument("--dry-run", action="store_true",
                     help="check the log pattern against a short sweep and the helpers' arguments; time nothing")
     args = ap.parse_args()
-    if args.rounds < 1 or args.tokens_n < 1:
-        ap.error("--rounds and --tokens-n are at least 1")
+    if args.rounds < 1 or args.tokens_n < 0:
+        ap.error("--rounds is at least 1, --tokens-n at least 0")
     if args.dry_run:
         sys.exit(dry_run(args))
     text, smollm2 = alice_text()
