@@ -12,9 +12,9 @@ The model runs with n_ctx = n_batch = n_ubatch = the prompt's length (one batch,
 for both generation and batch, no logits for every token (only the last position goes through the output head, as
 llama.cpp does for a prompt), no embeddings, and flash attention on by default (llama-cpp-python's flash_attn=True:
 llama.cpp's fused attention, the faster of its two CPU attention paths in docs/PERFORMANCE.md; llama-cpp-python's
-own default is off: FLASH_ATTN off times that). One timed run is one `llm.eval(tokens)` on an empty context (`llm.reset()` before each; `eval`
-drops the KV cache past n_tokens), after one untimed warm-up. Prints one JSON line: the settings (flash_attn
-among them), each run's seconds, the median and tokens/s.
+own default is off: FLASH_ATTN off times that). One timed run is one `llm.eval(tokens)` on an empty context
+(`llm.reset()` before each; `eval` drops the KV cache past n_tokens), after one untimed warm-up. Prints one JSON
+line: the settings (flash_attn among them), each run's seconds, the median and tokens/s.
 bench/compare_forward.py runs this in its own process, in turn with brainsweep and transformers.
 
 --dry-run checks the arguments' handling without llama-cpp-python (which it reports on a "DRY skip" line when

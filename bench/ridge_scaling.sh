@@ -19,7 +19,8 @@ row() {  # row LABEL N,P,T [more options]: one table row from ridge_bench's summ
   local label=$1 shape=$2; shift 2
   "$B" --shape "$shape" --threads "$THREADS" --reps "$RUNS" "$@" | awk -v label="$label" '
     /^median/ { s = $2; g = $7; gs = $9; pk = $12; pct = $14; gsub(/[(%);]/, "", pct); rss = $(NF - 1) }
-    END { if (s == "" || pct !~ /^[0-9]+$/) { print "ridge_scaling: no summary line of ridge_bench matched" > "/dev/stderr"; exit 1 }
+    END { if (s == "" || pct !~ /^[0-9]+$/) {
+            print "ridge_scaling: no summary line of ridge_bench matched" > "/dev/stderr"; exit 1 }
           printf "| %s | %.2f | %.0f | %.0f | %.0f | %s | %.2f |\n", label, s, g, gs, pk, pct, rss }'
 }
 
