@@ -104,8 +104,10 @@ def brainsweep(model, policy, tmp, overrides=()):
 
 
 def run_json(cmd):
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0 or not run.stdout.strip():
+        sys.exit(f"compare_forward: `{' '.join(cmd)}` failed ({run.returncode}):\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def transformers_forward(model, text_file, max_tokens):

@@ -7,7 +7,8 @@
 MODEL is a .gguf file (read through transformers' GGUF loader) or a checkpoint folder; either way the model runs in
 float32. The text is tokenized with the model's own tokenizer (BOS as the tokenizer adds it) and cut to MAX_TOKENS.
 After one untimed warm-up, `model.base_model(ids, output_hidden_states=True)` is timed once under torch.no_grad().
-Prints one JSON line: {"tokens", "seconds", "hidden_states", "threads", "transformers", "torch"}.
+Prints one JSON line: {"tokens", "seconds", "hidden_states", "threads", "transformers", "torch"}. Needs torch and
+transformers, and for a .gguf also gguf and accelerate (transformers' GGUF loader refuses to run without them).
 bench/compare_forward.py runs this in its own process, in turn with brainsweep and llama.cpp.
 --dry-run checks the arguments' handling without torch and transformers (a "DRY skip" line names what is
 absent) and exits 0, or 1 on a failure.
