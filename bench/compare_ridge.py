@@ -319,12 +319,13 @@ if summary:
     print(f"brainsweep engine (last round): {summary[0]}")
 label = {"brainsweep": "brainsweep ridge_cv + ridge_targets_init (C, OpenBLAS)",
          "numpy": f"numpy: eigh per fold, all alphas in one GEMM ({versions['numpy']})"}
-print("\n| implementation | protocol | median s | rounds | brainsweep is x faster (median of per-round ratios) |")
+print("\n| implementation | protocol | median s | rounds | brainsweep is x faster: median of per-round ratios (range) |")
 print("|---|---|---|---|---|")
 for k in names:
     med = float(np.median(list(times[k].values())))
     ratios = [times[k][r] / times["brainsweep"][r] for r in times[k] if "brainsweep" in names and r in times["brainsweep"]]
-    ratio = f"{np.median(ratios):.1f}" if ratios and k != "brainsweep" else ("1" if k == "brainsweep" else "-")
+    ratio = f"{np.median(ratios):.1f} ({min(ratios):.1f}-{max(ratios):.1f})" if ratios and k != "brainsweep" else \
+        ("1" if k == "brainsweep" else "-")
     name = label.get(k) or f"{k.split('-')[0]} RidgeCV ({versions[k]})"
     print(f"| {name} | {PROTOCOL[k].replace('K-fold', f'{args.folds}-fold')} | {med:.2f} | {len(times[k])} | {ratio} |")
 
