@@ -3,11 +3,13 @@
 #  1. OpenBLAS sgemm throughput on this machine, beside brainsweep's own matrix product (build/bench/gemm_peak);
 #  2. per-stage timings of the demo sweep (bench/stages.sh);
 #  3. with BENCH_PYTHON (a Python with torch + transformers): hidden-state extraction beside transformers, and
-#     with LLAMA_PYTHON (a Python with llama-cpp-python) beside llama.cpp (bench/compare_forward.py); with
-#     GPT2_DIR (a folder from bench/make_gpt2_small_gguf.py) on the GPT-2-small shape too;
+#     with LLAMA_PYTHON (a Python with llama-cpp-python) beside llama.cpp with flash attention on (its faster CPU
+#     setting; bench/compare_forward.py --llama-flash on,off times both); with GPT2_DIR (a folder from
+#     bench/make_gpt2_small_gguf.py) on the GPT-2-small shape too, against its F32 GGUF;
 #  4. the ridge engine: time against n, p and t, a subject's 33-layer fit, 100,000 targets (bench/ridge_scaling.sh);
-#     with BENCH_PYTHON (also with himalaya and scikit-learn): beside himalaya's and scikit-learn's RidgeCV on the
-#     same data (bench/compare_ridge.py; himalaya takes minutes per round at the shape);
+#     with BENCH_PYTHON (also with numpy, himalaya and scikit-learn): beside a plain numpy baseline and himalaya's
+#     and scikit-learn's RidgeCV on the same data (bench/compare_ridge.py; himalaya takes minutes per round at the
+#     issue's shape);
 #  5. with BENCH_MEMORY=1: peak memory of a generated 7B-shaped bf16 checkpoint (bench/memory.sh, ~13.5 GB of
 #     disk under .cache/bench, several minutes).
 # RUNS (default 3) sets runs and rounds. Paste the output into docs/PERFORMANCE.md with the date.
