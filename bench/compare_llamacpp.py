@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """llama.cpp's prompt processing speed on the CPU, through llama-cpp-python, for comparison with brainsweep.
 
-    PYTHON_WITH_LLAMA_CPP bench/compare_llamacpp.py GGUF_PATH TEXT_FILE [RUNS] [N_TOKENS] [THREADS]
+    PYTHON_WITH_LLAMA_CPP bench/compare_llamacpp.py GGUF_PATH TEXT_FILE [RUNS] [N_TOKENS] [THREADS] [FLASH_ATTN]
+    python3 bench/compare_llamacpp.py --dry-run
 
-RUNS defaults to 5, N_TOKENS to 2048 (capped at the model's training context), THREADS to all cores. The text is
-tokenized with the GGUF's own tokenizer (BOS added where the model asks for it) and cut to N_TOKENS.
+RUNS defaults to 5, N_TOKENS to 2048 (capped at the model's training context), THREADS to all cores,
+FLASH_ATTN to on (on|off). The text is tokenized with the GGUF's own tokenizer (BOS added where the model asks
+for it) and cut to N_TOKENS.
 
 The model runs with n_ctx = n_batch = n_ubatch = the prompt's length (one batch, one micro-batch), THREADS threads
 for both generation and batch, no logits for every token (only the last position goes through the output head, as
-llama.cpp does for a prompt), no embeddings, flash attention off (llama-cpp-python's default). One timed run is
-one `llm.eval(tokens)` on an empty context (`llm.reset()` before each; `eval` drops the KV cache past n_tokens),
-after one untimed warm-up. Prints one JSON line: the settings, each run's seconds, the median and tokens/s.
+llama.cpp does for a prompt), no embeddings, and flash attention on by default (llama-cpp-python's flash_attn=True:
+llama.cpp's fused attention, the faster of its two CPU attention paths in docs/PERFORMANCE.md; llama-cpp-python's
+own default is off: FLASH_ATTN off times that). One timed run is one `llm.eval(tokens)` on an empty context
+(`llm.reset()` before each; `eval` drops the KV cache past n_tokens), after one untimed warm-up. Prints one JSON
+line: the settings (flash_attn among them), each run's seconds, the median and tokens/s.
 bench/compare_forward.py runs this in its own process, in turn with brainsweep and transformers.
+
+--dry-run checks the arguments' handling without llama-cpp-python (which it reports on a "DRY skip" line when
+it is absent) and exits 0, or 1 on a failure.
 """
 import json
 import os
@@ -19,14 +26,15 @@ import statistics
 import sys
 import time
 
-import llama_cpp
-from llama_cpp import _internals
-from llama_cpp import Llama
+USAGE = __doc__.split("\n\n")[1]
 
 
 def tokenize(gguf, text):
     """Tokens of text with the GGUF's tokenizer, and the model's training context, from a vocabulary-only load
     (which leaves n_ctx_train() at 0, so the context comes from the GGUF's `<arch>.context_length` key)."""
+    import llama_cpp
+    from llama_cpp import _internals
+
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
     model = _internals.LlamaModel(path_model=gguf, params=params, verbose=False)
@@ -48,8 +56,11 @@ def busy_cpu_seconds():
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(gguf, text, runs=5, n_tokens=2048, threads=os.cpu_count(), flash_attn=False):
+def measure(gguf, text, runs=5, n_tokens=2048, threads=os.cpu_count(), flash_attn=True):
     """Time `runs` evaluations of an n_tokens-long prompt; returns a dict of the numbers (seconds, tokens/s)."""
+    import llama_cpp
+    from llama_cpp import Llama
+
     tokens, n_ctx_train = tokenize(gguf, text)
     n = min(n_tokens, n_ctx_train, len(tokens))
     tokens = tokens[:n]
@@ -77,13 +88,42 @@ def measure(gguf, text, runs=5, n_tokens=2048, threads=os.cpu_count(), flash_att
             "other_cpu_s": other}
 
 
+def parse(argv):
+    """(gguf, text file, runs, n_tokens, threads, flash_attn) from the command line, or a usage error."""
+    if not 3 <= len(argv) <= 7:
+        sys.exit(USAGE)
+    nums = [int(a) for a in argv[3:6]]
+    defaults = [5, 2048, os.cpu_count()]
+    nums += defaults[len(nums):]
+    flash = argv[6] if len(argv) > 6 else "on"
+    if flash not in ("on", "off"):
+        sys.exit(f"FLASH_ATTN is on or off, not {flash!r}\n" + USAGE)
+    return argv[1], argv[2], nums[0], nums[1], nums[2], flash == "on"
+
+
+def dry_run():
+    import importlib.util
+
+    ok = parse(["x", "m.gguf", "t.txt", "1", "1024", "2", "off"]) == ("m.gguf", "t.txt", 1, 1024, 2, False) and \
+        parse(["x", "m.gguf", "t.txt"])[3:] == (2048, os.cpu_count(), True)
+    print(f"DRY {'ok' if ok else 'fail'} llamacpp_arguments")
+    if importlib.util.find_spec("llama_cpp") is None:
+        print("DRY skip llamacpp_runs: llama-cpp-python is not installed in this Python")
+    else:
+        import llama_cpp
+
+        print(f"DRY ok llamacpp_imports: llama-cpp-python {llama_cpp.__version__}, flash_attn enum "
+              f"{llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED}")
+    return 0 if ok else 1
+
+
 def main():
-    if not 3 <= len(sys.argv) <= 6:
-        sys.exit(__doc__.split("\n\n")[1])
-    with open(sys.argv[2], encoding="utf-8") as f:
+    if sys.argv[1:2] == ["--dry-run"]:
+        sys.exit(dry_run())
+    gguf, text_file, runs, n_tokens, threads, flash = parse(sys.argv)
+    with open(text_file, encoding="utf-8") as f:
         text = f.read()
-    args = [int(a) for a in sys.argv[3:]]
-    print(json.dumps(measure(sys.argv[1], text, *args)))
+    print(json.dumps(measure(gguf, text, runs, n_tokens, threads, flash)))
 
 
 if __name__ == "__main__":

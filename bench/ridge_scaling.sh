@@ -3,9 +3,13 @@
 # the mean outer-fold r), then a subject's whole fit as a sweep runs it (33 layers of 4,096 features per word, PCA to
 # 500 per fold, 1,000 electrodes), then 100,000 targets under a 4 GiB working-memory budget.
 #   bench/ridge_scaling.sh [BUILD] [THREADS]      (BUILD default build, THREADS default all cores; RUNS=3 runs each)
-# Prints Markdown tables for docs/PERFORMANCE.md.
+#   bench/ridge_scaling.sh --row BUILD THREADS LABEL N,P,T [options]   one table row only (bench/run.sh --dry-run)
+# Prints Markdown tables for docs/PERFORMANCE.md. Seconds are all of the engine's work per call, the targets'
+# preparation (ridge_targets_init) included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROW_ONLY=0
+if [ "${1:-}" = "--row" ]; then ROW_ONLY=1; shift; fi
 BUILD=${1:-build}
 THREADS=${2:-$(nproc)}
 RUNS=${RUNS:-3}
@@ -15,8 +19,12 @@ row() {  # row LABEL N,P,T [more options]: one table row from ridge_bench's summ
   local label=$1 shape=$2; shift 2
   "$B" --shape "$shape" --threads "$THREADS" --reps "$RUNS" "$@" | awk -v label="$label" '
     /^median/ { s = $2; g = $7; gs = $9; pk = $12; pct = $14; gsub(/[(%);]/, "", pct); rss = $(NF - 1) }
-    END { printf "| %s | %.2f | %.0f | %.0f | %.0f | %s | %.2f |\n", label, s, g, gs, pk, pct, rss }'
+    END { if (s == "" || pct !~ /^[0-9]+$/) {
+            print "ridge_scaling: no summary line of ridge_bench matched" > "/dev/stderr"; exit 1 }
+          printf "| %s | %.2f | %.0f | %.0f | %.0f | %s | %.2f |\n", label, s, g, gs, pk, pct, rss }'
 }
+
+if [ $ROW_ONLY = 1 ]; then shift 2; row "$@"; exit; fi
 
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, $THREADS thread(s), median of $RUNS"
 echo
