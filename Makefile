@@ -87,6 +87,9 @@ NVCCFLAGS := -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -I.
 ifeq ($(HAVE_CUDA),1)
   CFLAGS += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+  # the fits' CUDA table (cuda/linalg_cuda.cu); --as-needed: only a program that links that table loads them, so
+  # the others still start where the machine lacks these libraries (bench/gpu_bundle.sh leaves them to the machine)
+  LDLIBS += -Wl,--as-needed -lcublas -lcusolver -lcufft -Wl,--no-as-needed
 endif
 
 ifeq ($(V),1)

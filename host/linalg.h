@@ -19,8 +19,19 @@
 #ifndef HOST_LINALG_H
 #define HOST_LINALG_H
 
-#include <complex.h>
 #include <stddef.h>
+
+// a complex bin of the real FFTs: C's double complex; in C++ (the CUDA instance's .cu files, which cannot name it)
+// a struct of the same layout, real part first (C11 6.2.5p13)
+#ifdef __cplusplus
+typedef struct {
+    double re, im;
+} LinalgComplex;
+extern "C" {
+#else
+#include <complex.h>
+typedef double complex LinalgComplex;
+#endif
 
 typedef enum { LINALG_N = 0, LINALG_T = 1 } LinalgTrans;  // op(A) = A or A^T
 
@@ -62,8 +73,8 @@ typedef struct {
     // plans for real transforms of length n (created and freed outside parallel loops); a forward transform
     // of x (n) gives X (n / 2 + 1) bins, the inverse of X (destroyed) gives n times the signal. Buffers from alloc.
     LinalgFft *(*fft_plan)(size_t n);
-    void (*fft_forward)(const LinalgFft *plan, const double *x, double complex *X);
-    void (*fft_inverse)(const LinalgFft *plan, double complex *X, double *x);
+    void (*fft_forward)(const LinalgFft *plan, const double *x, LinalgComplex *X);
+    void (*fft_inverse)(const LinalgFft *plan, LinalgComplex *X, double *x);
     void (*fft_free)(LinalgFft *plan);
 
     // dst (n) = (float)src
@@ -82,5 +93,9 @@ typedef struct {
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif  // HOST_LINALG_H
