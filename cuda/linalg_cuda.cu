@@ -548,6 +548,102 @@ static void col_sums_cuda(double *s, const float *u, size_t ldu, const float *w,
 }
 
 // ----------------------------------------------------------------------------
+// the fits' statistics: host/linalg.c's loops, one thread per output column or entry, each running the CPU's loop
+// over the other index in the CPU's order with its separate roundings, so the results agree bit for bit
+
+// one thread per column: its mean down the rows, then the column centred in both precisions
+__global__ void centre_k(float *xf, double *xd, double *mean, size_t n, size_t p) {
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < p; j += stride) {
+        double m = 0;
+        for (size_t i = 0; i < n; i++) m = __dadd_rn(m, (double)xf[i * p + j]);
+        m = __ddiv_rn(m, (double)n);
+        mean[j] = m;
+        for (size_t i = 0; i < n; i++) {
+            const double d = __dsub_rn((double)xf[i * p + j], m);
+            xd[i * p + j] = d;
+            xf[i * p + j] = (float)d;
+        }
+    }
+}
+
+static void centre_cuda(float *xf, double *xd, double *mean, size_t n, size_t p) {
+    if (!p) return;
+    ThreadCtx *c = ctx();
+    centre_k<<<blocks_for(p, 128), 128, 0, c->stream>>>(xf, xd, mean, n, p);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void dsum_rows_k(double *s, const double *a, size_t lda, size_t rows, size_t cols) {
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < cols; j += stride) {
+        double acc = s[j];
+        for (size_t r = 0; r < rows; r++) acc = __dadd_rn(acc, a[r * lda + j]);
+        s[j] = acc;
+    }
+}
+
+static void dsum_rows_cuda(double *s, const double *a, size_t lda, size_t rows, size_t cols) {
+    if (!cols) return;
+    ThreadCtx *c = ctx();
+    dsum_rows_k<<<blocks_for(cols, 256), 256, 0, c->stream>>>(s, a, lda, rows, cols);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void centre_gram_k(double *G, size_t p, const double *mu, const double *sx, double n, const double *s) {
+    const size_t total = p * p, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t i = e / p, j = e % p;
+        const double nmm = __dmul_rn(__dmul_rn(n, mu[i]), mu[j]);
+        double g;
+        if (!sx) {
+            g = __dsub_rn(G[e], nmm);
+        } else {
+            g = __dsub_rn(G[e], __dmul_rn(mu[i], sx[j]));
+            g = __dsub_rn(g, __dmul_rn(sx[i], mu[j]));
+            g = __dadd_rn(g, nmm);
+        }
+        G[e] = __dmul_rn(__dmul_rn(g, s[i]), s[j]);
+    }
+}
+
+static void centre_gram_cuda(double *G, size_t p, const double *mu, const double *sx, double n, const double *s) {
+    if (!p) return;
+    ThreadCtx *c = ctx();
+    centre_gram_k<<<blocks_for(p * p, 256), 256, 0, c->stream>>>(G, p, mu, sx, n, s);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+// one thread per entry of out: the masked segments in order into a float64 sum
+__global__ void sum_segments_k(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p,
+                               size_t t, const double *mu, const double *y, double y_scale, const double *s) {
+    const size_t total = p * t, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t i = e / t, j = e % t;
+        double acc = 0;
+        for (size_t g = 0; g < n_seg; g++)
+            if (mask[g]) acc = __dadd_rn(acc, (double)D[g * p * t + e]);
+        out[e] = (float)__dmul_rn(__dsub_rn(acc, __dmul_rn(__dmul_rn(mu[i], y[j]), y_scale)), s[i]);
+    }
+}
+
+// the mask is host memory: copied into the op's scratch first
+static void sum_segments_cuda(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p, size_t t,
+                              const double *mu, const double *y, double y_scale, const double *s) {
+    if (!p || !t) return;
+    ThreadCtx *c = ctx();
+    unsigned char *d_mask = (unsigned char *)scratch(c, n_seg);
+    if (n_seg) CHECK_CUDA(cudaMemcpyAsync(d_mask, mask, n_seg, cudaMemcpyHostToDevice, c->stream));
+    sum_segments_k<<<blocks_for(p * t, 256), 256, 0, c->stream>>>(out, D, d_mask, n_seg, p, t, mu, y, y_scale, s);
+    CHECK_LAUNCH();
+    scratch_free(c, d_mask);
+    finish(c);
+}
+
+// ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
     .name = "cuda",
@@ -574,4 +670,8 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .fix_column_signs = fix_column_signs_cuda,
     .shrink = shrink_cuda,
     .col_sums = col_sums_cuda,
+    .centre = centre_cuda,
+    .dsum_rows = dsum_rows_cuda,
+    .centre_gram = centre_gram_cuda,
+    .sum_segments = sum_segments_cuda,
 };

@@ -265,6 +265,56 @@ __attribute__((target_clones("default", "avx2", "avx512f"))) static void col_sum
     }
 }
 
+// ----------------------------------------------------------------------------
+// the fits' statistics (moved from host/ridge.c as they were)
+
+static void centre_cpu(float *xf, double *xd, double *mean, size_t n, size_t p) {
+    memset(mean, 0, p * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) mean[j] += xf[i * p + j];
+    for (size_t j = 0; j < p; j++) mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) {
+            xd[i * p + j] = xf[i * p + j] - mean[j];
+            xf[i * p + j] = (float)xd[i * p + j];
+        }
+}
+
+static void dsum_rows_cpu(double *s, const double *a, size_t lda, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) s[j] += a[r * lda + j];
+}
+
+static void centre_gram_cpu(double *G, size_t p, const double *mu, const double *sx, double n, const double *s) {
+    if (!sx) {
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++) G[i * p + j] = (G[i * p + j] - n * mu[i] * mu[j]) * s[i] * s[j];
+    } else {
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++)
+                G[i * p + j] = (G[i * p + j] - mu[i] * sx[j] - sx[i] * mu[j] + n * mu[i] * mu[j]) * s[i] * s[j];
+    }
+}
+
+static void sum_segments_cpu(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p, size_t t,
+                             const double *mu, const double *y, double y_scale, const double *s) {
+    enum { CHUNK = 256 };  // a row's float64 accumulators stay in registers and L1
+#pragma omp parallel for if (p * t > 65536)
+    for (size_t i = 0; i < p; i++) {
+        double acc[CHUNK];
+        for (size_t t0 = 0; t0 < t; t0 += CHUNK) {
+            size_t m = t - t0 < CHUNK ? t - t0 : CHUNK;
+            for (size_t j = 0; j < m; j++) acc[j] = 0;
+            for (size_t g = 0; g < n_seg; g++)
+                if (mask[g]) {
+                    const float *d = D + (g * p + i) * t + t0;
+                    for (size_t j = 0; j < m; j++) acc[j] += d[j];
+                }
+            for (size_t j = 0; j < m; j++) out[i * t + t0 + j] = (float)((acc[j] - mu[i] * y[t0 + j] * y_scale) * s[i]);
+        }
+    }
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -290,4 +340,8 @@ const LinalgOps linalg_ops_cpu = {
     .fix_column_signs = fix_column_signs_cpu,
     .shrink = shrink_cpu,
     .col_sums = col_sums_cpu,
+    .centre = centre_cpu,
+    .dsum_rows = dsum_rows_cpu,
+    .centre_gram = centre_gram_cpu,
+    .sum_segments = sum_segments_cpu,
 };

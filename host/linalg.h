@@ -90,6 +90,22 @@ typedef struct {
     // run: col[j] = col[0] + j. u (R, ldu), w (R, ldw), z (R, ldz); s (3, m) accumulates
     void (*col_sums)(double *s, const float *u, size_t ldu, const float *w, size_t ldw, const double *c,
                      const float *z, size_t ldz, const size_t *col, size_t R, size_t m, int run);
+
+    // the statistics the fits build around the products (ridge.c's loops, moved here so that no fit reads backend
+    // memory on the host); each with the arithmetic, in the order, of the loop it replaces
+    // xf (n, p) holds X on entry: mean (p) = its column means (float64 sums down the rows, then / n); on return
+    // xd (n, p) = X - mean in float64 and xf = (float)xd
+    void (*centre)(float *xf, double *xd, double *mean, size_t n, size_t p);
+    // s (cols) += the sums down the rows r < rows of a (rows, lda), in row order (segment sums; rows 1: s += a)
+    void (*dsum_rows)(double *s, const double *a, size_t lda, size_t rows, size_t cols);
+    // a Gram (p, p) of segment sums, centred and scaled in place: sx NULL: G = (G - n mu mu^T) * s s^T (the
+    // training samples, mu their mean); else G = (G - mu sx^T - sx mu^T + n mu mu^T) * s s^T (the held-out ones,
+    // sx their sum, centred on the training mean mu); * is element-wise, s the band scaling (p)
+    void (*centre_gram)(double *G, size_t p, const double *mu, const double *sx, double n, const double *s);
+    // out (p, t) = ((sum of the masked segments' D_g) - y_scale mu y^T) * s, element-wise by row, summed in float64:
+    // D (n_seg, p, t); mask (n_seg) in HOST memory; mu (p), y (t), s (p)
+    void (*sum_segments)(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p, size_t t,
+                         const double *mu, const double *y, double y_scale, const double *s);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

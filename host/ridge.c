@@ -75,7 +75,6 @@ typedef struct {
 typedef struct {
     XStats xs;
     float *D;                          // (n_seg, P, Tb) segment products
-    uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
     size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
     double *lam, *V, *mu, *s;          // (R1), (RR), (P), (P)
     float *Vf, *B, *tmp;               // (RR), (R1, Tb), (P, Tb)
@@ -83,7 +82,7 @@ typedef struct {
     double *Ad, *Z;                    // (NR), (N, P)
     float *Ht, *Pm;                    // (P, P), (P, Tb) sufficient statistics
     double *Hd, *HV, *mt, *m, *sx;     // (P, P) twice, (P) thrice
-    double *ybar, *sy, *syy;           // (Tb)
+    double *ybar, *sy;                 // (Tb) copies of ybar_h and sy_h for the ops
     double *Kr, *ka, *Kte;             // dual: (N, N), (N), (N, N)
     float *ytr;                        // dual: (N, Tb)
     size_t *tcol, *rcol, *ridx;        // (A Tb) columns of a scoring
@@ -96,6 +95,13 @@ typedef struct {
     float *yh;                         // (N, Tb) predictions of a split
     double *unused;                    // (2 T) the scores a predictions-only pass discards
     double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
+    // host memory, a block of its own (host_block): what the fit's own loops read and write
+    uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
+    double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
+    double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
+    double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
+    double *ybar_h, *sy_h, *syy_h;     // (Tb) the targets' training mean, held-out sum and sum of squares
+    void *host_block;
     size_t threads;                    // OpenMP threads with chunk buffers
     size_t R1;
 } Work;
@@ -127,8 +133,9 @@ static void *take(Arena *a, size_t n, size_t size) {
 
 static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
 
-// the workspace's pieces for batches of up to Tb targets (pointers NULL while a->base is NULL)
-static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t Tb) {
+// the workspace's pieces for batches of up to Tb targets, backend memory from a and host memory from h (pointers
+// NULL while a->base, h->base are NULL)
+static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *f, size_t Tb) {
     const size_t N = c->N, P = c->P, A = c->A, S = c->cv->n_seg, NN = base_mul(N, N);
     const size_t R1 = max2(f->primal ? P : 0, f->dual ? N : 0), nth = w->threads;
     const size_t RR = max2(f->primal ? base_mul(P, P) : 0, f->dual ? NN : 0);
@@ -143,7 +150,6 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     xs->seg_H = take(a, f->primal ? base_mul(S, base_mul(P, P)) : 0, sizeof(double));
     xs->G = take(a, base_mul(c->NB, NNd), sizeof(double));
     w->D = take(a, f->primal ? base_mul(S, base_mul(P, Tb)) : 0, sizeof(float));
-    w->mask_out = take(a, 2 * S + 1, 1), w->mask_in = take(a, 2 * S + 1, 1);
     w->rows_tr = take(a, N, sizeof(size_t)), w->rows_te = take(a, N, sizeof(size_t));
     // a split's basis: both forms, explicit predictions, sufficient statistics, the dual's kernels
     w->lam = take(a, R1, sizeof(double)), w->V = take(a, RR, sizeof(double)), w->Vf = take(a, RR, sizeof(float));
@@ -154,7 +160,7 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     w->Ht = take(a, PP, sizeof(float)), w->Hd = take(a, PP, sizeof(double)), w->HV = take(a, PP, sizeof(double));
     w->Pm = take(a, f->suff ? base_mul(P, Tb) : 0, sizeof(float));
     w->mt = take(a, Ps, sizeof(double)), w->m = take(a, Ps, sizeof(double)), w->sx = take(a, Ps, sizeof(double));
-    w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double)), w->syy = take(a, Tb, sizeof(double));
+    w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double));
     w->Kr = take(a, NNd, sizeof(double)), w->ka = take(a, Nd, sizeof(double)), w->Kte = take(a, NNd, sizeof(double));
     w->ytr = take(a, f->dual ? base_mul(N, Tb) : 0, sizeof(float));
     // the scoring's columns, the all-alphas form, the per-thread chunks
@@ -173,40 +179,45 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     w->Ba = take(a, f->weights ? base_mul(R1, Tb) : 0, sizeof(double));
     w->W = take(a, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->coef = take(a, f->weights && f->dual ? base_mul(R1, Tb) : 0, sizeof(double));
+    // host
+    w->mask_out = take(h, 2 * S + 1, 1), w->mask_in = take(h, 2 * S + 1, 1);
+    w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
+    w->mu_h = take(h, P, sizeof(double)), w->s_h = take(h, P, sizeof(double));
+    w->sx_h = take(h, P, sizeof(double)), w->m_h = take(h, P, sizeof(double)), w->lam_h = take(h, R1, sizeof(double));
+    w->ybar_h = take(h, Tb, sizeof(double)), w->sy_h = take(h, Tb, sizeof(double)), w->syy_h = take(h, Tb, sizeof(double));
 }
 
-// One allocation from the backend for batches of up to Tb targets; returns the block (la->free releases it).
+// One allocation from the backend and one of host memory (w->host_block, free() releases it) for batches of up
+// to Tb targets; returns the backend's block (la->free releases it).
 static void *work_create(Work *w, const Ctx *c, const Forms *f, size_t Tb) {
     memset(w, 0, sizeof *w);
     w->threads = (size_t)omp_get_max_threads();
-    Arena a = {NULL, 0};
-    work_layout(w, &a, c, f, Tb);
+    Arena a = {NULL, 0}, h = {NULL, 0};
+    work_layout(w, &a, &h, c, f, Tb);
     c->stats->work_bytes = a.off;
     a.base = c->la->alloc(a.off, "ridge workspace");
-    a.off = 0;
-    work_layout(w, &a, c, f, Tb);
+    h.base = w->host_block = base_malloc(h.off, "ridge host workspace");
+    a.off = h.off = 0;
+    work_layout(w, &a, &h, c, f, Tb);
     return a.base;
 }
 
 static double flops_eigh(size_t n) { return 9.0 * (double)n * (double)n * (double)n; }
 
+// the feature matrix X (host) into the backend, centred; its segment sums and mean copied back for the host's loops
 static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f) {
     const size_t N = c->N, P = c->P;
     const LinalgOps *la = c->la;
-    memset(xs->mean, 0, P * sizeof(double));
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) xs->mean[p] += X[i * P + p];
-    for (size_t p = 0; p < P; p++) xs->mean[p] /= (double)N;
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) {
-            xs->Xd[i * P + p] = X[i * P + p] - xs->mean[p];
-            xs->Xc[i * P + p] = (float)xs->Xd[i * P + p];
-        }
+    la->upload(xs->Xc, X, base_mul(N, P) * sizeof(float));
+    la->centre(xs->Xc, xs->Xd, xs->mean, N, P);
     const CvPlan *cv = c->cv;
-    memset(xs->seg_sx, 0, cv->n_seg * P * sizeof(double));
-    for (size_t s = 0; s < cv->n_seg; s++)
-        for (size_t i = cv->seg_start[s]; i < cv->seg_start[s + 1]; i++)
-            for (size_t p = 0; p < P; p++) xs->seg_sx[s * P + p] += xs->Xd[i * P + p];
+    la->memset(xs->seg_sx, 0, cv->n_seg * P * sizeof(double));
+    for (size_t s = 0; s < cv->n_seg; s++) {
+        size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
+        la->dsum_rows(xs->seg_sx + s * P, xs->Xd + a * P, P, len, P);
+    }
+    la->download(c->w->seg_sx_h, xs->seg_sx, cv->n_seg * P * sizeof(double));
+    la->download(c->w->mean_h, xs->mean, P * sizeof(double));
     if (f->primal) {
         for (size_t s = 0; s < cv->n_seg; s++) {
             size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
@@ -248,9 +259,10 @@ typedef struct {
 typedef struct {
     int dual, expl;       // dual form; explicit predictions (else sufficient statistics)
     size_t R, n_te, Tb;
-    double *lam;          // (R)
+    double *lam;          // (R) backend; lam_h its host copy
+    double *lam_h;
     double *V;            // primal (P, R) eigenvectors; dual (n_tr, R)
-    double *mu;           // (P) training means of the centred features (primal)
+    double *mu;           // (P) training means of the centred features (primal; host)
     float *B;             // (R, Tb)
     float *A;             // expl: (n_te, R) held-out samples in the eigenbasis
     float *Yte;           // expl: (n_te, Tb) held-out targets
@@ -258,7 +270,7 @@ typedef struct {
     double *Hd;           // suff: the same in float64
     double *mt;           // suff: (R) V^T (sum of train-centred held-out features)
     float *Pm;            // suff: (R, Tb) V^T X_test^T y_test, centred
-    double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares
+    double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares (host)
 } Basis;
 
 // rows (n): the samples of the masked segments
@@ -272,7 +284,7 @@ static void split_rows(size_t *rows, const CvPlan *cv, const uint8_t *mask) {
 // the targets' training mean and held-out sums over [t0, t0 + Tb)
 static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0, size_t Tb) {
     const size_t T = c->T;
-    b->ybar = c->w->ybar, b->sy = c->w->sy, b->syy = c->w->syy;
+    b->ybar = c->w->ybar_h, b->sy = c->w->sy_h, b->syy = c->w->syy_h;
     memset(b->ybar, 0, Tb * sizeof(double));
     memset(b->sy, 0, Tb * sizeof(double));
     memset(b->syy, 0, Tb * sizeof(double));
@@ -291,27 +303,17 @@ static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n,
     for (size_t i = 0; i < n; i++) memcpy(y + i * Tb, c->Y->Y + rows[i] * c->T + t0, Tb * sizeof(float));
 }
 
-// out (P, Tb) = S (sum of the masked segments' D - mu ysum^T), ysum = y_scale * y: the split's products of
-// centred features and targets, in one pass over D
-static void sum_segments(float *out, const float *D, const uint8_t *mask, size_t NS, size_t P, size_t Tb,
-                         const double *mu, const double *y, double y_scale, const double *s) {
-#pragma omp parallel for if (P * Tb > 65536)
-    for (size_t p = 0; p < P; p++) {
-        double acc[256];
-        for (size_t t0 = 0; t0 < Tb; t0 += 256) {
-            size_t m = Tb - t0 < 256 ? Tb - t0 : 256;
-            for (size_t j = 0; j < m; j++) acc[j] = 0;
-            for (size_t g = 0; g < NS; g++)
-                if (mask[g]) {
-                    const float *d = D + (g * P + p) * Tb + t0;
-                    for (size_t j = 0; j < m; j++) acc[j] += d[j];
-                }
-            for (size_t j = 0; j < m; j++) out[p * Tb + t0 + j] = (float)((acc[j] - mu[p] * y[t0 + j] * y_scale) * s[p]);
-        }
-    }
+// the eigenvalues of a basis clamped at 0 (rounding below zero on a positive semi-definite matrix), with a host copy
+static void basis_clamp(Basis *b, const LinalgOps *la, double *lam_h, size_t R) {
+    la->download(lam_h, b->lam, R * sizeof(double));
+    for (size_t i = 0; i < R; i++)
+        if (lam_h[i] < 0) lam_h[i] = 0;
+    la->upload(b->lam, lam_h, R * sizeof(double));
+    b->lam_h = lam_h;
 }
 
-// primal: centred training Gram scaled by s, diagonalised; its products with the batch's targets
+// primal: centred training Gram scaled by s (host; w->s its backend copy), diagonalised; its products with the
+// batch's targets
 static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *s, const float *D,
                          size_t t0, size_t Tb, int explicit_pred) {
     const CvPlan *cv = c->cv;
@@ -321,29 +323,30 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
     memset(b, 0, sizeof *b);
     b->R = P, b->n_te = sp->n_te, b->Tb = Tb;
     basis_target_sums(b, c, sp, t0, Tb);
-    double *mu = b->mu = w->mu, *G = b->V = w->V;
+    double *mu = b->mu = w->mu_h, *G = b->V = w->V;
     memset(mu, 0, P * sizeof(double));
-    memset(G, 0, P * P * sizeof(double));
+    la->memset(G, 0, P * P * sizeof(double));
     for (size_t g = 0; g < NS; g++)
         if (sp->tr[g]) {
-            const double *H = xs->seg_H + g * P * P, *sx = xs->seg_sx + g * P;
-            for (size_t i = 0; i < P * P; i++) G[i] += H[i];
+            const double *sx = w->seg_sx_h + g * P;
+            la->dsum_rows(G, xs->seg_H + g * P * P, P * P, 1, P * P);
             for (size_t p = 0; p < P; p++) mu[p] += sx[p];
         }
     for (size_t p = 0; p < P; p++) mu[p] /= (double)sp->n_tr;
-    for (size_t i = 0; i < P; i++)
-        for (size_t j = 0; j < P; j++) G[i * P + j] = (G[i * P + j] - (double)sp->n_tr * mu[i] * mu[j]) * s[i] * s[j];
+    la->upload(w->mu, mu, P * sizeof(double));
+    la->upload(w->s, s, P * sizeof(double));
+    la->centre_gram(G, P, w->mu, NULL, (double)sp->n_tr, w->s);
     b->lam = w->lam;
     la->eigh(G, b->lam, P);  // G now holds V
     c->stats->flops += flops_eigh(P);
-    for (size_t i = 0; i < P; i++)
-        if (b->lam[i] < 0) b->lam[i] = 0;  // rounding below zero on a positive semi-definite matrix
+    basis_clamp(b, la, w->lam_h, P);
     float *Vf = w->Vf;
     la->to_float(Vf, b->V, P * P);
 
     // B = V^T (S (C_tr - mu sy_tr^T)), C_tr = sum of the training segments' D
     float *tmp = w->tmp;
-    sum_segments(tmp, D, sp->tr, NS, P, Tb, mu, b->ybar, (double)sp->n_tr, s);
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sum_segments(tmp, D, sp->tr, NS, P, Tb, w->mu, w->ybar, (double)sp->n_tr, w->s);
     b->B = w->B;
     la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
@@ -364,22 +367,23 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         gather_targets(b->Yte, c, rows, sp->n_te, t0, Tb);
     } else if (sp->te && sp->n_te > 0) {
         // sufficient statistics of the held-out samples, centred on the training means
-        double *Hc = w->Hd, *sx = w->sx;
-        memset(Hc, 0, P * P * sizeof(double));
+        double *Hc = w->Hd, *sx = w->sx_h;
+        la->memset(Hc, 0, P * P * sizeof(double));
         memset(sx, 0, P * sizeof(double));
         for (size_t g = 0; g < NS; g++)
             if (sp->te[g]) {
-                const double *H = xs->seg_H + g * P * P, *sg = xs->seg_sx + g * P;
-                for (size_t i = 0; i < P * P; i++) Hc[i] += H[i];
+                const double *sg = w->seg_sx_h + g * P;
+                la->dsum_rows(Hc, xs->seg_H + g * P * P, P * P, 1, P * P);
                 for (size_t p = 0; p < P; p++) sx[p] += sg[p];
             }
         const double n = (double)sp->n_te;
-        for (size_t i = 0; i < P; i++)
-            for (size_t j = 0; j < P; j++)
-                Hc[i * P + j] = (Hc[i * P + j] - mu[i] * sx[j] - sx[i] * mu[j] + n * mu[i] * mu[j]) * s[i] * s[j];
-        double *m = w->m;
+        la->upload(w->sx, sx, P * sizeof(double));
+        la->centre_gram(Hc, P, w->mu, w->sx, n, w->s);
+        double *m = w->m_h;
         for (size_t p = 0; p < P; p++) m[p] = (sx[p] - n * mu[p]) * s[p];
-        sum_segments(tmp, D, sp->te, NS, P, Tb, mu, b->sy, 1.0, s);
+        la->upload(w->m, m, P * sizeof(double));
+        la->upload(w->sy, b->sy, Tb * sizeof(double));
+        la->sum_segments(tmp, D, sp->te, NS, P, Tb, w->mu, w->sy, 1.0, w->s);
         b->Pm = w->Pm;
         la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->Pm, Tb);
         // Ht = V^T Hc V, mt = V^T m
@@ -389,7 +393,7 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         b->Ht = w->Ht;
         la->to_float(b->Ht, Hc, P * P);
         b->mt = w->mt;
-        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, m, 0.0, b->mt);
+        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, w->m, 0.0, b->mt);
         c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb + 4.0 * (double)P * (double)P * (double)P;
         b->Hd = Hc;
     }
@@ -430,8 +434,7 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     b->lam = w->lam;
     la->eigh(U, b->lam, n_tr);
     c->stats->flops += flops_eigh(n_tr);
-    for (size_t i = 0; i < n_tr; i++)
-        if (b->lam[i] < 0) b->lam[i] = 0;
+    basis_clamp(b, la, w->lam_h, n_tr);
     float *Uf = w->Vf, *ytr = w->ytr;
     la->to_float(Uf, U, n_tr * n_tr);
     gather_targets(ytr, c, tr, n_tr, t0, Tb);
@@ -547,7 +550,7 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
         basis_dual(b, c, xs, sp, gamma, t0, Tb);
         return;
     }
-    double *s = c->w->s;
+    double *s = c->w->s_h;
     for (size_t p = 0; p < c->P; p++) s[p] = sqrt(gamma[c->band_of[p]]);
     basis_primal(b, c, xs, sp, s, D, t0, Tb, explicit_pred);
 }
@@ -563,7 +566,7 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
 // redo (1) for the direct computation.
 static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs, uint8_t *redo) {
     const size_t R = b->R, A = c->A, CH = GRID_CHUNK;
-    const double *lam = b->lam, *alphas = c->cfg->alphas;
+    const double *lam = b->lam_h, *alphas = c->cfg->alphas;
     const LinalgOps *la = c->la;
     const Work *w = c->w;
     size_t *block = w->block, *block_end = w->block_end;  // first index of each eigenvalue's tie block; its end
@@ -798,7 +801,7 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
         const size_t R = b.R;
         double *Ba = w->Ba;  // scaled targets
         for (size_t r = 0; r < R; r++)
-            for (size_t j = 0; j < n; j++) Ba[r * n + j] = b.B[r * Tb + tcol[j]] / (b.lam[r] + acol[j]);
+            for (size_t j = 0; j < n; j++) Ba[r * n + j] = b.B[r * Tb + tcol[j]] / (b.lam_h[r] + acol[j]);
         double *W = w->W;
         const double *gamma = c->gamma + g * c->NB;
         if (!b.dual) {
@@ -818,7 +821,7 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
             for (size_t p = 0; p < P; p++) {
                 double wt = W[p * n + j];
                 weights[p * T + t0 + tcol[j]] = (float)wt;
-                b0 -= (xs->mean[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
+                b0 -= (w->mean_h[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
             }
             intercept[t0 + tcol[j]] = (float)b0;
         }
@@ -967,6 +970,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     }
 
     c.la->free(block);
+    free(w.host_block);
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);
     free(r_sum), free(c.gamma), free(c.band_of);
     threads_blas_restore(blas_threads);

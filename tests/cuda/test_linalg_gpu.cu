@@ -17,6 +17,8 @@
 //     of at least 0.5 against a norm under 60, so a vector moves by ~eps ||A|| / gap ~ 1e-14, far inside.
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
+//   centre, dsum_rows, centre_gram, sum_segments: exact — the fits' statistics, the CPU's loops run per column or
+//     entry in the CPU's order with the CPU's separate roundings.
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
 //
@@ -453,6 +455,58 @@ static void case_elementwise(void) {
     free(u), free(w), free(z), free(c), free(s0);
 }
 
+// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments): exact, the kernels run the CPU's loops
+// with its roundings
+static void case_statistics(void) {
+    const size_t n = 37, p = 53;
+    float *x = rand_floats(n * p);
+    for (size_t i = 0; i < n * p; i++) x[i] += 3.0f;  // a mean to remove
+    Twin txf = twin(x, n * p * 4), txd = twin(NULL, n * p * 8), tmean = twin(NULL, p * 8);
+    cpu->centre((float *)txf.h, (double *)txd.h, (double *)tmean.h, n, p);
+    gpu->centre((float *)txf.d, (double *)txd.d, (double *)tmean.d, n, p);
+    check_twin<double>("centre/mean", &tmean, 1, p, p, 0);
+    check_twin<double>("centre/float64", &txd, n, p, p, 0);
+    check_twin<float>("centre/float32", &txf, n, p, p, 0);
+    twin_free(&txf), twin_free(&txd), twin_free(&tmean), free(x);
+
+    const size_t rows = 29, cols = 53, lda = 61;
+    double *a = rand_doubles(rows * lda, 1.0), *s0 = rand_doubles(37 * 37, 1.0);
+    Twin ta = twin(a, rows * lda * 8), ts = twin(s0, cols * 8), ts1 = twin(s0, 37 * 37 * 8);
+    Twin tg = twin(a, 37 * 37 * 8);  // rows 1: s += a over a Gram's worth
+    cpu->dsum_rows((double *)ts.h, (double *)ta.h, lda, rows, cols);
+    gpu->dsum_rows((double *)ts.d, (double *)ta.d, lda, rows, cols);
+    check_twin<double>("dsum_rows_29x53_ld61", &ts, 1, cols, cols, 0);
+    cpu->dsum_rows((double *)ts1.h, (double *)tg.h, 37 * 37, 1, 37 * 37);
+    gpu->dsum_rows((double *)ts1.d, (double *)tg.d, 37 * 37, 1, 37 * 37);
+    check_twin<double>("dsum_rows_one_row_37x37", &ts1, 37, 37, 37, 0);
+    twin_free(&ta), twin_free(&ts), twin_free(&ts1), twin_free(&tg), free(a), free(s0);
+
+    const size_t q = 37;
+    double *G = rand_doubles(q * q, 1.0), *mu = rand_doubles(q, 1.0), *sx = rand_doubles(q, 1.0);
+    double *sc = rand_doubles(q, 1.0);
+    Twin tmu = twin(mu, q * 8), tsx = twin(sx, q * 8), tsc = twin(sc, q * 8);
+    for (int held_out = 0; held_out < 2; held_out++) {
+        Twin tG = twin(G, q * q * 8);
+        cpu->centre_gram((double *)tG.h, q, (double *)tmu.h, held_out ? (double *)tsx.h : NULL, 17.0, (double *)tsc.h);
+        gpu->centre_gram((double *)tG.d, q, (double *)tmu.d, held_out ? (double *)tsx.d : NULL, 17.0, (double *)tsc.d);
+        check_twin<double>(held_out ? "centre_gram_held_out_37" : "centre_gram_training_37", &tG, q, q, q, 0);
+        twin_free(&tG);
+    }
+    twin_free(&tmu), twin_free(&tsx), twin_free(&tsc), free(G), free(mu), free(sx), free(sc);
+
+    const size_t S = 5, P = 37, T = 300;
+    const unsigned char mask[5] = {1, 0, 1, 1, 0};
+    float *D = rand_floats(S * P * T);
+    double *y = rand_doubles(T, 1.0), *m = rand_doubles(P, 1.0), *sp = rand_doubles(P, 1.0);
+    Twin tD = twin(D, S * P * T * 4), ty = twin(y, T * 8), tm = twin(m, P * 8), tsp = twin(sp, P * 8);
+    Twin to = twin(NULL, P * T * 4);
+    cpu->sum_segments((float *)to.h, (float *)tD.h, mask, S, P, T, (double *)tm.h, (double *)ty.h, 120.0, (double *)tsp.h);
+    gpu->sum_segments((float *)to.d, (float *)tD.d, mask, S, P, T, (double *)tm.d, (double *)ty.d, 120.0, (double *)tsp.d);
+    check_twin<float>("sum_segments_5x37x300_host_mask", &to, P, T, T, 0);
+    twin_free(&tD), twin_free(&ty), twin_free(&tm), twin_free(&tsp), twin_free(&to);
+    free(D), free(y), free(m), free(sp);
+}
+
 // ----------------------------------------------------------------------------
 // --bench N P T: the products and factorisations of one ridge fit, timed through both tables on the same data
 // (bench/gpu/linalg.sh): the Gram of the features in float64 (dsyrk), its eigendecomposition, the projection of
@@ -580,6 +634,7 @@ static const Case cases[] = {
     {"fft n=37,53,1000", case_fft},
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
+    {"centre, dsum_rows, centre_gram, sum_segments", case_statistics},
 };
 
 // NULL when a GPU answers; else why not, in the runtime's words

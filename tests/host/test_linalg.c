@@ -264,6 +264,70 @@ static void elementwise(void) {
         }
 }
 
+// the fits' statistics against the loops they replaced in ridge.c: the same arithmetic in the same order, so equal
+// bit for bit
+static void statistics(void) {
+    // centre: X (7, 5) float
+    const size_t n = 7, p = 5;
+    float xf[35], x0[35], want_f[35];
+    double xd[35], mean[5], want_d[35], want_mean[5] = {0};
+    for (size_t i = 0; i < n * p; i++) x0[i] = xf[i] = (float)(3.0 + test_nrand(&rng));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) want_mean[j] += x0[i * p + j];
+    for (size_t j = 0; j < p; j++) want_mean[j] /= (double)n;
+    for (size_t i = 0; i < n * p; i++) want_d[i] = x0[i] - want_mean[i % p], want_f[i] = (float)want_d[i];
+    la->centre(xf, xd, mean, n, p);
+    CHECK(memcmp(mean, want_mean, sizeof mean) == 0 && memcmp(xd, want_d, sizeof xd) == 0 &&
+              memcmp(xf, want_f, sizeof xf) == 0,
+          "centre_7x5/mean_float64_and_float32_exact");
+
+    // dsum_rows: s (7) += the rows of a (6, ld 9); and rows 1 (s += a)
+    double a[54], sums[7], want[7];
+    fill(a, 54);
+    for (size_t j = 0; j < 7; j++) sums[j] = want[j] = 0.5 * (double)j;
+    for (size_t r = 0; r < 6; r++)
+        for (size_t j = 0; j < 7; j++) want[j] += a[r * 9 + j];
+    la->dsum_rows(sums, a, 9, 6, 7);
+    CHECK(memcmp(sums, want, sizeof sums) == 0, "dsum_rows_6x7_ld9_accumulates_exact");
+    for (size_t j = 0; j < 7; j++) want[j] += a[20 + j];
+    la->dsum_rows(sums, a + 20, 7, 1, 7);
+    CHECK(memcmp(sums, want, sizeof sums) == 0, "dsum_rows_one_row_is_an_add");
+
+    // centre_gram (6, 6), both forms
+    const size_t q = 6;
+    double G[36], G2[36], g_want[36], g2_want[36], mu[6], sx[6], sc[6];
+    fill(G, 36), fill(mu, q), fill(sx, q), fill(sc, q);
+    memcpy(G2, G, sizeof G);
+    for (size_t i = 0; i < q; i++)
+        for (size_t j = 0; j < q; j++) {
+            g_want[i * q + j] = (G[i * q + j] - 40.0 * mu[i] * mu[j]) * sc[i] * sc[j];
+            g2_want[i * q + j] = (G[i * q + j] - mu[i] * sx[j] - sx[i] * mu[j] + 9.0 * mu[i] * mu[j]) * sc[i] * sc[j];
+        }
+    la->centre_gram(G, q, mu, NULL, 40.0, sc);
+    la->centre_gram(G2, q, mu, sx, 9.0, sc);
+    CHECK(memcmp(G, g_want, sizeof G) == 0, "centre_gram_training_exact");
+    CHECK(memcmp(G2, g2_want, sizeof G2) == 0, "centre_gram_held_out_exact");
+
+    // sum_segments: D (4, 5, 300) (two chunks of columns), segments 0, 2, 3 masked in
+    const size_t S = 4, P = 5, T = 300;
+    float *D = base_malloc(S * P * T * sizeof(float), "D"), *out = base_malloc(P * T * sizeof(float), "out");
+    float *ref = base_malloc(P * T * sizeof(float), "ref");
+    double y[300], m5[5], s5[5];
+    const unsigned char mask[4] = {1, 0, 1, 1};
+    for (size_t i = 0; i < S * P * T; i++) D[i] = (float)test_nrand(&rng);
+    fill(y, T), fill(m5, P), fill(s5, P);
+    for (size_t i = 0; i < P; i++)
+        for (size_t t = 0; t < T; t++) {
+            double acc = 0;
+            for (size_t g = 0; g < S; g++)
+                if (mask[g]) acc += D[(g * P + i) * T + t];
+            ref[i * T + t] = (float)((acc - m5[i] * y[t] * 3.0) * s5[i]);
+        }
+    la->sum_segments(out, D, mask, S, P, T, m5, y, 3.0, s5);
+    CHECK(memcmp(out, ref, P * T * sizeof(float)) == 0, "sum_segments_4x5x300_masked_exact");
+    free(D), free(out), free(ref);
+}
+
 TEST_MAIN("test_linalg") {
     CHECK(strcmp(la->name, "cpu") == 0, "table/named_cpu");
     memory_ops();
@@ -271,4 +335,5 @@ TEST_MAIN("test_linalg") {
     decompositions();
     fft();
     elementwise();
+    statistics();
 }
