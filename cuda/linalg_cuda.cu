@@ -643,6 +643,53 @@ static void sum_segments_cuda(float *out, const float *D, const unsigned char *m
     finish(c);
 }
 
+// one block per row; 4-byte words where every address and length allows, else bytes
+__global__ void gather_rows_k(char *dst, const char *src, size_t stride, const size_t *rows, size_t n,
+                              size_t row_bytes, int words) {
+    for (size_t i = blockIdx.x; i < n; i += gridDim.x) {
+        char *d = dst + i * row_bytes;
+        const char *s = src + rows[i] * stride;
+        if (words) {
+            for (size_t k = threadIdx.x; k < row_bytes / 4; k += blockDim.x)
+                ((uint32_t *)d)[k] = ((const uint32_t *)s)[k];
+        } else {
+            for (size_t k = threadIdx.x; k < row_bytes; k += blockDim.x) d[k] = s[k];
+        }
+    }
+}
+
+// the row indices are host memory: copied into the op's scratch first
+static void gather_rows_cuda(void *dst, const void *src, size_t stride, const size_t *rows, size_t n,
+                             size_t row_bytes) {
+    if (!n || !row_bytes) return;
+    ThreadCtx *c = ctx();
+    size_t *d_rows = (size_t *)scratch(c, n * sizeof(size_t));
+    CHECK_CUDA(cudaMemcpyAsync(d_rows, rows, n * sizeof(size_t), cudaMemcpyHostToDevice, c->stream));
+    const int words = ((uintptr_t)dst | (uintptr_t)src | stride | row_bytes) % 4 == 0;
+    gather_rows_k<<<(unsigned)(n < 65535 ? n : 65535), 256, 0, c->stream>>>((char *)dst, (const char *)src, stride,
+                                                                            d_rows, n, row_bytes, words);
+    CHECK_LAUNCH();
+    scratch_free(c, d_rows);
+    finish(c);
+}
+
+__global__ void sub_scale_k(double *a, size_t rows, size_t cols, const double *mu, const double *s) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t j = e % cols;
+        const double d = __dsub_rn(a[e], mu[j]);
+        a[e] = s ? __dmul_rn(d, s[j]) : d;
+    }
+}
+
+static void sub_scale_cuda(double *a, size_t rows, size_t cols, const double *mu, const double *s) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    sub_scale_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(a, rows, cols, mu, s);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -674,4 +721,6 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .dsum_rows = dsum_rows_cuda,
     .centre_gram = centre_gram_cuda,
     .sum_segments = sum_segments_cuda,
+    .gather_rows = gather_rows_cuda,
+    .sub_scale = sub_scale_cuda,
 };

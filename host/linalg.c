@@ -315,6 +315,17 @@ static void sum_segments_cpu(float *out, const float *D, const unsigned char *ma
     }
 }
 
+static void gather_rows_cpu(void *dst, const void *src, size_t stride, const size_t *rows, size_t n, size_t row_bytes) {
+    for (size_t i = 0; i < n; i++)
+        memcpy((char *)dst + i * row_bytes, (const char *)src + rows[i] * stride, row_bytes);
+}
+
+static void sub_scale_cpu(double *a, size_t rows, size_t cols, const double *mu, const double *s) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++)
+            a[r * cols + j] = s ? (a[r * cols + j] - mu[j]) * s[j] : a[r * cols + j] - mu[j];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -344,4 +355,6 @@ const LinalgOps linalg_ops_cpu = {
     .dsum_rows = dsum_rows_cpu,
     .centre_gram = centre_gram_cpu,
     .sum_segments = sum_segments_cpu,
+    .gather_rows = gather_rows_cpu,
+    .sub_scale = sub_scale_cpu,
 };

@@ -106,6 +106,10 @@ typedef struct {
     // D (n_seg, p, t); mask (n_seg) in HOST memory; mu (p), y (t), s (p)
     void (*sum_segments)(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p, size_t t,
                          const double *mu, const double *y, double y_scale, const double *s);
+    // dst row i (row_bytes) = src row rows[i] (src's rows stride bytes apart), i < n; rows in HOST memory
+    void (*gather_rows)(void *dst, const void *src, size_t stride, const size_t *rows, size_t n, size_t row_bytes);
+    // a (rows, cols) in place: a[r][j] = (a[r][j] - mu[j]) * s[j] (s NULL: a[r][j] - mu[j])
+    void (*sub_scale)(double *a, size_t rows, size_t cols, const double *mu, const double *s);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

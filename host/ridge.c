@@ -74,8 +74,8 @@ typedef struct {
 // basis (N P explicit, N^2 dual); pieces of forms no split takes are empty.
 typedef struct {
     XStats xs;
+    float *Yb;                         // (N, Tb) the batch's targets
     float *D;                          // (n_seg, P, Tb) segment products
-    size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
     double *lam, *V, *mu, *s;          // (R1), (RR), (P), (P)
     float *Vf, *B, *tmp;               // (RR), (R1, Tb), (P, Tb)
     float *A, *Yte;                    // (NR), (N, Tb) explicit predictions
@@ -85,9 +85,8 @@ typedef struct {
     double *ybar, *sy;                 // (Tb) copies of ybar_h and sy_h for the ops
     double *Kr, *ka, *Kte;             // dual: (N, N), (N), (N, N)
     float *ytr;                        // dual: (N, Tb)
-    size_t *tcol, *rcol, *ridx;        // (A Tb) columns of a scoring
-    double *acol, *racol, *sums;       // (A Tb), (A Tb), (3, 2 A Tb)
-    uint8_t *redo;                     // (A Tb)
+    size_t *tcol, *rcol;               // (A Tb) columns of a scoring, for the ops (copies of tcol_h, rcol_h)
+    double *acol, *racol;              // (A Tb) their alphas, for the ops
     size_t *block, *block_end;         // (P) ties of the all-alphas form
     double *M, *E, *grid_chunk;        // (P, P), (A, 2P), (threads, 8 P + 4 A) GRID_CHUNK
     float *col_chunk;                  // (threads, R1 + max(N, R1)) SCORE_CHUNK
@@ -97,6 +96,11 @@ typedef struct {
     double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
     // host memory, a block of its own (host_block): what the fit's own loops read and write
     uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
+    size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
+    size_t *tcol_h, *rcol_h, *ridx;    // (A Tb) columns of a scoring: all, those redone directly, where they go
+    double *acol_h, *racol_h, *sums;   // (A Tb), (A Tb), (3, 2 A Tb)
+    uint8_t *redo;                     // (A Tb)
+    float *yh_h;                       // (N, Tb) a copy of yh (held-out predictions)
     double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
     double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
     double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
@@ -149,8 +153,8 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     xs->mean = take(a, P, sizeof(double)), xs->seg_sx = take(a, base_mul(S, P), sizeof(double));
     xs->seg_H = take(a, f->primal ? base_mul(S, base_mul(P, P)) : 0, sizeof(double));
     xs->G = take(a, base_mul(c->NB, NNd), sizeof(double));
+    w->Yb = take(a, base_mul(N, Tb), sizeof(float));
     w->D = take(a, f->primal ? base_mul(S, base_mul(P, Tb)) : 0, sizeof(float));
-    w->rows_tr = take(a, N, sizeof(size_t)), w->rows_te = take(a, N, sizeof(size_t));
     // a split's basis: both forms, explicit predictions, sufficient statistics, the dual's kernels
     w->lam = take(a, R1, sizeof(double)), w->V = take(a, RR, sizeof(double)), w->Vf = take(a, RR, sizeof(float));
     w->mu = take(a, P, sizeof(double)), w->s = take(a, P, sizeof(double));
@@ -165,9 +169,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->ytr = take(a, f->dual ? base_mul(N, Tb) : 0, sizeof(float));
     // the scoring's columns, the all-alphas form, the per-thread chunks
     w->tcol = take(a, ATb, sizeof(size_t)), w->rcol = take(a, ATb, sizeof(size_t));
-    w->ridx = take(a, ATb, sizeof(size_t)), w->redo = take(a, ATb, 1);
     w->acol = take(a, ATb, sizeof(double)), w->racol = take(a, ATb, sizeof(double));
-    w->sums = take(a, base_mul(6, ATb), sizeof(double));
     w->block = take(a, Ps, sizeof(size_t)), w->block_end = take(a, Ps, sizeof(size_t));
     w->M = take(a, PP, sizeof(double)), w->E = take(a, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
     w->grid_chunk = take(a, f->suff ? base_mul(nth, (8 * P + 4 * A) * GRID_CHUNK) : 0, sizeof(double));
@@ -181,6 +183,12 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->coef = take(a, f->weights && f->dual ? base_mul(R1, Tb) : 0, sizeof(double));
     // host
     w->mask_out = take(h, 2 * S + 1, 1), w->mask_in = take(h, 2 * S + 1, 1);
+    w->rows_tr = take(h, N, sizeof(size_t)), w->rows_te = take(h, N, sizeof(size_t));
+    w->tcol_h = take(h, ATb, sizeof(size_t)), w->rcol_h = take(h, ATb, sizeof(size_t));
+    w->ridx = take(h, ATb, sizeof(size_t)), w->redo = take(h, ATb, 1);
+    w->acol_h = take(h, ATb, sizeof(double)), w->racol_h = take(h, ATb, sizeof(double));
+    w->sums = take(h, base_mul(6, ATb), sizeof(double));
+    w->yh_h = take(h, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
     w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
     w->mu_h = take(h, P, sizeof(double)), w->s_h = take(h, P, sizeof(double));
     w->sx_h = take(h, P, sizeof(double)), w->m_h = take(h, P, sizeof(double)), w->lam_h = take(h, R1, sizeof(double));
@@ -235,13 +243,24 @@ static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f
     }
 }
 
-// D (n_seg, P, Tb) = X_s^T Y_s over targets [t0, t0 + Tb): the one pass over Y of a batch
-static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t t0, size_t Tb) {
+// Yb (N, Tb) = the targets [t0, t0 + Tb) of every sample, from the host into the backend
+static void batch_upload(const Ctx *c, size_t t0, size_t Tb) {
+    const size_t N = c->N, T = c->T;
+    float *Yb = c->w->Yb;
+    if (Tb == T) {
+        c->la->upload(Yb, c->Y->Y, base_mul(N, T) * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < N; i++) c->la->upload(Yb + i * Tb, c->Y->Y + i * T + t0, Tb * sizeof(float));
+}
+
+// D (n_seg, P, Tb) = X_s^T Y_s over the batch's targets Yb: the one pass over Y of a batch
+static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t Tb) {
     const CvPlan *cv = c->cv;
-    const size_t P = c->P, T = c->T;
+    const size_t P = c->P;
     for (size_t s = 0; s < cv->n_seg; s++) {
         size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
-        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->Y->Y + a * T + t0, T, 0.0f,
+        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->w->Yb + a * Tb, Tb, 0.0f,
                      D + s * P * Tb, Tb);
     }
     c->stats->flops += 2.0 * (double)c->N * (double)P * (double)Tb;
@@ -298,9 +317,9 @@ static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0
     for (size_t t = 0; t < Tb; t++) b->ybar[t] /= (double)sp->n_tr;
 }
 
-// y (n, Tb): the targets [t0, t0 + Tb) of the samples rows (n)
-static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t t0, size_t Tb) {
-    for (size_t i = 0; i < n; i++) memcpy(y + i * Tb, c->Y->Y + rows[i] * c->T + t0, Tb * sizeof(float));
+// y (n, Tb): the batch's targets of the samples rows (n, host)
+static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t Tb) {
+    c->la->gather_rows(y, c->w->Yb, Tb * sizeof(float), rows, n, Tb * sizeof(float));
 }
 
 // the eigenvalues of a basis clamped at 0 (rounding below zero on a positive semi-definite matrix), with a host copy
@@ -357,14 +376,14 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         size_t *rows = w->rows_te;
         split_rows(rows, cv, sp->te);
         double *Z = w->Z, *Ad = w->Ad;
-        for (size_t i = 0; i < sp->n_te; i++)
-            for (size_t p = 0; p < P; p++) Z[i * P + p] = (xs->Xd[rows[i] * P + p] - mu[p]) * s[p];
+        la->gather_rows(Z, xs->Xd, P * sizeof(double), rows, sp->n_te, P * sizeof(double));
+        la->sub_scale(Z, sp->n_te, P, w->mu, w->s);
         la->dgemm(LINALG_N, LINALG_N, sp->n_te, P, P, 1.0, Z, P, b->V, P, 0.0, Ad, P);
         c->stats->flops += 2.0 * (double)sp->n_te * (double)P * (double)P;
         b->A = w->A;
         la->to_float(b->A, Ad, sp->n_te * P);
         b->Yte = w->Yte;
-        gather_targets(b->Yte, c, rows, sp->n_te, t0, Tb);
+        gather_targets(b->Yte, c, rows, sp->n_te, Tb);
     } else if (sp->te && sp->n_te > 0) {
         // sufficient statistics of the held-out samples, centred on the training means
         double *Hc = w->Hd, *sx = w->sx_h;
@@ -437,7 +456,7 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     basis_clamp(b, la, w->lam_h, n_tr);
     float *Uf = w->Vf, *ytr = w->ytr;
     la->to_float(Uf, U, n_tr * n_tr);
-    gather_targets(ytr, c, tr, n_tr, t0, Tb);
+    gather_targets(ytr, c, tr, n_tr, Tb);
     for (size_t i = 0; i < n_tr; i++)
         for (size_t t = 0; t < Tb; t++) ytr[i * Tb + t] -= (float)b->ybar[t];
     b->B = w->B;
@@ -452,7 +471,7 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
         b->A = w->A;
         la->to_float(b->A, Ad, n_te * n_tr);
         b->Yte = w->Yte;
-        gather_targets(b->Yte, c, te, n_te, t0, Tb);
+        gather_targets(b->Yte, c, te, n_te, Tb);
     }
 }
 
@@ -471,7 +490,7 @@ static void score_chunk(const Basis *b, const LinalgOps *la, const size_t *tcol,
                         size_t m, int run, ColSums *cs, float *Ba, float *work, double *acc, float *yh, size_t ld) {
     const size_t R = b->R, Tb = b->Tb;
     la->shrink(Ba, b->B, Tb, b->lam, R, tcol + j0, acol + j0, m, run);
-    memset(acc, 0, 3 * m * sizeof(double));
+    la->memset(acc, 0, 3 * m * sizeof(double));
     if (b->expl) {
         la->sgemm(LINALG_N, LINALG_N, b->n_te, m, R, 1.0f, b->A, R, Ba, m, 0.0f, yh, ld);
         la->col_sums(acc, yh, ld, yh, ld, NULL, b->Yte, Tb, tcol + j0, b->n_te, m, run);
@@ -479,7 +498,9 @@ static void score_chunk(const Basis *b, const LinalgOps *la, const size_t *tcol,
         la->sgemm(LINALG_N, LINALG_N, R, m, R, 1.0f, b->Ht, R, Ba, m, 0.0f, work, m);
         la->col_sums(acc, Ba, m, work, m, b->mt, b->Pm, Tb, tcol + j0, R, m, run);
     }
-    for (size_t j = 0; j < m; j++) cs->s1[j0 + j] = acc[j], cs->s2[j0 + j] = acc[m + j], cs->s3[j0 + j] = acc[2 * m + j];
+    la->download(cs->s1 + j0, acc, m * sizeof(double));
+    la->download(cs->s2 + j0, acc + m, m * sizeof(double));
+    la->download(cs->s3 + j0, acc + 2 * m, m * sizeof(double));
 }
 
 // Columns (target tcol[j], alpha acol[j]), j < n, scored on the split's held-out samples: the sums, and with
@@ -638,19 +659,21 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
                        double *sse_nested, double *acc_r, double *acc_r2, double *acc_sse) {
     const size_t A = c->A, T = c->T;
     const Work *w = c->w;
-    size_t *tcol = w->tcol, *rcol = w->rcol, *ridx = w->ridx;
-    double *acol = w->acol, *racol = w->racol;
+    size_t *tcol = w->tcol_h, *rcol = w->rcol_h, *ridx = w->ridx;
+    double *acol = w->acol_h, *racol = w->racol_h;
     uint8_t *redo = w->redo;
     for (size_t a = 0; a < A; a++)
         for (size_t t = 0; t < Tb; t++) tcol[a * Tb + t] = t, acol[a * Tb + t] = c->cfg->alphas[a];
     size_t n = A * Tb;
+    c->la->upload(w->tcol, tcol, n * sizeof(size_t));
+    c->la->upload(w->acol, acol, n * sizeof(double));
     // each sum's second half holds the directly computed columns
     ColSums cs = {w->sums, w->sums + 2 * n, w->sums + 4 * n};
     for (size_t g = 0; g < c->NG; g++) {
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, 0);
         if (b.expl) {
-            score_columns(&b, c, tcol, acol, n, Tb, &cs, NULL);
+            score_columns(&b, c, w->tcol, w->acol, n, Tb, &cs, NULL);
         } else {
             score_grid_sums(&b, c, Tb, &cs, redo);
             size_t m = 0;  // the marked columns, computed directly
@@ -658,7 +681,9 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
                 if (redo[j]) rcol[m] = tcol[j], racol[m] = acol[j], ridx[m++] = j;
             if (m) {
                 ColSums rs = {cs.s1 + n, cs.s2 + n, cs.s3 + n};
-                score_columns(&b, c, rcol, racol, m, 0, &rs, NULL);
+                c->la->upload(w->rcol, rcol, m * sizeof(size_t));
+                c->la->upload(w->racol, racol, m * sizeof(double));
+                score_columns(&b, c, w->rcol, w->racol, m, 0, &rs, NULL);
                 for (size_t k = 0; k < m; k++)
                     cs.s1[ridx[k]] = rs.s1[k], cs.s2[ridx[k]] = rs.s2[k], cs.s3[ridx[k]] = rs.s3[k];
                 c->stats->n_direct += m;
@@ -684,8 +709,8 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
                          const size_t *choice, double *r_sum, double *r2_sum, float *pred) {
     const size_t A = c->A;
     const Work *w = c->w;
-    size_t *tcol = w->tcol, *rows = w->rows_te;
-    double *acol = w->acol;
+    size_t *tcol = w->tcol_h, *rows = w->rows_te;
+    double *acol = w->acol_h;
     ColSums cs = {w->sums, w->sums + Tb, w->sums + 2 * Tb};
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
@@ -695,8 +720,11 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, pred != NULL);
         // the basis leaves the held-out samples in rows (explicit predictions, asked for with pred)
-        float *yh = pred ? w->yh : NULL;
-        score_columns(&b, c, tcol, acol, n, 0, &cs, yh);
+        c->la->upload(w->tcol, tcol, n * sizeof(size_t));
+        c->la->upload(w->acol, acol, n * sizeof(double));
+        score_columns(&b, c, w->tcol, w->acol, n, 0, &cs, pred ? w->yh : NULL);
+        float *yh = w->yh_h;
+        if (pred) c->la->download(yh, w->yh, base_mul(sp->n_te, n) * sizeof(float));
         for (size_t j = 0; j < n; j++) {
             double e, r, r2;
             fold_scores(&b, tcol[j], cs.s1[j], cs.s2[j], cs.s3[j], &e, &r, &r2);
@@ -789,8 +817,8 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
     const Work *w = c->w;
     Split all;
     split_init(&all, c->cv, -1, -1, w->mask_out);
-    size_t *tcol = w->tcol;
-    double *acol = w->acol;
+    size_t *tcol = w->tcol_h;
+    double *acol = w->acol_h;
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
         for (size_t t = 0; t < Tb; t++)
@@ -906,7 +934,8 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             }
             size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
             stats->n_batches++;
-            if (D) segment_products(D, xs, &c, t0, Tb);
+            batch_upload(&c, t0, Tb);
+            if (D) segment_products(D, xs, &c, Tb);
             for (int k = x_per_fold ? x : 0; k < (x_per_fold ? x + 1 : K); k++) {
                 Split outer;
                 split_init(&outer, cv, k, -1, w.mask_out);
@@ -958,7 +987,8 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
-                if (D) segment_products(D, xs, &c, t0, Tb);
+                batch_upload(&c, t0, Tb);
+                if (D) segment_products(D, xs, &c, Tb);
                 for (int k = x_per_fold ? x : 0; pred_pass && k < (x_per_fold ? x + 1 : K); k++) {
                     Split outer;
                     split_init(&outer, cv, k, -1, w.mask_out);

@@ -17,7 +17,7 @@
 //     of at least 0.5 against a norm under 60, so a vector moves by ~eps ||A|| / gap ~ 1e-14, far inside.
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
-//   centre, dsum_rows, centre_gram, sum_segments: exact — the fits' statistics, the CPU's loops run per column or
+//   centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale: exact — the fits' statistics, the CPU's loops run per column or
 //     entry in the CPU's order with the CPU's separate roundings.
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
@@ -455,7 +455,7 @@ static void case_elementwise(void) {
     free(u), free(w), free(z), free(c), free(s0);
 }
 
-// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments): exact, the kernels run the CPU's loops
+// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale): exact, the kernels run the CPU's loops
 // with its roundings
 static void case_statistics(void) {
     const size_t n = 37, p = 53;
@@ -505,6 +505,25 @@ static void case_statistics(void) {
     check_twin<float>("sum_segments_5x37x300_host_mask", &to, P, T, T, 0);
     twin_free(&tD), twin_free(&ty), twin_free(&tm), twin_free(&tsp), twin_free(&to);
     free(D), free(y), free(m), free(sp);
+
+    // gather_rows (host row list), in 4-byte words (float rows) and in bytes (an odd row length), then sub_scale
+    const size_t src_rows = 53, width = 37, pick[7] = {52, 0, 17, 17, 3, 40, 1};
+    double *src = rand_doubles(src_rows * width, 1.0), *mu2 = rand_doubles(width, 1.0), *s2 = rand_doubles(width, 1.0);
+    Twin tsrc = twin(src, src_rows * width * 8), tz = twin(NULL, 7 * width * 8), tb = twin(NULL, 7 * 13);
+    Twin tmu2 = twin(mu2, width * 8), ts2 = twin(s2, width * 8);
+    cpu->gather_rows(tz.h, tsrc.h, width * 8, pick, 7, width * 8);
+    gpu->gather_rows(tz.d, tsrc.d, width * 8, pick, 7, width * 8);
+    check_twin<double>("gather_rows_7_of_53_words", &tz, 7, width, width, 0);
+    cpu->gather_rows(tb.h, (char *)tsrc.h + 3, width * 8, pick, 7, 13);
+    gpu->gather_rows(tb.d, (char *)tsrc.d + 3, width * 8, pick, 7, 13);
+    check_twin<unsigned char>("gather_rows_7_of_53_bytes", &tb, 7, 13, 13, 0);
+    for (int scaled = 0; scaled < 2; scaled++) {
+        cpu->sub_scale((double *)tz.h, 7, width, (double *)tmu2.h, scaled ? (double *)ts2.h : NULL);
+        gpu->sub_scale((double *)tz.d, 7, width, (double *)tmu2.d, scaled ? (double *)ts2.d : NULL);
+        check_twin<double>(scaled ? "sub_scale_7x37_scaled" : "sub_scale_7x37", &tz, 7, width, width, 0);
+    }
+    twin_free(&tsrc), twin_free(&tz), twin_free(&tb), twin_free(&tmu2), twin_free(&ts2);
+    free(src), free(mu2), free(s2);
 }
 
 // ----------------------------------------------------------------------------
@@ -634,7 +653,7 @@ static const Case cases[] = {
     {"fft n=37,53,1000", case_fft},
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
-    {"centre, dsum_rows, centre_gram, sum_segments", case_statistics},
+    {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale", case_statistics},
 };
 
 // NULL when a GPU answers; else why not, in the runtime's words

@@ -326,6 +326,24 @@ static void statistics(void) {
     la->sum_segments(out, D, mask, S, P, T, m5, y, 3.0, s5);
     CHECK(memcmp(out, ref, P * T * sizeof(float)) == 0, "sum_segments_4x5x300_masked_exact");
     free(D), free(out), free(ref);
+
+    // gather_rows: rows 4, 0, 4 of a (6, 9) into (3, 7) (row_bytes less than the stride)
+    double src[54], got[21], want_rows[21];
+    const size_t pick[3] = {4, 0, 4};
+    fill(src, 54);
+    for (size_t i = 0; i < 3; i++) memcpy(want_rows + i * 7, src + pick[i] * 9, 7 * sizeof(double));
+    la->gather_rows(got, src, 9 * sizeof(double), pick, 3, 7 * sizeof(double));
+    CHECK(memcmp(got, want_rows, sizeof got) == 0, "gather_rows_3_of_6_exact");
+
+    // sub_scale (3, 7): with and without s
+    double z[21], z2[21], zw[21], zw2[21];
+    memcpy(z, got, sizeof z), memcpy(z2, got, sizeof z2);
+    for (size_t r = 0; r < 3; r++)
+        for (size_t j = 0; j < 7; j++)
+            zw[r * 7 + j] = (got[r * 7 + j] - sums[j]) * want[j], zw2[r * 7 + j] = got[r * 7 + j] - sums[j];
+    la->sub_scale(z, 3, 7, sums, want);
+    la->sub_scale(z2, 3, 7, sums, NULL);
+    CHECK(memcmp(z, zw, sizeof z) == 0 && memcmp(z2, zw2, sizeof z2) == 0, "sub_scale_3x7_scaled_and_not_exact");
 }
 
 TEST_MAIN("test_linalg") {
