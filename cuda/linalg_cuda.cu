@@ -690,6 +690,38 @@ static void sub_scale_cuda(double *a, size_t rows, size_t cols, const double *mu
     finish(c);
 }
 
+__global__ void shrink_d_k(double *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                           const double *alpha, size_t m) {
+    const size_t total = R * m, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t r = e / m, j = e % m;
+        out[e] = __ddiv_rn((double)B[r * ldb + col[j]], __dadd_rn(lam[r], alpha[j]));
+    }
+}
+
+static void shrink_d_cuda(double *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                          const double *alpha, size_t m) {
+    if (!R || !m) return;
+    ThreadCtx *c = ctx();
+    shrink_d_k<<<blocks_for(R * m, 256), 256, 0, c->stream>>>(out, B, ldb, lam, R, col, alpha, m);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void scale_rows_k(double *a, size_t rows, size_t cols, const double *f) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = __dmul_rn(a[e], f[e / cols]);
+}
+
+static void scale_rows_cuda(double *a, size_t rows, size_t cols, const double *f) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    scale_rows_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(a, rows, cols, f);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -723,4 +755,6 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .sum_segments = sum_segments_cuda,
     .gather_rows = gather_rows_cuda,
     .sub_scale = sub_scale_cuda,
+    .shrink_d = shrink_d_cuda,
+    .scale_rows = scale_rows_cuda,
 };

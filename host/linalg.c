@@ -326,6 +326,17 @@ static void sub_scale_cpu(double *a, size_t rows, size_t cols, const double *mu,
             a[r * cols + j] = s ? (a[r * cols + j] - mu[j]) * s[j] : a[r * cols + j] - mu[j];
 }
 
+static void shrink_d_cpu(double *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                         const double *alpha, size_t m) {
+    for (size_t r = 0; r < R; r++)
+        for (size_t j = 0; j < m; j++) out[r * m + j] = B[r * ldb + col[j]] / (lam[r] + alpha[j]);
+}
+
+static void scale_rows_cpu(double *a, size_t rows, size_t cols, const double *f) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) a[r * cols + j] *= f[r];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -357,4 +368,6 @@ const LinalgOps linalg_ops_cpu = {
     .sum_segments = sum_segments_cpu,
     .gather_rows = gather_rows_cpu,
     .sub_scale = sub_scale_cpu,
+    .shrink_d = shrink_d_cpu,
+    .scale_rows = scale_rows_cpu,
 };

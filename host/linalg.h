@@ -110,6 +110,11 @@ typedef struct {
     void (*gather_rows)(void *dst, const void *src, size_t stride, const size_t *rows, size_t n, size_t row_bytes);
     // a (rows, cols) in place: a[r][j] = (a[r][j] - mu[j]) * s[j] (s NULL: a[r][j] - mu[j])
     void (*sub_scale)(double *a, size_t rows, size_t cols, const double *mu, const double *s);
+    // the refit's rescale in float64: out (R, m) row r = B[r, col[j]] / (lam[r] + alpha[j]); B (R, ldb) float32
+    void (*shrink_d)(double *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                     const double *alpha, size_t m);
+    // a (rows, cols) in place: row r times f[r]
+    void (*scale_rows)(double *a, size_t rows, size_t cols, const double *f);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

@@ -101,6 +101,7 @@ typedef struct {
     double *acol_h, *racol_h, *sums;   // (A Tb), (A Tb), (3, 2 A Tb)
     uint8_t *redo;                     // (A Tb)
     float *yh_h;                       // (N, Tb) a copy of yh (held-out predictions)
+    double *W_h;                       // (P, Tb) a copy of W (the refit's weights)
     double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
     double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
     double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
@@ -189,6 +190,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->acol_h = take(h, ATb, sizeof(double)), w->racol_h = take(h, ATb, sizeof(double));
     w->sums = take(h, base_mul(6, ATb), sizeof(double));
     w->yh_h = take(h, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
+    w->W_h = take(h, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
     w->mu_h = take(h, P, sizeof(double)), w->s_h = take(h, P, sizeof(double));
     w->sx_h = take(h, P, sizeof(double)), w->m_h = take(h, P, sizeof(double)), w->lam_h = take(h, R1, sizeof(double));
@@ -828,26 +830,28 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
         basis_build(&b, c, xs, &all, g, D, t0, Tb, 0);
         const size_t R = b.R;
         double *Ba = w->Ba;  // scaled targets
-        for (size_t r = 0; r < R; r++)
-            for (size_t j = 0; j < n; j++) Ba[r * n + j] = b.B[r * Tb + tcol[j]] / (b.lam_h[r] + acol[j]);
-        double *W = w->W;
+        la->upload(w->tcol, tcol, n * sizeof(size_t));
+        la->upload(w->acol, acol, n * sizeof(double));
+        la->shrink_d(Ba, b.B, Tb, b.lam, R, w->tcol, w->acol, n);
+        double *W = w->W, *f = w->s_h;  // f: each feature's factor, S (primal) or S^2 (dual)
         const double *gamma = c->gamma + g * c->NB;
+        for (size_t p = 0; p < P; p++) f[p] = b.dual ? gamma[c->band_of[p]] : sqrt(gamma[c->band_of[p]]);
+        la->upload(w->s, f, P * sizeof(double));
         if (!b.dual) {
             la->dgemm(LINALG_N, LINALG_N, P, n, R, 1.0, b.V, R, Ba, n, 0.0, W, n);
-            for (size_t p = 0; p < P; p++)
-                for (size_t j = 0; j < n; j++) W[p * n + j] *= sqrt(gamma[c->band_of[p]]);
         } else {
             // dual coefficients U Ba, then W = S^2 X_c^T coefficients
             double *coef = w->coef;
             la->dgemm(LINALG_N, LINALG_N, R, n, R, 1.0, b.V, R, Ba, n, 0.0, coef, n);
             la->dgemm(LINALG_T, LINALG_N, P, n, R, 1.0, xs->Xd, P, coef, n, 0.0, W, n);
-            for (size_t p = 0; p < P; p++)
-                for (size_t j = 0; j < n; j++) W[p * n + j] *= gamma[c->band_of[p]];
         }
+        la->scale_rows(W, P, n, w->s);
+        double *Wh = w->W_h;
+        la->download(Wh, W, base_mul(P, n) * sizeof(double));
         for (size_t j = 0; j < n; j++) {
             double b0 = b.ybar[tcol[j]];
             for (size_t p = 0; p < P; p++) {
-                double wt = W[p * n + j];
+                double wt = Wh[p * n + j];
                 weights[p * T + t0 + tcol[j]] = (float)wt;
                 b0 -= (w->mean_h[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
             }

@@ -17,8 +17,8 @@
 //     of at least 0.5 against a norm under 60, so a vector moves by ~eps ||A|| / gap ~ 1e-14, far inside.
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
-//   centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale: exact — the fits' statistics, the CPU's loops run per column or
-//     entry in the CPU's order with the CPU's separate roundings.
+//   the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
+//     scale_rows): exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
 //
@@ -455,7 +455,8 @@ static void case_elementwise(void) {
     free(u), free(w), free(z), free(c), free(s0);
 }
 
-// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale): exact, the kernels run the CPU's loops
+// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
+// scale_rows): exact, the kernels run the CPU's loops
 // with its roundings
 static void case_statistics(void) {
     const size_t n = 37, p = 53;
@@ -524,6 +525,24 @@ static void case_statistics(void) {
     }
     twin_free(&tsrc), twin_free(&tz), twin_free(&tb), twin_free(&tmu2), twin_free(&ts2);
     free(src), free(mu2), free(s2);
+
+    // shrink_d (37, 53) from B (37, 97), scattered columns; then scale_rows
+    const size_t R = 37, m2 = 53, ldb = 97;
+    float *B = rand_floats(R * ldb);
+    double *lam = rand_doubles(R, 1.0), *alpha = rand_doubles(m2, 1.0), *f = rand_doubles(R, 1.0);
+    size_t col[53];
+    for (size_t i = 0; i < R; i++) lam[i] = lam[i] * lam[i];
+    for (size_t j = 0; j < m2; j++) alpha[j] = exp(2 * alpha[j]), col[j] = (j * 7 + 5) % ldb;
+    Twin tB = twin(B, R * ldb * 4), tl = twin(lam, R * 8), ta2 = twin(alpha, m2 * 8), tc = twin(col, m2 * sizeof(size_t));
+    Twin tf = twin(f, R * 8), tout = twin(NULL, R * m2 * 8);
+    cpu->shrink_d((double *)tout.h, (float *)tB.h, ldb, (double *)tl.h, R, (size_t *)tc.h, (double *)ta2.h, m2);
+    gpu->shrink_d((double *)tout.d, (float *)tB.d, ldb, (double *)tl.d, R, (size_t *)tc.d, (double *)ta2.d, m2);
+    check_twin<double>("shrink_d_37x53", &tout, R, m2, m2, 0);
+    cpu->scale_rows((double *)tout.h, R, m2, (double *)tf.h);
+    gpu->scale_rows((double *)tout.d, R, m2, (double *)tf.d);
+    check_twin<double>("scale_rows_37x53", &tout, R, m2, m2, 0);
+    twin_free(&tB), twin_free(&tl), twin_free(&ta2), twin_free(&tc), twin_free(&tf), twin_free(&tout);
+    free(B), free(lam), free(alpha), free(f);
 }
 
 // ----------------------------------------------------------------------------
@@ -653,7 +672,8 @@ static const Case cases[] = {
     {"fft n=37,53,1000", case_fft},
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
-    {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale", case_statistics},
+    {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows",
+     case_statistics},
 };
 
 // NULL when a GPU answers; else why not, in the runtime's words

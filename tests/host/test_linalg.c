@@ -344,6 +344,20 @@ static void statistics(void) {
     la->sub_scale(z, 3, 7, sums, want);
     la->sub_scale(z2, 3, 7, sums, NULL);
     CHECK(memcmp(z, zw, sizeof z) == 0 && memcmp(z2, zw2, sizeof z2) == 0, "sub_scale_3x7_scaled_and_not_exact");
+
+    // shrink_d: out (5, 4) = B[r, col[j]] / (lam[r] + alpha[j]) in float64; scale_rows: row r times f[r]
+    float Bs[45];
+    double lam5[5] = {9, 4, 2, 0.5, 0}, alpha4[4] = {0.1, 1, 10, 100}, sd[20], sd_want[20], f5[5];
+    const size_t col4[4] = {8, 0, 3, 3};
+    for (size_t i = 0; i < 45; i++) Bs[i] = (float)test_nrand(&rng);
+    for (size_t r = 0; r < 5; r++)
+        for (size_t j = 0; j < 4; j++) sd_want[r * 4 + j] = Bs[r * 9 + col4[j]] / (lam5[r] + alpha4[j]);
+    la->shrink_d(sd, Bs, 9, lam5, 5, col4, alpha4, 4);
+    CHECK(memcmp(sd, sd_want, sizeof sd) == 0, "shrink_d_5x4_exact");
+    fill(f5, 5);
+    for (size_t i = 0; i < 20; i++) sd_want[i] *= f5[i / 4];
+    la->scale_rows(sd, 5, 4, f5);
+    CHECK(memcmp(sd, sd_want, sizeof sd) == 0, "scale_rows_5x4_exact");
 }
 
 TEST_MAIN("test_linalg") {
