@@ -722,6 +722,67 @@ static void scale_rows_cuda(double *a, size_t rows, size_t cols, const double *f
     finish(c);
 }
 
+__global__ void widen_k(double *dst, const float *src, size_t lds, size_t rows, size_t cols) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        dst[e] = (double)src[(e / cols) * lds + e % cols];
+}
+
+static void widen_cuda(double *dst, const float *src, size_t lds, size_t rows, size_t cols) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    widen_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(dst, src, lds, rows, cols);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void divided_differences_k(double *M, const double *H, const double *lam, const size_t *block, size_t R) {
+    const size_t total = R * R, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t i = e / R, j = e % R;
+        M[e] = block[i] == block[j] ? 0.0 : __ddiv_rn(H[e], __dsub_rn(lam[j], lam[i]));
+    }
+}
+
+static void divided_differences_cuda(double *M, const double *H, const double *lam, const size_t *block, size_t R) {
+    if (!R) return;
+    ThreadCtx *c = ctx();
+    divided_differences_k<<<blocks_for(R * R, 256), 256, 0, c->stream>>>(M, H, lam, block, R);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+// one thread per (i, t): its terms, then the tie block's in the CPU's order
+__global__ void pf_terms_k(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
+                           const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R,
+                           size_t m) {
+    const size_t total = R * m, stride = (size_t)gridDim.x * blockDim.x, m2 = 2 * m;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride) {
+        const size_t i = e / m, t = e % m;
+        const double b = Bc[e], hii = H[i * R + i];
+        const double v = __dmul_rn(__dmul_rn(2.0, b), Q[e]);
+        double u = __dmul_rn(__dmul_rn(hii, b), b), au = fabs(u);
+        for (size_t j = block[i]; j < block_end[i]; j++)
+            if (j != i) {
+                const double uj = __dmul_rn(__dmul_rn(b, H[i * R + j]), Bc[j * m + t]);
+                u = __dadd_rn(u, uj), au = __dadd_rn(au, fabs(uj));
+            }
+        F[i * m2 + t] = v, F[i * m2 + m + t] = fabs(v);
+        F[(R + i) * m2 + t] = u, F[(R + i) * m2 + m + t] = au;
+        G[i * m2 + t] = __dmul_rn(mt[i], b), G[i * m2 + m + t] = __dmul_rn(b, (double)Pm[i * ldp + t]);
+    }
+}
+
+static void pf_terms_cuda(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
+                          const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R,
+                          size_t m) {
+    if (!R || !m) return;
+    ThreadCtx *c = ctx();
+    pf_terms_k<<<blocks_for(R * m, 256), 256, 0, c->stream>>>(F, G, Bc, Q, H, mt, Pm, ldp, block, block_end, R, m);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -757,4 +818,7 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .sub_scale = sub_scale_cuda,
     .shrink_d = shrink_d_cuda,
     .scale_rows = scale_rows_cuda,
+    .widen = widen_cuda,
+    .divided_differences = divided_differences_cuda,
+    .pf_terms = pf_terms_cuda,
 };

@@ -337,6 +337,39 @@ static void scale_rows_cpu(double *a, size_t rows, size_t cols, const double *f)
         for (size_t j = 0; j < cols; j++) a[r * cols + j] *= f[r];
 }
 
+static void widen_cpu(double *dst, const float *src, size_t lds, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t t = 0; t < cols; t++) dst[i * cols + t] = src[i * lds + t];
+}
+
+static void divided_differences_cpu(double *M, const double *H, const double *lam, const size_t *block, size_t R) {
+#pragma omp parallel for if (R > 64)
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < R; j++) M[i * R + j] = block[i] == block[j] ? 0.0 : H[i * R + j] / (lam[j] - lam[i]);
+}
+
+static void pf_terms_cpu(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
+                         const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R,
+                         size_t m) {
+    const size_t m2 = 2 * m;
+    for (size_t i = 0; i < R; i++) {
+        const double *bi = Bc + i * m, *qi = Q + i * m, hii = H[i * R + i], mti = mt[i];
+        const float *pi = Pm + i * ldp;
+        double *fv = F + i * m2, *fu = F + (R + i) * m2, *g = G + i * m2;
+        for (size_t t = 0; t < m; t++) {
+            double v = 2.0 * bi[t] * qi[t], u = hii * bi[t] * bi[t];
+            fv[t] = v, fv[m + t] = fabs(v), fu[t] = u, fu[m + t] = fabs(u);
+            g[t] = mti * bi[t], g[m + t] = bi[t] * pi[t];
+        }
+        for (size_t j = block[i]; j < block_end[i]; j++)  // tied eigenvalues: d_i d_j = d_i^2
+            if (j != i)
+                for (size_t t = 0; t < m; t++) {
+                    double u = bi[t] * H[i * R + j] * Bc[j * m + t];
+                    fu[t] += u, fu[m + t] += fabs(u);
+                }
+    }
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -370,4 +403,7 @@ const LinalgOps linalg_ops_cpu = {
     .sub_scale = sub_scale_cpu,
     .shrink_d = shrink_d_cpu,
     .scale_rows = scale_rows_cpu,
+    .widen = widen_cpu,
+    .divided_differences = divided_differences_cpu,
+    .pf_terms = pf_terms_cpu,
 };

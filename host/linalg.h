@@ -115,6 +115,17 @@ typedef struct {
                      const double *alpha, size_t m);
     // a (rows, cols) in place: row r times f[r]
     void (*scale_rows)(double *a, size_t rows, size_t cols, const double *f);
+    // dst (rows, cols) = (double)src[r * lds + j]
+    void (*widen)(double *dst, const float *src, size_t lds, size_t rows, size_t cols);
+    // ridge's all-alphas scoring (ridge.c, score_grid_sums): the divided differences M (R, R), M[i][j] = 0 where
+    // block[i] == block[j] (tied eigenvalues), else H[i][j] / (lam[j] - lam[i])
+    void (*divided_differences)(double *M, const double *H, const double *lam, const size_t *block, size_t R);
+    // ... and its terms for a chunk of m targets, from Bc (R, m) the projected targets and Q = M Bc (R, m):
+    // F (2R, 2m) rows i < R [v | |v|], v = 2 b q, rows R + i [u | |u|], u = H_ii b b plus, in order, b H_ij Bc_j
+    // for the other j of i's tie block [block[i], block_end[i]) (|u| summing each term's magnitude); G (R, 2m)
+    // [mt b | b Pm]; b = Bc row i, q = Q row i, Pm (R, ldp) float32
+    void (*pf_terms)(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
+                     const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R, size_t m);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

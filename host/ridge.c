@@ -87,7 +87,7 @@ typedef struct {
     float *ytr;                        // dual: (N, Tb)
     size_t *tcol, *rcol;               // (A Tb) columns of a scoring, for the ops (copies of tcol_h, rcol_h)
     double *acol, *racol;              // (A Tb) their alphas, for the ops
-    size_t *block, *block_end;         // (P) ties of the all-alphas form
+    size_t *block, *block_end;         // (P) ties of the all-alphas form (copies of block_h, block_end_h)
     double *M, *E, *grid_chunk;        // (P, P), (A, 2P), (threads, 8 P + 4 A) GRID_CHUNK
     float *col_chunk;                  // (threads, R1 + max(N, R1)) SCORE_CHUNK
     double *col_acc;                   // (threads, 3 SCORE_CHUNK)
@@ -102,6 +102,8 @@ typedef struct {
     uint8_t *redo;                     // (A Tb)
     float *yh_h;                       // (N, Tb) a copy of yh (held-out predictions)
     double *W_h;                       // (P, Tb) a copy of W (the refit's weights)
+    size_t *block_h, *block_end_h;     // (P) ties of the all-alphas form
+    double *E_h, *grid_out_h;          // (A, 2P) its [d | d^2]; (threads, 4 A GRID_CHUNK) copies of its sums
     double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
     double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
     double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
@@ -191,6 +193,9 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->sums = take(h, base_mul(6, ATb), sizeof(double));
     w->yh_h = take(h, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
     w->W_h = take(h, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
+    w->block_h = take(h, Ps, sizeof(size_t)), w->block_end_h = take(h, Ps, sizeof(size_t));
+    w->E_h = take(h, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
+    w->grid_out_h = take(h, f->suff ? base_mul(nth, 4 * A * GRID_CHUNK) : 0, sizeof(double));
     w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
     w->mu_h = take(h, P, sizeof(double)), w->s_h = take(h, P, sizeof(double));
     w->sx_h = take(h, P, sizeof(double)), w->m_h = take(h, P, sizeof(double)), w->lam_h = take(h, R1, sizeof(double));
@@ -592,56 +597,42 @@ static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs
     const double *lam = b->lam_h, *alphas = c->cfg->alphas;
     const LinalgOps *la = c->la;
     const Work *w = c->w;
-    size_t *block = w->block, *block_end = w->block_end;  // first index of each eigenvalue's tie block; its end
+    size_t *block = w->block_h, *block_end = w->block_end_h;  // first index of each eigenvalue's tie block; its end
     const double tie = 1e-10 * (lam[0] + alphas[0]);
     for (size_t i = 0; i < R; i++) block[i] = i > 0 && fabs(lam[i - 1] - lam[i]) <= tie ? block[i - 1] : i;
     for (size_t i = R; i-- > 0;) block_end[i] = i + 1 < R && block[i + 1] == block[i] ? block_end[i + 1] : i + 1;
-    double *M = w->M;  // divided differences
+    la->upload(w->block, block, R * sizeof(size_t));
+    la->upload(w->block_end, block_end, R * sizeof(size_t));
     // E (A, 2R) = [d | d^2] per alpha
-    double *E = w->E;
+    double *E = w->E_h;
     for (size_t a = 0; a < A; a++)
         for (size_t i = 0; i < R; i++) {
             double d = 1.0 / (lam[i] + alphas[a]);
             E[a * 2 * R + i] = d, E[a * 2 * R + R + i] = d * d;
         }
+    la->upload(w->E, E, base_mul(A, 2 * R) * sizeof(double));
+    double *M = w->M;  // divided differences
+    la->divided_differences(M, b->Hd, b->lam, w->block, R);
     int blas = threads_blas_narrow();
 #pragma omp parallel
     {
-#pragma omp for
-        for (size_t i = 0; i < R; i++)
-            for (size_t j = 0; j < R; j++)
-                M[i * R + j] = block[i] == block[j] ? 0.0 : b->Hd[i * R + j] / (lam[j] - lam[i]);
         // per chunk of m targets: Bc (R, m) the projected targets, Q = M Bc; F (2R, 2m) = [[v |v|] [u |u|]],
-        // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each
+        // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each, read
+        // back into the thread's host copy O
         const size_t th = (size_t)omp_get_thread_num();
         ASSERT(th < w->threads);
         double *Bc = w->grid_chunk + th * (8 * R + 4 * A) * CH, *Q = Bc + R * CH, *F = Q + R * CH, *G = F + 4 * R * CH;
-        double *O = G + 2 * R * CH;
+        double *Od = G + 2 * R * CH, *O = w->grid_out_h + th * 4 * A * CH;
 #pragma omp for schedule(dynamic)
         for (size_t t0 = 0; t0 < Tb; t0 += CH) {
             const size_t m = Tb - t0 < CH ? Tb - t0 : CH, m2 = 2 * m;
-            for (size_t i = 0; i < R; i++)
-                for (size_t t = 0; t < m; t++) Bc[i * m + t] = b->B[i * Tb + t0 + t];
+            la->widen(Bc, b->B + t0, Tb, R, m);
             la->dgemm(LINALG_N, LINALG_N, R, m, R, 1.0, M, R, Bc, m, 0.0, Q, m);
-            for (size_t i = 0; i < R; i++) {
-                const double *bi = Bc + i * m, *qi = Q + i * m, hii = b->Hd[i * R + i], mt = b->mt[i];
-                const float *pi = b->Pm + i * Tb + t0;
-                double *fv = F + i * m2, *fu = F + (R + i) * m2, *g = G + i * m2;
-                for (size_t t = 0; t < m; t++) {
-                    double v = 2.0 * bi[t] * qi[t], u = hii * bi[t] * bi[t];
-                    fv[t] = v, fv[m + t] = fabs(v), fu[t] = u, fu[m + t] = fabs(u);
-                    g[t] = mt * bi[t], g[m + t] = bi[t] * pi[t];
-                }
-                for (size_t j = block[i]; j < block_end[i]; j++)  // tied eigenvalues: d_i d_j = d_i^2
-                    if (j != i)
-                        for (size_t t = 0; t < m; t++) {
-                            double u = bi[t] * b->Hd[i * R + j] * Bc[j * m + t];
-                            fu[t] += u, fu[m + t] += fabs(u);
-                        }
-            }
+            la->pf_terms(F, G, Bc, Q, b->Hd, b->mt, b->Pm + t0, Tb, w->block, w->block_end, R, m);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, 2 * R, 1.0, w->E, 2 * R, F, m2, 0.0, Od, m2);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, R, 1.0, w->E, 2 * R, G, m2, 0.0, Od + A * m2, m2);
+            la->download(O, Od, 2 * A * m2 * sizeof(double));
             double *Os = O, *Og = O + A * m2;
-            la->dgemm(LINALG_N, LINALG_N, A, m2, 2 * R, 1.0, E, 2 * R, F, m2, 0.0, Os, m2);
-            la->dgemm(LINALG_N, LINALG_N, A, m2, R, 1.0, E, 2 * R, G, m2, 0.0, Og, m2);
             for (size_t a = 0; a < A; a++)
                 for (size_t t = 0; t < m; t++) {
                     size_t j = a * Tb + t0 + t;

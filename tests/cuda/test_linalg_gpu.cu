@@ -18,7 +18,7 @@
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
 //   the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
-//     scale_rows): exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
+//     scale_rows, widen, divided_differences, pf_terms): exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
 //
@@ -456,7 +456,7 @@ static void case_elementwise(void) {
 }
 
 // the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
-// scale_rows): exact, the kernels run the CPU's loops
+// scale_rows, widen, divided_differences, pf_terms): exact, the kernels run the CPU's loops
 // with its roundings
 static void case_statistics(void) {
     const size_t n = 37, p = 53;
@@ -543,6 +543,36 @@ static void case_statistics(void) {
     check_twin<double>("scale_rows_37x53", &tout, R, m2, m2, 0);
     twin_free(&tB), twin_free(&tl), twin_free(&ta2), twin_free(&tc), twin_free(&tf), twin_free(&tout);
     free(B), free(lam), free(alpha), free(f);
+
+    // the partial-fraction scoring: widen (37, 53) of Pm (37, 97); divided differences and terms with R = 37,
+    // eigenvalues descending with tie blocks {3, 4, 5} and {20, 21}, m = 53
+    const size_t Rk = 37, mk = 53, ldp = 97;
+    float *Pm = rand_floats(Rk * ldp);
+    double *H = rand_doubles(Rk * Rk, 1.0), *lk = (double *)base_malloc(Rk * 8, "lam"), *Q = rand_doubles(Rk * mk, 1.0);
+    double *mt = rand_doubles(Rk, 1.0);
+    size_t blk[37], blk_end[37];
+    for (size_t i = 0; i < Rk; i++) lk[i] = 100.0 - 2.0 * (double)i, blk[i] = i;
+    lk[4] = lk[5] = lk[3], lk[21] = lk[20];
+    blk[4] = blk[5] = 3, blk[21] = 20;
+    for (size_t i = Rk; i-- > 0;) blk_end[i] = i + 1 < Rk && blk[i + 1] == blk[i] ? blk_end[i + 1] : i + 1;
+    Twin tPm = twin(Pm, Rk * ldp * 4), tBc = twin(NULL, Rk * mk * 8), tH = twin(H, Rk * Rk * 8), tlk = twin(lk, Rk * 8);
+    Twin tQ = twin(Q, Rk * mk * 8), tmt = twin(mt, Rk * 8), tblk = twin(blk, sizeof blk), tend = twin(blk_end, sizeof blk_end);
+    Twin tM = twin(NULL, Rk * Rk * 8), tF = twin(NULL, 4 * Rk * mk * 8), tG = twin(NULL, 2 * Rk * mk * 8);
+    cpu->widen((double *)tBc.h, (float *)tPm.h + 5, ldp, Rk, mk);
+    gpu->widen((double *)tBc.d, (float *)tPm.d + 5, ldp, Rk, mk);
+    check_twin<double>("widen_37x53_ld97", &tBc, Rk, mk, mk, 0);
+    cpu->divided_differences((double *)tM.h, (double *)tH.h, (double *)tlk.h, (size_t *)tblk.h, Rk);
+    gpu->divided_differences((double *)tM.d, (double *)tH.d, (double *)tlk.d, (size_t *)tblk.d, Rk);
+    check_twin<double>("divided_differences_37_two_ties", &tM, Rk, Rk, Rk, 0);
+    cpu->pf_terms((double *)tF.h, (double *)tG.h, (double *)tBc.h, (double *)tQ.h, (double *)tH.h, (double *)tmt.h,
+                  (float *)tPm.h + 2, ldp, (size_t *)tblk.h, (size_t *)tend.h, Rk, mk);
+    gpu->pf_terms((double *)tF.d, (double *)tG.d, (double *)tBc.d, (double *)tQ.d, (double *)tH.d, (double *)tmt.d,
+                  (float *)tPm.d + 2, ldp, (size_t *)tblk.d, (size_t *)tend.d, Rk, mk);
+    check_twin<double>("pf_terms_F_37x53_two_ties", &tF, 2 * Rk, 2 * mk, 2 * mk, 0);
+    check_twin<double>("pf_terms_G_37x53", &tG, Rk, 2 * mk, 2 * mk, 0);
+    Twin *all[] = {&tPm, &tBc, &tH, &tlk, &tQ, &tmt, &tblk, &tend, &tM, &tF, &tG};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
+    free(Pm), free(H), free(lk), free(Q), free(mt);
 }
 
 // ----------------------------------------------------------------------------
@@ -672,7 +702,8 @@ static const Case cases[] = {
     {"fft n=37,53,1000", case_fft},
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
-    {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows",
+    {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows, widen, "
+     "divided_differences, pf_terms",
      case_statistics},
 };
 

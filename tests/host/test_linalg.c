@@ -358,6 +358,42 @@ static void statistics(void) {
     for (size_t i = 0; i < 20; i++) sd_want[i] *= f5[i / 4];
     la->scale_rows(sd, 5, 4, f5);
     CHECK(memcmp(sd, sd_want, sizeof sd) == 0, "scale_rows_5x4_exact");
+
+    // widen: (5, 3) of B (5, 9) into float64
+    double wd[15];
+    int wide_ok = 1;
+    la->widen(wd, Bs + 2, 9, 5, 3);
+    for (size_t r = 0; r < 5; r++)
+        for (size_t t = 0; t < 3; t++) wide_ok &= wd[r * 3 + t] == (double)Bs[r * 9 + 2 + t];
+    CHECK(wide_ok, "widen_5x3_exact");
+
+    // the partial-fraction scoring's kernels, R = 5 with eigenvalues 1 and 2 tied (block {1, 2}): M, then F and G
+    // for m = 3 against the loops of ridge.c
+    const size_t R = 5, m = 3, blk[5] = {0, 1, 1, 3, 4}, blk_end[5] = {1, 3, 3, 4, 5};
+    double Hp[25], lamR[5] = {9, 4, 4, 2, 1}, Mp[25], M_want[25], Bc[15], Q[15], mt[5];
+    double Fp[60], Gp[30], F_want[60], G_want[30];
+    float PmR[5 * 7];
+    fill(Hp, 25), fill(Bc, 15), fill(Q, 15), fill(mt, 5);
+    for (size_t i = 0; i < 35; i++) PmR[i] = (float)test_nrand(&rng);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < R; j++) M_want[i * R + j] = blk[i] == blk[j] ? 0.0 : Hp[i * R + j] / (lamR[j] - lamR[i]);
+    la->divided_differences(Mp, Hp, lamR, blk, R);
+    CHECK(memcmp(Mp, M_want, sizeof Mp) == 0, "divided_differences_5_with_a_tie_exact");
+    for (size_t i = 0; i < R; i++)
+        for (size_t t = 0; t < m; t++) {
+            const double b = Bc[i * m + t], v = 2.0 * b * Q[i * m + t];
+            double u = Hp[i * R + i] * b * b, au = fabs(u);
+            for (size_t j = blk[i]; j < blk_end[i]; j++)
+                if (j != i) {
+                    double uj = b * Hp[i * R + j] * Bc[j * m + t];
+                    u += uj, au += fabs(uj);
+                }
+            F_want[i * 2 * m + t] = v, F_want[i * 2 * m + m + t] = fabs(v);
+            F_want[(R + i) * 2 * m + t] = u, F_want[(R + i) * 2 * m + m + t] = au;
+            G_want[i * 2 * m + t] = mt[i] * b, G_want[i * 2 * m + m + t] = b * PmR[i * 7 + 1 + t];
+        }
+    la->pf_terms(Fp, Gp, Bc, Q, Hp, mt, PmR + 1, 7, blk, blk_end, R, m);
+    CHECK(memcmp(Fp, F_want, sizeof Fp) == 0 && memcmp(Gp, G_want, sizeof Gp) == 0, "pf_terms_5x3_with_a_tie_exact");
 }
 
 TEST_MAIN("test_linalg") {
