@@ -783,6 +783,72 @@ static void pf_terms_cuda(double *F, double *G, const double *Bc, const double *
     finish(c);
 }
 
+__global__ void gather_cols_axpy_k(double *dst, const double *src, size_t lds, size_t rows, const size_t *cols,
+                                   size_t n, double scale) {
+    const size_t total = rows * n, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        dst[e] = __dadd_rn(dst[e], __dmul_rn(scale, src[(e / n) * lds + cols[e % n]]));
+}
+
+// the column list is host memory: copied into the op's scratch first
+static void gather_cols_axpy_cuda(double *dst, const double *src, size_t lds, size_t rows, const size_t *cols,
+                                  size_t n, double scale) {
+    if (!rows || !n) return;
+    ThreadCtx *c = ctx();
+    size_t *d_cols = (size_t *)scratch(c, n * sizeof(size_t));
+    CHECK_CUDA(cudaMemcpyAsync(d_cols, cols, n * sizeof(size_t), cudaMemcpyHostToDevice, c->stream));
+    gather_cols_axpy_k<<<blocks_for(rows * n, 256), 256, 0, c->stream>>>(dst, src, lds, rows, d_cols, n, scale);
+    CHECK_LAUNCH();
+    scratch_free(c, d_cols);
+    finish(c);
+}
+
+// one thread per row, in order (rows of a kernel: a few thousand)
+__global__ void row_means_k(double *m, const double *a, size_t rows, size_t cols) {
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < rows; i += stride) {
+        double sum = 0;
+        for (size_t j = 0; j < cols; j++) sum = __dadd_rn(sum, a[i * cols + j]);
+        m[i] = __ddiv_rn(sum, (double)cols);
+    }
+}
+
+static void row_means_cuda(double *m, const double *a, size_t rows, size_t cols) {
+    if (!rows) return;
+    ThreadCtx *c = ctx();
+    row_means_k<<<blocks_for(rows, 128), 128, 0, c->stream>>>(m, a, rows, cols);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void double_centre_k(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = __dadd_rn(__dsub_rn(__dsub_rn(a[e], ar[e / cols]), ac[e % cols]), cc);
+}
+
+static void double_centre_cuda(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    double_centre_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(a, rows, cols, ar, ac, cc);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void sub_cols_f_k(float *a, size_t rows, size_t cols, const double *v) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = __fsub_rn(a[e], (float)v[e % cols]);
+}
+
+static void sub_cols_f_cuda(float *a, size_t rows, size_t cols, const double *v) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    sub_cols_f_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(a, rows, cols, v);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -821,4 +887,8 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .widen = widen_cuda,
     .divided_differences = divided_differences_cuda,
     .pf_terms = pf_terms_cuda,
+    .gather_cols_axpy = gather_cols_axpy_cuda,
+    .row_means = row_means_cuda,
+    .double_centre = double_centre_cuda,
+    .sub_cols_f = sub_cols_f_cuda,
 };

@@ -370,6 +370,30 @@ static void pf_terms_cpu(double *F, double *G, const double *Bc, const double *Q
     }
 }
 
+static void gather_cols_axpy_cpu(double *dst, const double *src, size_t lds, size_t rows, const size_t *cols, size_t n,
+                                 double scale) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++) dst[i * n + j] += scale * src[i * lds + cols[j]];
+}
+
+static void row_means_cpu(double *m, const double *a, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < cols; j++) sum += a[i * cols + j];
+        m[i] = sum / (double)cols;
+    }
+}
+
+static void double_centre_cpu(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] = a[i * cols + j] - ar[i] - ac[j] + cc;
+}
+
+static void sub_cols_f_cpu(float *a, size_t rows, size_t cols, const double *v) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] -= (float)v[j];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -406,4 +430,8 @@ const LinalgOps linalg_ops_cpu = {
     .widen = widen_cpu,
     .divided_differences = divided_differences_cpu,
     .pf_terms = pf_terms_cpu,
+    .gather_cols_axpy = gather_cols_axpy_cpu,
+    .row_means = row_means_cpu,
+    .double_centre = double_centre_cpu,
+    .sub_cols_f = sub_cols_f_cpu,
 };

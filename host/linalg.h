@@ -126,6 +126,15 @@ typedef struct {
     // [mt b | b Pm]; b = Bc row i, q = Q row i, Pm (R, ldp) float32
     void (*pf_terms)(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
                      const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R, size_t m);
+    // ridge's dual basis: dst (rows, n) += scale * src[r * lds + cols[j]] (a kernel's columns; cols in HOST memory)
+    void (*gather_cols_axpy)(double *dst, const double *src, size_t lds, size_t rows, const size_t *cols, size_t n,
+                             double scale);
+    // m (rows) = the mean of each row of a (rows, cols), summed in order
+    void (*row_means)(double *m, const double *a, size_t rows, size_t cols);
+    // a (rows, cols) in place: a[r][j] - ar[r] - ac[j] + cc (a kernel centred in feature space)
+    void (*double_centre)(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc);
+    // a (rows, cols) float32 in place: a[r][j] -= (float)v[j]
+    void (*sub_cols_f)(float *a, size_t rows, size_t cols, const double *v);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

@@ -84,6 +84,7 @@ typedef struct {
     double *Hd, *HV, *mt, *m, *sx;     // (P, P) twice, (P) thrice
     double *ybar, *sy;                 // (Tb) copies of ybar_h and sy_h for the ops
     double *Kr, *ka, *Kte;             // dual: (N, N), (N), (N, N)
+    double *kar, *kac;                 // dual: (N) the row and column terms of a centring (copies of kar_h, kac_h)
     float *ytr;                        // dual: (N, Tb)
     size_t *tcol, *rcol;               // (A Tb) columns of a scoring, for the ops (copies of tcol_h, rcol_h)
     double *acol, *racol;              // (A Tb) their alphas, for the ops
@@ -104,6 +105,7 @@ typedef struct {
     double *W_h;                       // (P, Tb) a copy of W (the refit's weights)
     size_t *block_h, *block_end_h;     // (P) ties of the all-alphas form
     double *E_h, *grid_out_h;          // (A, 2P) its [d | d^2]; (threads, 4 A GRID_CHUNK) copies of its sums
+    double *ka_h, *kar_h, *kac_h;      // dual: (N) a copy of ka; the centring's row and column terms
     double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
     double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
     double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
@@ -169,6 +171,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->mt = take(a, Ps, sizeof(double)), w->m = take(a, Ps, sizeof(double)), w->sx = take(a, Ps, sizeof(double));
     w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double));
     w->Kr = take(a, NNd, sizeof(double)), w->ka = take(a, Nd, sizeof(double)), w->Kte = take(a, NNd, sizeof(double));
+    w->kar = take(a, Nd, sizeof(double)), w->kac = take(a, Nd, sizeof(double));
     w->ytr = take(a, f->dual ? base_mul(N, Tb) : 0, sizeof(float));
     // the scoring's columns, the all-alphas form, the per-thread chunks
     w->tcol = take(a, ATb, sizeof(size_t)), w->rcol = take(a, ATb, sizeof(size_t));
@@ -194,6 +197,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->yh_h = take(h, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
     w->W_h = take(h, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->block_h = take(h, Ps, sizeof(size_t)), w->block_end_h = take(h, Ps, sizeof(size_t));
+    w->ka_h = take(h, Nd, sizeof(double)), w->kar_h = take(h, Nd, sizeof(double)), w->kac_h = take(h, Nd, sizeof(double));
     w->E_h = take(h, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
     w->grid_out_h = take(h, f->suff ? base_mul(nth, 4 * A * GRID_CHUNK) : 0, sizeof(double));
     w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
@@ -440,23 +444,20 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     // kernel rows of every sample against the training samples, then centring in feature space:
     // (x_i - mu)(x_j - mu)^T = k_ij - a_i - a_j + cc, a_i the mean of k_i. over training j
     double *Kr = w->Kr;
-    memset(Kr, 0, N * n_tr * sizeof(double));
-    for (size_t bd = 0; bd < c->NB; bd++) {
-        const double *g = xs->G + bd * N * N;
-        for (size_t i = 0; i < N; i++)
-            for (size_t j = 0; j < n_tr; j++) Kr[i * n_tr + j] += gamma[bd] * g[i * N + tr[j]];
-    }
-    double *a = w->ka, cc = 0;
-    for (size_t i = 0; i < N; i++) {
-        double sum = 0;
-        for (size_t j = 0; j < n_tr; j++) sum += Kr[i * n_tr + j];
-        a[i] = sum / (double)n_tr;
-    }
+    la->memset(Kr, 0, N * n_tr * sizeof(double));
+    for (size_t bd = 0; bd < c->NB; bd++) la->gather_cols_axpy(Kr, xs->G + bd * N * N, N, N, tr, n_tr, gamma[bd]);
+    double *a = w->ka_h, cc = 0;
+    la->row_means(w->ka, Kr, N, n_tr);
+    la->download(a, w->ka, N * sizeof(double));
     for (size_t j = 0; j < n_tr; j++) cc += a[tr[j]];
     cc /= (double)n_tr;
+    // the centring's terms: a of the training rows, for the rows and the columns alike
+    double *ar = w->kar_h, *ac = w->kac_h;
+    for (size_t j = 0; j < n_tr; j++) ac[j] = a[tr[j]];
+    la->upload(w->kac, ac, n_tr * sizeof(double));
     double *U = b->V = w->V;
-    for (size_t i = 0; i < n_tr; i++)
-        for (size_t j = 0; j < n_tr; j++) U[i * n_tr + j] = Kr[tr[i] * n_tr + j] - a[tr[i]] - a[tr[j]] + cc;
+    la->gather_rows(U, Kr, n_tr * sizeof(double), tr, n_tr, n_tr * sizeof(double));
+    la->double_centre(U, n_tr, n_tr, w->kac, w->kac, cc);
     b->lam = w->lam;
     la->eigh(U, b->lam, n_tr);
     c->stats->flops += flops_eigh(n_tr);
@@ -464,15 +465,17 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     float *Uf = w->Vf, *ytr = w->ytr;
     la->to_float(Uf, U, n_tr * n_tr);
     gather_targets(ytr, c, tr, n_tr, Tb);
-    for (size_t i = 0; i < n_tr; i++)
-        for (size_t t = 0; t < Tb; t++) ytr[i * Tb + t] -= (float)b->ybar[t];
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sub_cols_f(ytr, n_tr, Tb, w->ybar);
     b->B = w->B;
     la->sgemm(LINALG_T, LINALG_N, n_tr, Tb, n_tr, 1.0f, Uf, n_tr, ytr, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)n_tr * (double)n_tr * (double)Tb;
     if (n_te) {
         double *Kte = w->Kte, *Ad = w->Ad;
-        for (size_t i = 0; i < n_te; i++)
-            for (size_t j = 0; j < n_tr; j++) Kte[i * n_tr + j] = Kr[te[i] * n_tr + j] - a[te[i]] - a[tr[j]] + cc;
+        for (size_t i = 0; i < n_te; i++) ar[i] = a[te[i]];
+        la->upload(w->kar, ar, n_te * sizeof(double));
+        la->gather_rows(Kte, Kr, n_tr * sizeof(double), te, n_te, n_tr * sizeof(double));
+        la->double_centre(Kte, n_te, n_tr, w->kar, w->kac, cc);
         la->dgemm(LINALG_N, LINALG_N, n_te, n_tr, n_tr, 1.0, Kte, n_tr, U, n_tr, 0.0, Ad, n_tr);
         c->stats->flops += 2.0 * (double)n_te * (double)n_tr * (double)n_tr;
         b->A = w->A;

@@ -18,7 +18,8 @@
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
 //   the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
-//     scale_rows, widen, divided_differences, pf_terms): exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
+//     scale_rows, widen, divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f):
+//     exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
 //
@@ -455,9 +456,7 @@ static void case_elementwise(void) {
     free(u), free(w), free(z), free(c), free(s0);
 }
 
-// the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
-// scale_rows, widen, divided_differences, pf_terms): exact, the kernels run the CPU's loops
-// with its roundings
+// the fits' statistics, every one exact: the kernels run the CPU's loops with its roundings
 static void case_statistics(void) {
     const size_t n = 37, p = 53;
     float *x = rand_floats(n * p);
@@ -573,6 +572,30 @@ static void case_statistics(void) {
     Twin *all[] = {&tPm, &tBc, &tH, &tlk, &tQ, &tmt, &tblk, &tend, &tM, &tF, &tG};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
     free(Pm), free(H), free(lk), free(Q), free(mt);
+
+    // the dual basis's kernels: K (53, 53), 29 training columns (host list), row means, centring, float targets
+    const size_t NK = 53, ntr = 29;
+    size_t trc[29];
+    for (size_t j = 0; j < ntr; j++) trc[j] = (j * 11 + 3) % NK;
+    double *K = rand_doubles(NK * NK, 1.0), *Kr0 = rand_doubles(NK * ntr, 1.0), *ar = rand_doubles(NK, 1.0);
+    double *ac = rand_doubles(ntr, 1.0);
+    float *yk = rand_floats(NK * ntr);
+    Twin tK = twin(K, NK * NK * 8), tKr = twin(Kr0, NK * ntr * 8), tm2 = twin(NULL, NK * 8), tar = twin(ar, NK * 8);
+    Twin tac = twin(ac, ntr * 8), tyk = twin(yk, NK * ntr * 4);
+    cpu->gather_cols_axpy((double *)tKr.h, (double *)tK.h, NK, NK, trc, ntr, 0.7);
+    gpu->gather_cols_axpy((double *)tKr.d, (double *)tK.d, NK, NK, trc, ntr, 0.7);
+    check_twin<double>("gather_cols_axpy_53x29_host_cols", &tKr, NK, ntr, ntr, 0);
+    cpu->row_means((double *)tm2.h, (double *)tKr.h, NK, ntr);
+    gpu->row_means((double *)tm2.d, (double *)tKr.d, NK, ntr);
+    check_twin<double>("row_means_53x29", &tm2, 1, NK, NK, 0);
+    cpu->double_centre((double *)tKr.h, NK, ntr, (double *)tar.h, (double *)tac.h, 0.25);
+    gpu->double_centre((double *)tKr.d, NK, ntr, (double *)tar.d, (double *)tac.d, 0.25);
+    check_twin<double>("double_centre_53x29", &tKr, NK, ntr, ntr, 0);
+    cpu->sub_cols_f((float *)tyk.h, NK, ntr, (double *)tac.h);
+    gpu->sub_cols_f((float *)tyk.d, NK, ntr, (double *)tac.d);
+    check_twin<float>("sub_cols_f_53x29", &tyk, NK, ntr, ntr, 0);
+    twin_free(&tK), twin_free(&tKr), twin_free(&tm2), twin_free(&tar), twin_free(&tac), twin_free(&tyk);
+    free(K), free(Kr0), free(ar), free(ac), free(yk);
 }
 
 // ----------------------------------------------------------------------------
@@ -703,7 +726,7 @@ static const Case cases[] = {
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
     {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows, widen, "
-     "divided_differences, pf_terms",
+     "divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f",
      case_statistics},
 };
 

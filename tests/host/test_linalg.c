@@ -394,6 +394,33 @@ static void statistics(void) {
         }
     la->pf_terms(Fp, Gp, Bc, Q, Hp, mt, PmR + 1, 7, blk, blk_end, R, m);
     CHECK(memcmp(Fp, F_want, sizeof Fp) == 0 && memcmp(Gp, G_want, sizeof Gp) == 0, "pf_terms_5x3_with_a_tie_exact");
+
+    // the dual basis's kernels: columns 3, 0, 5 of K (4, 6) scaled into Kr (4, 3); its row means; centred; and a
+    // float32 matrix minus (float) v by columns
+    double Kk[24], Kr[12], Kr_want[12], rm[4], rm_want[4], ar[4], ac[3];
+    const size_t kc[3] = {3, 0, 5};
+    fill(Kk, 24), fill(Kr, 12), fill(ar, 4), fill(ac, 3);
+    memcpy(Kr_want, Kr, sizeof Kr);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++) Kr_want[i * 3 + j] += 0.7 * Kk[i * 6 + kc[j]];
+    la->gather_cols_axpy(Kr, Kk, 6, 4, kc, 3, 0.7);
+    CHECK(memcmp(Kr, Kr_want, sizeof Kr) == 0, "gather_cols_axpy_4x3_exact");
+    for (size_t i = 0; i < 4; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < 3; j++) sum += Kr[i * 3 + j];
+        rm_want[i] = sum / 3.0;
+    }
+    la->row_means(rm, Kr, 4, 3);
+    CHECK(memcmp(rm, rm_want, sizeof rm) == 0, "row_means_4x3_exact");
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++) Kr_want[i * 3 + j] = Kr[i * 3 + j] - ar[i] - ac[j] + 0.25;
+    la->double_centre(Kr, 4, 3, ar, ac, 0.25);
+    CHECK(memcmp(Kr, Kr_want, sizeof Kr) == 0, "double_centre_4x3_exact");
+    float yf[12], yf_want[12];
+    for (size_t i = 0; i < 12; i++) yf[i] = yf_want[i] = (float)test_nrand(&rng);
+    for (size_t i = 0; i < 12; i++) yf_want[i] -= (float)ac[i % 3];
+    la->sub_cols_f(yf, 4, 3, ac);
+    CHECK(memcmp(yf, yf_want, sizeof yf) == 0, "sub_cols_f_4x3_exact");
 }
 
 TEST_MAIN("test_linalg") {
