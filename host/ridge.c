@@ -93,7 +93,6 @@ typedef struct {
     float *col_chunk;                  // (threads, R1 + max(N, R1)) SCORE_CHUNK
     double *col_acc;                   // (threads, 3 SCORE_CHUNK)
     float *yh;                         // (N, Tb) predictions of a split
-    double *unused;                    // (2 T) the scores a predictions-only pass discards
     double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
     // host memory, a block of its own (host_block): what the fit's own loops read and write
     uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
@@ -106,6 +105,7 @@ typedef struct {
     size_t *block_h, *block_end_h;     // (P) ties of the all-alphas form
     double *E_h, *grid_out_h;          // (A, 2P) its [d | d^2]; (threads, 4 A GRID_CHUNK) copies of its sums
     double *ka_h, *kar_h, *kac_h;      // dual: (N) a copy of ka; the centring's row and column terms
+    double *unused;                    // (2 T) the scores a predictions-only pass discards
     double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
     double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
     double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
@@ -183,7 +183,6 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->col_acc = take(a, base_mul(nth, 3 * SCORE_CHUNK), sizeof(double));
     // predictions; the refit
     w->yh = take(a, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
-    w->unused = take(a, f->pred ? 2 * c->T : 0, sizeof(double));
     w->Ba = take(a, f->weights ? base_mul(R1, Tb) : 0, sizeof(double));
     w->W = take(a, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->coef = take(a, f->weights && f->dual ? base_mul(R1, Tb) : 0, sizeof(double));
@@ -198,6 +197,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     w->W_h = take(h, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->block_h = take(h, Ps, sizeof(size_t)), w->block_end_h = take(h, Ps, sizeof(size_t));
     w->ka_h = take(h, Nd, sizeof(double)), w->kar_h = take(h, Nd, sizeof(double)), w->kac_h = take(h, Nd, sizeof(double));
+    w->unused = take(h, f->pred ? 2 * c->T : 0, sizeof(double));
     w->E_h = take(h, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
     w->grid_out_h = take(h, f->suff ? base_mul(nth, 4 * A * GRID_CHUNK) : 0, sizeof(double));
     w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
