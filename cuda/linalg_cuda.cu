@@ -849,6 +849,91 @@ static void sub_cols_f_cuda(float *a, size_t rows, size_t cols, const double *v)
     finish(c);
 }
 
+// one thread per column: its mean (the CPU's order), the column centred, and its sum of squares into colsq; the
+// total is then the sum of colsq in column order (the CPU sums row by row: equal to rounding)
+__global__ void dcentre_k(double *x, size_t n, size_t p, double *mean, double *colsq) {
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < p; j += stride) {
+        double m = 0, sq = 0;
+        for (size_t i = 0; i < n; i++) m = __dadd_rn(m, x[i * p + j]);
+        m = __ddiv_rn(m, (double)n);
+        mean[j] = m;
+        for (size_t i = 0; i < n; i++) {
+            const double v = __dsub_rn(x[i * p + j], m);
+            x[i * p + j] = v;
+            sq = __dadd_rn(sq, __dmul_rn(v, v));
+        }
+        colsq[j] = sq;
+    }
+}
+
+__global__ void sum_k(double *total, const double *v, size_t n) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        double t = 0;
+        for (size_t j = 0; j < n; j++) t += v[j];
+        *total = t;
+    }
+}
+
+static void dcentre_cuda(double *x, size_t n, size_t p, double *mean, double *total) {
+    ThreadCtx *c = ctx();
+    double *colsq = (double *)scratch(c, (p ? p : 1) * sizeof(double));
+    if (p) {
+        dcentre_k<<<blocks_for(p, 128), 128, 0, c->stream>>>(x, n, p, mean, colsq);
+        CHECK_LAUNCH();
+    }
+    sum_k<<<1, 1, 0, c->stream>>>(total, colsq, p);
+    CHECK_LAUNCH();
+    scratch_free(c, colsq);
+    finish(c);
+}
+
+__global__ void div_cols_k(double *a, size_t rows, size_t cols, const double *f) {
+    const size_t total = rows * cols, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = __ddiv_rn(a[e], f[e % cols]);
+}
+
+static void div_cols_cuda(double *a, size_t rows, size_t cols, const double *f) {
+    if (!rows || !cols) return;
+    ThreadCtx *c = ctx();
+    div_cols_k<<<blocks_for(rows * cols, 256), 256, 0, c->stream>>>(a, rows, cols, f);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
+__global__ void gather_block_k(double *a, const double *K, size_t ldk, const size_t *rows, size_t n) {
+    const size_t total = n * n, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = K[rows[e / n] * ldk + rows[e % n]];
+}
+
+// the row list is host memory: copied into the op's scratch first
+static void gather_block_cuda(double *a, const double *K, size_t ldk, const size_t *rows, size_t n) {
+    if (!n) return;
+    ThreadCtx *c = ctx();
+    size_t *d_rows = (size_t *)scratch(c, n * sizeof(size_t));
+    CHECK_CUDA(cudaMemcpyAsync(d_rows, rows, n * sizeof(size_t), cudaMemcpyHostToDevice, c->stream));
+    gather_block_k<<<blocks_for(n * n, 256), 256, 0, c->stream>>>(a, K, ldk, d_rows, n);
+    CHECK_LAUNCH();
+    scratch_free(c, d_rows);
+    finish(c);
+}
+
+__global__ void kernel_centre_k(double *a, size_t n, const double *r, double rr) {
+    const size_t total = n * n, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += stride)
+        a[e] = __dadd_rn(a[e], __dsub_rn(__dsub_rn(rr, r[e / n]), r[e % n]));
+}
+
+static void kernel_centre_cuda(double *a, size_t n, const double *r, double rr) {
+    if (!n) return;
+    ThreadCtx *c = ctx();
+    kernel_centre_k<<<blocks_for(n * n, 256), 256, 0, c->stream>>>(a, n, r, rr);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -891,4 +976,8 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .row_means = row_means_cuda,
     .double_centre = double_centre_cuda,
     .sub_cols_f = sub_cols_f_cuda,
+    .dcentre = dcentre_cuda,
+    .div_cols = div_cols_cuda,
+    .gather_block = gather_block_cuda,
+    .kernel_centre = kernel_centre_cuda,
 };

@@ -394,6 +394,36 @@ static void sub_cols_f_cpu(float *a, size_t rows, size_t cols, const double *v) 
         for (size_t j = 0; j < cols; j++) a[i * cols + j] -= (float)v[j];
 }
 
+// moved from host/pca.c's centred_rows
+static void dcentre_cpu(double *x, size_t n, size_t p, double *mean, double *total) {
+    memset(mean, 0, p * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) mean[j] += x[i * p + j];
+    for (size_t j = 0; j < p; j++) mean[j] /= (double)n;
+    double t = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) {
+            double v = x[i * p + j] -= mean[j];
+            t += v * v;
+        }
+    *total = t;
+}
+
+static void div_cols_cpu(double *a, size_t rows, size_t cols, const double *f) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] /= f[j];
+}
+
+static void gather_block_cpu(double *a, const double *K, size_t ldk, const size_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) a[i * n + j] = K[rows[i] * ldk + rows[j]];
+}
+
+static void kernel_centre_cpu(double *a, size_t n, const double *r, double rr) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) a[i * n + j] += rr - r[i] - r[j];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -434,4 +464,8 @@ const LinalgOps linalg_ops_cpu = {
     .row_means = row_means_cpu,
     .double_centre = double_centre_cpu,
     .sub_cols_f = sub_cols_f_cpu,
+    .dcentre = dcentre_cpu,
+    .div_cols = div_cols_cpu,
+    .gather_block = gather_block_cpu,
+    .kernel_centre = kernel_centre_cpu,
 };

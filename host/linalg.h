@@ -135,6 +135,16 @@ typedef struct {
     void (*double_centre)(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc);
     // a (rows, cols) float32 in place: a[r][j] -= (float)v[j]
     void (*sub_cols_f)(float *a, size_t rows, size_t cols, const double *v);
+    // PCA's (pca.c) statistics. x (n, p) float64 centred in place: mean (p) = its column means (sums down the
+    // rows, then / n), total (1) = the sum of the squares of the centred entries (row by row on the CPU; another
+    // order on a device, so equal there to about 1e-15 relative)
+    void (*dcentre)(double *x, size_t n, size_t p, double *mean, double *total);
+    // a (rows, cols) in place: column j divided by f[j]
+    void (*div_cols)(double *a, size_t rows, size_t cols, const double *f);
+    // a (n, n) = K[rows[i] * ldk + rows[j]]: a kernel's block (rows in HOST memory)
+    void (*gather_block)(double *a, const double *K, size_t ldk, const size_t *rows, size_t n);
+    // a (n, n) in place: a[i][j] += (rr - r[i]) - r[j] (a block centred on its row means r, rr their mean)
+    void (*kernel_centre)(double *a, size_t n, const double *r, double rr);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

@@ -18,8 +18,9 @@
 //   to_float, fix_column_signs, shrink: exact — the same correctly rounded operations (a conversion, a negation,
 //     one float multiply or one float64 division per entry).
 //   the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
-//     scale_rows, widen, divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f):
-//     exact — the CPU's loops run per column or entry in the CPU's order with its separate roundings.
+//     scale_rows, widen, divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f,
+//     dcentre, div_cols, gather_block, kernel_centre): exact — the CPU's loops run per column or entry in the CPU's
+//     order with its separate roundings; except dcentre's total, 1e-12 (the device sums the squares by columns).
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
 //
@@ -596,6 +597,31 @@ static void case_statistics(void) {
     check_twin<float>("sub_cols_f_53x29", &tyk, NK, ntr, ntr, 0);
     twin_free(&tK), twin_free(&tKr), twin_free(&tm2), twin_free(&tar), twin_free(&tac), twin_free(&tyk);
     free(K), free(Kr0), free(ar), free(ac), free(yk);
+
+    // PCA's: dcentre (53, 37) (its total: TOL_D, the device sums the squares by columns), div_cols, gather_block of
+    // 29 rows of K (53, 53), kernel_centre
+    double *xp = rand_doubles(53 * 37, 1.0), *fdiv = rand_doubles(37, 1.0), *rk = rand_doubles(29, 1.0);
+    for (size_t i = 0; i < 53 * 37; i++) xp[i] += 2.0;
+    double *K2 = rand_doubles(NK * NK, 1.0);
+    Twin tpx = twin(xp, 53 * 37 * 8), tpmean = twin(NULL, 37 * 8), ttot = twin(NULL, 8), tdiv = twin(fdiv, 37 * 8);
+    Twin tK2 = twin(K2, NK * NK * 8), tblock = twin(NULL, ntr * ntr * 8), trk = twin(rk, ntr * 8);
+    cpu->dcentre((double *)tpx.h, 53, 37, (double *)tpmean.h, (double *)ttot.h);
+    gpu->dcentre((double *)tpx.d, 53, 37, (double *)tpmean.d, (double *)ttot.d);
+    check_twin<double>("dcentre_53x37/centred", &tpx, 53, 37, 37, 0);
+    check_twin<double>("dcentre_53x37/mean", &tpmean, 1, 37, 37, 0);
+    check_twin<double>("dcentre_53x37/total", &ttot, 1, 1, 1, TOL_D);
+    cpu->div_cols((double *)tpx.h, 53, 37, (double *)tdiv.h);
+    gpu->div_cols((double *)tpx.d, 53, 37, (double *)tdiv.d);
+    check_twin<double>("div_cols_53x37", &tpx, 53, 37, 37, 0);
+    cpu->gather_block((double *)tblock.h, (double *)tK2.h, NK, trc, ntr);
+    gpu->gather_block((double *)tblock.d, (double *)tK2.d, NK, trc, ntr);
+    check_twin<double>("gather_block_29_of_53_host_rows", &tblock, ntr, ntr, ntr, 0);
+    cpu->kernel_centre((double *)tblock.h, ntr, (double *)trk.h, 0.375);
+    gpu->kernel_centre((double *)tblock.d, ntr, (double *)trk.d, 0.375);
+    check_twin<double>("kernel_centre_29", &tblock, ntr, ntr, ntr, 0);
+    twin_free(&tpx), twin_free(&tpmean), twin_free(&ttot), twin_free(&tdiv), twin_free(&tK2), twin_free(&tblock);
+    twin_free(&trk);
+    free(xp), free(fdiv), free(rk), free(K2);
 }
 
 // ----------------------------------------------------------------------------
@@ -726,7 +752,8 @@ static const Case cases[] = {
     {"threads: one fft plan, four streams", case_threads},
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
     {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows, widen, "
-     "divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f",
+     "divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f, dcentre, div_cols, "
+     "gather_block, kernel_centre",
      case_statistics},
 };
 

@@ -1,4 +1,4 @@
-// Are the fits device-clean? A table that behaves as a device does for the host: "opaque", the CPU table's ops
+// Are the fits (ridge, PCA) device-clean? A table that behaves as a device does for the host: "opaque", the CPU table's ops
 // over memory the host cannot touch. Every buffer it allocates is its own mapping, kept PROT_NONE except while one
 // of its ops runs; a fit that reads or writes backend memory in a loop of its own (instead of through an op, an
 // upload or a download) faults, and the fault handler names the buffer and fails the test. Where it runs clean, the
@@ -17,6 +17,7 @@
 #include "host/base.h"
 #include "host/cv.h"
 #include "host/linalg.h"
+#include "host/pca.h"
 #include "host/ridge.h"
 #include "tests/test.h"
 
@@ -178,6 +179,18 @@ static void double_centre_o(double *a, size_t rows, size_t cols, const double *a
 static void sub_cols_f_o(float *a, size_t rows, size_t cols, const double *v) {
     OPEN(), cpu->sub_cols_f(a, rows, cols, v), SHUT();
 }
+static void dcentre_o(double *x, size_t n, size_t p, double *mean, double *total) {
+    OPEN(), cpu->dcentre(x, n, p, mean, total), SHUT();
+}
+static void div_cols_o(double *a, size_t rows, size_t cols, const double *f) {
+    OPEN(), cpu->div_cols(a, rows, cols, f), SHUT();
+}
+static void gather_block_o(double *a, const double *K, size_t ldk, const size_t *rows, size_t n) {
+    OPEN(), cpu->gather_block(a, K, ldk, rows, n), SHUT();
+}
+static void kernel_centre_o(double *a, size_t n, const double *r, double rr) {
+    OPEN(), cpu->kernel_centre(a, n, r, rr), SHUT();
+}
 
 static const LinalgOps opaque = {
     .name = "opaque",
@@ -219,6 +232,10 @@ static const LinalgOps opaque = {
     .row_means = row_means_o,
     .double_centre = double_centre_o,
     .sub_cols_f = sub_cols_f_o,
+    .dcentre = dcentre_o,
+    .div_cols = div_cols_o,
+    .gather_block = gather_block_o,
+    .kernel_centre = kernel_centre_o,
 };
 
 // ----------------------------------------------------------------------------
@@ -279,6 +296,51 @@ static void ridge_case(const RidgeCase *k) {
     cv_free(&cv);
 }
 
+// ----------------------------------------------------------------------------
+// PCA on the opaque table against the CPU table: every route (covariance, Gram, randomized; one fit, a row subset,
+// the folds' shared covariance and kernel) and the transform
+
+static int pca_same(const Pca *a, const Pca *b) {
+    return a->P == b->P && a->K == b->K && memcmp(a->mean, b->mean, a->P * sizeof(double)) == 0 &&
+           memcmp(a->components, b->components, a->P * a->K * sizeof(double)) == 0 &&
+           memcmp(a->explained, b->explained, a->K * sizeof(double)) == 0;
+}
+
+static void pca_cases(void) {
+    const size_t N = 120, Pw = 200, Pn = 40, K = 7, F = 4;  // Pw > the rows: Gram and kernel; Pn: covariance
+    double *x = base_malloc(N * Pw * sizeof(double), "x"), *t[2];
+    for (size_t i = 0; i < N * Pw; i++) x[i] = test_nrand(&rng) * (i % Pw < 5 ? 4.0 : 1.0);
+    uint8_t *in = base_malloc(F * N, "folds");
+    for (size_t f = 0; f < F; f++)
+        for (size_t i = 0; i < N; i++) in[f * N + i] = i / 30 != f;
+    size_t rows[50];
+    for (size_t i = 0; i < 50; i++) rows[i] = 2 * i;
+    const LinalgOps *tables[2] = {&linalg_ops_cpu, &opaque};
+    for (int m = 0; m < 2; m++)
+        for (int wide = 0; wide < 2; wide++) {
+            const size_t P = wide ? Pw : Pn;
+            const char *route = m == PCA_RANDOMIZED ? "randomized" : wide ? "gram" : "covariance";
+            Pca one[2], sub[2], folds[2][4];
+            for (int s = 0; s < 2; s++) {
+                pca_fit(&one[s], x, N, P, NULL, 0, K, (PcaMethod)m, 5, tables[s]);
+                pca_fit(&sub[s], x, N, P, rows, 50, K, (PcaMethod)m, 5, tables[s]);
+                pca_fit_folds(folds[s], x, N, P, in, F, K, (PcaMethod)m, 5, tables[s]);
+                t[s] = base_malloc(N * K * sizeof(double), "scores");
+                pca_transform(&one[s], x, N, t[s], tables[s]);
+            }
+            int same_folds = 1;
+            for (size_t f = 0; f < F; f++) same_folds &= pca_same(&folds[0][f], &folds[1][f]);
+            CHECK(pca_same(&one[0], &one[1]) && pca_same(&sub[0], &sub[1]) && same_folds &&
+                      memcmp(t[0], t[1], N * K * sizeof(double)) == 0,
+                  "pca/%s_P%zu/fit_rows_folds_transform_opaque_equals_cpu_bit_for_bit", route, P);
+            for (int s = 0; s < 2; s++) {
+                pca_free(&one[s]), pca_free(&sub[s]), free(t[s]);
+                for (size_t f = 0; f < F; f++) pca_free(&folds[s][f]);
+            }
+        }
+    free(x), free(in);
+}
+
 // the check itself: a child process reads a buffer of the opaque table in a plain loop and must be stopped
 static void opaque_catches_a_host_read(void) {
     fflush(stdout);
@@ -317,4 +379,5 @@ TEST_MAIN("test_device_clean") {
     };
     opaque_catches_a_host_read();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) ridge_case(&cases[i]);
+    pca_cases();
 }

@@ -421,6 +421,36 @@ static void statistics(void) {
     for (size_t i = 0; i < 12; i++) yf_want[i] -= (float)ac[i % 3];
     la->sub_cols_f(yf, 4, 3, ac);
     CHECK(memcmp(yf, yf_want, sizeof yf) == 0, "sub_cols_f_4x3_exact");
+
+    // PCA's: dcentre (6, 4) in float64 with the sum of squares; div_cols; gather_block; kernel_centre
+    double xc[24], xc_want[24], mean4[4], mean4_want[4] = {0}, total, total_want = 0;
+    fill(xc, 24);
+    memcpy(xc_want, xc, sizeof xc);
+    for (size_t i = 0; i < 6; i++)
+        for (size_t j = 0; j < 4; j++) mean4_want[j] += xc_want[i * 4 + j];
+    for (size_t j = 0; j < 4; j++) mean4_want[j] /= 6.0;
+    for (size_t i = 0; i < 24; i++) {
+        double v = xc_want[i] -= mean4_want[i % 4];
+        total_want += v * v;
+    }
+    la->dcentre(xc, 6, 4, mean4, &total);
+    CHECK(memcmp(xc, xc_want, sizeof xc) == 0 && memcmp(mean4, mean4_want, sizeof mean4) == 0 && total == total_want,
+          "dcentre_6x4_mean_and_total_exact");
+    for (size_t i = 0; i < 24; i++) xc_want[i] /= mean4[i % 4];
+    la->div_cols(xc, 6, 4, mean4);
+    CHECK(memcmp(xc, xc_want, sizeof xc) == 0, "div_cols_6x4_exact");
+    double blk9[9], blk9_want[9], rmean[3] = {0.5, -1, 2};
+    const size_t brows[3] = {5, 1, 3};
+    double K6[36];
+    fill(K6, 36);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) blk9_want[i * 3 + j] = K6[brows[i] * 6 + brows[j]];
+    la->gather_block(blk9, K6, 6, brows, 3);
+    CHECK(memcmp(blk9, blk9_want, sizeof blk9) == 0, "gather_block_3_of_6_exact");
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) blk9_want[i * 3 + j] += 0.125 - rmean[i] - rmean[j];
+    la->kernel_centre(blk9, 3, rmean, 0.125);
+    CHECK(memcmp(blk9, blk9_want, sizeof blk9) == 0, "kernel_centre_3_exact");
 }
 
 TEST_MAIN("test_linalg") {
