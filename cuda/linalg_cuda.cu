@@ -934,6 +934,26 @@ static void kernel_centre_cuda(double *a, size_t n, const double *r, double rr) 
     finish(c);
 }
 
+// conj(a) b = (ar br + ai bi) + i (ar bi - ai br): C's complex product of (ar, -ai) and b, for finite bins
+__global__ void conj_mul_k(LinalgComplex *out, const LinalgComplex *a, const LinalgComplex *b, size_t n) {
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t f = blockIdx.x * (size_t)blockDim.x + threadIdx.x; f < n; f += stride) {
+        const LinalgComplex x = a[f], y = b[f];
+        LinalgComplex r;
+        r.re = __dadd_rn(__dmul_rn(x.re, y.re), __dmul_rn(x.im, y.im));
+        r.im = __dsub_rn(__dmul_rn(x.re, y.im), __dmul_rn(x.im, y.re));
+        out[f] = r;
+    }
+}
+
+static void conj_mul_cuda(LinalgComplex *out, const LinalgComplex *a, const LinalgComplex *b, size_t n) {
+    if (!n) return;
+    ThreadCtx *c = ctx();
+    conj_mul_k<<<blocks_for(n, 256), 256, 0, c->stream>>>(out, a, b, n);
+    CHECK_LAUNCH();
+    finish(c);
+}
+
 // ----------------------------------------------------------------------------
 
 extern "C" const LinalgOps linalg_ops_cuda = {
@@ -980,4 +1000,5 @@ extern "C" const LinalgOps linalg_ops_cuda = {
     .div_cols = div_cols_cuda,
     .gather_block = gather_block_cuda,
     .kernel_centre = kernel_centre_cuda,
+    .conj_mul = conj_mul_cuda,
 };

@@ -424,6 +424,10 @@ static void kernel_centre_cpu(double *a, size_t n, const double *r, double rr) {
         for (size_t j = 0; j < n; j++) a[i * n + j] += rr - r[i] - r[j];
 }
 
+static void conj_mul_cpu(double complex *out, const double complex *a, const double complex *b, size_t n) {
+    for (size_t f = 0; f < n; f++) out[f] = conj(a[f]) * b[f];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -468,4 +472,5 @@ const LinalgOps linalg_ops_cpu = {
     .div_cols = div_cols_cpu,
     .gather_block = gather_block_cpu,
     .kernel_centre = kernel_centre_cpu,
+    .conj_mul = conj_mul_cpu,
 };

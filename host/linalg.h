@@ -145,6 +145,8 @@ typedef struct {
     void (*gather_block)(double *a, const double *K, size_t ldk, const size_t *rows, size_t n);
     // a (n, n) in place: a[i][j] += (rr - r[i]) - r[j] (a block centred on its row means r, rr their mean)
     void (*kernel_centre)(double *a, size_t n, const double *r, double rr);
+    // the shift null's (signif.c) cross-spectra: out (n) = conj(a) * b, bin by bin
+    void (*conj_mul)(LinalgComplex *out, const LinalgComplex *a, const LinalgComplex *b, size_t n);
 } LinalgOps;
 
 extern const LinalgOps linalg_ops_cpu;

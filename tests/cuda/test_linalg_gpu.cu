@@ -19,7 +19,7 @@
 //     one float multiply or one float64 division per entry).
 //   the fits' statistics (centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d,
 //     scale_rows, widen, divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f,
-//     dcentre, div_cols, gather_block, kernel_centre): exact — the CPU's loops run per column or entry in the CPU's
+//     dcentre, div_cols, gather_block, kernel_centre, conj_mul): exact — the CPU's loops run per column or entry in the CPU's
 //     order with its separate roundings; except dcentre's total, 1e-12 (the device sums the squares by columns).
 //   col_sums: 1e-13 — float64 sums in the CPU's row order with the CPU's separate roundings (no FMA): equal in
 //     practice; the margin admits a CPU build that contracts.
@@ -622,6 +622,15 @@ static void case_statistics(void) {
     twin_free(&tpx), twin_free(&tpmean), twin_free(&ttot), twin_free(&tdiv), twin_free(&tK2), twin_free(&tblock);
     twin_free(&trk);
     free(xp), free(fdiv), free(rk), free(K2);
+
+    // the null's cross-spectra, conj(a) b over 527 bins (exact for finite bins: the same four products and two sums)
+    const size_t nb = 527;
+    double *za = rand_doubles(2 * nb, 1.0), *zb = rand_doubles(2 * nb, 1.0);
+    Twin tza = twin(za, nb * 16), tzb = twin(zb, nb * 16), tzo = twin(NULL, nb * 16);
+    cpu->conj_mul((LinalgComplex *)tzo.h, (LinalgComplex *)tza.h, (LinalgComplex *)tzb.h, nb);
+    gpu->conj_mul((LinalgComplex *)tzo.d, (LinalgComplex *)tza.d, (LinalgComplex *)tzb.d, nb);
+    check_twin<double>("conj_mul_527", &tzo, 1, 2 * nb, 2 * nb, 0);
+    twin_free(&tza), twin_free(&tzb), twin_free(&tzo), free(za), free(zb);
 }
 
 // ----------------------------------------------------------------------------
@@ -753,7 +762,7 @@ static const Case cases[] = {
     {"to_float, fix_column_signs, shrink, col_sums", case_elementwise},
     {"centre, dsum_rows, centre_gram, sum_segments, gather_rows, sub_scale, shrink_d, scale_rows, widen, "
      "divided_differences, pf_terms, gather_cols_axpy, row_means, double_centre, sub_cols_f, dcentre, div_cols, "
-     "gather_block, kernel_centre",
+     "gather_block, kernel_centre, conj_mul",
      case_statistics},
 };
 

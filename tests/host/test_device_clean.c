@@ -1,4 +1,4 @@
-// Are the fits (ridge, PCA) device-clean? A table that behaves as a device does for the host: "opaque", the CPU table's ops
+// Are the fits (ridge, PCA, the shift null) device-clean? A table that behaves as a device does for the host: "opaque", the CPU table's ops
 // over memory the host cannot touch. Every buffer it allocates is its own mapping, kept PROT_NONE except while one
 // of its ops runs; a fit that reads or writes backend memory in a loop of its own (instead of through an op, an
 // upload or a download) faults, and the fault handler names the buffer and fails the test. Where it runs clean, the
@@ -19,6 +19,7 @@
 #include "host/linalg.h"
 #include "host/pca.h"
 #include "host/ridge.h"
+#include "host/signif.h"
 #include "tests/test.h"
 
 // ----------------------------------------------------------------------------
@@ -191,6 +192,9 @@ static void gather_block_o(double *a, const double *K, size_t ldk, const size_t 
 static void kernel_centre_o(double *a, size_t n, const double *r, double rr) {
     OPEN(), cpu->kernel_centre(a, n, r, rr), SHUT();
 }
+static void conj_mul_o(LinalgComplex *out, const LinalgComplex *a, const LinalgComplex *b, size_t n) {
+    OPEN(), cpu->conj_mul(out, a, b, n), SHUT();
+}
 
 static const LinalgOps opaque = {
     .name = "opaque",
@@ -236,6 +240,7 @@ static const LinalgOps opaque = {
     .div_cols = div_cols_o,
     .gather_block = gather_block_o,
     .kernel_centre = kernel_centre_o,
+    .conj_mul = conj_mul_o,
 };
 
 // ----------------------------------------------------------------------------
@@ -341,6 +346,27 @@ static void pca_cases(void) {
     free(x), free(in);
 }
 
+// ----------------------------------------------------------------------------
+// the shift null on the opaque table against the CPU table
+
+static void null_case(void) {
+    const size_t N = 150, T = 9, n_null = 40;
+    float *pred = base_malloc(N * T * sizeof(float), "pred"), *Y = base_malloc(N * T * sizeof(float), "Y");
+    for (size_t i = 0; i < N * T; i++) pred[i] = (float)test_nrand(&rng), Y[i] = pred[i] + (float)test_nrand(&rng);
+    CvPlan cv;
+    char err[256];
+    cv_plan_folds(&cv, N, 5, 0, err);
+    double r[9], p[2][9], null[2][9 * 40];
+    for (size_t t = 0; t < T; t++) r[t] = t == 4 ? NAN : 0.1 * (double)t;
+    const LinalgOps *tables[2] = {&linalg_ops_cpu, &opaque};
+    int rc[2];
+    for (int s = 0; s < 2; s++) rc[s] = signif_shift_null(p[s], null[s], pred, Y, N, T, &cv, r, n_null, 5, tables[s], err);
+    CHECK(rc[0] == 0 && rc[1] == 0 && memcmp(p[0], p[1], sizeof p[0]) == 0 && memcmp(null[0], null[1], sizeof null[0]) == 0,
+          "signif/shift_null_opaque_equals_cpu_bit_for_bit N=%zu T=%zu shifts=%zu", N, T, n_null);
+    free(pred), free(Y);
+    cv_free(&cv);
+}
+
 // the check itself: a child process reads a buffer of the opaque table in a plain loop and must be stopped
 static void opaque_catches_a_host_read(void) {
     fflush(stdout);
@@ -380,4 +406,5 @@ TEST_MAIN("test_device_clean") {
     opaque_catches_a_host_read();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) ridge_case(&cases[i]);
     pca_cases();
+    null_case();
 }

@@ -451,6 +451,15 @@ static void statistics(void) {
         for (size_t j = 0; j < 3; j++) blk9_want[i * 3 + j] += 0.125 - rmean[i] - rmean[j];
     la->kernel_centre(blk9, 3, rmean, 0.125);
     CHECK(memcmp(blk9, blk9_want, sizeof blk9) == 0, "kernel_centre_3_exact");
+
+    // the null's cross-spectra: conj(a) b
+    double complex ca5[5], cb5[5], cm[5], cm_want[5];
+    for (size_t f = 0; f < 5; f++) {
+        ca5[f] = test_nrand(&rng) + I * test_nrand(&rng), cb5[f] = test_nrand(&rng) + I * test_nrand(&rng);
+        cm_want[f] = conj(ca5[f]) * cb5[f];
+    }
+    la->conj_mul(cm, ca5, cb5, 5);
+    CHECK(memcmp(cm, cm_want, sizeof cm) == 0, "conj_mul_5_exact");
 }
 
 TEST_MAIN("test_linalg") {
