@@ -15,7 +15,11 @@
  * matrix itself (QR), and reorder the ascending eigenpairs of syevd into the table's descending order with the
  * same sign fix as the CPU (each vector's first largest-magnitude entry made positive). svd_right runs gesvd on
  * the transpose, so cuSOLVER's rows >= columns requirement is the table's m <= n. The products use cuBLAS's
- * default math (full float32, no TF32), so float32 results differ from OpenBLAS's only in summation order.
+ * default math (full float32, no TF32), so float32 results differ from OpenBLAS's only in summation order. The
+ * element-wise and statistics kernels run the CPU's loop per entry or column, in its order, with its separate
+ * roundings (__dadd_rn and friends: no FMA contraction), so they equal the CPU's results bit for bit (dcentre's
+ * total, summed by columns here, to rounding). The host index lists and masks some ops take are copied into
+ * scratch first.
  *
  * Threads: each calling thread gets, on first use, its own non-blocking stream, cuBLAS handle and cuSOLVER handle
  * on the device current at that moment (one device per thread); they live until the process ends. Every op is
