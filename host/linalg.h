@@ -4,9 +4,10 @@
  *
  * A backend supplies one LinalgOps: its memory (alloc/free, upload/download between host and backend,
  * copy and memset inside it), the BLAS products, the symmetric eigendecompositions and the two other
- * factorisations randomized PCA needs, real FFTs for the shift null, and the few element-wise kernels the
- * fits run on backend memory. Every pointer an op takes is backend memory (from its alloc) unless the op
- * says host; in the CPU instance both are the same memory, so the fits may also hand it host arrays.
+ * factorisations randomized PCA needs, real FFTs for the shift null, and the element-wise and statistics kernels
+ * the fits run on backend memory. Every pointer an op takes is backend memory (from its alloc) unless the op
+ * says host; in the CPU instance both are the same memory. The fits keep to that: they never read or write
+ * backend memory on the host, only through ops, uploads and downloads (tests/host/test_device_clean.c).
  * Matrices are row-major with a leading dimension (elements between the starts of two rows).
  *
  * Eigendecompositions return eigenvalues in descending order with the eigenvectors as columns, sign-fixed so
