@@ -265,6 +265,169 @@ __attribute__((target_clones("default", "avx2", "avx512f"))) static void col_sum
     }
 }
 
+// ----------------------------------------------------------------------------
+// the fits' statistics (moved from host/ridge.c as they were)
+
+static void centre_cpu(float *xf, double *xd, double *mean, size_t n, size_t p) {
+    memset(mean, 0, p * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) mean[j] += xf[i * p + j];
+    for (size_t j = 0; j < p; j++) mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) {
+            xd[i * p + j] = xf[i * p + j] - mean[j];
+            xf[i * p + j] = (float)xd[i * p + j];
+        }
+}
+
+static void dsum_rows_cpu(double *s, const double *a, size_t lda, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) s[j] += a[r * lda + j];
+}
+
+static void centre_gram_cpu(double *G, size_t p, const double *mu, const double *sx, double n, const double *s) {
+    if (!sx) {
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++) G[i * p + j] = (G[i * p + j] - n * mu[i] * mu[j]) * s[i] * s[j];
+    } else {
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++)
+                G[i * p + j] = (G[i * p + j] - mu[i] * sx[j] - sx[i] * mu[j] + n * mu[i] * mu[j]) * s[i] * s[j];
+    }
+}
+
+static void sum_segments_cpu(float *out, const float *D, const unsigned char *mask, size_t n_seg, size_t p, size_t t,
+                             const double *mu, const double *y, double y_scale, const double *s) {
+    enum { CHUNK = 256 };  // a row's float64 accumulators stay in registers and L1
+#pragma omp parallel for if (p * t > 65536)
+    for (size_t i = 0; i < p; i++) {
+        double acc[CHUNK];
+        for (size_t t0 = 0; t0 < t; t0 += CHUNK) {
+            size_t m = t - t0 < CHUNK ? t - t0 : CHUNK;
+            for (size_t j = 0; j < m; j++) acc[j] = 0;
+            for (size_t g = 0; g < n_seg; g++)
+                if (mask[g]) {
+                    const float *d = D + (g * p + i) * t + t0;
+                    for (size_t j = 0; j < m; j++) acc[j] += d[j];
+                }
+            for (size_t j = 0; j < m; j++) out[i * t + t0 + j] = (float)((acc[j] - mu[i] * y[t0 + j] * y_scale) * s[i]);
+        }
+    }
+}
+
+static void gather_rows_cpu(void *dst, const void *src, size_t stride, const size_t *rows, size_t n, size_t row_bytes) {
+    for (size_t i = 0; i < n; i++)
+        memcpy((char *)dst + i * row_bytes, (const char *)src + rows[i] * stride, row_bytes);
+}
+
+static void sub_scale_cpu(double *a, size_t rows, size_t cols, const double *mu, const double *s) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++)
+            a[r * cols + j] = s ? (a[r * cols + j] - mu[j]) * s[j] : a[r * cols + j] - mu[j];
+}
+
+static void shrink_d_cpu(double *out, const float *B, size_t ldb, const double *lam, size_t R, const size_t *col,
+                         const double *alpha, size_t m) {
+    for (size_t r = 0; r < R; r++)
+        for (size_t j = 0; j < m; j++) out[r * m + j] = B[r * ldb + col[j]] / (lam[r] + alpha[j]);
+}
+
+static void scale_rows_cpu(double *a, size_t rows, size_t cols, const double *f) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) a[r * cols + j] *= f[r];
+}
+
+static void widen_cpu(double *dst, const float *src, size_t lds, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t t = 0; t < cols; t++) dst[i * cols + t] = src[i * lds + t];
+}
+
+static void divided_differences_cpu(double *M, const double *H, const double *lam, const size_t *block, size_t R) {
+#pragma omp parallel for if (R > 64)
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < R; j++) M[i * R + j] = block[i] == block[j] ? 0.0 : H[i * R + j] / (lam[j] - lam[i]);
+}
+
+static void pf_terms_cpu(double *F, double *G, const double *Bc, const double *Q, const double *H, const double *mt,
+                         const float *Pm, size_t ldp, const size_t *block, const size_t *block_end, size_t R,
+                         size_t m) {
+    const size_t m2 = 2 * m;
+    for (size_t i = 0; i < R; i++) {
+        const double *bi = Bc + i * m, *qi = Q + i * m, hii = H[i * R + i], mti = mt[i];
+        const float *pi = Pm + i * ldp;
+        double *fv = F + i * m2, *fu = F + (R + i) * m2, *g = G + i * m2;
+        for (size_t t = 0; t < m; t++) {
+            double v = 2.0 * bi[t] * qi[t], u = hii * bi[t] * bi[t];
+            fv[t] = v, fv[m + t] = fabs(v), fu[t] = u, fu[m + t] = fabs(u);
+            g[t] = mti * bi[t], g[m + t] = bi[t] * pi[t];
+        }
+        for (size_t j = block[i]; j < block_end[i]; j++)  // tied eigenvalues: d_i d_j = d_i^2
+            if (j != i)
+                for (size_t t = 0; t < m; t++) {
+                    double u = bi[t] * H[i * R + j] * Bc[j * m + t];
+                    fu[t] += u, fu[m + t] += fabs(u);
+                }
+    }
+}
+
+static void gather_cols_axpy_cpu(double *dst, const double *src, size_t lds, size_t rows, const size_t *cols, size_t n,
+                                 double scale) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++) dst[i * n + j] += scale * src[i * lds + cols[j]];
+}
+
+static void row_means_cpu(double *m, const double *a, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < cols; j++) sum += a[i * cols + j];
+        m[i] = sum / (double)cols;
+    }
+}
+
+static void double_centre_cpu(double *a, size_t rows, size_t cols, const double *ar, const double *ac, double cc) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] = a[i * cols + j] - ar[i] - ac[j] + cc;
+}
+
+static void sub_cols_f_cpu(float *a, size_t rows, size_t cols, const double *v) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] -= (float)v[j];
+}
+
+// moved from host/pca.c's centred_rows
+static void dcentre_cpu(double *x, size_t n, size_t p, double *mean, double *total) {
+    memset(mean, 0, p * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) mean[j] += x[i * p + j];
+    for (size_t j = 0; j < p; j++) mean[j] /= (double)n;
+    double t = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) {
+            double v = x[i * p + j] -= mean[j];
+            t += v * v;
+        }
+    *total = t;
+}
+
+static void div_cols_cpu(double *a, size_t rows, size_t cols, const double *f) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) a[i * cols + j] /= f[j];
+}
+
+static void gather_block_cpu(double *a, const double *K, size_t ldk, const size_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) a[i * n + j] = K[rows[i] * ldk + rows[j]];
+}
+
+static void kernel_centre_cpu(double *a, size_t n, const double *r, double rr) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) a[i * n + j] += rr - r[i] - r[j];
+}
+
+static void conj_mul_cpu(double complex *out, const double complex *a, const double complex *b, size_t n) {
+    for (size_t f = 0; f < n; f++) out[f] = conj(a[f]) * b[f];
+}
+
 const LinalgOps linalg_ops_cpu = {
     .name = "cpu",
     .alloc = alloc_cpu,
@@ -290,4 +453,24 @@ const LinalgOps linalg_ops_cpu = {
     .fix_column_signs = fix_column_signs_cpu,
     .shrink = shrink_cpu,
     .col_sums = col_sums_cpu,
+    .centre = centre_cpu,
+    .dsum_rows = dsum_rows_cpu,
+    .centre_gram = centre_gram_cpu,
+    .sum_segments = sum_segments_cpu,
+    .gather_rows = gather_rows_cpu,
+    .sub_scale = sub_scale_cpu,
+    .shrink_d = shrink_d_cpu,
+    .scale_rows = scale_rows_cpu,
+    .widen = widen_cpu,
+    .divided_differences = divided_differences_cpu,
+    .pf_terms = pf_terms_cpu,
+    .gather_cols_axpy = gather_cols_axpy_cpu,
+    .row_means = row_means_cpu,
+    .double_centre = double_centre_cpu,
+    .sub_cols_f = sub_cols_f_cpu,
+    .dcentre = dcentre_cpu,
+    .div_cols = div_cols_cpu,
+    .gather_block = gather_block_cpu,
+    .kernel_centre = kernel_centre_cpu,
+    .conj_mul = conj_mul_cpu,
 };

@@ -14,9 +14,11 @@
  * fold-wise fits of similar data agree in sign).
  *
  * Shapes: N rows, P features, K components (K <= min(rows used, P)). Ownership: Pca owns its arrays
- * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input). Every product and
- * factorisation goes through the table la (linalg.h); each call allocates one workspace of fits from it, sized
- * for its largest fold, which every fold reuses (a fold allocates only its own Pca's arrays).
+ * (pca_free); callers own inputs and outputs. LAPACK failures are fatal (NaN input). Every product,
+ * factorisation and loop over the rows goes through the table la (linalg.h), on its memory: x is uploaded, the
+ * components and means come back into the Pca's host arrays; each call allocates one workspace of fits from it
+ * (and a few host vectors), sized for its largest fold, which every fold reuses (a fold allocates only its own
+ * Pca's arrays); pca_transform allocates its rows, the components and its result from la per call.
  */
 #ifndef HOST_PCA_H
 #define HOST_PCA_H

@@ -74,28 +74,43 @@ typedef struct {
 // basis (N P explicit, N^2 dual); pieces of forms no split takes are empty.
 typedef struct {
     XStats xs;
+    float *Yb;                         // (N, Tb) the batch's targets
     float *D;                          // (n_seg, P, Tb) segment products
-    uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
-    size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
     double *lam, *V, *mu, *s;          // (R1), (RR), (P), (P)
     float *Vf, *B, *tmp;               // (RR), (R1, Tb), (P, Tb)
     float *A, *Yte;                    // (NR), (N, Tb) explicit predictions
     double *Ad, *Z;                    // (NR), (N, P)
     float *Ht, *Pm;                    // (P, P), (P, Tb) sufficient statistics
     double *Hd, *HV, *mt, *m, *sx;     // (P, P) twice, (P) thrice
-    double *ybar, *sy, *syy;           // (Tb)
+    double *ybar, *sy;                 // (Tb) copies of ybar_h and sy_h for the ops
     double *Kr, *ka, *Kte;             // dual: (N, N), (N), (N, N)
+    double *kar, *kac;                 // dual: (N) the row and column terms of a centring (copies of kar_h, kac_h)
     float *ytr;                        // dual: (N, Tb)
-    size_t *tcol, *rcol, *ridx;        // (A Tb) columns of a scoring
-    double *acol, *racol, *sums;       // (A Tb), (A Tb), (3, 2 A Tb)
-    uint8_t *redo;                     // (A Tb)
-    size_t *block, *block_end;         // (P) ties of the all-alphas form
+    size_t *tcol, *rcol;               // (A Tb) columns of a scoring, for the ops (copies of tcol_h, rcol_h)
+    double *acol, *racol;              // (A Tb) their alphas, for the ops
+    size_t *block, *block_end;         // (P) ties of the all-alphas form (copies of block_h, block_end_h)
     double *M, *E, *grid_chunk;        // (P, P), (A, 2P), (threads, 8 P + 4 A) GRID_CHUNK
     float *col_chunk;                  // (threads, R1 + max(N, R1)) SCORE_CHUNK
     double *col_acc;                   // (threads, 3 SCORE_CHUNK)
     float *yh;                         // (N, Tb) predictions of a split
-    double *unused;                    // (2 T) the scores a predictions-only pass discards
     double *Ba, *W, *coef;             // refit: (R1, Tb), (P, Tb), (R1, Tb)
+    // host memory, a block of its own (host_block): what the fit's own loops read and write
+    uint8_t *mask_out, *mask_in;       // (2 n_seg + 1) the masks of an outer split and of a nested one
+    size_t *rows_tr, *rows_te;         // (N) a split's training and held-out samples
+    size_t *tcol_h, *rcol_h, *ridx;    // (A Tb) columns of a scoring: all, those redone directly, where they go
+    double *acol_h, *racol_h, *sums;   // (A Tb), (A Tb), (3, 2 A Tb)
+    uint8_t *redo;                     // (A Tb)
+    float *yh_h;                       // (N, Tb) a copy of yh (held-out predictions)
+    double *W_h;                       // (P, Tb) a copy of W (the refit's weights)
+    size_t *block_h, *block_end_h;     // (P) ties of the all-alphas form
+    double *E_h, *grid_out_h;          // (A, 2P) its [d | d^2]; (threads, 4 A GRID_CHUNK) copies of its sums
+    double *ka_h, *kar_h, *kac_h;      // dual: (N) a copy of ka; the centring's row and column terms
+    double *unused;                    // (2 T) the scores a predictions-only pass discards
+    double *seg_sx_h, *mean_h;         // (n_seg, P), (P): copies of xs->seg_sx and xs->mean
+    double *mu_h, *s_h, *sx_h, *m_h;   // (P) a split's training mean, band scaling, held-out sums, m (ops' mu, s, sx, m)
+    double *lam_h;                     // (R1) a basis's eigenvalues, clamped at 0 (the ops' lam)
+    double *ybar_h, *sy_h, *syy_h;     // (Tb) the targets' training mean, held-out sum and sum of squares
+    void *host_block;
     size_t threads;                    // OpenMP threads with chunk buffers
     size_t R1;
 } Work;
@@ -127,8 +142,9 @@ static void *take(Arena *a, size_t n, size_t size) {
 
 static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
 
-// the workspace's pieces for batches of up to Tb targets (pointers NULL while a->base is NULL)
-static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t Tb) {
+// the workspace's pieces for batches of up to Tb targets, backend memory from a and host memory from h (pointers
+// NULL while a->base, h->base are NULL)
+static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *f, size_t Tb) {
     const size_t N = c->N, P = c->P, A = c->A, S = c->cv->n_seg, NN = base_mul(N, N);
     const size_t R1 = max2(f->primal ? P : 0, f->dual ? N : 0), nth = w->threads;
     const size_t RR = max2(f->primal ? base_mul(P, P) : 0, f->dual ? NN : 0);
@@ -142,9 +158,8 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     xs->mean = take(a, P, sizeof(double)), xs->seg_sx = take(a, base_mul(S, P), sizeof(double));
     xs->seg_H = take(a, f->primal ? base_mul(S, base_mul(P, P)) : 0, sizeof(double));
     xs->G = take(a, base_mul(c->NB, NNd), sizeof(double));
+    w->Yb = take(a, base_mul(N, Tb), sizeof(float));
     w->D = take(a, f->primal ? base_mul(S, base_mul(P, Tb)) : 0, sizeof(float));
-    w->mask_out = take(a, 2 * S + 1, 1), w->mask_in = take(a, 2 * S + 1, 1);
-    w->rows_tr = take(a, N, sizeof(size_t)), w->rows_te = take(a, N, sizeof(size_t));
     // a split's basis: both forms, explicit predictions, sufficient statistics, the dual's kernels
     w->lam = take(a, R1, sizeof(double)), w->V = take(a, RR, sizeof(double)), w->Vf = take(a, RR, sizeof(float));
     w->mu = take(a, P, sizeof(double)), w->s = take(a, P, sizeof(double));
@@ -154,14 +169,13 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     w->Ht = take(a, PP, sizeof(float)), w->Hd = take(a, PP, sizeof(double)), w->HV = take(a, PP, sizeof(double));
     w->Pm = take(a, f->suff ? base_mul(P, Tb) : 0, sizeof(float));
     w->mt = take(a, Ps, sizeof(double)), w->m = take(a, Ps, sizeof(double)), w->sx = take(a, Ps, sizeof(double));
-    w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double)), w->syy = take(a, Tb, sizeof(double));
+    w->ybar = take(a, Tb, sizeof(double)), w->sy = take(a, Tb, sizeof(double));
     w->Kr = take(a, NNd, sizeof(double)), w->ka = take(a, Nd, sizeof(double)), w->Kte = take(a, NNd, sizeof(double));
+    w->kar = take(a, Nd, sizeof(double)), w->kac = take(a, Nd, sizeof(double));
     w->ytr = take(a, f->dual ? base_mul(N, Tb) : 0, sizeof(float));
     // the scoring's columns, the all-alphas form, the per-thread chunks
     w->tcol = take(a, ATb, sizeof(size_t)), w->rcol = take(a, ATb, sizeof(size_t));
-    w->ridx = take(a, ATb, sizeof(size_t)), w->redo = take(a, ATb, 1);
     w->acol = take(a, ATb, sizeof(double)), w->racol = take(a, ATb, sizeof(double));
-    w->sums = take(a, base_mul(6, ATb), sizeof(double));
     w->block = take(a, Ps, sizeof(size_t)), w->block_end = take(a, Ps, sizeof(size_t));
     w->M = take(a, PP, sizeof(double)), w->E = take(a, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
     w->grid_chunk = take(a, f->suff ? base_mul(nth, (8 * P + 4 * A) * GRID_CHUNK) : 0, sizeof(double));
@@ -169,44 +183,60 @@ static void work_layout(Work *w, Arena *a, const Ctx *c, const Forms *f, size_t 
     w->col_acc = take(a, base_mul(nth, 3 * SCORE_CHUNK), sizeof(double));
     // predictions; the refit
     w->yh = take(a, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
-    w->unused = take(a, f->pred ? 2 * c->T : 0, sizeof(double));
     w->Ba = take(a, f->weights ? base_mul(R1, Tb) : 0, sizeof(double));
     w->W = take(a, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
     w->coef = take(a, f->weights && f->dual ? base_mul(R1, Tb) : 0, sizeof(double));
+    // host
+    w->mask_out = take(h, 2 * S + 1, 1), w->mask_in = take(h, 2 * S + 1, 1);
+    w->rows_tr = take(h, N, sizeof(size_t)), w->rows_te = take(h, N, sizeof(size_t));
+    w->tcol_h = take(h, ATb, sizeof(size_t)), w->rcol_h = take(h, ATb, sizeof(size_t));
+    w->ridx = take(h, ATb, sizeof(size_t)), w->redo = take(h, ATb, 1);
+    w->acol_h = take(h, ATb, sizeof(double)), w->racol_h = take(h, ATb, sizeof(double));
+    w->sums = take(h, base_mul(6, ATb), sizeof(double));
+    w->yh_h = take(h, f->pred ? base_mul(N, Tb) : 0, sizeof(float));
+    w->W_h = take(h, f->weights ? base_mul(P, Tb) : 0, sizeof(double));
+    w->block_h = take(h, Ps, sizeof(size_t)), w->block_end_h = take(h, Ps, sizeof(size_t));
+    w->ka_h = take(h, Nd, sizeof(double)), w->kar_h = take(h, Nd, sizeof(double)), w->kac_h = take(h, Nd, sizeof(double));
+    w->unused = take(h, f->pred ? 2 * c->T : 0, sizeof(double));
+    w->E_h = take(h, f->suff ? base_mul(A, 2 * P) : 0, sizeof(double));
+    w->grid_out_h = take(h, f->suff ? base_mul(nth, 4 * A * GRID_CHUNK) : 0, sizeof(double));
+    w->seg_sx_h = take(h, base_mul(S, P), sizeof(double)), w->mean_h = take(h, P, sizeof(double));
+    w->mu_h = take(h, P, sizeof(double)), w->s_h = take(h, P, sizeof(double));
+    w->sx_h = take(h, P, sizeof(double)), w->m_h = take(h, P, sizeof(double)), w->lam_h = take(h, R1, sizeof(double));
+    w->ybar_h = take(h, Tb, sizeof(double)), w->sy_h = take(h, Tb, sizeof(double)), w->syy_h = take(h, Tb, sizeof(double));
 }
 
-// One allocation from the backend for batches of up to Tb targets; returns the block (la->free releases it).
+// One allocation from the backend and one of host memory (w->host_block, free() releases it) for batches of up
+// to Tb targets; returns the backend's block (la->free releases it).
 static void *work_create(Work *w, const Ctx *c, const Forms *f, size_t Tb) {
     memset(w, 0, sizeof *w);
     w->threads = (size_t)omp_get_max_threads();
-    Arena a = {NULL, 0};
-    work_layout(w, &a, c, f, Tb);
+    Arena a = {NULL, 0}, h = {NULL, 0};
+    work_layout(w, &a, &h, c, f, Tb);
     c->stats->work_bytes = a.off;
     a.base = c->la->alloc(a.off, "ridge workspace");
-    a.off = 0;
-    work_layout(w, &a, c, f, Tb);
+    h.base = w->host_block = base_malloc(h.off, "ridge host workspace");
+    a.off = h.off = 0;
+    work_layout(w, &a, &h, c, f, Tb);
     return a.base;
 }
 
 static double flops_eigh(size_t n) { return 9.0 * (double)n * (double)n * (double)n; }
 
+// the feature matrix X (host) into the backend, centred; its segment sums and mean copied back for the host's loops
 static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f) {
     const size_t N = c->N, P = c->P;
     const LinalgOps *la = c->la;
-    memset(xs->mean, 0, P * sizeof(double));
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) xs->mean[p] += X[i * P + p];
-    for (size_t p = 0; p < P; p++) xs->mean[p] /= (double)N;
-    for (size_t i = 0; i < N; i++)
-        for (size_t p = 0; p < P; p++) {
-            xs->Xd[i * P + p] = X[i * P + p] - xs->mean[p];
-            xs->Xc[i * P + p] = (float)xs->Xd[i * P + p];
-        }
+    la->upload(xs->Xc, X, base_mul(N, P) * sizeof(float));
+    la->centre(xs->Xc, xs->Xd, xs->mean, N, P);
     const CvPlan *cv = c->cv;
-    memset(xs->seg_sx, 0, cv->n_seg * P * sizeof(double));
-    for (size_t s = 0; s < cv->n_seg; s++)
-        for (size_t i = cv->seg_start[s]; i < cv->seg_start[s + 1]; i++)
-            for (size_t p = 0; p < P; p++) xs->seg_sx[s * P + p] += xs->Xd[i * P + p];
+    la->memset(xs->seg_sx, 0, cv->n_seg * P * sizeof(double));
+    for (size_t s = 0; s < cv->n_seg; s++) {
+        size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
+        la->dsum_rows(xs->seg_sx + s * P, xs->Xd + a * P, P, len, P);
+    }
+    la->download(c->w->seg_sx_h, xs->seg_sx, cv->n_seg * P * sizeof(double));
+    la->download(c->w->mean_h, xs->mean, P * sizeof(double));
     if (f->primal) {
         for (size_t s = 0; s < cv->n_seg; s++) {
             size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
@@ -224,13 +254,24 @@ static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f
     }
 }
 
-// D (n_seg, P, Tb) = X_s^T Y_s over targets [t0, t0 + Tb): the one pass over Y of a batch
-static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t t0, size_t Tb) {
+// Yb (N, Tb) = the targets [t0, t0 + Tb) of every sample, from the host into the backend
+static void batch_upload(const Ctx *c, size_t t0, size_t Tb) {
+    const size_t N = c->N, T = c->T;
+    float *Yb = c->w->Yb;
+    if (Tb == T) {
+        c->la->upload(Yb, c->Y->Y, base_mul(N, T) * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < N; i++) c->la->upload(Yb + i * Tb, c->Y->Y + i * T + t0, Tb * sizeof(float));
+}
+
+// D (n_seg, P, Tb) = X_s^T Y_s over the batch's targets Yb: the one pass over Y of a batch
+static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t Tb) {
     const CvPlan *cv = c->cv;
-    const size_t P = c->P, T = c->T;
+    const size_t P = c->P;
     for (size_t s = 0; s < cv->n_seg; s++) {
         size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
-        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->Y->Y + a * T + t0, T, 0.0f,
+        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->w->Yb + a * Tb, Tb, 0.0f,
                      D + s * P * Tb, Tb);
     }
     c->stats->flops += 2.0 * (double)c->N * (double)P * (double)Tb;
@@ -248,9 +289,10 @@ typedef struct {
 typedef struct {
     int dual, expl;       // dual form; explicit predictions (else sufficient statistics)
     size_t R, n_te, Tb;
-    double *lam;          // (R)
+    double *lam;          // (R) backend; lam_h its host copy
+    double *lam_h;
     double *V;            // primal (P, R) eigenvectors; dual (n_tr, R)
-    double *mu;           // (P) training means of the centred features (primal)
+    double *mu;           // (P) training means of the centred features (primal; host)
     float *B;             // (R, Tb)
     float *A;             // expl: (n_te, R) held-out samples in the eigenbasis
     float *Yte;           // expl: (n_te, Tb) held-out targets
@@ -258,7 +300,7 @@ typedef struct {
     double *Hd;           // suff: the same in float64
     double *mt;           // suff: (R) V^T (sum of train-centred held-out features)
     float *Pm;            // suff: (R, Tb) V^T X_test^T y_test, centred
-    double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares
+    double *ybar, *sy, *syy;  // (Tb) training mean; held-out sum and sum of squares (host)
 } Basis;
 
 // rows (n): the samples of the masked segments
@@ -272,7 +314,7 @@ static void split_rows(size_t *rows, const CvPlan *cv, const uint8_t *mask) {
 // the targets' training mean and held-out sums over [t0, t0 + Tb)
 static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0, size_t Tb) {
     const size_t T = c->T;
-    b->ybar = c->w->ybar, b->sy = c->w->sy, b->syy = c->w->syy;
+    b->ybar = c->w->ybar_h, b->sy = c->w->sy_h, b->syy = c->w->syy_h;
     memset(b->ybar, 0, Tb * sizeof(double));
     memset(b->sy, 0, Tb * sizeof(double));
     memset(b->syy, 0, Tb * sizeof(double));
@@ -286,32 +328,22 @@ static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0
     for (size_t t = 0; t < Tb; t++) b->ybar[t] /= (double)sp->n_tr;
 }
 
-// y (n, Tb): the targets [t0, t0 + Tb) of the samples rows (n)
-static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t t0, size_t Tb) {
-    for (size_t i = 0; i < n; i++) memcpy(y + i * Tb, c->Y->Y + rows[i] * c->T + t0, Tb * sizeof(float));
+// y (n, Tb): the batch's targets of the samples rows (n, host)
+static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t Tb) {
+    c->la->gather_rows(y, c->w->Yb, Tb * sizeof(float), rows, n, Tb * sizeof(float));
 }
 
-// out (P, Tb) = S (sum of the masked segments' D - mu ysum^T), ysum = y_scale * y: the split's products of
-// centred features and targets, in one pass over D
-static void sum_segments(float *out, const float *D, const uint8_t *mask, size_t NS, size_t P, size_t Tb,
-                         const double *mu, const double *y, double y_scale, const double *s) {
-#pragma omp parallel for if (P * Tb > 65536)
-    for (size_t p = 0; p < P; p++) {
-        double acc[256];
-        for (size_t t0 = 0; t0 < Tb; t0 += 256) {
-            size_t m = Tb - t0 < 256 ? Tb - t0 : 256;
-            for (size_t j = 0; j < m; j++) acc[j] = 0;
-            for (size_t g = 0; g < NS; g++)
-                if (mask[g]) {
-                    const float *d = D + (g * P + p) * Tb + t0;
-                    for (size_t j = 0; j < m; j++) acc[j] += d[j];
-                }
-            for (size_t j = 0; j < m; j++) out[p * Tb + t0 + j] = (float)((acc[j] - mu[p] * y[t0 + j] * y_scale) * s[p]);
-        }
-    }
+// the eigenvalues of a basis clamped at 0 (rounding below zero on a positive semi-definite matrix), with a host copy
+static void basis_clamp(Basis *b, const LinalgOps *la, double *lam_h, size_t R) {
+    la->download(lam_h, b->lam, R * sizeof(double));
+    for (size_t i = 0; i < R; i++)
+        if (lam_h[i] < 0) lam_h[i] = 0;
+    la->upload(b->lam, lam_h, R * sizeof(double));
+    b->lam_h = lam_h;
 }
 
-// primal: centred training Gram scaled by s, diagonalised; its products with the batch's targets
+// primal: centred training Gram scaled by s (host; w->s its backend copy), diagonalised; its products with the
+// batch's targets
 static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *s, const float *D,
                          size_t t0, size_t Tb, int explicit_pred) {
     const CvPlan *cv = c->cv;
@@ -321,29 +353,30 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
     memset(b, 0, sizeof *b);
     b->R = P, b->n_te = sp->n_te, b->Tb = Tb;
     basis_target_sums(b, c, sp, t0, Tb);
-    double *mu = b->mu = w->mu, *G = b->V = w->V;
+    double *mu = b->mu = w->mu_h, *G = b->V = w->V;
     memset(mu, 0, P * sizeof(double));
-    memset(G, 0, P * P * sizeof(double));
+    la->memset(G, 0, P * P * sizeof(double));
     for (size_t g = 0; g < NS; g++)
         if (sp->tr[g]) {
-            const double *H = xs->seg_H + g * P * P, *sx = xs->seg_sx + g * P;
-            for (size_t i = 0; i < P * P; i++) G[i] += H[i];
+            const double *sx = w->seg_sx_h + g * P;
+            la->dsum_rows(G, xs->seg_H + g * P * P, P * P, 1, P * P);
             for (size_t p = 0; p < P; p++) mu[p] += sx[p];
         }
     for (size_t p = 0; p < P; p++) mu[p] /= (double)sp->n_tr;
-    for (size_t i = 0; i < P; i++)
-        for (size_t j = 0; j < P; j++) G[i * P + j] = (G[i * P + j] - (double)sp->n_tr * mu[i] * mu[j]) * s[i] * s[j];
+    la->upload(w->mu, mu, P * sizeof(double));
+    la->upload(w->s, s, P * sizeof(double));
+    la->centre_gram(G, P, w->mu, NULL, (double)sp->n_tr, w->s);
     b->lam = w->lam;
     la->eigh(G, b->lam, P);  // G now holds V
     c->stats->flops += flops_eigh(P);
-    for (size_t i = 0; i < P; i++)
-        if (b->lam[i] < 0) b->lam[i] = 0;  // rounding below zero on a positive semi-definite matrix
+    basis_clamp(b, la, w->lam_h, P);
     float *Vf = w->Vf;
     la->to_float(Vf, b->V, P * P);
 
     // B = V^T (S (C_tr - mu sy_tr^T)), C_tr = sum of the training segments' D
     float *tmp = w->tmp;
-    sum_segments(tmp, D, sp->tr, NS, P, Tb, mu, b->ybar, (double)sp->n_tr, s);
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sum_segments(tmp, D, sp->tr, NS, P, Tb, w->mu, w->ybar, (double)sp->n_tr, w->s);
     b->B = w->B;
     la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
@@ -354,32 +387,33 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         size_t *rows = w->rows_te;
         split_rows(rows, cv, sp->te);
         double *Z = w->Z, *Ad = w->Ad;
-        for (size_t i = 0; i < sp->n_te; i++)
-            for (size_t p = 0; p < P; p++) Z[i * P + p] = (xs->Xd[rows[i] * P + p] - mu[p]) * s[p];
+        la->gather_rows(Z, xs->Xd, P * sizeof(double), rows, sp->n_te, P * sizeof(double));
+        la->sub_scale(Z, sp->n_te, P, w->mu, w->s);
         la->dgemm(LINALG_N, LINALG_N, sp->n_te, P, P, 1.0, Z, P, b->V, P, 0.0, Ad, P);
         c->stats->flops += 2.0 * (double)sp->n_te * (double)P * (double)P;
         b->A = w->A;
         la->to_float(b->A, Ad, sp->n_te * P);
         b->Yte = w->Yte;
-        gather_targets(b->Yte, c, rows, sp->n_te, t0, Tb);
+        gather_targets(b->Yte, c, rows, sp->n_te, Tb);
     } else if (sp->te && sp->n_te > 0) {
         // sufficient statistics of the held-out samples, centred on the training means
-        double *Hc = w->Hd, *sx = w->sx;
-        memset(Hc, 0, P * P * sizeof(double));
+        double *Hc = w->Hd, *sx = w->sx_h;
+        la->memset(Hc, 0, P * P * sizeof(double));
         memset(sx, 0, P * sizeof(double));
         for (size_t g = 0; g < NS; g++)
             if (sp->te[g]) {
-                const double *H = xs->seg_H + g * P * P, *sg = xs->seg_sx + g * P;
-                for (size_t i = 0; i < P * P; i++) Hc[i] += H[i];
+                const double *sg = w->seg_sx_h + g * P;
+                la->dsum_rows(Hc, xs->seg_H + g * P * P, P * P, 1, P * P);
                 for (size_t p = 0; p < P; p++) sx[p] += sg[p];
             }
         const double n = (double)sp->n_te;
-        for (size_t i = 0; i < P; i++)
-            for (size_t j = 0; j < P; j++)
-                Hc[i * P + j] = (Hc[i * P + j] - mu[i] * sx[j] - sx[i] * mu[j] + n * mu[i] * mu[j]) * s[i] * s[j];
-        double *m = w->m;
+        la->upload(w->sx, sx, P * sizeof(double));
+        la->centre_gram(Hc, P, w->mu, w->sx, n, w->s);
+        double *m = w->m_h;
         for (size_t p = 0; p < P; p++) m[p] = (sx[p] - n * mu[p]) * s[p];
-        sum_segments(tmp, D, sp->te, NS, P, Tb, mu, b->sy, 1.0, s);
+        la->upload(w->m, m, P * sizeof(double));
+        la->upload(w->sy, b->sy, Tb * sizeof(double));
+        la->sum_segments(tmp, D, sp->te, NS, P, Tb, w->mu, w->sy, 1.0, w->s);
         b->Pm = w->Pm;
         la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->Pm, Tb);
         // Ht = V^T Hc V, mt = V^T m
@@ -389,7 +423,7 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
         b->Ht = w->Ht;
         la->to_float(b->Ht, Hc, P * P);
         b->mt = w->mt;
-        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, m, 0.0, b->mt);
+        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, w->m, 0.0, b->mt);
         c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb + 4.0 * (double)P * (double)P * (double)P;
         b->Hd = Hc;
     }
@@ -410,46 +444,44 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     // kernel rows of every sample against the training samples, then centring in feature space:
     // (x_i - mu)(x_j - mu)^T = k_ij - a_i - a_j + cc, a_i the mean of k_i. over training j
     double *Kr = w->Kr;
-    memset(Kr, 0, N * n_tr * sizeof(double));
-    for (size_t bd = 0; bd < c->NB; bd++) {
-        const double *g = xs->G + bd * N * N;
-        for (size_t i = 0; i < N; i++)
-            for (size_t j = 0; j < n_tr; j++) Kr[i * n_tr + j] += gamma[bd] * g[i * N + tr[j]];
-    }
-    double *a = w->ka, cc = 0;
-    for (size_t i = 0; i < N; i++) {
-        double sum = 0;
-        for (size_t j = 0; j < n_tr; j++) sum += Kr[i * n_tr + j];
-        a[i] = sum / (double)n_tr;
-    }
+    la->memset(Kr, 0, N * n_tr * sizeof(double));
+    for (size_t bd = 0; bd < c->NB; bd++) la->gather_cols_axpy(Kr, xs->G + bd * N * N, N, N, tr, n_tr, gamma[bd]);
+    double *a = w->ka_h, cc = 0;
+    la->row_means(w->ka, Kr, N, n_tr);
+    la->download(a, w->ka, N * sizeof(double));
     for (size_t j = 0; j < n_tr; j++) cc += a[tr[j]];
     cc /= (double)n_tr;
+    // the centring's terms: a of the training rows, for the rows and the columns alike
+    double *ar = w->kar_h, *ac = w->kac_h;
+    for (size_t j = 0; j < n_tr; j++) ac[j] = a[tr[j]];
+    la->upload(w->kac, ac, n_tr * sizeof(double));
     double *U = b->V = w->V;
-    for (size_t i = 0; i < n_tr; i++)
-        for (size_t j = 0; j < n_tr; j++) U[i * n_tr + j] = Kr[tr[i] * n_tr + j] - a[tr[i]] - a[tr[j]] + cc;
+    la->gather_rows(U, Kr, n_tr * sizeof(double), tr, n_tr, n_tr * sizeof(double));
+    la->double_centre(U, n_tr, n_tr, w->kac, w->kac, cc);
     b->lam = w->lam;
     la->eigh(U, b->lam, n_tr);
     c->stats->flops += flops_eigh(n_tr);
-    for (size_t i = 0; i < n_tr; i++)
-        if (b->lam[i] < 0) b->lam[i] = 0;
+    basis_clamp(b, la, w->lam_h, n_tr);
     float *Uf = w->Vf, *ytr = w->ytr;
     la->to_float(Uf, U, n_tr * n_tr);
-    gather_targets(ytr, c, tr, n_tr, t0, Tb);
-    for (size_t i = 0; i < n_tr; i++)
-        for (size_t t = 0; t < Tb; t++) ytr[i * Tb + t] -= (float)b->ybar[t];
+    gather_targets(ytr, c, tr, n_tr, Tb);
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sub_cols_f(ytr, n_tr, Tb, w->ybar);
     b->B = w->B;
     la->sgemm(LINALG_T, LINALG_N, n_tr, Tb, n_tr, 1.0f, Uf, n_tr, ytr, Tb, 0.0f, b->B, Tb);
     c->stats->flops += 2.0 * (double)n_tr * (double)n_tr * (double)Tb;
     if (n_te) {
         double *Kte = w->Kte, *Ad = w->Ad;
-        for (size_t i = 0; i < n_te; i++)
-            for (size_t j = 0; j < n_tr; j++) Kte[i * n_tr + j] = Kr[te[i] * n_tr + j] - a[te[i]] - a[tr[j]] + cc;
+        for (size_t i = 0; i < n_te; i++) ar[i] = a[te[i]];
+        la->upload(w->kar, ar, n_te * sizeof(double));
+        la->gather_rows(Kte, Kr, n_tr * sizeof(double), te, n_te, n_tr * sizeof(double));
+        la->double_centre(Kte, n_te, n_tr, w->kar, w->kac, cc);
         la->dgemm(LINALG_N, LINALG_N, n_te, n_tr, n_tr, 1.0, Kte, n_tr, U, n_tr, 0.0, Ad, n_tr);
         c->stats->flops += 2.0 * (double)n_te * (double)n_tr * (double)n_tr;
         b->A = w->A;
         la->to_float(b->A, Ad, n_te * n_tr);
         b->Yte = w->Yte;
-        gather_targets(b->Yte, c, te, n_te, t0, Tb);
+        gather_targets(b->Yte, c, te, n_te, Tb);
     }
 }
 
@@ -468,7 +500,7 @@ static void score_chunk(const Basis *b, const LinalgOps *la, const size_t *tcol,
                         size_t m, int run, ColSums *cs, float *Ba, float *work, double *acc, float *yh, size_t ld) {
     const size_t R = b->R, Tb = b->Tb;
     la->shrink(Ba, b->B, Tb, b->lam, R, tcol + j0, acol + j0, m, run);
-    memset(acc, 0, 3 * m * sizeof(double));
+    la->memset(acc, 0, 3 * m * sizeof(double));
     if (b->expl) {
         la->sgemm(LINALG_N, LINALG_N, b->n_te, m, R, 1.0f, b->A, R, Ba, m, 0.0f, yh, ld);
         la->col_sums(acc, yh, ld, yh, ld, NULL, b->Yte, Tb, tcol + j0, b->n_te, m, run);
@@ -476,7 +508,9 @@ static void score_chunk(const Basis *b, const LinalgOps *la, const size_t *tcol,
         la->sgemm(LINALG_N, LINALG_N, R, m, R, 1.0f, b->Ht, R, Ba, m, 0.0f, work, m);
         la->col_sums(acc, Ba, m, work, m, b->mt, b->Pm, Tb, tcol + j0, R, m, run);
     }
-    for (size_t j = 0; j < m; j++) cs->s1[j0 + j] = acc[j], cs->s2[j0 + j] = acc[m + j], cs->s3[j0 + j] = acc[2 * m + j];
+    la->download(cs->s1 + j0, acc, m * sizeof(double));
+    la->download(cs->s2 + j0, acc + m, m * sizeof(double));
+    la->download(cs->s3 + j0, acc + 2 * m, m * sizeof(double));
 }
 
 // Columns (target tcol[j], alpha acol[j]), j < n, scored on the split's held-out samples: the sums, and with
@@ -547,7 +581,7 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
         basis_dual(b, c, xs, sp, gamma, t0, Tb);
         return;
     }
-    double *s = c->w->s;
+    double *s = c->w->s_h;
     for (size_t p = 0; p < c->P; p++) s[p] = sqrt(gamma[c->band_of[p]]);
     basis_primal(b, c, xs, sp, s, D, t0, Tb, explicit_pred);
 }
@@ -563,59 +597,45 @@ static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *s
 // redo (1) for the direct computation.
 static void score_grid_sums(const Basis *b, const Ctx *c, size_t Tb, ColSums *cs, uint8_t *redo) {
     const size_t R = b->R, A = c->A, CH = GRID_CHUNK;
-    const double *lam = b->lam, *alphas = c->cfg->alphas;
+    const double *lam = b->lam_h, *alphas = c->cfg->alphas;
     const LinalgOps *la = c->la;
     const Work *w = c->w;
-    size_t *block = w->block, *block_end = w->block_end;  // first index of each eigenvalue's tie block; its end
+    size_t *block = w->block_h, *block_end = w->block_end_h;  // first index of each eigenvalue's tie block; its end
     const double tie = 1e-10 * (lam[0] + alphas[0]);
     for (size_t i = 0; i < R; i++) block[i] = i > 0 && fabs(lam[i - 1] - lam[i]) <= tie ? block[i - 1] : i;
     for (size_t i = R; i-- > 0;) block_end[i] = i + 1 < R && block[i + 1] == block[i] ? block_end[i + 1] : i + 1;
-    double *M = w->M;  // divided differences
+    la->upload(w->block, block, R * sizeof(size_t));
+    la->upload(w->block_end, block_end, R * sizeof(size_t));
     // E (A, 2R) = [d | d^2] per alpha
-    double *E = w->E;
+    double *E = w->E_h;
     for (size_t a = 0; a < A; a++)
         for (size_t i = 0; i < R; i++) {
             double d = 1.0 / (lam[i] + alphas[a]);
             E[a * 2 * R + i] = d, E[a * 2 * R + R + i] = d * d;
         }
+    la->upload(w->E, E, base_mul(A, 2 * R) * sizeof(double));
+    double *M = w->M;  // divided differences
+    la->divided_differences(M, b->Hd, b->lam, w->block, R);
     int blas = threads_blas_narrow();
 #pragma omp parallel
     {
-#pragma omp for
-        for (size_t i = 0; i < R; i++)
-            for (size_t j = 0; j < R; j++)
-                M[i * R + j] = block[i] == block[j] ? 0.0 : b->Hd[i * R + j] / (lam[j] - lam[i]);
         // per chunk of m targets: Bc (R, m) the projected targets, Q = M Bc; F (2R, 2m) = [[v |v|] [u |u|]],
-        // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each
+        // G (R, 2m) = [mt b | b Pm]; then E F = [s2 | magnitude] and E[:, :R] G = [s1 | s3], (A, 2m) each, read
+        // back into the thread's host copy O
         const size_t th = (size_t)omp_get_thread_num();
         ASSERT(th < w->threads);
         double *Bc = w->grid_chunk + th * (8 * R + 4 * A) * CH, *Q = Bc + R * CH, *F = Q + R * CH, *G = F + 4 * R * CH;
-        double *O = G + 2 * R * CH;
+        double *Od = G + 2 * R * CH, *O = w->grid_out_h + th * 4 * A * CH;
 #pragma omp for schedule(dynamic)
         for (size_t t0 = 0; t0 < Tb; t0 += CH) {
             const size_t m = Tb - t0 < CH ? Tb - t0 : CH, m2 = 2 * m;
-            for (size_t i = 0; i < R; i++)
-                for (size_t t = 0; t < m; t++) Bc[i * m + t] = b->B[i * Tb + t0 + t];
+            la->widen(Bc, b->B + t0, Tb, R, m);
             la->dgemm(LINALG_N, LINALG_N, R, m, R, 1.0, M, R, Bc, m, 0.0, Q, m);
-            for (size_t i = 0; i < R; i++) {
-                const double *bi = Bc + i * m, *qi = Q + i * m, hii = b->Hd[i * R + i], mt = b->mt[i];
-                const float *pi = b->Pm + i * Tb + t0;
-                double *fv = F + i * m2, *fu = F + (R + i) * m2, *g = G + i * m2;
-                for (size_t t = 0; t < m; t++) {
-                    double v = 2.0 * bi[t] * qi[t], u = hii * bi[t] * bi[t];
-                    fv[t] = v, fv[m + t] = fabs(v), fu[t] = u, fu[m + t] = fabs(u);
-                    g[t] = mt * bi[t], g[m + t] = bi[t] * pi[t];
-                }
-                for (size_t j = block[i]; j < block_end[i]; j++)  // tied eigenvalues: d_i d_j = d_i^2
-                    if (j != i)
-                        for (size_t t = 0; t < m; t++) {
-                            double u = bi[t] * b->Hd[i * R + j] * Bc[j * m + t];
-                            fu[t] += u, fu[m + t] += fabs(u);
-                        }
-            }
+            la->pf_terms(F, G, Bc, Q, b->Hd, b->mt, b->Pm + t0, Tb, w->block, w->block_end, R, m);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, 2 * R, 1.0, w->E, 2 * R, F, m2, 0.0, Od, m2);
+            la->dgemm(LINALG_N, LINALG_N, A, m2, R, 1.0, w->E, 2 * R, G, m2, 0.0, Od + A * m2, m2);
+            la->download(O, Od, 2 * A * m2 * sizeof(double));
             double *Os = O, *Og = O + A * m2;
-            la->dgemm(LINALG_N, LINALG_N, A, m2, 2 * R, 1.0, E, 2 * R, F, m2, 0.0, Os, m2);
-            la->dgemm(LINALG_N, LINALG_N, A, m2, R, 1.0, E, 2 * R, G, m2, 0.0, Og, m2);
             for (size_t a = 0; a < A; a++)
                 for (size_t t = 0; t < m; t++) {
                     size_t j = a * Tb + t0 + t;
@@ -635,19 +655,21 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
                        double *sse_nested, double *acc_r, double *acc_r2, double *acc_sse) {
     const size_t A = c->A, T = c->T;
     const Work *w = c->w;
-    size_t *tcol = w->tcol, *rcol = w->rcol, *ridx = w->ridx;
-    double *acol = w->acol, *racol = w->racol;
+    size_t *tcol = w->tcol_h, *rcol = w->rcol_h, *ridx = w->ridx;
+    double *acol = w->acol_h, *racol = w->racol_h;
     uint8_t *redo = w->redo;
     for (size_t a = 0; a < A; a++)
         for (size_t t = 0; t < Tb; t++) tcol[a * Tb + t] = t, acol[a * Tb + t] = c->cfg->alphas[a];
     size_t n = A * Tb;
+    c->la->upload(w->tcol, tcol, n * sizeof(size_t));
+    c->la->upload(w->acol, acol, n * sizeof(double));
     // each sum's second half holds the directly computed columns
     ColSums cs = {w->sums, w->sums + 2 * n, w->sums + 4 * n};
     for (size_t g = 0; g < c->NG; g++) {
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, 0);
         if (b.expl) {
-            score_columns(&b, c, tcol, acol, n, Tb, &cs, NULL);
+            score_columns(&b, c, w->tcol, w->acol, n, Tb, &cs, NULL);
         } else {
             score_grid_sums(&b, c, Tb, &cs, redo);
             size_t m = 0;  // the marked columns, computed directly
@@ -655,7 +677,9 @@ static void score_grid(const Ctx *c, const XStats *xs, const Split *sp, const fl
                 if (redo[j]) rcol[m] = tcol[j], racol[m] = acol[j], ridx[m++] = j;
             if (m) {
                 ColSums rs = {cs.s1 + n, cs.s2 + n, cs.s3 + n};
-                score_columns(&b, c, rcol, racol, m, 0, &rs, NULL);
+                c->la->upload(w->rcol, rcol, m * sizeof(size_t));
+                c->la->upload(w->racol, racol, m * sizeof(double));
+                score_columns(&b, c, w->rcol, w->racol, m, 0, &rs, NULL);
                 for (size_t k = 0; k < m; k++)
                     cs.s1[ridx[k]] = rs.s1[k], cs.s2[ridx[k]] = rs.s2[k], cs.s3[ridx[k]] = rs.s3[k];
                 c->stats->n_direct += m;
@@ -681,8 +705,8 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
                          const size_t *choice, double *r_sum, double *r2_sum, float *pred) {
     const size_t A = c->A;
     const Work *w = c->w;
-    size_t *tcol = w->tcol, *rows = w->rows_te;
-    double *acol = w->acol;
+    size_t *tcol = w->tcol_h, *rows = w->rows_te;
+    double *acol = w->acol_h;
     ColSums cs = {w->sums, w->sums + Tb, w->sums + 2 * Tb};
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
@@ -692,8 +716,11 @@ static void score_choice(const Ctx *c, const XStats *xs, const Split *sp, const 
         Basis b;
         basis_build(&b, c, xs, sp, g, D, t0, Tb, pred != NULL);
         // the basis leaves the held-out samples in rows (explicit predictions, asked for with pred)
-        float *yh = pred ? w->yh : NULL;
-        score_columns(&b, c, tcol, acol, n, 0, &cs, yh);
+        c->la->upload(w->tcol, tcol, n * sizeof(size_t));
+        c->la->upload(w->acol, acol, n * sizeof(double));
+        score_columns(&b, c, w->tcol, w->acol, n, 0, &cs, pred ? w->yh : NULL);
+        float *yh = w->yh_h;
+        if (pred) c->la->download(yh, w->yh, base_mul(sp->n_te, n) * sizeof(float));
         for (size_t j = 0; j < n; j++) {
             double e, r, r2;
             fold_scores(&b, tcol[j], cs.s1[j], cs.s2[j], cs.s3[j], &e, &r, &r2);
@@ -786,8 +813,8 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
     const Work *w = c->w;
     Split all;
     split_init(&all, c->cv, -1, -1, w->mask_out);
-    size_t *tcol = w->tcol;
-    double *acol = w->acol;
+    size_t *tcol = w->tcol_h;
+    double *acol = w->acol_h;
     for (size_t g = 0; g < c->NG; g++) {
         size_t n = 0;
         for (size_t t = 0; t < Tb; t++)
@@ -797,28 +824,30 @@ static void refit(const Ctx *c, const XStats *xs, const float *D, size_t t0, siz
         basis_build(&b, c, xs, &all, g, D, t0, Tb, 0);
         const size_t R = b.R;
         double *Ba = w->Ba;  // scaled targets
-        for (size_t r = 0; r < R; r++)
-            for (size_t j = 0; j < n; j++) Ba[r * n + j] = b.B[r * Tb + tcol[j]] / (b.lam[r] + acol[j]);
-        double *W = w->W;
+        la->upload(w->tcol, tcol, n * sizeof(size_t));
+        la->upload(w->acol, acol, n * sizeof(double));
+        la->shrink_d(Ba, b.B, Tb, b.lam, R, w->tcol, w->acol, n);
+        double *W = w->W, *f = w->s_h;  // f: each feature's factor, S (primal) or S^2 (dual)
         const double *gamma = c->gamma + g * c->NB;
+        for (size_t p = 0; p < P; p++) f[p] = b.dual ? gamma[c->band_of[p]] : sqrt(gamma[c->band_of[p]]);
+        la->upload(w->s, f, P * sizeof(double));
         if (!b.dual) {
             la->dgemm(LINALG_N, LINALG_N, P, n, R, 1.0, b.V, R, Ba, n, 0.0, W, n);
-            for (size_t p = 0; p < P; p++)
-                for (size_t j = 0; j < n; j++) W[p * n + j] *= sqrt(gamma[c->band_of[p]]);
         } else {
             // dual coefficients U Ba, then W = S^2 X_c^T coefficients
             double *coef = w->coef;
             la->dgemm(LINALG_N, LINALG_N, R, n, R, 1.0, b.V, R, Ba, n, 0.0, coef, n);
             la->dgemm(LINALG_T, LINALG_N, P, n, R, 1.0, xs->Xd, P, coef, n, 0.0, W, n);
-            for (size_t p = 0; p < P; p++)
-                for (size_t j = 0; j < n; j++) W[p * n + j] *= gamma[c->band_of[p]];
         }
+        la->scale_rows(W, P, n, w->s);
+        double *Wh = w->W_h;
+        la->download(Wh, W, base_mul(P, n) * sizeof(double));
         for (size_t j = 0; j < n; j++) {
             double b0 = b.ybar[tcol[j]];
             for (size_t p = 0; p < P; p++) {
-                double wt = W[p * n + j];
+                double wt = Wh[p * n + j];
                 weights[p * T + t0 + tcol[j]] = (float)wt;
-                b0 -= (xs->mean[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
+                b0 -= (w->mean_h[p] + (b.dual ? 0.0 : b.mu[p])) * wt;
             }
             intercept[t0 + tcol[j]] = (float)b0;
         }
@@ -903,7 +932,8 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             }
             size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
             stats->n_batches++;
-            if (D) segment_products(D, xs, &c, t0, Tb);
+            batch_upload(&c, t0, Tb);
+            if (D) segment_products(D, xs, &c, Tb);
             for (int k = x_per_fold ? x : 0; k < (x_per_fold ? x + 1 : K); k++) {
                 Split outer;
                 split_init(&outer, cv, k, -1, w.mask_out);
@@ -955,7 +985,8 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
-                if (D) segment_products(D, xs, &c, t0, Tb);
+                batch_upload(&c, t0, Tb);
+                if (D) segment_products(D, xs, &c, Tb);
                 for (int k = x_per_fold ? x : 0; pred_pass && k < (x_per_fold ? x + 1 : K); k++) {
                     Split outer;
                     split_init(&outer, cv, k, -1, w.mask_out);
@@ -967,6 +998,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     }
 
     c.la->free(block);
+    free(w.host_block);
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);
     free(r_sum), free(c.gamma), free(c.band_of);
     threads_blas_restore(blas_threads);

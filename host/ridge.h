@@ -27,8 +27,10 @@
  *
  * Backend: every product, decomposition and element-wise kernel of the fit goes through cfg.linalg
  * (linalg.h), and every buffer of the fit's splits lives in one workspace allocated once from it before the
- * first target batch, sized for the largest batch (RidgeStats.work_bytes): nothing is allocated per split,
- * per alpha or per fold. The feature matrices, the targets and the outputs are host memory.
+ * first target batch, sized for the largest batch (RidgeStats.work_bytes), with one host block beside it for
+ * what the fit's own loops read and write (split masks, host copies of the small vectors: segment sums, means,
+ * band scalings, eigenvalues, target sums): nothing is allocated per split, per alpha or per fold. The feature
+ * matrices, the targets and the outputs are host memory; the features are uploaded into the workspace.
  *
  * Banded ridge: features split into bands (e.g. a layer, word rate, sound power); each candidate
  * scaling gamma (one positive weight per band) rescales the statistics (G -> S G S, C -> S C with

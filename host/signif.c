@@ -50,10 +50,11 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
     LinalgFft *plan = la->fft_plan(N);
     // the folds' indicators, transformed once
     double complex *mask_spec = la->alloc(base_mul((size_t)K, Fs) * sizeof(double complex), "fold spectra");
-    double *buf = la->alloc(N * sizeof(double), "fold indicator");
+    double *buf = la->alloc(N * sizeof(double), "fold indicator"), *hbuf = base_malloc(N * sizeof(double), "fold");
     double *count = base_calloc((size_t)K, sizeof(double), "fold sizes");
     for (int k = 0; k < K; k++) {
-        for (size_t i = 0; i < N; i++) buf[i] = cv->block[i] == k, count[k] += cv->block[i] == k;
+        for (size_t i = 0; i < N; i++) hbuf[i] = cv->block[i] == k, count[k] += cv->block[i] == k;
+        la->upload(buf, hbuf, N * sizeof(double));
         la->fft_forward(plan, buf, mask_spec + (size_t)k * Fs);
     }
 #pragma omp parallel
@@ -64,6 +65,8 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
         double *ca = x + Ns, *cb = ca + Ns, *cc = cb + Ns;
         double complex *fy = (double complex *)(cc + Ns), *fy2 = fy + Fs, *fu = fy2 + Fs, *tmp = fu + Fs;
         double *null_sum = base_malloc(n * sizeof(double), "null");
+        // host: the signal to upload, then the three correlations downloaded
+        double *hx = base_malloc(4 * N * sizeof(double), "null signals"), *hca = hx + N, *hcb = hca + N, *hcc = hcb + N;
 #pragma omp for schedule(dynamic)
         for (size_t t = 0; t < T; t++) {
             if (isnan(r_obs[t])) {
@@ -71,29 +74,35 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
                 for (size_t j = 0; null && j < n; j++) null[t * n + j] = NAN;
                 continue;
             }
-            for (size_t i = 0; i < N; i++) x[i] = Y[i * T + t];
+            for (size_t i = 0; i < N; i++) hx[i] = Y[i * T + t];
+            la->upload(x, hx, N * sizeof(double));
             la->fft_forward(plan, x, fy);
-            for (size_t i = 0; i < N; i++) x[i] = (double)Y[i * T + t] * Y[i * T + t];
+            for (size_t i = 0; i < N; i++) hx[i] = (double)Y[i * T + t] * Y[i * T + t];
+            la->upload(x, hx, N * sizeof(double));
             la->fft_forward(plan, x, fy2);
             memset(null_sum, 0, n * sizeof(double));
             for (int k = 0; k < K; k++) {
                 double sp = 0, spp = 0;
                 for (size_t i = 0; i < N; i++) {
                     double v = cv->block[i] == k ? pred[i * T + t] : 0.0;
-                    x[i] = v, sp += v, spp += v * v;
+                    hx[i] = v, sp += v, spp += v * v;
                 }
+                la->upload(x, hx, N * sizeof(double));
                 la->fft_forward(plan, x, fu);
                 // cross-correlation sum_i u_i v_{i+s} = IFFT(conj(U) V)(s) / N
                 const double complex *m = mask_spec + (size_t)k * Fs;
-                for (size_t f = 0; f < F; f++) tmp[f] = conj(fu[f]) * fy[f];
+                la->conj_mul(tmp, fu, fy, F);
                 la->fft_inverse(plan, tmp, ca);
-                for (size_t f = 0; f < F; f++) tmp[f] = conj(m[f]) * fy[f];
+                la->conj_mul(tmp, m, fy, F);
                 la->fft_inverse(plan, tmp, cb);
-                for (size_t f = 0; f < F; f++) tmp[f] = conj(m[f]) * fy2[f];
+                la->conj_mul(tmp, m, fy2, F);
                 la->fft_inverse(plan, tmp, cc);
+                la->download(hca, ca, N * sizeof(double));
+                la->download(hcb, cb, N * sizeof(double));
+                la->download(hcc, cc, N * sizeof(double));
                 for (size_t j = 0; j < n; j++) {
                     size_t s = shift[j];
-                    null_sum[j] += fold_r(count[k], sp, spp, ca[s] / N, cb[s] / N, cc[s] / N);
+                    null_sum[j] += fold_r(count[k], sp, spp, hca[s] / N, hcb[s] / N, hcc[s] / N);
                 }
             }
             size_t exceed = 0;
@@ -103,11 +112,11 @@ int signif_shift_null(double *p, double *null, const float *pred, const float *Y
             }
             p[t] = (1.0 + (double)exceed) / (1.0 + (double)n);
         }
-        free(null_sum);
+        free(null_sum), free(hx);
         la->free(x);
     }
     la->fft_free(plan);
-    la->free(mask_spec), la->free(buf);
+    la->free(mask_spec), la->free(buf), free(hbuf);
     free(count), free(shift);
     return 0;
 }

@@ -29,8 +29,9 @@
 size_t signif_shifts(size_t *shift, size_t N, size_t n_null, size_t min_shift);
 
 // p (T) from r_obs (T), the mean over the plan's outer folds of the held-out r (NaN r: NaN p);
-// null (T, signif_shifts(...)) the null scores, or NULL. The transforms go through la's FFT (buffers from la,
-// allocated once per call and per thread); pred, Y and the outputs are host arrays.
+// null (T, signif_shifts(...)) the null scores, or NULL. The transforms and the cross-spectra go through la (buffers
+// from la, allocated once per call and per thread): each signal is built on the host and uploaded, the three
+// correlations of a fold downloaded; pred, Y and the outputs are host arrays.
 int signif_shift_null(double *p, double *null, const float *pred, const float *Y, size_t N, size_t T,
                       const CvPlan *cv, const double *r_obs, size_t n_null, size_t min_shift, const LinalgOps *la,
                       char *err);

@@ -264,6 +264,204 @@ static void elementwise(void) {
         }
 }
 
+// the fits' statistics against the loops they replaced in ridge.c: the same arithmetic in the same order, so equal
+// bit for bit
+static void statistics(void) {
+    // centre: X (7, 5) float
+    const size_t n = 7, p = 5;
+    float xf[35], x0[35], want_f[35];
+    double xd[35], mean[5], want_d[35], want_mean[5] = {0};
+    for (size_t i = 0; i < n * p; i++) x0[i] = xf[i] = (float)(3.0 + test_nrand(&rng));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++) want_mean[j] += x0[i * p + j];
+    for (size_t j = 0; j < p; j++) want_mean[j] /= (double)n;
+    for (size_t i = 0; i < n * p; i++) want_d[i] = x0[i] - want_mean[i % p], want_f[i] = (float)want_d[i];
+    la->centre(xf, xd, mean, n, p);
+    CHECK(memcmp(mean, want_mean, sizeof mean) == 0 && memcmp(xd, want_d, sizeof xd) == 0 &&
+              memcmp(xf, want_f, sizeof xf) == 0,
+          "centre_7x5/mean_float64_and_float32_exact");
+
+    // dsum_rows: s (7) += the rows of a (6, ld 9); and rows 1 (s += a)
+    double a[54], sums[7], want[7];
+    fill(a, 54);
+    for (size_t j = 0; j < 7; j++) sums[j] = want[j] = 0.5 * (double)j;
+    for (size_t r = 0; r < 6; r++)
+        for (size_t j = 0; j < 7; j++) want[j] += a[r * 9 + j];
+    la->dsum_rows(sums, a, 9, 6, 7);
+    CHECK(memcmp(sums, want, sizeof sums) == 0, "dsum_rows_6x7_ld9_accumulates_exact");
+    for (size_t j = 0; j < 7; j++) want[j] += a[20 + j];
+    la->dsum_rows(sums, a + 20, 7, 1, 7);
+    CHECK(memcmp(sums, want, sizeof sums) == 0, "dsum_rows_one_row_is_an_add");
+
+    // centre_gram (6, 6), both forms
+    const size_t q = 6;
+    double G[36], G2[36], g_want[36], g2_want[36], mu[6], sx[6], sc[6];
+    fill(G, 36), fill(mu, q), fill(sx, q), fill(sc, q);
+    memcpy(G2, G, sizeof G);
+    for (size_t i = 0; i < q; i++)
+        for (size_t j = 0; j < q; j++) {
+            g_want[i * q + j] = (G[i * q + j] - 40.0 * mu[i] * mu[j]) * sc[i] * sc[j];
+            g2_want[i * q + j] = (G[i * q + j] - mu[i] * sx[j] - sx[i] * mu[j] + 9.0 * mu[i] * mu[j]) * sc[i] * sc[j];
+        }
+    la->centre_gram(G, q, mu, NULL, 40.0, sc);
+    la->centre_gram(G2, q, mu, sx, 9.0, sc);
+    CHECK(memcmp(G, g_want, sizeof G) == 0, "centre_gram_training_exact");
+    CHECK(memcmp(G2, g2_want, sizeof G2) == 0, "centre_gram_held_out_exact");
+
+    // sum_segments: D (4, 5, 300) (two chunks of columns), segments 0, 2, 3 masked in
+    const size_t S = 4, P = 5, T = 300;
+    float *D = base_malloc(S * P * T * sizeof(float), "D"), *out = base_malloc(P * T * sizeof(float), "out");
+    float *ref = base_malloc(P * T * sizeof(float), "ref");
+    double y[300], m5[5], s5[5];
+    const unsigned char mask[4] = {1, 0, 1, 1};
+    for (size_t i = 0; i < S * P * T; i++) D[i] = (float)test_nrand(&rng);
+    fill(y, T), fill(m5, P), fill(s5, P);
+    for (size_t i = 0; i < P; i++)
+        for (size_t t = 0; t < T; t++) {
+            double acc = 0;
+            for (size_t g = 0; g < S; g++)
+                if (mask[g]) acc += D[(g * P + i) * T + t];
+            ref[i * T + t] = (float)((acc - m5[i] * y[t] * 3.0) * s5[i]);
+        }
+    la->sum_segments(out, D, mask, S, P, T, m5, y, 3.0, s5);
+    CHECK(memcmp(out, ref, P * T * sizeof(float)) == 0, "sum_segments_4x5x300_masked_exact");
+    free(D), free(out), free(ref);
+
+    // gather_rows: rows 4, 0, 4 of a (6, 9) into (3, 7) (row_bytes less than the stride)
+    double src[54], got[21], want_rows[21];
+    const size_t pick[3] = {4, 0, 4};
+    fill(src, 54);
+    for (size_t i = 0; i < 3; i++) memcpy(want_rows + i * 7, src + pick[i] * 9, 7 * sizeof(double));
+    la->gather_rows(got, src, 9 * sizeof(double), pick, 3, 7 * sizeof(double));
+    CHECK(memcmp(got, want_rows, sizeof got) == 0, "gather_rows_3_of_6_exact");
+
+    // sub_scale (3, 7): with and without s
+    double z[21], z2[21], zw[21], zw2[21];
+    memcpy(z, got, sizeof z), memcpy(z2, got, sizeof z2);
+    for (size_t r = 0; r < 3; r++)
+        for (size_t j = 0; j < 7; j++)
+            zw[r * 7 + j] = (got[r * 7 + j] - sums[j]) * want[j], zw2[r * 7 + j] = got[r * 7 + j] - sums[j];
+    la->sub_scale(z, 3, 7, sums, want);
+    la->sub_scale(z2, 3, 7, sums, NULL);
+    CHECK(memcmp(z, zw, sizeof z) == 0 && memcmp(z2, zw2, sizeof z2) == 0, "sub_scale_3x7_scaled_and_not_exact");
+
+    // shrink_d: out (5, 4) = B[r, col[j]] / (lam[r] + alpha[j]) in float64; scale_rows: row r times f[r]
+    float Bs[45];
+    double lam5[5] = {9, 4, 2, 0.5, 0}, alpha4[4] = {0.1, 1, 10, 100}, sd[20], sd_want[20], f5[5];
+    const size_t col4[4] = {8, 0, 3, 3};
+    for (size_t i = 0; i < 45; i++) Bs[i] = (float)test_nrand(&rng);
+    for (size_t r = 0; r < 5; r++)
+        for (size_t j = 0; j < 4; j++) sd_want[r * 4 + j] = Bs[r * 9 + col4[j]] / (lam5[r] + alpha4[j]);
+    la->shrink_d(sd, Bs, 9, lam5, 5, col4, alpha4, 4);
+    CHECK(memcmp(sd, sd_want, sizeof sd) == 0, "shrink_d_5x4_exact");
+    fill(f5, 5);
+    for (size_t i = 0; i < 20; i++) sd_want[i] *= f5[i / 4];
+    la->scale_rows(sd, 5, 4, f5);
+    CHECK(memcmp(sd, sd_want, sizeof sd) == 0, "scale_rows_5x4_exact");
+
+    // widen: (5, 3) of B (5, 9) into float64
+    double wd[15];
+    int wide_ok = 1;
+    la->widen(wd, Bs + 2, 9, 5, 3);
+    for (size_t r = 0; r < 5; r++)
+        for (size_t t = 0; t < 3; t++) wide_ok &= wd[r * 3 + t] == (double)Bs[r * 9 + 2 + t];
+    CHECK(wide_ok, "widen_5x3_exact");
+
+    // the partial-fraction scoring's kernels, R = 5 with eigenvalues 1 and 2 tied (block {1, 2}): M, then F and G
+    // for m = 3 against the loops of ridge.c
+    const size_t R = 5, m = 3, blk[5] = {0, 1, 1, 3, 4}, blk_end[5] = {1, 3, 3, 4, 5};
+    double Hp[25], lamR[5] = {9, 4, 4, 2, 1}, Mp[25], M_want[25], Bc[15], Q[15], mt[5];
+    double Fp[60], Gp[30], F_want[60], G_want[30];
+    float PmR[5 * 7];
+    fill(Hp, 25), fill(Bc, 15), fill(Q, 15), fill(mt, 5);
+    for (size_t i = 0; i < 35; i++) PmR[i] = (float)test_nrand(&rng);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < R; j++) M_want[i * R + j] = blk[i] == blk[j] ? 0.0 : Hp[i * R + j] / (lamR[j] - lamR[i]);
+    la->divided_differences(Mp, Hp, lamR, blk, R);
+    CHECK(memcmp(Mp, M_want, sizeof Mp) == 0, "divided_differences_5_with_a_tie_exact");
+    for (size_t i = 0; i < R; i++)
+        for (size_t t = 0; t < m; t++) {
+            const double b = Bc[i * m + t], v = 2.0 * b * Q[i * m + t];
+            double u = Hp[i * R + i] * b * b, au = fabs(u);
+            for (size_t j = blk[i]; j < blk_end[i]; j++)
+                if (j != i) {
+                    double uj = b * Hp[i * R + j] * Bc[j * m + t];
+                    u += uj, au += fabs(uj);
+                }
+            F_want[i * 2 * m + t] = v, F_want[i * 2 * m + m + t] = fabs(v);
+            F_want[(R + i) * 2 * m + t] = u, F_want[(R + i) * 2 * m + m + t] = au;
+            G_want[i * 2 * m + t] = mt[i] * b, G_want[i * 2 * m + m + t] = b * PmR[i * 7 + 1 + t];
+        }
+    la->pf_terms(Fp, Gp, Bc, Q, Hp, mt, PmR + 1, 7, blk, blk_end, R, m);
+    CHECK(memcmp(Fp, F_want, sizeof Fp) == 0 && memcmp(Gp, G_want, sizeof Gp) == 0, "pf_terms_5x3_with_a_tie_exact");
+
+    // the dual basis's kernels: columns 3, 0, 5 of K (4, 6) scaled into Kr (4, 3); its row means; centred; and a
+    // float32 matrix minus (float) v by columns
+    double Kk[24], Kr[12], Kr_want[12], rm[4], rm_want[4], ar[4], ac[3];
+    const size_t kc[3] = {3, 0, 5};
+    fill(Kk, 24), fill(Kr, 12), fill(ar, 4), fill(ac, 3);
+    memcpy(Kr_want, Kr, sizeof Kr);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++) Kr_want[i * 3 + j] += 0.7 * Kk[i * 6 + kc[j]];
+    la->gather_cols_axpy(Kr, Kk, 6, 4, kc, 3, 0.7);
+    CHECK(memcmp(Kr, Kr_want, sizeof Kr) == 0, "gather_cols_axpy_4x3_exact");
+    for (size_t i = 0; i < 4; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < 3; j++) sum += Kr[i * 3 + j];
+        rm_want[i] = sum / 3.0;
+    }
+    la->row_means(rm, Kr, 4, 3);
+    CHECK(memcmp(rm, rm_want, sizeof rm) == 0, "row_means_4x3_exact");
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++) Kr_want[i * 3 + j] = Kr[i * 3 + j] - ar[i] - ac[j] + 0.25;
+    la->double_centre(Kr, 4, 3, ar, ac, 0.25);
+    CHECK(memcmp(Kr, Kr_want, sizeof Kr) == 0, "double_centre_4x3_exact");
+    float yf[12], yf_want[12];
+    for (size_t i = 0; i < 12; i++) yf[i] = yf_want[i] = (float)test_nrand(&rng);
+    for (size_t i = 0; i < 12; i++) yf_want[i] -= (float)ac[i % 3];
+    la->sub_cols_f(yf, 4, 3, ac);
+    CHECK(memcmp(yf, yf_want, sizeof yf) == 0, "sub_cols_f_4x3_exact");
+
+    // PCA's: dcentre (6, 4) in float64 with the sum of squares; div_cols; gather_block; kernel_centre
+    double xc[24], xc_want[24], mean4[4], mean4_want[4] = {0}, total, total_want = 0;
+    fill(xc, 24);
+    memcpy(xc_want, xc, sizeof xc);
+    for (size_t i = 0; i < 6; i++)
+        for (size_t j = 0; j < 4; j++) mean4_want[j] += xc_want[i * 4 + j];
+    for (size_t j = 0; j < 4; j++) mean4_want[j] /= 6.0;
+    for (size_t i = 0; i < 24; i++) {
+        double v = xc_want[i] -= mean4_want[i % 4];
+        total_want += v * v;
+    }
+    la->dcentre(xc, 6, 4, mean4, &total);
+    CHECK(memcmp(xc, xc_want, sizeof xc) == 0 && memcmp(mean4, mean4_want, sizeof mean4) == 0 && total == total_want,
+          "dcentre_6x4_mean_and_total_exact");
+    for (size_t i = 0; i < 24; i++) xc_want[i] /= mean4[i % 4];
+    la->div_cols(xc, 6, 4, mean4);
+    CHECK(memcmp(xc, xc_want, sizeof xc) == 0, "div_cols_6x4_exact");
+    double blk9[9], blk9_want[9], rmean[3] = {0.5, -1, 2};
+    const size_t brows[3] = {5, 1, 3};
+    double K6[36];
+    fill(K6, 36);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) blk9_want[i * 3 + j] = K6[brows[i] * 6 + brows[j]];
+    la->gather_block(blk9, K6, 6, brows, 3);
+    CHECK(memcmp(blk9, blk9_want, sizeof blk9) == 0, "gather_block_3_of_6_exact");
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) blk9_want[i * 3 + j] += 0.125 - rmean[i] - rmean[j];
+    la->kernel_centre(blk9, 3, rmean, 0.125);
+    CHECK(memcmp(blk9, blk9_want, sizeof blk9) == 0, "kernel_centre_3_exact");
+
+    // the null's cross-spectra: conj(a) b
+    double complex ca5[5], cb5[5], cm[5], cm_want[5];
+    for (size_t f = 0; f < 5; f++) {
+        ca5[f] = test_nrand(&rng) + I * test_nrand(&rng), cb5[f] = test_nrand(&rng) + I * test_nrand(&rng);
+        cm_want[f] = conj(ca5[f]) * cb5[f];
+    }
+    la->conj_mul(cm, ca5, cb5, 5);
+    CHECK(memcmp(cm, cm_want, sizeof cm) == 0, "conj_mul_5_exact");
+}
+
 TEST_MAIN("test_linalg") {
     CHECK(strcmp(la->name, "cpu") == 0, "table/named_cpu");
     memory_ops();
@@ -271,4 +469,5 @@ TEST_MAIN("test_linalg") {
     decompositions();
     fft();
     elementwise();
+    statistics();
 }

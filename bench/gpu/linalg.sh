@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench/gpu/linalg.sh LOGDIR: a check of bench/gpu_check.sh (its contract is there). The fits' linear-algebra table
+# on the device (cuda/linalg_cuda.h; issue 18, part 1):
+#   1. tests/cuda/test_linalg_gpu from the bundle: every op of linalg_ops_cuda against linalg_ops_cpu on random
+#      inputs at odd shapes, poisoned outputs and guards, the tolerances stated in the test (about 20 s);
+#   2. `test_linalg_gpu --bench 5000 500 10000`: one ridge fit's steps (Gram, eigh, X^T Y, the projection, the shrink,
+#      the weights, the prediction GEMMs) timed through both tables on the same data (about 20 s; 0.5 GB of host and
+#      device memory).
+# The program links cuBLAS, cuSOLVER and cuFFT dynamically (the bundle leaves them to the machine): where the loader
+# does not find them, the toolkit's folders and python's nvidia packages are searched, and a program that still
+# cannot load is a FAIL naming the missing libraries.
+# Exit 0 pass, 1 fail, 77 skip (no GPU: the test still runs, to show its SKIP lines and that it loads). ROW lines:
+# the test's counts and worst relative error, each timed step (GPU and CPU seconds, speed-up, GPU GFLOP/s), the fit's
+# total with the prediction's difference between the tables, and the transfers.
+set -uo pipefail
+LOG=${1:?usage: bench/gpu/linalg.sh LOGDIR}
+mkdir -p "$LOG"
+declare -F bs_run >/dev/null || bs_run() { "$@"; }  # run by hand, outside bench/gpu_check.sh
+exe=${BS_BIN:-.gpu-bundle/build}/tests/cuda/test_linalg_gpu
+if [ ! -x "$exe" ]; then
+  echo "FAIL linalg: $exe is not in the bundle (remake it with bench/gpu_bundle.sh, which copies build-gpu/tests/cuda)"
+  echo "ROW GPU linalg vs CPU table | missing | test_linalg_gpu not in the bundle"
+  exit 1
+fi
+
+# the CUDA math libraries, where the loader's own paths lack them
+lib_dirs=
+for d in ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+  [ -d "$d" ] || continue
+  for lib in cublas cusolver cufft; do
+    f=$(find "$d" -maxdepth 4 -name "lib$lib.so.*" 2>/dev/null | head -1)
+    [ -n "$f" ] && lib_dirs=$lib_dirs${lib_dirs:+:}$(dirname "$f")
+  done
+done
+export BS_CUDA_MATH_LIBS=$lib_dirs
+run_env() { LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$BS_CUDA_MATH_LIBS bs_run "$@"; }
+export -f bs_run run_env
+missing=$(LD_LIBRARY_PATH=${BS_LD_PATH:-}${BS_LD_PATH:+:}${LD_LIBRARY_PATH:-}${lib_dirs:+:$lib_dirs} ldd "$exe" 2>&1 |
+          awk '/not found/ {print $1}' | tr '\n' ' ')
+if [ -n "$missing" ]; then
+  echo "FAIL linalg: test_linalg_gpu cannot load here: missing ${missing}(CUDA 13's cuBLAS 13, cuSOLVER 12, cuFFT 12)"
+  echo "ROW GPU linalg vs CPU table | cannot load | missing ${missing}"
+  exit 1
+fi
+
+# 1. the test
+timeout 90 bash -c 'run_env "$@"' _ "$exe" > "$LOG/test_linalg_gpu.log" 2>&1
+rc=$?
+grep -v '^PASS ' "$LOG/test_linalg_gpu.log" | head -60
+summary=$(grep -E '^test_linalg_gpu: [0-9]+ passed' "$LOG/test_linalg_gpu.log" | tail -1)
+worst=$(grep -o ' rel=[0-9.e+-]*' "$LOG/test_linalg_gpu.log" | sed 's/ rel=//' | sort -g | tail -1)
+[ -n "$summary" ] || echo "test_linalg_gpu: no summary line (exit $rc)"
+if [ "${BS_HAVE_GPU:-0}" != 1 ]; then
+  echo "SKIP linalg: no GPU here (${BS_GPU_REASON:-unknown}); test_linalg_gpu ran and skipped its cases (exit $rc)"
+  [ $rc -eq 0 ] || exit 1
+  exit 77
+fi
+status=0
+# a GPU that the check sees but the test does not (every case a SKIP) is a failure too
+if [ $rc -ne 0 ] || [ -z "$summary" ] || grep -qE ' [1-9][0-9]* failed|: 0 passed' <<<"$summary"; then status=1; fi
+echo "ROW GPU linalg vs CPU table | ${summary#test_linalg_gpu: } | worst rel ${worst:-?} (tolerances in the test); exit $rc"
+
+# 2. a ridge-sized fit, GPU against CPU
+timeout 120 bash -c 'run_env "$@"' _ "$exe" --bench 5000 500 10000 \
+  > "$LOG/bench.log" 2>&1
+brc=$?
+cat "$LOG/bench.log"
+if [ $brc -ne 0 ] || ! grep -q '^ROW linalg fit steps' "$LOG/bench.log"; then
+  status=1
+  echo "FAIL linalg/bench: exit $brc"
+  echo "ROW linalg fit steps n=5000 p=500 t=10000 | FAIL | exit $brc"
+fi
+exit $status
