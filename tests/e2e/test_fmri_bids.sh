@@ -114,6 +114,21 @@ for s in 0 1; do
 done
 check "maps_sform_code_mni" grep -q '^codes 4 4$' "$D/dump"
 
+# two ranks read the runs alike and write the same scores and voxel axis
+if command -v mpirun >/dev/null; then
+  mpirun -n 2 "$BRAINSWEEP" sweep "$D/fmri.yaml" -P output.path="$D/two/results.h5" >"$D/two.log" 2>&1
+  check "two_ranks_exit_0" test $? -eq 0
+  check "two_ranks_equal_one_rank" h5diff -d 1e-6 "$OUT" "$D/two/results.h5" /scores/r /scores/r
+  check "two_ranks_same_voxels" h5diff "$OUT" "$D/two/results.h5" /voxels /voxels
+else
+  skip_unless_ci "two_ranks" "mpirun not installed"
+fi
+
+# plan reads the headers and masks only, and counts the voxels
+"$BRAINSWEEP" plan "$D/fmri.yaml" --out "$D/plan" >"$D/plan.log" 2>&1
+check "plan_exits_0" test $? -eq 0
+check "plan_counts_subjects_and_volumes" grep -q "recordings: 2 subject(s), [0-9]* target(s); 372 samples per target" "$D/plan.log"
+
 # maps refuses a results file without a voxel axis, naming it, and writes nothing
 "$BRAINSWEEP" maps "$D/nope.h5" -o "$D/maps-none" >"$D/none.log" 2>&1
 check "maps_missing_file_exit_1" test $? -eq 1
