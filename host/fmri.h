@@ -14,7 +14,8 @@
  *  - the subject's voxels are those inside every run's mask (a voxel with a positive mask value), in
  *    NIfTI storage order (i fastest); an empty mask is an error;
  *  - values are the stored numbers times scl_slope plus scl_inter (when the slope is set); a non-finite
- *    value inside the mask is an error naming the voxel and the volume;
+ *    value inside the mask is an error naming the voxel and the volume (but nifticlib's reader already
+ *    turns non-finite floats into 0, silently, so a NaN in a float run reads as 0);
  *  - the affine is the sform when its code is set, else the qform, else the pixdim scaling (code 0).
  *
  * Nothing is written. Ownership: FmriRun arrays are the caller's (free); FmriSubject owns its arrays

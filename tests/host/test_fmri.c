@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <nifti2_io.h>
 
 #include "host/base.h"
@@ -97,7 +98,60 @@ static void expect_error(const char *name, const char *root, const char *want) {
     if (rc == 0) fmri_subject_free(&s);
 }
 
+// tests/fixtures/fmri-nibabel (tests/golden/make_fmri_fixture.py): files nibabel wrote (NIfTI-1 int16 with scaling, a
+// qform only and the TR in ms; NIfTI-2 gzip with an sform that differs from its qform) read as nibabel reads them
+static void nibabel_fixture(void) {
+    const char *root = "tests/fixtures/fmri-nibabel";
+    json_error_t je;
+    json_t *ref = json_load_file("tests/fixtures/fmri-nibabel/expected.json", 0, &je);
+    if (!ref) {
+        CHECK(0, "nibabel/expected.json: %s", je.text);
+        return;
+    }
+    FmriQuery q = {.root = root, .space = "T1w", .task = ""};
+    FmriRun *r;
+    size_t n;
+    char err[BASE_ERR_LEN] = "";
+    int rc = fmri_find_runs(&q, &r, &n, err);
+    CHECK(rc == 0 && n == 2, "nibabel/two_runs_found %s", err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *sub = r[i].subject;
+        json_t *e = json_object_get(ref, sub);
+        FmriSubject s;
+        if (!e || fmri_load_subject(&r[i], 1, &s, err)) {
+            CHECK(0, "nibabel/%s_loads: %s", sub, err);
+            continue;
+        }
+        json_t *ijk = json_object_get(e, "ijk"), *val = json_object_get(e, "values"), *aff = json_object_get(e, "affine");
+        int same_vox = json_array_size(ijk) == s.n_vox;
+        for (size_t k = 0; same_vox && k < s.n_vox; k++)
+            for (size_t d = 0; d < 3; d++)
+                same_vox &= json_integer_value(json_array_get(json_array_get(ijk, k), d)) == s.ijk[3 * k + d];
+        CHECK(same_vox, "nibabel/%s_mask_voxels (%zu)", sub, s.n_vox);
+        double worst = 0;
+        int shape = s.V == json_array_size(val);
+        for (size_t v = 0; shape && v < s.V; v++)
+            for (size_t k = 0; k < s.n_vox && same_vox; k++)
+                worst = fmax(worst, fabs(s.data[v * s.n_vox + k] -
+                                         json_real_value(json_array_get(json_array_get(val, v), k))));
+        // float32 values against nibabel's float64: a relative 1e-7 of values up to ~1000
+        CHECK(shape && same_vox && worst < 1e-4, "nibabel/%s_values_scaled (max |diff| %g)", sub, worst);
+        double wa = 0;
+        for (int a = 0; a < 16; a++)
+            wa = fmax(wa, fabs(s.grid.affine[a] - json_real_value(json_array_get(json_array_get(aff, (size_t)a / 4),
+                                                                                 (size_t)a % 4))));
+        // the sform is stored in float32: 1e-5 of coordinates of a few mm
+        CHECK(wa < 1e-5 && s.grid.affine_code == json_integer_value(json_object_get(e, "affine_code")),
+              "nibabel/%s_affine_and_code (max |diff| %g, code %d)", sub, wa, s.grid.affine_code);
+        CHECK(fabs(s.tr - json_real_value(json_object_get(e, "tr"))) < 1e-9, "nibabel/%s_tr_in_seconds (%g)", sub, s.tr);
+        fmri_subject_free(&s);
+    }
+    if (rc == 0) free(r);
+    json_decref(ref);
+}
+
 TEST_MAIN("test_fmri") {
+    nibabel_fixture();
     char root[] = "/tmp/bs-fmri-XXXXXX";
     if (!mkdtemp(root)) DIE("", "mkdtemp failed");
     char good[1100], p[1400], q[1600], bad[1100];
