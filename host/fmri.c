@@ -281,6 +281,10 @@ static int bold_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr, ch
     } else if (nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
         rc = base_errf(err, "%s: a %dD image; a BOLD run must be 4D (x, y, z, time)", r->bold, (int)nim->ndim);
     }
+    // a damaged header can claim any size; the grid is allocated from it before the data are read
+    if (rc == 0 && (nim->nx < 1 || nim->ny < 1 || nim->nz < 1 || (double)nim->nx * (double)nim->ny * (double)nim->nz > 1e9))
+        rc = base_errf(err, "%s: implausible grid %lldx%lldx%lld in the header", r->bold, (long long)nim->nx,
+                       (long long)nim->ny, (long long)nim->nz);
     if (rc == 0) {
         grid_of(nim, g);
         *nt = (size_t)nim->nt;
