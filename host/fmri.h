@@ -10,7 +10,8 @@
  *
  * fmri_load_subject reads one subject's runs, in order, into one matrix of volumes x in-mask voxels:
  *  - the TR is the header's pixdim[4] (in its time unit), and the sidecar's RepetitionTime when it has
- *    one must agree within 1 ms; every run of the subject has the same TR and grid;
+ *    one must agree within 1 ms (a header without a TR takes the sidecar's); every run of the subject
+ *    has the same TR and grid;
  *  - the subject's voxels are those inside every run's mask (a voxel with a positive mask value), in
  *    NIfTI storage order (i fastest); an empty mask is an error;
  *  - values are the stored numbers times scl_slope plus scl_inter (when the slope is set); a non-finite

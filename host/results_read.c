@@ -53,7 +53,11 @@ void results_print_grouped(FILE *out, const char *model, const char *context, in
         for (size_t g = 0; g < G; g++) by[h * G + g] = count[g] ? by[h * G + g] / (float)count[g] : NAN;
     }
     results_print_matrix(out, model, context, n_layers, by, name, G);
-    fprintf(out, "(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
+    if (G == 1 && strcmp(name[0], "voxels") == 0)  // a bids_fmri sweep: every voxel column as one
+        fprintf(out, "(mean r over the voxels; per voxel in /scores and /summary/layer_region, as images: brainsweep "
+                     "maps)\n");
+    else
+        fprintf(out, "(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
     free(name), free(of), free(by), free(count);
 }
 
@@ -171,7 +175,7 @@ int results_inspect(const char *path, FILE *out, char *err) {
     const char **voxel_label = NULL;  // bids_fmri sweeps: thousands of voxel columns, printed as their mean
     if (!labels && H5Lexists(f, "/voxels", H5P_DEFAULT) > 0) {
         voxel_label = base_malloc((R ? R : 1) * sizeof(char *), "labels");
-        for (size_t e = 0; e < R; e++) voxel_label[e] = "mean over voxels";
+        for (size_t e = 0; e < R; e++) voxel_label[e] = "voxels";
     }
     for (size_t mi = 0; mi < M; mi++)
         for (size_t ci = 0; ci < C; ci++) {

@@ -273,6 +273,13 @@ int sweep_inputs_load(Sweep *s, char *err) {
         s->grid.n_volumes = s->W;
     } else if (c->rec_format == REC_BIDS_FMRI) {
         s->grid.n_volumes = s->rec[0].n_rows;
+        // the runs' span is the data's, not the story's: say so when they do not cover the story's words
+        double end = s->grid.t0 + (double)s->grid.n_volumes * s->grid.tr;
+        if (comm_rank() == 0 && (end < s->stim.t_max - s->grid.tr || s->grid.t0 > s->stim.t_min))
+            log_warn("%s: the runs cover %.1f-%.1f s of the story's clock (recordings.first_volume_time, %zu volumes "
+                     "of %g s), but %s has words from %.1f to %.1f s: the words outside are not fitted",
+                     c->fmri_bids, s->grid.t0, end, s->grid.n_volumes, s->grid.tr, c->stimulus_file, s->stim.t_min,
+                     s->stim.t_max);
     } else if (c->rec_format == REC_IEEG) {
         s->grid.n_volumes = (size_t)ceil(s->stim.t_max * c->ieeg.envelope_rate - 1e-9);
     } else if (c->volumes) {

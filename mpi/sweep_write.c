@@ -102,7 +102,7 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
             for (size_t e = 0; e < s->R; e++) label[e] = s->ieeg.el[e].region;
         } else if (c->rec_format == REC_BIDS_FMRI) {  // thousands of voxels: their mean (maps draws them all)
             label = base_malloc(s->R * sizeof(char *), "labels");
-            for (size_t e = 0; e < s->R; e++) label[e] = "mean over voxels";
+            for (size_t e = 0; e < s->R; e++) label[e] = "voxels";
         }
         for (size_t m = 0; m < M; m++)
             for (size_t ci = 0; ci < C; ci++) {

@@ -44,6 +44,12 @@ check "sweep_exits_0" test $rc -eq 0
 OUT=$D/out/results.h5
 check "three_runs_as_groups" grep -q "372 volume(s) in 3 run(s) (TR 2 s from 0 s)" "$D/sweep.log"
 check "leave_one_run_out" grep -q "ridge: 3 groups" "$D/sweep.log"
+check "runs_cover_the_story_no_warning" bash -c "! grep -q WARNING '$D/sweep.log'"
+"$BRAINSWEEP" sweep "$D/fmri.yaml" --dry-run -P recordings.first_volume_time=30 >"$D/late.log" 2>&1
+check "late_runs_dry_run_exit_0" test $? -eq 0
+check "late_runs_warn_words_not_fitted" grep -q "WARNING $SIM: the runs cover 30.0-774.0 s of the story's clock" "$D/late.log"
+"$BRAINSWEEP" inspect "$OUT" >"$D/inspect.log" 2>&1
+check "inspect_prints_the_voxel_mean" grep -q "(mean r over the voxels; per voxel in /scores" "$D/inspect.log"
 listing=$(h5ls -r "$OUT" 2>&1)
 for d in /voxels/ijk /voxels/dims /voxels/affine /voxels/affine_code /voxels/n_voxels; do
   check "dataset_$d" grep -q "^$d " <<<"$listing"
