@@ -16,9 +16,17 @@ Two subjects, one run each, space T1w, chosen to cover what our own writer (host
 Each run has its sidecar with RepetitionTime 1.5. expected.json holds, per subject, nibabel's view: the grid, the
 affine (img.affine: the sform when its code is set, else the qform), the xform code, the TR in seconds, the mask's
 voxels in storage order (i fastest) and the scaled values of the run at those voxels, volume by volume.
+
+The other direction, by hand (needs h5py too; CI runs no Python): after a bids_fmri sweep and `brainsweep maps`,
+
+    python tests/golden/make_fmri_fixture.py --check-maps RESULTS.h5 MAPS_DIR BOLD.nii.gz
+
+loads every map with nibabel and checks its shape and affine against a source run's and its values against
+/scores/r placed at /voxels/ijk (NaN elsewhere), then prints one line.
 """
 import json
 import os
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -111,5 +119,38 @@ def main():
         f.write("\n")
 
 
+def check_maps(results, maps_dir, bold):
+    import h5py
+
+    src = nib.load(bold)
+    n = 0
+    with h5py.File(results) as f:
+        models, contexts = f["models/name"].asstr()[:], f["contexts/name"].asstr()[:]
+        subjects, n_layers = f["subjects/name"].asstr()[:], f["models/n_layers"][:]
+        for m, model in enumerate(models):
+            for c, context in enumerate(contexts):
+                folder = os.path.join(maps_dir, model, "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in context))
+                for s, sub in enumerate(subjects):
+                    ijk = f["voxels/ijk"][s]
+                    keep = ijk[:, 0] >= 0
+                    for h in range(n_layers[m] + 1):
+                        img = nib.load(os.path.join(folder, f"{sub}_layer-{h:0{3 if n_layers[m] >= 100 else 2}d}_r.nii.gz"))
+                        assert img.shape == src.shape[:3] and np.allclose(img.affine, src.affine, atol=1e-5), img
+                        vol = np.full(f["voxels/dims"][s], np.nan, np.float32)
+                        vol[tuple(ijk[keep].T)] = f["scores/r"][m, c, h, s][keep]
+                        got = np.asarray(img.dataobj, dtype=np.float32)
+                        assert np.array_equal(np.isnan(vol), np.isnan(got)) and np.array_equal(vol[keep_mask(vol)],
+                                                                                               got[keep_mask(vol)])
+                        n += 1
+    print(f"{n} maps: shape, affine and values as nibabel reads them equal the results file and the source run")
+
+
+def keep_mask(vol):
+    return ~np.isnan(vol)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--check-maps":
+        check_maps(*sys.argv[2:])
+    else:
+        main()
