@@ -254,6 +254,25 @@ static nifti_image *read_image(const char *path, int with_data, char *err) {
         base_errf(err, "%s: no such file", path);
         return NULL;
     }
+    // the header alone first (nifticlib reads and byte-swaps it), its dimensions checked here: nifticlib's full
+    // reader trusts dim[0] of a NIfTI-2 header and overflows its stack on a damaged one (found by
+    // tests/fuzz/fuzz_fmri.c), and its own check prints to stderr whatever the debug level
+    int version = 0, ok = 0;
+    void *hdr = nifti_read_header(path, &version, 0);
+    if (hdr && version == 1) {
+        const nifti_1_header *h = hdr;
+        ok = h->dim[0] >= 1 && h->dim[0] <= 7;
+        for (int d = 1; ok && d <= h->dim[0]; d++) ok = h->dim[d] >= 1;
+    } else if (hdr && version == 2) {
+        const nifti_2_header *h = hdr;
+        ok = h->dim[0] >= 1 && h->dim[0] <= 7;
+        for (int d = 1; ok && d <= h->dim[0]; d++) ok = h->dim[d] >= 1 && h->dim[d] <= ((int64_t)1 << 40);
+    }
+    free(hdr);
+    if (!ok) {
+        base_errf(err, "%s: not a readable NIfTI-1/2 image (no valid header: truncated, damaged, or not NIfTI)", path);
+        return NULL;
+    }
     nifti_image *nim = nifti_image_read(path, with_data);
     if (!nim || (with_data && !nim->data)) {
         if (nim) nifti_image_free(nim);
