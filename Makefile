@@ -23,6 +23,10 @@ ASAN       ?= 0
 V          ?= 0
 
 PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 fftw3 fftw3f
+# nifticlib (NIfTI-1 and -2 through its nifti2 API; Debian's libnifti2-dev) ships no pkg-config file: it is
+# found by its header, in NIFTI_INC, and linked with the znz and zlib it is built on
+NIFTI_INC  ?= /usr/include/nifti
+NIFTI_LIBS := -lnifti2 -lznz -lz
 
 # targets that must work before the system packages exist
 NO_BUILD_GOALS := deps help clean fetch-model
@@ -39,12 +43,15 @@ ifneq ($(SKIP_DETECT),1)
   ifneq ($(MISSING_PKGS),)
     $(error ✗ missing libraries: $(MISSING_PKGS). Run `make deps` (installs the Debian packages) or .ci/install-deps.sh)
   endif
+  ifneq ($(shell test -f $(NIFTI_INC)/nifti2_io.h && test -f $(NIFTI_INC)/znzlib.h && echo y),y)
+    $(error ✗ missing library: nifticlib ($(NIFTI_INC)/nifti2_io.h). Run `make deps` (installs libnifti2-dev) or set NIFTI_INC)
+  endif
   HAVE_MPICC := $(shell command -v mpicc >/dev/null && echo 1)
   ifneq ($(HAVE_MPICC),1)
     $(error ✗ mpicc not found. Run `make deps`)
   endif
   $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | grep -o 'Open MPI [0-9.]*')))
-  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc, FFTW3)
+  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc, FFTW3, nifticlib)
   ifeq ($(NO_CUDA),1)
     HAVE_CUDA :=
     $(info ✗ CUDA disabled by NO_CUDA=1 → CPU-only build)
@@ -78,8 +85,8 @@ endif
 CFLAGS := $(OPT) -g -std=c11 -D_GNU_SOURCE -fopenmp -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -Wshadow \
           -Wno-missing-field-initializers $(SAN) -I. -I$(BUILD)
 ifneq ($(SKIP_DETECT),1)
-  CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS))
-  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+  CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS)) -I$(NIFTI_INC)
+  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) $(NIFTI_LIBS) -lm -lpthread
 endif
 LDFLAGS := -fopenmp $(SAN)
 
@@ -124,6 +131,9 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 TEST_SRC := $(sort $(wildcard tests/host/test_*.c tests/mpi/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# helper programs the end-to-end scripts call (not tests themselves): tests/tools/*.c
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TEST_BIN += $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 # the GPU tests (tests/cuda/*.cu) exist where nvcc does; without a GPU they print SKIP lines
 ifeq ($(HAVE_CUDA),1)
   TEST_BIN += $(patsubst tests/%.cu,$(BUILD)/tests/%,$(sort $(wildcard tests/cuda/test_*.cu)))

@@ -65,16 +65,20 @@ static const Param PARAMS[] = {
      "tokens per forward pass including BOS; 0 = the model's context length"},
     {"context", "overlap", P_INT, F(context_overlap), 0, NONE, -1, 1e7, "-1", NULL,
      "tokens shared by consecutive chunks (the least context a word gets after the first chunk); -1 = half the window"},
-    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text|word_text|ieeg",
+    {"recordings", "format", P_ENUM, F(rec_format), 0, NONE, 0, 0, "roi_text", "roi_text|word_text|ieeg|bids_fmri",
      "roi_text: one text file per subject, one row per sample (fMRI volume, or a continuous signal's sample), one "
      "column per region or electrode; word_text: the same with one row per word (e.g. high-gamma around each word); "
-     "ieeg: a BIDS iEEG dataset (section ieeg), turned into one high-gamma value per word and electrode"},
+     "ieeg: a BIDS iEEG dataset (section ieeg), turned into one high-gamma value per word and electrode; bids_fmri: "
+     "volumetric fMRI runs of a BIDS derivatives folder in fMRIPrep's layout (section fmri), one target per in-mask "
+     "voxel"},
     {"recordings", "tr", P_DOUBLE, F(tr), 0, NONE, 0, 1e3, "0", NULL,
-     "seconds between samples (the fMRI repetition time; 0.01 for 100 Hz); required by roi_text"},
+     "seconds between samples (the fMRI repetition time; 0.01 for 100 Hz); required by roi_text; bids_fmri: 0 = "
+     "the runs' own (NIfTI header), else it must agree with them"},
     {"recordings", "first_volume_time", P_DOUBLE, F(first_volume_time), 0, NONE, -1e6, 1e6, "0", NULL,
      "stimulus time (s, TextGrid clock) at which the first kept volume starts"},
     {"recordings", "volumes", P_SIZE, F(volumes), 0, NONE, 0, 1e9, "0", NULL,
-     "volumes per recording; 0 = ceil((stimulus end - first_volume_time) / tr)"},
+     "volumes per recording; 0 = ceil((stimulus end - first_volume_time) / tr) (bids_fmri: the runs' volumes; "
+     "else it must agree with them)"},
     {"recordings", "highpass_seconds", P_DOUBLE, F(highpass_seconds), 0, NONE, 0, 1e6, "128", NULL,
      "high-pass cutoff (s) applied to recordings and design alike (discrete cosine basis, as SPM); 0 = remove the "
      "mean only"},
@@ -129,6 +133,17 @@ static const Param PARAMS[] = {
     {"ieeg", "atlas", P_STRING, F(ieeg_atlas), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "region labels for electrodes whose table has no region column: a TSV of label, x, y, z centroids (nearest in "
      "the same hemisphere); empty = the built-in coarse table"},
+    {"fmri", "bids", P_STRING, F(fmri_bids), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "the BIDS derivatives folder (fMRIPrep's output: sub-*/[ses-*/]func/*_space-<space>_desc-preproc_bold.nii[.gz] "
+     "with *_desc-brain_mask.nii[.gz]); required by recordings.format: bids_fmri"},
+    {"fmri", "space", P_STRING, F(fmri_space), 128, NONE, 0, 0, "MNI152NLin2009cAsym", NULL,
+     "the space entity of the runs (MNI152NLin2009cAsym, T1w, ...)"},
+    {"fmri", "task", P_STRING, F(fmri_task), 128, NONE, 0, 0, "\"\"", NULL, "the task entity of the runs; empty = any"},
+    {"fmri", "runs", P_STR_LIST, F(fmri_runs), 0, NONE, 0, 0, "[]", NULL,
+     "run labels to take, in story order (the runs of one story, one after another on its clock from "
+     "recordings.first_volume_time; one cross-validation group each); empty = every run"},
+    {"fmri", "subjects", P_STR_LIST, F(fmri_subjects), 0, NONE, 0, 0, "[]", NULL,
+     "subjects to take (sub-01 or 01); empty = every subject with runs in the space"},
     {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
      "stale file is recomputed); empty = no cache"},
@@ -203,7 +218,7 @@ static const Param PARAMS[] = {
      "auto = cuda where it can run, else cpu (one log line says which and why)"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
-static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg",
+static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg", "fmri",
                                  "design", "ridge",  "output",  "run"};
 #define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
 
@@ -556,6 +571,14 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
             return base_errf(c->err, "%s: recordings.regions and recordings.files are for text recordings; "
                                      "recordings.format: ieeg reads ieeg.bids",
                              c->file);
+    } else if (cfg->rec_format == REC_BIDS_FMRI) {
+        if (!cfg->fmri_bids[0])
+            return base_errf(c->err, "%s: fmri.bids is required with recordings.format: bids_fmri", c->file);
+        if (!cfg->fmri_space[0]) return base_errf(c->err, "%s: fmri.space is empty", c->file);
+        if (cfg->regions.n || cfg->files.n)
+            return base_errf(c->err, "%s: recordings.regions and recordings.files are for text recordings; "
+                                     "recordings.format: bids_fmri reads fmri.bids",
+                             c->file);
     } else if (cfg->regions.n == 0) {
         return base_errf(c->err, "%s: recordings.regions is empty", c->file);
     } else if (cfg->files.n == 0) {
@@ -590,7 +613,7 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
     if (cfg->context_overlap >= 0 && cfg->context_window > 0 && cfg->context_overlap >= cfg->context_window - 1)
         return base_errf(c->err, "%s: context.overlap (%d) must be below context.window - 1 (%d)", c->file,
                          cfg->context_overlap, cfg->context_window - 1);
-    return cfg->rec_format == REC_IEEG ? 0 : expand_files(c, cfg);
+    return cfg->rec_format == REC_IEEG || cfg->rec_format == REC_BIDS_FMRI ? 0 : expand_files(c, cfg);
 }
 
 // the option structs' fields that are not a key of their own: strings that live in the config, and values the
@@ -743,6 +766,8 @@ void config_free(SweepConfig *cfg) {
     strlist_free(&cfg->skip_labels);
     strlist_free(&cfg->regions);
     strlist_free(&cfg->files);
+    strlist_free(&cfg->fmri_runs);
+    strlist_free(&cfg->fmri_subjects);
     strlist_free(&cfg->contexts);
     strlist_free(&cfg->design.extra_bands);
     memset(cfg, 0, sizeof *cfg);

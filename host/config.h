@@ -32,7 +32,7 @@
 #define CFG_MAX_GROUPS 1024
 #define CFG_MAX_CONTEXTS 64
 
-typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2 } RecFormat;
+typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2, REC_BIDS_FMRI = 3 } RecFormat;
 typedef enum { LONG_WORDS_WARN = 0, LONG_WORDS_ERROR = 1 } LongWords;
 // run.device: where the decoder and the fits run (host/backend.h resolves it once per rank)
 typedef enum { DEVICE_AUTO = 0, DEVICE_CPU = 1, DEVICE_CUDA = 2 } DeviceChoice;
@@ -123,6 +123,13 @@ typedef struct {
     int ieeg_electrodes;      // 0: responsive, 1: all good electrodes
     size_t n_pmhg_left, n_pmhg_right;
     char ieeg_atlas[CFG_STR];
+
+    // fmri (recordings.format: bids_fmri): volumetric runs of a BIDS derivatives folder (host/fmri.h)
+    char fmri_bids[CFG_STR];
+    char fmri_space[128];
+    char fmri_task[128];
+    StrList fmri_runs;        // run labels; none = every run
+    StrList fmri_subjects;    // none = every subject
 
     // features cache
     char cache_dir[CFG_STR];  // "" = no cache

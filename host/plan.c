@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "host/base.h"
+#include "host/fmri.h"
 #include "host/bids.h"
 #include "host/config.h"
 #include "host/model.h"
@@ -100,8 +101,38 @@ static int open_model(const SweepConfig *c, size_t m, const Stimulus *st, PlanMo
 
 // targets of the fits: regions x subjects, or the good electrodes of the BIDS runs (an upper bound of the
 // responsive ones); *left_out counts the subjects whose sidecars the sweep would refuse
-static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size_t *left_out, char *err) {
+static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size_t *left_out, size_t *volumes,
+                         char *err) {
     *T = *subjects = *left_out = 0;
+    if (c->rec_format == REC_BIDS_FMRI) {  // every subject's headers and masks, no volumes read
+        FmriQuery q = {.root = c->fmri_bids,
+                       .space = c->fmri_space,
+                       .task = c->fmri_task,
+                       .runs = (const char *const *)c->fmri_runs.items,
+                       .n_runs = c->fmri_runs.n,
+                       .subjects = (const char *const *)c->fmri_subjects.items,
+                       .n_subjects = c->fmri_subjects.n};
+        FmriRun *runs;
+        size_t n, most = 0;
+        if (fmri_find_runs(&q, &runs, &n, err)) return -1;
+        int rc = 0;
+        for (size_t i = 0; i < n && rc == 0;) {
+            size_t j = i;
+            while (j < n && strcmp(runs[j].subject, runs[i].subject) == 0) j++;
+            FmriSubject sub;
+            rc = fmri_peek_subject(runs + i, j - i, &sub, err);
+            if (rc == 0) {
+                most = sub.n_vox > most ? sub.n_vox : most;
+                *volumes = sub.V;
+                fmri_subject_free(&sub);
+                ++*subjects;
+            }
+            i = j;
+        }
+        free(runs);
+        *T = *subjects * most;  // at most: the union of the masks on a shared grid is a little wider
+        return rc;
+    }
     if (c->rec_format != REC_IEEG) {
         if (c->files.n == 0) return base_errf(err, "%s: recordings.files names no existing file", c->source);
         *subjects = c->files.n;
@@ -512,7 +543,9 @@ int plan_run(const PlanOptions *o) {
                                        : ceil((st.t_max - c.first_volume_time) / c.tr - 1e-9);
     for (size_t m = 0; m < c.n_models; m++)
         if (open_model(&c, m, &st, &pm[m], err)) goto done;
-    if (count_targets(&c, &e.T, &e.subjects, &e.left_out, err)) goto done;
+    size_t volumes = 0;
+    if (count_targets(&c, &e.T, &e.subjects, &e.left_out, &volumes, err)) goto done;
+    if (c.rec_format == REC_BIDS_FMRI) e.V = (double)volumes;
     if (planning_writable("output.path", c.output, 0, err) || planning_writable("--out", out_dir, 1, err)) goto done;
     if (choose_cluster(o, &k, err)) goto done;
 

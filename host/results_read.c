@@ -53,7 +53,11 @@ void results_print_grouped(FILE *out, const char *model, const char *context, in
         for (size_t g = 0; g < G; g++) by[h * G + g] = count[g] ? by[h * G + g] / (float)count[g] : NAN;
     }
     results_print_matrix(out, model, context, n_layers, by, name, G);
-    fprintf(out, "(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
+    if (G == 1 && strcmp(name[0], "voxels") == 0)  // a bids_fmri sweep: every voxel column as one
+        fprintf(out, "(mean r over the voxels; per voxel in /scores and /summary/layer_region, as images: brainsweep "
+                     "maps)\n");
+    else
+        fprintf(out, "(mean r of the electrodes of each region label; per electrode in /scores and /summary/layer_region)\n");
     free(name), free(of), free(by), free(count);
 }
 
@@ -168,15 +172,23 @@ int results_inspect(const char *path, FILE *out, char *err) {
             C, S, R, W, failed);
     size_t n_labels = 0;
     char **labels = h5_read_strings(f, "/electrodes/region", &n_labels);  // iEEG sweeps: one column per electrode
+    const char **voxel_label = NULL;  // bids_fmri sweeps: thousands of voxel columns, printed as their mean
+    if (!labels && H5Lexists(f, "/voxels", H5P_DEFAULT) > 0) {
+        voxel_label = base_malloc((R ? R : 1) * sizeof(char *), "labels");
+        for (size_t e = 0; e < R; e++) voxel_label[e] = "voxels";
+    }
     for (size_t mi = 0; mi < M; mi++)
         for (size_t ci = 0; ci < C; ci++) {
             const char *ctx = contexts ? contexts[ci] : "as configured";
             const float *x = lr + (mi * C + ci) * H * R;
             if (labels && n_labels == R)
                 results_print_grouped(out, models[mi], ctx, n_layers[mi], x, (const char *const *)labels, R, H);
+            else if (voxel_label)
+                results_print_grouped(out, models[mi], ctx, n_layers[mi], x, voxel_label, R, H);
             else results_print_matrix(out, models[mi], ctx, n_layers[mi], x, (const char *const *)regions, R);
         }
     h5_free_strings(labels, n_labels);
+    free(voxel_label);
     rc = 0;
 done:
     free(lr);

@@ -27,9 +27,7 @@
 // ----------------------------------------------------------------------------
 // random numbers: one stream per (seed, subject, channel), so threads do not change the data
 
-typedef struct {
-    uint64_t s;
-} Rng;
+typedef SimRng Rng;
 
 static uint64_t rng_next(Rng *r) {  // splitmix64
     uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
@@ -45,6 +43,9 @@ static Rng rng_for(uint64_t seed, uint64_t a, uint64_t b) {
     return r;
 }
 
+SimRng sim_rng(uint64_t seed, uint64_t a, uint64_t b) { return rng_for(seed, a, b); }
+double sim_rng_norm(SimRng *r) { return rng_norm(r); }
+
 static int write_text(const char *path, const char *text, char *err) {
     FILE *f = fopen(path, "w");
     if (!f) return base_errf(err, "%s: cannot create: %s", path, strerror(errno));
@@ -57,9 +58,9 @@ static int write_text(const char *path, const char *text, char *err) {
 // the story and the model's word signals
 
 // the kept words as a table the dataset carries (stimuli/words.tsv), then loaded back as a Stimulus
-static int story(const SimOptions *o, const char *words_path, Stimulus *st, char *err) {
+int sim_story(const char *stimulus, double seconds, const char *words_path, Stimulus *st, char *err) {
     Stimulus all;
-    if (stim_load(o->stimulus, NULL, &all, err)) return -1;
+    if (stim_load(stimulus, NULL, &all, err)) return -1;
     FILE *f = fopen(words_path, "w");
     if (!f) {
         stim_free(&all);
@@ -68,19 +69,19 @@ static int story(const SimOptions *o, const char *words_path, Stimulus *st, char
     fprintf(f, "word\tonset\toffset\n");
     size_t kept = 0;
     for (size_t w = 0; w < all.n_words; w++)
-        if (o->seconds <= 0 || all.offset[w] <= o->seconds)
+        if (seconds <= 0 || all.offset[w] <= seconds)
             fprintf(f, "%s\t%.3f\t%.3f\n", all.label[w], all.onset[w], all.offset[w]), kept++;
     int bad = fclose(f) != 0;
     stim_free(&all);
     if (bad) return base_errf(err, "%s: cannot write: %s", words_path, strerror(errno));
-    if (kept < 20) return base_errf(err, "%s: only %zu words in the first %g s", o->stimulus, kept, o->seconds);
+    if (kept < 20) return base_errf(err, "%s: only %zu words in the first %g s", stimulus, kept, seconds);
     return stim_load(words_path, NULL, st, err);
 }
 
 // sig (H, W): each hidden state's words projected on a random direction, z-scored; beta (H, dmax)
-static int word_signals(const SimOptions *o, const Stimulus *st, double **sig, float **beta, size_t *H, size_t *dmax,
-                        char *err) {
-    Model *m = model_open(o->model_path, (size_t)16 << 30, err);
+int sim_word_signals(const char *model_path, uint64_t seed, const Stimulus *st, double **sig, float **beta, size_t *H,
+                     size_t *dmax, char *err) {
+    Model *m = model_open(model_path, (size_t)16 << 30, err);
     if (!m) return -1;
     Tokenizer *tok = tok_open_for_model(m, err);
     if (!tok) {
@@ -106,7 +107,7 @@ static int word_signals(const SimOptions *o, const Stimulus *st, double **sig, f
         double *x = base_malloc(base_mul(W, *dmax) * sizeof(double), "layer");
         for (size_t l = 0; l <= L; l++) {
             size_t d = l < L ? (size_t)mc->d_model : (size_t)model_final_dim(m);
-            Rng r = rng_for(o->seed, 0xbe7a, l);
+            Rng r = rng_for(seed, 0xbe7a, l);
             for (size_t j = 0; j < *dmax; j++) (*beta)[l * *dmax + j] = j < d ? (float)rng_norm(&r) : NAN;
             for (size_t i = 0; i < W * d; i++) x[i] = states[off[l] + i];
             feat_zscore(x, W, d);
@@ -400,11 +401,11 @@ int sim_make(const SimOptions *o, char *err) {
     if (base_mkdirs(path)) return base_errf(err, "%s: cannot create: %s", path, strerror(errno));
     snprintf(words, sizeof words, "%s/stimuli/words.tsv", o->out_dir);
     Stimulus st;
-    if (story(o, words, &st, err)) return -1;
+    if (sim_story(o->stimulus, o->seconds, words, &st, err)) return -1;
     double *sig = NULL;
     float *beta = NULL;
     size_t H = 0, dmax = 0;
-    if (word_signals(o, &st, &sig, &beta, &H, &dmax, err)) {
+    if (sim_word_signals(o->model_path, o->seed, &st, &sig, &beta, &H, &dmax, err)) {
         stim_free(&st);
         return -1;
     }

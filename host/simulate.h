@@ -63,4 +63,20 @@ typedef struct {
 int sim_score(const char *dataset, const char *results, double snr_threshold, SimScore *score, FILE *report,
               char *err);
 
+// What the iEEG and the fMRI simulators (host/simulate_fmri.h) share.
+#include "host/stimulus.h"
+// one random stream per (seed, a, b), so threads do not change the data (splitmix64)
+typedef struct {
+    uint64_t s;
+} SimRng;
+SimRng sim_rng(uint64_t seed, uint64_t a, uint64_t b);
+double sim_rng_norm(SimRng *r);
+// the words of stimulus (TextGrid or table) ending by `seconds` (0: all) written as a table at words_path
+// (word, onset, offset), then loaded back into st: the dataset carries the words it was made from
+int sim_story(const char *stimulus, double seconds, const char *words_path, Stimulus *st, char *err);
+// sig (H, W): each hidden state of the model (full context) projected on a random direction per layer
+// (seeded), z-scored over words; beta (H, dmax) the directions. Caller frees both.
+int sim_word_signals(const char *model_path, uint64_t seed, const Stimulus *st, double **sig, float **beta, size_t *H,
+                     size_t *dmax, char *err);
+
 #endif  // HOST_SIMULATE_H

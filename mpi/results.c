@@ -147,7 +147,8 @@ ResultsMeta *results_meta_build(const ResultsSource *src) {
                             .electrodes = ieeg ? ieeg->el : NULL,
                             .space = ieeg ? ieeg->space : NULL,
                             .pmhg_left = ieeg ? ieeg->pmhg_left : NULL,
-                            .pmhg_right = ieeg ? ieeg->pmhg_right : NULL};
+                            .pmhg_right = ieeg ? ieeg->pmhg_right : NULL,
+                            .voxels = src->voxels};
     return &o->meta;
 }
 
@@ -192,6 +193,30 @@ static void write_electrodes(hid_t f, const ResultsMeta *m) {
     h5_write_array(g, "responsive_q", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v + 4 * R, 1, d1, "electrode",
                 "speech-responsiveness q-value (BH over the subject's electrodes)");
     free(s), free(v);
+    H5Gclose(g);
+}
+
+// /voxels: the voxel of each subject behind each region-axis column of a bids_fmri sweep, with each
+// subject's grid, so `brainsweep maps` (host/maps.h) can put the scores back into the source's space
+static void write_voxels(hid_t f, const ResultsMeta *m) {
+    const FmriVoxels *v = m->voxels;
+    hid_t g = h5_group(f, "/voxels");
+    h5_attr_string(g, "space", v->space);
+    double tr = v->tr;
+    h5_attr_double(g, "tr", &tr, 1);
+    h5_attr_string(g, "columns", v->shared_grid ? "union" : "subject");
+    hsize_t d3[3] = {v->S, v->R, 3}, ds3[2] = {v->S, 3}, ds44[3] = {v->S, 4, 4}, ds[1] = {v->S};
+    h5_write_array(g, "ijk", H5T_STD_I32LE, H5T_NATIVE_INT32, v->ijk, 3, d3, "subject,region,ijk",
+                   "voxel indices (i, j, k) of each subject's grid behind each column of the region axis (0-based, "
+                   "NIfTI storage order); -1 where the subject has no voxel in that column (its scores are NaN)");
+    h5_write_array(g, "dims", H5T_STD_I32LE, H5T_NATIVE_INT32, v->dims, 2, ds3, "subject,xyz",
+                   "grid dimensions of each subject's runs (nx, ny, nz)");
+    h5_write_array(g, "affine", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v->affine, 3, ds44, "subject,row,column",
+                   "voxel (i, j, k, 1) to mm in the space (the runs' sform, else their qform)");
+    h5_write_array(g, "affine_code", H5T_STD_I32LE, H5T_NATIVE_INT32, v->affine_code, 1, ds, "subject",
+                   "NIfTI xform code of that affine (sform_code, else qform_code; 0: neither, pixdim scaling)");
+    h5_write_array(g, "n_voxels", H5T_STD_I32LE, H5T_NATIVE_INT32, v->n_voxels, 1, ds, "subject",
+                   "voxels in each subject's brain mask (inside the masks of all its runs)");
     H5Gclose(g);
 }
 
@@ -246,6 +271,7 @@ void results_create(const char *path, const ResultsMeta *m) {
     h5_write_strings(g, "name", m->region_name, m->R, "regions, one per column of the recordings");
     H5Gclose(g);
     if (m->electrodes) write_electrodes(f, m);
+    if (m->voxels) write_voxels(f, m);
     g = h5_group(f, "/stimulus");
     h5_write_strings(g, "word", m->word, m->W, "words in order (pauses dropped)");
     hsize_t dw[1] = {m->W};

@@ -25,6 +25,7 @@
 
 #include "host/config.h"
 #include "host/encoding.h"
+#include "host/fmri.h"
 #include "host/ieeg.h"
 #include "host/planning.h"
 #include "host/recording.h"
@@ -77,6 +78,9 @@ typedef struct {
     const IeegElectrode *electrodes;
     const char *space;
     const double *pmhg_left, *pmhg_right;  // (3) the reference the distances are from
+
+    // bids_fmri recordings: the voxel behind each (subject, region-axis column) (/voxels); NULL otherwise
+    const FmriVoxels *voxels;
 } ResultsMeta;
 
 // one (model, context)'s extraction by this run (summed over ranks before the results are written)
@@ -104,6 +108,7 @@ typedef struct {
     size_t P;                              // rows of the stored weights; 0: none
     const char *identity;                  // the sweep's identity (hex)
     const IeegResponses *ieeg;             // iEEG recordings: the fitted electrodes; NULL otherwise
+    const FmriVoxels *voxels;              // bids_fmri recordings: the voxel axis; NULL otherwise
 } ResultsSource;
 
 // The ResultsMeta of a sweep, on every rank; it borrows src's arrays (keep src alive) and owns the tables

@@ -125,6 +125,133 @@ static int local_rank(void) {
     return 0;
 }
 
+// bids_fmri: each subject's runs one after another, a column per voxel (FmriVoxels in host/fmri.h says which)
+static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
+    const SweepConfig *c = &s->cfg;
+    const FmriSubject *a = &sub[0];
+    for (size_t si = 1; si < S; si++) {
+        const FmriSubject *b = &sub[si];
+        for (size_t r = 0; r < a->n_runs; r++)
+            if (b->run_volumes[r] != a->run_volumes[r])
+                return base_errf(err, "%s: run %zu of subject %s has %zu volumes, but subject %s's has %zu (every "
+                                      "subject's runs must cover the same story time)",
+                                 b->file, r + 1, b->subject, b->run_volumes[r], a->subject, a->run_volumes[r]);
+        if (fabs(b->tr - a->tr) > 1e-3)
+            return base_errf(err, "%s: TR %g s, but subject %s's runs have %g s", b->file, b->tr, a->subject, a->tr);
+    }
+    if (c->tr > 0 && fabs(c->tr - a->tr) > 1e-3)
+        return base_errf(err, "%s: recordings.tr is %g s, but %s has a TR of %g s (its header; set recordings.tr: 0 to "
+                              "take the runs' own)",
+                         c->source, c->tr, a->file, a->tr);
+    if (c->volumes && c->volumes != a->V)
+        return base_errf(err, "%s: recordings.volumes is %zu, but the runs of %s have %zu volumes", c->source,
+                         c->volumes, a->subject, a->V);
+    FmriVoxels *vx = &s->voxels;
+    vx->S = S;
+    vx->tr = a->tr;
+    snprintf(vx->space, sizeof vx->space, "%s", c->fmri_space);
+    vx->shared_grid = 1;
+    for (size_t si = 1; si < S; si++) vx->shared_grid &= fmri_same_grid(&sub[si].grid, &a->grid);
+    size_t nv = (size_t)(a->grid.dim[0] * a->grid.dim[1] * a->grid.dim[2]), R = 0;
+    int64_t *col = NULL;  // shared grid: the column of each grid voxel in the union of the masks, -1 outside
+    if (vx->shared_grid) {
+        col = base_malloc(nv * sizeof(int64_t), "voxel columns");
+        for (size_t i = 0; i < nv; i++) col[i] = -1;
+        for (size_t si = 0; si < S; si++)
+            for (size_t k = 0; k < sub[si].n_vox; k++) {
+                const int32_t *x = &sub[si].ijk[3 * k];
+                col[(size_t)x[0] + (size_t)a->grid.dim[0] * ((size_t)x[1] + (size_t)a->grid.dim[1] * (size_t)x[2])] = 0;
+            }
+        for (size_t i = 0; i < nv; i++)
+            if (col[i] == 0) col[i] = (int64_t)R++;
+    } else {
+        for (size_t si = 0; si < S; si++) R = sub[si].n_vox > R ? sub[si].n_vox : R;
+    }
+    vx->R = R;
+    vx->ijk = base_malloc(base_mul(S * R, 3) * sizeof(int32_t), "voxels");
+    vx->dims = base_malloc(S * 3 * sizeof(int32_t), "voxels");
+    vx->affine = base_malloc(S * 16 * sizeof(double), "voxels");
+    vx->affine_code = base_malloc(S * sizeof(int32_t), "voxels");
+    vx->n_voxels = base_malloc(S * sizeof(int32_t), "voxels");
+    for (size_t i = 0; i < S * R * 3; i++) vx->ijk[i] = -1;
+    s->S = S, s->R = R;
+    s->rec = base_calloc(S, sizeof(Recording), "recordings");
+    for (size_t si = 0; si < S; si++) {
+        const FmriSubject *b = &sub[si];
+        for (int d = 0; d < 3; d++) vx->dims[3 * si + (size_t)d] = (int32_t)b->grid.dim[d];
+        memcpy(vx->affine + 16 * si, b->grid.affine, 16 * sizeof(double));
+        vx->affine_code[si] = b->grid.affine_code;
+        vx->n_voxels[si] = (int32_t)b->n_vox;
+        Recording *r = &s->rec[si];
+        snprintf(r->subject, sizeof r->subject, "%s", b->subject);
+        r->path = base_strdup(b->file);
+        r->n_rows = b->V, r->n_cols = R;
+        r->data = base_calloc(base_mul(b->V, R), sizeof(double), "recording");  // padding stays 0: constant, r NaN
+        for (size_t k = 0; k < b->n_vox; k++) {
+            const int32_t *x = &b->ijk[3 * k];
+            size_t j = col ? (size_t)col[(size_t)x[0] + (size_t)a->grid.dim[0] *
+                                                            ((size_t)x[1] + (size_t)a->grid.dim[1] * (size_t)x[2])]
+                           : k;
+            memcpy(vx->ijk + 3 * (si * R + j), x, 3 * sizeof(int32_t));
+            // each run's own mean removed: scanner baselines differ between runs, and a step at every run
+            // boundary would dominate the concatenation (the high-pass after this removes slow drifts only)
+            for (size_t run = 0, v0 = 0; run < b->n_runs; v0 += b->run_volumes[run++]) {
+                double mean = 0;
+                for (size_t v = v0; v < v0 + b->run_volumes[run]; v++) mean += b->data[v * b->n_vox + k];
+                mean /= (double)b->run_volumes[run];
+                for (size_t v = v0; v < v0 + b->run_volumes[run]; v++)
+                    r->data[v * R + j] = b->data[v * b->n_vox + k] - mean;
+            }
+        }
+    }
+    s->target = base_malloc(R * sizeof(char *), "target names");
+    for (size_t k = 0; k < R; k++) {
+        char name[64];
+        if (vx->shared_grid) {
+            const int32_t *x = NULL;
+            for (size_t si = 0; si < S && !x; si++)
+                if (vx->ijk[3 * (si * R + k)] >= 0) x = &vx->ijk[3 * (si * R + k)];
+            snprintf(name, sizeof name, "%d,%d,%d", x[0], x[1], x[2]);
+        } else {
+            snprintf(name, sizeof name, "voxel %zu", k);
+        }
+        s->target[k] = base_strdup(name);
+    }
+    free(col);
+    s->n_runs = a->n_runs;
+    s->run_volumes = base_malloc(a->n_runs * sizeof(size_t), "runs");
+    memcpy(s->run_volumes, a->run_volumes, a->n_runs * sizeof(size_t));
+    return 0;
+}
+
+static int load_fmri(Sweep *s, char *err) {
+    const SweepConfig *c = &s->cfg;
+    FmriQuery q = {.root = c->fmri_bids,
+                   .space = c->fmri_space,
+                   .task = c->fmri_task,
+                   .runs = (const char *const *)c->fmri_runs.items,
+                   .n_runs = c->fmri_runs.n,
+                   .subjects = (const char *const *)c->fmri_subjects.items,
+                   .n_subjects = c->fmri_subjects.n};
+    FmriRun *runs;
+    size_t n, S = 0;
+    if (fmri_find_runs(&q, &runs, &n, err)) return -1;
+    for (size_t i = 0; i < n; i++) S += i == 0 || strcmp(runs[i].subject, runs[i - 1].subject) != 0;
+    FmriSubject *sub = base_calloc(S, sizeof(FmriSubject), "subjects");
+    int rc = 0;
+    for (size_t i = 0, si = 0; i < n && rc == 0; si++) {
+        size_t j = i;
+        while (j < n && strcmp(runs[j].subject, runs[i].subject) == 0) j++;
+        rc = fmri_load_subject(runs + i, j - i, &sub[si], err);
+        i = j;
+    }
+    if (rc == 0) rc = fmri_columns(s, sub, S, err);
+    for (size_t si = 0; si < S; si++) fmri_subject_free(&sub[si]);
+    free(sub);
+    free(runs);
+    return rc;
+}
+
 int sweep_inputs_backend(Sweep *s, char *err) {
     GpuInfo gpu;
     gpu_probe(&gpu);
@@ -172,14 +299,24 @@ int sweep_inputs_load(Sweep *s, char *err) {
     for (size_t w = 0; w < s->W; w++)
         s->word_time[w] = c->design.resample == RESAMPLE_ONSET ? s->stim.onset[w] : 0.5 * (s->stim.onset[w] + s->stim.offset[w]);
 
+    if (c->rec_format == REC_BIDS_FMRI && load_fmri(s, err)) return -1;
     s->grid.t0 = c->first_volume_time;
-    s->grid.tr = c->tr;
+    s->grid.tr = c->rec_format == REC_BIDS_FMRI ? s->voxels.tr : c->tr;
     if (c->rec_format == REC_IEEG && c->ieeg.continuous) {  // the envelope on the story's clock (host/ieeg.h)
         s->grid.t0 = 0;
         s->grid.tr = 1.0 / c->ieeg.envelope_rate;
     }
     if (sweep_word_level(c)) {
         s->grid.n_volumes = s->W;
+    } else if (c->rec_format == REC_BIDS_FMRI) {
+        s->grid.n_volumes = s->rec[0].n_rows;
+        // the runs' span is the data's, not the story's: say so when they do not cover the story's words
+        double end = s->grid.t0 + (double)s->grid.n_volumes * s->grid.tr;
+        if (comm_rank() == 0 && (end < s->stim.t_max - s->grid.tr || s->grid.t0 > s->stim.t_min))
+            log_warn("%s: the runs cover %.1f-%.1f s of the story's clock (recordings.first_volume_time, %zu volumes "
+                     "of %g s), but %s has words from %.1f to %.1f s: the words outside are not fitted",
+                     c->fmri_bids, s->grid.t0, end, s->grid.n_volumes, s->grid.tr, c->stimulus_file, s->stim.t_min,
+                     s->stim.t_max);
     } else if (c->rec_format == REC_IEEG) {
         s->grid.n_volumes = (size_t)ceil(s->stim.t_max * c->ieeg.envelope_rate - 1e-9);
     } else if (c->volumes) {
@@ -195,7 +332,7 @@ int sweep_inputs_load(Sweep *s, char *err) {
 
     if (c->rec_format == REC_IEEG) {
         if (load_ieeg(s, err)) return -1;
-    } else {
+    } else if (c->rec_format != REC_BIDS_FMRI) {
         s->R = c->regions.n;
         s->target = base_malloc(s->R * sizeof(char *), "target names");
         for (size_t k = 0; k < s->R; k++) s->target[k] = base_strdup(c->regions.items[k]);
@@ -246,6 +383,7 @@ static void warn_constant_targets(const Sweep *s, const double *Y) {
         char names[320] = "";
         size_t n = 0, zeros = 0, used = 0;
         for (size_t k = 0; k < s->R; k++) {
+            if (s->voxels.ijk && s->voxels.ijk[3 * (si * s->R + k)] < 0) continue;  // padding: no voxel here
             size_t v = 0, z = 0;
             while (v < V && Y[v * T + si * s->R + k] == 0.0) v++;
             if (v < V) continue;
@@ -272,7 +410,8 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     for (size_t si = 0; si < s->S; si++)
         for (size_t v = 0; v < V; v++)
             for (size_t k = 0; k < s->R; k++) Y[v * T + si * s->R + k] = s->rec[si].data[v * s->R + k];
-    if (!sweep_word_level(c)) feat_highpass(Y, V, T, c->tr, c->highpass_seconds);
+    if (!sweep_word_level(c))
+        feat_highpass(Y, V, T, c->rec_format == REC_BIDS_FMRI ? s->grid.tr : c->tr, c->highpass_seconds);
     size_t constant = feat_zscore(Y, V, T);
     if (constant && comm_rank() == 0) warn_constant_targets(s, Y);
     s->Y = base_malloc(base_mul(V, T) * sizeof(float), "targets");
@@ -280,7 +419,14 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     free(Y);
 
     char why[BASE_ERR_LEN];
-    if (c->ridge.n_group_sizes) {
+    if (!c->ridge.n_group_sizes && s->n_runs > 1) {  // bids_fmri: leave one run out
+        int *label = base_malloc(V * sizeof(int), "groups");
+        for (size_t g = 0, i = 0; g < s->n_runs; g++)
+            for (size_t j = 0; j < s->run_volumes[g]; j++) label[i++] = (int)g;
+        int rc = cv_plan_groups(&s->cv, label, V, c->ridge.gap, why);
+        free(label);
+        if (rc) return base_errf(err, "%s: the runs of %s as cross-validation groups: %s", c->source, c->fmri_bids, why);
+    } else if (c->ridge.n_group_sizes) {
         size_t sum = 0;
         for (size_t g = 0; g < c->ridge.n_group_sizes; g++) sum += (size_t)c->ridge.group_sizes[g];
         if (sum != V)
@@ -393,6 +539,11 @@ void sweep_inputs_banner(const Sweep *s) {
     else if (c->rec_format == REC_IEEG)
         log0("recordings: %zu %s electrode(s) of %s x %zu words (%.0f ms windows)", s->R,
              c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_window_ms);
+    else if (c->rec_format == REC_BIDS_FMRI)
+        log0("recordings: %zu subject(s) of %s (space %s) x %zu volume(s) in %zu run(s) (TR %g s from %g s) x %zu "
+             "voxel column(s)%s",
+             s->S, c->fmri_bids, c->fmri_space, s->V, s->n_runs, s->grid.tr, c->first_volume_time, s->R,
+             s->voxels.shared_grid ? " (the union of the masks on one grid)" : " (each subject's own mask)");
     else if (c->rec_format == REC_WORD_TEXT)
         log0("recordings: %zu subject(s) x %zu words x %zu region(s)", s->S, s->V, s->R);
     else
@@ -414,7 +565,7 @@ void sweep_inputs_banner(const Sweep *s) {
     log0("design: %s, %s resampling, %zu delay(s), %zu extra band(s)", sweep_word_level(c) ? "per word" : "sampled",
          resample[c->design.resample], c->design.n_delays, c->design.extra_bands.n);
     log0("features: %s; ridge: %d %s (gap %zu), alpha %s, %zu alphas %.3g..%.3g, %zu permutations, fit memory %.2f GiB",
-         pca, s->cv.n_blocks, c->ridge.n_group_sizes ? "groups" : "folds", c->ridge.gap,
+         pca, s->cv.n_blocks, c->ridge.n_group_sizes || s->n_runs > 1 ? "groups" : "folds", c->ridge.gap,
          c->ridge.select == RIDGE_SELECT_INNER ? "by inner CV" : "by mean outer score", c->ridge.n_alphas, c->ridge.alphas[0],
          c->ridge.alphas[c->ridge.n_alphas - 1], c->ridge.permutations, (double)s->spec.memory_bytes / 1073741824.0);
 }

@@ -119,6 +119,8 @@ void sweep_free(Sweep *s) {
     for (size_t k = 0; s->target && k < s->R; k++) free((char *)s->target[k]);
     free(s->target);
     ieeg_free(&s->ieeg);
+    fmri_voxels_free(&s->voxels);
+    free(s->run_volumes);
     ridge_targets_free(&s->targets);
     cv_free(&s->cv);
     free(s->Y);

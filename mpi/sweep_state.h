@@ -22,6 +22,7 @@
 #include "host/cv.h"
 #include "host/encoding.h"
 #include "host/featcache.h"
+#include "host/fmri.h"
 #include "host/features.h"
 #include "host/ieeg.h"
 #include "host/model.h"
@@ -64,6 +65,9 @@ typedef struct {
     Recording *rec;          // (S)
     const char **target;     // (R) names of the target columns: the regions, or "sub-01 G2" per electrode
     IeegResponses ieeg;      // ieeg recordings: the fitted electrodes (R of them), the subjects left out
+    FmriVoxels voxels;       // bids_fmri recordings: the voxel behind each (subject, column)
+    size_t *run_volumes;     // bids_fmri: (n_runs) volumes of each run, one cross-validation group each
+    size_t n_runs;
     size_t M, C, H;          // models, contexts, max hidden states
     PlannedModel *model;     // (M) header, tokenizer, the story's tokens, resolved policies; models reopen to extract
     uint64_t *tokens_id;     // (M) hash of the story's token ids and offsets

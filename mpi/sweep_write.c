@@ -33,7 +33,8 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
                          .spec = &s->spec,
                          .P = s->cfg.save_weights ? s->P_max : 0,
                          .identity = s->identity,
-                         .ieeg = s->cfg.rec_format == REC_IEEG ? &s->ieeg : NULL};
+                         .ieeg = s->cfg.rec_format == REC_IEEG ? &s->ieeg : NULL,
+                         .voxels = s->cfg.rec_format == REC_BIDS_FMRI ? &s->voxels : NULL};
     ResultsMeta *meta = results_meta_build(&src);
     char partial[CFG_STR + 16];
     snprintf(partial, sizeof partial, "%s.partial", s->cfg.output);
@@ -99,6 +100,9 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
         if (c->rec_format == REC_IEEG) {
             label = base_malloc(s->R * sizeof(char *), "labels");
             for (size_t e = 0; e < s->R; e++) label[e] = s->ieeg.el[e].region;
+        } else if (c->rec_format == REC_BIDS_FMRI) {  // thousands of voxels: their mean (maps draws them all)
+            label = base_malloc(s->R * sizeof(char *), "labels");
+            for (size_t e = 0; e < s->R; e++) label[e] = "voxels";
         }
         for (size_t m = 0; m < M; m++)
             for (size_t ci = 0; ci < C; ci++) {

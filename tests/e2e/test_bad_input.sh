@@ -341,6 +341,47 @@ b=$(bids responses) && echo "not HDF5" >"$D/out/responses.h5"
 ieeg_error ieeg_responses_not_hdf5 "$D/out/responses.h5: " "$b" -P ieeg.responses="$D/out/responses.h5"
 
 # ---------------------------------------------------------------------------------------------
+# fMRI: BIDS derivatives in fMRIPrep's layout (recordings.format: bids_fmri; a small simulated dataset on a 4x4x3 grid)
+FSIM=$D/fsim
+"$BRAINSWEEP" simulate --fmri "$FSIM" --grid 4,4,3 >"$D/fsim.log" 2>&1
+check "simulate_for_fmri_cases" test $? -eq 0
+"$BRAINSWEEP" simulate --fmri "$D/fsim-wide" --grid 5,4,3 --subjects 1 --runs 1 >"$D/fsim-wide.log" 2>&1
+fmri() {  # fmri NAME: a copy of the simulated dataset to break, and its config $D/NAME.yaml -> its folder
+  rm -rf "$D/fmri/$1" && mkdir -p "$D/fmri" && cp -r "$FSIM" "$D/fmri/$1"
+  printf 'models:\n  - {name: stories260K, path: %s}\nstimulus:\n  file: %s\nrecordings:\n  format: bids_fmri\nfmri:\n  bids: %s\n' \
+    "$GGUF" "$FSIM/stimuli/words.tsv" "$D/fmri/$1" >"$D/$1.yaml"
+  echo "$D/fmri/$1"
+}
+frun=sub-02/func/sub-02_task-alice_run-2_space-MNI152NLin2009cAsym
+b=$(fmri fmri_mask_grid) && cp "$D/fsim-wide/sub-01/func/sub-01_task-alice_run-1_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz" \
+  "$b/${frun}_desc-brain_mask.nii.gz"
+expect_error fmri_mask_grid "$b/${frun}_desc-brain_mask.nii.gz: the mask's grid \(5x4x3 voxels, .*\) differs from its BOLD run's \(4x4x3" \
+  "$D/fmri_mask_grid.yaml"
+b=$(fmri fmri_3d_bold) && cp "$b/${frun}_desc-brain_mask.nii.gz" "$b/${frun}_desc-preproc_bold.nii.gz"
+expect_error fmri_3d_bold "$b/${frun}_desc-preproc_bold.nii.gz: a 3D image \(4x4x3\); a BOLD run must be 4D" "$D/fmri_3d_bold.yaml"
+b=$(fmri fmri_sidecar_tr) && sed -i 's/"RepetitionTime": 2/"RepetitionTime": 2.5/' "$b/${frun}_desc-preproc_bold.json"
+expect_error fmri_sidecar_tr "$b/${frun}_desc-preproc_bold.json: RepetitionTime 2.5 s disagrees with the TR of $b/${frun}_desc-preproc_bold.nii.gz \(2 s" \
+  "$D/fmri_sidecar_tr.yaml"
+b=$(fmri fmri_missing_run) && rm "$b/${frun}_desc-preproc_bold.nii.gz"
+expect_error fmri_missing_run "$b/${frun}_desc-preproc_bold.nii.gz: missing: subject sub-02 has no run task-alice_run-2" \
+  "$D/fmri_missing_run.yaml"
+b=$(fmri fmri_empty_mask)  # the uint8 mask's 48 values (after the 352-byte header) set to 0
+gzip -dc "$b/${frun}_desc-brain_mask.nii.gz" >"$D/mask.nii" && dd if=/dev/zero of="$D/mask.nii" bs=1 seek=352 count=48 \
+  conv=notrunc status=none && gzip -c "$D/mask.nii" >"$b/${frun}_desc-brain_mask.nii.gz"
+expect_error fmri_empty_mask "$b/${frun}_desc-brain_mask.nii.gz: the brain mask is empty" "$D/fmri_empty_mask.yaml"
+b=$(fmri fmri_missing_mask) && rm "$b/${frun}_desc-brain_mask.nii.gz"
+expect_error fmri_missing_mask "$b/${frun}_desc-brain_mask.nii.gz: no such file: the brain mask of" "$D/fmri_missing_mask.yaml"
+b=$(fmri fmri_truncated_bold) && head -c 3000 "$b/${frun}_desc-preproc_bold.nii.gz" >"$D/t.gz" && \
+  mv "$D/t.gz" "$b/${frun}_desc-preproc_bold.nii.gz"
+expect_error fmri_truncated_bold "$b/${frun}_desc-preproc_bold.nii.gz: not a readable NIfTI-1/2 image" "$D/fmri_truncated_bold.yaml"
+b=$(fmri fmri_wrong_space)
+expect_error fmri_wrong_space "$b: no runs sub-\*/\[ses-\*/\]func/\*_space-T1w_desc-preproc_bold" "$D/fmri_wrong_space.yaml" \
+  -P fmri.space=T1w
+b=$(fmri fmri_config_tr)
+expect_error fmri_config_tr "recordings.tr is 1.5 s, but $b/sub-01/func/.*_bold.nii.gz has a TR of 2 s" "$D/fmri_config_tr.yaml" \
+  -P recordings.tr=1.5
+
+# ---------------------------------------------------------------------------------------------
 # results files given to inspect, analyze and report (from a small valid sweep of the simulated dataset)
 ieeg_sim_yaml "$SIM" "$D/good/results.h5" stories260K=$GGUF >"$D/good.yaml"
 "$BRAINSWEEP" sweep "$D/good.yaml" -P ridge.folds=3 >"$D/good.log" 2>&1
@@ -367,6 +408,7 @@ before=$(sums)
 res_cases inspect
 res_cases analyze
 res_cases report -o "$D/out/report"
+res_cases maps -o "$D/out/maps"
 check "broken_results_files_untouched" test "$before" = "$(sums)"
 printf 'Model,Score\nstories260K,1\n' >"$D/bench.csv"
 cp "$GOOD" "$D/res/good.h5" && before=$(md5sum <"$D/res/good.h5")
@@ -375,6 +417,8 @@ run_case analyze_benchmarks_missing "$D/none.csv: " "$BRAINSWEEP" analyze "$D/re
 check "analyze_failures_leave_the_file_untouched" test "$before" = "$(md5sum <"$D/res/good.h5")"
 run_case report_before_analyze "$D/res/good.h5: no /analysis group: run brainsweep analyze" "$BRAINSWEEP" report \
   "$D/res/good.h5" -o "$D/out/report_before_analyze/report"
+run_case maps_not_fmri "$D/res/good.h5: no /voxels group: not a sweep of recordings.format: bids_fmri" "$BRAINSWEEP" \
+  maps "$D/res/good.h5" -o "$D/out/maps_not_fmri/maps"
 cp "$GOOD" "$D/res/analyzed.h5"
 "$BRAINSWEEP" analyze "$D/res/analyzed.h5" --bootstrap 10 --permutations 9 >"$D/analyze.log" 2>&1
 check "analyze_for_report_cases" test $? -eq 0

@@ -8,9 +8,14 @@ else check "docs_config_md_matches_config_doc (run: build/brainsweep config-doc 
 "$BRAINSWEEP" simulate "$E2E_TMP/sim" --subjects sub-01,sub-08 --seconds 300 --electrodes 24 >"$E2E_TMP/sim.log" 2>&1
 SIM_DATA=(-P "stimulus.file=$E2E_TMP/sim/stimuli/words.tsv" -P "ieeg.bids=$E2E_TMP/sim"
           -P "output.path=$E2E_TMP/small-ieeg/results.h5")
+# small-fmri.yaml likewise reads `brainsweep simulate --fmri`'s dataset
+"$BRAINSWEEP" simulate --fmri "$E2E_TMP/sim-fmri" --grid 4,4,3 >"$E2E_TMP/sim-fmri.log" 2>&1
+FMRI_DATA=(-P "stimulus.file=$E2E_TMP/sim-fmri/stimuli/words.tsv" -P "fmri.bids=$E2E_TMP/sim-fmri"
+           -P "output.path=$E2E_TMP/small-fmri/results.h5")
 for f in jobs/presets/*.yaml; do
   args=()
   [ "$f" = jobs/presets/small-ieeg.yaml ] && args=("${SIM_DATA[@]}")
+  [ "$f" = jobs/presets/small-fmri.yaml ] && args=("${FMRI_DATA[@]}")
   "$BRAINSWEEP" sweep "$f" "${args[@]}" --dry-run -q >"$E2E_TMP/dry.log" 2>&1
   rc=$?
   if [ "$f" = jobs/presets/demo.yaml ] && [ ! -f .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf ]; then

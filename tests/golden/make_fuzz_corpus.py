@@ -255,6 +255,17 @@ def results_seed(brainsweep):
         put("fuzz_results", "tiny-sweep.h5", open(f"{tmp}/results.h5", "rb").read())
 
 
+def fmri_seeds():
+    """fuzz_fmri: each nibabel-written run of tests/fixtures/fmri-nibabel as [len][BOLD][len][mask][sidecar]."""
+    for sub in ("sub-01", "sub-02"):
+        d = f"tests/fixtures/fmri-nibabel/{sub}/func/{sub}_task-t_run-1_space-T1w_"
+        bold_path = d + "desc-preproc_bold.nii" + ("" if os.path.exists(d + "desc-preproc_bold.nii") else ".gz")
+        bold = open(bold_path, "rb").read()
+        mask = open(d + "desc-brain_mask.nii.gz", "rb").read()
+        side = open(d + "desc-preproc_bold.json", "rb").read()
+        put("fuzz_fmri", f"nibabel-{sub}", struct.pack("<I", len(bold)) + bold + struct.pack("<I", len(mask)) + mask + side)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fuzz-dir", default="build/fuzz")
@@ -281,6 +292,7 @@ def main():
     put("fuzz_recording", "alice-s18-30.txt", head_lines("data/alice/fmri-6mm/s18-timecourses.txt", 30))
     put("fuzz_edf", "annotated.edf", open("tests/fixtures/edf/annotated.edf", "rb").read())
     bids_seed()
+    fmri_seeds()
     for h in ("fuzz_highgamma_h5", "fuzz_featcache"):
         os.makedirs(f"{OUT}/{h}", exist_ok=True)
         subprocess.run([f"{a.fuzz_dir}/{h}"], env=dict(os.environ, FUZZ_WRITE_SEED=f"{OUT}/{h}/seed.h5"), check=True)

@@ -1,0 +1,465 @@
+#include "host/fmri.h"
+
+#include <ctype.h>
+#include <glob.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nifti2_io.h>
+
+#include "host/base.h"
+
+// ----------------------------------------------------------------------------
+// finding the runs
+
+static const char BOLD_SUFFIX[] = "_desc-preproc_bold.nii";
+
+// the value of entity key in a file name ("" when absent)
+static void entity(const char *name, const char *key, char *out, size_t n) {
+    out[0] = '\0';
+    size_t kl = strlen(key);
+    for (const char *p = name; (p = strstr(p, key)); p++)
+        if ((p == name || p[-1] == '_') && p[kl] == '-') {
+            p += kl + 1;
+            snprintf(out, n, "%.*s", (int)strcspn(p, "_."), p);
+            return;
+        }
+}
+
+static int all_digits(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+// run labels compare as numbers when both are ("1" is "01")
+static int same_label(const char *a, const char *b) {
+    if (all_digits(a) && all_digits(b)) return strtol(a, NULL, 10) == strtol(b, NULL, 10);
+    return strcmp(a, b) == 0;
+}
+
+static int by_subject_key(const void *a, const void *b) {
+    const FmriRun *x = a, *y = b;
+    int c = strverscmp(x->subject, y->subject);
+    return c ? c : strverscmp(x->key, y->key);
+}
+
+static int subject_wanted(const FmriQuery *q, const char *sub) {
+    if (!q->n_subjects) return 1;
+    for (size_t i = 0; i < q->n_subjects; i++) {
+        const char *w = q->subjects[i];
+        if (strcmp(w, sub) == 0 || (strncmp(sub, "sub-", 4) == 0 && strcmp(w, sub + 4) == 0)) return 1;
+    }
+    return 0;
+}
+
+// where a subject's run of this key would be
+static void expected_path(const FmriQuery *q, const char *sub, const char *key, char *out, size_t n) {
+    char ses[64];
+    entity(key, "ses", ses, sizeof ses);
+    snprintf(out, n, "%s/%s/%s%s%sfunc/%s_%s_space-%s%s.gz", q->root, sub, ses[0] ? "ses-" : "", ses, ses[0] ? "/" : "",
+             sub, key, q->space, BOLD_SUFFIX);
+}
+
+// one matched file into a run, or 0 when the name does not fit the query
+static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    const char *end = strstr(name, BOLD_SUFFIX);
+    if (!end || (strcmp(end + strlen(BOLD_SUFFIX), "") != 0 && strcmp(end + strlen(BOLD_SUFFIX), ".gz") != 0))
+        return 0;
+    char v[128];
+    entity(name, "space", v, sizeof v);
+    if (strcmp(v, q->space) != 0) return 0;
+    entity(name, "task", v, sizeof v);
+    if (q->task && q->task[0] && strcmp(v, q->task) != 0) return 0;
+    if (q->n_runs) {
+        entity(name, "run", v, sizeof v);
+        size_t i = 0;
+        while (i < q->n_runs && !same_label(q->runs[i], v)) i++;
+        if (i == q->n_runs) return 0;
+    }
+    memset(r, 0, sizeof *r);
+    snprintf(r->subject, sizeof r->subject, "%.*s", (int)strcspn(name, "_"), name);
+    if (!subject_wanted(q, r->subject)) return 0;
+    const char *k = name + strcspn(name, "_");
+    k += *k == '_';
+    const char *sp = strstr(name, "_space-");
+    snprintf(r->key, sizeof r->key, "%.*s", sp > k ? (int)(sp - k) : 0, k);
+    snprintf(r->bold, sizeof r->bold, "%s", path);
+    // the mask and the sidecar share the run's entities up to the desc
+    size_t stem = (size_t)(end - path);
+    const char *ext[] = {".nii.gz", ".nii"};
+    for (int e = 0; e < 2 && !r->mask[0]; e++) {
+        snprintf(r->mask, sizeof r->mask, "%.*s_desc-brain_mask%s", (int)stem, path, ext[e]);
+        if (!base_file_exists(r->mask)) r->mask[0] = '\0';
+    }
+    snprintf(r->json, sizeof r->json, "%.*s_desc-preproc_bold.json", (int)stem, path);
+    if (!base_file_exists(r->json)) r->json[0] = '\0';
+    return 1;
+}
+
+int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err) {
+    *runs = NULL;
+    *n = 0;
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    char pat[FMRI_PATH + 128];
+    const char *dirs[] = {"sub-*/func", "sub-*/ses-*/func"};
+    int rc = 0;
+    for (int d = 0; d < 2; d++) {
+        snprintf(pat, sizeof pat, "%s/%s/sub-*_space-%s*%s*", q->root, dirs[d], q->space, BOLD_SUFFIX);
+        rc = glob(pat, g.gl_pathc ? GLOB_APPEND : 0, NULL, &g);
+        if (rc != 0 && rc != GLOB_NOMATCH) {
+            globfree(&g);
+            return base_errf(err, "%s: cannot list the dataset's func folders", q->root);
+        }
+    }
+    FmriRun *out = base_calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof(FmriRun), "fMRI runs");
+    size_t k = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) k += parse_run(q, g.gl_pathv[i], &out[k]);
+    globfree(&g);
+    if (k == 0) {
+        free(out);
+        return base_errf(err, "%s: no runs sub-*/[ses-*/]func/*_space-%s_desc-preproc_bold.nii[.gz]%s%s%s", q->root,
+                         q->space, q->task && q->task[0] ? " of task " : "", q->task ? q->task : "",
+                         q->n_runs || q->n_subjects ? " among the selected subjects and runs (fmri.subjects, fmri.runs)" : "");
+    }
+    qsort(out, k, sizeof *out, by_subject_key);
+    int bad = 0;
+    for (size_t i = 1; i < k && !bad; i++)
+        if (strcmp(out[i].subject, out[i - 1].subject) == 0 && strcmp(out[i].key, out[i - 1].key) == 0)
+            bad = base_errf(err, "%s and %s: two runs with the same entities (keep one, or select with fmri.space)",
+                            out[i - 1].bold, out[i].bold);
+    // a selected subject without any run
+    for (size_t s = 0; s < q->n_subjects && !bad; s++) {
+        size_t i = 0;
+        char want[72];
+        snprintf(want, sizeof want, "%s%s", strncmp(q->subjects[s], "sub-", 4) == 0 ? "" : "sub-", q->subjects[s]);
+        while (i < k && strcmp(out[i].subject, want) != 0) i++;
+        if (i == k) bad = base_errf(err, "%s/%s: no runs of space %s (fmri.subjects names it)", q->root, want, q->space);
+    }
+    // a selected run label that no file has
+    for (size_t r = 0; r < q->n_runs && !bad; r++) {
+        size_t i = 0;
+        for (; i < k; i++) {
+            char v[64];
+            entity(out[i].key, "run", v, sizeof v);
+            if (same_label(v, q->runs[r])) break;
+        }
+        if (i == k) bad = base_errf(err, "%s: no subject has a run-%s of space %s (fmri.runs names it)", q->root,
+                                    q->runs[r], q->space);
+    }
+    // every subject has every key any subject has
+    for (size_t i = 0; i < k && !bad; i++) {
+        for (size_t a = 0; a < k && !bad; a++) {
+            if (a && strcmp(out[a].subject, out[a - 1].subject) == 0) continue;  // the first run of each subject
+            size_t b = a;
+            while (b < k && strcmp(out[b].subject, out[a].subject) == 0 && strcmp(out[b].key, out[i].key) != 0) b++;
+            if (b < k && strcmp(out[b].subject, out[a].subject) == 0) continue;
+            char path[FMRI_PATH + 256];
+            expected_path(q, out[a].subject, out[i].key, path, sizeof path);
+            bad = base_errf(err, "%s: missing: subject %s has no run %s, which %s has (every subject needs the same "
+                                 "runs; fmri.runs or fmri.subjects select them)",
+                            path, out[a].subject, out[i].key, out[i].subject);
+        }
+    }
+    if (bad) {
+        free(out);
+        return -1;
+    }
+    *runs = out;
+    *n = k;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// reading a run
+
+void fmri_subject_free(FmriSubject *s) {
+    if (!s) return;
+    free(s->ijk), free(s->run_volumes), free(s->data);
+    memset(s, 0, sizeof *s);
+}
+
+void fmri_voxels_free(FmriVoxels *v) {
+    if (!v) return;
+    free(v->ijk), free(v->dims), free(v->affine), free(v->affine_code), free(v->n_voxels);
+    memset(v, 0, sizeof *v);
+}
+
+int fmri_same_grid(const FmriGrid *a, const FmriGrid *b) {
+    for (int d = 0; d < 3; d++)
+        if (a->dim[d] != b->dim[d]) return 0;
+    for (int i = 0; i < 16; i++)
+        if (fabs(a->affine[i] - b->affine[i]) > 1e-4) return 0;
+    return 1;
+}
+
+void fmri_describe_grid(const FmriGrid *g, char *out, size_t n) {
+    int w = snprintf(out, n, "%lldx%lldx%lld voxels, affine [", (long long)g->dim[0], (long long)g->dim[1],
+                     (long long)g->dim[2]);
+    for (int r = 0; r < 3 && w > 0 && (size_t)w < n; r++)
+        w += snprintf(out + w, n - (size_t)w, "%s[%g %g %g %g]", r ? " " : "", g->affine[4 * r], g->affine[4 * r + 1],
+                      g->affine[4 * r + 2], g->affine[4 * r + 3]);
+    if (w > 0 && (size_t)w < n) snprintf(out + w, n - (size_t)w, "]");
+}
+
+static void grid_of(const nifti_image *nim, FmriGrid *g) {
+    g->dim[0] = nim->nx, g->dim[1] = nim->ny, g->dim[2] = nim->nz;
+    const nifti_dmat44 *m = nim->sform_code > 0 ? &nim->sto_xyz : &nim->qto_xyz;
+    g->affine_code = nim->sform_code > 0 ? nim->sform_code : nim->qform_code;
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) g->affine[4 * r + c] = m->m[r][c];
+    if (nim->sform_code <= 0 && nim->qform_code <= 0) {  // neither: the voxel sizes alone (Analyze's convention)
+        memset(g->affine, 0, sizeof g->affine);
+        g->affine[0] = nim->dx, g->affine[5] = nim->dy, g->affine[10] = nim->dz, g->affine[15] = 1;
+    }
+}
+
+// element i of the image's data as a double, with the header's scaling; NaN for a type we do not read
+static double value_at(const nifti_image *nim, size_t i) {
+    double v;
+    switch (nim->datatype) {
+    case NIFTI_TYPE_UINT8: v = ((const uint8_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_INT8: v = ((const int8_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_INT16: v = ((const int16_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_UINT16: v = ((const uint16_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_INT32: v = ((const int32_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_UINT32: v = ((const uint32_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_INT64: v = (double)((const int64_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_UINT64: v = (double)((const uint64_t *)nim->data)[i]; break;
+    case NIFTI_TYPE_FLOAT32: v = ((const float *)nim->data)[i]; break;
+    case NIFTI_TYPE_FLOAT64: v = ((const double *)nim->data)[i]; break;
+    default: return NAN;
+    }
+    if (nim->scl_slope != 0 && isfinite(nim->scl_slope)) v = v * nim->scl_slope + nim->scl_inter;
+    return v;
+}
+
+static int type_known(int t) {
+    return t == NIFTI_TYPE_UINT8 || t == NIFTI_TYPE_INT8 || t == NIFTI_TYPE_INT16 || t == NIFTI_TYPE_UINT16 ||
+           t == NIFTI_TYPE_INT32 || t == NIFTI_TYPE_UINT32 || t == NIFTI_TYPE_INT64 || t == NIFTI_TYPE_UINT64 ||
+           t == NIFTI_TYPE_FLOAT32 || t == NIFTI_TYPE_FLOAT64;
+}
+
+// a NIfTI file (header only unless with_data), with nifticlib's own messages silenced: ours name the file
+static nifti_image *read_image(const char *path, int with_data, char *err) {
+    nifti_set_debug_level(0);
+    if (!base_file_exists(path)) {
+        base_errf(err, "%s: no such file", path);
+        return NULL;
+    }
+    // the header alone first (nifticlib reads and byte-swaps it), its dimensions checked here: nifticlib's full
+    // reader trusts dim[0] of a NIfTI-2 header and overflows its stack on a damaged one (found by
+    // tests/fuzz/fuzz_fmri.c), and its own check prints to stderr whatever the debug level
+    int version = 0, ok = 0;
+    void *hdr = nifti_read_header(path, &version, 0);
+    if (hdr && version == 1) {
+        const nifti_1_header *h = hdr;
+        ok = h->dim[0] >= 1 && h->dim[0] <= 7;
+        for (int d = 1; ok && d <= h->dim[0]; d++) ok = h->dim[d] >= 1;
+    } else if (hdr && version == 2) {
+        const nifti_2_header *h = hdr;
+        ok = h->dim[0] >= 1 && h->dim[0] <= 7;
+        for (int d = 1; ok && d <= h->dim[0]; d++) ok = h->dim[d] >= 1 && h->dim[d] <= ((int64_t)1 << 40);
+    }
+    free(hdr);
+    if (!ok) {
+        base_errf(err, "%s: not a readable NIfTI-1/2 image (no valid header: truncated, damaged, or not NIfTI)", path);
+        return NULL;
+    }
+    nifti_image *nim = nifti_image_read(path, with_data);
+    if (!nim || (with_data && !nim->data)) {
+        if (nim) nifti_image_free(nim);
+        base_errf(err, "%s: not a readable NIfTI-1/2 image (truncated, or not NIfTI)", path);
+        return NULL;
+    }
+    if (!type_known(nim->datatype)) {
+        base_errf(err, "%s: NIfTI datatype %s is not read here (integers, float32, float64)", path,
+                  nifti_datatype_string(nim->datatype));
+        nifti_image_free(nim);
+        return NULL;
+    }
+    return nim;
+}
+
+// the run's header as a BOLD run: 4D, its TR in seconds (checked against the sidecar)
+static int bold_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr, char *err) {
+    nifti_image *nim = read_image(r->bold, 0, err);
+    if (!nim) return -1;
+    int rc = 0;
+    if (nim->ndim < 4 || nim->nt < 2) {
+        rc = base_errf(err, "%s: a %s image (%lldx%lldx%lld%s); a BOLD run must be 4D (x, y, z, time)", r->bold,
+                       nim->ndim < 4 ? "3D" : "single-volume", (long long)nim->nx, (long long)nim->ny,
+                       (long long)nim->nz, nim->ndim < 4 ? "" : "x1");
+    } else if (nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
+        rc = base_errf(err, "%s: a %dD image; a BOLD run must be 4D (x, y, z, time)", r->bold, (int)nim->ndim);
+    }
+    // a damaged header can claim any size; the grid is allocated from it before the data are read
+    if (rc == 0 && (nim->nx < 1 || nim->ny < 1 || nim->nz < 1 || (double)nim->nx * (double)nim->ny * (double)nim->nz > 1e9))
+        rc = base_errf(err, "%s: implausible grid %lldx%lldx%lld in the header", r->bold, (long long)nim->nx,
+                       (long long)nim->ny, (long long)nim->nz);
+    if (rc == 0) {
+        grid_of(nim, g);
+        *nt = (size_t)nim->nt;
+        double dt = nim->dt;
+        if (nim->time_units == NIFTI_UNITS_MSEC) dt /= 1e3;
+        else if (nim->time_units == NIFTI_UNITS_USEC) dt /= 1e6;
+        *tr = dt;
+    }
+    nifti_image_free(nim);
+    if (rc) return -1;
+    if (r->json[0]) {
+        json_error_t je;
+        json_t *j = json_load_file(r->json, 0, &je);
+        if (!j) return base_errf(err, "%s: line %d: not valid JSON: %s", r->json, je.line, je.text);
+        json_t *t = json_object_get(j, "RepetitionTime");
+        double side = t && json_is_number(t) ? json_number_value(t) : NAN;
+        json_decref(j);
+        if (t && !isfinite(side)) return base_errf(err, "%s: RepetitionTime is not a number", r->json);
+        if (isfinite(side) && !(*tr > 0)) *tr = side;  // a header without a TR: the sidecar's
+        else if (isfinite(side) && fabs(side - *tr) > 1e-3)
+            return base_errf(err, "%s: RepetitionTime %g s disagrees with the TR of %s (%g s, pixdim[4] of its header)",
+                             r->json, side, r->bold, *tr);
+    }
+    if (!(*tr > 0))
+        return base_errf(err, "%s: no TR (pixdim[4] is %g and no sidecar RepetitionTime)", r->bold, *tr);
+    return 0;
+}
+
+// the run's mask, checked against its BOLD grid, ANDed into keep (the grid's voxels)
+static int and_mask(const FmriRun *r, const FmriGrid *g, uint8_t *keep, char *err) {
+    if (!r->mask[0]) {
+        char want[FMRI_PATH + 32];
+        snprintf(want, sizeof want, "%.*s_desc-brain_mask.nii.gz", (int)(strstr(r->bold, BOLD_SUFFIX) - r->bold),
+                 r->bold);
+        return base_errf(err, "%s: no such file: the brain mask of %s", want, r->bold);
+    }
+    nifti_image *nim = read_image(r->mask, 1, err);
+    if (!nim) return -1;
+    FmriGrid mg;
+    grid_of(nim, &mg);
+    int rc = 0;
+    if (nim->ndim > 3 && nim->nt * nim->nu * nim->nv * nim->nw > 1) {
+        rc = base_errf(err, "%s: a %dD image; a brain mask must be 3D", r->mask, (int)nim->ndim);
+    } else if (!fmri_same_grid(&mg, g)) {
+        char a[256], b[256];
+        fmri_describe_grid(&mg, a, sizeof a);
+        fmri_describe_grid(g, b, sizeof b);
+        rc = base_errf(err, "%s: the mask's grid (%s) differs from its BOLD run's (%s)", r->mask, a, b);
+    } else {
+        size_t nv = (size_t)(g->dim[0] * g->dim[1] * g->dim[2]), inside = 0;
+        for (size_t i = 0; i < nv; i++) {
+            double v = value_at(nim, i);
+            int in = isfinite(v) && v > 0;
+            inside += in;
+            keep[i] &= (uint8_t)in;
+        }
+        if (inside == 0) rc = base_errf(err, "%s: the brain mask is empty (no voxel above 0)", r->mask);
+    }
+    nifti_image_free(nim);
+    return rc;
+}
+
+// every header and mask of a subject's runs, before any large read: out's grid, TR, run volumes and V, and
+// keep (the grid's voxels inside every mask; caller frees); out->n_vox counts them
+static int check_runs(const FmriRun *runs, size_t n, FmriSubject *out, uint8_t **keep_out, char *err) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->subject, sizeof out->subject, "%s", runs[0].subject);
+    snprintf(out->file, sizeof out->file, "%s", runs[0].bold);
+    out->n_runs = n;
+    out->run_volumes = base_calloc(n, sizeof(size_t), "run volumes");
+    uint8_t *keep = NULL;
+    size_t nv = 0;
+    for (size_t r = 0; r < n; r++) {
+        FmriGrid g;
+        double tr;
+        if (bold_header(&runs[r], &g, &out->run_volumes[r], &tr, err)) goto fail;
+        if (r == 0) {
+            out->grid = g, out->tr = tr;
+            nv = (size_t)(g.dim[0] * g.dim[1] * g.dim[2]);
+            keep = base_malloc(nv, "mask");
+            memset(keep, 1, nv);
+        } else if (!fmri_same_grid(&g, &out->grid)) {
+            char a[256], b[256];
+            fmri_describe_grid(&g, a, sizeof a);
+            fmri_describe_grid(&out->grid, b, sizeof b);
+            base_errf(err, "%s: grid %s differs from the subject's first run %s (%s)", runs[r].bold, a, runs[0].bold, b);
+            goto fail;
+        } else if (fabs(tr - out->tr) > 1e-3) {
+            base_errf(err, "%s: TR %g s differs from the subject's first run %s (%g s)", runs[r].bold, tr, runs[0].bold,
+                      out->tr);
+            goto fail;
+        }
+        if (and_mask(&runs[r], &out->grid, keep, err)) goto fail;
+        out->V += out->run_volumes[r];
+    }
+    for (size_t i = 0; i < nv; i++) out->n_vox += keep[i];
+    if (out->n_vox == 0) {
+        base_errf(err, "%s: the brain masks of subject %s's %zu runs share no voxel", runs[0].mask, out->subject, n);
+        goto fail;
+    }
+    *keep_out = keep;
+    return 0;
+fail:
+    free(keep);
+    fmri_subject_free(out);
+    return -1;
+}
+
+int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err) {
+    uint8_t *keep;
+    if (check_runs(runs, n, out, &keep, err)) return -1;
+    free(keep);
+    return 0;
+}
+
+int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err) {
+    uint8_t *keep;
+    if (check_runs(runs, n, out, &keep, err)) return -1;
+    size_t nv = (size_t)(out->grid.dim[0] * out->grid.dim[1] * out->grid.dim[2]);
+    out->ijk = base_malloc(base_mul(out->n_vox, 3) * sizeof(int32_t), "voxels");
+    size_t *at = base_malloc(out->n_vox * sizeof(size_t), "voxels");
+    for (size_t i = 0, k = 0; i < nv; i++) {
+        if (!keep[i]) continue;
+        size_t nx = (size_t)out->grid.dim[0], ny = (size_t)out->grid.dim[1];
+        out->ijk[3 * k] = (int32_t)(i % nx), out->ijk[3 * k + 1] = (int32_t)(i / nx % ny);
+        out->ijk[3 * k + 2] = (int32_t)(i / (nx * ny));
+        at[k++] = i;
+    }
+    out->data = base_malloc(base_mul(out->V, out->n_vox) * sizeof(float), "fMRI data");
+    for (size_t r = 0, v0 = 0; r < n; v0 += out->run_volumes[r++]) {
+        nifti_image *nim = read_image(runs[r].bold, 1, err);
+        if (!nim) {
+            free(at);
+            goto fail;
+        }
+        for (size_t t = 0; t < out->run_volumes[r]; t++)
+            for (size_t k = 0; k < out->n_vox; k++) {
+                double v = value_at(nim, t * nv + at[k]);
+                if (!isfinite(v)) {
+                    base_errf(err, "%s: voxel (%d, %d, %d) inside the mask is %s in volume %zu; recordings must be "
+                                   "finite",
+                              runs[r].bold, out->ijk[3 * k], out->ijk[3 * k + 1], out->ijk[3 * k + 2],
+                              isnan(v) ? "NaN" : "infinite", t);
+                    nifti_image_free(nim);
+                    free(at);
+                    goto fail;
+                }
+                out->data[(v0 + t) * out->n_vox + k] = (float)v;
+            }
+        nifti_image_free(nim);
+    }
+    free(at);
+    free(keep);
+    return 0;
+fail:
+    free(keep);
+    fmri_subject_free(out);
+    return -1;
+}

@@ -1,0 +1,106 @@
+/*
+ * fmri: volumetric fMRI runs of a BIDS derivatives folder in fMRIPrep's layout, read through nifticlib.
+ *
+ * A run is `sub-<label>/[ses-<label>/]func/<stem>_space-<space>[_res-..]_desc-preproc_bold.nii[.gz]`, a 4D
+ * image (x, y, z, time), with its brain mask `<same entities>_desc-brain_mask.nii[.gz]` (3D, on the run's
+ * grid: the same dimensions and the same voxel-to-mm affine) and, when present, its sidecar
+ * `<same entities>_desc-preproc_bold.json`. A run's key is its entities between the subject and the
+ * space ("ses-1_task-alice_run-2"); every subject must have the same keys, and a subject's runs are
+ * ordered by key (runs numbered naturally: run-2 before run-10).
+ *
+ * fmri_load_subject reads one subject's runs, in order, into one matrix of volumes x in-mask voxels:
+ *  - the TR is the header's pixdim[4] (in its time unit), and the sidecar's RepetitionTime when it has
+ *    one must agree within 1 ms (a header without a TR takes the sidecar's); every run of the subject
+ *    has the same TR and grid;
+ *  - the subject's voxels are those inside every run's mask (a voxel with a positive mask value), in
+ *    NIfTI storage order (i fastest); an empty mask is an error;
+ *  - values are the stored numbers times scl_slope plus scl_inter (when the slope is set); a non-finite
+ *    value inside the mask is an error naming the voxel and the volume (but nifticlib's reader already
+ *    turns non-finite floats into 0, silently, so a NaN in a float run reads as 0);
+ *  - the affine is the sform when its code is set, else the qform, else the pixdim scaling (code 0).
+ *
+ * Nothing is written. Ownership: FmriRun arrays are the caller's (free); FmriSubject owns its arrays
+ * (fmri_subject_free). Errors: -1 with err naming the file and the problem.
+ */
+#ifndef HOST_FMRI_H
+#define HOST_FMRI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMRI_PATH 1024
+
+typedef struct {
+    char subject[64];        // "sub-01"
+    char key[192];           // entities between subject and space: "task-alice_run-1"
+    char bold[FMRI_PATH];
+    char mask[FMRI_PATH];    // "" when absent (an error when the run is loaded)
+    char json[FMRI_PATH];    // "" when absent
+} FmriRun;
+
+// which runs a sweep takes (config section fmri)
+typedef struct {
+    const char *root;                  // the derivatives folder
+    const char *space;                 // the space entity ("MNI152NLin2009cAsym", "T1w")
+    const char *task;                  // NULL or "": any
+    const char *const *runs;           // run labels ("1", "02"); none = every run found
+    size_t n_runs;
+    const char *const *subjects;       // "sub-01" or "01"; none = every subject found
+    size_t n_subjects;
+} FmriQuery;
+
+// The selected runs, sorted by subject then key. Every selected subject has the same keys: a key one
+// subject lacks is an error naming the file it expected; so are no runs at all and a selected subject
+// or run label that no file has.
+int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err);
+
+typedef struct {
+    int64_t dim[3];
+    double affine[16];       // row-major 4x4: voxel (i, j, k, 1) to mm
+    int affine_code;         // the NIfTI xform code of the affine used (sform, else qform; 0: neither)
+} FmriGrid;
+
+typedef struct {
+    char subject[64];
+    char file[FMRI_PATH];    // the first run's BOLD file
+    FmriGrid grid;
+    size_t n_vox;
+    int32_t *ijk;            // (n_vox, 3) the voxels, in storage order
+    size_t n_runs;
+    size_t *run_volumes;     // (n_runs)
+    double tr;               // seconds
+    size_t V;                // volumes over the runs
+    float *data;             // (V, n_vox) the runs one after another
+} FmriSubject;
+
+// runs: one subject's runs, in order (consecutive entries of fmri_find_runs)
+int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err);
+void fmri_subject_free(FmriSubject *s);
+// the same checks and sizes (grid, TR, runs, V, n_vox) without reading the volumes: ijk and data stay NULL
+int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err);
+
+// 1 when two grids have the same dimensions and affines within 1e-4 mm
+int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);
+
+// The voxel axis of a sweep (results.h5's /voxels): column k of subject s's targets is voxel ijk[s, k]
+// of that subject's grid, or none (-1, -1, -1: padding, its r is NaN). When every subject has the same
+// grid the columns are the union of their masks, in storage order, the same voxel for every subject;
+// else each subject's own voxels in storage order, padded to the longest.
+typedef struct {
+    size_t S, R;
+    char space[128];
+    int32_t *ijk;            // (S, R, 3)
+    int32_t *dims;           // (S, 3)
+    double *affine;          // (S, 16)
+    int32_t *affine_code;    // (S)
+    int32_t *n_voxels;       // (S) voxels of each subject's own mask
+    int shared_grid;         // 1: every subject on one grid, columns the union of the masks
+    double tr;
+} FmriVoxels;
+
+void fmri_voxels_free(FmriVoxels *v);
+
+// "8x8x6 voxels, affine [[3 0 0 -12] ...]" for messages
+void fmri_describe_grid(const FmriGrid *g, char *out, size_t n);
+
+#endif  // HOST_FMRI_H

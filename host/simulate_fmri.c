@@ -1,0 +1,181 @@
+#include "host/simulate_fmri.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nifti2_io.h>
+
+#include "host/base.h"
+#include "host/features.h"
+#include "host/niftiout.h"
+#include "host/simulate.h"
+
+// SPM's canonical HRF at t seconds: a gamma density of shape 6 minus one of shape 16 over 6
+static double hrf(double t) {
+    if (t <= 0) return 0;
+    return exp(5 * log(t) - t - lgamma(6)) - exp(15 * log(t) - t - lgamma(16)) / 6;
+}
+
+static int write_json(const char *path, const char *text, char *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) return base_errf(err, "%s: cannot create: %s", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? base_errf(err, "%s: cannot write: %s", path, strerror(errno)) : 0;
+}
+
+// inside subject s's ellipsoid mask
+static int in_mask(const SimFmriOptions *o, size_t s, int i, int j, int k) {
+    double c[3] = {0.5 * (o->dim[0] - 1) + (double)(s % 2), 0.5 * (o->dim[1] - 1), 0.5 * (o->dim[2] - 1)};
+    double x = (i - c[0]) / (0.45 * o->dim[0]), y = (j - c[1]) / (0.45 * o->dim[1]), z = (k - c[2]) / (0.45 * o->dim[2]);
+    return x * x + y * y + z * z <= 1.0;
+}
+
+// the planted hidden state of a voxel, -1 for a noise voxel
+static int planted(const SimFmriOptions *o, size_t H, int i, int j) {
+    if (j >= o->dim[1] / 2) return -1;
+    int h = (int)((size_t)i * H / (size_t)o->dim[0]);
+    return h < (int)H ? h : (int)H - 1;
+}
+
+int sim_fmri_make(const SimFmriOptions *o, char *err) {
+    if (o->runs < 1 || o->subjects < 1 || !(o->tr > 0) || o->dim[0] < 2 || o->dim[1] < 2 || o->dim[2] < 1)
+        return base_errf(err, "simulate --fmri: needs subjects, runs, a TR and a grid of at least 2x2x1");
+    char path[1400], dir[1200];
+    snprintf(dir, sizeof dir, "%.1000s/stimuli", o->out_dir);
+    if (base_mkdirs(dir) != 0) return base_errf(err, "%s: cannot create: %s", dir, strerror(errno));
+    snprintf(dir, sizeof dir, "%.1000s/groundtruth", o->out_dir);
+    if (base_mkdirs(dir) != 0) return base_errf(err, "%s: cannot create: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%.1000s/dataset_description.json", o->out_dir);
+    if (write_json(path,
+                   "{\"Name\": \"brainsweep simulated fMRI\", \"BIDSVersion\": \"1.8.0\", \"DatasetType\": "
+                   "\"derivative\", \"GeneratedBy\": [{\"Name\": \"brainsweep simulate --fmri\"}]}\n",
+                   err))
+        return -1;
+
+    Stimulus st;
+    snprintf(path, sizeof path, "%.1000s/stimuli/words.tsv", o->out_dir);
+    if (sim_story(o->stimulus, o->seconds, path, &st, err)) return -1;
+    double *sig = NULL;
+    float *beta = NULL;
+    size_t H = 0, dmax = 0, W = st.n_words;
+    if (sim_word_signals(o->model_path, o->seed, &st, &sig, &beta, &H, &dmax, err)) {
+        stim_free(&st);
+        return -1;
+    }
+    // each hidden state's word signal on the volumes, through the HRF, z-scored: y (H, V)
+    VolumeGrid g = {.t0 = 0, .tr = o->tr, .n_volumes = (size_t)ceil(st.t_max / o->tr - 1e-9)};
+    size_t V = g.n_volumes, nx = (size_t)o->dim[0], ny = (size_t)o->dim[1], nz = (size_t)o->dim[2];
+    size_t nv = nx * ny * nz;
+    float *xw = base_malloc(base_mul(W, H) * sizeof(float), "word signals");
+    double *word_time = base_malloc(W * sizeof(double), "word times");
+    for (size_t w = 0; w < W; w++) {
+        word_time[w] = 0.5 * (st.onset[w] + st.offset[w]);
+        for (size_t h = 0; h < H; h++) xw[w * H + h] = (float)sig[h * W + w];
+    }
+    double *xv = base_malloc(base_mul(V, H) * sizeof(double), "volume signals");
+    feat_words_to_volumes(xv, xw, word_time, W, H, &g, RESAMPLE_SUM, 0);
+    size_t nk = (size_t)ceil(32.0 / o->tr);
+    double *y = base_calloc(base_mul(H, V), sizeof(double), "responses");
+    for (size_t h = 0; h < H; h++) {
+        double *yh = y + h * V;
+        for (size_t v = 0; v < V; v++)
+            for (size_t d = 0; d < nk && d <= v; d++) yh[v] += hrf((double)d * o->tr) * xv[(v - d) * H + h];
+        feat_zscore(yh, V, 1);
+    }
+    free(xw), free(word_time), free(xv), free(sig), free(beta);
+
+    // the affine: 3 mm voxels, x flipped, the grid centred near the origin; MNI's xform code
+    double affine[16] = {-3, 0, 0, 1.5 * (double)nx, 0, 3, 0, -1.5 * (double)ny, 0, 0, 3, -1.5 * (double)nz, 0, 0, 0, 1};
+    const int code = NIFTI_XFORM_MNI_152;
+    float *truth = base_malloc(nv * sizeof(float), "truth");
+    for (size_t i = 0; i < nv; i++) truth[i] = NAN;
+    int rc = 0;
+    size_t per_run = V / o->runs;
+    float *bold = base_malloc(base_mul(nv, V) * sizeof(float), "bold");
+    uint8_t *mask = base_malloc(nv, "mask");
+    for (size_t s = 0; s < o->subjects && rc == 0; s++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "sub-%02zu", s + 1);
+        snprintf(dir, sizeof dir, "%.1000s/%s/func", o->out_dir, sub);
+        if (base_mkdirs(dir) != 0) {
+            rc = base_errf(err, "%s: cannot create: %s", dir, strerror(errno));
+            break;
+        }
+        for (size_t i = 0; i < nx; i++)
+            for (size_t j = 0; j < ny; j++)
+                for (size_t k = 0; k < nz; k++) {
+                    size_t at = i + nx * (j + ny * k);
+                    mask[at] = (uint8_t)in_mask(o, s, (int)i, (int)j, (int)k);
+                    if (mask[at]) truth[at] = (float)planted(o, H, (int)i, (int)j);
+                }
+        // every voxel's whole series, then cut into runs
+        SimRng r = sim_rng(o->seed, 0xf4a1, s);
+        for (size_t at = 0; at < nv; at++) {
+            int h = planted(o, H, (int)(at % nx), (int)(at / nx % ny));
+            double drift = 2 * sim_rng_norm(&r);
+            for (size_t v = 0; v < V; v++) {
+                size_t run = v / per_run < o->runs ? v / per_run : o->runs - 1;
+                double base = 1000 + 20 * (double)run + drift * cos(M_PI * (double)v / (double)V);
+                double x = sim_rng_norm(&r) + (h >= 0 ? o->snr * y[(size_t)h * V + v] : 0);
+                bold[v * nv + at] = mask[at] ? (float)(base + 10 * x) : 0.0f;
+            }
+        }
+        for (size_t run = 0; run < o->runs && rc == 0; run++) {
+            size_t v0 = run * per_run, nt = run + 1 < o->runs ? per_run : V - v0;
+            char stem[1300], text[256];
+            snprintf(stem, sizeof stem, "%s/%s_task-%s_run-%zu_space-%s", dir, sub, o->task, run + 1, o->space);
+            snprintf(path, sizeof path, "%s_desc-preproc_bold.nii.gz", stem);
+            NiftiOut b = {.ndim = 4,
+                          .dim = {(int64_t)nx, (int64_t)ny, (int64_t)nz, (int64_t)nt},
+                          .datatype = NIFTI_TYPE_FLOAT32,
+                          .data = bold + v0 * nv,
+                          .affine = affine,
+                          .xform_code = code,
+                          .tr = o->tr,
+                          .descrip = "brainsweep simulate --fmri"};
+            rc = niftiout_write(path, &b, err);
+            snprintf(path, sizeof path, "%s_desc-brain_mask.nii.gz", stem);
+            NiftiOut m = {.ndim = 3,
+                          .dim = {(int64_t)nx, (int64_t)ny, (int64_t)nz, 1},
+                          .datatype = NIFTI_TYPE_UINT8,
+                          .data = mask,
+                          .affine = affine,
+                          .xform_code = code,
+                          .descrip = "brainsweep simulate --fmri mask"};
+            if (rc == 0) rc = niftiout_write(path, &m, err);
+            snprintf(path, sizeof path, "%s_desc-preproc_bold.json", stem);
+            snprintf(text, sizeof text, "{\"RepetitionTime\": %g, \"TaskName\": \"%s\", \"SkullStripped\": false}\n",
+                     o->tr, o->task);
+            if (rc == 0) rc = write_json(path, text, err);
+        }
+    }
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%.1000s/groundtruth/planted_layer.nii.gz", o->out_dir);
+        NiftiOut t = {.ndim = 3,
+                      .dim = {(int64_t)nx, (int64_t)ny, (int64_t)nz, 1},
+                      .datatype = NIFTI_TYPE_FLOAT32,
+                      .data = truth,
+                      .affine = affine,
+                      .xform_code = code,
+                      .descrip = "planted hidden state; -1 noise voxel"};
+        rc = niftiout_write(path, &t, err);
+    }
+    if (rc == 0) {
+        char text[2048];
+        snprintf(path, sizeof path, "%.1000s/groundtruth/truth.json", o->out_dir);
+        snprintf(text, sizeof text,
+                 "{\"model\": \"%s\", \"stimulus\": \"%s\", \"seed\": %llu, \"hidden_states\": %zu, \"snr\": %g, "
+                 "\"tr\": %g, \"volumes\": %zu, \"runs\": %zu, \"subjects\": %zu, \"grid\": [%d, %d, %d], "
+                 "\"signal\": \"voxels with j < ny/2 carry hidden state floor(i * H / nx)\"}\n",
+                 o->model_path, o->stimulus, (unsigned long long)o->seed, H, o->snr, o->tr, V, o->runs, o->subjects,
+                 o->dim[0], o->dim[1], o->dim[2]);
+        rc = write_json(path, text, err);
+    }
+    free(bold), free(mask), free(truth), free(y);
+    stim_free(&st);
+    return rc;
+}

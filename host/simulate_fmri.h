@@ -1,0 +1,49 @@
+/*
+ * simulate_fmri: a small BIDS derivatives dataset in fMRIPrep's layout with planted layer maps
+ * (`brainsweep simulate --fmri DIR`), to test the whole bids_fmri sweep and `maps` against known truth.
+ *
+ * For each subject, runs sub-NN/func/sub-NN_task-<task>_run-R_space-<space>_desc-preproc_bold.nii.gz
+ * (float32, 4D) with their _desc-brain_mask.nii.gz (uint8) and _desc-preproc_bold.json (RepetitionTime),
+ * all on one small grid with an oblique-free affine that flips x (so a reader that ignores the affine's
+ * signs is caught). The runs are consecutive parts of the story: volume v of the concatenation covers
+ * story time [v TR, (v + 1) TR).
+ *  - the mask is an ellipsoid filling most of the grid; subject s's is shifted by s % 2 voxels along
+ *    x, so the masks differ and their union is wider than each;
+ *  - voxels in the front half of the grid (j < ny / 2) carry signal: a planted hidden state that grows
+ *    with i (h = i * H / nx), the same for every subject; the others are noise voxels;
+ *  - a signal voxel's series is the planted layer's word signal (sim_word_signals: the layer's states
+ *    projected on a seeded direction), summed over the words whose midpoint falls in each volume,
+ *    convolved with SPM's canonical HRF (peak near 5 s, undershoot near 15 s) and z-scored, times
+ *    `snr`, plus unit white noise; noise voxels have the noise alone;
+ *  - every voxel adds a baseline of 1000 that changes from run to run, a slow drift, and is scaled
+ *    by 10, as scanner units are.
+ * Beside the data: stimuli/words.tsv (the words used), groundtruth/planted_layer.nii.gz (float32 on
+ * the grid: the planted hidden state, -1 for the noise voxels of the union of the masks, NaN outside)
+ * and groundtruth/truth.json. Deterministic for a seed.
+ *
+ * Errors: -1 with err naming the file and the problem.
+ */
+#ifndef HOST_SIMULATE_FMRI_H
+#define HOST_SIMULATE_FMRI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *out_dir;
+    const char *model_path;
+    const char *stimulus;   // a TextGrid or a words table
+    double seconds;         // story seconds kept (0 = all)
+    size_t subjects;
+    size_t runs;
+    double tr;
+    int dim[3];
+    double snr;             // signal amplitude over the noise's standard deviation
+    const char *space;
+    const char *task;
+    uint64_t seed;
+} SimFmriOptions;
+
+int sim_fmri_make(const SimFmriOptions *o, char *err);
+
+#endif  // HOST_SIMULATE_FMRI_H

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Make tests/fixtures/fmri-nibabel/: a tiny BIDS derivatives fMRI dataset written by nibabel, and what nibabel reads
+from it, so tests/host/test_fmri.c checks that brainsweep's reader (host/fmri.h, through nifticlib) sees the same
+voxels, values, TR and affine as the reference Python reader does.
+
+The fixtures are committed; the test only reads them. Run this again only when they change:
+
+    pip install nibabel==5.4.2            # in a virtual environment outside the repository (numpy comes with it)
+    python tests/golden/make_fmri_fixture.py
+
+Two subjects, one run each, space T1w, chosen to cover what our own writer (host/niftiout.c) never makes:
+  sub-01: NIfTI-1, uncompressed .nii, int16 data with scl_slope 0.5 and scl_inter 10, a qform only (oblique: a
+          rotation about z), the TR in milliseconds (xyzt_units msec, pixdim[4] 1500); a .nii.gz mask (uint8)
+  sub-02: NIfTI-2 .nii.gz, float32, an sform (code 4, MNI) that differs from its qform (code 1): the sform wins;
+          a float32 mask holding 0.0 and 1.0
+Each run has its sidecar with RepetitionTime 1.5. expected.json holds, per subject, nibabel's view: the grid, the
+affine (img.affine: the sform when its code is set, else the qform), the xform code, the TR in seconds, the mask's
+voxels in storage order (i fastest) and the scaled values of the run at those voxels, volume by volume.
+
+The other direction, by hand (needs h5py too; CI runs no Python): after a bids_fmri sweep and `brainsweep maps`,
+
+    python tests/golden/make_fmri_fixture.py --check-maps RESULTS.h5 MAPS_DIR BOLD.nii.gz
+
+loads every map with nibabel and checks its shape and affine against a source run's and its values against
+/scores/r placed at /voxels/ijk (NaN elsewhere), then prints one line.
+"""
+import json
+import os
+import sys
+
+import nibabel as nib
+import numpy as np
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fmri-nibabel")
+SHAPE = (3, 4, 2)
+NT = 5
+
+
+def stem(sub):
+    d = os.path.join(OUT, sub, "func")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, f"{sub}_task-t_run-1_space-T1w")
+
+
+def sidecar(s):
+    with open(s + "_desc-preproc_bold.json", "w") as f:
+        json.dump({"RepetitionTime": 1.5, "TaskName": "t"}, f)
+        f.write("\n")
+
+
+def expected(bold_path, mask_path):
+    img, msk = nib.load(bold_path), nib.load(mask_path)
+    data = img.get_fdata(dtype=np.float64)  # scl_slope and scl_inter applied
+    m = np.asarray(msk.dataobj) > 0
+    ijk = [(int(i), int(j), int(k)) for k in range(SHAPE[2]) for j in range(SHAPE[1]) for i in range(SHAPE[0])
+           if m[i, j, k]]
+    hdr = img.header
+    code = int(hdr["sform_code"]) if int(hdr["sform_code"]) > 0 else int(hdr["qform_code"])
+    units = hdr.get_xyzt_units()[1]
+    tr = float(hdr.get_zooms()[3]) / (1000.0 if units == "msec" else 1.0)
+    return {"dims": list(SHAPE), "volumes": NT, "affine": img.affine.tolist(), "affine_code": code, "tr": tr,
+            "ijk": ijk, "values": [[float(data[i, j, k, t]) for (i, j, k) in ijk] for t in range(NT)]}
+
+
+def main():
+    rng = np.random.default_rng(20)
+    out = {}
+
+    # sub-01: NIfTI-1, int16 scaled, qform only, TR in ms
+    s = stem("sub-01")
+    raw = rng.integers(-2000, 2000, size=SHAPE + (NT,)).astype(np.int16)
+    c, n = np.cos(0.3), np.sin(0.3)
+    aff = np.array([[2 * c, -2 * n, 0, -3.0], [2 * n, 2 * c, 0, 4.5], [0, 0, 2.5, -1.0], [0, 0, 0, 1]])
+    img = nib.Nifti1Image(raw, None)
+    img.set_qform(aff, code=1)
+    img.set_sform(None, code=0)
+    img.header.set_data_dtype(np.int16)
+    img.header.set_slope_inter(0.5, 10.0)
+    img.header.set_xyzt_units(xyz="mm", t="msec")
+    zooms = img.header.get_zooms()
+    img.header.set_zooms(zooms[:3] + (1500.0,))
+    # nibabel scales on write when the header has a slope: hand it the values the int16 codes stand for
+    img = nib.Nifti1Image(raw.astype(np.float64) * 0.5 + 10.0, None, img.header)
+    img.header.set_slope_inter(0.5, 10.0)
+    nib.save(img, s + "_desc-preproc_bold.nii")
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[1:, 1:3, :] = 1
+    mask[0, 0, 0] = 1
+    mimg = nib.Nifti1Image(mask, None)
+    mimg.set_qform(aff, code=1)
+    mimg.set_sform(None, code=0)
+    nib.save(mimg, s + "_desc-brain_mask.nii.gz")
+    sidecar(s)
+    out["sub-01"] = expected(s + "_desc-preproc_bold.nii", s + "_desc-brain_mask.nii.gz")
+
+    # sub-02: NIfTI-2, float32, sform (MNI) differing from the qform
+    s = stem("sub-02")
+    data = rng.normal(500, 20, size=SHAPE + (NT,)).astype(np.float32)
+    saff = np.array([[-2.0, 0, 0, 10.0], [0, 2.0, 0, -8.0], [0, 0, 2.0, 3.0], [0, 0, 0, 1]])
+    qaff = np.diag([2.0, 2.0, 2.0, 1.0])
+    img = nib.Nifti2Image(data, None)
+    img.set_sform(saff, code=4)
+    img.set_qform(qaff, code=1)
+    img.header.set_xyzt_units(xyz="mm", t="sec")
+    img.header.set_zooms(img.header.get_zooms()[:3] + (1.5,))
+    nib.save(img, s + "_desc-preproc_bold.nii.gz")
+    mask = np.zeros(SHAPE, np.float32)
+    mask[:, 2:, 1] = 1.0
+    mimg = nib.Nifti2Image(mask, None)
+    mimg.set_sform(saff, code=4)
+    mimg.set_qform(qaff, code=1)
+    nib.save(mimg, s + "_desc-brain_mask.nii.gz")
+    sidecar(s)
+    out["sub-02"] = expected(s + "_desc-preproc_bold.nii.gz", s + "_desc-brain_mask.nii.gz")
+
+    out["nibabel"] = nib.__version__
+    with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
+def check_maps(results, maps_dir, bold):
+    import h5py
+
+    src = nib.load(bold)
+    n = 0
+    with h5py.File(results) as f:
+        models, contexts = f["models/name"].asstr()[:], f["contexts/name"].asstr()[:]
+        subjects, n_layers = f["subjects/name"].asstr()[:], f["models/n_layers"][:]
+        for m, model in enumerate(models):
+            for c, context in enumerate(contexts):
+                folder = os.path.join(maps_dir, model, "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in context))
+                for s, sub in enumerate(subjects):
+                    ijk = f["voxels/ijk"][s]
+                    keep = ijk[:, 0] >= 0
+                    for h in range(n_layers[m] + 1):
+                        img = nib.load(os.path.join(folder, f"{sub}_layer-{h:0{3 if n_layers[m] >= 100 else 2}d}_r.nii.gz"))
+                        assert img.shape == src.shape[:3] and np.allclose(img.affine, src.affine, atol=1e-5), img
+                        vol = np.full(f["voxels/dims"][s], np.nan, np.float32)
+                        vol[tuple(ijk[keep].T)] = f["scores/r"][m, c, h, s][keep]
+                        got = np.asarray(img.dataobj, dtype=np.float32)
+                        assert np.array_equal(np.isnan(vol), np.isnan(got)) and np.array_equal(vol[keep_mask(vol)],
+                                                                                               got[keep_mask(vol)])
+                        n += 1
+    print(f"{n} maps: shape, affine and values as nibabel reads them equal the results file and the source run")
+
+
+def keep_mask(vol):
+    return ~np.isnan(vol)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--check-maps":
+        check_maps(*sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,287 @@
+// The BIDS derivatives fMRI reader (host/fmri.h) on hand-made datasets written with nifticlib: which runs are
+// found and in what order, the values, voxels, TR and affine read back, and every bad input refused with one
+// message naming the file.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <nifti2_io.h>
+
+#include "host/base.h"
+#include "host/fmri.h"
+#include "host/niftiout.h"
+#include "tests/test.h"
+
+#define NX 3
+#define NY 2
+#define NZ 2
+#define NV (NX * NY * NZ)
+
+static const double AFFINE[16] = {-2, 0, 0, 10, 0, 2, 0, -5, 0, 0, 2.5, 1, 0, 0, 0, 1};
+
+static void run(const char *cmd) {
+    if (system(cmd) != 0) DIE("", "test setup failed: %s", cmd);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) DIE("", "test setup failed: %s", path);
+}
+
+// a run of nt volumes whose voxel at storage index i has value 100 * run + 10 * t + i
+static void bold(const char *path, int run_no, int nt, double tr, const double *affine) {
+    float *x = base_malloc((size_t)NV * (size_t)nt * sizeof(float), "test");
+    for (int t = 0; t < nt; t++)
+        for (int i = 0; i < NV; i++) x[t * NV + i] = (float)(100 * run_no + 10 * t + i);
+    NiftiOut o = {.ndim = nt > 1 ? 4 : 3, .dim = {NX, NY, NZ, nt}, .datatype = NIFTI_TYPE_FLOAT32, .data = x,
+                  .affine = affine, .xform_code = NIFTI_XFORM_MNI_152, .tr = tr, .descrip = "test"};
+    char err[BASE_ERR_LEN];
+    if (niftiout_write(path, &o, err)) DIE("", "%s", err);
+    free(x);
+}
+
+// a mask holding the voxels whose storage index is set in `bits`
+static void mask(const char *path, unsigned bits, int nx, const double *affine) {
+    uint8_t m[64] = {0};
+    for (int i = 0; i < nx * NY * NZ; i++) m[i] = (uint8_t)((bits >> i) & 1);
+    NiftiOut o = {.ndim = 3, .dim = {nx, NY, NZ, 1}, .datatype = NIFTI_TYPE_UINT8, .data = m, .affine = affine,
+                  .xform_code = NIFTI_XFORM_MNI_152, .descrip = "test mask"};
+    char err[BASE_ERR_LEN];
+    if (niftiout_write(path, &o, err)) DIE("", "%s", err);
+}
+
+// sub-NN/func/sub-NN_task-t_run-R_space-S: bold, mask, sidecar
+static void make_run(const char *root, const char *sub, int run_no, const char *space, int nt) {
+    char p[1024];
+    snprintf(p, sizeof p, "mkdir -p %s/%s/func", root, sub);
+    run(p);
+    snprintf(p, sizeof p, "%s/%s/func/%s_task-t_run-%d_space-%s_desc-preproc_bold.nii.gz", root, sub, sub, run_no, space);
+    bold(p, run_no, nt, 1.5, AFFINE);
+    snprintf(p, sizeof p, "%s/%s/func/%s_task-t_run-%d_space-%s_desc-brain_mask.nii.gz", root, sub, sub, run_no, space);
+    mask(p, run_no == 2 ? 0x0FEu : 0xFFEu, NX, AFFINE);  // voxel 0 out everywhere, 8..11 out of run 2
+    snprintf(p, sizeof p, "%s/%s/func/%s_task-t_run-%d_space-%s_desc-preproc_bold.json", root, sub, sub, run_no, space);
+    write_file(p, "{\"RepetitionTime\": 1.5}\n");
+}
+
+static int find(const char *root, const char *const *runs, size_t n_runs, FmriRun **out, size_t *n, char *err) {
+    FmriQuery q = {.root = root, .space = "MNI", .task = "t", .runs = runs, .n_runs = n_runs};
+    return fmri_find_runs(&q, out, n, err);
+}
+
+// the runs of the first subject loaded; -1 with err
+static int load_first(const char *root, FmriSubject *s, char *err) {
+    FmriRun *r;
+    size_t n, k = 0;
+    if (find(root, NULL, 0, &r, &n, err)) return -1;
+    while (k < n && strcmp(r[k].subject, r[0].subject) == 0) k++;
+    int rc = fmri_load_subject(r, k, s, err);
+    free(r);
+    return rc;
+}
+
+// a copy of the good dataset at dst
+static void copy(const char *src, const char *dst) {
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dst, src, dst);
+    run(cmd);
+}
+
+// one bad-input case: the first subject fails to load, or the runs are not found, with a message holding `want`
+static void expect_error(const char *name, const char *root, const char *want) {
+    FmriSubject s;
+    char err[BASE_ERR_LEN] = "";
+    int rc = load_first(root, &s, err);
+    CHECK(rc == -1 && strstr(err, want), "bad/%s: %s", name, err[0] ? err : "(no error)");
+    if (rc == 0) fmri_subject_free(&s);
+}
+
+// tests/fixtures/fmri-nibabel (tests/golden/make_fmri_fixture.py): files nibabel wrote (NIfTI-1 int16 with scaling, a
+// qform only and the TR in ms; NIfTI-2 gzip with an sform that differs from its qform) read as nibabel reads them
+static void nibabel_fixture(void) {
+    const char *root = "tests/fixtures/fmri-nibabel";
+    json_error_t je;
+    json_t *ref = json_load_file("tests/fixtures/fmri-nibabel/expected.json", 0, &je);
+    if (!ref) {
+        CHECK(0, "nibabel/expected.json: %s", je.text);
+        return;
+    }
+    FmriQuery q = {.root = root, .space = "T1w", .task = ""};
+    FmriRun *r;
+    size_t n;
+    char err[BASE_ERR_LEN] = "";
+    int rc = fmri_find_runs(&q, &r, &n, err);
+    CHECK(rc == 0 && n == 2, "nibabel/two_runs_found %s", err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *sub = r[i].subject;
+        json_t *e = json_object_get(ref, sub);
+        FmriSubject s;
+        if (!e || fmri_load_subject(&r[i], 1, &s, err)) {
+            CHECK(0, "nibabel/%s_loads: %s", sub, err);
+            continue;
+        }
+        json_t *ijk = json_object_get(e, "ijk"), *val = json_object_get(e, "values"), *aff = json_object_get(e, "affine");
+        int same_vox = json_array_size(ijk) == s.n_vox;
+        for (size_t k = 0; same_vox && k < s.n_vox; k++)
+            for (size_t d = 0; d < 3; d++)
+                same_vox &= json_integer_value(json_array_get(json_array_get(ijk, k), d)) == s.ijk[3 * k + d];
+        CHECK(same_vox, "nibabel/%s_mask_voxels (%zu)", sub, s.n_vox);
+        double worst = 0;
+        int shape = s.V == json_array_size(val);
+        for (size_t v = 0; shape && v < s.V; v++)
+            for (size_t k = 0; k < s.n_vox && same_vox; k++)
+                worst = fmax(worst, fabs(s.data[v * s.n_vox + k] -
+                                         json_real_value(json_array_get(json_array_get(val, v), k))));
+        // float32 values against nibabel's float64: a relative 1e-7 of values up to ~1000
+        CHECK(shape && same_vox && worst < 1e-4, "nibabel/%s_values_scaled (max |diff| %g)", sub, worst);
+        double wa = 0;
+        for (int a = 0; a < 16; a++)
+            wa = fmax(wa, fabs(s.grid.affine[a] - json_real_value(json_array_get(json_array_get(aff, (size_t)a / 4),
+                                                                                 (size_t)a % 4))));
+        // the sform is stored in float32: 1e-5 of coordinates of a few mm
+        CHECK(wa < 1e-5 && s.grid.affine_code == json_integer_value(json_object_get(e, "affine_code")),
+              "nibabel/%s_affine_and_code (max |diff| %g, code %d)", sub, wa, s.grid.affine_code);
+        CHECK(fabs(s.tr - json_real_value(json_object_get(e, "tr"))) < 1e-9, "nibabel/%s_tr_in_seconds (%g)", sub, s.tr);
+        fmri_subject_free(&s);
+    }
+    if (rc == 0) free(r);
+    json_decref(ref);
+}
+
+TEST_MAIN("test_fmri") {
+    nibabel_fixture();
+    char root[] = "/tmp/bs-fmri-XXXXXX";
+    if (!mkdtemp(root)) DIE("", "mkdtemp failed");
+    char good[1100], p[1400], q[1600], bad[1100];
+    snprintf(good, sizeof good, "%s/good", root);
+    make_run(good, "sub-01", 2, "MNI", 3);
+    make_run(good, "sub-01", 10, "MNI", 4);
+    make_run(good, "sub-02", 2, "MNI", 3);
+    make_run(good, "sub-02", 10, "MNI", 4);
+    make_run(good, "sub-01", 2, "T1w", 3);  // another space: not taken
+    make_run(good, "sub-01", 2, "MNIx", 3);  // a space that starts the same: not taken
+
+    // found: two subjects, run-2 before run-10 (natural order), masks and sidecars beside them
+    FmriRun *r;
+    size_t n;
+    char err[BASE_ERR_LEN] = "";
+    int rc = find(good, NULL, 0, &r, &n, err);
+    CHECK(rc == 0 && n == 4, "find/four_runs_of_space_MNI (%zu) %s", rc ? 0 : n, err);
+    if (rc == 0 && n == 4) {
+        CHECK(strcmp(r[0].subject, "sub-01") == 0 && strcmp(r[0].key, "task-t_run-2") == 0 &&
+                  strcmp(r[1].key, "task-t_run-10") == 0 && strcmp(r[2].subject, "sub-02") == 0,
+              "find/sorted_by_subject_then_natural_run (%s %s, %s)", r[0].subject, r[0].key, r[1].key);
+        CHECK(strstr(r[0].mask, "_space-MNI_desc-brain_mask.nii.gz") && strstr(r[0].json, "_desc-preproc_bold.json"),
+              "find/mask_and_sidecar (%s)", r[0].mask);
+        free(r);
+    }
+    const char *only10[] = {"010"};
+    rc = find(good, only10, 1, &r, &n, err);
+    CHECK(rc == 0 && n == 2 && strstr(r[0].key, "run-10"), "find/runs_select_by_number ('010' is run-10)");
+    if (rc == 0) free(r);
+    const char *nine[] = {"9"};
+    CHECK(find(good, nine, 1, &r, &n, err) == -1 && strstr(err, "no runs") && strstr(err, "fmri.runs"),
+          "find/unknown_run: %s", err);
+
+    // loaded: 3 + 4 volumes, the voxels inside both runs' masks (1..7), values and grid as written
+    FmriSubject s;
+    rc = load_first(good, &s, err);
+    CHECK(rc == 0, "load/sub-01 %s", rc ? err : "");
+    if (rc == 0) {
+        CHECK(s.V == 7 && s.n_runs == 2 && s.run_volumes[0] == 3 && s.run_volumes[1] == 4, "load/volumes_3_plus_4");
+        CHECK(s.n_vox == 7 && s.ijk[0] == 1 && s.ijk[1] == 0 && s.ijk[2] == 0 && s.ijk[3 * 6] == 1 &&
+                  s.ijk[3 * 6 + 1] == 0 && s.ijk[3 * 6 + 2] == 1,
+              "load/voxels_1_to_7_in_storage_order (%zu)", s.n_vox);
+        // voxel k is storage index k + 1; run 2's volume t then run 10's
+        int ok = 1;
+        for (size_t v = 0; v < 7; v++)
+            for (size_t k = 0; k < 7; k++) {
+                double want = v < 3 ? 200 + 10 * (double)v + (double)(k + 1) : 1000 + 10 * (double)(v - 3) + (double)(k + 1);
+                ok &= s.data[v * 7 + k] == (float)want;
+            }
+        CHECK(ok, "load/values_of_both_runs_in_order");
+        CHECK(fabs(s.tr - 1.5) < 1e-9, "load/tr_from_header (%g)", s.tr);
+        double worst = 0;
+        for (int i = 0; i < 16; i++) worst = fmax(worst, fabs(s.grid.affine[i] - AFFINE[i]));
+        CHECK(worst < 1e-5 && s.grid.affine_code == NIFTI_XFORM_MNI_152 && s.grid.dim[0] == NX,
+              "load/affine_from_sform (max diff %g, code %d)", worst, s.grid.affine_code);
+        fmri_subject_free(&s);
+    }
+
+    // bad input, one file at a time
+    snprintf(bad, sizeof bad, "%s/bad", root);
+    const char *run2 = "sub-01/func/sub-01_task-t_run-2_space-MNI";
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.nii.gz", bad, run2);
+    bold(p, 2, 1, 1.5, AFFINE);
+    snprintf(q, sizeof q, "%s: a 3D image (3x2x2); a BOLD run must be 4D", p);
+    expect_error("3d_bold", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_desc-brain_mask.nii.gz", bad, run2);
+    mask(p, 0xFu, NX - 1, AFFINE);
+    snprintf(q, sizeof q, "%s: the mask's grid (2x2x2 voxels", p);
+    expect_error("mask_grid", bad, q);
+
+    copy(good, bad);
+    double shifted[16];
+    memcpy(shifted, AFFINE, sizeof shifted);
+    shifted[3] += 2;
+    mask(p, 0xFFEu, NX, shifted);
+    snprintf(q, sizeof q, "%s: the mask's grid (3x2x2 voxels, affine [[-2 0 0 12]", p);
+    expect_error("mask_affine", bad, q);
+
+    copy(good, bad);
+    mask(p, 0, NX, AFFINE);
+    snprintf(q, sizeof q, "%s: the brain mask is empty", p);
+    expect_error("empty_mask", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "rm %s/%s_desc-brain_mask.nii.gz", bad, run2);
+    run(p);
+    snprintf(q, sizeof q, "%s/%s_desc-brain_mask.nii.gz: no such file", bad, run2);
+    expect_error("missing_mask", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.json", bad, run2);
+    write_file(p, "{\"RepetitionTime\": 2.0}\n");
+    snprintf(q, sizeof q, "%s: RepetitionTime 2 s disagrees with the TR of", p);
+    expect_error("tr_vs_sidecar", bad, q);
+
+    copy(good, bad);
+    write_file(p, "{\"RepetitionTime\": ");
+    snprintf(q, sizeof q, "%s: line", p);
+    expect_error("sidecar_not_json", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.nii.gz", bad, run2);
+    write_file(p, "not a nifti file");
+    snprintf(q, sizeof q, "%s: not a readable NIfTI-1/2 image", p);
+    expect_error("not_nifti", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "rm %s/sub-02/func/sub-02_task-t_run-10_space-MNI_desc-preproc_bold.nii.gz", bad);
+    run(p);
+    snprintf(q, sizeof q, "%s/sub-02/func/sub-02_task-t_run-10_space-MNI_desc-preproc_bold.nii.gz: missing: subject "
+                          "sub-02 has no run task-t_run-10", bad);
+    expect_error("missing_run", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/sub-01/func/sub-01_task-t_run-10_space-MNI_desc-preproc_bold.nii.gz", bad);
+    bold(p, 10, 4, 2.0, AFFINE);
+    snprintf(p, sizeof p, "rm %s/sub-01/func/sub-01_task-t_run-10_space-MNI_desc-preproc_bold.json", bad);
+    run(p);
+    snprintf(q, sizeof q, "%s/sub-01/func/sub-01_task-t_run-10_space-MNI_desc-preproc_bold.nii.gz: TR 2 s differs from "
+                          "the subject's first run", bad);
+    expect_error("tr_between_runs", bad, q);
+
+    snprintf(bad, sizeof bad, "%s/nothing", root);
+    snprintf(q, sizeof q, "%s: no runs sub-*/[ses-*/]func/*_space-MNI_desc-preproc_bold.nii[.gz] of task t", bad);
+    expect_error("no_runs", bad, q);
+
+    snprintf(p, sizeof p, "rm -rf %s", root);
+    run(p);
+}
