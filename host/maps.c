@@ -15,7 +15,6 @@
 #include "host/niftiout.h"
 #include "host/results_read.h"
 
-static const char USAGE_MAPS[] = "usage: brainsweep maps RESULTS.h5 -o DIR\n";
 
 // what the images need from the file, read whole before anything is written
 typedef struct {
@@ -175,22 +174,9 @@ static int write_maps(const Maps *x, const char *dir, size_t *written, char *err
 }
 
 int maps_run(int argc, char **argv) {
-    const char *path = NULL, *dir = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc && !dir) {
-            dir = argv[++i];
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "brainsweep maps: unexpected argument '%s'\n%s", argv[i], USAGE_MAPS);
-            return 2;
-        }
-    }
-    if (!path || !dir) {
-        fprintf(stderr, "brainsweep maps: %s\n%s", path ? "an output folder (-o DIR) is required"
-                                                       : "a results file is required", USAGE_MAPS);
-        return 2;
-    }
+    const char *path, *dir;
+    int bad = results_args_file_dir("maps", argc, argv, &path, &dir);
+    if (bad) return bad;
     char err[BASE_ERR_LEN];
     Maps x;
     if (maps_read(path, &x, err) != 0) {

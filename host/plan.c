@@ -105,13 +105,7 @@ static int count_targets(const SweepConfig *c, size_t *T, size_t *subjects, size
                          char *err) {
     *T = *subjects = *left_out = 0;
     if (c->rec_format == REC_BIDS_FMRI) {  // every subject's headers and masks, no volumes read
-        FmriQuery q = {.root = c->fmri_bids,
-                       .space = c->fmri_space,
-                       .task = c->fmri_task,
-                       .runs = (const char *const *)c->fmri_runs.items,
-                       .n_runs = c->fmri_runs.n,
-                       .subjects = (const char *const *)c->fmri_subjects.items,
-                       .n_subjects = c->fmri_subjects.n};
+        FmriQuery q = planning_fmri_query(c);
         FmriRun *runs;
         size_t n, most = 0;
         if (fmri_find_runs(&q, &runs, &n, err)) return -1;

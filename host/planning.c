@@ -133,3 +133,12 @@ int planning_writable(const char *what, const char *path, int is_dir, char *err)
     return 0;
 }
 
+FmriQuery planning_fmri_query(const SweepConfig *c) {
+    return (FmriQuery){.root = c->fmri_bids,
+                       .space = c->fmri_space,
+                       .task = c->fmri_task,
+                       .runs = (const char *const *)c->fmri_runs.items,
+                       .n_runs = c->fmri_runs.n,
+                       .subjects = (const char *const *)c->fmri_subjects.items,
+                       .n_subjects = c->fmri_subjects.n};
+}

@@ -22,6 +22,7 @@
 #include "host/base.h"
 #include "host/config.h"
 #include "host/extract.h"
+#include "host/fmri.h"
 #include "host/model.h"
 #include "host/stimulus.h"
 #include "host/tokenizer.h"
@@ -66,5 +67,8 @@ size_t *planning_order(const double *cost, size_t n, double *sorted_cost);
 // The folder path would be created in (path's parent, or path itself with is_dir) must be writable: checked
 // on its nearest existing ancestor. what names the key in the message.
 int planning_writable(const char *what, const char *path, int is_dir, char *err);
+
+// bids_fmri: the runs a config selects, as host/fmri.h's query (pointers into c)
+FmriQuery planning_fmri_query(const SweepConfig *c);
 
 #endif  // HOST_PLANNING_H

@@ -1213,7 +1213,6 @@ static void write_index(Out *o, const Report *r) {
 
 // ----------------------------------------------------------------------------
 
-static const char *USAGE_REPORT = "usage: brainsweep report RESULTS.h5 -o DIR\n";
 
 // 0 when gnuplot runs and has both terminals the scripts use; else one message naming the package
 static int gnuplot_check(void) {
@@ -1229,22 +1228,9 @@ static int gnuplot_check(void) {
 }
 
 int report_run(int argc, char **argv) {
-    const char *path = NULL, *dir = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc && !dir) {
-            dir = argv[++i];
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "brainsweep report: unexpected argument '%s'\n%s", argv[i], USAGE_REPORT);
-            return 2;
-        }
-    }
-    if (!path || !dir) {
-        fprintf(stderr, "brainsweep report: %s\n%s", path ? "an output folder (-o DIR) is required"
-                                                         : "a results file is required", USAGE_REPORT);
-        return 2;
-    }
+    const char *path, *dir;
+    int bad = results_args_file_dir("report", argc, argv, &path, &dir);
+    if (bad) return bad;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char err[BASE_ERR_LEN];
     Report r;

@@ -61,6 +61,29 @@ void results_print_grouped(FILE *out, const char *model, const char *context, in
     free(name), free(of), free(by), free(count);
 }
 
+int results_args_file_dir(const char *cmd, int argc, char **argv, const char **path, const char **dir) {
+    *path = *dir = NULL;
+    const char *problem = NULL;
+    char unexpected[BASE_QUOTE_LEN + 32];
+    for (int i = 0; i < argc && !problem; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc && !*dir) {
+            *dir = argv[++i];
+        } else if (argv[i][0] != '-' && !*path) {
+            *path = argv[i];
+        } else {
+            char q[BASE_QUOTE_LEN];
+            snprintf(unexpected, sizeof unexpected, "unexpected argument '%s'",
+                     base_escape(q, sizeof q, argv[i], strlen(argv[i])));
+            problem = unexpected;
+        }
+    }
+    if (!problem && !*path) problem = "a results file is required";
+    if (!problem && !*dir) problem = "an output folder (-o DIR) is required";
+    if (!problem) return 0;
+    fprintf(stderr, "brainsweep %s: %s\nusage: brainsweep %s RESULTS.h5 -o DIR\n", cmd, problem, cmd);
+    return 2;
+}
+
 hid_t results_open(const char *path, const char *reader, char *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!base_file_exists(path)) return base_errf(err, "%s: no such file", path);

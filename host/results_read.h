@@ -23,6 +23,10 @@ enum { UNIT_ABSENT = 0, UNIT_DONE = 1, UNIT_FAILED = -1 };
 // (analyze, report); -1 with err naming the file and what is wrong (reader names the command).
 hid_t results_open(const char *path, const char *reader, char *err);
 
+// The arguments of a command that reads a results file and writes a folder (`report`, `maps`): RESULTS.h5 -o DIR.
+// 0, or 2 (the command's exit status) with the problem and `usage: brainsweep CMD RESULTS.h5 -o DIR` on stderr.
+int results_args_file_dir(const char *cmd, int argc, char **argv, const char **path, const char **dir);
+
 // Print a results file's metadata and every layer x region matrix. -1 with err if it is not one.
 int results_inspect(const char *path, FILE *out, char *err);
 

@@ -226,13 +226,7 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
 
 static int load_fmri(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
-    FmriQuery q = {.root = c->fmri_bids,
-                   .space = c->fmri_space,
-                   .task = c->fmri_task,
-                   .runs = (const char *const *)c->fmri_runs.items,
-                   .n_runs = c->fmri_runs.n,
-                   .subjects = (const char *const *)c->fmri_subjects.items,
-                   .n_subjects = c->fmri_subjects.n};
+    FmriQuery q = planning_fmri_query(c);
     FmriRun *runs;
     size_t n, S = 0;
     if (fmri_find_runs(&q, &runs, &n, err)) return -1;
