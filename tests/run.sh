@@ -15,30 +15,57 @@ echo "kernels: $("$BRAINSWEEP" version 2>/dev/null | grep -o 'OpenBLAS .*' || ec
 # a sanitizer build (make test-asan) runs every test under tests/sanitizers/env.sh, which sends each report to a file
 if grep -q -- -fsanitize "$BUILD/version.h" 2>/dev/null; then
   source tests/sanitizers/env.sh || { echo "cannot make a folder for the sanitizer reports"; exit 1; }
-  trap 'rm -rf "$SANITIZER_LOGS"' EXIT
   rm -rf "$BUILD/sanitizer-reports"
   echo "sanitizers: ASan, UBSan and LeakSanitizer on; a report fails its test (kept in $BUILD/sanitizer-reports/)"
 fi
 passed=0 failed=0 skipped=0 broken=()
-run() {  # name, command...
+# TEST_JOBS tests at once (default 1). Each test's output, status and sanitizer reports go to files of its own, and
+# the verdicts print in launch order, each as soon as it and those before it are done. CI's sanitizer pass runs on
+# one OpenMP thread, so it sets TEST_JOBS to the number of cores (the tests each work in their own mktemp folder)
+JOBS=${TEST_JOBS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "TEST_JOBS=$JOBS: give a whole number of tests to run at once, 1 or more"; exit 1; }
+if ! RESULTS=$(mktemp -d) || [ -z "$RESULTS" ]; then echo "cannot make a folder for the tests' output"; exit 1; fi
+# (an interrupted run stops the tests it started)
+trap 'kill $(jobs -rp) 2>/dev/null; rm -rf "$RESULTS" ${SANITIZER_LOGS:+"$SANITIZER_LOGS"}' EXIT
+names=() reported=0
+run() {  # run NAME command...: start it once fewer than JOBS tests run
   local name=$1; shift
-  local out; out=$(mktemp)
-  local t0=$SECONDS
-  "$@" >"$out" 2>&1
-  local rc=$?
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; report_done; done
+  names+=("$name")
+  (
+    if [ -n "${SANITIZER_LOGS:-}" ]; then
+      # a later log_path wins (tests/sanitizers/test_sanitizers.sh relies on it too)
+      mkdir -p "$SANITIZER_LOGS/$name"
+      for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do export "$v=${!v}:log_path=$SANITIZER_LOGS/$name/report"; done
+    fi
+    t0=$(date +%s)
+    "$@" >"$RESULTS/$name.out" 2>&1
+    rc=$?
+    echo "$rc $(($(date +%s) - t0))" >"$RESULTS/$name.rc.tmp" && mv "$RESULTS/$name.rc.tmp" "$RESULTS/$name.rc"
+  ) &
+  report_done
+}
+report_done() {  # print the verdicts of the finished tests, in launch order, up to the first still running
+  while [ $reported -lt ${#names[@]} ] && [ -e "$RESULTS/${names[$reported]}.rc" ]; do
+    verdict "${names[$reported]}"
+    reported=$((reported + 1))
+  done
+}
+verdict() {  # verdict NAME: its failures and skips, its total, and any sanitizer report it left
+  local name=$1 out=$RESULTS/$1.out rc secs
+  read -r rc secs <"$RESULTS/$name.rc"
   grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS' || true
   local line; line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
-  if [ -z "$line" ] || { [ $rc -ne 0 ] && ! grep -q ' [1-9][0-9]* failed' <<<"$line"; }; then
+  if [ -z "$line" ] || { [ "$rc" -ne 0 ] && ! grep -q ' [1-9][0-9]* failed' <<<"$line"; }; then
     echo "BROKEN $name (exit $rc, no summary line); its output:"; tail -20 "$out"
     broken+=("$name"); failed=$((failed + 1))
   else
     read -r p f s < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/' <<<"$line")
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    printf '%-28s %s  (%ds)\n' "$name" "${line#*: }" $((SECONDS - t0))
+    printf '%-28s %s  (%ds)\n' "$name" "${line#*: }" "$secs"
   fi
-  rm -f "$out"
   # whatever the test's own verdict: it may have expected a non-zero exit, and got the sanitizer's
-  local reports=("${SANITIZER_LOGS:-/nonexistent}"/report.*)
+  local reports=("${SANITIZER_LOGS:-/nonexistent}/$name"/report.*)
   if [ ${#reports[@]} -gt 0 ]; then
     local keep=$BUILD/sanitizer-reports/$name
     mkdir -p "$keep" && mv "${reports[@]}" "$keep"/
@@ -70,5 +97,7 @@ for t in tests/e2e/test_*.sh; do
   run "$(basename "$t" .sh)" bash "$t"
 done
 
+wait
+report_done
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]

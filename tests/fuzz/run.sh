@@ -36,18 +36,20 @@ HDF5_HARNESSES=" fuzz_featcache fuzz_highgamma_h5 fuzz_results "
 # A fault is counted as libhdf5's when its innermost frame is in libhdf5 and either the call brainsweep
 # made was not a read into its own buffer (H5Fopen, H5Aopen, H5Dopen2...: the library faulted decoding
 # the file), or it was (H5Dread, H5Aread) but the fault is an out-of-memory, a timeout, or a memory error in
-# a function that only decodes the file's own structures: H5HG_read (a global heap object's stored length,
-# vlen strings). A buffer brainsweep sized wrongly faults in the copy into it and stays ours.
+# or below a function that only decodes the file's own structures: H5HG_read (a global heap object's stored
+# length, vlen strings; the heap is loaded through the metadata cache, so the innermost frame may be
+# H5C_protect). A buffer brainsweep sized wrongly faults in the copy into it and stays ours.
 HDF5_KNOWN_CRASH='^(H5HG_read)$'
 
-# "innermost-function innermost-module api" of a replayed report: the innermost named frame past the
-# sanitizer runtime, libc's memory and string calls and libFuzzer, and the libhdf5 function brainsweep's
-# code called
+# "innermost-function innermost-module api chain" of a replayed report: the innermost named frame past the
+# sanitizer runtime, libc's memory and string calls and libFuzzer, the libhdf5 function brainsweep's code
+# called, and every named libhdf5 frame from the innermost to that call, comma-separated
 first_frame() {
   grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' "$1" | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in ([^ ]+) \(?([^ )+]*).*/\1 \2/' |
     grep -vE '^(__asan|__interceptor|__sanitizer|__lsan|__ubsan|__mem|__str|malloc|calloc|realloc|free|mem[a-z]+|str[a-z]+|fuzzer::)' |
-    awk 'NR == 1 {fn = $1; mod = $2} $2 !~ /libhdf5/ {print fn, mod, prev; found = 1; exit} {prev = $1}
-         END {if (!found && NR) print fn, mod, prev}'
+    awk 'NR == 1 {fn = $1; mod = $2} $2 !~ /libhdf5/ {print fn, mod, prev, chain; found = 1; exit}
+         {prev = $1; chain = chain (chain == "" ? "" : ",") $1}
+         END {if (!found && NR) print fn, mod, prev, chain}'
 }
 
 mkdir -p "$DIR/artifacts"
@@ -95,11 +97,13 @@ for h in "${names[@]}"; do
       else
         "$bin" "${limits[@]}" "$a" >"$log.replay" 2>&1
       fi
-      fn='' module='' api=''
-      read -r fn module api < <(first_frame "$log.replay")
-      if [[ $module == *libhdf5* ]] && { [[ ! $api =~ ^H5(Dread|Aread)$ ]] || [[ $fn =~ $HDF5_KNOWN_CRASH ]] ||
+      fn='' module='' api='' chain='' decoder=''
+      read -r fn module api chain < <(first_frame "$log.replay")
+      for f in ${chain//,/ }; do [[ $f =~ $HDF5_KNOWN_CRASH ]] && decoder=$f; done
+      if [[ $module == *libhdf5* ]] && { [[ ! $api =~ ^H5(Dread|Aread)$ ]] || [ -n "$decoder" ] ||
                                         [[ $kind =~ ^(oom|timeout)$ ]]; }; then
-        known+=("$kind@$fn")
+        [ "$decoder" != "$fn" ] || decoder=''
+        known+=("$kind@${decoder:+$decoder>}$fn")
       else
         ours+=("$DIR/artifacts/$h-$(basename "$a")")
         cp "$a" "${ours[-1]}"
