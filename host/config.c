@@ -213,6 +213,10 @@ static const Param PARAMS[] = {
     {"run", "max_weight_gib", P_DOUBLE, F(max_weight_gib), 0, NONE, 0, 1e6, "0", NULL,
      "GiB a rank's model may hold: its memory-mapped checkpoint, then float32-widened layers kept between batches "
      "(past that, each layer is widened as it runs); 0 = half the node's memory over its ranks"},
+    {"run", "pipeline_stages", P_INT, F(pipeline_stages), 0, NONE, 0, 1024, "0", NULL,
+     "ranks one model's forward pass is split over by layer ranges, each running its share of the layers and passing "
+     "the activations on (for a model larger than one rank's run.max_weight_gib); 0 = as few as let each rank's share "
+     "of the checkpoint fit run.max_weight_gib (1 for a model that fits), never more than the model's layers"},
     {"run", "device", P_ENUM, F(device), 0, NONE, 0, 0, "auto", "auto|cpu|cuda",
      "where each rank runs the forward passes and the fits: cpu; cuda (an error where no CUDA backend can run); "
      "auto = cuda where it can run, else cpu (one log line says which and why)"},

@@ -145,6 +145,7 @@ typedef struct {
     size_t layer_block;  // layers per fit unit; 0 = the rank's threads
     double progress_seconds;  // plain progress lines at most this often
     char log_dir[CFG_STR];    // "" = no per-rank log files
+    int pipeline_stages;    // ranks a model is split over by layer ranges; 0 = as few as fit max_weight_gib
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
     DeviceChoice device;
 } SweepConfig;

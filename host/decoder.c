@@ -1,6 +1,7 @@
 #include "host/decoder.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/base.h"
 
@@ -194,12 +195,30 @@ double decoder_flops(const ModelConfig *c, const TokenBatch *b) {
     return per_token * (b->seq_start[b->n_seq]) + 4.0 * QD * c->n_layers * keys;  // QK^T and PV per head
 }
 
+void decoder_stage_layers(int n_layers, int n_stages, int k, int *first, int *end) {
+    ASSERT(n_stages >= 1 && n_stages <= n_layers && k >= 0 && k < n_stages);
+    *first = (int)((long)n_layers * k / n_stages);
+    *end = (int)((long)n_layers * (k + 1) / n_stages);
+}
+
+int decoder_stage_owns(const DecoderStage *st, int e) {
+    return (e == 0 && st->first == 0) || (e > st->first && e <= st->end);
+}
+
 void decoder_forward(Decoder *d, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
                      const size_t *layer_offset) {
+    DecoderStage whole = {.first = 0, .end = model_config(d->m)->n_layers};
+    decoder_forward_stage(d, b, cap, n_cap, out, layer_offset, &whole);
+}
+
+void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
+                           const size_t *layer_offset, const DecoderStage *st) {
     const DecoderOps *ops = d->ops;
     const ModelConfig *c = model_config(d->m);
     const int NT = b->seq_start[b->n_seq];
     ASSERT(NT > 0 && NT <= d->NT_max && n_cap <= (size_t)d->NT_max);
+    ASSERT(0 <= st->first && st->first < st->end && st->end <= c->n_layers);
+    ASSERT((st->first == 0 || st->x_in) && (st->end == c->n_layers || st->x_out));
     for (int sq = 0; sq < b->n_seq; sq++) {
         ASSERT(b->seq_start[sq + 1] - b->seq_start[sq] <= d->T_max);
         for (int t = b->seq_start[sq]; t < b->seq_start[sq + 1]; t++) d->host_pos[t] = t - b->seq_start[sq];
@@ -210,11 +229,20 @@ void decoder_forward(Decoder *d, const TokenBatch *b, const Capture *cap, size_t
     ops->upload(d->seq_start, b->seq_start, ((size_t)b->n_seq + 1) * sizeof(int), d);
     ops->upload(d->cap_rows, d->host_rows, n_cap * sizeof(int), d);
 
-    ops->embed(d->x, d->ids, d->pos, NT, d);
-    capture_state(d, out + layer_offset[0], d->x, cap, n_cap);
-    for (int l = 0; l < c->n_layers; l++) {
+    size_t N = (size_t)NT * c->d_model;
+    if (st->first == 0) {
+        ops->embed(d->x, d->ids, d->pos, NT, d);
+        capture_state(d, out + layer_offset[0], d->x, cap, n_cap);
+    } else {
+        ops->upload(d->x, st->x_in, N * sizeof(float), d);
+    }
+    for (int l = st->first; l < st->end; l++) {
         layer_forward(d, ops->layer(l, d), b->n_seq, NT);
         if (l + 1 < c->n_layers) capture_state(d, out + layer_offset[l + 1], d->x, cap, n_cap);
+    }
+    if (st->end < c->n_layers) {
+        memcpy(st->x_out, ops->download(d->x, N, d), N * sizeof(float));
+        return;
     }
     // the last entry: final norm (and projection) of the captured rows only
     size_t E = (size_t)model_final_dim(d->m);

@@ -145,4 +145,23 @@ double decoder_flops(const ModelConfig *cfg, const TokenBatch *b);
 void decoder_forward(Decoder *d, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
                      const size_t *layer_offset);
 
+// One stage of a model split by layer ranges (a pipeline over ranks): layers [first, end) of the model. The
+// first stage (first 0) starts from the embedding; a later one from x_in, the (NT, C) residual stream the
+// stage before it left (host memory). The last stage (end L) ends with the final norm; an earlier one leaves
+// its residual stream in x_out (host, NT x C). A stage captures the hidden states it makes: entry 0 when
+// first is 0, then entries first+1 .. end (decoder_stage_owns); the rows of other entries are not touched.
+// Run over the same batches in order, the stages add into out exactly what decoder_forward adds, bit for bit.
+typedef struct {
+    int first, end;
+    const float *x_in;
+    float *x_out;
+} DecoderStage;
+
+// layers of stage k of n: contiguous ranges in order, their sizes differing by at most one
+void decoder_stage_layers(int n_layers, int n_stages, int k, int *first, int *end);
+// whether the stage makes hidden state entry e (0..L)
+int decoder_stage_owns(const DecoderStage *st, int e);
+void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
+                           const size_t *layer_offset, const DecoderStage *st);
+
 #endif  // HOST_DECODER_H

@@ -153,11 +153,25 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     int *seq_start = base_malloc((n_seq + 1) * sizeof(int), "batch sequences");
     size_t cap_max = (size_t)NT_max;
     Capture *cap = base_malloc(cap_max * sizeof(Capture), "captures");
+    // this rank's layers; the residual streams it takes and passes on, on the host
+    int n_stages = part && part->n_stages > 1 ? part->n_stages : 1, stage = n_stages > 1 ? part->stage : 0;
+    DecoderStage st = {0};
+    decoder_stage_layers(c->n_layers, n_stages, stage, &st.first, &st.end);
+    ASSERT(n_stages == 1 || part->link);
+    size_t stream_floats = (size_t)NT_max * (size_t)c->d_model;
+    float *x_in = st.first > 0 ? base_malloc(stream_floats * sizeof(float), "stage input") : NULL;
+    float *x_out = st.end < c->n_layers ? base_malloc(stream_floats * sizeof(float), "stage output") : NULL;
+    st.x_in = x_in, st.x_out = x_out;
+    double layer_share = (double)(st.end - st.first) / c->n_layers;
 
     double t0 = base_wall();
     int stopped = 0;
     for (size_t s0 = 0; s0 < n_seq;) {
-        if (base_stop_signal) {
+        // go (1) or stop (0): stage 0's decision, passed down the stages before each batch
+        float go = base_stop_signal ? 0.0f : 1.0f;
+        if (st.first > 0) part->link->recv(&go, 1, part->link->ctx);
+        if (st.end < c->n_layers) part->link->send(&go, 1, part->link->ctx);
+        if (go == 0.0f) {
             stopped = 1;
             break;
         }
@@ -185,15 +199,19 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
             s1++;
         }
         seq_start[b.n_seq] = NT;
-        decoder_forward(dec, &b, cap, n_cap, out, offset);
+        if (x_in) part->link->recv(x_in, (size_t)NT * (size_t)c->d_model, part->link->ctx);
+        decoder_forward_stage(dec, &b, cap, n_cap, out, offset, &st);
+        if (x_out) part->link->send(x_out, (size_t)NT * (size_t)c->d_model, part->link->ctx);
         stats->tokens_run += (size_t)NT;
-        stats->flops += decoder_flops(c, &b);
+        stats->flops += decoder_flops(c, &b) * layer_share;
         stats->n_batches++;
         s0 = s1;
     }
     stats->n_sequences = n_seq;
     stats->seconds_forward = base_wall() - t0;
 
+    free(x_in);
+    free(x_out);
     free(cap);
     free(seq_start);
     free(ids);

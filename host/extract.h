@@ -48,11 +48,27 @@ typedef struct {
     size_t start, end, report;
 } Chunk;
 
-// One rank's share of the sequences: part `index` of `count` contiguous runs of sequences with about
-// equal tokens. Only the words reported by its sequences are computed (stats word_lo..word_hi);
-// every other word's rows stay zero. NULL: everything.
+// The activations between the stages of a model split by layer ranges: send n floats to the next stage, or
+// receive n from the one before, blocking and in order. MPI between CPU ranks (mpi/sweep_extract.c); any
+// transport that delivers in order fills the same two functions.
+typedef struct {
+    void (*send)(const float *x, size_t n, void *ctx);
+    void (*recv)(float *x, size_t n, void *ctx);
+    void *ctx;
+} StageLink;
+
+// One rank's share of the work. Sequences: part `index` of `count` contiguous runs of sequences with about
+// equal tokens; only the words reported by its sequences are computed (stats word_lo..word_hi), every other
+// word's rows stay zero. Layers: stage `stage` of n_stages (0 or 1: the whole model) runs the layers of
+// decoder_stage_layers over the part's batches, taking each batch's residual stream from the stage before
+// and passing its own to the next through link, and fills only the hidden states it makes
+// (decoder_stage_owns); the other entries' rows stay zero. Stage 0 decides a stop (base_stop_signal) before
+// each batch and the later stages follow it, so all stages of a part stop after the same batch. The stages
+// of one part together give exactly the unsplit run's states. NULL: everything.
 typedef struct {
     size_t index, count;
+    int stage, n_stages;
+    const StageLink *link;
 } ExtractPart;
 
 typedef struct {
@@ -61,7 +77,7 @@ typedef struct {
     size_t n_sequences;    // chunks or windows run
     size_t n_batches;
     size_t tokens_run;     // tokens through the model, BOS and overlaps included
-    double flops;          // decoder_flops of every batch
+    double flops;          // decoder_flops of every batch, times the share of the layers this stage runs
     double seconds_tokenize, seconds_forward;
 } ExtractStats;
 

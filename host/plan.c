@@ -345,13 +345,24 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         e->x_flops += m_x, e->x_core_s += m_xs, e->f_core_s += m_f, e->fits += (size_t)H * C;
         e->feat_bytes += (double)C * (c->cache_float16 ? 2.0 : 4.0) * W * (q->layers * d + q->final_dim);
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
-        double extract = q->stored + q->layer_params / q->layers * 4.0 + c->batch_tokens * d * ACT_BYTES_PER_TOKEN_DIM +
-                         4.0 * H * W * d;
+        // a model larger than a rank's weight budget is split by layer ranges, each rank mapping its share
+        double budget = c->max_weight_gib > 0 ? c->max_weight_gib * GIB : k->have ? k->part.mem_gib * GIB / 2 / k->ranks : 0;
+        int stages = planning_stages(c->pipeline_stages, q->stored, budget, q->layers);
+        double extract = q->stored / stages + q->layer_params / q->layers * 4.0 +
+                         c->batch_tokens * d * ACT_BYTES_PER_TOKEN_DIM + 4.0 * H * W * d;
         double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->ridge.folds) + 8.0 * V * T +
                      16.0 * w * T;
         e->rank_bytes = fmax(e->rank_bytes, fmax(extract, fit) + 0.25 * GIB);
         printf("  %-20s %6d %7d %7.2fB %8zu %13.3g %12.1f %12.2f\n", c->models[m].name, q->layers, q->d,
                q->layer_params * 1e-9, q->tokens, run, m_x * 1e-12, m_f / 3600);
+        if (stages > 1) {
+            int ranks = k->nodes * k->ranks;
+            printf("  %-20s split over %d ranks by layer ranges: a %.3g GiB checkpoint, a weight budget of %.3g GiB per "
+                   "rank (%s)%s\n", "",
+                   stages, q->stored / GIB, budget / GIB,
+                   c->pipeline_stages > 0 ? "run.pipeline_stages" : "run.pipeline_stages: 0, from run.max_weight_gib",
+                   stages > ranks ? "; more than the job's ranks: ask for more ranks or nodes" : "");
+        }
     }
     double cores = (double)k->nodes * k->ranks * k->threads;
     e->wall_s = (e->x_core_s + e->f_core_s) / (cores * PARALLEL_EFFICIENCY) + START_S;
@@ -382,7 +393,8 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
         print_hours("GPU", e->wall_s * k->nodes * o->gpus / 3600,
                     "GPU-hours billed: this release computes on the nodes' CPU cores (the CUDA kernels are not in "
                     "yet), so the GPUs wait; the wall time above is the CPU time");
-    snprintf(note, sizeof note, "the largest model's mapped checkpoint, widened layer, activations and features; "
+    snprintf(note, sizeof note, "the largest model's mapped checkpoint (a split model's share), widened layer, activations "
+                                "and features; "
                                 "--mem %.0fG per node", node_gib(e, k->ranks));
     print_bytes("memory per rank", e->rank_bytes, note);
     print_bytes("features", e->feat_bytes,

@@ -82,6 +82,12 @@ double planning_tokens_run(const ContextPolicy *p, size_t n_tokens, size_t W, in
     return (double)W * (each + bos);
 }
 
+int planning_stages(int configured, double stored_bytes, double budget_bytes, int n_layers) {
+    double want = configured > 0 ? configured : budget_bytes > 0 ? ceil(stored_bytes / budget_bytes) : 1;
+    if (want > n_layers) want = n_layers;
+    return want < 1 ? 1 : (int)want;
+}
+
 double planning_fit_cost(double V, double d, double width, double T, int pca) {
     return (pca ? V * d * d : 0) + V * width * (width + T);
 }

@@ -57,6 +57,10 @@ double planning_matrix_params(const ModelConfig *c);
 // tokens through the model under a resolved policy: the chunks of `full` (BOS and overlaps included), or one
 // sequence per word
 double planning_tokens_run(const ContextPolicy *p, size_t n_tokens, size_t W, int bos);
+// Stages a model's forward pass is split into by layer ranges (decoder_stage_layers): `configured` when above 0
+// (run.pipeline_stages), else the fewest whose share of the stored checkpoint fits budget_bytes (a rank's
+// run.max_weight_gib); at least 1, at most the model's layers.
+int planning_stages(int configured, double stored_bytes, double budget_bytes, int n_layers);
 // one layer's fit
 double planning_fit_cost(double V, double d, double width, double T, int pca);
 

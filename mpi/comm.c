@@ -106,6 +106,20 @@ int comm_min_int(MPI_Comm c, int v) {
     return out;
 }
 
+void comm_send_floats(MPI_Comm c, const float *x, size_t n, int to) {
+    for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+        size_t k = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+        CHECK_MPI(MPI_Send(x + off, (int)k, MPI_FLOAT, to, 0, c));
+    }
+}
+
+void comm_recv_floats(MPI_Comm c, float *x, size_t n, int from) {
+    for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+        size_t k = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+        CHECK_MPI(MPI_Recv(x + off, (int)k, MPI_FLOAT, from, 0, c, MPI_STATUS_IGNORE));
+    }
+}
+
 void comm_bcast_bytes(MPI_Comm c, void *buf, size_t n, int root) {
     for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
         size_t k = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;

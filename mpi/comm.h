@@ -46,6 +46,9 @@ int comm_max_int(MPI_Comm c, int v);
 int comm_min_int(MPI_Comm c, int v);
 // broadcast n bytes from root
 void comm_bcast_bytes(MPI_Comm c, void *buf, size_t n, int root);
+// n floats to rank `to` of c, or from rank `from`, in pieces below INT_MAX; messages between two ranks arrive in order
+void comm_send_floats(MPI_Comm c, const float *x, size_t n, int to);
+void comm_recv_floats(MPI_Comm c, float *x, size_t n, int from);
 // every rank's n values, in rank order, on every rank (all: size x n)
 void comm_allgather_ulongs(MPI_Comm c, const unsigned long *mine, size_t n, unsigned long *all);
 // element-wise sum of n doubles, on root only

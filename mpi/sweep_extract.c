@@ -26,6 +26,36 @@ void sweep_extract_budget(double gib) {
     weight_budget_bytes = (size_t)(ram / 2 / comm_node_ranks());
 }
 
+// model m's stages: run.pipeline_stages, or as many as let a rank's share of the checkpoint fit its budget
+static int stages_wanted(const Sweep *s, size_t m) {
+    return planning_stages(s->cfg.pipeline_stages, s->model[m].stored_bytes, (double)weight_budget_bytes,
+                           s->model[m].cfg.n_layers);
+}
+
+// The residual stream between the stages of one part, over the group: rank gr's stage passes to gr + parts
+typedef struct {
+    MPI_Comm group;
+    int prev, next;
+} MpiStageLink;
+
+static void mpi_stage_send(const float *x, size_t n, void *ctx) {
+    const MpiStageLink *l = ctx;
+    comm_send_floats(l->group, x, n, l->next);
+}
+
+static void mpi_stage_recv(float *x, size_t n, void *ctx) {
+    const MpiStageLink *l = ctx;
+    comm_recv_floats(l->group, x, n, l->prev);
+}
+
+// A group of gn ranks extracting a model of S stages: P = gn / S parts of the sequences, rank gr running stage
+// gr / P of part gr % P; ranks past S * P have nothing to do for this unit.
+typedef struct {
+    int stages, parts;
+} GroupLayout;
+
+static int layout_stage(const GroupLayout *g, int gr) { return gr < g->stages * g->parts ? gr / g->parts : -1; }
+
 static void save_failed_layers(Sweep *s, size_t m, size_t ci, const char *why) {
     LayerRecord rec;
     memset(&rec, 0, sizeof rec);
@@ -47,16 +77,32 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     int gr = comm_rank_in(group), gn = comm_size_in(group);
     const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[ci];
     double t = base_wall();
-    float *states = base_malloc(s->model[m].states_floats * sizeof(float), "hidden states");
+    float *states = base_calloc(s->model[m].states_floats, sizeof(float), "hidden states");
     char err[BASE_ERR_LEN] = "";
     ExtractStats x;
     memset(&x, 0, sizeof x);
     const PlannedModel *pm = &s->model[m];
-    Model *model = pm->empty_word[0] ? NULL : model_open(s->cfg.models[m].path, weight_budget_bytes, err);
-    int failed = model == NULL, stopped = 0;
-    if (pm->empty_word[0]) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, pm->empty_word);
-    if (!failed) {
-        ExtractPart part = {.index = (size_t)gr, .count = (size_t)gn};
+    int wanted = stages_wanted(s, m);
+    GroupLayout g = {.stages = wanted < gn ? wanted : gn};
+    g.parts = gn / g.stages;
+    int stage = layout_stage(&g, gr);
+    if (gr == 0 && wanted > gn)
+        log_warn("%s: its checkpoint (%.1f GiB) wants %d stages to fit run.max_weight_gib on each rank, but the "
+                 "group has %d rank(s): each stage holds more than its budget (run more ranks, or raise "
+                 "run.max_weight_gib)",
+                 name, pm->stored_bytes / 1073741824.0, wanted, gn);
+    Model *model = NULL;
+    // a stage pages in only its layers' share of the mapped checkpoint: the rest of the budget may keep widened layers
+    size_t unmapped = (size_t)(pm->stored_bytes * (1.0 - 1.0 / g.stages));
+    if (stage >= 0 && !pm->empty_word[0])
+        model = model_open(s->cfg.models[m].path, weight_budget_bytes + unmapped, err);
+    int failed = stage >= 0 && model == NULL, stopped = 0;
+    if (stage >= 0 && pm->empty_word[0]) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, pm->empty_word);
+    if (model) {
+        MpiStageLink mpi_link = {.group = group, .prev = gr - g.parts, .next = gr + g.parts};
+        StageLink link = {.send = mpi_stage_send, .recv = mpi_stage_recv, .ctx = &mpi_link};
+        ExtractPart part = {.index = (size_t)(gr % g.parts), .count = (size_t)g.parts, .stage = stage,
+                            .n_stages = g.stages, .link = &link};
         char why[BASE_ERR_LEN];
         int rc = extract_from_tokens(model, s->backend->decoder, pm->story.ids + pm->bos, pm->n_tokens,
                                      tok_bos_id(pm->tok), pm->first, pm->last, s->W, &pm->policy[ci], &part, states,
@@ -97,20 +143,29 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
         free(states);
         return DISPATCH_FAILED;
     }
-    // the words of each rank, gathered in place on the leader, layer by layer (rows as one MPI type)
+    // each hidden state's words, gathered in place on the leader, layer by layer (rows as one MPI type), from the
+    // ranks whose stage makes that state
     unsigned long range[2] = {x.word_lo, x.word_hi}, *ranges = base_malloc(2 * (size_t)gn * sizeof(unsigned long), "ranges");
     comm_allgather_ulongs(group, range, 2, ranges);
     if (gn > 1) {
         int *counts = base_malloc((size_t)gn * sizeof(int), "gather"), *displs = base_malloc((size_t)gn * sizeof(int), "gather");
-        for (int r = 0; r < gn; r++) counts[r] = (int)(ranges[2 * r + 1] - ranges[2 * r]), displs[r] = (int)ranges[2 * r];
+        DecoderStage *st = base_malloc((size_t)gn * sizeof(DecoderStage), "gather");
+        for (int r = 0; r < gn; r++)
+            if (layout_stage(&g, r) >= 0)
+                decoder_stage_layers(s->model[m].cfg.n_layers, g.stages, layout_stage(&g, r), &st[r].first, &st[r].end);
         for (size_t l = 0; l < sweep_layers(s, m); l++) {
             size_t dim = l < (size_t)s->model[m].cfg.n_layers ? (size_t)s->model[m].cfg.d_model : (size_t)s->model[m].final_dim;
+            for (int r = 0; r < gn; r++) {
+                int makes = layout_stage(&g, r) >= 0 && decoder_stage_owns(&st[r], (int)l);
+                counts[r] = makes ? (int)(ranges[2 * r + 1] - ranges[2 * r]) : 0, displs[r] = (int)ranges[2 * r];
+            }
             comm_gather_rows(group, states + s->model[m].offset[l], dim, counts, displs, 0);
         }
-        free(counts), free(displs);
+        free(counts), free(displs), free(st);
     }
-    // the extraction's counters: sequences and forward time summed over the group, tokenisation as the leader saw it
-    double mine[2] = {(double)x.n_sequences, x.seconds_forward}, sum[2];
+    // the extraction's counters: sequences (each counted by its first stage) and forward time summed over the group,
+    // tokenisation as the leader saw it
+    double mine[2] = {stage == 0 ? (double)x.n_sequences : 0.0, x.seconds_forward}, sum[2];
     comm_reduce_sum(group, mine, sum, 2, 0);
     s->share[SHARE_GATHER] += base_wall() - t;
     free(ranges);
@@ -133,10 +188,12 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
                 "finished units are kept",
                 "%s", err);
         s->share[SHARE_SAVE_FEATURES] += base_wall() - t;
-        log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s), %.1f s forward (%.1f GFLOP/s on this "
+        char split[80] = "";
+        if (g.stages > 1) snprintf(split, sizeof split, " (%d stages by layer ranges x %d part(s))", g.stages, g.parts);
+        log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s)%s, %.1f s forward (%.1f GFLOP/s on this "
                  "rank); features in %s",
-                 name, ctx, s->model[m].n_tokens, sum[0], gn, sum[1], x.seconds_forward > 0 ? x.flops / x.seconds_forward * 1e-9 : 0.0,
-                 path);
+                 name, ctx, s->model[m].n_tokens, sum[0], g.stages * g.parts, split, sum[1],
+                 x.seconds_forward > 0 ? x.flops / x.seconds_forward * 1e-9 : 0.0, path);
     }
     free(states);
     return DISPATCH_OK;
@@ -175,8 +232,15 @@ int sweep_extract_run(Sweep *s) {
     if (n) {
         double *sorted = base_malloc(n * sizeof(double), "units");
         size_t *order = planning_order(cost, n, sorted);
-        // groups of ranks: as many as units (at most one per rank); a group shares each unit's sequences
+        // groups of ranks: as many as units (at most one per rank), each large enough for the most stages a model
+        // wants where ranks allow; a group shares each unit's sequences, and splits a model by layer ranges
+        int most = 1;
+        for (size_t u = 0; u < n; u++) {
+            int w = stages_wanted(s, unit[u] / s->C);
+            most = w > most ? w : most;
+        }
         int G = (int)(n < (size_t)comm_size() ? n : (size_t)comm_size());
+        if (G > comm_size() / most) G = comm_size() / most > 0 ? comm_size() / most : 1;
         MPI_Comm group = comm_split(comm_rank() % G);
         int gr = comm_rank_in(group);
         log0("extract: %zu (model, context) unit(s) over %d group(s) of ranks", n, G);

@@ -31,29 +31,31 @@ names=() reported=0
 run() {  # run NAME command...: start it once fewer than JOBS tests run
   local name=$1; shift
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; report_done; done
+  # files by launch number: two tests may share a name (tests/mpi/test_plan, tests/e2e/test_plan.sh)
+  local id=${#names[@]}
   names+=("$name")
   (
     if [ -n "${SANITIZER_LOGS:-}" ]; then
       # a later log_path wins (tests/sanitizers/test_sanitizers.sh relies on it too)
-      mkdir -p "$SANITIZER_LOGS/$name"
-      for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do export "$v=${!v}:log_path=$SANITIZER_LOGS/$name/report"; done
+      mkdir -p "$SANITIZER_LOGS/$id"
+      for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do export "$v=${!v}:log_path=$SANITIZER_LOGS/$id/report"; done
     fi
     t0=$(date +%s)
-    "$@" >"$RESULTS/$name.out" 2>&1
+    "$@" >"$RESULTS/$id.out" 2>&1
     rc=$?
-    echo "$rc $(($(date +%s) - t0))" >"$RESULTS/$name.rc.tmp" && mv "$RESULTS/$name.rc.tmp" "$RESULTS/$name.rc"
+    echo "$rc $(($(date +%s) - t0))" >"$RESULTS/$id.rc.tmp" && mv "$RESULTS/$id.rc.tmp" "$RESULTS/$id.rc"
   ) &
   report_done
 }
 report_done() {  # print the verdicts of the finished tests, in launch order, up to the first still running
-  while [ $reported -lt ${#names[@]} ] && [ -e "$RESULTS/${names[$reported]}.rc" ]; do
-    verdict "${names[$reported]}"
+  while [ $reported -lt ${#names[@]} ] && [ -e "$RESULTS/$reported.rc" ]; do
+    verdict "$reported" "${names[$reported]}"
     reported=$((reported + 1))
   done
 }
-verdict() {  # verdict NAME: its failures and skips, its total, and any sanitizer report it left
-  local name=$1 out=$RESULTS/$1.out rc secs
-  read -r rc secs <"$RESULTS/$name.rc"
+verdict() {  # verdict ID NAME: its failures and skips, its total, and any sanitizer report it left
+  local id=$1 name=$2 out=$RESULTS/$1.out rc secs
+  read -r rc secs <"$RESULTS/$id.rc"
   grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS' || true
   local line; line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
   if [ -z "$line" ] || { [ "$rc" -ne 0 ] && ! grep -q ' [1-9][0-9]* failed' <<<"$line"; }; then
@@ -65,7 +67,7 @@ verdict() {  # verdict NAME: its failures and skips, its total, and any sanitize
     printf '%-28s %s  (%ds)\n' "$name" "${line#*: }" "$secs"
   fi
   # whatever the test's own verdict: it may have expected a non-zero exit, and got the sanitizer's
-  local reports=("${SANITIZER_LOGS:-/nonexistent}/$name"/report.*)
+  local reports=("${SANITIZER_LOGS:-/nonexistent}/$id"/report.*)
   if [ ${#reports[@]} -gt 0 ]; then
     local keep=$BUILD/sanitizer-reports/$name
     mkdir -p "$keep" && mv "${reports[@]}" "$keep"/

@@ -77,6 +77,20 @@ check "cpu/array_of_2_tasks_then_merge" bash -c "grep -qF -- '--array=0-1 ' '$E2
 check "cpu/no_gpus_asked" bash -c "! grep -q 'gpus-per-task' '$E2E_TMP/cpu/sweep.sh' '$E2E_TMP/cpu/array.sh'"
 check "cpu/nothing_submitted_or_run" test ! -e "$E2E_TMP/results"
 
+# ---- a model larger than a rank's weight budget: split by layer ranges (stories260K's 0.97 MiB of tensors over 0.0007 GiB
+# takes 2 stages, the 3-layer fixture fits), or as run.pipeline_stages says
+plan split -P run.max_weight_gib=0.0007
+ran split
+check "split/over_budget_model_split_in_2" bash -c "grep -A1 '^  stories260K ' '$E2E_TMP/split.log' | \
+  grep -qF 'split over 2 ranks by layer ranges: a 0.000969 GiB checkpoint, a weight budget of 0.0007 GiB per rank'"
+check "split/model_that_fits_not_split" bash -c "test \$(grep -c 'split over' '$E2E_TMP/split.log') -eq 1"
+plan stages -P run.pipeline_stages=2
+ran stages
+check "stages/configured_split_for_both_models" bash -c \
+  "test \$(grep -c 'split over 2 ranks by layer ranges.*(run.pipeline_stages)\$' '$E2E_TMP/stages.log') -eq 2"
+plan many -P run.pipeline_stages=5
+check "stages/more_than_the_job_ranks_said" has many.log "more than the job's ranks: ask for more ranks or nodes"
+
 # ---- 2 nodes of the GPU partition, 4 GPUs each: its two node groups give the most GPUs, cores and memory
 plan gpu --partition gpu --gpus 4 --nodes 2
 ran gpu

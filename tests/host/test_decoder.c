@@ -1,6 +1,9 @@
 // The CPU decoder against transformers' hidden states (fp32, same GGUF), context policies and batching.
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "host/base.h"
 #include "host/decoder_cpu.h"
@@ -219,7 +222,7 @@ static void check_policies(void) {
             double diff = 0;
             int tiled = 1, zero_elsewhere = 1;
             for (size_t i = 0; i < count && rc == 0; i++) {
-                ExtractPart part = {i, count};
+                ExtractPart part = {.index = i, .count = count};
                 rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &split[k], &part, part_out, &a, err);
                 if (a.word_hi == a.word_lo) {
                     empty++;
@@ -283,6 +286,128 @@ static void check_layer_streaming(void) {
     free(b);
     model_free(kept);
     model_free(streamed);
+}
+
+// ---- a model split by layer ranges: the stages in one process, linked by queues of floats. Stage k runs to its
+// end before stage k+1 starts (each reads what the one before it left, in order), so the messages of a whole run
+// wait in the queue: the in-order delivery a rank-to-rank transport gives.
+typedef struct {
+    float *data;
+    size_t n, read, cap;
+} Queue;
+typedef struct {
+    Queue *in, *out;
+} StagePipes;
+
+static void queue_send(const float *x, size_t n, void *ctx) {
+    Queue *q = ((StagePipes *)ctx)->out;
+    if (q->n + n > q->cap) {
+        q->cap = 2 * (q->n + n);
+        q->data = realloc(q->data, q->cap * sizeof(float));
+        ASSERT(q->data);
+    }
+    memcpy(q->data + q->n, x, n * sizeof(float));
+    q->n += n;
+}
+
+static void queue_recv(float *x, size_t n, void *ctx) {
+    Queue *q = ((StagePipes *)ctx)->in;
+    ASSERT(q->read + n <= q->n);  // a stage that takes more than the one before it gave
+    memcpy(x, q->data + q->read, n * sizeof(float));
+    q->read += n;
+}
+
+// Every stage's states summed, for stages x parts; 0 when a stage touched an entry it does not make, or a queue
+// was left with unread messages. *stopped: stages that returned 1.
+static int run_stages(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *p, int n_stages,
+                      size_t n_parts, float *sum, size_t total, const size_t *off, int *stopped, char *err) {
+    const ModelConfig *c = model_config(m);
+    float *one = base_malloc(total * sizeof(float), "stage");
+    Queue q[8];
+    ASSERT(n_stages <= 8);
+    memset(sum, 0, total * sizeof(float));
+    int clean = 1;
+    *stopped = 0;
+    for (size_t i = 0; i < n_parts; i++) {
+        memset(q, 0, sizeof q);
+        for (int k = 0; k < n_stages; k++) {
+            StagePipes pipes = {.in = k > 0 ? &q[k - 1] : NULL, .out = &q[k]};
+            StageLink link = {.send = queue_send, .recv = queue_recv, .ctx = &pipes};
+            ExtractPart part = {.index = i, .count = n_parts, .stage = k, .n_stages = n_stages, .link = &link};
+            ExtractStats x;
+            int rc = extract_word_states(m, &decoder_ops_cpu, tok, st, p, &part, one, &x, err);
+            if (rc < 0) clean = 0;
+            *stopped += rc == 1;
+            DecoderStage ds;
+            decoder_stage_layers(c->n_layers, n_stages, k, &ds.first, &ds.end);
+            for (int e = 0; e <= c->n_layers; e++) {
+                size_t n = (e < c->n_layers ? (size_t)c->d_model : (size_t)model_final_dim(m)) * st->n_words;
+                for (size_t j = 0; j < n; j++) {
+                    if (!decoder_stage_owns(&ds, e)) clean &= one[off[e] + j] == 0.0f;
+                    sum[off[e] + j] += one[off[e] + j];
+                }
+            }
+        }
+        for (int k = 0; k + 1 < n_stages; k++) clean &= q[k].read == q[k].n;
+        for (int k = 0; k < n_stages; k++) free(q[k].data);
+    }
+    free(one);
+    return clean;
+}
+
+// the stages together give the unsplit run's states bit for bit (the same batches through the same kernels in the
+// same order; each entry made by exactly one stage), with 2, 3 and one layer per stage, for the whole run and for
+// parts of the sequences (against the same parts unsplit); a stop signal before the first batch stops every stage of the part
+static void check_stages(void) {
+    char err[BASE_ERR_LEN];
+    Model *m = model_open(STORIES, SIZE_MAX, err);
+    Tokenizer *tok = m ? tok_open_for_model(m, err) : NULL;
+    Stimulus st;
+    int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, &st, err);
+    CHECK(rc == 0 && m && tok, "stages/setup");
+    if (rc || !m || !tok) return;
+    size_t all_words = st.n_words;
+    st.n_words = 60;
+    st.text_len = st.end[59];
+    st.text[st.text_len] = '\0';
+    const ModelConfig *c = model_config(m);
+    size_t off[16];
+    size_t total = extract_layer_offsets(m, st.n_words, off);
+    float *whole = base_malloc(total * sizeof(float), "whole"), *sum = base_malloc(total * sizeof(float), "sum");
+    ContextPolicy policies[2] = {{.kind = CTX_FULL, .window = 48, .overlap = 16, .repr = WORD_MEAN},
+                                 {.kind = CTX_TOKENS, .n = 7, .repr = WORD_LAST, .batch_tokens = 64}};
+    const char *names[2] = {"full_window_48_mean", "tokens:7_batches_of_64"};
+    int stage_counts[3] = {2, 3, c->n_layers};
+    for (int k = 0; k < 2; k++)
+        for (size_t parts = 1; parts <= 3; parts += 2) {
+            // the reference: the same parts unsplit (parts make other batches than one run, so other kernel paths)
+            int stopped;
+            run_stages(m, tok, &st, &policies[k], 1, parts, whole, total, off, &stopped, err);
+            for (int si = 0; si < 3; si++) {
+                int clean = run_stages(m, tok, &st, &policies[k], stage_counts[si], parts, sum, total, off, &stopped, err);
+                CHECK(clean && stopped == 0 && memcmp(sum, whole, total * sizeof(float)) == 0,
+                      "stages/%s_%d_stages_%zu_part(s)_equal_the_unsplit_run_bit_for_bit", names[k], stage_counts[si],
+                      parts);
+            }
+        }
+    base_stop_signal = SIGTERM;
+    int stopped;
+    int clean = run_stages(m, tok, &st, &policies[1], 3, 1, sum, total, off, &stopped, err);
+    base_stop_signal = 0;
+    CHECK(clean && stopped == 3, "stages/a_stop_before_a_batch_stops_all_3_stages (%d stopped)", stopped);
+    int first, end, covered = 0, ordered = 1;
+    for (int k = 0; k < 7; k++) {
+        decoder_stage_layers(32, 7, k, &first, &end);
+        ordered &= first == covered && end - first >= 4 && end - first <= 5;
+        covered = end;
+    }
+    CHECK(ordered && covered == 32, "stages/32_layers_in_7_stages_tile_in_runs_of_4_or_5");
+    free(whole);
+    free(sum);
+    st.n_words = all_words;
+    stim_free(&st);
+    tok_free(tok);
+    model_free(m);
 }
 
 // a word that a tokenizer removes (here: a Split that drops '#') is refused by name
@@ -459,6 +584,7 @@ TEST_MAIN("test_decoder") {
     check_chunk_plan();
     check_policies();
     check_layer_streaming();
+    check_stages();
     check_op_table();
     check_word_without_tokens();
     check_flops();
