@@ -138,19 +138,31 @@ static void direct_states(Model *m, const int32_t *body, int bos, size_t a, size
     free(ids);
 }
 
+// stories260K, its tokenizer, and the first 60 words of the Alice chapter (all_words: the chapter's count, to restore
+// before stim_free); 0 after a failed set-up, which fails the check named `what`/setup
+static int open_story60(const char *what, Model **m, Tokenizer **tok, Stimulus *st, size_t *all_words) {
+    char err[BASE_ERR_LEN];
+    *m = model_open(STORIES, SIZE_MAX, err);
+    *tok = *m ? tok_open_for_model(*m, err) : NULL;
+    int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, st, err);
+    CHECK(rc == 0 && *m && *tok, "%s/setup", what);
+    if (rc || !*m || !*tok) return 0;
+    *all_words = st->n_words;
+    st->n_words = 60;
+    st->text_len = st->end[59];
+    st->text[st->text_len] = '\0';
+    return 1;
+}
+
 // policies on real text: chunks, per-word windows, mean representation, batching
 static void check_policies(void) {
     char err[BASE_ERR_LEN];
-    Model *m = model_open(STORIES, SIZE_MAX, err);
-    Tokenizer *tok = m ? tok_open_for_model(m, err) : NULL;
+    Model *m;
+    Tokenizer *tok;
     Stimulus st;
-    int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, &st, err);
-    CHECK(rc == 0 && m && tok, "policies/setup");
-    if (rc || !m || !tok) return;
-    size_t all_words = st.n_words;  // the first 60 words keep the test small
-    st.n_words = 60;
-    st.text_len = st.end[59];
-    st.text[st.text_len] = '\0';
+    size_t all_words;
+    if (!open_story60("policies", &m, &tok, &st, &all_words)) return;
+    int rc;
     const ModelConfig *c = model_config(m);
     size_t L1 = (size_t)c->n_layers + 1, C = (size_t)c->d_model, W = st.n_words, off[16], one[16];
     size_t total = extract_layer_offsets(m, W, off);
@@ -360,16 +372,11 @@ static int run_stages(Model *m, Tokenizer *tok, const Stimulus *st, const Contex
 // parts of the sequences (against the same parts unsplit); a stop signal before the first batch stops every stage of the part
 static void check_stages(void) {
     char err[BASE_ERR_LEN];
-    Model *m = model_open(STORIES, SIZE_MAX, err);
-    Tokenizer *tok = m ? tok_open_for_model(m, err) : NULL;
+    Model *m;
+    Tokenizer *tok;
     Stimulus st;
-    int rc = stim_load_textgrid("data/alice/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid", "word", NULL, 0, &st, err);
-    CHECK(rc == 0 && m && tok, "stages/setup");
-    if (rc || !m || !tok) return;
-    size_t all_words = st.n_words;
-    st.n_words = 60;
-    st.text_len = st.end[59];
-    st.text[st.text_len] = '\0';
+    size_t all_words;
+    if (!open_story60("stages", &m, &tok, &st, &all_words)) return;
     const ModelConfig *c = model_config(m);
     size_t off[16];
     size_t total = extract_layer_offsets(m, st.n_words, off);
