@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A random-weight checkpoint of Llama-2-7B's shape in bf16, for the memory benchmark (bench/memory.sh).
 
-    python3 bench/make_big_checkpoint.py OUT_DIR [--layers 32] [--d-model 4096] [--seed 0]
+    python3 bench/make_big_checkpoint.py OUT_DIR [--layers 32] [--d-model 4096] [--seed 0] [--sparse]
 
 Writes OUT_DIR/config.json (model_type llama: 32 layers, d 4096, 32 heads, FFN 11008, vocabulary 32,000, context
 4096), the weights as bf16 safetensors in shards of 4 layers with model.safetensors.index.json (about 13.5 GB in
 all), and the Llama 2 tokenizer (data/tokenizers/llama2/tokenizer.json). Needs only numpy: bf16 is written as the
 upper half of float32 values drawn N(0, 0.02), rounded to nearest even, one tensor at a time, so the script's own
 memory stays near one FFN matrix. The weights are meaningless; only the shape, the dtype and the bytes count.
+With --sparse the shards hold their headers and a hole where the data would be (sparse files of the full size,
+a few kB on disk, written at once): enough for `brainsweep plan`, which maps a checkpoint and reads no weight.
 """
 import argparse
 import json
@@ -29,7 +31,7 @@ def bf16(rng, shape, std):
     return (u >> np.uint32(16)).astype(np.uint16).tobytes()
 
 
-def write_shard(path, tensors, rng):
+def write_shard(path, tensors, rng, sparse):
     """tensors: [(name, shape, std)], written in order; the header is computed before any data is drawn."""
     header, offset = {}, 0
     for name, shape, _ in tensors:
@@ -40,6 +42,9 @@ def write_shard(path, tensors, rng):
     blob += b" " * (-len(blob) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(blob)) + blob)
+        if sparse:
+            f.truncate(8 + len(blob) + offset)
+            return offset
         for name, shape, std in tensors:
             f.write(bf16(rng, shape, std))
     return offset
@@ -54,6 +59,7 @@ def main():
     ap.add_argument("--heads", type=int, default=32)
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sparse", action="store_true", help="headers only, the data a hole (for brainsweep plan)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     C, F, V, std = a.d_model, a.d_ff, a.vocab, 0.02
@@ -82,7 +88,7 @@ def main():
     weight_map, total = {}, 0
     for i, group in enumerate(groups):
         name = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
-        total += write_shard(os.path.join(a.out, name), group, rng)
+        total += write_shard(os.path.join(a.out, name), group, rng, a.sparse)
         weight_map.update({t[0]: name for t in group})
         print(f"{name}: {len(group)} tensors", flush=True)
     with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:

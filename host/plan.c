@@ -43,6 +43,18 @@
 // activations of the forward pass per token and model dimension (docs/config.md: 0.15 MB per token at d 4,096)
 #define ACT_BYTES_PER_TOKEN_DIM 37.0
 
+// GPU ranks (docs/PERFORMANCE.md, "GPU figures of the cost model"): one H200's matrix-product rates, and the share
+// of them each stage is assumed to reach until bench/gpu_sweep.sh measures brainsweep itself on a device.
+// This build's CUDA decoder multiplies in float32 without TF32 (cuda/decoder_cuda.h): the vendor's figure for
+// float32 on the SXM part
+#define GPU_FP32_TFLOPS 67.0
+// bf16 with float32 accumulation: an 8192 x 8192 x 8192 product on random data measured on one H200 (PyTorch)
+#define GPU_BF16_TFLOPS 788.0
+// assumed: a decoder on batches of context.batch_tokens reaches half the product rate (attention, norms and the
+// state copies take the rest); the fits, with eigensolvers and 500-column products, a quarter
+#define GPU_X_SHARE 0.5
+#define GPU_FIT_SHARE 0.25
+
 #define GIB 1073741824.0
 
 // ridge time against the calibration shape: samples (1.0 / 1.08 / 1.43 / 1.90 s for 5,000 to 40,000), design
@@ -303,8 +315,10 @@ typedef struct {
     size_t W, T, subjects, left_out;  // words, targets (an upper bound for iEEG), subjects, subjects refused
     double V;                         // samples per target
     size_t fits;                      // layer fits
+    int gpu;                          // ranks extract on their GPU (--gpus, and run.device is not cpu)
     double x_flops, x_core_s, f_core_s;  // extraction FLOPs; core-seconds of extraction and of the fits
-    double task_core_s;               // core-seconds of the longest array task
+    double x_gpu_s;                   // GPU-seconds of extraction on GPU ranks (this build's float32 decoder)
+    double task_s;                    // seconds of the longest array task on its one rank
     double rank_bytes, feat_bytes, rec_bytes;
     double wall_s, limit_s;           // wall time of the MPI job, and the time limit it asks
     int segments;                     // runs of the MPI job when the partition's time limit is shorter
@@ -316,11 +330,12 @@ static void print_bytes(const char *what, double bytes, const char *note) {
 }
 
 static void print_hours(const char *what, double hours, const char *note) {
-    printf("  %-22s %10.1f h    %s\n", what, hours, note);
+    printf("  %-22s %10.4g h    %s\n", what, hours, note);
 }
 
 // the cost model over every (model, context), with a line per model
 static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel *pm, const Cluster *k, Estimate *e) {
+    e->gpu = o->gpus > 0 && c->device != DEVICE_CPU;
     size_t C = c->contexts.n, block = c->layer_block ? c->layer_block : (size_t)k->threads;
     int per_fold = c->design.pca_fit_all == 0, randomized = c->design.pca_method != 0, inner = c->ridge.select == 0;
     double D = c->design.n_delays ? (double)c->design.n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
@@ -335,14 +350,16 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         double w = ((comps > 0 ? comps : d) + (double)c->design.extra_bands.n) * D;  // design width
         double layer_s = FIT_CORES * (plan_ridge_seconds(V, w, T, inner, c->ridge.folds) +
                                       (comps > 0 ? plan_pca_seconds(V, d, per_fold, randomized) : 0));
-        double run = 0, m_x = 0, m_xs = 0, m_f = 0;  // this model's tokens, FLOPs, core-seconds to extract and fit
+        // this model's tokens and FLOPs; core-seconds to extract and fit; GPU-seconds to extract; its rank-seconds
+        double run = 0, m_x = 0, m_xs = 0, m_f = 0, m_xg = 0, m_rank = 0;
         for (size_t ci = 0; ci < C; ci++) {
-            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
-            run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H;
-            if (o->per_context) e->task_core_s = fmax(e->task_core_s, xs + layer_s * H);
+            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9), xg = xf / (GPU_FP32_TFLOPS * 1e12 * GPU_X_SHARE);
+            double unit_s = (e->gpu ? xg : xs / k->threads) + layer_s * H / k->threads;
+            run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H, m_xg += xg, m_rank += unit_s;
+            if (o->per_context) e->task_s = fmax(e->task_s, unit_s);
         }
-        if (!o->per_context) e->task_core_s = fmax(e->task_core_s, m_xs + m_f);
-        e->x_flops += m_x, e->x_core_s += m_xs, e->f_core_s += m_f, e->fits += (size_t)H * C;
+        if (!o->per_context) e->task_s = fmax(e->task_s, m_rank);
+        e->x_flops += m_x, e->x_core_s += m_xs, e->f_core_s += m_f, e->x_gpu_s += m_xg, e->fits += (size_t)H * C;
         e->feat_bytes += (double)C * (c->cache_float16 ? 2.0 : 4.0) * W * (q->layers * d + q->final_dim);
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
         // a model larger than a rank's weight budget is split by layer ranges, each rank mapping its share
@@ -364,8 +381,9 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
                    stages > ranks ? "; more than the job's ranks: ask for more ranks or nodes" : "");
         }
     }
-    double cores = (double)k->nodes * k->ranks * k->threads;
-    e->wall_s = (e->x_core_s + e->f_core_s) / (cores * PARALLEL_EFFICIENCY) + START_S;
+    // every rank's time: its GPU's or its cores' extraction, and its cores' fits (this build fits on the CPU)
+    double rank_s = (e->gpu ? e->x_gpu_s : e->x_core_s / k->threads) + e->f_core_s / k->threads;
+    e->wall_s = rank_s / ((double)k->nodes * k->ranks * PARALLEL_EFFICIENCY) + START_S;
     e->limit_s = e->wall_s * 1.5 + 600;
     e->segments = 1;
     if (k->have && k->part.limit_s > 0 && e->limit_s > k->part.limit_s) {
@@ -379,20 +397,41 @@ static double node_gib(const Estimate *e, int ranks) { return ceil(e->rank_bytes
 static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Cluster *k, const Estimate *e) {
     printf("\nestimate (cost model of docs/slurm.md, calibrated on docs/PERFORMANCE.md, 2026-11-28):\n");
     printf("  %zu layer fits (every hidden state of every model x context)\n", e->fits);
-    printf("  extraction: %.1f TFLOP (2 x layer parameters x tokens run) at %.1f GFLOP/s per core\n",
-           e->x_flops * 1e-12, X_GFLOPS_PER_CORE);
-    print_hours("extraction", e->x_core_s / 3600, "core-hours");
+    char note[512];
+    if (e->gpu) {
+        printf("  extraction: %.4g TFLOP (2 x layer parameters x tokens run)\n", e->x_flops * 1e-12);
+        snprintf(note, sizeof note, "GPU-hours: float32 products (this build's CUDA decoder) at %.0f TFLOP/s x %.2f",
+                 GPU_FP32_TFLOPS, GPU_X_SHARE);
+        print_hours("extraction", e->x_gpu_s / 3600, note);
+    } else {
+        printf("  extraction: %.4g TFLOP (2 x layer parameters x tokens run) at %.1f GFLOP/s per core\n",
+               e->x_flops * 1e-12, X_GFLOPS_PER_CORE);
+        print_hours("extraction", e->x_core_s / 3600, "core-hours");
+    }
     print_hours("fits", e->f_core_s / 3600,
-                "core-hours (PCA and ridge per layer, scaled from the measured 33-layer fit)");
-    char note[256];
+                e->gpu ? "core-hours on the GPU ranks' cores (this build fits on the CPU; PCA and ridge per layer, "
+                         "scaled from the measured 33-layer fit)"
+                       : "core-hours (PCA and ridge per layer, scaled from the measured 33-layer fit)");
     snprintf(note, sizeof note, "on %d node(s) x %d rank(s) x %d thread(s) = %d cores", k->nodes, k->ranks, k->threads,
              k->nodes * k->ranks * k->threads);
     print_hours("wall time", e->wall_s / 3600, note);
     print_hours("CPU", e->wall_s * k->nodes * k->cpus / 3600, "core-hours billed (whole nodes)");
-    if (o->gpus > 0)
+    if (o->gpus > 0 && !e->gpu)
         print_hours("GPU", e->wall_s * k->nodes * o->gpus / 3600,
-                    "GPU-hours billed: this release computes on the nodes' CPU cores (the CUDA kernels are not in "
-                    "yet), so the GPUs wait; the wall time above is the CPU time");
+                    "GPU-hours billed: run.device is cpu, so the GPUs wait; the wall time above is the CPU time");
+    if (e->gpu) {
+        snprintf(note, sizeof note, "GPU-hours billed (wall time x %d GPU(s); the figures are an H200's%s%s)",
+                 k->nodes * o->gpus, k->have ? ", the partition's GRES: " : "", k->have ? k->part.gres : "");
+        print_hours("GPU", e->wall_s * k->nodes * o->gpus / 3600, note);
+        // what the GPU work comes to once the decoder multiplies in bf16 and the fits run on the GPU
+        double fit_gpu_s = e->f_core_s * X_GFLOPS_PER_CORE * 1e9 / (GPU_FP32_TFLOPS * 1e12 * GPU_FIT_SHARE);
+        double x_bf16_s = e->x_flops / (GPU_BF16_TFLOPS * 1e12 * GPU_X_SHARE);
+        snprintf(note, sizeof note, "H200-hours with a bf16 decoder (%.0f TFLOP/s x %.2f) and the fits on the GPU "
+                 "(%.0f x %.2f): neither in this build", GPU_BF16_TFLOPS, GPU_X_SHARE, GPU_FP32_TFLOPS, GPU_FIT_SHARE);
+        print_hours("GPU goal", (x_bf16_s + fit_gpu_s) / 3600, note);
+        print_hours("GPU floor", e->x_flops / (GPU_BF16_TFLOPS * 1e12) / 3600,
+                    "H200-hours: the extraction's products alone at the full bf16 rate");
+    }
     snprintf(note, sizeof note, "the largest model's mapped checkpoint (a split model's share), widened layer, activations "
                                 "and features; "
                                 "--mem %.0fG per node", node_gib(e, k->ranks));
@@ -455,7 +494,7 @@ static int write_scripts(const SweepConfig *c, const PlanOptions *o, const Clust
 
     // one rank per task (its GPU, or a CPU rank's cores); the prepare and merge jobs run no long unit
     // no job may ask for more than the partition's time limit: Slurm would leave it pending forever
-    double task_limit = e->task_core_s / (k->threads * PARALLEL_EFFICIENCY) * 1.5 + START_S + 600, small_limit = 3600;
+    double task_limit = e->task_s / PARALLEL_EFFICIENCY * 1.5 + START_S + 600, small_limit = 3600;
     if (k->have && k->part.limit_s > 0)
         task_limit = fmin(task_limit, k->part.limit_s), small_limit = fmin(small_limit, k->part.limit_s);
     Shape task = {.nodes = 1, .ranks = 1, .cpus = k->threads, .gpus = gpu, .mem_gib = node_gib(e, 1), .seconds = task_limit};
