@@ -255,8 +255,14 @@ int sweep_inputs_backend(Sweep *s, char *err) {
     char why_cuda[256];
     const Backend *cuda = NULL;
     snprintf(why, sizeof why, "run.device is cpu");
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
     if (gpu.n_devices == 0) {
         snprintf(why, sizeof why, "no CUDA device can run (%s)", gpu.name);
+        // Slurm gave this task GPUs the binary cannot use (a build without CUDA, a missing driver): each rank says
+        // which, so a job that bills GPUs and computes on CPUs shows it
+        if (visible && visible[0] && s->cfg.device != DEVICE_CPU)
+            log_rank("CUDA_VISIBLE_DEVICES=%s for local rank %d, but %s: this rank computes on the CPU", visible,
+                     local_rank(), why);
     } else if (s->cfg.device == DEVICE_CPU) {
         // the GPU stays untouched (no context, cuBLAS not loaded)
     } else if (!(cuda = backend_cuda_get(why_cuda, sizeof why_cuda))) {
@@ -270,7 +276,6 @@ int sweep_inputs_backend(Sweep *s, char *err) {
             snprintf(why, sizeof why, "no CUDA device can run (%s)", gpu.name);
         } else {
             offer.backend = cuda;
-            const char *visible = getenv("CUDA_VISIBLE_DEVICES");
             log_rank("GPU %d of %d visible (%s, %.0f GiB, compute capability %d.%d) for local rank %d%s%s", dev,
                      gpu.n_devices, gpu.name, gpu.memory_gib, gpu.cc_major, gpu.cc_minor, lr,
                      visible ? ", CUDA_VISIBLE_DEVICES=" : "", visible ? visible : "");

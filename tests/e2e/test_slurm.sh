@@ -3,8 +3,10 @@
 # slurm.conf with MpiDefault=pmix in a temporary folder, nothing outside it) runs the small iEEG preset through the
 # project's own job scripts: as a 2-task MPI job (jobs/sweep.sbatch), and as a job array with its prepare and merge
 # jobs (the scripts `brainsweep plan` writes for jobs/array.sbatch and jobs/merge.sbatch), which must give the same
-# results. A longer job is cancelled mid-run and submitted again, and another is sent the time-limit warning (USR1):
-# each resumes from its unit store and equals the uninterrupted run. `plan` refuses bad input before anything is
+# results. The GPU job shape `plan --gpus 2` writes (one rank per GPU) runs on two GPUs of a GRES over stand-in
+# device files: Slurm schedules it and gives each rank its own GPU, each rank finds no CUDA device and says so, and
+# the results equal the CPU job's. A longer job is cancelled mid-run and submitted again, and another is sent the
+# time-limit warning (USR1): each resumes from its unit store and equals the uninterrupted run. `plan` refuses bad input before anything is
 # written. The cluster is shut down whatever happens. It needs no cgroup filesystem (a cgroup.conf points Slurm's
 # cgroup plugin at an empty folder; nothing uses it), so it runs in containers too. Skipped where Slurm or munge is
 # not installed or without root (slurmd must launch jobs); under CI (.ci/run installs them) those are failures.
@@ -94,13 +96,20 @@ SchedulerParameters=batch_sched_delay=0,sched_interval=1,bf_interval=1
 MinJobAge=600
 ReturnToService=2
 MailProg=/bin/true
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$NODE_CPUS Sockets=$sock CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$NODE_CPUS Sockets=$sock CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem Gres=gpu:2
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   # slurmd initialises a cgroup plugin even with proctrack/linuxproc and task/none, and the default one refuses to
   # start without /sys/fs/cgroup (bare containers); cgroup/v1 on a folder of its own, never mounted, starts with or
   # without it (checked with Slurm 22.05)
   mkdir -p "$B/cgroup"
+  # two GPUs for the GPU job shape, on stand-in device files: links to /dev/null (slurmd wants a character or block
+  # device; nothing opens them, no cgroup constrains them), so slurmctld accepts and schedules --gpus-per-task and
+  # slurmd sets each task's CUDA_VISIBLE_DEVICES
+  mkdir -p "$B/dev"
+  ln -s /dev/null "$B/dev/nvidia0" && ln -s /dev/null "$B/dev/nvidia1" || return 1
+  printf 'AutoDetect=off\nName=gpu File=%s/dev/nvidia[0-1]\n' "$B" >"$B/etc/gres.conf"
   printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=%s\nCgroupAutomount=no\n' "$B/cgroup" >"$B/etc/cgroup.conf"
   slurmctld -f "$SLURM_CONF" || return 1
   slurmd -f "$SLURM_CONF" || return 1
@@ -198,11 +207,33 @@ bad_plan() {  # bad_plan NAME PATTERN CONFIG args...: exit 1, one message, no fo
     [ ! -e '$E2E_TMP/bad-$name' ]"
 }
 sed "s|tests/fixtures/stories260K-3layers.gguf|$E2E_TMP/missing.gguf|" "$PRESET" >"$E2E_TMP/missing-model.yaml"
-bad_plan more_gpus_than_the_partition "partition debug has 0 GPU(s) per node.*asks for 2" "$PRESET" --gpus 2
+bad_plan more_gpus_than_the_partition "partition debug has 2 GPU(s) per node.*asks for 3" "$PRESET" --gpus 3
 bad_plan unknown_partition "no partition gpu in this cluster" "$PRESET" --partition gpu
 bad_plan missing_model "$E2E_TMP/missing.gguf: cannot open" "$E2E_TMP/missing-model.yaml"
 bad_plan unwritable_output "output.path $E2E_TMP/sim.log/results.h5: .* is not a folder" "$PRESET" \
   -P "output.path=$E2E_TMP/sim.log/results.h5"
+
+# ---- the GPU job shape: plan --gpus 2 writes one rank per GPU; slurmctld schedules it on the node's two stand-in
+# GPUs, one per task, and each task gets its own CUDA_VISIBLE_DEVICES; no CUDA device answers behind them, so each
+# rank says so and computes on the CPU: the results equal the CPU job's
+"$BRAINSWEEP" plan "$PRESET" "${DATA[@]}" -P "output.path=$OUT/gpu/results.h5" --gpus 2 --out "$B/plan-gpu" \
+  >"$E2E_TMP/plan-gpu.log" 2>&1
+check "gpu_plan_exit_0" test $? -eq 0
+check "gpu_plan_read_the_gres" grep -q "partition debug: 1 node(s) of $NODE_CPUS cores, .* 2 GPU(s)" \
+  "$E2E_TMP/plan-gpu.log"
+check "gpu_plan_one_rank_per_gpu" grep -qF -- "--ntasks=2 --ntasks-per-node=2 --cpus-per-task=$((NODE_CPUS / 2 > 0 ? \
+NODE_CPUS / 2 : 1)) --gpus-per-task=1 --gpu-bind=single:1" "$B/plan-gpu/sweep.sh"
+t=$SECONDS
+bash "$B/plan-gpu/sweep.sh" >"$E2E_TMP/gpu-submit.log" 2>&1
+jid=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' "$E2E_TMP/gpu-submit.log")
+check_log "$E2E_TMP/gpu-submit.log" "gpu_job_accepted" test -n "$jid"
+wait_job "${jid:-0}" 120
+check_log "$B/plan-gpu/logs/*" "gpu_job_completes ($((SECONDS - t)) s)" completed "${jid:-0}"
+check "gpu_job_allocated_2_gpus" bash -c "scontrol show job -d '${jid:-0}' | grep -qE 'JOB_GRES=gpu(:[a-z0-9]+)?:2'"
+gpu_visible=$(cat "$B"/plan-gpu/logs/*.out 2>/dev/null | grep -o 'CUDA_VISIBLE_DEVICES=[0-9,]* for local rank [0-9]*' | sort -u)
+check "gpu_job_one_gpu_per_rank ($(echo $gpu_visible | tr -s ' ' ' '))" test "$(echo "$gpu_visible" | \
+  sed 's/ for.*//' | sort -u | wc -l)" -eq 2 -a "$(echo "$gpu_visible" | grep -c 'DEVICES=[0-9]* ')" -eq 2
+check "gpu_job_equals_mpi_job" same_scores "$OUT/mpi/results.h5" "$OUT/gpu/results.h5"
 
 # ---- the same sweep as a job array (one task per model) after a prepare job, then the merge job
 t=$SECONDS
