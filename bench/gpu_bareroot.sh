@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/gpu_bareroot.sh ROOTDIR OUTDIR: prove the device bundle here, before a device session spends its time on it.
-# Runs bench/gpu_check.sh in a chroot of a minimal Debian 12 (debootstrap --variant=minbase, made in ROOTDIR the
+# bench/gpu_bareroot.sh ROOTDIR OUTDIR [SCRIPT]: prove the device bundle here, before a device session spends its
+# time on it. Runs SCRIPT (bench/gpu_check.sh, or bench/gpu_sweep.sh; the environment's GPU_CHECK_* and GPU_SWEEP_*
+# variables passed on) in a chroot of a minimal Debian 12 (debootstrap --variant=minbase, made in ROOTDIR the
 # first time) that has none of the build's -dev packages, no Open MPI, HDF5, OpenBLAS, FFTW, jansson, libyaml,
 # utf8proc, libcurl, OpenSSL, CUDA or python: only the repository's files (as a device session receives them:
 # tracked and untracked-but-not-ignored) and .gpu-bundle (bench/gpu_bundle.sh) are copied in, to ROOTDIR/repo.
@@ -9,9 +10,11 @@
 # folder is copied to OUTDIR. Needs root, debootstrap and Debian's package archive. Exit status: gpu_check.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 2 ] || { echo "usage: bench/gpu_bareroot.sh ROOTDIR OUTDIR" >&2; exit 2; }
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: bench/gpu_bareroot.sh ROOTDIR OUTDIR [bench/gpu_check.sh|bench/gpu_sweep.sh]" >&2; exit 2; }
 ROOT=$(mkdir -p "$1" && cd "$1" && pwd)
 OUTDIR=$2
+SCRIPT=${3:-bench/gpu_check.sh}
+[ -x "$SCRIPT" ] || { echo "gpu_bareroot: $SCRIPT is not an executable script of this repository" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "gpu_bareroot: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
 [ -f .gpu-bundle/libs.tar.xz ] || { echo "gpu_bareroot: no .gpu-bundle here: run bench/gpu_bundle.sh first" >&2; exit 2; }
 if [ ! -f "$ROOT/etc/debian_version" ]; then
@@ -37,10 +40,11 @@ mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
 mountpoint -q "$ROOT/sys" || mount -t sysfs sysfs "$ROOT/sys"
 trap 'umount "$ROOT/proc" "$ROOT/sys" 2>/dev/null || true' EXIT
 set +e
-chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-  bash -c 'cd /repo && bench/gpu_check.sh /tmp/gpu-check'
+mapfile -t pass_on < <(env | grep -E '^GPU_(CHECK|SWEEP)_[A-Z_]*=' || true)
+chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "${pass_on[@]}" \
+  bash -c 'cd /repo && "$0" /tmp/gpu-check' "$SCRIPT"
 rc=$?
 set -e
 rm -rf "$OUTDIR" && mkdir -p "$OUTDIR" && cp -r "$ROOT/tmp/gpu-check/." "$OUTDIR/"
-echo "[bareroot] bench/gpu_check.sh exited $rc; its logs are in $OUTDIR"
+echo "[bareroot] $SCRIPT exited $rc; its logs are in $OUTDIR"
 exit $rc

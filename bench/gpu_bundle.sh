@@ -8,7 +8,7 @@
 #
 # What .gpu-bundle/ holds (docs/gpu.md, "Running the device checks"), about 28 MiB:
 #   build/        brainsweep, its test programs (tests/cuda's GPU tests too) and bench programs from
-#                 `make BUILD=build-gpu USE_CUDA=1 all`
+#                 `make BUILD=build-gpu USE_CUDA=1 all`, and h5dump (bench/gpu_sweep.sh compares results with it)
 #                 (debug sections stripped), and bench/gpu/*.cu compiled with nvcc (cuBLAS linked dynamically:
 #                 the machine's toolkit provides it)
 #   libs.tar.xz   Debian packages unpacked with `dpkg -x` (about 100 MB unpacked, 22 MB packed), in two trees:
@@ -76,6 +76,9 @@ cp -p "$BUILD/brainsweep" "$OUT/build/"
 # tests/cuda: the GPU op tests (bench/gpu/ops.sh runs them); a CUDA build always has them
 cp -rp "$BUILD/tests/host" "$BUILD/tests/mpi" "$BUILD/tests/cuda" "$OUT/build/tests/"
 find "$BUILD/bench" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$OUT/build/bench/" \;
+# h5dump (Debian's hdf5-tools), which bench/results_diff.sh reads results with in bench/gpu_sweep.sh
+h5dump=$(command -v h5dump) || die "h5dump not found (apt-get install hdf5-tools)"
+cp -p "$(readlink -f "$h5dump")" "$OUT/build/h5dump"
 # bench/gpu/*.cu: the device checks' own programs (sm_90a for the H200, compute_90 PTX for newer GPUs); kept
 # between runs in $BUILD/bench/gpu and recompiled when the source changes
 shopt -s nullglob

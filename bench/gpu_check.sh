@@ -139,8 +139,8 @@ step cpu_sweep_stories260k 120 sweep
 
 # 4. GPU checks ------------------------------------------------------------------------------------------------------
 # issue 17: decoder.sh (the CUDA decoder against the CPU, whole models, tokens/s) and ops.sh (each kernel against its
-# CPU twin); gemm_ceiling.sh (the device's ceilings); issue 18 (ridge/PCA against the CPU engine, speed) and issue 19
-# (the sweep) add theirs to bench/gpu/
+# CPU twin); gemm_ceiling.sh (the device's ceilings); linalg.sh (issue 18: the fits' table against the CPU's, speed);
+# issue 19's sweep is a script of its own (bench/gpu_sweep.sh: a device session runs it after this one)
 echo "== GPU checks: $([ "$BS_HAVE_GPU" = 1 ] && echo "GPU present: $BS_GPU_REASON" || echo "NO GPU ($BS_GPU_REASON): each check says so and skips") =="
 shopt -s nullglob
 checks=(bench/gpu/*.sh)

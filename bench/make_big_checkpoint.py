@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A random-weight checkpoint of Llama-2-7B's shape in bf16, for the memory benchmark (bench/memory.sh).
 
-    python3 bench/make_big_checkpoint.py OUT_DIR [--layers 32] [--d-model 4096] [--seed 0] [--sparse]
+    python3 bench/make_big_checkpoint.py OUT_DIR [--layers 32] [--d-model 4096] [--seed 0] [--sparse | --reuse]
 
 Writes OUT_DIR/config.json (model_type llama: 32 layers, d 4096, 32 heads, FFN 11008, vocabulary 32,000, context
 4096), the weights as bf16 safetensors in shards of 4 layers with model.safetensors.index.json (about 13.5 GB in
@@ -10,6 +10,8 @@ upper half of float32 values drawn N(0, 0.02), rounded to nearest even, one tens
 memory stays near one FFN matrix. The weights are meaningless; only the shape, the dtype and the bytes count.
 With --sparse the shards hold their headers and a hole where the data would be (sparse files of the full size,
 a few kB on disk, written at once): enough for `brainsweep plan`, which maps a checkpoint and reads no weight.
+With --reuse each tensor shape is drawn once and its bytes written for every layer (the file is as large, the
+time is the disk's: for the device checks, which time a 7B-shaped forward pass and need no distinct layers).
 """
 import argparse
 import json
@@ -31,8 +33,9 @@ def bf16(rng, shape, std):
     return (u >> np.uint32(16)).astype(np.uint16).tobytes()
 
 
-def write_shard(path, tensors, rng, sparse):
-    """tensors: [(name, shape, std)], written in order; the header is computed before any data is drawn."""
+def write_shard(path, tensors, rng, sparse, drawn):
+    """tensors: [(name, shape, std)], written in order; the header is computed before any data is drawn. drawn:
+    None, or a dict of the bytes already drawn per (shape, std), reused (--reuse)."""
     header, offset = {}, 0
     for name, shape, _ in tensors:
         n = 2 * int(np.prod(shape))
@@ -46,7 +49,12 @@ def write_shard(path, tensors, rng, sparse):
             f.truncate(8 + len(blob) + offset)
             return offset
         for name, shape, std in tensors:
-            f.write(bf16(rng, shape, std))
+            if drawn is None:
+                f.write(bf16(rng, shape, std))
+                continue
+            if (shape, std) not in drawn:
+                drawn[(shape, std)] = bf16(rng, shape, std)
+            f.write(drawn[(shape, std)])
     return offset
 
 
@@ -59,7 +67,9 @@ def main():
     ap.add_argument("--heads", type=int, default=32)
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sparse", action="store_true", help="headers only, the data a hole (for brainsweep plan)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--sparse", action="store_true", help="headers only, the data a hole (for brainsweep plan)")
+    mode.add_argument("--reuse", action="store_true", help="draw each tensor shape once, write it for every layer")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     C, F, V, std = a.d_model, a.d_ff, a.vocab, 0.02
@@ -85,10 +95,10 @@ def main():
             groups.append([])
         groups[-1] += layer
     groups[-1] += [("model.norm.weight", (C,), None), ("lm_head.weight", (V, C), std)]
-    weight_map, total = {}, 0
+    weight_map, total, drawn = {}, 0, {} if a.reuse else None
     for i, group in enumerate(groups):
         name = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
-        total += write_shard(os.path.join(a.out, name), group, rng, a.sparse)
+        total += write_shard(os.path.join(a.out, name), group, rng, a.sparse, drawn)
         weight_map.update({t[0]: name for t in group})
         print(f"{name}: {len(group)} tensors", flush=True)
     with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
