@@ -144,6 +144,10 @@ static const Param PARAMS[] = {
      "recordings.first_volume_time; one cross-validation group each); empty = every run"},
     {"fmri", "subjects", P_STR_LIST, F(fmri_subjects), 0, NONE, 0, 0, "[]", NULL,
      "subjects to take (sub-01 or 01); empty = every subject with runs in the space"},
+    {"fmri", "confounds", P_STR_LIST, F(fmri_confounds), 0, NONE, 0, 0, "[]", NULL,
+     "columns of each run's fMRIPrep confounds table (<run>_desc-confounds_timeseries.tsv, beside the run without "
+     "its space) regressed out of every voxel, with an intercept, before the high-pass (e.g. [csf, white_matter, "
+     "trans_x, trans_y, trans_z, rot_x, rot_y, rot_z]; an n/a cell takes its column's mean); empty = none"},
     {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
      "stale file is recomputed); empty = no cache"},
@@ -772,6 +776,7 @@ void config_free(SweepConfig *cfg) {
     strlist_free(&cfg->files);
     strlist_free(&cfg->fmri_runs);
     strlist_free(&cfg->fmri_subjects);
+    strlist_free(&cfg->fmri_confounds);
     strlist_free(&cfg->contexts);
     strlist_free(&cfg->design.extra_bands);
     memset(cfg, 0, sizeof *cfg);

@@ -130,6 +130,7 @@ typedef struct {
     char fmri_task[128];
     StrList fmri_runs;        // run labels; none = every run
     StrList fmri_subjects;    // none = every subject
+    StrList fmri_confounds;   // confounds-table columns regressed out of each run; none = no regression
 
     // features cache
     char cache_dir[CFG_STR];  // "" = no cache

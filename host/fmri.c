@@ -2,7 +2,9 @@
 
 #include <ctype.h>
 #include <glob.h>
+#include <cblas.h>
 #include <jansson.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <nifti2_io.h>
 
 #include "host/base.h"
+#include "host/tsv.h"
 
 // ----------------------------------------------------------------------------
 // finding the runs
@@ -100,6 +103,10 @@ static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
     }
     snprintf(r->json, sizeof r->json, "%.*s_desc-preproc_bold.json", (int)stem, path);
     if (!base_file_exists(r->json)) r->json[0] = '\0';
+    // fMRIPrep's confounds table is one per run, named without the space entity
+    if (q->n_confounds)
+        snprintf(r->confounds, sizeof r->confounds, "%.*s_desc-confounds_timeseries.tsv", (int)(strstr(path, "_space-") - path),
+                 path);
     return 1;
 }
 
@@ -154,6 +161,10 @@ int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err) {
         if (i == k) bad = base_errf(err, "%s: no subject has a run-%s of space %s (fmri.runs names it)", q->root,
                                     q->runs[r], q->space);
     }
+    for (size_t i = 0; i < k && !bad; i++)
+        if (out[i].confounds[0] && !base_file_exists(out[i].confounds))
+            bad = base_errf(err, "%s: no such file: the confounds table of %s (fmri.confounds names columns of it)",
+                            out[i].confounds, out[i].bold);
     // every subject has every key any subject has
     for (size_t i = 0; i < k && !bad; i++) {
         for (size_t a = 0; a < k && !bad; a++) {
@@ -462,4 +473,90 @@ fail:
     free(keep);
     fmri_subject_free(out);
     return -1;
+}
+
+// ----------------------------------------------------------------------------
+// confounds
+
+// the design of one run: column 0 the intercept, then the named columns (n/a cells filled with the column's mean);
+// X is (T, k) row-major, k = 1 + m
+static int confound_design(const char *path, size_t T, const char *const *columns, size_t m, double *X, char *err) {
+    Tsv t;
+    if (tsv_load(path, &t, err)) return -1;
+    int rc = 0;
+    size_t k = m + 1;
+    if (t.n_rows != T)
+        rc = base_errf(err, "%s: %zu rows, but its run has %zu volumes (one row per volume)", path, t.n_rows, T);
+    for (size_t v = 0; v < T && rc == 0; v++) X[v * k] = 1.0;
+    for (size_t c = 0; c < m && rc == 0; c++) {
+        const char *names[] = {columns[c], NULL};
+        int col = tsv_column(&t, names);
+        if (col < 0) {
+            rc = base_errf(err, "%s: no column %s (fmri.confounds names it)", path, columns[c]);
+            break;
+        }
+        double sum = 0;
+        size_t have = 0;
+        for (size_t v = 0; v < T && rc == 0; v++) {
+            double x;
+            rc = tsv_num(&t, v, col, &x, err);
+            if (rc == 0 && isinf(x))
+                rc = base_errf(err, "%s: row %zu, column %s: not finite", path, v + 1, columns[c]);
+            X[v * k + c + 1] = x;
+            if (rc == 0 && !isnan(x)) sum += x, have++;
+        }
+        if (rc == 0 && have == 0) rc = base_errf(err, "%s: column %s holds no number (every cell n/a)", path, columns[c]);
+        for (size_t v = 0; v < T && rc == 0; v++)
+            if (isnan(X[v * k + c + 1])) X[v * k + c + 1] = sum / (double)have;
+    }
+    tsv_free(&t);
+    return rc;
+}
+
+int fmri_regress_confounds(FmriSubject *s, const FmriRun *runs, size_t n, const char *const *columns, size_t m,
+                           char *err) {
+    if (m == 0) return 0;
+    size_t k = m + 1, P = s->n_vox, chunk = 4096;
+    for (size_t r = 0, v0 = 0; r < n; v0 += s->run_volumes[r++]) {
+        size_t T = s->run_volumes[r];
+        const char *path = runs[r].confounds;
+        if (T <= k)
+            return base_errf(err, "%s: %zu confound column(s) and an intercept need more than %zu volumes (the run has %zu)",
+                             path, m, k, T);
+        double *X = base_malloc(base_mul(T, k) * sizeof(double), "confounds"), *tau = base_malloc(k * sizeof(double), "QR");
+        double *norm = base_calloc(k, sizeof(double), "confounds");
+        int rc = confound_design(path, T, columns, m, X, err);
+        for (size_t v = 0; v < T && rc == 0; v++)
+            for (size_t c = 0; c < k; c++) norm[c] += X[v * k + c] * X[v * k + c];
+        if (rc == 0 && LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)T, (lapack_int)k, X, (lapack_int)k, tau) != 0)
+            DIE("", "LAPACKE_dgeqrf failed on the confounds of %s", path);
+        // a column that adds nothing to the ones before it (constant: the intercept's; or a combination)
+        for (size_t c = 1; c < k && rc == 0; c++)
+            if (fabs(X[c * k + c]) <= 1e-9 * sqrt(norm[c]))
+                rc = base_errf(err, "%s: column %s is constant or a combination of the columns before it in this run "
+                                    "(drop it from fmri.confounds)",
+                               path, columns[c - 1]);
+        if (rc == 0 && LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)T, (lapack_int)k, (lapack_int)k, X, (lapack_int)k, tau) != 0)
+            DIE("", "LAPACKE_dorgqr failed on the confounds of %s", path);
+        if (rc == 0) {
+            // Y -= Q (Q^T Y), voxels in chunks, in double
+            double *Y = base_malloc(base_mul(T, chunk) * sizeof(double), "confound regression");
+            double *B = base_malloc(base_mul(k, chunk) * sizeof(double), "confound regression");
+            for (size_t p0 = 0; p0 < P; p0 += chunk) {
+                size_t w = P - p0 < chunk ? P - p0 : chunk;
+                for (size_t v = 0; v < T; v++)
+                    for (size_t j = 0; j < w; j++) Y[v * w + j] = s->data[(v0 + v) * P + p0 + j];
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)w, (int)T, 1.0, X, (int)k, Y, (int)w,
+                            0.0, B, (int)w);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)w, (int)k, -1.0, X, (int)k, B, (int)w,
+                            1.0, Y, (int)w);
+                for (size_t v = 0; v < T; v++)
+                    for (size_t j = 0; j < w; j++) s->data[(v0 + v) * P + p0 + j] = (float)Y[v * w + j];
+            }
+            free(Y), free(B);
+        }
+        free(X), free(tau), free(norm);
+        if (rc) return -1;
+    }
+    return 0;
 }

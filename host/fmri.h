@@ -19,6 +19,14 @@
  *    turns non-finite floats into 0, silently, so a NaN in a float run reads as 0);
  *  - the affine is the sform when its code is set, else the qform, else the pixdim scaling (code 0).
  *
+ * Confounds (fmri_regress_confounds): a run's fMRIPrep confounds table is `<the run's entities before the
+ * space>_desc-confounds_timeseries.tsv` beside it (fMRIPrep writes one per run, for every space). The chosen
+ * columns and an intercept are regressed out of each voxel of that run by least squares (LAPACK's QR of the
+ * volumes x (1 + columns) design: the residual of each voxel's series is what it leaves out of the span). An "n/a"
+ * cell (fMRIPrep's first row of a derivative column) takes its column's mean over the run; a table whose rows
+ * are not the run's volumes, a column it lacks, a column with no number, or columns that are constant or a
+ * combination of the others in a run (a rank-deficient design) are errors naming the file.
+ *
  * Nothing is written. Ownership: FmriRun arrays are the caller's (free); FmriSubject owns its arrays
  * (fmri_subject_free). Errors: -1 with err naming the file and the problem.
  */
@@ -36,6 +44,7 @@ typedef struct {
     char bold[FMRI_PATH];
     char mask[FMRI_PATH];    // "" when absent (an error when the run is loaded)
     char json[FMRI_PATH];    // "" when absent
+    char confounds[FMRI_PATH];  // the run's confounds table; "" unless the query names confound columns
 } FmriRun;
 
 // which runs a sweep takes (config section fmri)
@@ -47,11 +56,13 @@ typedef struct {
     size_t n_runs;
     const char *const *subjects;       // "sub-01" or "01"; none = every subject found
     size_t n_subjects;
+    const char *const *confounds;      // confounds-table columns to regress out; none = no table needed
+    size_t n_confounds;
 } FmriQuery;
 
 // The selected runs, sorted by subject then key. Every selected subject has the same keys: a key one
-// subject lacks is an error naming the file it expected; so are no runs at all and a selected subject
-// or run label that no file has.
+// subject lacks is an error naming the file it expected; so are no runs at all, a selected subject
+// or run label that no file has, and (when the query names confound columns) a run without its confounds table.
 int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err);
 
 typedef struct {
@@ -78,6 +89,11 @@ int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
 void fmri_subject_free(FmriSubject *s);
 // the same checks and sizes (grid, TR, runs, V, n_vox) without reading the volumes: ijk and data stay NULL
 int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err);
+
+// Regresses q's confound columns and an intercept out of each of the subject's runs (runs: the n runs it was
+// loaded from, in order), in place; nothing to do without columns. -1 with err naming the table.
+int fmri_regress_confounds(FmriSubject *s, const FmriRun *runs, size_t n, const char *const *columns, size_t n_columns,
+                           char *err);
 
 // 1 when two grids have the same dimensions and affines within 1e-4 mm
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);

@@ -146,5 +146,7 @@ FmriQuery planning_fmri_query(const SweepConfig *c) {
                        .runs = (const char *const *)c->fmri_runs.items,
                        .n_runs = c->fmri_runs.n,
                        .subjects = (const char *const *)c->fmri_subjects.items,
-                       .n_subjects = c->fmri_subjects.n};
+                       .n_subjects = c->fmri_subjects.n,
+                       .confounds = (const char *const *)c->fmri_confounds.items,
+                       .n_confounds = c->fmri_confounds.n};
 }

@@ -34,6 +34,20 @@ static int in_mask(const SimFmriOptions *o, size_t s, int i, int j, int k) {
     return x * x + y * y + z * z <= 1.0;
 }
 
+// one run's confounds table (volumes v0 .. v0 + nt of the series csf, white_matter, trans_x, each of V)
+static int write_confounds(const char *path, const double *x, size_t V, size_t v0, size_t nt, char *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) return base_errf(err, "%s: cannot write: %s", path, strerror(errno));
+    fputs("csf\twhite_matter\ttrans_x\tframewise_displacement\n", f);
+    for (size_t v = v0; v < v0 + nt; v++) {
+        fprintf(f, "%.6f\t%.6f\t%.6f\t", x[v], x[V + v], x[2 * V + v]);
+        if (v == v0) fputs("n/a\n", f);
+        else fprintf(f, "%.6f\n", fabs(x[2 * V + v] - x[2 * V + v - 1]));
+    }
+    if (fclose(f) != 0) return base_errf(err, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
 // the planted hidden state of a voxel, -1 for a noise voxel
 static int planted(const SimFmriOptions *o, size_t H, int i, int j) {
     if (j >= o->dim[1] / 2) return -1;
@@ -95,6 +109,7 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
     for (size_t i = 0; i < nv; i++) truth[i] = NAN;
     int rc = 0;
     size_t per_run = V / o->runs;
+    double *nuisance = base_malloc(base_mul(3, V) * sizeof(double), "confounds");  // csf, white_matter, trans_x
     float *bold = base_malloc(base_mul(nv, V) * sizeof(float), "bold");
     uint8_t *mask = base_malloc(nv, "mask");
     for (size_t s = 0; s < o->subjects && rc == 0; s++) {
@@ -112,15 +127,24 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
                     mask[at] = (uint8_t)in_mask(o, s, (int)i, (int)j, (int)k);
                     if (mask[at]) truth[at] = (float)planted(o, H, (int)i, (int)j);
                 }
+        // the subject's nuisance series, and their weights in each voxel, from a stream of their own
+        SimRng nr = sim_rng(o->seed, 0xc0f0, s);
+        for (size_t c = 0; c < 3; c++) {
+            double *x = nuisance + c * V;
+            for (size_t v = 0; v < V; v++) x[v] = (v ? 0.9 * x[v - 1] : 0) + sim_rng_norm(&nr);
+            feat_zscore(x, V, 1);
+        }
         // every voxel's whole series, then cut into runs
         SimRng r = sim_rng(o->seed, 0xf4a1, s);
         for (size_t at = 0; at < nv; at++) {
             int h = planted(o, H, (int)(at % nx), (int)(at / nx % ny));
             double drift = 2 * sim_rng_norm(&r);
+            double w_csf = o->confounds * sim_rng_norm(&nr), w_wm = o->confounds * sim_rng_norm(&nr);
             for (size_t v = 0; v < V; v++) {
                 size_t run = v / per_run < o->runs ? v / per_run : o->runs - 1;
                 double base = 1000 + 20 * (double)run + drift * cos(M_PI * (double)v / (double)V);
                 double x = sim_rng_norm(&r) + (h >= 0 ? o->snr * y[(size_t)h * V + v] : 0);
+                if (o->confounds > 0) x += w_csf * nuisance[v] + w_wm * nuisance[V + v];
                 bold[v * nv + at] = mask[at] ? (float)(base + 10 * x) : 0.0f;
             }
         }
@@ -151,6 +175,9 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
             snprintf(text, sizeof text, "{\"RepetitionTime\": %g, \"TaskName\": \"%s\", \"SkullStripped\": false}\n",
                      o->tr, o->task);
             if (rc == 0) rc = write_json(path, text, err);
+            snprintf(stem, sizeof stem, "%s/%s_task-%s_run-%zu", dir, sub, o->task, run + 1);
+            snprintf(path, sizeof path, "%s_desc-confounds_timeseries.tsv", stem);
+            if (rc == 0) rc = write_confounds(path, nuisance, V, v0, nt, err);
         }
     }
     if (rc == 0) {
@@ -175,7 +202,7 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
                  o->dim[0], o->dim[1], o->dim[2]);
         rc = write_json(path, text, err);
     }
-    free(bold), free(mask), free(truth), free(y);
+    free(bold), free(mask), free(truth), free(y), free(nuisance);
     stim_free(&st);
     return rc;
 }

@@ -16,7 +16,14 @@
  *    convolved with SPM's canonical HRF (peak near 5 s, undershoot near 15 s) and z-scored, times
  *    `snr`, plus unit white noise; noise voxels have the noise alone;
  *  - every voxel adds a baseline of 1000 that changes from run to run, a slow drift, and is scaled
- *    by 10, as scanner units are.
+ *    by 10, as scanner units are;
+ *  - beside each run, fMRIPrep's confounds table (<run without space>_desc-confounds_timeseries.tsv) with
+ *    columns csf and white_matter (two slow nuisance series per subject, AR(1) with coefficient 0.9,
+ *    z-scored), trans_x (an unrelated one) and framewise_displacement (|change of trans_x|, "n/a" in the first
+ *    row, as fMRIPrep writes derivatives); with `confounds` above 0 every in-mask voxel adds csf and
+ *    white_matter with weights drawn N(0, confounds^2) per voxel (in noise standard deviations), so only a
+ *    sweep that regresses them out (fmri.confounds) finds the planted layers. The data without them are the same
+ *    bits whatever `confounds` is (the nuisance draws have their own random stream).
  * Beside the data: stimuli/words.tsv (the words used), groundtruth/planted_layer.nii.gz (float32 on
  * the grid: the planted hidden state, -1 for the noise voxels of the union of the masks, NaN outside)
  * and groundtruth/truth.json. Deterministic for a seed.
@@ -39,6 +46,7 @@ typedef struct {
     double tr;
     int dim[3];
     double snr;             // signal amplitude over the noise's standard deviation
+    double confounds;       // the nuisance series' weight in the voxels (0: tables written, voxels clean)
     const char *space;
     const char *task;
     uint64_t seed;

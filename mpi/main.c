@@ -52,9 +52,10 @@ static const Command COMMANDS[] = {
      "  simulate --score DIR RESULTS.h5 [--snr-min X] [-v]\n"
      "                          peak layers and hierarchy found in a sweep's results vs the planted ones\n"
      "  simulate --fmri DIR [--subjects N] [--runs N] [--tr S] [--grid NX,NY,NZ] [--snr X] [--seconds S]\n"
-     "           [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
+     "           [--confounds X] [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
      "                          write a small BIDS derivatives fMRI dataset (fMRIPrep layout) with planted layer\n"
-     "                          maps (host/simulate_fmri.h)\n"},
+     "                          maps and confounds tables; --confounds X mixes their csf and white_matter\n"
+     "                          series into the voxels (host/simulate_fmri.h)\n"},
     {"plan",
      "  plan CONFIG.yaml [--gpus N] [--nodes N] [--cpus N] [--partition P] [--out DIR] [--per-context] [-P k=v]\n"
      "                          check a config for a Slurm cluster (GPUs per node, one rank each), print\n"
@@ -222,6 +223,7 @@ static int cmd_simulate_fmri(int argc, char **argv) {
                         .tr = 2.0,
                         .dim = {10, 12, 8},
                         .snr = 1.0,
+                        .confounds = 0,
                         .space = "MNI152NLin2009cAsym",
                         .task = "alice",
                         .seed = 1};
@@ -235,6 +237,7 @@ static int cmd_simulate_fmri(int argc, char **argv) {
         else if (strcmp(a, "--runs") == 0 && number_arg(v, 1, 1, &x) && x <= 99) o.runs = (size_t)x;
         else if (strcmp(a, "--tr") == 0 && number_arg(v, 0.1, 0, &x)) o.tr = x;
         else if (strcmp(a, "--snr") == 0 && number_arg(v, 0, 0, &x)) o.snr = x;
+        else if (strcmp(a, "--confounds") == 0 && number_arg(v, 0, 0, &x)) o.confounds = x;
         else if (strcmp(a, "--seconds") == 0 && number_arg(v, 0, 0, &x)) o.seconds = x;
         else if (strcmp(a, "--seed") == 0 && v) o.seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--grid") == 0 && v && sscanf(v, "%d,%d,%d", &o.dim[0], &o.dim[1], &o.dim[2]) == 3 &&

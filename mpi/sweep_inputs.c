@@ -237,8 +237,11 @@ static int load_fmri(Sweep *s, char *err) {
         size_t j = i;
         while (j < n && strcmp(runs[j].subject, runs[i].subject) == 0) j++;
         rc = fmri_load_subject(runs + i, j - i, &sub[si], err);
+        if (rc == 0) rc = fmri_regress_confounds(&sub[si], runs + i, j - i, q.confounds, q.n_confounds, err);
         i = j;
     }
+    if (rc == 0 && q.n_confounds)
+        log0("fmri: %zu confound column(s) and an intercept regressed out of each run (fmri.confounds)", q.n_confounds);
     if (rc == 0) rc = fmri_columns(s, sub, S, err);
     for (size_t si = 0; si < S; si++) fmri_subject_free(&sub[si]);
     free(sub);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Whole-brain fMRI from a BIDS derivatives folder (recordings.format: bids_fmri) to NIfTI r maps: a dataset with
 # planted layer maps (`brainsweep simulate --fmri`: 2 subjects, 3 runs of the Alice story, a 10x12x8 grid, masks
-# that differ by a voxel shift) is swept with stories260K, its planted layers are found, and `brainsweep maps`
-# writes images whose headers and values are checked with nifticlib alone (tests/tools/nifti_dump.c).
+# that differ by a voxel shift) is swept with stories260K, its planted layers are found (also under nuisance series,
+# once regressed out with fmri.confounds), and `brainsweep maps` writes images whose headers and values are checked
+# with nifticlib alone (tests/tools/nifti_dump.c).
 source "$(dirname "$0")/lib.sh"
 D=$E2E_TMP
 DUMP=${BRAINSWEEP%/brainsweep}/tests/tools/nifti_dump
@@ -61,11 +62,12 @@ check "sample_blocks_are_runs" test "$(values "$OUT" /design/sample_block | uniq
   "0:124 1:124 2:124 "
 
 # the scores in the grid: one line "i j k" + the 6 layers' r per subject column, from results.h5 alone
-for s in 0 1; do
-  values "$OUT" /voxels/ijk -s $s,0,0 -c 1,"$R",3 | paste - - - >"$D/ijk$s"
-  for h in 0 1 2 3 4 5; do values "$OUT" /scores/r -s 0,0,$h,$s,0 -c 1,1,1,1,"$R" >"$D/r$s.$h"; done
-  paste "$D/ijk$s" "$D/r$s".{0,1,2,3,4,5} | awk '$1 >= 0' >"$D/scores$s"
-done
+scores_of() {  # scores_of RESULTS SUBJECT_INDEX COLUMNS > FILE
+  values "$1" /voxels/ijk -s "$2",0,0 -c 1,"$3",3 | paste - - - >"$D/ijk"
+  for h in 0 1 2 3 4 5; do values "$1" /scores/r -s 0,0,$h,"$2",0 -c 1,1,1,1,"$3" >"$D/r.$h"; done
+  paste "$D/ijk" "$D"/r.{0,1,2,3,4,5} | awk '$1 >= 0'
+}
+for s in 0 1; do scores_of "$OUT" $s "$R" >"$D/scores$s"; done
 check "sub-01_has_its_mask" test "$(wc -l <"$D/scores0")" -eq "$(values "$OUT" /voxels/n_voxels -s 0 -c 1)"
 "$DUMP" "$SIM/groundtruth/planted_layer.nii.gz" | awk 'NF == 4 && $1 ~ /^[0-9]+$/' >"$D/truth"
 
@@ -73,13 +75,13 @@ check "sub-01_has_its_mask" test "$(wc -l <"$D/scores0")" -eq "$(values "$OUT" /
 # signal voxels of each subject (the issue's bar; adjacent hidden states of a 5-layer model are correlated, so one
 # layer off is the resolution such a test can ask for). At --snr 1 (signal sd = noise sd, held-out r about 0.4 at the
 # planted layer) 174-175 of 176 are within one; at 0.75, 161-169, too near the bar for a test that must not flake)
-score() {  # score SUBJECT_INDEX -> "within_one signal noise noise_mean noise_max_abs"
+score() {  # score SUBJECT_INDEX [TRUTH SCORES] -> "within_one signal noise noise_mean noise_max_abs"
   awk 'NR == FNR {t[$1 " " $2 " " $3] = $4; next}
        {k = $1 " " $2 " " $3; best = -1; br = -2
         for (h = 0; h < 6; h++) if ($(4 + h) > br) {br = $(4 + h); best = h}
         if (t[k] >= 0) {n++; d = best - t[k]; if (d < 0) d = -d; if (d <= 1) ok++}
         else {m++; for (h = 0; h < 6; h++) {sum += $(4 + h); a = $(4 + h) < 0 ? -$(4 + h) : $(4 + h); if (a > mx) mx = a}}}
-       END {printf "%d %d %d %.4f %.4f\n", ok, n, m, sum / (6 * m), mx}' "$D/truth" "$D/scores$1"
+       END {printf "%d %d %d %.4f %.4f\n", ok, n, m, sum / (6 * m), mx}' "${2:-$D/truth}" "${3:-$D/scores$1}"
 }
 for s in 0 1; do
   read -r ok n m mean mx < <(score $s)
@@ -134,6 +136,31 @@ fi
 "$BRAINSWEEP" plan "$D/fmri.yaml" --out "$D/plan" >"$D/plan.log" 2>&1
 check "plan_exits_0" test $? -eq 0
 check "plan_counts_subjects_and_volumes" grep -q "recordings: 2 subject(s), [0-9]* target(s); 372 samples per target" "$D/plan.log"
+
+# confounds: voxels that carry two nuisance series of their runs' confounds tables (--confounds 3: each voxel
+# weighs csf and white_matter N(0, 9) noise standard deviations); with them regressed out (fmri.confounds) the
+# planted layers are found again as in the clean dataset; kept in, the nuisance buries them
+SIMC=$D/simc
+"$BRAINSWEEP" simulate --fmri "$SIMC" --subjects 1 --confounds 3 >"$D/simc.log" 2>&1
+check "confounds/simulate_writes_the_tables" test -s "$SIMC/sub-01/func/sub-01_task-alice_run-1_desc-confounds_timeseries.tsv"
+"$DUMP" "$SIMC/groundtruth/planted_layer.nii.gz" | awk 'NF == 4 && $1 ~ /^[0-9]+$/' >"$D/truthc"
+for how in kept regressed; do
+  extra=()
+  [ $how = regressed ] && extra=(-P "fmri.confounds=[csf, white_matter]")
+  "$BRAINSWEEP" sweep "$D/fmri.yaml" -P "fmri.bids=$SIMC" -P "stimulus.file=$SIMC/stimuli/words.tsv" \
+    -P "output.path=$D/c-$how/results.h5" "${extra[@]}" >"$D/c-$how.log" 2>&1
+  check "confounds/$how/sweep_exits_0" test $? -eq 0
+  Rc=$(h5ls "$D/c-$how/results.h5/regions/name" 2>/dev/null | sed -n 's/.*Dataset {\([0-9]*\)}.*/\1/p')
+  scores_of "$D/c-$how/results.h5" 0 "${Rc:-0}" >"$D/scoresc-$how"
+  read -r ok_c n_c _ < <(score 0 "$D/truthc" "$D/scoresc-$how")
+  eval "ok_$how=${ok_c:-0} n_$how=${n_c:-0}"
+done
+check "confounds/regressed_says_so" grep -q "fmri: 2 confound column(s) and an intercept regressed out of each run" \
+  "$D/c-regressed.log"
+check "confounds/regressed_planted_layer_within_one_for_90pct ($ok_regressed of $n_regressed)" \
+  awk -v k="$ok_regressed" -v n="$n_regressed" 'BEGIN {exit !(n >= 100 && k >= 0.9 * n)}'
+check "confounds/kept_in_far_fewer ($ok_kept of $n_kept)" \
+  awk -v k="$ok_kept" -v r="$ok_regressed" 'BEGIN {exit !(k < 0.75 * r)}'
 
 # maps refuses a results file without a voxel axis, naming it, and writes nothing
 "$BRAINSWEEP" maps "$D/nope.h5" -o "$D/maps-none" >"$D/none.log" 2>&1

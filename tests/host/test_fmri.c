@@ -1,6 +1,7 @@
 // The BIDS derivatives fMRI reader (host/fmri.h) on hand-made datasets written with nifticlib: which runs are
 // found and in what order, the values, voxels, TR and affine read back, and every bad input refused with one
-// message naming the file.
+// message naming the file. Confound regression against the least-squares fit of the normal equations solved here
+// by Cramer's rule (not the QR the reader uses), and its bad tables.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,118 @@ static void nibabel_fixture(void) {
     json_decref(ref);
 }
 
+// the confounds table of sub-01's run R: columns "a" (t^2 / 10), "b" (sin t, n/a in the first row), "flat" (5)
+static void confounds_table(const char *root, int run_no, int nt, const char *extra_header, const char *extra_cell) {
+    char p[1200], *text = base_malloc(64 * (size_t)(nt + 1) + 256, "test"), *w = text;
+    snprintf(p, sizeof p, "%s/sub-01/func/sub-01_task-t_run-%d_desc-confounds_timeseries.tsv", root, run_no);
+    w += sprintf(w, "a\tb\tflat%s\n", extra_header);
+    for (int t = 0; t < nt; t++) {
+        if (t == 0) w += sprintf(w, "%.6f\tn/a\t5%s\n", t * t / 10.0, extra_cell);
+        else w += sprintf(w, "%.6f\t%.6f\t5%s\n", t * t / 10.0, sin((double)t), extra_cell);
+    }
+    write_file(p, text);
+    free(text);
+}
+
+// sub-01 loaded with confound columns cols regressed out; -1 with err
+static int load_regressed(const char *root, const char *const *cols, size_t m, FmriSubject *s, char *err) {
+    FmriQuery q = {.root = root, .space = "MNI", .task = "t", .confounds = cols, .n_confounds = m};
+    FmriRun *r;
+    size_t n, k = 0;
+    if (fmri_find_runs(&q, &r, &n, err)) return -1;
+    while (k < n && strcmp(r[k].subject, r[0].subject) == 0) k++;
+    int rc = fmri_load_subject(r, k, s, err);
+    if (rc == 0 && (rc = fmri_regress_confounds(s, r, k, cols, m, err)) != 0) fmri_subject_free(s);
+    free(r);
+    return rc;
+}
+
+static double six_decimals(double x) {  // as the table holds it
+    char cell[32];
+    snprintf(cell, sizeof cell, "%.6f", x);
+    return strtod(cell, NULL);
+}
+
+static double det3(const double m[9]) {
+    return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+}
+
+static void confounds(const char *root) {
+    char conf[1100], p[1400], q[1600], err[BASE_ERR_LEN] = "";
+    snprintf(conf, sizeof conf, "%s/conf", root);
+    make_run(conf, "sub-01", 1, "MNI", 8);
+    make_run(conf, "sub-01", 2, "MNI", 9);
+    confounds_table(conf, 1, 8, "", "");
+    confounds_table(conf, 2, 9, "", "");
+    const char *ab[] = {"a", "b"};
+    FmriSubject s;
+    int rc = load_regressed(conf, ab, 2, &s, err);
+    CHECK(rc == 0, "confounds/regressed %s", rc ? err : "");
+    if (rc == 0) {
+        // each run: y = 100 run + 10 t + i against X = [1, t^2/10, sin t (n/a: the mean of the others)]; the
+        // residual y - X beta with beta from X^T X beta = X^T y, solved by Cramer's rule
+        double worst = 0;
+        for (size_t run = 0, v0 = 0; run < 2; v0 += s.run_volumes[run++]) {
+            size_t T = s.run_volumes[run];
+            double X[9][3], mean_b = 0;
+            for (size_t t = 0; t < T; t++) {
+                X[t][0] = 1, X[t][1] = six_decimals((double)(t * t) / 10.0);
+                X[t][2] = t ? six_decimals(sin((double)t)) : 0;
+                mean_b += X[t][2] / (double)(T - 1);
+            }
+            X[0][2] = mean_b;
+            for (size_t k = 0; k < s.n_vox; k++) {
+                double A[9] = {0}, b[3] = {0}, y[9];
+                for (size_t t = 0; t < T; t++) {
+                    y[t] = 100.0 * (run ? 2 : 1) + 10.0 * (double)t + (double)(k + 1);
+                    for (int i = 0; i < 3; i++) {
+                        b[i] += X[t][i] * y[t];
+                        for (int j = 0; j < 3; j++) A[3 * i + j] += X[t][i] * X[t][j];
+                    }
+                }
+                double d = det3(A), beta[3];
+                for (int c = 0; c < 3; c++) {
+                    double Ac[9];
+                    memcpy(Ac, A, sizeof Ac);
+                    for (int i = 0; i < 3; i++) Ac[3 * i + c] = b[i];
+                    beta[c] = det3(Ac) / d;
+                }
+                for (size_t t = 0; t < T; t++) {
+                    double want = y[t] - beta[0] * X[t][0] - beta[1] * X[t][1] - beta[2] * X[t][2];
+                    worst = fmax(worst, fabs(s.data[(v0 + t) * s.n_vox + k] - want));
+                }
+            }
+        }
+        CHECK(worst < 1e-3, "confounds/residuals_equal_the_normal_equations (max |diff| %g over 2 runs x %zu voxels)",
+              worst, s.n_vox);
+        fmri_subject_free(&s);
+    }
+
+    // bad tables
+    const char *flat[] = {"a", "flat"}, *nope[] = {"a", "csf"};
+    snprintf(p, sizeof p, "%s/sub-01/func/sub-01_task-t_run-1_desc-confounds_timeseries.tsv", conf);
+    rc = load_regressed(conf, flat, 2, &s, err);
+    snprintf(q, sizeof q, "%s: column flat is constant or a combination", p);
+    CHECK(rc == -1 && strstr(err, q), "confounds/constant_column: %s", err);
+    rc = load_regressed(conf, nope, 2, &s, err);
+    snprintf(q, sizeof q, "%s: no column csf (fmri.confounds names it)", p);
+    CHECK(rc == -1 && strstr(err, q), "confounds/missing_column: %s", err);
+    confounds_table(conf, 1, 7, "", "");
+    rc = load_regressed(conf, ab, 2, &s, err);
+    snprintf(q, sizeof q, "%s: 7 rows, but its run has 8 volumes", p);
+    CHECK(rc == -1 && strstr(err, q), "confounds/rows_not_volumes: %s", err);
+    confounds_table(conf, 1, 8, "\tgone", "\tn/a");
+    const char *gone[] = {"gone"};
+    rc = load_regressed(conf, gone, 1, &s, err);
+    snprintf(q, sizeof q, "%s: column gone holds no number", p);
+    CHECK(rc == -1 && strstr(err, q), "confounds/all_na_column: %s", err);
+    snprintf(q, sizeof q, "rm %s", p);
+    run(q);
+    rc = load_regressed(conf, ab, 2, &s, err);
+    snprintf(q, sizeof q, "%s: no such file: the confounds table of", p);
+    CHECK(rc == -1 && strstr(err, q), "confounds/missing_table_found_before_loading: %s", err);
+}
+
 TEST_MAIN("test_fmri") {
     nibabel_fixture();
     char root[] = "/tmp/bs-fmri-XXXXXX";
@@ -277,6 +390,8 @@ TEST_MAIN("test_fmri") {
     snprintf(q, sizeof q, "%s/sub-01/func/sub-01_task-t_run-10_space-MNI_desc-preproc_bold.nii.gz: TR 2 s differs from "
                           "the subject's first run", bad);
     expect_error("tr_between_runs", bad, q);
+
+    confounds(root);
 
     snprintf(bad, sizeof bad, "%s/nothing", root);
     snprintf(q, sizeof q, "%s: no runs sub-*/[ses-*/]func/*_space-MNI_desc-preproc_bold.nii[.gz] of task t", bad);
