@@ -22,7 +22,7 @@ targets, so the chosen alphas spread over the grid) to DIR as float32 files, the
   - scikit-learn RidgeCV(alpha_per_target=True): its efficient leave-one-out (the only protocol it offers
     with one alpha per target), float64 as it computes.
 Every implementation gets the same number of threads (OpenBLAS/OpenMP/torch). Prints a Markdown table (median
-seconds; brainsweep's speed-up as the median over rounds of the ratio within a round) and the agreement of
+seconds; peak resident memory with X and Y; brainsweep's speed-up as the median over rounds of the ratio within a round) and the agreement of
 each implementation with brainsweep: the share of targets whose alphas agree and max |dr| over all targets.
 Needs numpy; himalaya, scikit-learn and torch for their rows (--only leaves rows out).
 
@@ -35,6 +35,7 @@ any failure.
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -287,14 +288,42 @@ runners = {"brainsweep": brainsweep_round,
            "himalaya-numpy": lambda: run_himalaya(X, Y, alphas, args.folds, "numpy"),
            "himalaya-torch": lambda: run_himalaya(X, Y, alphas, args.folds, "torch"),
            "sklearn": lambda: run_sklearn(X, Y, alphas)}
+# peak resident memory of each implementation, X and Y included: brainsweep's from the kernel's accounting of the
+# finished child (the largest over the rounds); the in-process ones as the high-water mark the kernel keeps for this
+# process, reset before each run (/proc/self/clear_refs, Linux 4.0+; where it cannot be reset the column is "-")
+
+
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def own_peak_gib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 times = {k: {} for k in names}
+peak = {}
 result = {}
 for rnd in range(args.rounds):
     order = names if rnd % 2 == 0 else names[::-1]
     for k in order:
         if k.startswith("himalaya") and rnd >= args.himalaya_rounds:
             continue
+        resettable = reset_peak()
         out = runners[k]()
+        if k == "brainsweep":
+            peak[k] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+        elif resettable:
+            peak[k] = max(peak.get(k, 0.0), own_peak_gib())
         times[k][rnd] = out[0]
         result[k] = out[1:3]
         print(f"round {rnd + 1}: {k} {out[0]:.2f} s", file=sys.stderr, flush=True)
@@ -319,15 +348,18 @@ if summary:
     print(f"brainsweep engine (last round): {summary[0]}")
 label = {"brainsweep": "brainsweep ridge_cv + ridge_targets_init (C, OpenBLAS)",
          "numpy": f"numpy: eigh per fold, all alphas in one GEMM ({versions['numpy']})"}
-print("\n| implementation | protocol | median s | rounds | brainsweep is x faster: median of per-round ratios (range) |")
-print("|---|---|---|---|---|")
+print("\n| implementation | protocol | median s | peak GiB | rounds | brainsweep is x faster: median of per-round ratios "
+      "(range) |")
+print("|---|---|---|---|---|---|")
 for k in names:
     med = float(np.median(list(times[k].values())))
     ratios = [times[k][r] / times["brainsweep"][r] for r in times[k] if "brainsweep" in names and r in times["brainsweep"]]
     ratio = f"{np.median(ratios):.1f} ({min(ratios):.1f}-{max(ratios):.1f})" if ratios and k != "brainsweep" else \
         ("1" if k == "brainsweep" else "-")
     name = label.get(k) or f"{k.split('-')[0]} RidgeCV ({versions[k]})"
-    print(f"| {name} | {PROTOCOL[k].replace('K-fold', f'{args.folds}-fold')} | {med:.2f} | {len(times[k])} | {ratio} |")
+    mem = f"{peak[k]:.2f}" if k in peak else "-"
+    print(f"| {name} | {PROTOCOL[k].replace('K-fold', f'{args.folds}-fold')} | {med:.2f} | {mem} | {len(times[k])} | "
+          f"{ratio} |")
 
 if "brainsweep" in names:
     r_bs, a_bs = result["brainsweep"]
