@@ -77,6 +77,9 @@ ifeq ($(ASAN),1)
   # float-cast-overflow is not part of GCC's `undefined`; -fno-sanitize-recover: undefined behaviour aborts at the
   # first report instead of printing and going on, so no test passes over it
   SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
+  # linked into every program of the build: shared objects stay loaded, so leak reports can name them
+  # (tests/sanitizers/keep_modules.c says why)
+  SAN_OBJ := $(BUILD)/obj/tests/sanitizers/keep_modules.o
 endif
 # no -march=native: one binary for every x86-64 node (OpenBLAS picks its kernels at run time; our
 # hot loops are cloned per ISA with target_clones), and no FMA contraction in the baseline code, so
@@ -177,27 +180,27 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/mpi/main.o $(LIB)
+$(BIN): $(BUILD)/obj/mpi/main.o $(LIB) $(SAN_OBJ)
 	@$(if $(Q),echo "  LINK  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB) $(BUILD)/.flags
+$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB) $(SAN_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST  $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(SAN_OBJ) $(LDFLAGS) $(LDLIBS)
 # a GPU test: compiled by nvcc (the .cu object rule above), linked as the others
-$(BUILD)/tests/cuda/%: $(BUILD)/obj/tests/cuda/%.o $(LIB) $(BUILD)/.flags
+$(BUILD)/tests/cuda/%: $(BUILD)/obj/tests/cuda/%.o $(LIB) $(SAN_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(SAN_OBJ) $(LDLIBS)
 .PRECIOUS: $(BUILD)/obj/tests/cuda/%.o
 # the tests of mpi/ share their MPI set-up
 $(filter $(BUILD)/tests/mpi/%,$(TEST_BIN)): tests/mpi/ranks.h
 
-$(BUILD)/bench/%: bench/%.c $(LIB) $(BUILD)/.flags
+$(BUILD)/bench/%: bench/%.c $(LIB) $(SAN_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(SAN_OBJ) $(LDFLAGS) $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

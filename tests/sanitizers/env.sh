@@ -7,10 +7,10 @@ export SANITIZER_LOGS
 SANITIZER_LOGS=$(mktemp -d) || return 1
 # exitcode 86: no status brainsweep uses, so a check on the exit status fails as well, and says why
 report="log_path=$SANITIZER_LOGS/report:exitcode=86"
-# fast_unwind_on_malloc=0: Open MPI and its components are built without frame pointers, so the fast unwinder stops
-# one frame above malloc, and Open MPI unloads its components at MPI_Finalize, so that frame is an unknown module by
-# the time leaks are reported: the suppressions need the full stack down to MPI_Init to recognise Open MPI's own
-# allocations (tests/sanitizers/lsan.supp)
+# ASan's fast unwinder (its default) records allocation stacks: Open MPI's own allocations are recognised by the
+# module of the frame above malloc (tests/sanitizers/lsan.supp), which the sanitizer build keeps loaded
+# (tests/sanitizers/keep_modules.c). The slow unwinder (fast_unwind_on_malloc=0) would give whole stacks, at more
+# than twice the time of the whole run
 # intercept_tls_get_addr=0: the leak checker of GCC 12's runtime guesses where a dynamic TLS block starts from the
 # layout of glibc 2.19: a block that glibc >= 2.25 mallocs at an address 16 past a 4 KiB boundary is taken for a
 # header, and the leak check dies scanning garbage ("Tracer caught signal 11"). Which address the block of the
@@ -18,7 +18,7 @@ report="log_path=$SANITIZER_LOGS/report:exitcode=86"
 # or never crashes. Since glibc 2.25 these blocks are ordinary heap blocks reachable from the thread's DTV, so the
 # leak check still sees what they point to without the interceptor.
 # detect_stack_use_after_return=1: a pointer to a returned function's locals is caught too (off by default)
-export ASAN_OPTIONS="$report:detect_leaks=1:halt_on_error=1:abort_on_error=0:fast_unwind_on_malloc=0:intercept_tls_get_addr=0:detect_stack_use_after_return=1:handle_abort=1"
+export ASAN_OPTIONS="$report:detect_leaks=1:halt_on_error=1:abort_on_error=0:intercept_tls_get_addr=0:detect_stack_use_after_return=1:handle_abort=1"
 # the binaries are built with -fno-sanitize-recover=all: undefined behaviour stops the program at the first report.
 # GCC's UBSan runtime is a library of its own beside ASan's, and its log_path does not take (setting the path binds
 # to ASan's copy), so its message goes to stderr, which the end-to-end tests keep to themselves: abort_on_error makes
