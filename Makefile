@@ -27,6 +27,10 @@ PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 ff
 # found by its header, in NIFTI_INC, and linked with the znz and zlib it is built on
 NIFTI_INC  ?= /usr/include/nifti
 NIFTI_LIBS := -lnifti2 -lznz -lz
+# libgiftiio (GIfTI surfaces; Debian's libgiftiio-dev) has none either: its header in GIFTI_INC includes nifticlib's
+# NIfTI-1 header, and only host/surface.c includes it (the rest of the project uses nifticlib's NIfTI-2 API)
+GIFTI_INC  ?= /usr/include/gifti
+GIFTI_LIBS := -lgiftiio
 
 # targets that must work before the system packages exist
 NO_BUILD_GOALS := deps help clean fetch-model
@@ -46,12 +50,15 @@ ifneq ($(SKIP_DETECT),1)
   ifneq ($(shell test -f $(NIFTI_INC)/nifti2_io.h && test -f $(NIFTI_INC)/znzlib.h && echo y),y)
     $(error ✗ missing library: nifticlib ($(NIFTI_INC)/nifti2_io.h). Run `make deps` (installs libnifti2-dev) or set NIFTI_INC)
   endif
+  ifneq ($(shell test -f $(GIFTI_INC)/gifti_io.h && echo y),y)
+    $(error ✗ missing library: libgiftiio ($(GIFTI_INC)/gifti_io.h). Run `make deps` (installs libgiftiio-dev) or set GIFTI_INC)
+  endif
   HAVE_MPICC := $(shell command -v mpicc >/dev/null && echo 1)
   ifneq ($(HAVE_MPICC),1)
     $(error ✗ mpicc not found. Run `make deps`)
   endif
   $(info ✓ mpicc ($(shell mpicc --showme:version 2>/dev/null | grep -o 'Open MPI [0-9.]*')))
-  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc, FFTW3, nifticlib)
+  $(info ✓ parallel HDF5, OpenBLAS + LAPACKE, libyaml, jansson, PCRE2, utf8proc, FFTW3, nifticlib, libgiftiio)
   ifeq ($(NO_CUDA),1)
     HAVE_CUDA :=
     $(info ✗ CUDA disabled by NO_CUDA=1 → CPU-only build)
@@ -88,8 +95,8 @@ endif
 CFLAGS := $(OPT) -g -std=c11 -D_GNU_SOURCE -fopenmp -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -Wshadow \
           -Wno-missing-field-initializers $(SAN) -I. -I$(BUILD)
 ifneq ($(SKIP_DETECT),1)
-  CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS)) -I$(NIFTI_INC)
-  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) $(NIFTI_LIBS) -lm -lpthread
+  CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS)) -I$(NIFTI_INC) -I$(GIFTI_INC)
+  LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) $(GIFTI_LIBS) $(NIFTI_LIBS) -lm -lpthread
 endif
 LDFLAGS := -fopenmp $(SAN)
 

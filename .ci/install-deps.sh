@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config make
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev libpcre2-dev libutf8proc-dev libfftw3-dev
-      libnifti2-dev
+      libnifti2-dev libgiftiio-dev
       python3 python3-pip gnuplot-nox)
 # `--fuzz`: also what `make fuzz` needs (clang 14 with libFuzzer and the sanitizer runtimes, which clang
 # only recommends, and its OpenMP); kept out of the default set so `make demo` does not install a compiler

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void (*abort_hook)(int) = NULL;
 static int current_rank = 0;
@@ -217,4 +218,10 @@ int base_mkdirs(const char *dir) {
 int base_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void base_partial_path(const char *path, char *out, size_t n) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    snprintf(out, n, "%.*s.partial-%d-%.200s", (int)(name - path), path, (int)getpid(), name);
 }

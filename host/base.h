@@ -100,5 +100,8 @@ char *base_read_file(const char *path, size_t *len, char *err);
 // 1 if path names an existing regular file
 int base_file_exists(const char *path);
 int base_mkdirs(const char *dir);  // a folder and its missing parents; -1 with errno
+// the temporary name under which a whole-or-nothing writer puts path's content before renaming it into place:
+// ".partial-<pid>-<name>" in path's folder, so the rename never crosses a file system
+void base_partial_path(const char *path, char *out, size_t n);
 
 #endif  // HOST_BASE_H

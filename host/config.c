@@ -135,9 +135,11 @@ static const Param PARAMS[] = {
      "the same hemisphere); empty = the built-in coarse table"},
     {"fmri", "bids", P_STRING, F(fmri_bids), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "the BIDS derivatives folder (fMRIPrep's output: sub-*/[ses-*/]func/*_space-<space>_desc-preproc_bold.nii[.gz] "
-     "with *_desc-brain_mask.nii[.gz]); required by recordings.format: bids_fmri"},
+     "with *_desc-brain_mask.nii[.gz], or the surface runs *_hemi-{L,R}_space-<space>_bold.func.gii); required by "
+     "recordings.format: bids_fmri"},
     {"fmri", "space", P_STRING, F(fmri_space), 128, NONE, 0, 0, "MNI152NLin2009cAsym", NULL,
-     "the space entity of the runs (MNI152NLin2009cAsym, T1w, ...)"},
+     "the space entity of the runs: a volumetric space (MNI152NLin2009cAsym, T1w, ...) or a surface one (fsaverage5, "
+     "fsnative, ...: GIfTI runs of both hemispheres)"},
     {"fmri", "task", P_STRING, F(fmri_task), 128, NONE, 0, 0, "\"\"", NULL, "the task entity of the runs; empty = any"},
     {"fmri", "runs", P_STR_LIST, F(fmri_runs), 0, NONE, 0, 0, "[]", NULL,
      "run labels to take, in story order (the runs of one story, one after another on its clock from "

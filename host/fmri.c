@@ -13,12 +13,14 @@
 #include <nifti2_io.h>
 
 #include "host/base.h"
+#include "host/surface.h"
 #include "host/tsv.h"
 
 // ----------------------------------------------------------------------------
 // finding the runs
 
 static const char BOLD_SUFFIX[] = "_desc-preproc_bold.nii";
+static const char SURFACE_SUFFIX[] = "_bold.func.gii";
 
 // the value of entity key in a file name ("" when absent)
 static void entity(const char *name, const char *key, char *out, size_t n) {
@@ -61,20 +63,15 @@ static int subject_wanted(const FmriQuery *q, const char *sub) {
 }
 
 // where a subject's run of this key would be
-static void expected_path(const FmriQuery *q, const char *sub, const char *key, char *out, size_t n) {
+static void expected_path(const FmriQuery *q, int surface, const char *sub, const char *key, char *out, size_t n) {
     char ses[64];
     entity(key, "ses", ses, sizeof ses);
-    snprintf(out, n, "%s/%s/%s%s%sfunc/%s_%s_space-%s%s.gz", q->root, sub, ses[0] ? "ses-" : "", ses, ses[0] ? "/" : "",
-             sub, key, q->space, BOLD_SUFFIX);
+    snprintf(out, n, "%s/%s/%s%s%sfunc/%s_%s_%sspace-%s%s%s", q->root, sub, ses[0] ? "ses-" : "", ses, ses[0] ? "/" : "",
+             sub, key, surface ? "hemi-L_" : "", q->space, surface ? SURFACE_SUFFIX : BOLD_SUFFIX, surface ? "" : ".gz");
 }
 
-// one matched file into a run, or 0 when the name does not fit the query
-static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
-    const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
-    const char *end = strstr(name, BOLD_SUFFIX);
-    if (!end || (strcmp(end + strlen(BOLD_SUFFIX), "") != 0 && strcmp(end + strlen(BOLD_SUFFIX), ".gz") != 0))
-        return 0;
+// whether a file's entities fit the query (space, task, run, subject); fills r's subject
+static int query_wants(const FmriQuery *q, const char *name, FmriRun *r) {
     char v[128];
     entity(name, "space", v, sizeof v);
     if (strcmp(v, q->space) != 0) return 0;
@@ -88,11 +85,33 @@ static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
     }
     memset(r, 0, sizeof *r);
     snprintf(r->subject, sizeof r->subject, "%.*s", (int)strcspn(name, "_"), name);
-    if (!subject_wanted(q, r->subject)) return 0;
+    return subject_wanted(q, r->subject);
+}
+
+// the run's key: the entities between the subject and `before` ("_space-", "_hemi-")
+static void run_key(const char *name, const char *before, FmriRun *r) {
     const char *k = name + strcspn(name, "_");
     k += *k == '_';
-    const char *sp = strstr(name, "_space-");
+    const char *sp = strstr(name, before);
     snprintf(r->key, sizeof r->key, "%.*s", sp > k ? (int)(sp - k) : 0, k);
+}
+
+// fMRIPrep's confounds table is one per run, named by the run's entities before `before`
+static void confounds_path(const FmriQuery *q, const char *path, const char *before, FmriRun *r) {
+    const char *at = strstr(path, before);
+    if (q->n_confounds && at)
+        snprintf(r->confounds, sizeof r->confounds, "%.*s_desc-confounds_timeseries.tsv", (int)(at - path), path);
+}
+
+// one matched volumetric file into a run, or 0 when the name does not fit the query
+static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    const char *end = strstr(name, BOLD_SUFFIX);
+    if (!end || (strcmp(end + strlen(BOLD_SUFFIX), "") != 0 && strcmp(end + strlen(BOLD_SUFFIX), ".gz") != 0))
+        return 0;
+    if (!query_wants(q, name, r)) return 0;
+    run_key(name, "_space-", r);
     snprintf(r->bold, sizeof r->bold, "%s", path);
     // the mask and the sidecar share the run's entities up to the desc
     size_t stem = (size_t)(end - path);
@@ -103,10 +122,32 @@ static int parse_run(const FmriQuery *q, const char *path, FmriRun *r) {
     }
     snprintf(r->json, sizeof r->json, "%.*s_desc-preproc_bold.json", (int)stem, path);
     if (!base_file_exists(r->json)) r->json[0] = '\0';
-    // fMRIPrep's confounds table is one per run, named without the space entity
-    if (q->n_confounds)
-        snprintf(r->confounds, sizeof r->confounds, "%.*s_desc-confounds_timeseries.tsv", (int)(strstr(path, "_space-") - path),
-                 path);
+    confounds_path(q, path, "_space-", r);
+    return 1;
+}
+
+// one matched left-hemisphere series into a surface run (its right twin's name beside it), or 0
+static int parse_surface_run(const FmriQuery *q, const char *path, FmriRun *r) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    size_t nl = strlen(name), sl = strlen(SURFACE_SUFFIX);
+    char hemi[8];
+    entity(name, "hemi", hemi, sizeof hemi);
+    if (nl <= sl || strcmp(name + nl - sl, SURFACE_SUFFIX) != 0 || strcmp(hemi, "L") != 0) return 0;
+    if (!query_wants(q, name, r)) return 0;
+    r->surface = 1;
+    run_key(name, "_hemi-", r);
+    snprintf(r->bold, sizeof r->bold, "%s", path);
+    size_t at = (size_t)(strstr(name, "_hemi-L") - path);
+    snprintf(r->bold_right, sizeof r->bold_right, "%.*s_hemi-R%s", (int)at, path, path + at + 7);
+    // the sidecar of either hemisphere
+    size_t stem = strlen(path) - sl;
+    for (int h = 0; h < 2 && !r->json[0]; h++) {
+        const char *p = h ? r->bold_right : path;
+        snprintf(r->json, sizeof r->json, "%.*s_bold.json", (int)stem, p);
+        if (!base_file_exists(r->json)) r->json[0] = '\0';
+    }
+    confounds_path(q, path, "_hemi-", r);
     return 1;
 }
 
@@ -118,23 +159,38 @@ int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err) {
     char pat[FMRI_PATH + 128];
     const char *dirs[] = {"sub-*/func", "sub-*/ses-*/func"};
     int rc = 0;
-    for (int d = 0; d < 2; d++) {
-        snprintf(pat, sizeof pat, "%s/%s/sub-*_space-%s*%s*", q->root, dirs[d], q->space, BOLD_SUFFIX);
-        rc = glob(pat, g.gl_pathc ? GLOB_APPEND : 0, NULL, &g);
-        if (rc != 0 && rc != GLOB_NOMATCH) {
-            globfree(&g);
-            return base_errf(err, "%s: cannot list the dataset's func folders", q->root);
+    size_t n_volumetric = 0;
+    for (int kind = 0; kind < 2; kind++)  // volumetric runs, then the left hemispheres of surface runs
+        for (int d = 0; d < 2; d++) {
+            if (kind == 0) snprintf(pat, sizeof pat, "%s/%s/sub-*_space-%s*%s*", q->root, dirs[d], q->space, BOLD_SUFFIX);
+            else snprintf(pat, sizeof pat, "%s/%s/sub-*_hemi-L_space-%s*%s", q->root, dirs[d], q->space, SURFACE_SUFFIX);
+            rc = glob(pat, g.gl_pathc ? GLOB_APPEND : 0, NULL, &g);
+            if (rc != 0 && rc != GLOB_NOMATCH) {
+                globfree(&g);
+                return base_errf(err, "%s: cannot list the dataset's func folders", q->root);
+            }
+            if (kind == 0) n_volumetric = g.gl_pathc;
         }
-    }
     FmriRun *out = base_calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof(FmriRun), "fMRI runs");
-    size_t k = 0;
-    for (size_t i = 0; i < g.gl_pathc; i++) k += parse_run(q, g.gl_pathv[i], &out[k]);
+    size_t k = 0, k_volumetric = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        int took = i < n_volumetric ? parse_run(q, g.gl_pathv[i], &out[k]) : parse_surface_run(q, g.gl_pathv[i], &out[k]);
+        k += (size_t)took;
+        k_volumetric += (size_t)(took && i < n_volumetric);
+    }
     globfree(&g);
     if (k == 0) {
         free(out);
-        return base_errf(err, "%s: no runs sub-*/[ses-*/]func/*_space-%s_desc-preproc_bold.nii[.gz]%s%s%s", q->root,
-                         q->space, q->task && q->task[0] ? " of task " : "", q->task ? q->task : "",
+        return base_errf(err, "%s: no runs sub-*/[ses-*/]func/*_space-%s_desc-preproc_bold.nii[.gz] or "
+                              "*_hemi-L_space-%s_bold.func.gii%s%s%s", q->root, q->space, q->space,
+                         q->task && q->task[0] ? " of task " : "", q->task ? q->task : "",
                          q->n_runs || q->n_subjects ? " among the selected subjects and runs (fmri.subjects, fmri.runs)" : "");
+    }
+    if (k_volumetric && k_volumetric < k) {
+        int bad = base_errf(err, "%s: space %s has volumetric runs (%s) and surface runs (%s); one space is one kind "
+                                 "(fmri.space)", q->root, q->space, out[0].bold, out[k - 1].bold);
+        free(out);
+        return bad;
     }
     qsort(out, k, sizeof *out, by_subject_key);
     int bad = 0;
@@ -162,6 +218,10 @@ int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err) {
                                     q->runs[r], q->space);
     }
     for (size_t i = 0; i < k && !bad; i++)
+        if (out[i].surface && !base_file_exists(out[i].bold_right))
+            bad = base_errf(err, "%s: no such file: the right hemisphere of %s (a surface run is both hemispheres)",
+                            out[i].bold_right, out[i].bold);
+    for (size_t i = 0; i < k && !bad; i++)
         if (out[i].confounds[0] && !base_file_exists(out[i].confounds))
             bad = base_errf(err, "%s: no such file: the confounds table of %s (fmri.confounds names columns of it)",
                             out[i].confounds, out[i].bold);
@@ -173,7 +233,7 @@ int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err) {
             while (b < k && strcmp(out[b].subject, out[a].subject) == 0 && strcmp(out[b].key, out[i].key) != 0) b++;
             if (b < k && strcmp(out[b].subject, out[a].subject) == 0) continue;
             char path[FMRI_PATH + 256];
-            expected_path(q, out[a].subject, out[i].key, path, sizeof path);
+            expected_path(q, out[0].surface, out[a].subject, out[i].key, path, sizeof path);
             bad = base_errf(err, "%s: missing: subject %s has no run %s, which %s has (every subject needs the same "
                                  "runs; fmri.runs or fmri.subjects select them)",
                             path, out[a].subject, out[i].key, out[i].subject);
@@ -203,7 +263,18 @@ void fmri_voxels_free(FmriVoxels *v) {
     memset(v, 0, sizeof *v);
 }
 
+size_t fmri_grid_points(const FmriGrid *g) {
+    if (g->surface) return (size_t)(g->dim[0] + g->dim[1]);
+    return (size_t)g->dim[0] * (size_t)g->dim[1] * (size_t)g->dim[2];
+}
+
+size_t fmri_grid_index(const FmriGrid *g, const int32_t x[3]) {
+    if (g->surface) return (size_t)x[0] + (x[1] ? (size_t)g->dim[0] : 0);
+    return (size_t)x[0] + (size_t)g->dim[0] * ((size_t)x[1] + (size_t)g->dim[1] * (size_t)x[2]);
+}
+
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b) {
+    if (a->surface != b->surface) return 0;
     for (int d = 0; d < 3; d++)
         if (a->dim[d] != b->dim[d]) return 0;
     for (int i = 0; i < 16; i++)
@@ -212,6 +283,10 @@ int fmri_same_grid(const FmriGrid *a, const FmriGrid *b) {
 }
 
 void fmri_describe_grid(const FmriGrid *g, char *out, size_t n) {
+    if (g->surface) {
+        snprintf(out, n, "a surface of %lld + %lld vertices", (long long)g->dim[0], (long long)g->dim[1]);
+        return;
+    }
     int w = snprintf(out, n, "%lldx%lldx%lld voxels, affine [", (long long)g->dim[0], (long long)g->dim[1],
                      (long long)g->dim[2]);
     for (int r = 0; r < 3 && w > 0 && (size_t)w < n; r++)
@@ -221,6 +296,7 @@ void fmri_describe_grid(const FmriGrid *g, char *out, size_t n) {
 }
 
 static void grid_of(const nifti_image *nim, FmriGrid *g) {
+    memset(g, 0, sizeof *g);
     g->dim[0] = nim->nx, g->dim[1] = nim->ny, g->dim[2] = nim->nz;
     const nifti_dmat44 *m = nim->sform_code > 0 ? &nim->sto_xyz : &nim->qto_xyz;
     g->affine_code = nim->sform_code > 0 ? nim->sform_code : nim->qform_code;
@@ -299,6 +375,23 @@ static nifti_image *read_image(const char *path, int with_data, char *err) {
     return nim;
 }
 
+// the sidecar's RepetitionTime, where there is one: the TR when the file gave none (*tr 0), else checked against it
+static int sidecar_tr(const FmriRun *r, const char *from, double *tr, char *err) {
+    if (!r->json[0]) return 0;
+    json_error_t je;
+    json_t *j = json_load_file(r->json, 0, &je);
+    if (!j) return base_errf(err, "%s: line %d: not valid JSON: %s", r->json, je.line, je.text);
+    json_t *t = json_object_get(j, "RepetitionTime");
+    double side = t && json_is_number(t) ? json_number_value(t) : NAN;
+    json_decref(j);
+    if (t && !isfinite(side)) return base_errf(err, "%s: RepetitionTime is not a number", r->json);
+    if (isfinite(side) && !(*tr > 0)) *tr = side;
+    else if (isfinite(side) && fabs(side - *tr) > 1e-3)
+        return base_errf(err, "%s: RepetitionTime %g s disagrees with the TR of %s (%g s, %s)", r->json, side, r->bold,
+                         *tr, from);
+    return 0;
+}
+
 // the run's header as a BOLD run: 4D, its TR in seconds (checked against the sidecar)
 static int bold_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr, char *err) {
     nifti_image *nim = read_image(r->bold, 0, err);
@@ -325,21 +418,41 @@ static int bold_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr, ch
     }
     nifti_image_free(nim);
     if (rc) return -1;
-    if (r->json[0]) {
-        json_error_t je;
-        json_t *j = json_load_file(r->json, 0, &je);
-        if (!j) return base_errf(err, "%s: line %d: not valid JSON: %s", r->json, je.line, je.text);
-        json_t *t = json_object_get(j, "RepetitionTime");
-        double side = t && json_is_number(t) ? json_number_value(t) : NAN;
-        json_decref(j);
-        if (t && !isfinite(side)) return base_errf(err, "%s: RepetitionTime is not a number", r->json);
-        if (isfinite(side) && !(*tr > 0)) *tr = side;  // a header without a TR: the sidecar's
-        else if (isfinite(side) && fabs(side - *tr) > 1e-3)
-            return base_errf(err, "%s: RepetitionTime %g s disagrees with the TR of %s (%g s, pixdim[4] of its header)",
-                             r->json, side, r->bold, *tr);
-    }
+    if (sidecar_tr(r, "pixdim[4] of its header", tr, err)) return -1;
     if (!(*tr > 0))
         return base_errf(err, "%s: no TR (pixdim[4] is %g and no sidecar RepetitionTime)", r->bold, *tr);
+    return 0;
+}
+
+// a surface run's two series: the grid of their vertex counts, the volumes (the same in both), the TR
+static int surface_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr, char *err) {
+    SurfaceSeries h[2];
+    const char *path[2] = {r->bold, r->bold_right}, *structure[2] = {"CortexLeft", "CortexRight"};
+    for (int i = 0; i < 2; i++) {
+        if (surface_read_series(path[i], 0, &h[i], err)) return -1;
+        if (h[i].n_volumes < 2)
+            return base_errf(err, "%s: a single-volume series; a BOLD run has one data array per volume", path[i]);
+        if (h[i].structure[0] && strcmp(h[i].structure, structure[i]) != 0)
+            return base_errf(err, "%s: its AnatomicalStructurePrimary is %s, but its name says hemi-%c (%s)", path[i],
+                             h[i].structure, i ? 'R' : 'L', structure[i]);
+    }
+    if (h[1].n_volumes != h[0].n_volumes)
+        return base_errf(err, "%s: %zu volumes, but the left hemisphere %s has %zu", r->bold_right, h[1].n_volumes,
+                         r->bold, h[0].n_volumes);
+    if (isfinite(h[0].time_step_ms) && isfinite(h[1].time_step_ms) && fabs(h[0].time_step_ms - h[1].time_step_ms) > 1)
+        return base_errf(err, "%s: TimeStep %g ms, but the left hemisphere %s has %g ms", r->bold_right,
+                         h[1].time_step_ms, r->bold, h[0].time_step_ms);
+    memset(g, 0, sizeof *g);
+    g->surface = 1;
+    g->dim[0] = (int64_t)h[0].n_vertices, g->dim[1] = (int64_t)h[1].n_vertices, g->dim[2] = 1;
+    g->affine[0] = g->affine[5] = g->affine[10] = g->affine[15] = 1;
+    *nt = h[0].n_volumes;
+    double ms = isfinite(h[0].time_step_ms) ? h[0].time_step_ms : h[1].time_step_ms;
+    *tr = isfinite(ms) ? ms / 1e3 : 0;
+    if (sidecar_tr(r, "the TimeStep of its data arrays", tr, err)) return -1;
+    if (!(*tr > 0))
+        return base_errf(err, "%s: no TR (no TimeStep metadata in its data arrays and no sidecar RepetitionTime)",
+                         r->bold);
     return 0;
 }
 
@@ -390,10 +503,10 @@ static int check_runs(const FmriRun *runs, size_t n, FmriSubject *out, uint8_t *
     for (size_t r = 0; r < n; r++) {
         FmriGrid g;
         double tr;
-        if (bold_header(&runs[r], &g, &out->run_volumes[r], &tr, err)) goto fail;
+        if ((runs[r].surface ? surface_header : bold_header)(&runs[r], &g, &out->run_volumes[r], &tr, err)) goto fail;
         if (r == 0) {
             out->grid = g, out->tr = tr;
-            nv = (size_t)(g.dim[0] * g.dim[1] * g.dim[2]);
+            nv = fmri_grid_points(&g);
             keep = base_malloc(nv, "mask");
             memset(keep, 1, nv);
         } else if (!fmri_same_grid(&g, &out->grid)) {
@@ -407,7 +520,7 @@ static int check_runs(const FmriRun *runs, size_t n, FmriSubject *out, uint8_t *
                       out->tr);
             goto fail;
         }
-        if (and_mask(&runs[r], &out->grid, keep, err)) goto fail;
+        if (!runs[r].surface && and_mask(&runs[r], &out->grid, keep, err)) goto fail;  // a surface has no mask
         out->V += out->run_volumes[r];
     }
     for (size_t i = 0; i < nv; i++) out->n_vox += keep[i];
@@ -430,21 +543,60 @@ int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
     return 0;
 }
 
+// a surface run's volumes into out's data from volume v0: the left hemisphere's vertices, then the right's
+static int load_surface_run(const FmriRun *r, FmriSubject *out, size_t v0, char *err) {
+    const char *path[2] = {r->bold, r->bold_right};
+    for (int h = 0; h < 2; h++) {
+        SurfaceSeries x;
+        if (surface_read_series(path[h], 1, &x, err)) return -1;
+        size_t first = h ? (size_t)out->grid.dim[0] : 0, T = x.n_volumes;
+        int rc = 0;
+        if (x.n_vertices != (size_t)out->grid.dim[h] || first + x.n_vertices > out->n_vox)
+            rc = base_errf(err, "%s: %zu vertices, but the subject's first run has %lld", path[h], x.n_vertices,
+                           (long long)out->grid.dim[h]);
+        for (size_t t = 0; t < T && rc == 0; t++)
+            for (size_t k = 0; k < x.n_vertices; k++) {
+                float v = x.data[t * x.n_vertices + k];
+                if (!isfinite(v)) {
+                    rc = base_errf(err, "%s: vertex %zu is %s in volume %zu; recordings must be finite", path[h], k,
+                                   isnan(v) ? "NaN" : "infinite", t);
+                    break;
+                }
+                out->data[(v0 + t) * out->n_vox + first + k] = v;
+            }
+        surface_series_free(&x);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err) {
     uint8_t *keep;
     if (check_runs(runs, n, out, &keep, err)) return -1;
-    size_t nv = (size_t)(out->grid.dim[0] * out->grid.dim[1] * out->grid.dim[2]);
+    size_t nv = fmri_grid_points(&out->grid);
     out->ijk = base_malloc(base_mul(out->n_vox, 3) * sizeof(int32_t), "voxels");
     size_t *at = base_malloc(out->n_vox * sizeof(size_t), "voxels");
     for (size_t i = 0, k = 0; i < nv; i++) {
         if (!keep[i]) continue;
-        size_t nx = (size_t)out->grid.dim[0], ny = (size_t)out->grid.dim[1];
-        out->ijk[3 * k] = (int32_t)(i % nx), out->ijk[3 * k + 1] = (int32_t)(i / nx % ny);
-        out->ijk[3 * k + 2] = (int32_t)(i / (nx * ny));
+        int32_t *x = &out->ijk[3 * k];
+        if (out->grid.surface) {
+            int right = i >= (size_t)out->grid.dim[0];
+            x[0] = (int32_t)(right ? i - (size_t)out->grid.dim[0] : i), x[1] = right, x[2] = 0;
+        } else {
+            size_t nx = (size_t)out->grid.dim[0], ny = (size_t)out->grid.dim[1];
+            x[0] = (int32_t)(i % nx), x[1] = (int32_t)(i / nx % ny), x[2] = (int32_t)(i / (nx * ny));
+        }
         at[k++] = i;
     }
     out->data = base_malloc(base_mul(out->V, out->n_vox) * sizeof(float), "fMRI data");
     for (size_t r = 0, v0 = 0; r < n; v0 += out->run_volumes[r++]) {
+        if (runs[r].surface) {
+            if (load_surface_run(&runs[r], out, v0, err)) {
+                free(at);
+                goto fail;
+            }
+            continue;
+        }
         nifti_image *nim = read_image(runs[r].bold, 1, err);
         if (!nim) {
             free(at);

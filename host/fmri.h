@@ -8,6 +8,14 @@
  * space ("ses-1_task-alice_run-2"); every subject must have the same keys, and a subject's runs are
  * ordered by key (runs numbered naturally: run-2 before run-10).
  *
+ * A surface run (a space such as fsaverage5 or fsnative) is the pair of GIfTI series
+ * `<stem>_hemi-L_space-<space>[_den-..]_bold.func.gii` and its `_hemi-R_` twin (host/surface.h), with the sidecar
+ * `<same name>_bold.json` of either; its key is the entities between the subject and the hemisphere. Its targets
+ * are every vertex of the left hemisphere, then every vertex of the right (no mask: a vertex whose series is
+ * constant, as on the medial wall of some outputs, gets no score); its "grid" is the two vertex counts. The TR is
+ * the sidecar's RepetitionTime or the arrays' TimeStep metadata (they must agree within 1 ms where both are set).
+ * One space is either volumetric or surface: both kinds of run for one space is an error.
+ *
  * fmri_load_subject reads one subject's runs, in order, into one matrix of volumes x in-mask voxels:
  *  - the TR is the header's pixdim[4] (in its time unit), and the sidecar's RepetitionTime when it has
  *    one must agree within 1 ms (a header without a TR takes the sidecar's); every run of the subject
@@ -41,8 +49,10 @@
 typedef struct {
     char subject[64];        // "sub-01"
     char key[192];           // entities between subject and space: "task-alice_run-1"
+    int surface;             // 1: a surface run, bold the left hemisphere's series and bold_right the right's
     char bold[FMRI_PATH];
-    char mask[FMRI_PATH];    // "" when absent (an error when the run is loaded)
+    char bold_right[FMRI_PATH];  // surface runs only
+    char mask[FMRI_PATH];    // volumetric runs: "" when absent (an error when the run is loaded)
     char json[FMRI_PATH];    // "" when absent
     char confounds[FMRI_PATH];  // the run's confounds table; "" unless the query names confound columns
 } FmriRun;
@@ -65,18 +75,25 @@ typedef struct {
 // or run label that no file has, and (when the query names confound columns) a run without its confounds table.
 int fmri_find_runs(const FmriQuery *q, FmriRun **runs, size_t *n, char *err);
 
+// A volumetric grid, or a surface: dim = (vertices of the left hemisphere, of the right, 1), the affine the
+// identity (code 0), and a vertex's "ijk" (vertex, hemisphere: 0 left, 1 right, 0)
 typedef struct {
+    int surface;
     int64_t dim[3];
     double affine[16];       // row-major 4x4: voxel (i, j, k, 1) to mm
     int affine_code;         // the NIfTI xform code of the affine used (sform, else qform; 0: neither)
 } FmriGrid;
+
+// the grid's voxels (or vertices), and the storage index of one: NIfTI order (i fastest); left vertices, then right
+size_t fmri_grid_points(const FmriGrid *g);
+size_t fmri_grid_index(const FmriGrid *g, const int32_t ijk[3]);
 
 typedef struct {
     char subject[64];
     char file[FMRI_PATH];    // the first run's BOLD file
     FmriGrid grid;
     size_t n_vox;
-    int32_t *ijk;            // (n_vox, 3) the voxels, in storage order
+    int32_t *ijk;            // (n_vox, 3) the voxels (or vertices), in storage order
     size_t n_runs;
     size_t *run_volumes;     // (n_runs)
     double tr;               // seconds
@@ -95,7 +112,7 @@ int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
 int fmri_regress_confounds(FmriSubject *s, const FmriRun *runs, size_t n, const char *const *columns, size_t n_columns,
                            char *err);
 
-// 1 when two grids have the same dimensions and affines within 1e-4 mm
+// 1 when two grids are of one kind, with the same dimensions and affines within 1e-4 mm
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);
 
 // The voxel axis of a sweep (results.h5's /voxels): column k of subject s's targets is voxel ijk[s, k]
@@ -111,12 +128,13 @@ typedef struct {
     int32_t *affine_code;    // (S)
     int32_t *n_voxels;       // (S) voxels of each subject's own mask
     int shared_grid;         // 1: every subject on one grid, columns the union of the masks
+    int surface;             // 1: the grids are surfaces (FmriGrid says how ijk and dims read then)
     double tr;
 } FmriVoxels;
 
 void fmri_voxels_free(FmriVoxels *v);
 
-// "8x8x6 voxels, affine [[3 0 0 -12] ...]" for messages
+// "8x8x6 voxels, affine [[3 0 0 -12] ...]" or "a surface of 10242 + 10242 vertices", for messages
 void fmri_describe_grid(const FmriGrid *g, char *out, size_t n);
 
 #endif  // HOST_FMRI_H

@@ -11,9 +11,11 @@
 #include <nifti2_io.h>
 
 #include "host/base.h"
+#include "host/fmri.h"
 #include "host/h5io.h"
 #include "host/niftiout.h"
 #include "host/results_read.h"
+#include "host/surface.h"
 
 
 // what the images need from the file, read whole before anything is written
@@ -28,6 +30,7 @@ typedef struct {
     double *affine;  // (S, 16)
     int32_t *code;   // (S)
     char space[128];
+    int surface;     // /voxels' geometry is "surface": dims are the hemispheres' vertex counts
 } Maps;
 
 static void maps_free(Maps *x) {
@@ -73,7 +76,15 @@ static int maps_read(const char *path, Maps *x, char *err) {
     }
     hid_t g = H5Gopen2(f, "/voxels", H5P_DEFAULT);
     if (g < 0 || h5_read_attr_string(g, "space", x->space, sizeof x->space) != 0) snprintf(x->space, sizeof x->space, "?");
+    char geometry[32] = "volume";  // files written before surfaces have no such attribute
+    if (g >= 0 && H5Aexists(g, "geometry") > 0 && h5_read_attr_string(g, "geometry", geometry, sizeof geometry) != 0)
+        snprintf(geometry, sizeof geometry, "?");
     if (g >= 0) H5Gclose(g);
+    x->surface = strcmp(geometry, "surface") == 0;
+    if (!x->surface && strcmp(geometry, "volume") != 0) {
+        base_errf(err, "%s: /voxels has geometry \"%s\" (volume or surface)", path, geometry);
+        goto done;
+    }
     for (size_t m = 0; m < x->M; m++)
         if (x->n_layers[m] < 0 || (size_t)x->n_layers[m] >= x->H) {
             base_errf(err, "%s: model %zu has %d layers, but /scores/r holds %zu hidden states", path, m,
@@ -82,16 +93,18 @@ static int maps_read(const char *path, Maps *x, char *err) {
         }
     for (size_t s = 0; s < S; s++) {
         const int32_t *dm = &x->dims[3 * s];
-        if (dm[0] < 1 || dm[1] < 1 || dm[2] < 1 || (double)dm[0] * dm[1] * dm[2] > 1e9) {
+        if (dm[0] < 1 || dm[1] < 1 || dm[2] < 1 || (double)dm[0] * dm[1] * dm[2] > 1e9 || (x->surface && dm[2] != 1)) {
             base_errf(err, "%s: /voxels/dims of subject %zu is %dx%dx%d", path, s, dm[0], dm[1], dm[2]);
             goto done;
         }
         for (size_t k = 0; k < R; k++) {
             const int32_t *v = &x->ijk[3 * (s * R + k)];
             if (v[0] < 0) continue;
-            if (v[0] >= dm[0] || v[1] < 0 || v[1] >= dm[1] || v[2] < 0 || v[2] >= dm[2]) {
-                base_errf(err, "%s: /voxels/ijk of subject %zu, column %zu is (%d, %d, %d), outside its %dx%dx%d grid",
-                          path, s, k, v[0], v[1], v[2], dm[0], dm[1], dm[2]);
+            int outside = x->surface ? v[1] < 0 || v[1] > 1 || v[0] >= dm[v[1]] || v[2] != 0
+                                     : v[0] >= dm[0] || v[1] < 0 || v[1] >= dm[1] || v[2] < 0 || v[2] >= dm[2];
+            if (outside) {
+                base_errf(err, "%s: /voxels/ijk of subject %zu, column %zu is (%d, %d, %d), outside its %dx%dx%d %s",
+                          path, s, k, v[0], v[1], v[2], dm[0], dm[1], dm[2], x->surface ? "surface" : "grid");
                 goto done;
             }
         }
@@ -128,7 +141,8 @@ static int write_maps(const Maps *x, const char *dir, size_t *written, char *err
             int width = L >= 100 ? 3 : 2;
             for (size_t s = 0; s < S; s++) {
                 const int32_t *dm = &x->dims[3 * s];
-                size_t nv = (size_t)dm[0] * (size_t)dm[1] * (size_t)dm[2];
+                FmriGrid grid = {.surface = x->surface, .dim = {dm[0], dm[1], dm[2]}};
+                size_t nv = fmri_grid_points(&grid);
                 float *vol = base_malloc(nv * sizeof(float), "map");
                 const float *r = x->r + ((m * x->C + c) * H) * S * R;  // [h][s][k] from here
                 char path[1200], what[128];
@@ -138,7 +152,7 @@ static int write_maps(const Maps *x, const char *dir, size_t *written, char *err
                     for (size_t k = 0; k < R; k++) {
                         const int32_t *v = &x->ijk[3 * (s * R + k)];
                         if (v[0] < 0) continue;
-                        size_t at = (size_t)v[0] + (size_t)dm[0] * ((size_t)v[1] + (size_t)dm[1] * (size_t)v[2]);
+                        size_t at = fmri_grid_index(&grid, v);
                         if (h <= L) {
                             vol[at] = r[(h * S + s) * R + k];
                             continue;
@@ -149,13 +163,33 @@ static int write_maps(const Maps *x, const char *dir, size_t *written, char *err
                             if (isfinite(y) && y > best) best = y, vol[at] = (float)l;
                         }
                     }
+                    char map[64];
                     if (h <= L) {
-                        snprintf(path, sizeof path, "%s/%.64s_layer-%0*zu_r.nii.gz", folder, x->subject[s], width, h);
+                        snprintf(map, sizeof map, "layer-%0*zu_r", width, h);
                         snprintf(what, sizeof what, "brainsweep r %s %s layer %zu", x->model[m], x->context[c], h);
                     } else {
-                        snprintf(path, sizeof path, "%s/%.64s_bestlayer.nii.gz", folder, x->subject[s]);
+                        snprintf(map, sizeof map, "bestlayer");
                         snprintf(what, sizeof what, "brainsweep best layer %s %s", x->model[m], x->context[c]);
                     }
+                    if (x->surface) {  // one GIfTI per hemisphere, the left's vertices first in vol
+                        const char *structure[2] = {"CortexLeft", "CortexRight"};
+                        for (int hemi = 0; hemi < 2 && rc == 0; hemi++) {
+                            snprintf(path, sizeof path, "%s/%.64s_hemi-%c_%s.func.gii", folder, x->subject[s],
+                                     hemi ? 'R' : 'L', map);
+                            const char *names[1] = {what};
+                            SurfaceOut img = {.n_vertices = (size_t)dm[hemi],
+                                              .n_arrays = 1,
+                                              .data = vol + (hemi ? (size_t)dm[0] : 0),
+                                              .intent = NIFTI_INTENT_NONE,
+                                              .names = names,
+                                              .structure = structure[hemi],
+                                              .description = what};
+                            rc = surface_write(path, &img, err);
+                            *written += rc == 0;
+                        }
+                        continue;
+                    }
+                    snprintf(path, sizeof path, "%s/%.64s_%s.nii.gz", folder, x->subject[s], map);
                     NiftiOut img = {.ndim = 3,
                                     .dim = {dm[0], dm[1], dm[2], 1},
                                     .datatype = NIFTI_TYPE_FLOAT32,
@@ -187,8 +221,8 @@ int maps_run(int argc, char **argv) {
     int rc = write_maps(&x, dir, &written, err);
     if (rc) fprintf(stderr, "brainsweep maps: %s\n", err);
     else
-        printf("maps: %zu NIfTI image(s) of %zu model(s) x %zu context(s) x %zu subject(s) in %s (space %s)\n", written,
-               x.M, x.C, x.S, dir, x.space);
+        printf("maps: %zu %s of %zu model(s) x %zu context(s) x %zu subject(s) in %s (space %s)\n", written,
+               x.surface ? "GIfTI surface map(s)" : "NIfTI image(s)", x.M, x.C, x.S, dir, x.space);
     maps_free(&x);
     return rc ? 1 : 0;
 }

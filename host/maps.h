@@ -12,8 +12,13 @@
  * sform and its qform, under the file's xform code (/voxels/affine_code; 0 gives the scanner code, 1),
  * and mm units. Values are the results file's float32 r, bit for bit.
  *
+ * For surface runs (/voxels' geometry "surface"), each map is two GIfTI files instead, one per hemisphere, with
+ * as many vertices as the source's (host/surface.h): <subject>_hemi-L_bestlayer.func.gii,
+ * <subject>_hemi-L_layer-<h>_r.func.gii and their hemi-R twins, one float32 array each (its "Name" metadata says
+ * what it holds), AnatomicalStructurePrimary CortexLeft / CortexRight, NaN where a vertex has no score.
+ *
  * Serial HDF5, no MPI. The results file is read and checked whole before DIR is created; each image is
- * written under a temporary name in its folder, read back through nifticlib, and renamed, so a file
+ * written under a temporary name in its folder, read back through nifticlib (or libgiftiio), and renamed, so a file
  * under its final name is always whole. Returns the process exit code: 0; 1 (not a complete results
  * file, no /voxels group: not a bids_fmri sweep, an inconsistent voxel table, or a file that cannot
  * be written; one message naming the file); 2 (usage).

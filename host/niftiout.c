@@ -23,9 +23,7 @@ static int same_data(const nifti_image *back, const NiftiOut *img) {
 
 int niftiout_write(const char *path, const NiftiOut *img, char *err) {
     char tmp[1300];
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(tmp, sizeof tmp, "%.*s.partial-%d-%.200s", (int)(base - path), path, (int)getpid(), base);
+    base_partial_path(path, tmp, sizeof tmp);
     int64_t dd[8] = {img->ndim, img->dim[0], img->dim[1], img->dim[2], img->ndim > 3 ? img->dim[3] : 1, 1, 1, 1};
     nifti_set_debug_level(0);
     nifti_image *nim = nifti_make_new_nim(dd, img->datatype, 0);

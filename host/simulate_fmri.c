@@ -12,6 +12,7 @@
 #include "host/features.h"
 #include "host/niftiout.h"
 #include "host/simulate.h"
+#include "host/surface.h"
 
 // SPM's canonical HRF at t seconds: a gamma density of shape 6 minus one of shape 16 over 6
 static double hrf(double t) {
@@ -46,6 +47,35 @@ static int write_confounds(const char *path, const double *x, size_t V, size_t v
     }
     if (fclose(f) != 0) return base_errf(err, "%s: cannot write: %s", path, strerror(errno));
     return 0;
+}
+
+// one surface run of a subject: volumes (nt, nv) of the grid, whose first half of voxels is the left hemisphere's
+// vertices and the rest the right's, as two GIfTI series, and the sidecar beside the left
+static int write_surface_run(const SimFmriOptions *o, const char *dir, const char *sub, size_t run, const float *vols,
+                             size_t nt, size_t nv, char *err) {
+    char path[1400];
+    float *series = base_malloc(base_mul(nt, nv - nv / 2) * sizeof(float), "surface series");
+    int rc = 0;
+    for (int hemi = 0; hemi < 2 && rc == 0; hemi++) {
+        size_t first = hemi ? nv / 2 : 0, n = hemi ? nv - nv / 2 : nv / 2;
+        for (size_t t = 0; t < nt; t++) memcpy(series + t * n, vols + t * nv + first, n * sizeof(float));
+        snprintf(path, sizeof path, "%s/%s_task-%s_run-%zu_hemi-%c_space-%s_bold.func.gii", dir, sub, o->task, run + 1,
+                 hemi ? 'R' : 'L', o->space);
+        SurfaceOut img = {.n_vertices = n,
+                          .n_arrays = nt,
+                          .data = series,
+                          .intent = NIFTI_INTENT_TIME_SERIES,
+                          .structure = hemi ? "CortexRight" : "CortexLeft",
+                          .time_step_ms = o->tr * 1e3,
+                          .description = "brainsweep simulate --fmri --surface"};
+        rc = surface_write(path, &img, err);
+    }
+    free(series);
+    if (rc) return -1;
+    char text[256];
+    snprintf(path, sizeof path, "%s/%s_task-%s_run-%zu_hemi-L_space-%s_bold.json", dir, sub, o->task, run + 1, o->space);
+    snprintf(text, sizeof text, "{\"RepetitionTime\": %g, \"TaskName\": \"%s\"}\n", o->tr, o->task);
+    return write_json(path, text, err);
 }
 
 // the planted hidden state of a voxel, -1 for a noise voxel
@@ -124,7 +154,7 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
             for (size_t j = 0; j < ny; j++)
                 for (size_t k = 0; k < nz; k++) {
                     size_t at = i + nx * (j + ny * k);
-                    mask[at] = (uint8_t)in_mask(o, s, (int)i, (int)j, (int)k);
+                    mask[at] = (uint8_t)(o->surface || in_mask(o, s, (int)i, (int)j, (int)k));
                     if (mask[at]) truth[at] = (float)planted(o, H, (int)i, (int)j);
                 }
         // the subject's nuisance series, and their weights in each voxel, from a stream of their own
@@ -151,6 +181,13 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
         for (size_t run = 0; run < o->runs && rc == 0; run++) {
             size_t v0 = run * per_run, nt = run + 1 < o->runs ? per_run : V - v0;
             char stem[1300], text[256];
+            if (o->surface) {
+                rc = write_surface_run(o, dir, sub, run, bold + v0 * nv, nt, nv, err);
+                snprintf(stem, sizeof stem, "%s/%s_task-%s_run-%zu", dir, sub, o->task, run + 1);
+                snprintf(path, sizeof path, "%s_desc-confounds_timeseries.tsv", stem);
+                if (rc == 0) rc = write_confounds(path, nuisance, V, v0, nt, err);
+                continue;
+            }
             snprintf(stem, sizeof stem, "%s/%s_task-%s_run-%zu_space-%s", dir, sub, o->task, run + 1, o->space);
             snprintf(path, sizeof path, "%s_desc-preproc_bold.nii.gz", stem);
             NiftiOut b = {.ndim = 4,
@@ -180,7 +217,18 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
             if (rc == 0) rc = write_confounds(path, nuisance, V, v0, nt, err);
         }
     }
-    if (rc == 0) {
+    for (int hemi = 0; hemi < 2 && o->surface && rc == 0; hemi++) {
+        size_t first = hemi ? nv / 2 : 0;
+        snprintf(path, sizeof path, "%.1000s/groundtruth/planted_layer_hemi-%c.func.gii", o->out_dir, hemi ? 'R' : 'L');
+        SurfaceOut t = {.n_vertices = hemi ? nv - nv / 2 : nv / 2,
+                        .n_arrays = 1,
+                        .data = truth + first,
+                        .intent = NIFTI_INTENT_NONE,
+                        .structure = hemi ? "CortexRight" : "CortexLeft",
+                        .description = "planted hidden state; -1 noise vertex"};
+        rc = surface_write(path, &t, err);
+    }
+    if (rc == 0 && !o->surface) {
         snprintf(path, sizeof path, "%.1000s/groundtruth/planted_layer.nii.gz", o->out_dir);
         NiftiOut t = {.ndim = 3,
                       .dim = {(int64_t)nx, (int64_t)ny, (int64_t)nz, 1},
@@ -197,9 +245,9 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
         snprintf(text, sizeof text,
                  "{\"model\": \"%s\", \"stimulus\": \"%s\", \"seed\": %llu, \"hidden_states\": %zu, \"snr\": %g, "
                  "\"tr\": %g, \"volumes\": %zu, \"runs\": %zu, \"subjects\": %zu, \"grid\": [%d, %d, %d], "
-                 "\"signal\": \"voxels with j < ny/2 carry hidden state floor(i * H / nx)\"}\n",
+                 "\"surface\": %s, \"signal\": \"voxels with j < ny/2 carry hidden state floor(i * H / nx)\"}\n",
                  o->model_path, o->stimulus, (unsigned long long)o->seed, H, o->snr, o->tr, V, o->runs, o->subjects,
-                 o->dim[0], o->dim[1], o->dim[2]);
+                 o->dim[0], o->dim[1], o->dim[2], o->surface ? "true" : "false");
         rc = write_json(path, text, err);
     }
     free(bold), free(mask), free(truth), free(y), free(nuisance);

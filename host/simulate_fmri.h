@@ -28,6 +28,12 @@
  * the grid: the planted hidden state, -1 for the noise voxels of the union of the masks, NaN outside)
  * and groundtruth/truth.json. Deterministic for a seed.
  *
+ * With `surface`, the same series are written as surface runs instead (host/fmri.h): the grid's voxels in storage
+ * order, every one of them (no mask), are the vertices of two hemispheres, the first half the left's and the second
+ * the right's, in sub-NN_task-<task>_run-R_hemi-{L,R}_space-<space>_bold.func.gii (one float32 array per volume,
+ * TimeStep metadata in ms) with a _bold.json sidecar beside the left; the truth is
+ * groundtruth/planted_layer_hemi-{L,R}.func.gii. A grid with an odd number of voxels gives the right one more.
+ *
  * Errors: -1 with err naming the file and the problem.
  */
 #ifndef HOST_SIMULATE_FMRI_H
@@ -48,6 +54,7 @@ typedef struct {
     double snr;             // signal amplitude over the noise's standard deviation
     double confounds;       // the nuisance series' weight in the voxels (0: tables written, voxels clean)
     const char *space;
+    int surface;            // 1: GIfTI surface runs of two hemispheres instead of NIfTI volumes
     const char *task;
     uint64_t seed;
 } SimFmriOptions;

@@ -52,10 +52,11 @@ static const Command COMMANDS[] = {
      "  simulate --score DIR RESULTS.h5 [--snr-min X] [-v]\n"
      "                          peak layers and hierarchy found in a sweep's results vs the planted ones\n"
      "  simulate --fmri DIR [--subjects N] [--runs N] [--tr S] [--grid NX,NY,NZ] [--snr X] [--seconds S]\n"
-     "           [--confounds X] [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
+     "           [--confounds X] [--surface] [--space NAME] [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
      "                          write a small BIDS derivatives fMRI dataset (fMRIPrep layout) with planted layer\n"
      "                          maps and confounds tables; --confounds X mixes their csf and white_matter\n"
-     "                          series into the voxels (host/simulate_fmri.h)\n"},
+     "                          series into the voxels; --surface writes GIfTI runs of two hemispheres\n"
+     "                          instead of NIfTI volumes (host/simulate_fmri.h)\n"},
     {"plan",
      "  plan CONFIG.yaml [--gpus N] [--nodes N] [--cpus N] [--partition P] [--out DIR] [--per-context] [-P k=v]\n"
      "                          check a config for a Slurm cluster (GPUs per node, one rank each), print\n"
@@ -224,7 +225,8 @@ static int cmd_simulate_fmri(int argc, char **argv) {
                         .dim = {10, 12, 8},
                         .snr = 1.0,
                         .confounds = 0,
-                        .space = "MNI152NLin2009cAsym",
+                        .space = NULL,
+                        .surface = 0,
                         .task = "alice",
                         .seed = 1};
     double x;
@@ -240,6 +242,8 @@ static int cmd_simulate_fmri(int argc, char **argv) {
         else if (strcmp(a, "--confounds") == 0 && number_arg(v, 0, 0, &x)) o.confounds = x;
         else if (strcmp(a, "--seconds") == 0 && number_arg(v, 0, 0, &x)) o.seconds = x;
         else if (strcmp(a, "--seed") == 0 && v) o.seed = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--surface") == 0) o.surface = 1, used = 0;
+        else if (strcmp(a, "--space") == 0 && v && v[0] && !strpbrk(v, "_/-")) o.space = v;
         else if (strcmp(a, "--grid") == 0 && v && sscanf(v, "%d,%d,%d", &o.dim[0], &o.dim[1], &o.dim[2]) == 3 &&
                  o.dim[0] >= 2 && o.dim[1] >= 2 && o.dim[2] >= 1 && o.dim[0] <= 256 && o.dim[1] <= 256 && o.dim[2] <= 256) {}
         else if (a[0] != '-' && !o.out_dir) o.out_dir = a, used = 0;
@@ -255,6 +259,7 @@ static int cmd_simulate_fmri(int argc, char **argv) {
         usage(stderr, "simulate");
         return 2;
     }
+    if (!o.space) o.space = o.surface ? "fsaverage5" : "MNI152NLin2009cAsym";
     char err[BASE_ERR_LEN];
     double t = base_wall();
     if (sim_fmri_make(&o, err)) {

@@ -205,6 +205,7 @@ static void write_voxels(hid_t f, const ResultsMeta *m) {
     double tr = v->tr;
     h5_attr_double(g, "tr", &tr, 1);
     h5_attr_string(g, "columns", v->shared_grid ? "union" : "subject");
+    h5_attr_string(g, "geometry", v->surface ? "surface" : "volume");
     hsize_t d3[3] = {v->S, v->R, 3}, ds3[2] = {v->S, 3}, ds44[3] = {v->S, 4, 4}, ds[1] = {v->S};
     h5_write_array(g, "ijk", H5T_STD_I32LE, H5T_NATIVE_INT32, v->ijk, 3, d3, "subject,region,ijk",
                    "voxel indices (i, j, k) of each subject's grid behind each column of the region axis (0-based, "

@@ -151,17 +151,20 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
     vx->tr = a->tr;
     snprintf(vx->space, sizeof vx->space, "%s", c->fmri_space);
     vx->shared_grid = 1;
-    for (size_t si = 1; si < S; si++) vx->shared_grid &= fmri_same_grid(&sub[si].grid, &a->grid);
-    size_t nv = (size_t)(a->grid.dim[0] * a->grid.dim[1] * a->grid.dim[2]), R = 0;
+    vx->surface = a->grid.surface;
+    for (size_t si = 1; si < S; si++) {
+        vx->shared_grid &= fmri_same_grid(&sub[si].grid, &a->grid);
+        if (sub[si].grid.surface != a->grid.surface)
+            return base_errf(err, "%s: surface runs, but subject %s's are volumetric (one space is one kind)",
+                             sub[si].grid.surface ? sub[si].file : a->file, sub[si].grid.surface ? a->subject : sub[si].subject);
+    }
+    size_t nv = fmri_grid_points(&a->grid), R = 0;
     int64_t *col = NULL;  // shared grid: the column of each grid voxel in the union of the masks, -1 outside
     if (vx->shared_grid) {
         col = base_malloc(nv * sizeof(int64_t), "voxel columns");
         for (size_t i = 0; i < nv; i++) col[i] = -1;
         for (size_t si = 0; si < S; si++)
-            for (size_t k = 0; k < sub[si].n_vox; k++) {
-                const int32_t *x = &sub[si].ijk[3 * k];
-                col[(size_t)x[0] + (size_t)a->grid.dim[0] * ((size_t)x[1] + (size_t)a->grid.dim[1] * (size_t)x[2])] = 0;
-            }
+            for (size_t k = 0; k < sub[si].n_vox; k++) col[fmri_grid_index(&a->grid, &sub[si].ijk[3 * k])] = 0;
         for (size_t i = 0; i < nv; i++)
             if (col[i] == 0) col[i] = (int64_t)R++;
     } else {
@@ -189,9 +192,7 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
         r->data = base_calloc(base_mul(b->V, R), sizeof(double), "recording");  // padding stays 0: constant, r NaN
         for (size_t k = 0; k < b->n_vox; k++) {
             const int32_t *x = &b->ijk[3 * k];
-            size_t j = col ? (size_t)col[(size_t)x[0] + (size_t)a->grid.dim[0] *
-                                                            ((size_t)x[1] + (size_t)a->grid.dim[1] * (size_t)x[2])]
-                           : k;
+            size_t j = col ? (size_t)col[fmri_grid_index(&a->grid, x)] : k;
             memcpy(vx->ijk + 3 * (si * R + j), x, 3 * sizeof(int32_t));
             // each run's own mean removed: scanner baselines differ between runs, and a step at every run
             // boundary would dominate the concatenation (the high-pass after this removes slow drifts only)
@@ -211,9 +212,10 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
             const int32_t *x = NULL;
             for (size_t si = 0; si < S && !x; si++)
                 if (vx->ijk[3 * (si * R + k)] >= 0) x = &vx->ijk[3 * (si * R + k)];
-            snprintf(name, sizeof name, "%d,%d,%d", x[0], x[1], x[2]);
+            if (vx->surface) snprintf(name, sizeof name, "%c%d", x[1] ? 'R' : 'L', x[0]);
+            else snprintf(name, sizeof name, "%d,%d,%d", x[0], x[1], x[2]);
         } else {
-            snprintf(name, sizeof name, "voxel %zu", k);
+            snprintf(name, sizeof name, "%s %zu", vx->surface ? "vertex" : "voxel", k);
         }
         s->target[k] = base_strdup(name);
     }
@@ -543,9 +545,12 @@ void sweep_inputs_banner(const Sweep *s) {
              c->ieeg_electrodes == 1 ? "good" : "speech-responsive", c->ieeg_bids, s->V, c->ieeg_window_ms);
     else if (c->rec_format == REC_BIDS_FMRI)
         log0("recordings: %zu subject(s) of %s (space %s) x %zu volume(s) in %zu run(s) (TR %g s from %g s) x %zu "
-             "voxel column(s)%s",
+             "%s column(s)%s",
              s->S, c->fmri_bids, c->fmri_space, s->V, s->n_runs, s->grid.tr, c->first_volume_time, s->R,
-             s->voxels.shared_grid ? " (the union of the masks on one grid)" : " (each subject's own mask)");
+             s->voxels.surface ? "vertex" : "voxel",
+             s->voxels.surface ? (s->voxels.shared_grid ? " (the left hemisphere's vertices, then the right's)"
+                                                        : " (each subject's own surface)")
+             : s->voxels.shared_grid ? " (the union of the masks on one grid)" : " (each subject's own mask)");
     else if (c->rec_format == REC_WORD_TEXT)
         log0("recordings: %zu subject(s) x %zu words x %zu region(s)", s->S, s->V, s->R);
     else

@@ -2,11 +2,13 @@
 # Whole-brain fMRI from a BIDS derivatives folder (recordings.format: bids_fmri) to NIfTI r maps: a dataset with
 # planted layer maps (`brainsweep simulate --fmri`: 2 subjects, 3 runs of the Alice story, a 10x12x8 grid, masks
 # that differ by a voxel shift) is swept with stories260K, its planted layers are found (also under nuisance series,
-# once regressed out with fmri.confounds), and `brainsweep maps` writes images whose headers and values are checked
-# with nifticlib alone (tests/tools/nifti_dump.c).
+# once regressed out with fmri.confounds, and on a surface), and `brainsweep maps` writes images whose headers and
+# values are checked with nifticlib alone (tests/tools/nifti_dump.c), and GIfTI maps with libgiftiio alone
+# (tests/tools/gifti_dump.c).
 source "$(dirname "$0")/lib.sh"
 D=$E2E_TMP
 DUMP=${BRAINSWEEP%/brainsweep}/tests/tools/nifti_dump
+GDUMP=${BRAINSWEEP%/brainsweep}/tests/tools/gifti_dump
 export OMP_NUM_THREADS=1  # a few hundred voxels: one thread is fastest on a shared machine
 SIM=$D/sim
 
@@ -161,6 +163,55 @@ check "confounds/regressed_planted_layer_within_one_for_90pct ($ok_regressed of 
   awk -v k="$ok_regressed" -v n="$n_regressed" 'BEGIN {exit !(n >= 100 && k >= 0.9 * n)}'
 check "confounds/kept_in_far_fewer ($ok_kept of $n_kept)" \
   awk -v k="$ok_kept" -v r="$ok_regressed" 'BEGIN {exit !(k < 0.75 * r)}'
+
+# surfaces: the same planted layers on the vertices of two hemispheres, as fMRIPrep's GIfTI runs (simulate --surface:
+# the grid's 480 voxels, all of them, are 240 vertices per hemisphere, half of them signal); the sweep reads both
+# hemispheres through libgiftiio, finds the planted layers, and maps writes one GIfTI per hemisphere and map
+SIMS=$D/sims
+"$BRAINSWEEP" simulate --fmri "$SIMS" --surface --subjects 1 --grid 10,12,4 >"$D/sims.log" 2>&1
+check "surface/simulate_exits_0" test $? -eq 0
+runL=$SIMS/sub-01/func/sub-01_task-alice_run-1_hemi-L_space-fsaverage5_bold.func.gii
+check "surface/simulate_writes_both_hemispheres_and_sidecar" test -s "$runL" -a -s "${runL/hemi-L/hemi-R}" \
+  -a -s "${runL%.func.gii}.json"
+"$BRAINSWEEP" sweep "$D/fmri.yaml" -P "fmri.bids=$SIMS" -P fmri.space=fsaverage5 -P "stimulus.file=$SIMS/stimuli/words.tsv" \
+  -P "output.path=$D/surf/results.h5" >"$D/surf.log" 2>&1
+rc=$?
+check "surface/sweep_exits_0" test $rc -eq 0
+[ $rc -eq 0 ] || tail -20 "$D/surf.log"
+check "surface/480_vertex_columns" grep -q "x 480 vertex column(s) (the left hemisphere's vertices, then the right's)" \
+  "$D/surf.log"
+check "surface/geometry_attribute" bash -c "h5dump -a /voxels/geometry '$D/surf/results.h5' | grep -q '\"surface\"'"
+scores_of "$D/surf/results.h5" 0 480 >"$D/scores-surf"  # "vertex hemisphere 0" and the 6 layers' r
+for h in L R; do
+  "$GDUMP" "$SIMS/groundtruth/planted_layer_hemi-$h.func.gii" |
+    awk -v hemi=$([ $h = L ] && echo 0 || echo 1) 'NR > 3 {print $1, hemi, 0, $2}'
+done >"$D/truth-surf"
+read -r ok n m mean mx < <(score 0 "$D/truth-surf" "$D/scores-surf")
+check "surface/planted_layer_within_one_for_90pct ($ok of $n)" \
+  awk -v k="${ok:-0}" -v n="${n:-0}" 'BEGIN {exit !(n >= 200 && k >= 0.9 * n)}'
+check "surface/noise_vertices_near_zero (mean $mean, max |r| $mx over $m)" \
+  awk -v a="${mean:-1}" -v b="${mx:-1}" -v m="${m:-0}" 'BEGIN {exit !(m >= 200 && a < 0.03 && a > -0.03 && b < 0.35)}'
+"$BRAINSWEEP" maps "$D/surf/results.h5" -o "$D/surf-maps" >"$D/surf-maps.log" 2>&1
+check "surface/maps_exits_0" test $? -eq 0
+MS=$D/surf-maps/stories260K/full
+check "surface/maps_wrote_14_gifti" test "$(ls "$MS" | grep -c '^sub-01_hemi-[LR]_.*\.func\.gii$')" -eq 14
+for h in L R; do
+  hemi=$([ $h = L ] && echo 0 || echo 1)
+  structure=$([ $h = L ] && echo CortexLeft || echo CortexRight)
+  for l in 0 1 2 3 4 5; do
+    "$GDUMP" "$MS/sub-01_hemi-${h}_layer-0${l}_r.func.gii" >"$D/gdump" || { check "surface/${h}_layer_$l/readable" false; continue; }
+    check "surface/${h}_layer_$l/structure_$structure" grep -qx "structure $structure" "$D/gdump"
+    # each vertex's value is /scores/r of its column, bit for bit (%.9g of a float32)
+    bad=$(awk -v c=$((4 + l)) -v hemi=$hemi 'NR == FNR {if (FNR > 3) v[$1] = $2; next}
+          $2 == hemi {if (!($1 in v) || v[$1] != $c) bad++; n++} END {print (n == 240 ? bad + 0 : "all")}' "$D/gdump" "$D/scores-surf")
+    check "surface/${h}_layer_$l/values_equal_results (${bad} differ)" test "$bad" = 0
+  done
+  "$GDUMP" "$MS/sub-01_hemi-${h}_bestlayer.func.gii" >"$D/gdump"
+  bad=$(awk -v hemi=$hemi 'NR == FNR {if (FNR > 3) v[$1] = $2; next}
+        $2 == hemi {best = -1; br = -2; for (l = 0; l < 6; l++) if ($(4 + l) > br) {br = $(4 + l); best = l}
+                    if (v[$1] != best) bad++} END {print bad + 0}' "$D/gdump" "$D/scores-surf")
+  check "surface/${h}_bestlayer_is_argmax_of_results (${bad} differ)" test "$bad" -eq 0
+done
 
 # maps refuses a results file without a voxel axis, naming it, and writes nothing
 "$BRAINSWEEP" maps "$D/nope.h5" -o "$D/maps-none" >"$D/none.log" 2>&1

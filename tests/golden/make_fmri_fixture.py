@@ -17,6 +17,12 @@ Each run has its sidecar with RepetitionTime 1.5. expected.json holds, per subje
 affine (img.affine: the sform when its code is set, else the qform), the xform code, the TR in seconds, the mask's
 voxels in storage order (i fastest) and the scaled values of the run at those voxels, volume by volume.
 
+And tests/fixtures/fmri-nibabel-surface/: one surface run (space fsaverage5) as GIfTI, in the two layouts readers
+meet: the left hemisphere one float32 array per volume (gzip base64, TimeStep 1500 ms in each array's metadata,
+AnatomicalStructurePrimary CortexLeft), the right one vertices x volumes int32 array (plain base64, no TimeStep),
+with the sidecar (RepetitionTime 1.5) beside the left. Its expected.json holds nibabel's view: the vertex counts,
+the TR and, volume by volume, the left hemisphere's values then the right's.
+
 The other direction, by hand (needs h5py too; CI runs no Python): after a bids_fmri sweep and `brainsweep maps`,
 
     python tests/golden/make_fmri_fixture.py --check-maps RESULTS.h5 MAPS_DIR BOLD.nii.gz
@@ -115,6 +121,40 @@ def main():
 
     out["nibabel"] = nib.__version__
     with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    surface(rng)
+
+
+def surface(rng):
+    from nibabel.gifti import GiftiDataArray, GiftiImage, GiftiMetaData
+
+    root = os.path.join(OUT + "-surface")
+    d = os.path.join(root, "sub-01", "func")
+    os.makedirs(d, exist_ok=True)
+    s = os.path.join(d, "sub-01_task-t_run-1_hemi-{}_space-fsaverage5_bold")
+    left = rng.normal(800, 30, size=(5, NT)).astype(np.float32)
+    right = rng.integers(-3000, 3000, size=(6, NT)).astype(np.int32)
+    arrays = [GiftiDataArray(left[:, t], intent="NIFTI_INTENT_TIME_SERIES", datatype="NIFTI_TYPE_FLOAT32",
+                             encoding="GZipBase64Binary", meta=GiftiMetaData({"TimeStep": "1500.000000"}))
+              for t in range(NT)]
+    nib.save(GiftiImage(darrays=arrays, meta=GiftiMetaData({"AnatomicalStructurePrimary": "CortexLeft"})),
+             s.format("L") + ".func.gii")
+    matrix = GiftiDataArray(right, intent="NIFTI_INTENT_TIME_SERIES", datatype="NIFTI_TYPE_INT32",
+                            encoding="Base64Binary")
+    nib.save(GiftiImage(darrays=[matrix]), s.format("R") + ".func.gii")
+    with open(s.format("L") + ".json", "w") as f:
+        json.dump({"RepetitionTime": 1.5, "TaskName": "t"}, f)
+        f.write("\n")
+    # nibabel's view, read back from the files
+    gl, gr = nib.load(s.format("L") + ".func.gii"), nib.load(s.format("R") + ".func.gii")
+    lv = np.column_stack([a.data for a in gl.darrays]).astype(np.float64)
+    rv = np.asarray(gr.darrays[0].data, dtype=np.float64)
+    out = {"vertices": [int(lv.shape[0]), int(rv.shape[0])],
+           "tr": float(gl.darrays[0].meta["TimeStep"]) / 1000.0,
+           "values": [[float(x) for x in np.concatenate([lv[:, t], rv[:, t]])] for t in range(NT)],
+           "nibabel": nib.__version__}
+    with open(os.path.join(root, "expected.json"), "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
 

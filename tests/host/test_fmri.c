@@ -1,5 +1,6 @@
-// The BIDS derivatives fMRI reader (host/fmri.h) on hand-made datasets written with nifticlib: which runs are
-// found and in what order, the values, voxels, TR and affine read back, and every bad input refused with one
+// The BIDS derivatives fMRI reader (host/fmri.h) on hand-made datasets written with nifticlib (volumes) and
+// libgiftiio (surfaces, host/surface.h): which runs are found and in what order, the values, voxels or vertices, TR
+// and affine read back, files nibabel wrote read as nibabel reads them, and every bad input refused with one
 // message naming the file. Confound regression against the least-squares fit of the normal equations solved here
 // by Cramer's rule (not the QR the reader uses), and its bad tables.
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "host/base.h"
 #include "host/fmri.h"
 #include "host/niftiout.h"
+#include "host/surface.h"
 #include "tests/test.h"
 
 #define NX 3
@@ -67,8 +69,11 @@ static void make_run(const char *root, const char *sub, int run_no, const char *
     write_file(p, "{\"RepetitionTime\": 1.5}\n");
 }
 
+// the volumetric test datasets' space; the surface ones' is SURFACE_SPACE
+static const char *space = "MNI";
+
 static int find(const char *root, const char *const *runs, size_t n_runs, FmriRun **out, size_t *n, char *err) {
-    FmriQuery q = {.root = root, .space = "MNI", .task = "t", .runs = runs, .n_runs = n_runs};
+    FmriQuery q = {.root = root, .space = space, .task = "t", .runs = runs, .n_runs = n_runs};
     return fmri_find_runs(&q, out, n, err);
 }
 
@@ -85,7 +90,7 @@ static int load_first(const char *root, FmriSubject *s, char *err) {
 
 // a copy of the good dataset at dst
 static void copy(const char *src, const char *dst) {
-    char cmd[2200];
+    char cmd[3400];
     snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dst, src, dst);
     run(cmd);
 }
@@ -263,8 +268,226 @@ static void confounds(const char *root) {
     CHECK(rc == -1 && strstr(err, q), "confounds/missing_table_found_before_loading: %s", err);
 }
 
+// ----------------------------------------------------------------------------
+// surfaces
+
+#define NL 3  // vertices of the test surfaces' left hemisphere
+#define NR 4  // and of the right
+
+// one hemisphere's series: vertex k in volume t holds 100 * run + 10 * t + k + 50 * hemi
+static void surface_series(const char *path, int run_no, int hemi, int nt, double step_ms, const char *structure) {
+    size_t n = hemi ? NR : NL;
+    float *x = base_malloc(n * (size_t)nt * sizeof(float), "test");
+    for (int t = 0; t < nt; t++)
+        for (size_t k = 0; k < n; k++) x[(size_t)t * n + k] = (float)(100 * run_no + 10 * t + (int)k + 50 * hemi);
+    SurfaceOut o = {.n_vertices = n, .n_arrays = (size_t)nt, .data = x, .intent = NIFTI_INTENT_TIME_SERIES,
+                    .structure = structure, .time_step_ms = step_ms};
+    char err[BASE_ERR_LEN];
+    if (surface_write(path, &o, err)) DIE("", "%s", err);
+    free(x);
+}
+
+// sub-NN/func/sub-NN_task-t_run-R_hemi-{L,R}_space-fsavg_bold.func.gii and the left's sidecar
+static void make_surface_run(const char *root, const char *sub, int run_no, int nt) {
+    char p[1024];
+    snprintf(p, sizeof p, "mkdir -p %s/%s/func", root, sub);
+    run(p);
+    for (int h = 0; h < 2; h++) {
+        snprintf(p, sizeof p, "%s/%s/func/%s_task-t_run-%d_hemi-%c_space-fsavg_bold.func.gii", root, sub, sub, run_no,
+                 h ? 'R' : 'L');
+        surface_series(p, run_no, h, nt, 1500, h ? "CortexRight" : "CortexLeft");
+    }
+    snprintf(p, sizeof p, "%s/%s/func/%s_task-t_run-%d_hemi-L_space-fsavg_bold.json", root, sub, sub, run_no);
+    write_file(p, "{\"RepetitionTime\": 1.5}\n");
+}
+
+// tests/fixtures/fmri-nibabel-surface (tests/golden/make_fmri_fixture.py): GIfTI series nibabel wrote (one float32
+// array per volume, gzip base64, TimeStep; one vertices x volumes int32 array, plain base64) read as nibabel reads them
+static void nibabel_surface_fixture(void) {
+    json_error_t je;
+    json_t *ref = json_load_file("tests/fixtures/fmri-nibabel-surface/expected.json", 0, &je);
+    if (!ref) {
+        CHECK(0, "nibabel_surface/expected.json: %s", je.text);
+        return;
+    }
+    space = "fsaverage5";
+    FmriSubject s;
+    char err[BASE_ERR_LEN] = "";
+    int rc = load_first("tests/fixtures/fmri-nibabel-surface", &s, err);
+    space = "MNI";
+    CHECK(rc == 0, "nibabel_surface/loads %s", rc ? err : "");
+    if (rc == 0) {
+        json_t *v = json_object_get(ref, "vertices");
+        size_t nl = (size_t)json_integer_value(json_array_get(v, 0)), nr = (size_t)json_integer_value(json_array_get(v, 1));
+        CHECK(s.grid.surface && (size_t)s.grid.dim[0] == nl && (size_t)s.grid.dim[1] == nr && s.n_vox == nl + nr,
+              "nibabel_surface/vertices_%zu_and_%zu (%lld %lld)", nl, nr, (long long)s.grid.dim[0],
+              (long long)s.grid.dim[1]);
+        CHECK(fabs(s.tr - json_real_value(json_object_get(ref, "tr"))) < 1e-9, "nibabel_surface/tr (%g)", s.tr);
+        json_t *values = json_object_get(ref, "values");
+        int same = s.V == json_array_size(values);
+        for (size_t t = 0; same && t < s.V; t++) {
+            json_t *row = json_array_get(values, t);
+            same = json_array_size(row) == s.n_vox;
+            for (size_t k = 0; same && k < s.n_vox; k++) same = s.data[t * s.n_vox + k] == (float)json_number_value(json_array_get(row, k));
+        }
+        CHECK(same, "nibabel_surface/values_equal_nibabels (%zu volumes)", s.V);
+        fmri_subject_free(&s);
+    }
+    json_decref(ref);
+}
+
+static void surfaces(const char *root) {
+    char good[1100], bad[1100], p[1400], q[1600], err[BASE_ERR_LEN] = "";
+    space = "fsavg";
+    snprintf(good, sizeof good, "%s/surf", root);
+    make_surface_run(good, "sub-01", 2, 3);
+    make_surface_run(good, "sub-01", 10, 4);
+    FmriRun *r;
+    size_t n;
+    int rc = find(good, NULL, 0, &r, &n, err);
+    CHECK(rc == 0 && n == 2, "surface/find_two_runs (%zu) %s", rc ? 0 : n, err);
+    if (rc == 0) {
+        CHECK(r[0].surface && strcmp(r[0].key, "task-t_run-2") == 0 && strstr(r[0].bold, "_hemi-L_") &&
+                  strstr(r[0].bold_right, "run-2_hemi-R_space-fsavg_bold.func.gii") && strstr(r[0].json, "_hemi-L_"),
+              "surface/run_is_both_hemispheres_and_the_sidecar (%s)", r[0].bold_right);
+        free(r);
+    }
+    FmriSubject s;
+    rc = load_first(good, &s, err);
+    CHECK(rc == 0, "surface/load %s", rc ? err : "");
+    if (rc == 0) {
+        CHECK(s.grid.surface && s.grid.dim[0] == NL && s.grid.dim[1] == NR && s.n_vox == NL + NR && s.V == 7,
+              "surface/left_then_right_vertices_7_volumes");
+        CHECK(s.ijk[0] == 0 && s.ijk[1] == 0 && s.ijk[3 * NL] == 0 && s.ijk[3 * NL + 1] == 1 && s.ijk[3 * (NL + NR - 1)] == NR - 1,
+              "surface/ijk_is_vertex_and_hemisphere");
+        int ok = 1;
+        for (size_t v = 0; v < 7; v++)
+            for (size_t k = 0; k < NL + NR; k++) {
+                int hemi = k >= NL;
+                double want = (v < 3 ? 200 + 10 * (double)v : 1000 + 10 * (double)(v - 3)) + (double)(k - (hemi ? NL : 0)) + 50 * hemi;
+                ok &= s.data[v * (NL + NR) + k] == (float)want;
+            }
+        CHECK(ok, "surface/values_of_both_runs_and_hemispheres");
+        CHECK(fabs(s.tr - 1.5) < 1e-9, "surface/tr (%g)", s.tr);
+        int32_t right2[3] = {2, 1, 0};
+        CHECK(fmri_grid_points(&s.grid) == NL + NR && fmri_grid_index(&s.grid, right2) == NL + 2,
+              "surface/grid_index_of_right_vertex_2");
+        fmri_subject_free(&s);
+    }
+
+    // round trip of the writer: names, structure, time step and values
+    float x[6] = {1.5f, -2, NAN, 4, 5e-8f, 6};
+    const char *names[2] = {"a", "b"};
+    snprintf(p, sizeof p, "%s/rt.func.gii", root);
+    SurfaceOut o = {.n_vertices = 3, .n_arrays = 2, .data = x, .intent = NIFTI_INTENT_TIME_SERIES, .names = names,
+                    .structure = "CortexLeft", .time_step_ms = 720};
+    SurfaceSeries back;
+    rc = surface_write(p, &o, err) || surface_read_series(p, 1, &back, err);
+    CHECK(rc == 0, "surface/round_trip %s", rc ? err : "");
+    if (rc == 0) {
+        CHECK(back.n_vertices == 3 && back.n_volumes == 2 && back.time_step_ms == 720 &&
+                  strcmp(back.structure, "CortexLeft") == 0 && memcmp(back.data, x, sizeof x) == 0,
+              "surface/round_trip_bit_for_bit");
+        surface_series_free(&back);
+    }
+
+    // bad input
+    snprintf(bad, sizeof bad, "%s/surf-bad", root);
+    const char *run2 = "sub-01/func/sub-01_task-t_run-2";
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "rm %s/%s_hemi-R_space-fsavg_bold.func.gii", bad, run2);
+    run(p);
+    snprintf(q, sizeof q, "%s/%s_hemi-R_space-fsavg_bold.func.gii: no such file: the right hemisphere of", bad, run2);
+    expect_error("surface/missing_right_hemisphere", bad, q);
+
+    // the right hemisphere of run 2 rewritten, one property off (the good one: 3 volumes, 1500 ms, CortexRight)
+    const struct {
+        const char *name;
+        int nt;
+        double step_ms;
+        const char *structure, *want;
+    } right[] = {
+        {"hemispheres_differ_in_volumes", 2, 1500, "CortexRight", "2 volumes, but the left hemisphere"},
+        {"single_volume", 1, 1500, "CortexRight", "a single-volume series"},
+        {"structure_contradicts_name", 3, 1500, "CortexLeft",
+         "its AnatomicalStructurePrimary is CortexLeft, but its name says hemi-R"},
+        {"timestep_between_hemispheres", 3, 2000, "CortexRight", "TimeStep 2000 ms, but the left hemisphere"},
+    };
+    snprintf(p, sizeof p, "%s/%s_hemi-R_space-fsavg_bold.func.gii", bad, run2);
+    for (size_t c = 0; c < sizeof right / sizeof right[0]; c++) {
+        char name[96];
+        copy(good, bad);
+        surface_series(p, 2, 1, right[c].nt, right[c].step_ms, right[c].structure);
+        snprintf(q, sizeof q, "%s: %s", p, right[c].want);
+        snprintf(name, sizeof name, "surface/%s", right[c].name);
+        expect_error(name, bad, q);
+    }
+
+    copy(good, bad);
+    write_file(p, "<?xml version=\"1.0\"?><GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArr");
+    snprintf(q, sizeof q, "%s: not a readable GIfTI file", p);
+    expect_error("surface/damaged", bad, q);
+
+    copy(good, bad);
+    {
+        float geometry[9] = {0};
+        SurfaceOut g = {.n_vertices = 9, .n_arrays = 1, .data = geometry, .intent = NIFTI_INTENT_POINTSET};
+        if (surface_write(p, &g, err)) DIE("", "%s", err);
+    }
+    snprintf(q, sizeof q, "%s: a surface geometry", p);
+    expect_error("surface/geometry_given_as_series", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_hemi-L_space-fsavg_bold.json", bad, run2);
+    write_file(p, "{\"RepetitionTime\": 2.5}\n");
+    snprintf(q, sizeof q, "%s: RepetitionTime 2.5 s disagrees with the TR of", p);
+    expect_error("surface/sidecar_vs_timestep", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "rm %s/%s_hemi-L_space-fsavg_bold.json", bad, run2);
+    run(p);
+    for (int h = 0; h < 2; h++) {
+        snprintf(p, sizeof p, "%s/%s_hemi-%c_space-fsavg_bold.func.gii", bad, run2, h ? 'R' : 'L');
+        surface_series(p, 2, h, 3, 0, NULL);
+    }
+    snprintf(q, sizeof q, "%s/%s_hemi-L_space-fsavg_bold.func.gii: no TR", bad, run2);
+    expect_error("surface/no_tr", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/sub-01/func/sub-01_task-t_run-10_hemi-L_space-fsavg_bold.func.gii", bad);
+    {
+        float five[5 * 4];
+        for (int i = 0; i < 20; i++) five[i] = (float)i;
+        SurfaceOut w = {.n_vertices = 5, .n_arrays = 4, .data = five, .intent = NIFTI_INTENT_TIME_SERIES, .time_step_ms = 1500};
+        if (surface_write(p, &w, err)) DIE("", "%s", err);
+    }
+    snprintf(q, sizeof q, "%s: grid a surface of 5 + 4 vertices differs from the subject's first run", p);
+    expect_error("surface/vertices_differ_between_runs", bad, q);
+
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_hemi-R_space-fsavg_bold.func.gii", bad, run2);
+    {
+        float y[NR * 3];
+        for (int i = 0; i < NR * 3; i++) y[i] = (float)i;
+        y[1] = NAN;
+        SurfaceOut w = {.n_vertices = NR, .n_arrays = 3, .data = y, .intent = NIFTI_INTENT_TIME_SERIES, .time_step_ms = 1500};
+        if (surface_write(p, &w, err)) DIE("", "%s", err);
+    }
+    snprintf(q, sizeof q, "%s: vertex 1 is NaN in volume 0", p);
+    expect_error("surface/nan_vertex", bad, q);
+
+    // one space, both kinds of run
+    copy(good, bad);
+    make_run(bad, "sub-01", 2, "fsavg", 3);
+    snprintf(q, sizeof q, "%s: space fsavg has volumetric runs", bad);
+    expect_error("surface/volumes_and_surfaces_in_one_space", bad, q);
+    space = "MNI";
+}
+
 TEST_MAIN("test_fmri") {
     nibabel_fixture();
+    nibabel_surface_fixture();
     char root[] = "/tmp/bs-fmri-XXXXXX";
     if (!mkdtemp(root)) DIE("", "mkdtemp failed");
     char good[1100], p[1400], q[1600], bad[1100];
@@ -392,9 +615,11 @@ TEST_MAIN("test_fmri") {
     expect_error("tr_between_runs", bad, q);
 
     confounds(root);
+    surfaces(root);
 
     snprintf(bad, sizeof bad, "%s/nothing", root);
-    snprintf(q, sizeof q, "%s: no runs sub-*/[ses-*/]func/*_space-MNI_desc-preproc_bold.nii[.gz] of task t", bad);
+    snprintf(q, sizeof q, "%s: no runs sub-*/[ses-*/]func/*_space-MNI_desc-preproc_bold.nii[.gz] or "
+                          "*_hemi-L_space-MNI_bold.func.gii of task t", bad);
     expect_error("no_runs", bad, q);
 
     snprintf(p, sizeof p, "rm -rf %s", root);

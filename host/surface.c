@@ -1,0 +1,170 @@
+#include "host/surface.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gifti_io.h>
+
+#include "host/base.h"
+
+// value i of a DataArray as a double; NaN for a type not read here
+static double da_value(const giiDataArray *da, size_t i) {
+    switch (da->datatype) {
+    case NIFTI_TYPE_UINT8: return ((const uint8_t *)da->data)[i];
+    case NIFTI_TYPE_INT8: return ((const int8_t *)da->data)[i];
+    case NIFTI_TYPE_INT16: return ((const int16_t *)da->data)[i];
+    case NIFTI_TYPE_UINT16: return ((const uint16_t *)da->data)[i];
+    case NIFTI_TYPE_INT32: return ((const int32_t *)da->data)[i];
+    case NIFTI_TYPE_UINT32: return ((const uint32_t *)da->data)[i];
+    case NIFTI_TYPE_FLOAT32: return ((const float *)da->data)[i];
+    case NIFTI_TYPE_FLOAT64: return ((const double *)da->data)[i];
+    default: return NAN;
+    }
+}
+
+static int type_read(int t) {
+    return t == NIFTI_TYPE_UINT8 || t == NIFTI_TYPE_INT8 || t == NIFTI_TYPE_INT16 || t == NIFTI_TYPE_UINT16 ||
+           t == NIFTI_TYPE_INT32 || t == NIFTI_TYPE_UINT32 || t == NIFTI_TYPE_FLOAT32 || t == NIFTI_TYPE_FLOAT64;
+}
+
+// libgiftiio's messages off (its XML parser has a level of its own): ours name the file
+static void quiet(void) {
+    gifti_set_verb(0);
+    gxml_set_verb(0);
+}
+
+static gifti_image *read_image(const char *path, int with_data, char *err) {
+    quiet();
+    if (!base_file_exists(path)) {
+        base_errf(err, "%s: no such file", path);
+        return NULL;
+    }
+    gifti_image *gim = gifti_read_image(path, with_data);
+    if (!gim) {
+        base_errf(err, "%s: not a readable GIfTI file (truncated, damaged XML or data, or not GIfTI)", path);
+        return NULL;
+    }
+    return gim;
+}
+
+void surface_series_free(SurfaceSeries *s) {
+    if (!s) return;
+    free(s->data);
+    memset(s, 0, sizeof *s);
+}
+
+int surface_read_series(const char *path, int with_data, SurfaceSeries *out, char *err) {
+    memset(out, 0, sizeof *out);
+    out->time_step_ms = NAN;
+    gifti_image *gim = read_image(path, with_data, err);
+    if (!gim) return -1;
+    int rc = 0;
+    giiDataArray *first = gim->numDA > 0 ? gim->darray[0] : NULL;
+    // one 2-D array (vertices x volumes), or one 1-D array per volume
+    int matrix = gim->numDA == 1 && first->num_dim == 2 && first->dims[1] > 1;
+    if (!first) {
+        rc = base_errf(err, "%s: a GIfTI file without data arrays", path);
+    } else if (first->intent == NIFTI_INTENT_POINTSET || first->intent == NIFTI_INTENT_TRIANGLE) {
+        rc = base_errf(err, "%s: a surface geometry (vertex coordinates and triangles, .surf.gii), not data on a "
+                            "surface (.func.gii)", path);
+    } else if (first->intent == NIFTI_INTENT_LABEL) {
+        rc = base_errf(err, "%s: a label file (.label.gii), not a data series (.func.gii)", path);
+    } else {
+        for (int a = 0; a < gim->numDA && rc == 0; a++) {
+            const giiDataArray *da = gim->darray[a];
+            int one_d = da->num_dim == 1 || (da->num_dim == 2 && da->dims[1] == 1);
+            if (!type_read(da->datatype))
+                rc = base_errf(err, "%s: data array %d holds %s numbers (integers and floats are read)", path, a,
+                               gifti_datatype2str(da->datatype));
+            else if (!matrix && !one_d)
+                rc = base_errf(err, "%s: data array %d is %d-dimensional; a series is one 1-D array per volume or one "
+                                    "vertices x volumes array", path, a, da->num_dim);
+            else if (da->dims[0] < 1 || da->dims[0] != first->dims[0])
+                rc = base_errf(err, "%s: data array %d has %d vertices, array 0 has %d (one surface per file)", path, a,
+                               da->dims[0], first->dims[0]);
+        }
+    }
+    if (rc == 0) {
+        out->n_vertices = (size_t)first->dims[0];
+        out->n_volumes = matrix ? (size_t)first->dims[1] : (size_t)gim->numDA;
+        const char *step = gifti_get_meta_value(&first->meta, "TimeStep");
+        char *end = NULL;
+        double ms = step ? strtod(step, &end) : NAN;
+        if (step && (end == step || !isfinite(ms) || ms <= 0))
+            rc = base_errf(err, "%s: TimeStep metadata \"%.40s\" is not a positive number of milliseconds", path, step);
+        out->time_step_ms = ms;
+        const char *structure = gifti_get_meta_value(&gim->meta, "AnatomicalStructurePrimary");
+        snprintf(out->structure, sizeof out->structure, "%s", structure ? structure : "");
+    }
+    if (rc == 0 && with_data) {
+        size_t n = out->n_vertices, T = out->n_volumes;
+        out->data = base_malloc(base_mul(n, T) * sizeof(float), "surface series");
+        for (size_t t = 0; t < T && rc == 0; t++) {
+            const giiDataArray *da = gim->darray[matrix ? 0 : t];
+            if (!da->data) {
+                rc = base_errf(err, "%s: data array %zu has no data (an external file that is missing?)", path, t);
+                break;
+            }
+            for (size_t v = 0; v < n; v++) {
+                size_t at = !matrix ? v : da->ind_ord == GIFTI_IND_ORD_COL_MAJOR ? t * n + v : v * T + t;
+                out->data[t * n + v] = (float)da_value(da, at);
+            }
+        }
+    }
+    gifti_free_image(gim);
+    if (rc) surface_series_free(out);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// writing
+
+// the file read back holds the arrays written, bit for bit
+static int same_arrays(const char *path, const SurfaceOut *img) {
+    quiet();
+    gifti_image *back = gifti_read_image(path, 1);
+    int ok = back && back->numDA == (int)img->n_arrays;
+    for (size_t a = 0; ok && a < img->n_arrays; a++) {
+        const giiDataArray *da = back->darray[a];
+        ok = da->data && da->datatype == NIFTI_TYPE_FLOAT32 && da->nvals == (long long)img->n_vertices &&
+             memcmp(da->data, img->data + a * img->n_vertices, img->n_vertices * sizeof(float)) == 0;
+    }
+    if (back) gifti_free_image(back);
+    return ok;
+}
+
+int surface_write(const char *path, const SurfaceOut *img, char *err) {
+    if (img->n_vertices < 1 || img->n_vertices > INT32_MAX || img->n_arrays < 1 || img->n_arrays > INT32_MAX)
+        return base_errf(err, "%s: %zu arrays of %zu vertices cannot be written as GIfTI", path, img->n_arrays,
+                         img->n_vertices);
+    quiet();
+    int dims[1] = {(int)img->n_vertices};
+    gifti_image *gim = gifti_create_image((int)img->n_arrays, img->intent, NIFTI_TYPE_FLOAT32, 1, dims, 1);
+    if (!gim) return base_errf(err, "%s: cannot make the GIfTI image in memory", path);
+    if (img->structure) gifti_add_to_meta(&gim->meta, "AnatomicalStructurePrimary", img->structure, 1);
+    if (img->description) gifti_add_to_meta(&gim->meta, "Description", img->description, 1);
+    char step[64];
+    snprintf(step, sizeof step, "%.17g", img->time_step_ms);
+    for (size_t a = 0; a < img->n_arrays; a++) {
+        giiDataArray *da = gim->darray[a];
+        da->encoding = GIFTI_ENCODING_B64GZ;
+        memcpy(da->data, img->data + a * img->n_vertices, img->n_vertices * sizeof(float));
+        if (img->names && img->names[a]) gifti_add_to_meta(&da->meta, "Name", img->names[a], 1);
+        if (img->time_step_ms > 0) gifti_add_to_meta(&da->meta, "TimeStep", step, 1);
+    }
+    char tmp[1300];
+    base_partial_path(path, tmp, sizeof tmp);
+    int rc = 0;
+    if (gifti_write_image(gim, tmp, 1) != 0 || !same_arrays(tmp, img))
+        rc = base_errf(err, "%s: cannot write the GIfTI file (a full disk, or a folder that is not writable)", path);
+    else if (rename(tmp, path) != 0)
+        rc = base_errf(err, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (rc) unlink(tmp);
+    gifti_free_image(gim);
+    return rc;
+}
