@@ -28,9 +28,10 @@ PKGS := hdf5-openmpi openblas lapacke jansson libpcre2-8 libutf8proc yaml-0.1 ff
 NIFTI_INC  ?= /usr/include/nifti
 NIFTI_LIBS := -lnifti2 -lznz -lz
 # libgiftiio (GIfTI surfaces; Debian's libgiftiio-dev) has none either: its header in GIFTI_INC includes nifticlib's
-# NIfTI-1 header, and only host/surface.c includes it (the rest of the project uses nifticlib's NIfTI-2 API)
+# NIfTI-1 header, and only host/surface.c includes it (the rest of the project uses nifticlib's NIfTI-2 API);
+# expat, which libgiftiio parses with, checks a file's element nesting first (host/surface.c)
 GIFTI_INC  ?= /usr/include/gifti
-GIFTI_LIBS := -lgiftiio
+GIFTI_LIBS := -lgiftiio -lexpat
 
 # targets that must work before the system packages exist
 NO_BUILD_GOALS := deps help clean fetch-model

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <expat.h>
 #include <gifti_io.h>
 
 #include "host/base.h"
@@ -27,6 +28,14 @@ static double da_value(const giiDataArray *da, size_t i) {
     }
 }
 
+// a metadata entry's value, or NULL; libgiftiio's own lookup (gifti_get_meta_value) reads a NULL name when an <MD>
+// lacks its <Name> (found by fuzzing)
+static const char *meta_value(const nvpairs *meta, const char *name) {
+    for (int i = 0; i < meta->length; i++)
+        if (meta->name && meta->name[i] && strcmp(meta->name[i], name) == 0) return meta->value ? meta->value[i] : NULL;
+    return NULL;
+}
+
 static int type_read(int t) {
     return t == NIFTI_TYPE_UINT8 || t == NIFTI_TYPE_INT8 || t == NIFTI_TYPE_INT16 || t == NIFTI_TYPE_UINT16 ||
            t == NIFTI_TYPE_INT32 || t == NIFTI_TYPE_UINT32 || t == NIFTI_TYPE_FLOAT32 || t == NIFTI_TYPE_FLOAT64;
@@ -38,12 +47,91 @@ static void quiet(void) {
     gxml_set_verb(0);
 }
 
+// ----------------------------------------------------------------------------
+// GIfTI's element nesting, checked before libgiftiio reads a file: libgiftiio 1.0.9 dereferences NULL on elements
+// out of place (a DataArray inside a MatrixData; found by fuzzing), so a damaged file must not reach it
+
+static const struct {
+    const char *parent, *children;  // children: the elements allowed inside, each followed by a space
+} NESTING[] = {
+    {"", "GIFTI "},
+    {"GIFTI", "MetaData LabelTable DataArray "},
+    {"MetaData", "MD "},
+    {"MD", "Name Value "},
+    {"LabelTable", "Label "},
+    {"DataArray", "MetaData CoordinateSystemTransformMatrix Data "},
+    {"CoordinateSystemTransformMatrix", "DataSpace TransformedSpace MatrixData "},
+};
+
+#define NEST_DEPTH 8
+
+typedef struct {
+    XML_Parser parser;
+    char stack[NEST_DEPTH][40];
+    int depth;
+    char bad[160];
+} Nesting;
+
+static int allowed(const char *parent, const char *child) {
+    size_t n = strlen(child);
+    for (size_t i = 0; i < sizeof NESTING / sizeof NESTING[0]; i++) {
+        if (strcmp(NESTING[i].parent, parent) != 0) continue;
+        for (const char *c = NESTING[i].children; *c; c += strcspn(c, " ") + 1)
+            if (strncmp(c, child, n) == 0 && c[n] == ' ') return 1;
+        return 0;
+    }
+    return 0;  // inside an element that holds text only
+}
+
+static void nest_open(void *user, const XML_Char *name, const XML_Char **attrs) {
+    (void)attrs;
+    Nesting *x = user;
+    const char *parent = x->depth ? x->stack[x->depth - 1] : "";
+    if (x->depth == NEST_DEPTH || strlen(name) >= sizeof x->stack[0] || !allowed(parent, name)) {
+        snprintf(x->bad, sizeof x->bad, "element <%.40s> inside <%.40s> at line %lu", name, x->depth ? parent : "(top)",
+                 (unsigned long)XML_GetCurrentLineNumber(x->parser));
+        XML_StopParser(x->parser, XML_FALSE);
+        return;
+    }
+    snprintf(x->stack[x->depth++], sizeof x->stack[0], "%s", name);
+}
+
+static void nest_close(void *user, const XML_Char *name) {
+    (void)name;
+    Nesting *x = user;
+    if (x->depth > 0) x->depth--;
+}
+
+static int check_nesting(const char *path, char *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return base_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    Nesting x = {.parser = XML_ParserCreate(NULL)};
+    if (!x.parser) DIE("", "cannot create an XML parser");
+    XML_SetUserData(x.parser, &x);
+    XML_SetElementHandler(x.parser, nest_open, nest_close);
+    char buf[1 << 16];
+    int rc = 0, done = 0;
+    while (!done && rc == 0) {
+        size_t n = fread(buf, 1, sizeof buf, f);
+        done = n < sizeof buf;
+        if (XML_Parse(x.parser, buf, (int)n, done) == XML_STATUS_ERROR)
+            rc = x.bad[0] ? base_errf(err, "%s: not a GIfTI file: %s", path, x.bad)
+                          : base_errf(err, "%s: not a readable GIfTI file (XML error at line %lu: %s)", path,
+                                      (unsigned long)XML_GetCurrentLineNumber(x.parser),
+                                      XML_ErrorString(XML_GetErrorCode(x.parser)));
+    }
+    XML_ParserFree(x.parser);
+    fclose(f);
+    return rc;
+}
+
 static gifti_image *read_image(const char *path, int with_data, char *err) {
     quiet();
     if (!base_file_exists(path)) {
         base_errf(err, "%s: no such file", path);
         return NULL;
     }
+    if (check_nesting(path, err)) return NULL;
     gifti_image *gim = gifti_read_image(path, with_data);
     if (!gim) {
         base_errf(err, "%s: not a readable GIfTI file (truncated, damaged XML or data, or not GIfTI)", path);
@@ -92,13 +180,13 @@ int surface_read_series(const char *path, int with_data, SurfaceSeries *out, cha
     if (rc == 0) {
         out->n_vertices = (size_t)first->dims[0];
         out->n_volumes = matrix ? (size_t)first->dims[1] : (size_t)gim->numDA;
-        const char *step = gifti_get_meta_value(&first->meta, "TimeStep");
+        const char *step = meta_value(&first->meta, "TimeStep");
         char *end = NULL;
         double ms = step ? strtod(step, &end) : NAN;
         if (step && (end == step || !isfinite(ms) || ms <= 0))
             rc = base_errf(err, "%s: TimeStep metadata \"%.40s\" is not a positive number of milliseconds", path, step);
         out->time_step_ms = ms;
-        const char *structure = gifti_get_meta_value(&gim->meta, "AnatomicalStructurePrimary");
+        const char *structure = meta_value(&gim->meta, "AnatomicalStructurePrimary");
         snprintf(out->structure, sizeof out->structure, "%s", structure ? structure : "");
     }
     if (rc == 0 && with_data) {

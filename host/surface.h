@@ -12,6 +12,9 @@
  * surface_write writes arrays of float32, one DataArray each (GZip-compressed base64), whole or not at all: under a
  * temporary name in the target's folder, read back through libgiftiio and compared bit for bit, then renamed.
  *
+ * A file is parsed once with expat before libgiftiio reads it, to check that its elements nest as GIfTI's schema says
+ * (libgiftiio 1.0.9 dereferences NULL on some that do not).
+ *
  * Errors: -1 with err naming the file and the problem (libgiftiio's own messages are silenced); a geometry file
  * (.surf.gii: a pointset and its triangles) or a label file given as a series is named as such.
  */

@@ -429,6 +429,14 @@ static void surfaces(const char *root) {
     snprintf(q, sizeof q, "%s: not a readable GIfTI file", p);
     expect_error("surface/damaged", bad, q);
 
+    // well-formed XML, elements out of place: libgiftiio 1.0.9 dereferences NULL on this one (found by fuzzing)
+    copy(good, bad);
+    write_file(p, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArray Dim0=\"1\">"
+                  "<CoordinateSystemTransformMatrix><MatrixData><DataArray Dim0=\"1\"></DataArray></MatrixData>"
+                  "</CoordinateSystemTransformMatrix></DataArray></GIFTI>\n");
+    snprintf(q, sizeof q, "%s: not a GIfTI file: element <DataArray> inside <MatrixData> at line 2", p);
+    expect_error("surface/elements_out_of_place", bad, q);
+
     copy(good, bad);
     {
         float geometry[9] = {0};
