@@ -316,7 +316,7 @@ help:
 	@echo "  bench         per-stage timings of the demo sweep (bench/run.sh), see docs/PERFORMANCE.md"
 	@echo "  test-asan     build with ASAN=1 into ASAN_BUILD (default build-asan) and run every test there: any ASan,"
 	@echo "                UBSan or leak report fails its test (Open MPI's own allocations: tests/sanitizers/lsan.supp)"
-	@echo "                test and test-asan run TEST_JOBS tests at once (default 1; CI's one-thread ASan pass: the cores)"
+	@echo "                test and test-asan run TEST_JOBS tests at once (default: the cores, at most 4)"
 	@echo "  docs-check    fail if docs/config.md differs from \`brainsweep config-doc\`"
 	@echo "  check-deps    fail if host/ includes mpi/ or cuda/, cuda/ includes mpi/, or a reader the analysis code"
 	@echo "  fuzz          build the libFuzzer harnesses of every reader (tests/fuzz/; clang, ASan+UBSan) into BUILD/fuzz"

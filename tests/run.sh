@@ -19,10 +19,12 @@ if grep -q -- -fsanitize "$BUILD/version.h" 2>/dev/null; then
   echo "sanitizers: ASan, UBSan and LeakSanitizer on; a report fails its test (kept in $BUILD/sanitizer-reports/)"
 fi
 passed=0 failed=0 skipped=0 broken=()
-# TEST_JOBS tests at once (default 1). Each test's output, status and sanitizer reports go to files of its own, and
-# the verdicts print in launch order, each as soon as it and those before it are done. CI's sanitizer pass runs on
-# one OpenMP thread, so it sets TEST_JOBS to the number of cores (the tests each work in their own mktemp folder)
-JOBS=${TEST_JOBS:-1}
+# TEST_JOBS tests at once (default: the cores, at most 4; the tests each work in their own mktemp folder). Each
+# test's output, status and sanitizer reports go to files of its own, and the verdicts print in launch order, each
+# as soon as it and those before it are done. Many tests wait on mpirun, a Slurm daemon or a child process much of
+# their time, so two at once on two cores took 5.8 minutes where one at a time took 8.4
+cores=$(nproc 2>/dev/null || echo 1)
+JOBS=${TEST_JOBS:-$((cores < 4 ? cores : 4))}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "TEST_JOBS=$JOBS: give a whole number of tests to run at once, 1 or more"; exit 1; }
 if ! RESULTS=$(mktemp -d) || [ -z "$RESULTS" ]; then echo "cannot make a folder for the tests' output"; exit 1; fi
 # (an interrupted run stops the tests it started)
@@ -79,6 +81,13 @@ verdict() {  # verdict ID NAME: its failures and skips, its total, and any sanit
 
 # first, that the sanitizers catch what they should, in a plain process and in the ranks of an mpirun
 [ -z "${SANITIZER_LOGS:-}" ] || run test_sanitizers bash tests/sanitizers/test_sanitizers.sh "$BUILD"
+# then the end-to-end scripts that take longest (minutes each, most of the run under the sanitizers): started
+# first, the shorter tests fill the other slots around them instead of leaving one long test running alone at the end
+LONGEST=(test_scale test_faults test_slurm test_bad_input test_sweep test_stages)
+for t in "${LONGEST[@]}"; do
+  [ -e "tests/e2e/$t.sh" ] || { echo "tests/run.sh: LONGEST names $t, which tests/e2e/ does not hold"; exit 1; }
+  run "$t" bash "tests/e2e/$t.sh"
+done
 for t in "$BUILD"/tests/host/test_*; do
   [ -x "$t" ] || continue
   run "$(basename "$t")" "$t"
@@ -96,6 +105,7 @@ for t in "$BUILD"/tests/cuda/test_*; do
   run "$(basename "$t")" "$t"
 done
 for t in tests/e2e/test_*.sh; do
+  [[ " ${LONGEST[*]} " == *" $(basename "$t" .sh) "* ]] && continue
   run "$(basename "$t" .sh)" bash "$t"
 done
 

@@ -11,6 +11,7 @@
 # input is then replayed, and only a fault the rules at HDF5_KNOWN_CRASH attribute to libhdf5 is counted
 # as the library's, listed and not failed. Any other, including libhdf5 writing past a buffer brainsweep
 # passed it, fails the run.
+# FUZZ_JOBS harnesses run at once (default: the cores), each on one core; their reports print in order.
 # Usage: tests/fuzz/run.sh FUZZ_DIR [SECONDS] [HARNESS...]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,16 +53,16 @@ first_frame() {
          END {if (!found && NR) print fn, mod, prev, chain}'
 }
 
-mkdir -p "$DIR/artifacts"
-passed=0 failed=0 skipped=0
-for h in "${names[@]}"; do
-  bin=$DIR/$h seeds=tests/fuzz/corpus/$h
+# fuzz_one HARNESS: its report, ending with one PASS, FAIL or SKIP line
+fuzz_one() {
+  local h=$1 bin=$DIR/$1 seeds=tests/fuzz/corpus/$1
   if [ ! -x "$bin" ]; then
-    echo "SKIP fuzz/$h  not built ($bin; run make fuzz)"; skipped=$((skipped + 1)); continue
+    echo "SKIP fuzz/$h  not built ($bin; run make fuzz)"; return
   fi
   if [ ! -d "$seeds" ]; then
-    echo "FAIL fuzz/$h  no committed corpus at $seeds"; failed=$((failed + 1)); continue
+    echo "FAIL fuzz/$h  no committed corpus at $seeds"; return
   fi
+  local work log rc replay_rc execs cov why limits
   export ASAN_OPTIONS=$BASE_ASAN_OPTIONS
   work=$(mktemp -d) log=$(mktemp)
   cp -r "$seeds/." "$work/"
@@ -76,6 +77,7 @@ for h in "${names[@]}"; do
     # also counts the freed buffer ASan still holds in quarantine, so it may stop a later input, one that runs clean
     # alone, and name no culprit
     limits[2]=-malloc_limit_mb=1024
+    local art a kind fn module api chain decoder f known=() ours=()
     art=$(mktemp -d)
     # the committed corpus first, as a plain replay: a regression there fails as in any harness
     "$bin" "${limits[@]}" -runs=0 -artifact_prefix="$art/" "$work" >"$log" 2>&1
@@ -86,7 +88,6 @@ for h in "${names[@]}"; do
       rc=$?
     fi
     execs=$(grep -oE '^#[0-9]+:' "$log" | tail -1 | tr -d '#:')
-    known=() ours=()
     for a in "$art"/*; do
       [ -e "$a" ] || continue
       kind=$(basename "$a" | cut -d- -f1)
@@ -114,18 +115,16 @@ for h in "${names[@]}"; do
     # fork mode exits non-zero when a job crashed or timed out, even with -ignore_*: the replays decide
     # (a committed input that fails fails the run, even inside libhdf5)
     if [ $replay_rc -eq 0 ] && [ ${#ours[@]} -eq 0 ] && { [ $rc -eq 0 ] || [ ${#known[@]} -gt 0 ]; }; then
-      lib=""
+      local lib=""
       [ ${#known[@]} -gt 0 ] && lib="  (${#known[@]} input(s) fault inside libhdf5: $(printf '%s\n' "${known[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}'))"
       echo "PASS fuzz/$h  ${execs:-?} execs  $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)  corpus $(ls "$work" | wc -l)$lib"
-      passed=$((passed + 1))
     else
-      where=""
+      local where=""
       [ $replay_rc -ne 0 ] && where=" in the committed corpus replay"
       echo "FAIL fuzz/$h  exit $rc$where; inputs that fail in brainsweep's code: ${ours[*]:-none (see the replay above)}"
-      failed=$((failed + 1))
     fi
     rm -rf "$work" "$log"
-    continue
+    return
   fi
   "$bin" -max_total_time="$SECONDS_EACH" "${limits[@]}" "${seed[@]}" -print_final_stats=1 -artifact_prefix="$DIR/artifacts/$h-" \
     "$work" >"$log" 2>&1
@@ -133,14 +132,35 @@ for h in "${names[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
   if [ $rc -eq 0 ] && ! grep -qE '^==[0-9]+==ERROR|runtime error:|^SUMMARY: ' "$log"; then
-    echo "PASS fuzz/$h  ${execs:-?} execs  ${cov:-}  corpus $(ls "$work" | wc -l)"; passed=$((passed + 1))
+    echo "PASS fuzz/$h  ${execs:-?} execs  ${cov:-}  corpus $(ls "$work" | wc -l)"
   else
     why=$(grep -m1 -E '^==[0-9]+==ERROR|runtime error:|^SUMMARY: |ERROR: libFuzzer' "$log")
-    echo "FAIL fuzz/$h  exit $rc after ${execs:-?} execs: ${why:-see log}"; failed=$((failed + 1))
     grep -E '^ +#[0-9]+ ' "$log" | head -12
     grep -E "Test unit written to" "$log" | tail -1
+    echo "FAIL fuzz/$h  exit $rc after ${execs:-?} execs: ${why:-see log}"
   fi
   rm -rf "$work" "$log"
+}
+
+JOBS=${FUZZ_JOBS:-$(nproc)}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "FUZZ_JOBS=$JOBS: give a whole number of harnesses to run at once"; exit 1; }
+mkdir -p "$DIR/artifacts"
+if ! out=$(mktemp -d) || [ -z "$out" ]; then echo "cannot make a folder for the harnesses' reports"; exit 1; fi
+trap 'kill $(jobs -rp) 2>/dev/null; rm -rf "$out"' EXIT
+for i in "${!names[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  # each report goes whole to a file of its own and is printed below in the harnesses' order
+  fuzz_one "${names[$i]}" >"$out/$i" 2>&1 &
+done
+wait
+passed=0 failed=0 skipped=0
+for i in "${!names[@]}"; do
+  cat "$out/$i"
+  case "$(grep -oE '^(PASS|FAIL|SKIP) fuzz/' "$out/$i" | tail -1)" in
+    PASS*) passed=$((passed + 1)) ;;
+    SKIP*) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)) ;;  # a report without its verdict line failed too
+  esac
 done
 echo "fuzz: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
