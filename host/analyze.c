@@ -32,11 +32,12 @@ typedef struct {
 // what the analyses need from results.h5; r and p as (M, C, H, T) with T = S·R targets
 typedef struct {
     size_t M, C, H, S, R, T, W;
-    size_t n_path, n_el;  // entries of model_path and el_region as read (checked against M and T)
-    char **model, **model_path, **context, **region, **el_region;
+    size_t n_path, n_el, n_parcel;  // entries of model_path, el_region and parcel_name as read
+    char **model, **model_path, **context, **region, **el_region, **parcel_name;
+    int32_t *parcel;   // (T) bids_fmri sweeps with an atlas: each target's parcel (-1: none), else NULL
     int *n_layers;
     double *r, *p;     // p NULL when the sweep ran without permutations
-    double *dist;      // (T) iEEG sweeps only, else NULL
+    double *dist;      // (T) iEEG sweeps, and bids_fmri sweeps in a space with a built-in pmHG; else NULL
     char cache_dir[1024];
 } Results;
 
@@ -64,11 +65,35 @@ static void results_free(Results *res) {
     h5_free_strings(res->context, res->C);
     h5_free_strings(res->region, res->R);
     h5_free_strings(res->el_region, res->n_el);
+    h5_free_strings(res->parcel_name, res->n_parcel);
+    free(res->parcel);
     free(res->n_layers);
     free(res->r);
     free(res->p);
     free(res->dist);
     memset(res, 0, sizeof *res);
+}
+
+// a bids_fmri sweep's parcels (fmri.atlas) and voxel distances, where it has them: (S, R) like the targets
+static int voxels_read(hid_t f, const char *path, Results *res, char *err) {
+    size_t T = res->T ? res->T : 1;
+    if (H5Lexists(f, "/voxels/parcel", H5P_DEFAULT) > 0) {
+        res->parcel = base_malloc(T * sizeof(int32_t), "parcels");
+        res->parcel_name = h5_read_strings(f, "/voxels/parcel_name", &res->n_parcel);
+        if (!res->parcel_name || h5_read_array(f, "/voxels/parcel", H5T_NATIVE_INT32, res->parcel, res->T) != 0)
+            return base_errf(err, "%s: /voxels/parcel does not match /scores/r's subjects and regions, or "
+                                  "/voxels/parcel_name is missing", path);
+        for (size_t t = 0; t < res->T; t++)
+            if (res->parcel[t] < -1 || res->parcel[t] >= (int32_t)res->n_parcel)
+                return base_errf(err, "%s: /voxels/parcel holds %d, but /voxels/parcel_name has %zu names", path,
+                                 res->parcel[t], res->n_parcel);
+    }
+    if (H5Lexists(f, "/voxels/distance", H5P_DEFAULT) > 0) {
+        res->dist = base_malloc(T * sizeof(double), "distances");
+        if (h5_read_array(f, "/voxels/distance", H5T_NATIVE_DOUBLE, res->dist, res->T) != 0)
+            return base_errf(err, "%s: /voxels/distance does not match /scores/r's subjects and regions", path);
+    }
+    return 0;
 }
 
 // -1 with err naming the file when it is not a complete results file of schema version 3 with /scores/r
@@ -130,6 +155,7 @@ static int results_read(const char *path, Results *res, char *err) {
             goto done;
         }
     }
+    if (H5Lexists(f, "/voxels", H5P_DEFAULT) > 0 && voxels_read(f, path, res, err)) goto done;
     config_cache_dir(f, res->cache_dir, sizeof res->cache_dir);
     rc = 0;
 done:
@@ -391,18 +417,56 @@ static size_t select_targets(const Results *res, int8_t *sel) {
     return E;
 }
 
-// region groups: iEEG electrodes by their region label, fMRI targets (subject, region) by region
+// the region label of target t: its electrode's (iEEG), its voxel's parcel (bids_fmri with an atlas; NULL outside
+// every parcel), else its region column's name
+static const char *target_label(const Results *res, size_t t) {
+    if (res->el_region) return res->el_region[t];
+    if (res->parcel) return res->parcel[t] < 0 ? NULL : res->parcel_name[res->parcel[t]];
+    return res->region[t % res->R];
+}
+
+typedef struct {
+    const char *label;
+    size_t t;
+} Labelled;
+
+static int by_label_then_target(const void *a, const void *b) {
+    const Labelled *x = a, *y = b;
+    int c = strcmp(x->label, y->label);
+    return c ? c : (x->t > y->t) - (x->t < y->t);
+}
+
+static int by_target(const void *a, const void *b) {
+    const Labelled *x = a, *y = b;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+// region groups by label, numbered in the order of each label's first target; a target without a label is in none
+// (-1). Sorted, not searched: without an atlas a whole-brain sweep has a label per voxel, 1e5 or more
 static void make_groups(const Results *res, Analysis *an) {
-    an->group = base_malloc((res->T ? res->T : 1) * sizeof(int), "groups");
-    an->group_name = base_calloc(res->T ? res->T : 1, sizeof(char *), "group names");
-    an->G = 0;
-    for (size_t t = 0; t < res->T; t++) {
-        const char *label = res->el_region ? res->el_region[t] : res->region[t % res->R];
-        size_t g = 0;
-        while (g < an->G && strcmp(an->group_name[g], label) != 0) g++;
-        if (g == an->G) an->group_name[an->G++] = base_strdup(label);
-        an->group[t] = (int)g;
+    size_t T = res->T, n = 0;
+    an->group = fill_int(T, -1);
+    Labelled *all = base_malloc((T ? T : 1) * sizeof(Labelled), "labels");
+    for (size_t t = 0; t < T; t++) {
+        const char *label = target_label(res, t);
+        if (label) all[n++] = (Labelled){.label = label, .t = t};
     }
+    qsort(all, n, sizeof(Labelled), by_label_then_target);
+    Labelled *first = base_malloc((n ? n : 1) * sizeof(Labelled), "groups");  // each label's first target
+    size_t G = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(all[i].label, all[i - 1].label) != 0) first[G++] = all[i];
+    qsort(first, G, sizeof(Labelled), by_target);
+    an->G = G;
+    an->group_name = base_calloc(G ? G : 1, sizeof(char *), "group names");
+    for (size_t g = 0; g < G; g++) {
+        an->group_name[g] = base_strdup(first[g].label);
+        an->group[first[g].t] = (int)g;
+    }
+    for (size_t i = 0; i < n; i++)  // every target takes its label's first target's group
+        if (i > 0 && strcmp(all[i].label, all[i - 1].label) == 0) an->group[all[i].t] = an->group[all[i - 1].t];
+    free(first);
+    free(all);
 }
 
 // the (L1, E) scores of (m, c) at the selected targets (idx), and of p when present
@@ -555,7 +619,8 @@ static void analysis_compute(const Results *res, const Options *o, Analysis *an)
     for (size_t m = 0; m < M; m++)
         for (size_t c = 0; c < C; c++) analyze_one(res, o, idx, dist, m, c, an);
     snprintf(an->hierarchy_note, sizeof an->hierarchy_note, "%s",
-             !dist ? "skipped: not an iEEG sweep (no /electrodes/distance)"
+             !dist ? "skipped: no distances (an iEEG sweep's /electrodes/distance, or /voxels/distance of a bids_fmri "
+                     "sweep in an MNI space)"
              : o->shuffle ? "computed on PERMUTED distances (--shuffle-distances): the null control"
                           : "computed");
     snprintf(an->significance_note, sizeof an->significance_note, "%s",

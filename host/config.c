@@ -150,6 +150,14 @@ static const Param PARAMS[] = {
      "columns of each run's fMRIPrep confounds table (<run>_desc-confounds_timeseries.tsv, beside the run without "
      "its space) regressed out of every voxel, with an intercept, before the high-pass (e.g. [csf, white_matter, "
      "trans_x, trans_y, trans_z, rot_x, rot_y, rot_z]; an n/a cell takes its column's mean); empty = none"},
+    {"fmri", "atlas", P_STRING, F(fmri_atlas), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "a parcellation for the layer x region analyses of analyze and report (README, Whole-brain fMRI): a 3D NIfTI of whole-number "
+     "labels on the runs' grid (0 outside every parcel), or for surface runs one GIfTI label file per hemisphere, "
+     "{hemi} in the path standing for L and R; {subject} stands for the subject's label (atlases in each subject's "
+     "space); empty = none (each voxel its own region)"},
+    {"fmri", "atlas_labels", P_STRING, F(fmri_atlas_labels), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "names of the atlas's labels: a TSV with columns index and name (BIDS's dseg.tsv) naming every label the atlas "
+     "holds; empty = the GIfTI label table's names, or \"label N\""},
     {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
      "stale file is recomputed); empty = no cache"},
@@ -585,6 +593,8 @@ static int validate(const Ctx *c, SweepConfig *cfg) {
         if (!cfg->fmri_bids[0])
             return base_errf(c->err, "%s: fmri.bids is required with recordings.format: bids_fmri", c->file);
         if (!cfg->fmri_space[0]) return base_errf(c->err, "%s: fmri.space is empty", c->file);
+        if (cfg->fmri_atlas_labels[0] && !cfg->fmri_atlas[0])
+            return base_errf(c->err, "%s: fmri.atlas_labels names the labels of fmri.atlas, which is empty", c->file);
         if (cfg->regions.n || cfg->files.n)
             return base_errf(c->err, "%s: recordings.regions and recordings.files are for text recordings; "
                                      "recordings.format: bids_fmri reads fmri.bids",

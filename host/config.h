@@ -131,6 +131,8 @@ typedef struct {
     StrList fmri_runs;        // run labels; none = every run
     StrList fmri_subjects;    // none = every subject
     StrList fmri_confounds;   // confounds-table columns regressed out of each run; none = no regression
+    char fmri_atlas[CFG_STR];         // host/parcels.h; "" = none
+    char fmri_atlas_labels[CFG_STR];  // "" = the atlas's own names
 
     // features cache
     char cache_dir[CFG_STR];  // "" = no cache

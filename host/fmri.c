@@ -260,6 +260,8 @@ void fmri_subject_free(FmriSubject *s) {
 void fmri_voxels_free(FmriVoxels *v) {
     if (!v) return;
     free(v->ijk), free(v->dims), free(v->affine), free(v->affine_code), free(v->n_voxels);
+    for (size_t i = 0; i < v->n_parcels; i++) free(v->parcel_name[i]);
+    free(v->parcel_name), free(v->parcel), free(v->distance);
     memset(v, 0, sizeof *v);
 }
 
@@ -332,6 +334,14 @@ static int type_known(int t) {
     return t == NIFTI_TYPE_UINT8 || t == NIFTI_TYPE_INT8 || t == NIFTI_TYPE_INT16 || t == NIFTI_TYPE_UINT16 ||
            t == NIFTI_TYPE_INT32 || t == NIFTI_TYPE_UINT32 || t == NIFTI_TYPE_INT64 || t == NIFTI_TYPE_UINT64 ||
            t == NIFTI_TYPE_FLOAT32 || t == NIFTI_TYPE_FLOAT64;
+}
+
+// the 3D images a file holds: the product of its dimensions past the third (nifticlib leaves unused ones 0 or 1)
+static size_t images_in(const nifti_image *nim) {
+    const int64_t d[4] = {nim->nt, nim->nu, nim->nv, nim->nw};
+    size_t n = 1;
+    for (int i = 0; i < 4 && 3 + i < nim->ndim; i++) n *= d[i] > 1 ? (size_t)d[i] : 1;
+    return n;
 }
 
 // a NIfTI file (header only unless with_data), with nifticlib's own messages silenced: ours name the file
@@ -469,7 +479,7 @@ static int and_mask(const FmriRun *r, const FmriGrid *g, uint8_t *keep, char *er
     FmriGrid mg;
     grid_of(nim, &mg);
     int rc = 0;
-    if (nim->ndim > 3 && nim->nt * nim->nu * nim->nv * nim->nw > 1) {
+    if (images_in(nim) > 1) {
         rc = base_errf(err, "%s: a %dD image; a brain mask must be 3D", r->mask, (int)nim->ndim);
     } else if (!fmri_same_grid(&mg, g)) {
         char a[256], b[256];
@@ -485,6 +495,41 @@ static int and_mask(const FmriRun *r, const FmriGrid *g, uint8_t *keep, char *er
             keep[i] &= (uint8_t)in;
         }
         if (inside == 0) rc = base_errf(err, "%s: the brain mask is empty (no voxel above 0)", r->mask);
+    }
+    nifti_image_free(nim);
+    return rc;
+}
+
+int fmri_read_labels(const char *path, const FmriGrid *g, int32_t **labels, char *err) {
+    *labels = NULL;
+    if (g->surface) return base_errf(err, "%s: a NIfTI atlas, but the runs are on a surface", path);
+    nifti_image *nim = read_image(path, 1, err);
+    if (!nim) return -1;
+    FmriGrid ag;
+    grid_of(nim, &ag);
+    int rc = 0;
+    if (images_in(nim) > 1) {
+        rc = base_errf(err, "%s: a %dD image; an atlas of labels must be 3D", path, (int)nim->ndim);
+    } else if (!fmri_same_grid(&ag, g)) {
+        char a[256], b[256];
+        fmri_describe_grid(&ag, a, sizeof a);
+        fmri_describe_grid(g, b, sizeof b);
+        rc = base_errf(err, "%s: the atlas's grid (%s) differs from the runs' (%s): resample it to the runs' grid", path,
+                       a, b);
+    } else {
+        size_t nv = fmri_grid_points(g);
+        *labels = base_malloc(nv * sizeof(int32_t), "atlas labels");
+        for (size_t i = 0; i < nv && rc == 0; i++) {
+            double v = value_at(nim, i);
+            if (!isfinite(v) || v < 0 || v > INT32_MAX || v != floor(v))
+                rc = base_errf(err, "%s: not an atlas of labels: voxel (%zu, %zu, %zu) holds %g (labels are whole "
+                                    "numbers from 0, 0 outside every parcel)",
+                               path, i % (size_t)g->dim[0], i / (size_t)g->dim[0] % (size_t)g->dim[1],
+                               i / (size_t)(g->dim[0] * g->dim[1]), v);
+            else
+                (*labels)[i] = (int32_t)v;
+        }
+        if (rc) base_free(labels);
     }
     nifti_image_free(nim);
     return rc;

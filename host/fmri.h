@@ -115,6 +115,11 @@ int fmri_regress_confounds(FmriSubject *s, const FmriRun *runs, size_t n, const 
 // 1 when two grids are of one kind, with the same dimensions and affines within 1e-4 mm
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);
 
+// An atlas of parcels on a volumetric grid (fmri.atlas, host/parcels.h): the label of each of g's voxels, in storage
+// order (caller frees). The file must be a 3D NIfTI of whole numbers >= 0 on g itself (dimensions and affine);
+// -1 with err naming the file otherwise.
+int fmri_read_labels(const char *path, const FmriGrid *g, int32_t **labels, char *err);
+
 // The voxel axis of a sweep (results.h5's /voxels): column k of subject s's targets is voxel ijk[s, k]
 // of that subject's grid, or none (-1, -1, -1: padding, its r is NaN). When every subject has the same
 // grid the columns are the union of their masks, in storage order, the same voxel for every subject;
@@ -130,6 +135,11 @@ typedef struct {
     int shared_grid;         // 1: every subject on one grid, columns the union of the masks
     int surface;             // 1: the grids are surfaces (FmriGrid says how ijk and dims read then)
     double tr;
+    size_t n_parcels;        // with an atlas (fmri.atlas, host/parcels.h): its parcels over every subject, else 0
+    char **parcel_name;      // (n_parcels)
+    int32_t *parcel;         // (S, R) each column's parcel, -1 outside every parcel or without a voxel; NULL: no atlas
+    double *distance;        // (S, R) mm from the pmHG of the voxel's hemisphere (host/anatomy.h), NaN without a
+                             // voxel; NULL where the space has no built-in reference or the runs are on a surface
 } FmriVoxels;
 
 void fmri_voxels_free(FmriVoxels *v);

@@ -19,7 +19,7 @@
 typedef struct {
     int ndim;                // 3 or 4
     int64_t dim[4];          // nx, ny, nz[, nt]
-    int datatype;            // NIFTI_TYPE_FLOAT32 or NIFTI_TYPE_UINT8
+    int datatype;            // NIFTI_TYPE_FLOAT32, NIFTI_TYPE_UINT8 or NIFTI_TYPE_INT16 (labels)
     const void *data;        // nx*ny*nz[*nt] values, i fastest
     const double *affine;    // (16) row-major voxel (i, j, k, 1) to mm
     int xform_code;

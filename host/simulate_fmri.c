@@ -85,6 +85,40 @@ static int planted(const SimFmriOptions *o, size_t H, int i, int j) {
     return h < (int)H ? h : (int)H - 1;
 }
 
+// atlas/: a parcel per slab of constant i in each half of the grid (j < ny / 2: the signal voxels, whose planted
+// layer is one per slab), labels 1..nx and nx+1..2nx, and its dseg.tsv
+static int write_atlas(const SimFmriOptions *o, const double affine[16], int code, char *err) {
+    size_t nx = (size_t)o->dim[0], ny = (size_t)o->dim[1], nz = (size_t)o->dim[2], nv = nx * ny * nz;
+    char path[1400];
+    snprintf(path, sizeof path, "%.1000s/atlas", o->out_dir);
+    if (base_mkdirs(path) != 0) return base_errf(err, "%s: cannot create: %s", path, strerror(errno));
+    int16_t *label = base_malloc(nv * sizeof(int16_t), "atlas");
+    for (size_t at = 0; at < nv; at++) {
+        size_t i = at % nx, j = at / nx % ny;
+        label[at] = (int16_t)(1 + i + (j < ny / 2 ? 0 : nx));
+    }
+    snprintf(path, sizeof path, "%.1000s/atlas/space-%s_desc-slabs_dseg.nii.gz", o->out_dir, o->space);
+    NiftiOut a = {.ndim = 3,
+                  .dim = {(int64_t)nx, (int64_t)ny, (int64_t)nz, 1},
+                  .datatype = NIFTI_TYPE_INT16,
+                  .data = label,
+                  .affine = affine,
+                  .xform_code = code,
+                  .descrip = "brainsweep simulate --fmri slabs"};
+    int rc = niftiout_write(path, &a, err);
+    free(label);
+    snprintf(path, sizeof path, "%.1000s/atlas/desc-slabs_dseg.tsv", o->out_dir);
+    FILE *f = rc ? NULL : fopen(path, "w");
+    if (!rc && !f) return base_errf(err, "%s: cannot create: %s", path, strerror(errno));
+    if (f) {
+        fprintf(f, "index\tname\n");
+        for (size_t half = 0; half < 2; half++)
+            for (size_t i = 0; i < nx; i++) fprintf(f, "%zu\t%s i=%zu\n", 1 + i + half * nx, half ? "noise" : "signal", i);
+        if (fclose(f) != 0) rc = base_errf(err, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return rc;
+}
+
 int sim_fmri_make(const SimFmriOptions *o, char *err) {
     if (o->runs < 1 || o->subjects < 1 || !(o->tr > 0) || o->dim[0] < 2 || o->dim[1] < 2 || o->dim[2] < 1)
         return base_errf(err, "simulate --fmri: needs subjects, runs, a TR and a grid of at least 2x2x1");
@@ -228,6 +262,7 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
                         .description = "planted hidden state; -1 noise vertex"};
         rc = surface_write(path, &t, err);
     }
+    if (rc == 0 && !o->surface) rc = write_atlas(o, affine, code, err);
     if (rc == 0 && !o->surface) {
         snprintf(path, sizeof path, "%.1000s/groundtruth/planted_layer.nii.gz", o->out_dir);
         NiftiOut t = {.ndim = 3,

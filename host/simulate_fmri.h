@@ -24,6 +24,9 @@
  *    white_matter with weights drawn N(0, confounds^2) per voxel (in noise standard deviations), so only a
  *    sweep that regresses them out (fmri.confounds) finds the planted layers. The data without them are the same
  *    bits whatever `confounds` is (the nuisance draws have their own random stream).
+ * An atlas for fmri.atlas (host/parcels.h): atlas/space-<space>_desc-slabs_dseg.nii.gz (int16 on the grid) parcels
+ * each half of the grid into slabs of constant i, labels 1..nx where j < ny / 2 (named "signal i=I": one planted
+ * layer each) and nx+1..2nx elsewhere ("noise i=I"), named in atlas/desc-slabs_dseg.tsv (volumes only).
  * Beside the data: stimuli/words.tsv (the words used), groundtruth/planted_layer.nii.gz (float32 on
  * the grid: the planted hidden state, -1 for the noise voxels of the union of the masks, NaN outside)
  * and groundtruth/truth.json. Deterministic for a seed.

@@ -48,19 +48,24 @@ static void quiet(void) {
 }
 
 // ----------------------------------------------------------------------------
-// GIfTI's element nesting, checked before libgiftiio reads a file: libgiftiio 1.0.9 dereferences NULL on elements
-// out of place (a DataArray inside a MatrixData; found by fuzzing), so a damaged file must not reach it
+// GIfTI's element nesting, checked before libgiftiio reads a file, so that a damaged file never reaches the places
+// where libgiftiio 1.0.9 dereferences NULL or leaks (all found by fuzzing): an element out of place (a DataArray
+// inside a MatrixData); any text or second CDATA section after a CDATA section in an element that holds a string
+// (Name, Value, Label, DataSpace, TransformedSpace: the end of the section clears the pointer that the next text is
+// appended through); and a second of an element the schema allows once (a second Name in an MD replaces the first
+// without freeing it)
 
 static const struct {
-    const char *parent, *children;  // children: the elements allowed inside, each followed by a space
+    const char *parent, *children;  // the elements allowed inside, each followed by a space, or by '!' and a space
+                                    // where the schema allows it once
 } NESTING[] = {
-    {"", "GIFTI "},
-    {"GIFTI", "MetaData LabelTable DataArray "},
+    {"", "GIFTI! "},
+    {"GIFTI", "MetaData! LabelTable! DataArray "},
     {"MetaData", "MD "},
-    {"MD", "Name Value "},
+    {"MD", "Name! Value! "},
     {"LabelTable", "Label "},
-    {"DataArray", "MetaData CoordinateSystemTransformMatrix Data "},
-    {"CoordinateSystemTransformMatrix", "DataSpace TransformedSpace MatrixData "},
+    {"DataArray", "MetaData! CoordinateSystemTransformMatrix Data! "},
+    {"CoordinateSystemTransformMatrix", "DataSpace! TransformedSpace! MatrixData! "},
 };
 
 #define NEST_DEPTH 8
@@ -68,38 +73,87 @@ static const struct {
 typedef struct {
     XML_Parser parser;
     char stack[NEST_DEPTH][40];
+    unsigned seen[NEST_DEPTH + 1];  // of the once-only children of each open element (bit: place in its list)
     int depth;
+    int in_cdata, after_cdata;  // inside a CDATA section; past the end of one, in the element still open
     char bad[160];
 } Nesting;
 
-static int allowed(const char *parent, const char *child) {
+// the child's place in the parent's list, -1 where it may not be there; *once: 1 where it may be there once
+static int child_place(const char *parent, const char *child, int *once) {
     size_t n = strlen(child);
     for (size_t i = 0; i < sizeof NESTING / sizeof NESTING[0]; i++) {
         if (strcmp(NESTING[i].parent, parent) != 0) continue;
-        for (const char *c = NESTING[i].children; *c; c += strcspn(c, " ") + 1)
-            if (strncmp(c, child, n) == 0 && c[n] == ' ') return 1;
-        return 0;
+        int k = 0;
+        for (const char *c = NESTING[i].children; *c; c += strcspn(c, " ") + 1, k++)
+            if (strncmp(c, child, n) == 0 && (c[n] == ' ' || c[n] == '!')) {
+                *once = c[n] == '!';
+                return k;
+            }
+        return -1;
     }
-    return 0;  // inside an element that holds text only
+    return -1;  // inside an element that holds text only
+}
+
+static void nest_stop(Nesting *x, const char *what) {
+    snprintf(x->bad, sizeof x->bad, "%s at line %lu", what, (unsigned long)XML_GetCurrentLineNumber(x->parser));
+    XML_StopParser(x->parser, XML_FALSE);
 }
 
 static void nest_open(void *user, const XML_Char *name, const XML_Char **attrs) {
     (void)attrs;
     Nesting *x = user;
+    x->after_cdata = 0;
     const char *parent = x->depth ? x->stack[x->depth - 1] : "";
-    if (x->depth == NEST_DEPTH || strlen(name) >= sizeof x->stack[0] || !allowed(parent, name)) {
-        snprintf(x->bad, sizeof x->bad, "element <%.40s> inside <%.40s> at line %lu", name, x->depth ? parent : "(top)",
-                 (unsigned long)XML_GetCurrentLineNumber(x->parser));
-        XML_StopParser(x->parser, XML_FALSE);
+    int once = 0, k = x->depth == NEST_DEPTH || strlen(name) >= sizeof x->stack[0] ? -1 : child_place(parent, name, &once);
+    char what[120];
+    if (k < 0) {
+        snprintf(what, sizeof what, "element <%.40s> inside <%.40s>", name, x->depth ? parent : "(top)");
+        nest_stop(x, what);
         return;
     }
+    if (once && (x->seen[x->depth] >> k & 1u)) {
+        snprintf(what, sizeof what, "a second <%.40s> inside one <%.40s>", name, x->depth ? parent : "(top)");
+        nest_stop(x, what);
+        return;
+    }
+    if (once) x->seen[x->depth] |= 1u << k;
     snprintf(x->stack[x->depth++], sizeof x->stack[0], "%s", name);
+    x->seen[x->depth] = 0;
 }
 
 static void nest_close(void *user, const XML_Char *name) {
     (void)name;
     Nesting *x = user;
+    x->after_cdata = 0;
     if (x->depth > 0) x->depth--;
+}
+
+static int in_string_element(const Nesting *x) {
+    static const char *const strings[] = {"Name", "Value", "Label", "DataSpace", "TransformedSpace"};
+    if (x->depth == 0) return 0;
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        if (strcmp(x->stack[x->depth - 1], strings[i]) == 0) return 1;
+    return 0;
+}
+
+static void cdata_open(void *user) {
+    Nesting *x = user;
+    if (x->after_cdata && in_string_element(x)) nest_stop(x, "a second CDATA section in one string element");
+    x->in_cdata = 1;
+}
+
+static void cdata_close(void *user) {
+    Nesting *x = user;
+    x->in_cdata = 0;
+    x->after_cdata = 1;
+}
+
+static void nest_text(void *user, const XML_Char *text, int len) {
+    (void)text, (void)len;
+    Nesting *x = user;
+    if (!x->in_cdata && x->after_cdata && in_string_element(x))
+        nest_stop(x, "text after a CDATA section in one string element");
 }
 
 static int check_nesting(const char *path, char *err) {
@@ -109,6 +163,8 @@ static int check_nesting(const char *path, char *err) {
     if (!x.parser) DIE("", "cannot create an XML parser");
     XML_SetUserData(x.parser, &x);
     XML_SetElementHandler(x.parser, nest_open, nest_close);
+    XML_SetCdataSectionHandler(x.parser, cdata_open, cdata_close);
+    XML_SetCharacterDataHandler(x.parser, nest_text);
     char buf[1 << 16];
     int rc = 0, done = 0;
     while (!done && rc == 0) {
@@ -206,6 +262,50 @@ int surface_read_series(const char *path, int with_data, SurfaceSeries *out, cha
     }
     gifti_free_image(gim);
     if (rc) surface_series_free(out);
+    return rc;
+}
+
+void surface_labels_free(SurfaceLabels *l) {
+    if (!l) return;
+    for (size_t i = 0; i < l->n_labels; i++) free(l->label_name[i]);
+    free(l->label_name), free(l->label_key), free(l->key);
+    memset(l, 0, sizeof *l);
+}
+
+int surface_read_labels(const char *path, SurfaceLabels *out, char *err) {
+    memset(out, 0, sizeof *out);
+    gifti_image *gim = read_image(path, 1, err);
+    if (!gim) return -1;
+    int rc = 0;
+    const giiDataArray *da = gim->numDA == 1 ? gim->darray[0] : NULL;
+    const giiLabelTable *lt = &gim->labeltable;
+    if (!da || da->intent != NIFTI_INTENT_LABEL)
+        rc = base_errf(err, "%s: not a GIfTI label file (.label.gii: one data array of intent NIFTI_INTENT_LABEL)", path);
+    else if (da->datatype != NIFTI_TYPE_INT32 && da->datatype != NIFTI_TYPE_INT16 && da->datatype != NIFTI_TYPE_UINT8 &&
+             da->datatype != NIFTI_TYPE_UINT16)
+        rc = base_errf(err, "%s: label keys of type %s (integers are)", path, gifti_datatype2str(da->datatype));
+    else if (!(da->num_dim == 1 || (da->num_dim == 2 && da->dims[1] == 1)) || da->dims[0] < 1)
+        rc = base_errf(err, "%s: the label array is not one key per vertex", path);
+    else if (!da->data)
+        rc = base_errf(err, "%s: the label array has no data (an external file that is missing?)", path);
+    else if (lt->length < 0 || (lt->length > 0 && (!lt->key || !lt->label)))
+        rc = base_errf(err, "%s: a damaged label table", path);
+    if (rc == 0) {
+        out->n_vertices = (size_t)da->dims[0];
+        out->n_labels = (size_t)lt->length;
+        out->key = base_malloc(out->n_vertices * sizeof(int32_t), "label keys");
+        out->label_key = base_malloc((out->n_labels ? out->n_labels : 1) * sizeof(int32_t), "label table");
+        out->label_name = base_calloc(out->n_labels ? out->n_labels : 1, sizeof(char *), "label table");
+        for (size_t i = 0; i < out->n_labels; i++) {
+            out->label_key[i] = lt->key[i];
+            out->label_name[i] = base_strdup(lt->label[i] ? lt->label[i] : "");
+        }
+        for (size_t v = 0; v < out->n_vertices; v++) out->key[v] = (int32_t)da_value(da, v);
+        const char *structure = meta_value(&gim->meta, "AnatomicalStructurePrimary");
+        snprintf(out->structure, sizeof out->structure, "%s", structure ? structure : "");
+    }
+    gifti_free_image(gim);
+    if (rc) surface_labels_free(out);
     return rc;
 }
 

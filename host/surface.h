@@ -22,6 +22,7 @@
 #define HOST_SURFACE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     size_t n_vertices;
@@ -34,6 +35,20 @@ typedef struct {
 // with_data 0: the sizes, time step and structure only (the arrays' values are not decoded)
 int surface_read_series(const char *path, int with_data, SurfaceSeries *out, char *err);
 void surface_series_free(SurfaceSeries *s);
+
+// A label file (`*.label.gii`, an atlas's parcels on one hemisphere): one integer key per vertex, and the file's
+// label table naming the keys (FreeSurfer's and Workbench's convention: key 0 is "???" or "unknown")
+typedef struct {
+    size_t n_vertices;
+    int32_t *key;            // (n_vertices)
+    size_t n_labels;
+    int32_t *label_key;      // (n_labels) the table's keys
+    char **label_name;       // (n_labels) their names
+    char structure[64];      // "AnatomicalStructurePrimary"; "" when absent
+} SurfaceLabels;
+
+int surface_read_labels(const char *path, SurfaceLabels *out, char *err);
+void surface_labels_free(SurfaceLabels *l);
 
 typedef struct {
     size_t n_vertices;

@@ -218,6 +218,19 @@ static void write_voxels(hid_t f, const ResultsMeta *m) {
                    "NIfTI xform code of that affine (sform_code, else qform_code; 0: neither, pixdim scaling)");
     h5_write_array(g, "n_voxels", H5T_STD_I32LE, H5T_NATIVE_INT32, v->n_voxels, 1, ds, "subject",
                    "voxels in each subject's brain mask (inside the masks of all its runs)");
+    hsize_t dsr[2] = {v->S, v->R};
+    if (v->parcel) {
+        h5_write_array(g, "parcel", H5T_STD_I32LE, H5T_NATIVE_INT32, v->parcel, 2, dsr, "subject,region",
+                       "the atlas parcel (fmri.atlas) of each subject's voxel behind each column: an index into "
+                       "parcel_name; -1 outside every parcel or without a voxel");
+        h5_write_strings(g, "parcel_name", (const char *const *)v->parcel_name, v->n_parcels,
+                         "the atlas's parcels over every subject (fmri.atlas_labels, the GIfTI label table, or "
+                         "\"label N\"; surfaces: \"left ...\", \"right ...\")");
+    }
+    if (v->distance)
+        h5_write_array(g, "distance", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v->distance, 2, dsr, "subject,region",
+                       "mm from posteromedial Heschl's gyrus of the voxel's hemisphere (the space's built-in "
+                       "reference, docs/ieeg.md), from the voxel's coordinates; NaN without a voxel");
     H5Gclose(g);
 }
 

@@ -99,12 +99,12 @@ check "shuffled_recorded" bash -c "h5dump -a /analysis/hierarchy '$E2E_TMP/shuff
 check "cka_skipped_without_features" \
   bash -c "h5dump -a /analysis/cka '$E2E_TMP/shuffled.h5' | grep -q 'skipped: no cached features'"
 
-# fMRI results (no /electrodes): analysed, hierarchy skipped
+# ROI fMRI results (no /electrodes, no /voxels): analysed, hierarchy skipped
 FMRI=$E2E_TMP/fmri/results.h5
 "$BRAINSWEEP" sweep jobs/presets/test-stories260k.yaml -P output.path="$FMRI" -P run.threads=2 >"$E2E_TMP/fmri.log" 2>&1
 "$BRAINSWEEP" analyze "$FMRI" --bootstrap 100 --permutations 99 >"$E2E_TMP/fmri-analyze.log" 2>&1
 check "fmri_analyze_exit_0" test $? -eq 0
-check "fmri_hierarchy_skipped" bash -c "h5dump -a /analysis/hierarchy '$FMRI' | grep -q 'skipped: not an iEEG sweep'"
+check "fmri_hierarchy_skipped" bash -c "h5dump -a /analysis/hierarchy '$FMRI' | grep -q 'skipped: no distances'"
 v=$(values "$FMRI" /analysis/scores/brain_score)
 check "fmri_brain_score_positive ($v)" awk -v v="$v" 'BEGIN {exit !(v == v + 0 && v > 0)}'
 check "fmri_region_matrix_6_regions" bash -c "h5ls '$FMRI/analysis/curves/region' | grep -q '{1, 1, 6, 6}'"

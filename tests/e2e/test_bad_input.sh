@@ -380,6 +380,27 @@ expect_error fmri_wrong_space "$b: no runs sub-\*/\[ses-\*/\]func/\*_space-T1w_d
 b=$(fmri fmri_config_tr)
 expect_error fmri_config_tr "recordings.tr is 1.5 s, but $b/sub-01/func/.*_bold.nii.gz has a TR of 2 s" "$D/fmri_config_tr.yaml" \
   -P recordings.tr=1.5
+b=$(fmri fmri_4d_mask) && cp "$b/${frun}_desc-preproc_bold.nii.gz" "$b/${frun}_desc-brain_mask.nii.gz"
+expect_error fmri_4d_mask "$b/${frun}_desc-brain_mask.nii.gz: a 4D image; a brain mask must be 3D" "$D/fmri_4d_mask.yaml"
+# the atlas of fmri.atlas (host/parcels.h): simulate's slabs, broken one way each
+ATLAS=$FSIM/atlas/space-MNI152NLin2009cAsym_desc-slabs_dseg.nii.gz LABELS=$FSIM/atlas/desc-slabs_dseg.tsv
+b=$(fmri fmri_atlas_missing)
+expect_error fmri_atlas_missing "$D/none_dseg.nii.gz: no such file" "$D/fmri_atlas_missing.yaml" -P fmri.atlas="$D/none_dseg.nii.gz"
+b=$(fmri fmri_atlas_grid)
+expect_error fmri_atlas_grid "$D/fsim-wide/atlas/.*_dseg.nii.gz: the atlas's grid \(5x4x3 voxels, .*\) differs from the runs' \(4x4x3" \
+  "$D/fmri_atlas_grid.yaml" -P fmri.atlas="$D/fsim-wide/atlas/space-MNI152NLin2009cAsym_desc-slabs_dseg.nii.gz"
+b=$(fmri fmri_atlas_not_labels)  # a BOLD run (4D, float) given as the atlas
+expect_error fmri_atlas_not_labels "$b/${frun}_desc-preproc_bold.nii.gz: a 4D image; an atlas of labels must be 3D" \
+  "$D/fmri_atlas_not_labels.yaml" -P fmri.atlas="$b/${frun}_desc-preproc_bold.nii.gz"
+b=$(fmri fmri_atlas_unnamed_label) && head -n 5 "$LABELS" >"$D/few_dseg.tsv"
+expect_error fmri_atlas_unnamed_label "$D/few_dseg.tsv: no row names label 5, which $ATLAS holds" \
+  "$D/fmri_atlas_unnamed_label.yaml" -P fmri.atlas="$ATLAS" -P fmri.atlas_labels="$D/few_dseg.tsv"
+b=$(fmri fmri_atlas_table_columns) && cut -f1 "$LABELS" >"$D/index_only_dseg.tsv"
+expect_error fmri_atlas_table_columns "$D/index_only_dseg.tsv: no column name" "$D/fmri_atlas_table_columns.yaml" \
+  -P fmri.atlas="$ATLAS" -P fmri.atlas_labels="$D/index_only_dseg.tsv"
+b=$(fmri fmri_atlas_labels_alone)
+expect_error fmri_atlas_labels_alone "fmri.atlas_labels names the labels of fmri.atlas, which is empty" \
+  "$D/fmri_atlas_labels_alone.yaml" -P fmri.atlas_labels="$LABELS"
 
 # ---------------------------------------------------------------------------------------------
 # results files given to inspect, analyze and report (from a small valid sweep of the simulated dataset)

@@ -139,6 +139,54 @@ fi
 check "plan_exits_0" test $? -eq 0
 check "plan_counts_subjects_and_volumes" grep -q "recordings: 2 subject(s), [0-9]* target(s); 372 samples per target" "$D/plan.log"
 
+# an atlas (fmri.atlas): simulate's slabs of constant i in each half of the grid, named by its dseg.tsv. Each column's
+# parcel and distance from pmHG are checked against the voxel's own (i, j, k) and the grid's affine, worked here; the
+# layer x parcel matrix of analyze peaks, for each signal slab, within one layer of the slab's planted layer
+strings_of() {  # strings_of FILE DATASET: one string per line
+  h5dump -d "$2" -y -w 0 "$1" 2>/dev/null | sed -n '/^   DATA {/,/^   }/p' | grep -o '"[^"]*"' | tr -d '"'
+}
+"$BRAINSWEEP" sweep "$D/fmri.yaml" -P "fmri.atlas=$SIM/atlas/space-MNI152NLin2009cAsym_desc-slabs_dseg.nii.gz" \
+  -P "fmri.atlas_labels=$SIM/atlas/desc-slabs_dseg.tsv" -P "output.path=$D/atlas/results.h5" >"$D/atlas.log" 2>&1
+check "atlas/sweep_exits_0" test $? -eq 0
+check "atlas/log_counts_parcels" grep -q "fmri: 20 parcel(s) of $SIM/atlas/" "$D/atlas.log"
+ATL=$D/atlas/results.h5
+check "atlas/parcel_names_from_the_table" test "$(strings_of "$ATL" /voxels/parcel_name | paste -sd,)" = \
+  "$(tail -n +2 "$SIM/atlas/desc-slabs_dseg.tsv" | cut -f2 | paste -sd,)"
+strings_of "$ATL" /voxels/parcel_name >"$D/pnames"
+for s in 0 1; do
+  values "$ATL" /voxels/ijk -s $s,0,0 -c 1,"$R",3 | paste - - - >"$D/ijk"
+  values "$ATL" /voxels/parcel -s $s,0 -c 1,"$R" >"$D/parcel"
+  values "$ATL" /voxels/distance -s $s,0 -c 1,"$R" >"$D/dist"
+  # affine of simulate's 10x12x8 grid: x = -3 i + 15, y = 3 j - 18, z = 3 k - 12 (mm); the built-in pmHG of MNI
+  # spaces: (-38, -30, 11) left (x < 0), (40, -27, 11) right
+  bad=$(paste "$D/ijk" "$D/parcel" "$D/dist" | awk 'NR == FNR {name[NR - 1] = $0; next}
+        $1 < 0 {if ($4 != -1) bad++; next}
+        {want = ($2 < 6 ? "signal" : "noise") " i=" $1; if (name[$4] != want) bad++
+         x = -3 * $1 + 15; y = 3 * $2 - 18; z = 3 * $3 - 12
+         if (x < 0) d = sqrt((x + 38) ^ 2 + (y + 30) ^ 2 + (z - 11) ^ 2); else d = sqrt((x - 40) ^ 2 + (y + 27) ^ 2 + (z - 11) ^ 2)
+         if ($5 - d > 1e-7 * d || d - $5 > 1e-7 * d) bad++}  # %.9g in the dump
+        END {print bad + 0}' "$D/pnames" -)
+  check "atlas/sub-0$((s + 1))_parcel_and_distance_of_every_column (${bad} differ)" test "$bad" -eq 0
+done
+"$BRAINSWEEP" analyze "$ATL" >"$D/atlas-analyze.log" 2>&1
+check "atlas/analyze_exits_0" test $? -eq 0
+check "atlas/hierarchy_computed_from_voxel_distances" bash -c \
+  "h5dump -a /analysis/hierarchy '$ATL' | grep -q '\"computed\"'"
+# the layer x parcel matrix (1 model, 1 context, 6 hidden states, G parcels): the best hidden state of each signal
+# slab within one of its planted layer floor(6 i / 10)
+parcel_peaks() {  # parcel_peaks RESULTS -> "within_one signal_parcels parcels"
+  strings_of "$1" /analysis/curves/region_name >"$D/groups"
+  values "$1" /analysis/curves/region >"$D/region"
+  awk -v G="$(wc -l <"$D/groups")" 'NR == FNR {g[NR - 1] = $0; next} {v[FNR - 1] = $1}
+    END {for (k = 0; k < G; k++) if (g[k] ~ /signal/) {split(g[k], a, "="); best = -1; br = -2
+           for (h = 0; h < 6; h++) if (v[h * G + k] > br) {br = v[h * G + k]; best = h}
+           n++; d = best - int(6 * a[2] / 10); if (d >= -1 && d <= 1) ok++}
+         print ok + 0, n + 0, G}' "$D/groups" "$D/region"
+}
+read -r ok n G < <(parcel_peaks "$ATL")
+check "atlas/signal_parcels_peak_at_their_planted_layer ($ok of $n)" test "${n:-0}" -ge 8 -a "${ok:-0}" -eq "${n:-0}"
+check "atlas/every_parcel_with_voxels_is_a_region (G $G)" test "$G" -ge 16 -a "$G" -le 20
+
 # confounds: voxels that carry two nuisance series of their runs' confounds tables (--confounds 3: each voxel
 # weighs csf and white_matter N(0, 9) noise standard deviations); with them regressed out (fmri.confounds) the
 # planted layers are found again as in the clean dataset; kept in, the nuisance buries them
@@ -173,8 +221,29 @@ check "surface/simulate_exits_0" test $? -eq 0
 runL=$SIMS/sub-01/func/sub-01_task-alice_run-1_hemi-L_space-fsaverage5_bold.func.gii
 check "surface/simulate_writes_both_hemispheres_and_sidecar" test -s "$runL" -a -s "${runL/hemi-L/hemi-R}" \
   -a -s "${runL%.func.gii}.json"
+# with an atlas of one GIfTI label file per hemisphere (ASCII-encoded, written here): the vertices of each slab of
+# constant i in each half of the grid (vertex v of a hemisphere is voxel v or 240 + v of the 10x12x4 grid, i = that
+# mod 10, j = that / 10 mod 12), keys 1 + i (signal, j < 6) and 11 + i, named in the label table; key 0 unused
+label_gii() {  # label_gii HEMI(0|1) > FILE
+  awk -v hemi="$1" 'BEGIN {
+    printf "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\">\n"
+    printf "<MetaData><MD><Name>AnatomicalStructurePrimary</Name><Value>%s</Value></MD></MetaData>\n<LabelTable>\n",
+      hemi ? "CortexRight" : "CortexLeft"
+    printf "<Label Key=\"0\" Red=\"0\" Green=\"0\" Blue=\"0\" Alpha=\"0\">???</Label>\n"
+    for (k = 1; k <= 20; k++)
+      printf "<Label Key=\"%d\" Red=\"1\" Green=\"0\" Blue=\"0\" Alpha=\"1\">%s i=%d</Label>\n", k,
+        k <= 10 ? "signal" : "noise", (k - 1) % 10
+    printf "</LabelTable>\n<DataArray Intent=\"NIFTI_INTENT_LABEL\" DataType=\"NIFTI_TYPE_INT32\" "
+    printf "ArrayIndexingOrder=\"RowMajorOrder\" Dimensionality=\"1\" Dim0=\"240\" Encoding=\"ASCII\" "
+    printf "Endian=\"LittleEndian\" ExternalFileName=\"\" ExternalFileOffset=\"\">\n<Data>"
+    for (v = 0; v < 240; v++) {at = v + 240 * hemi; i = at % 10; j = int(at / 10) % 12
+      printf "%d ", 1 + i + (j < 6 ? 0 : 10)}
+    printf "</Data>\n</DataArray>\n</GIFTI>\n"}'
+}
+mkdir -p "$D/surf-atlas"
+for h in 0 1; do label_gii $h >"$D/surf-atlas/hemi-$([ $h = 0 ] && echo L || echo R)_desc-slabs.label.gii"; done
 "$BRAINSWEEP" sweep "$D/fmri.yaml" -P "fmri.bids=$SIMS" -P fmri.space=fsaverage5 -P "stimulus.file=$SIMS/stimuli/words.tsv" \
-  -P "output.path=$D/surf/results.h5" >"$D/surf.log" 2>&1
+  -P "fmri.atlas=$D/surf-atlas/hemi-{hemi}_desc-slabs.label.gii" -P "output.path=$D/surf/results.h5" >"$D/surf.log" 2>&1
 rc=$?
 check "surface/sweep_exits_0" test $rc -eq 0
 [ $rc -eq 0 ] || tail -20 "$D/surf.log"
@@ -191,6 +260,21 @@ check "surface/planted_layer_within_one_for_90pct ($ok of $n)" \
   awk -v k="${ok:-0}" -v n="${n:-0}" 'BEGIN {exit !(n >= 200 && k >= 0.9 * n)}'
 check "surface/noise_vertices_near_zero (mean $mean, max |r| $mx over $m)" \
   awk -v a="${mean:-1}" -v b="${mx:-1}" -v m="${m:-0}" 'BEGIN {exit !(m >= 200 && a < 0.03 && a > -0.03 && b < 0.35)}'
+check "surface/atlas_parcels_of_both_hemispheres" grep -q "fmri: 40 parcel(s) of $D/surf-atlas/hemi-{hemi}" "$D/surf.log"
+strings_of "$D/surf/results.h5" /voxels/parcel_name >"$D/pnames-surf"
+values "$D/surf/results.h5" /voxels/parcel -s 0,0 -c 1,480 >"$D/parcel-surf"
+bad=$(paste "$D/scores-surf" "$D/parcel-surf" | awk 'NR == FNR {name[NR - 1] = $0; next}
+      {at = $1 + 240 * $2; i = at % 10; j = int(at / 10) % 12
+       if (name[$10] != ($2 ? "right " : "left ") (j < 6 ? "signal" : "noise") " i=" i) bad++}
+      END {print bad + 0}' "$D/pnames-surf" -)
+check "surface/atlas_parcel_of_every_vertex (${bad} differ)" test "$bad" -eq 0
+check "surface/no_distance_without_coordinates" bash -c "! h5ls '$D/surf/results.h5/voxels/distance' >/dev/null 2>&1"
+"$BRAINSWEEP" analyze "$D/surf/results.h5" >"$D/surf-analyze.log" 2>&1
+check "surface/analyze_exits_0" test $? -eq 0
+check "surface/analyze_says_hierarchy_skipped" bash -c \
+  "h5dump -a /analysis/hierarchy '$D/surf/results.h5' | grep -q 'skipped: no distances'"
+read -r ok n G < <(parcel_peaks "$D/surf/results.h5")
+check "surface/signal_parcels_peak_at_their_planted_layer ($ok of $n, G $G)" test "${n:-0}" -eq 20 -a "${ok:-0}" -eq 20
 "$BRAINSWEEP" maps "$D/surf/results.h5" -o "$D/surf-maps" >"$D/surf-maps.log" 2>&1
 check "surface/maps_exits_0" test $? -eq 0
 MS=$D/surf-maps/stories260K/full

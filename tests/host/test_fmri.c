@@ -14,6 +14,7 @@
 
 #include "host/base.h"
 #include "host/fmri.h"
+#include "host/parcels.h"
 #include "host/niftiout.h"
 #include "host/surface.h"
 #include "tests/test.h"
@@ -437,6 +438,29 @@ static void surfaces(const char *root) {
     snprintf(q, sizeof q, "%s: not a GIfTI file: element <DataArray> inside <MatrixData> at line 2", p);
     expect_error("surface/elements_out_of_place", bad, q);
 
+    // text after a CDATA section in a Name, and two sections in one Value: libgiftiio 1.0.9 appends the second part
+    // through a pointer the end of the first cleared (found by fuzzing, as was the next)
+    static const struct {
+        const char *name, *md, *want;
+    } strings[] = {
+        {"text_after_cdata", "<Name><![CDATA[Description]]>\n</Name><Value>v</Value>",
+         "text after a CDATA section in one string element at line 2"},
+        {"two_cdata_sections", "<Name>N</Name><Value><![CDATA[a]]><![CDATA[b]]></Value>",
+         "a second CDATA section in one string element at line 2"},
+        // libgiftiio keeps the second Name and leaks the first
+        {"two_names_in_md", "<Name>a</Name><Name>b</Name><Value>v</Value>", "a second <Name> inside one <MD> at line 2"},
+    };
+    for (size_t c = 0; c < sizeof strings / sizeof strings[0]; c++) {
+        char xml[512], name[96];
+        copy(good, bad);
+        snprintf(xml, sizeof xml, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><MetaData>"
+                 "<MD>%s</MD></MetaData><DataArray Dim0=\"1\"></DataArray></GIFTI>\n", strings[c].md);
+        write_file(p, xml);
+        snprintf(q, sizeof q, "%s: not a GIfTI file: %s", p, strings[c].want);
+        snprintf(name, sizeof name, "surface/%s", strings[c].name);
+        expect_error(name, bad, q);
+    }
+
     copy(good, bad);
     {
         float geometry[9] = {0};
@@ -493,11 +517,76 @@ static void surfaces(const char *root) {
     space = "MNI";
 }
 
+// a GIfTI label file of n vertices (ASCII data): keys[v], the table naming keys 1..named (key 0 "???")
+static void label_file(const char *path, int n, const int *keys, int named) {
+    char text[4096];
+    int w = snprintf(text, sizeof text,
+                     "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><LabelTable>"
+                     "<Label Key=\"0\" Red=\"0\" Green=\"0\" Blue=\"0\" Alpha=\"0\">?\?\?</Label>");
+    for (int k = 1; k <= named; k++)
+        w += snprintf(text + w, sizeof text - (size_t)w,
+                      "<Label Key=\"%d\" Red=\"1\" Green=\"0\" Blue=\"0\" Alpha=\"1\">area %d</Label>", k, k);
+    w += snprintf(text + w, sizeof text - (size_t)w,
+                  "</LabelTable><DataArray Intent=\"NIFTI_INTENT_LABEL\" DataType=\"NIFTI_TYPE_INT32\" "
+                  "ArrayIndexingOrder=\"RowMajorOrder\" Dimensionality=\"1\" Dim0=\"%d\" Encoding=\"ASCII\" "
+                  "Endian=\"LittleEndian\" ExternalFileName=\"\" ExternalFileOffset=\"\"><Data>", n);
+    for (int v = 0; v < n; v++) w += snprintf(text + w, sizeof text - (size_t)w, "%d ", keys[v]);
+    snprintf(text + w, sizeof text - (size_t)w, "</Data></DataArray></GIFTI>\n");
+    write_file(path, text);
+}
+
+// fmri.atlas on a surface (host/parcels.h): one label file per hemisphere, parcels named after their hemisphere
+// and numbered in key order, key 0 outside every parcel; and the ways such an atlas is refused
+static void surface_atlas(const char *root) {
+    FmriGrid g = {.surface = 1, .dim = {4, 3, 1}};
+    char pattern[1100], path[1200], err[BASE_ERR_LEN] = "";
+    snprintf(pattern, sizeof pattern, "%s/atlas_hemi-{hemi}.label.gii", root);
+    const int left[4] = {2, 0, 1, 2}, right[3] = {1, 1, 3};
+    snprintf(path, sizeof path, "%s/atlas_hemi-L.label.gii", root);
+    label_file(path, 4, left, 2);
+    snprintf(path, sizeof path, "%s/atlas_hemi-R.label.gii", root);
+    label_file(path, 3, right, 3);
+    Parcels p;
+    int rc = parcels_load(pattern, "", "sub-01", &g, &p, err);
+    CHECK(rc == 0, "atlas/surface_loads %s", rc ? err : "");
+    if (rc == 0) {
+        const int32_t want[7] = {1, -1, 0, 1, 2, 2, 3};
+        int same = p.n_points == 7;
+        for (size_t i = 0; same && i < 7; i++) same = p.of[i] == want[i];
+        CHECK(p.n == 4 && strcmp(p.name[0], "left area 1") == 0 && strcmp(p.name[1], "left area 2") == 0 &&
+                  strcmp(p.name[2], "right area 1") == 0 && strcmp(p.name[3], "right area 3") == 0,
+              "atlas/surface_names_by_hemisphere (%zu: %s ... %s)", p.n, p.n ? p.name[0] : "", p.n ? p.name[p.n - 1] : "");
+        CHECK(same, "atlas/surface_parcel_of_each_vertex");
+        parcels_free(&p);
+    }
+    snprintf(path, sizeof path, "%s/atlas_hemi-L.label.gii", root);
+    CHECK(parcels_load(path, "", "sub-01", &g, &p, err) == -1 && strstr(err, "put {hemi} in the path"),
+          "atlas/surface_needs_hemi: %s", err);
+    const int unnamed[3] = {1, 4, 1};
+    snprintf(path, sizeof path, "%s/atlas_hemi-R.label.gii", root);
+    label_file(path, 3, unnamed, 3);
+    CHECK(parcels_load(pattern, "", "sub-01", &g, &p, err) == -1 && strstr(err, path) &&
+              strstr(err, "key 4 is on vertices but not in the label table"),
+          "atlas/surface_key_not_in_table: %s", err);
+    label_file(path, 2, right, 3);
+    CHECK(parcels_load(pattern, "", "sub-01", &g, &p, err) == -1 && strstr(err, path) &&
+              strstr(err, "2 vertices, but the runs' right hemisphere has 3"),
+          "atlas/surface_vertex_count: %s", err);
+    snprintf(path, sizeof path, "%s/atlas_hemi-R.label.gii", root);
+    write_file(path, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArray "
+                     "Intent=\"NIFTI_INTENT_TIME_SERIES\" DataType=\"NIFTI_TYPE_FLOAT32\" Dimensionality=\"1\" "
+                     "Dim0=\"3\" Encoding=\"ASCII\"><Data>1 2 3</Data></DataArray></GIFTI>\n");
+    CHECK(parcels_load(pattern, "", "sub-01", &g, &p, err) == -1 && strstr(err, path) &&
+              strstr(err, "not a GIfTI label file"),
+          "atlas/surface_series_given_as_labels: %s", err);
+}
+
 TEST_MAIN("test_fmri") {
     nibabel_fixture();
     nibabel_surface_fixture();
     char root[] = "/tmp/bs-fmri-XXXXXX";
     if (!mkdtemp(root)) DIE("", "mkdtemp failed");
+    surface_atlas(root);
     char good[1100], p[1400], q[1600], bad[1100];
     snprintf(good, sizeof good, "%s/good", root);
     make_run(good, "sub-01", 2, "MNI", 3);
