@@ -228,24 +228,28 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
     return 0;
 }
 
+// bids_fmri in a volumetric space with a built-in pmHG (host/anatomy.h): each column's distance from it in mm,
+// from the voxel's coordinates, for analyze's hierarchy (NaN without a voxel)
+static void fmri_distances(FmriVoxels *vx) {
+    double left[3], right[3];
+    if (vx->surface || anatomy_reference(vx->space, left, right) != 0) return;
+    size_t R = vx->R;
+    vx->distance = base_malloc(base_mul(vx->S, R ? R : 1) * sizeof(double), "distances");
+    for (size_t t = 0; t < vx->S * R; t++) {
+        const int32_t *x = &vx->ijk[3 * t];
+        const double *A = vx->affine + 16 * (t / R);
+        double mm[3];
+        for (int d = 0; d < 3; d++) mm[d] = A[4 * d] * x[0] + A[4 * d + 1] * x[1] + A[4 * d + 2] * x[2] + A[4 * d + 3];
+        vx->distance[t] = x[0] < 0 ? NAN : anatomy_distance(mm, left, right);
+    }
+}
+
 // bids_fmri with fmri.atlas: each (subject, column)'s parcel, the parcels named over every subject (an atlas in
-// each subject's space may hold parcels another lacks); and, in a volumetric space with a built-in pmHG
-// (host/anatomy.h), each voxel's distance from it, for analyze's hierarchy
+// each subject's space may hold parcels another lacks)
 static int fmri_parcels(Sweep *s, const FmriSubject *sub, size_t S, char *err) {
     const SweepConfig *c = &s->cfg;
     FmriVoxels *vx = &s->voxels;
     size_t R = vx->R;
-    double left[3], right[3];
-    if (!vx->surface && anatomy_reference(vx->space, left, right) == 0) {
-        vx->distance = base_malloc(base_mul(S, R ? R : 1) * sizeof(double), "distances");
-        for (size_t t = 0; t < S * R; t++) {
-            const int32_t *x = &vx->ijk[3 * t];
-            const double *A = vx->affine + 16 * (t / R);
-            double mm[3];
-            for (int d = 0; d < 3; d++) mm[d] = A[4 * d] * x[0] + A[4 * d + 1] * x[1] + A[4 * d + 2] * x[2] + A[4 * d + 3];
-            vx->distance[t] = x[0] < 0 ? NAN : anatomy_distance(mm, left, right);
-        }
-    }
     if (!c->fmri_atlas[0]) return 0;
     vx->parcel = base_malloc(base_mul(S, R ? R : 1) * sizeof(int32_t), "parcels");
     int per_subject = strstr(c->fmri_atlas, "{subject}") != NULL;
@@ -301,6 +305,7 @@ static int load_fmri(Sweep *s, char *err) {
     if (rc == 0 && q.n_confounds)
         log0("fmri: %zu confound column(s) and an intercept regressed out of each run (fmri.confounds)", q.n_confounds);
     if (rc == 0) rc = fmri_columns(s, sub, S, err);
+    if (rc == 0) fmri_distances(&s->voxels);
     if (rc == 0) rc = fmri_parcels(s, sub, S, err);
     for (size_t si = 0; si < S; si++) fmri_subject_free(&sub[si]);
     free(sub);
