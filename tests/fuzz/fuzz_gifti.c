@@ -3,9 +3,11 @@
  * GIfTI series (host/surface.c: our expat pass over the element nesting, then libgiftiio) and the sidecar JSON.
  * GIfTI is XML text, so the input is split at NUL bytes: the left hemisphere's file, the right's, the sidecar.
  * One input thus mutates the XML, the base64 and gzip data, the data arrays' attributes, the TimeStep against
- * RepetitionTime, and the checks between the hemispheres.
+ * RepetitionTime, and the checks between the hemispheres. The left part is also read as an atlas's label file
+ * (surface_read_labels, fmri.atlas on surfaces): the same XML pass and libgiftiio, then the label table.
  */
 #include "host/fmri.h"
+#include "host/surface.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -28,5 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = fmri_load_subject(&run, 1, &s, err);
     fuzz_check_err(rc != 0, err);
     if (rc == 0) fmri_subject_free(&s);
+    SurfaceLabels labels;
+    rc = surface_read_labels(path[0], &labels, err);
+    fuzz_check_err(rc != 0, err);
+    if (rc == 0) surface_labels_free(&labels);
     return 0;
 }
