@@ -1,7 +1,7 @@
 // The ridge engine alone, timed: cross-validated ridge from one (n, p) design to t targets.
 //   build/bench/ridge_bench [--data DIR | --shape N,P,T] [--folds K] [--alphas LO,HI,COUNT]
 //                           [--select inner|outer_mean] [--threads N] [--reps R] [--memory-gib G] [--out DIR]
-//                           [--layers L,C [--pca-fit fold|all] [--pca-method eigh|randomized]]
+//                           [--layers L,C [--pca-fit fold|all] [--pca-method eigh|randomized]] [--design-cache on|off]
 // --data DIR reads DIR/shape.txt ("n p t"), DIR/X.f32 (n, p) and DIR/Y.f32 (n, t), row-major float32
 // (bench/compare_ridge.py writes them and runs the other implementations on the same files);
 // --shape generates a planted problem instead (Y = X W + noise, signal-to-noise varying over targets so
@@ -17,6 +17,8 @@
 // default fold; --pca-method, default eigh) and fitted to the same T targets, which are prepared once (as a
 // sweep prepares a subject's targets once for all its layers); N is the number of words (word-level targets).
 // Prints the time of the L fits, PCA included, and the time of preparing the targets, which the total includes.
+// --design-cache off: the engine's design cache keeps nothing (the same batches, every split decomposed again by
+// every target batch), to measure what the cache saves in one build.
 // --out DIR writes r.f64 and alpha.f64 (t each) for comparison. Defaults: 5 folds, 20 alphas 1e-2..1e5,
 // outer_mean (himalaya's choice), all cores, 3 reps, 4 GiB.
 #include <cblas.h>
@@ -165,7 +167,7 @@ int main(int argc, char **argv) {
     double lo = -2, hi = 5, memory_gib = 4;
     RidgeSelect select = RIDGE_SELECT_OUTER_MEAN;
     size_t layers = 0, width = 0;
-    int pca_all = 0;
+    int pca_all = 0, no_design_cache = 0;
     PcaMethod method = PCA_EIGH;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -182,6 +184,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--layers")) ok = sscanf(v, "%zu,%zu", &layers, &width) == 2;
         else if (!strcmp(a, "--pca-fit")) pca_all = !strcmp(v, "all");
         else if (!strcmp(a, "--pca-method")) method = !strcmp(v, "randomized") ? PCA_RANDOMIZED : PCA_EIGH;
+        else if (!strcmp(a, "--design-cache")) no_design_cache = !strcmp(v, "off");
         else ok = 0;
         if (!ok || i + 1 >= argc) {
             fprintf(stderr, "ridge_bench: bad option '%s' (see the comment at the top of bench/ridge_bench.c)\n", a);
@@ -236,7 +239,7 @@ int main(int argc, char **argv) {
         if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
         prep[i] = bench_now() - t0;
         RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0),
-                           &linalg_ops_cpu};
+                           &linalg_ops_cpu, no_design_cache};
         if (ridge_cv(Xs, 0, p, &rt, &cfg, &o, &st, err)) DIE("check the shape", "%s", err);
         secs[i] = bench_now() - t0;
         ridge_targets_free(&rt);
@@ -246,10 +249,11 @@ int main(int argc, char **argv) {
     printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
            count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
     printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "
-           "%zu dual; %zu of %zu scores direct; %zu batch(es) of %zu targets; targets prepared in %.3f s (%.0f%%, "
-           "included); peak RSS %.2f GiB\n",
+           "%zu dual, %zu from the design cache (%.0f MiB); %zu of %zu scores direct; %zu batch(es) of %zu targets; "
+           "targets prepared in %.3f s (%.0f%%, included); peak RSS %.2f GiB\n",
            sec, reps, st.flops * 1e-9, st.flops / sec * 1e-9, peak, 100.0 * st.flops / sec * 1e-9 / peak, st.n_splits,
-           st.n_dual, st.n_direct, (size_t)K * count * t, st.n_batches, st.batch_targets, sec_prep,
+           st.n_dual, st.n_reused, (double)st.cache_bytes / (1 << 20), st.n_direct, (size_t)K * count * t,
+           st.n_batches, st.batch_targets, sec_prep,
            100.0 * sec_prep / sec, peak_rss_gib());
     if (out) {
         write_f64(out, "r.f64", r, t);

@@ -115,6 +115,37 @@ typedef struct {
     size_t R1;
 } Work;
 
+// a bump allocator over one block; with no block it only measures
+typedef struct {
+    char *base;
+    size_t off;
+} Arena;
+
+// The part of a split's basis that no target enters: the eigendecomposition of its training Gram (or kernel)
+// and what the held-out scoring derives from it. It is the same for every target batch, so after the first
+// batch builds it the fit keeps it in the design cache where the cache has room (ridge_cv sizes the cache from
+// the memory budget), and later batches (the other subjects' targets of a whole-brain fit) reuse it instead of
+// decomposing again; without room it is built in the workspace at each use. Backend memory unless named _h.
+typedef struct {
+    int dual, expl;       // dual form; explicit predictions (else sufficient statistics)
+    size_t R;
+    double *lam, *lam_h;  // (R) eigenvalues clamped at 0, and their host copy
+    double *V;            // (R^2) eigenvectors in float64, primal (P, R), dual (n_tr, R): in the cache the refit's only
+    float *Vf;            // (R^2) the same in float32, for the products with the targets
+    double *mu, *mu_h;    // primal: (P) the training means of the centred features, and their host copy
+    float *A;             // expl: (n_te, R) the held-out samples in the eigenbasis
+    double *Hd, *mt;      // suff: (R, R) V^T H_test V of the train-centred held-out features; (R) V^T their sum
+} Design;
+
+// Designs kept for the fit's later target batches, one slot per (split, band scaling, explicit or not).
+typedef struct {
+    Design *slot;      // (n_keys)
+    uint8_t *built;    // (n_keys)
+    size_t n_keys;
+    Arena a, h;        // the kept designs' backend and host memory
+    size_t cap, cap_h; // their sizes; cap 0: nothing is kept
+} DesignCache;
+
 typedef struct {
     const RidgeConfig *cfg;
     const RidgeTargets *Y;
@@ -125,13 +156,9 @@ typedef struct {
     double *gamma;       // (NG, NB) candidates (all ones when none given)
     RidgeStats *stats;
     Work *w;
+    Design *scratch;     // a design built in the workspace (views of it), for one use
+    DesignCache *cache;
 } Ctx;
-
-// a bump allocator over one block; with no block it only measures
-typedef struct {
-    char *base;
-    size_t off;
-} Arena;
 
 static void *take(Arena *a, size_t n, size_t size) {
     size_t bytes = base_mul(n, size);
@@ -283,15 +310,17 @@ static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t Tb
 typedef struct {
     uint8_t *tr, *te;  // (n_seg) segment masks; NULL te: no held-out samples (the refit)
     size_t n_tr, n_te;
+    size_t id;         // the split's place in the plan: outer k, inner j at k (K + 1) + j + 1; the refit at K (K + 1)
 } Split;
 
-// A split's basis: views of the workspace, valid until the next basis is built.
+// A split's basis: its design (views of the cache or of the workspace) and its products with the batch's targets
+// (views of the workspace), valid until the next basis is built.
 typedef struct {
     int dual, expl;       // dual form; explicit predictions (else sufficient statistics)
     size_t R, n_te, Tb;
     double *lam;          // (R) backend; lam_h its host copy
     double *lam_h;
-    double *V;            // primal (P, R) eigenvectors; dual (n_tr, R)
+    double *V;            // primal (P, R) eigenvectors; dual (n_tr, R); the refit's only
     double *mu;           // (P) training means of the centred features (primal; host)
     float *B;             // (R, Tb)
     float *A;             // expl: (n_te, R) held-out samples in the eigenbasis
@@ -333,27 +362,59 @@ static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n,
     c->la->gather_rows(y, c->w->Yb, Tb * sizeof(float), rows, n, Tb * sizeof(float));
 }
 
-// the eigenvalues of a basis clamped at 0 (rounding below zero on a positive semi-definite matrix), with a host copy
-static void basis_clamp(Basis *b, const LinalgOps *la, double *lam_h, size_t R) {
-    la->download(lam_h, b->lam, R * sizeof(double));
-    for (size_t i = 0; i < R; i++)
-        if (lam_h[i] < 0) lam_h[i] = 0;
-    la->upload(b->lam, lam_h, R * sizeof(double));
-    b->lam_h = lam_h;
+// ----------------------------------------------------------------------------
+// a split's design: built in the cache or in the workspace
+
+// the form of split sp's basis: dual when it has more features than training samples; a primal basis scores
+// through explicit predictions when asked (explicit_pred) or when fewer samples are held out than there are
+// features (the cheaper way then), else through sufficient statistics
+static void split_form(const Ctx *c, const Split *sp, int explicit_pred, int *dual, int *expl) {
+    *dual = c->P > sp->n_tr;
+    *expl = *dual || (sp->te && sp->n_te > 0 && (explicit_pred || sp->n_te < c->P));
 }
 
-// primal: centred training Gram scaled by s (host; w->s its backend copy), diagonalised; its products with the
-// batch's targets
-static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *s, const float *D,
-                         size_t t0, size_t Tb, int explicit_pred) {
+// a design's pieces for split sp in this form, from a (backend) and h (host); measures only while their bases
+// are NULL. keep_V: the float64 eigenvectors get their own piece (else they are the workspace's scratch).
+static void design_layout(Design *d, Arena *a, Arena *h, const Ctx *c, const Split *sp, int dual, int expl,
+                          int keep_V) {
+    const size_t P = c->P, R = dual ? sp->n_tr : P, n_te = sp->te ? sp->n_te : 0;
+    const int suff = !dual && !expl && n_te > 0;
+    *d = (Design){.dual = dual, .expl = expl, .R = R};
+    d->lam = take(a, R, sizeof(double)), d->lam_h = take(h, R, sizeof(double));
+    d->V = keep_V ? take(a, base_mul(R, R), sizeof(double)) : NULL;
+    d->Vf = take(a, base_mul(R, R), sizeof(float));
+    d->mu = dual ? NULL : take(a, P, sizeof(double)), d->mu_h = dual ? NULL : take(h, P, sizeof(double));
+    d->A = expl && n_te ? take(a, base_mul(n_te, R), sizeof(float)) : NULL;
+    d->Hd = suff ? take(a, base_mul(R, R), sizeof(double)) : NULL, d->mt = suff ? take(a, R, sizeof(double)) : NULL;
+}
+
+// the backend bytes of the design of split sp in this form, kept in the cache (the refit keeps its eigenvectors)
+static size_t design_bytes(const Ctx *c, const Split *sp, int explicit_pred) {
+    int dual, expl;
+    split_form(c, sp, explicit_pred, &dual, &expl);
+    Arena a = {NULL, 0}, h = {NULL, 0};
+    Design d;
+    design_layout(&d, &a, &h, c, sp, dual, expl, sp->te == NULL);
+    return a.off;
+}
+
+// the eigenvalues of a design clamped at 0 (rounding below zero on a positive semi-definite matrix), with a host copy
+static void design_clamp(Design *d, const LinalgOps *la) {
+    la->download(d->lam_h, d->lam, d->R * sizeof(double));
+    for (size_t i = 0; i < d->R; i++)
+        if (d->lam_h[i] < 0) d->lam_h[i] = 0;
+    la->upload(d->lam, d->lam_h, d->R * sizeof(double));
+}
+
+// primal: the centred training Gram scaled by s (host w->s_h, backend w->s), diagonalised; the held-out samples
+// in its eigenbasis (explicit) or their sufficient statistics
+static void design_primal(Design *d, const Ctx *c, const XStats *xs, const Split *sp) {
     const CvPlan *cv = c->cv;
     const LinalgOps *la = c->la;
     Work *w = c->w;
     const size_t P = c->P, NS = cv->n_seg;
-    memset(b, 0, sizeof *b);
-    b->R = P, b->n_te = sp->n_te, b->Tb = Tb;
-    basis_target_sums(b, c, sp, t0, Tb);
-    double *mu = b->mu = w->mu_h, *G = b->V = w->V;
+    const double *s = w->s_h;
+    double *mu = d->mu_h, *G = d->V ? d->V : w->V;
     memset(mu, 0, P * sizeof(double));
     la->memset(G, 0, P * P * sizeof(double));
     for (size_t g = 0; g < NS; g++)
@@ -363,41 +424,26 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
             for (size_t p = 0; p < P; p++) mu[p] += sx[p];
         }
     for (size_t p = 0; p < P; p++) mu[p] /= (double)sp->n_tr;
-    la->upload(w->mu, mu, P * sizeof(double));
-    la->upload(w->s, s, P * sizeof(double));
-    la->centre_gram(G, P, w->mu, NULL, (double)sp->n_tr, w->s);
-    b->lam = w->lam;
-    la->eigh(G, b->lam, P);  // G now holds V
+    la->upload(d->mu, mu, P * sizeof(double));
+    la->centre_gram(G, P, d->mu, NULL, (double)sp->n_tr, w->s);
+    la->eigh(G, d->lam, P);  // G now holds V
     c->stats->flops += flops_eigh(P);
-    basis_clamp(b, la, w->lam_h, P);
-    float *Vf = w->Vf;
-    la->to_float(Vf, b->V, P * P);
+    design_clamp(d, la);
+    la->to_float(d->Vf, G, P * P);
 
-    // B = V^T (S (C_tr - mu sy_tr^T)), C_tr = sum of the training segments' D
-    float *tmp = w->tmp;
-    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
-    la->sum_segments(tmp, D, sp->tr, NS, P, Tb, w->mu, w->ybar, (double)sp->n_tr, w->s);
-    b->B = w->B;
-    la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->B, Tb);
-    c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
-
-    if (sp->te && sp->n_te > 0 && (explicit_pred || sp->n_te < P)) {
-        // explicit (the cheaper way when fewer samples are held out than there are features): A = (X_te - mu) S V
-        b->expl = 1;
+    if (d->expl) {
+        // A = (X_te - mu) S V
         size_t *rows = w->rows_te;
         split_rows(rows, cv, sp->te);
         double *Z = w->Z, *Ad = w->Ad;
         la->gather_rows(Z, xs->Xd, P * sizeof(double), rows, sp->n_te, P * sizeof(double));
-        la->sub_scale(Z, sp->n_te, P, w->mu, w->s);
-        la->dgemm(LINALG_N, LINALG_N, sp->n_te, P, P, 1.0, Z, P, b->V, P, 0.0, Ad, P);
+        la->sub_scale(Z, sp->n_te, P, d->mu, w->s);
+        la->dgemm(LINALG_N, LINALG_N, sp->n_te, P, P, 1.0, Z, P, G, P, 0.0, Ad, P);
         c->stats->flops += 2.0 * (double)sp->n_te * (double)P * (double)P;
-        b->A = w->A;
-        la->to_float(b->A, Ad, sp->n_te * P);
-        b->Yte = w->Yte;
-        gather_targets(b->Yte, c, rows, sp->n_te, Tb);
-    } else if (sp->te && sp->n_te > 0) {
-        // sufficient statistics of the held-out samples, centred on the training means
-        double *Hc = w->Hd, *sx = w->sx_h;
+        la->to_float(d->A, Ad, sp->n_te * P);
+    } else if (d->Hd) {
+        // the held-out samples' Gram and sums centred on the training means: Ht = V^T Hc V, mt = V^T m
+        double *Hc = d->Hd, *sx = w->sx_h;
         la->memset(Hc, 0, P * P * sizeof(double));
         memset(sx, 0, P * sizeof(double));
         for (size_t g = 0; g < NS; g++)
@@ -408,36 +454,24 @@ static void basis_primal(Basis *b, const Ctx *c, const XStats *xs, const Split *
             }
         const double n = (double)sp->n_te;
         la->upload(w->sx, sx, P * sizeof(double));
-        la->centre_gram(Hc, P, w->mu, w->sx, n, w->s);
+        la->centre_gram(Hc, P, d->mu, w->sx, n, w->s);
         double *m = w->m_h;
         for (size_t p = 0; p < P; p++) m[p] = (sx[p] - n * mu[p]) * s[p];
         la->upload(w->m, m, P * sizeof(double));
-        la->upload(w->sy, b->sy, Tb * sizeof(double));
-        la->sum_segments(tmp, D, sp->te, NS, P, Tb, w->mu, w->sy, 1.0, w->s);
-        b->Pm = w->Pm;
-        la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, Vf, P, tmp, Tb, 0.0f, b->Pm, Tb);
-        // Ht = V^T Hc V, mt = V^T m
         double *HV = w->HV;
-        la->dgemm(LINALG_N, LINALG_N, P, P, P, 1.0, Hc, P, b->V, P, 0.0, HV, P);
-        la->dgemm(LINALG_T, LINALG_N, P, P, P, 1.0, b->V, P, HV, P, 0.0, Hc, P);
-        b->Ht = w->Ht;
-        la->to_float(b->Ht, Hc, P * P);
-        b->mt = w->mt;
-        la->dgemv(LINALG_T, P, P, 1.0, b->V, P, w->m, 0.0, b->mt);
-        c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb + 4.0 * (double)P * (double)P * (double)P;
-        b->Hd = Hc;
+        la->dgemm(LINALG_N, LINALG_N, P, P, P, 1.0, Hc, P, G, P, 0.0, HV, P);
+        la->dgemm(LINALG_T, LINALG_N, P, P, P, 1.0, G, P, HV, P, 0.0, Hc, P);
+        la->dgemv(LINALG_T, P, P, 1.0, G, P, w->m, 0.0, d->mt);
+        c->stats->flops += 4.0 * (double)P * (double)P * (double)P;
     }
 }
 
-// dual: the centred training kernel sum_b gamma_b X_b X_b^T, diagonalised
-static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, const double *gamma, size_t t0,
-                       size_t Tb) {
+// dual: the centred training kernel sum_b gamma_b X_b X_b^T, diagonalised; the held-out samples' kernel rows in
+// its eigenbasis
+static void design_dual(Design *d, const Ctx *c, const XStats *xs, const Split *sp, const double *gamma) {
     const LinalgOps *la = c->la;
     Work *w = c->w;
     const size_t N = c->N, n_tr = sp->n_tr, n_te = sp->te ? sp->n_te : 0;
-    memset(b, 0, sizeof *b);
-    b->dual = 1, b->expl = 1, b->R = n_tr, b->n_te = n_te, b->Tb = Tb;
-    basis_target_sums(b, c, sp, t0, Tb);
     size_t *tr = w->rows_tr, *te = w->rows_te;
     split_rows(tr, c->cv, sp->tr);
     if (n_te) split_rows(te, c->cv, sp->te);
@@ -455,21 +489,13 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
     double *ar = w->kar_h, *ac = w->kac_h;
     for (size_t j = 0; j < n_tr; j++) ac[j] = a[tr[j]];
     la->upload(w->kac, ac, n_tr * sizeof(double));
-    double *U = b->V = w->V;
+    double *U = d->V ? d->V : w->V;
     la->gather_rows(U, Kr, n_tr * sizeof(double), tr, n_tr, n_tr * sizeof(double));
     la->double_centre(U, n_tr, n_tr, w->kac, w->kac, cc);
-    b->lam = w->lam;
-    la->eigh(U, b->lam, n_tr);
+    la->eigh(U, d->lam, n_tr);
     c->stats->flops += flops_eigh(n_tr);
-    basis_clamp(b, la, w->lam_h, n_tr);
-    float *Uf = w->Vf, *ytr = w->ytr;
-    la->to_float(Uf, U, n_tr * n_tr);
-    gather_targets(ytr, c, tr, n_tr, Tb);
-    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
-    la->sub_cols_f(ytr, n_tr, Tb, w->ybar);
-    b->B = w->B;
-    la->sgemm(LINALG_T, LINALG_N, n_tr, Tb, n_tr, 1.0f, Uf, n_tr, ytr, Tb, 0.0f, b->B, Tb);
-    c->stats->flops += 2.0 * (double)n_tr * (double)n_tr * (double)Tb;
+    design_clamp(d, la);
+    la->to_float(d->Vf, U, n_tr * n_tr);
     if (n_te) {
         double *Kte = w->Kte, *Ad = w->Ad;
         for (size_t i = 0; i < n_te; i++) ar[i] = a[te[i]];
@@ -478,8 +504,101 @@ static void basis_dual(Basis *b, const Ctx *c, const XStats *xs, const Split *sp
         la->double_centre(Kte, n_te, n_tr, w->kar, w->kac, cc);
         la->dgemm(LINALG_N, LINALG_N, n_te, n_tr, n_tr, 1.0, Kte, n_tr, U, n_tr, 0.0, Ad, n_tr);
         c->stats->flops += 2.0 * (double)n_te * (double)n_tr * (double)n_tr;
-        b->A = w->A;
-        la->to_float(b->A, Ad, n_te * n_tr);
+        la->to_float(d->A, Ad, n_te * n_tr);
+    }
+}
+
+// split sp's design for band scaling g (its s uploaded in w->s for a primal split): kept from an earlier batch,
+// or built now, into the cache when it has room, else into the workspace
+static const Design *design_get(const Ctx *c, const XStats *xs, const Split *sp, size_t g, int explicit_pred) {
+    int dual, expl;
+    split_form(c, sp, explicit_pred, &dual, &expl);
+    DesignCache *dc = c->cache;
+    const size_t key = (sp->id * c->NG + g) * 2 + (size_t)expl;
+    ASSERT(key < dc->n_keys);
+    if (dc->built[key]) {
+        c->stats->n_reused++;
+        return &dc->slot[key];
+    }
+    Design *d = c->scratch;
+    const int keep_V = sp->te == NULL;
+    Arena a = {NULL, dc->a.off}, h = {NULL, dc->h.off};
+    design_layout(&dc->slot[key], &a, &h, c, sp, dual, expl, keep_V);
+    int kept = dc->cap && a.off <= dc->cap && h.off <= dc->cap_h && !c->cfg->no_design_cache;
+    if (kept) {
+        d = &dc->slot[key];
+        design_layout(d, &dc->a, &dc->h, c, sp, dual, expl, keep_V);
+    } else {
+        Work *w = c->w;
+        *d = (Design){.dual = dual, .expl = expl, .R = dual ? sp->n_tr : c->P, .lam = w->lam, .lam_h = w->lam_h,
+                      .V = w->V, .Vf = w->Vf, .mu = w->mu, .mu_h = w->mu_h, .A = w->A,
+                      .Hd = !dual && !expl && sp->te && sp->n_te ? w->Hd : NULL, .mt = w->mt};
+    }
+    if (dual) design_dual(d, c, xs, sp, c->gamma + g * c->NB);
+    else design_primal(d, c, xs, sp);
+    dc->built[key] = (uint8_t)kept;
+    return d;
+}
+
+// ----------------------------------------------------------------------------
+// a split's basis: its design and the batch's targets
+
+// primal: B = V^T (S (C_tr - mu sy_tr^T)), C_tr the sum of the training segments' D; the held-out targets
+// (explicit) or their products with the held-out features (sufficient statistics)
+static void basis_primal(Basis *b, const Design *d, const Ctx *c, const Split *sp, const float *D, size_t t0,
+                         size_t Tb) {
+    const CvPlan *cv = c->cv;
+    const LinalgOps *la = c->la;
+    Work *w = c->w;
+    const size_t P = c->P, NS = cv->n_seg;
+    *b = (Basis){.expl = d->expl, .R = P, .n_te = sp->n_te, .Tb = Tb, .lam = d->lam, .lam_h = d->lam_h, .V = d->V,
+                 .mu = d->mu_h};
+    basis_target_sums(b, c, sp, t0, Tb);
+    float *tmp = w->tmp;
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sum_segments(tmp, D, sp->tr, NS, P, Tb, d->mu, w->ybar, (double)sp->n_tr, w->s);
+    b->B = w->B;
+    la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, d->Vf, P, tmp, Tb, 0.0f, b->B, Tb);
+    c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
+    if (d->expl) {
+        size_t *rows = w->rows_te;
+        split_rows(rows, cv, sp->te);
+        b->A = d->A;
+        b->Yte = w->Yte;
+        gather_targets(b->Yte, c, rows, sp->n_te, Tb);
+    } else if (d->Hd) {
+        la->upload(w->sy, b->sy, Tb * sizeof(double));
+        la->sum_segments(tmp, D, sp->te, NS, P, Tb, d->mu, w->sy, 1.0, w->s);
+        b->Pm = w->Pm;
+        la->sgemm(LINALG_T, LINALG_N, P, Tb, P, 1.0f, d->Vf, P, tmp, Tb, 0.0f, b->Pm, Tb);
+        c->stats->flops += 2.0 * (double)P * (double)P * (double)Tb;
+        b->Ht = w->Ht;
+        la->to_float(b->Ht, d->Hd, P * P);
+        b->Hd = d->Hd;
+        b->mt = d->mt;
+    }
+}
+
+// dual: B = U^T (y_tr - ybar); the held-out targets
+static void basis_dual(Basis *b, const Design *d, const Ctx *c, const Split *sp, size_t t0, size_t Tb) {
+    const LinalgOps *la = c->la;
+    Work *w = c->w;
+    const size_t n_tr = sp->n_tr, n_te = sp->te ? sp->n_te : 0;
+    *b = (Basis){.dual = 1, .expl = 1, .R = n_tr, .n_te = n_te, .Tb = Tb, .lam = d->lam, .lam_h = d->lam_h,
+                 .V = d->V};
+    basis_target_sums(b, c, sp, t0, Tb);
+    size_t *tr = w->rows_tr, *te = w->rows_te;
+    split_rows(tr, c->cv, sp->tr);
+    if (n_te) split_rows(te, c->cv, sp->te);
+    float *ytr = w->ytr;
+    gather_targets(ytr, c, tr, n_tr, Tb);
+    la->upload(w->ybar, b->ybar, Tb * sizeof(double));
+    la->sub_cols_f(ytr, n_tr, Tb, w->ybar);
+    b->B = w->B;
+    la->sgemm(LINALG_T, LINALG_N, n_tr, Tb, n_tr, 1.0f, d->Vf, n_tr, ytr, Tb, 0.0f, b->B, Tb);
+    c->stats->flops += 2.0 * (double)n_tr * (double)n_tr * (double)Tb;
+    if (n_te) {
+        b->A = d->A;
         b->Yte = w->Yte;
         gather_targets(b->Yte, c, te, n_te, Tb);
     }
@@ -562,6 +681,8 @@ static void fold_scores(const Basis *b, size_t t, double s1, double s2, double s
 static void split_init(Split *sp, const CvPlan *cv, int outer, int inner, uint8_t *buf) {
     sp->tr = buf;
     sp->te = sp->tr + cv->n_seg;
+    const size_t K = (size_t)cv->n_blocks;
+    sp->id = outer < 0 ? K * (K + 1) : (size_t)outer * (K + 1) + (size_t)(inner + 1);
     if (outer < 0) {
         memset(sp->tr, 1, cv->n_seg);
         sp->te = NULL;
@@ -575,15 +696,16 @@ static void split_init(Split *sp, const CvPlan *cv, int outer, int inner, uint8_
 static void basis_build(Basis *b, const Ctx *c, const XStats *xs, const Split *sp, size_t g, const float *D, size_t t0,
                         size_t Tb, int explicit_pred) {
     c->stats->n_splits++;
-    const double *gamma = c->gamma + g * c->NB;
     if (c->P > sp->n_tr) {
         c->stats->n_dual++;
-        basis_dual(b, c, xs, sp, gamma, t0, Tb);
+        basis_dual(b, design_get(c, xs, sp, g, explicit_pred), c, sp, t0, Tb);
         return;
     }
+    const double *gamma = c->gamma + g * c->NB;
     double *s = c->w->s_h;
     for (size_t p = 0; p < c->P; p++) s[p] = sqrt(gamma[c->band_of[p]]);
-    basis_primal(b, c, xs, sp, s, D, t0, Tb, explicit_pred);
+    c->la->upload(c->w->s, s, c->P * sizeof(double));
+    basis_primal(b, design_get(c, xs, sp, g, explicit_pred), c, sp, D, t0, Tb);
 }
 // Every alpha of the grid at once from sufficient statistics (a primal basis without explicit
 // predictions). With b_a = diag(d_a) b, d_a,i = 1/(lam_i + alpha_a), the held-out sums are
@@ -755,9 +877,9 @@ static void count_choice(const Ctx *c, size_t choice, RidgeStats *st) {
 
 // target batch size from the memory budget: what one target costs in the largest step, after what
 // the batch-independent state takes
-static size_t batch_targets(const Ctx *c, int need_primal, int need_dual, int acc_all) {
+static size_t batch_targets(const Ctx *c, const Forms *f, int acc_all, size_t budget) {
     const size_t N = c->N, P = c->P, S = c->cv->n_seg, A = c->A;
-    size_t budget = c->cfg->memory_bytes ? c->cfg->memory_bytes : ((size_t)1 << 30);
+    const int need_primal = f->primal, need_dual = f->dual;
     double fixed = 12.0 * (double)N * (double)P + (need_primal ? 8.0 * (double)S * P * P + 40.0 * (double)P * P : 0) +
                    (need_dual ? 8.0 * (double)c->NB * N * N + 40.0 * (double)N * N : 0) +
                    (acc_all ? 24.0 * (double)c->NG * A * c->T : 0) + 40.0 * (double)c->T;
@@ -770,6 +892,58 @@ static size_t batch_targets(const Ctx *c, int need_primal, int need_dual, int ac
     // splits' work for every target (100x the time on the demo), so take a modest batch instead
     size_t Tb = room > per ? (size_t)(room / per) : 64;
     return Tb < c->T ? Tb : c->T;
+}
+
+// The design cache's size. need: the backend bytes of the designs the protocol builds for one feature matrix
+// (each band scaling of each split in each form it takes; with fold-wise matrices, the largest fold's, as the
+// cache is emptied for each). Of a few sizes up to need, the one that leaves the fewest decompositions per design
+// (an uncached design is rebuilt by every target batch, and a cache leaves the batches less room) wins; *Tb_max
+// gets its batch size. Nothing is kept when the targets fit in one batch.
+static size_t design_cache_size(const Ctx *c, const Forms *f, int nested, int acc_all, int x_per_fold, size_t budget,
+                                size_t *Tb_max) {
+    const CvPlan *cv = c->cv;
+    const int K = cv->n_blocks, pred_pass = !nested && f->pred;
+    uint8_t *buf = base_malloc(2 * cv->n_seg + 1, "masks");
+    Split sp;
+    size_t need = 0, all = 0;
+    if (f->weights) split_init(&sp, cv, -1, -1, buf), all += design_bytes(c, &sp, 0);
+    for (int k = 0; k < K; k++) {
+        size_t fold = 0;
+        split_init(&sp, cv, k, -1, buf);
+        const int asks[3] = {nested ? f->pred : -1, acc_all ? 0 : -1, pred_pass ? 1 : -1};  // explicit_pred asked
+        int used[2] = {0, 0};
+        for (int i = 0; i < 3; i++) {
+            int dual, expl;
+            if (asks[i] < 0) continue;
+            split_form(c, &sp, asks[i], &dual, &expl);
+            if (!used[expl]) used[expl] = 1, fold += design_bytes(c, &sp, asks[i]);
+        }
+        for (int j = 0; nested && j < K; j++)
+            if (j != k) split_init(&sp, cv, k, j, buf), fold += design_bytes(c, &sp, 0);
+        all += fold;
+        if (fold > need) need = fold;
+    }
+    free(buf);
+    need = base_mul(x_per_fold ? need : all, c->NG);
+    const size_t T = c->T, Tb0 = batch_targets(c, f, acc_all, budget);
+    *Tb_max = Tb0;
+    if (Tb0 >= T || need == 0) return 0;
+    double best = ceil((double)T / (double)Tb0);
+    size_t cap = 0;
+    const size_t eighths[] = {1, 2, 4, 6};
+    for (size_t i = 0; i < sizeof eighths / sizeof *eighths; i++) {
+        size_t k = budget / 8 * eighths[i] < need ? budget / 8 * eighths[i] : need;
+        size_t Tb = batch_targets(c, f, acc_all, budget - k);
+        double kept = (double)k / (double)need, builds = kept + (1.0 - kept) * ceil((double)T / (double)Tb);
+        if (builds < best) best = builds, cap = k, *Tb_max = Tb;
+    }
+    return cap;
+}
+
+// empties the cache (a new feature matrix: its designs differ)
+static void design_cache_clear(DesignCache *dc) {
+    dc->a.off = dc->h.off = 0;
+    memset(dc->built, 0, dc->n_keys);
 }
 
 static int check_finite(const float *X, size_t N, size_t P, int which, char *err) {
@@ -902,11 +1076,25 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     int blas_threads = threads_blas_widen();
     const size_t A = c.A, NG = c.NG, NB = c.NB;
     const int acc_all = !nested || out->weights;
-    const size_t Tb_max = batch_targets(&c, f.primal, f.dual, acc_all);
+    size_t Tb_max;
+    const size_t budget = cfg->memory_bytes ? cfg->memory_bytes : ((size_t)1 << 30);
+    const size_t cache_cap = design_cache_size(&c, &f, nested, acc_all, x_per_fold, budget, &Tb_max);
     stats->batch_targets = Tb_max;
     Work w;
     void *block = work_create(&w, &c, &f, Tb_max);
     c.w = &w;
+    Design scratch;
+    c.scratch = &scratch;
+    DesignCache dc = {.n_keys = ((size_t)K * (size_t)(K + 1) + 1) * NG * 2, .cap = cache_cap};
+    dc.slot = base_calloc(dc.n_keys, sizeof(Design), "design cache");
+    dc.built = base_calloc(dc.n_keys, 1, "design cache");
+    if (cache_cap) {
+        dc.cap_h = dc.n_keys * ((w.R1 + P) * sizeof(double) + 128);
+        dc.a.base = c.la->alloc(cache_cap, "ridge design cache");
+        dc.h.base = base_malloc(dc.cap_h, "ridge design cache");
+    }
+    c.cache = &dc;
+    stats->cache_bytes = cache_cap;
     XStats *xs = &w.xs;
     float *D = w.D;
     double *r_sum = base_calloc(T, sizeof(double), "scores"), *r2_sum = base_calloc(T, sizeof(double), "scores");
@@ -924,6 +1112,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     // pass 1: every fold scored; nested choices made and scored fold by fold
     int stopped = 0;
     for (int x = 0; x < (x_per_fold ? K : 1) && !stopped; x++) {
+        if (x_per_fold) design_cache_clear(&dc);
         xstats_fill(xs, &c, X[x], &f);
         for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
             if (base_stop_signal) {
@@ -982,6 +1171,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         if (out->weights && nested)
             for (size_t t = 0; t < T; t++) choice[t] = choose(&c, acc_sse, T, t, 1);
         for (int x = 0; x < (x_per_fold ? K : 1); x++) {
+            if (x_per_fold) design_cache_clear(&dc);
             xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
@@ -997,6 +1187,8 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         }
     }
 
+    if (dc.a.base) c.la->free(dc.a.base);
+    free(dc.h.base), free(dc.slot), free(dc.built);
     c.la->free(block);
     free(w.host_block);
     free(choice), free(sse_in), free(acc_r), free(acc_r2), free(acc_sse), free(gamma_sum), free(log_alpha), free(r2_sum);

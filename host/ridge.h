@@ -25,6 +25,14 @@
  * features than training samples. Grams and eigendecompositions in float64, the large products in
  * float32. Targets run in batches sized from cfg.memory_bytes.
  *
+ * Design cache: what a split's basis owes to the features alone (the eigendecomposition, the held-out samples in
+ * its eigenbasis or their Gram there) is the same for every target batch. When the targets take more than one
+ * batch (a whole brain: 100,000 voxels of many subjects), the first batch keeps each split's design in a cache
+ * carved from the same memory budget, and the later batches (the other subjects' voxels) reuse it: each split is
+ * decomposed once per feature matrix instead of once per batch. The cache's size is chosen among a few shares of
+ * the budget to leave the fewest decompositions (a design without room is rebuilt per batch, as before); the
+ * results are the same bit for bit with or without it (the same arithmetic, read back instead of redone).
+ *
  * Backend: every product, decomposition and element-wise kernel of the fit goes through cfg.linalg
  * (linalg.h), and every buffer of the fit's splits lives in one workspace allocated once from it before the
  * first target batch, sized for the largest batch (RidgeStats.work_bytes), with one host block beside it for
@@ -66,6 +74,8 @@ typedef struct {
     const double *gammas;     // (NG, NB), positive
     size_t memory_bytes;      // working memory of the target batches; 0: 1 GiB
     const LinalgOps *linalg;  // the backend of the fit's products, decompositions and workspace; NULL: the CPU's
+    int no_design_cache;      // 1: the cache is sized (and the batches with it) but keeps nothing, so every batch
+                              // decomposes every split again: the same arithmetic in the same batches, for comparison
 } RidgeConfig;
 
 // Targets prepared once per subject and reused by every layer's fit: checked for NaN, summed per segment.
@@ -100,6 +110,8 @@ typedef struct {
     size_t n_splits;
     size_t n_direct;     // (target, alpha, split) scores the all-alphas form left to the direct one (cancellation)
     size_t n_batches, batch_targets;
+    size_t n_reused;     // of n_splits, the bases whose design (eigendecomposition) an earlier target batch built
+    size_t cache_bytes;  // the design cache, allocated once from the backend beside the workspace
     size_t work_bytes;   // the workspace of the target batches, allocated once from the backend
     double flops;        // floating-point work of the products and decompositions
 } RidgeStats;

@@ -460,6 +460,83 @@ static void check_bad_input(void) {
 }
 
 // weights need one matrix for all samples: per-fold features are refused for them
+// The design cache: a fit whose targets take several batches, with the cache and without it (each batch
+// decomposing every split again), gives the same outputs bit for bit (the same arithmetic, read back instead of
+// redone), while the later batches reuse the first batch's decompositions: with room for every design each is built
+// once, whatever the batches. The budget (2 MiB; 3 MiB for the wide design the cache can only partly hold) is far
+// below these targets' need on any thread count.
+typedef struct {
+    const char *name;
+    size_t N, P, T;
+    int K, outer_mean, banded, fold_wise;
+    size_t memory;
+    int partly;  // the cache holds only some designs: the others are rebuilt by every batch
+} CacheCase;
+
+static void check_design_cache(const CacheCase *cs) {
+    const size_t N = cs->N, P = cs->P, T = cs->T, K = (size_t)cs->K, NG = cs->banded ? 3 : 1;
+    float *X = malloc(N * P * 4), *Y = malloc(N * T * 4);
+    random_problem(X, Y, N, P, T, 1.0);
+    const float *Xk[8];
+    for (size_t k = 0; k < K; k++) {
+        float *x = malloc(N * P * 4);  // fold-wise: each fold's own perturbed copy
+        for (size_t i = 0; i < N * P; i++) x[i] = X[i] + (cs->fold_wise ? 0.2f * (float)nrand() : 0.0f);
+        Xk[k] = x;
+    }
+    CvPlan cv;
+    char err[BASE_ERR_LEN];
+    cv_plan_folds(&cv, N, cs->K, 0, err);
+    double alphas[9];
+    base_logspace(alphas, -2, 4, 9);
+    size_t bands[2] = {P / 2, P - P / 2};
+    double gammas[6] = {1, 1, 0.2, 1.8, 1.7, 0.3};
+    RidgeTargets rt;
+    CHECK(ridge_targets_init(&rt, Y, N, T, &cv, err) == 0, "design_cache/%s/targets", cs->name);
+    double *d[3][4];
+    float *f[3][3];
+    RidgeStats st[3];
+    int rc[3];
+    for (int run = 0; run < 3; run++) {  // with the cache; without it; with it and half the budget
+        RidgeConfig cfg = {&cv, alphas, 9, cs->outer_mean ? RIDGE_SELECT_OUTER_MEAN : RIDGE_SELECT_INNER,
+                           cs->banded ? 2 : 0, bands, cs->banded ? 3 : 0, gammas, run == 2 ? cs->memory / 2 : cs->memory,
+                           NULL, run == 1};
+        for (int i = 0; i < 4; i++) d[run][i] = calloc(T * NG, 8);
+        f[run][0] = calloc(N * T, 4), f[run][1] = calloc(P * T, 4), f[run][2] = calloc(T, 4);
+        RidgeOut out = {d[run][0], d[run][1], d[run][2], cs->banded ? d[run][3] : NULL, f[run][0],
+                        cs->fold_wise ? NULL : f[run][1], cs->fold_wise ? NULL : f[run][2]};
+        rc[run] = ridge_cv(Xk, cs->fold_wise, P, &rt, &cfg, &out, &st[run], err);
+    }
+    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0, "design_cache/%s/runs %s", cs->name,
+          rc[0] || rc[1] || rc[2] ? err : "");
+    CHECK(st[0].n_batches > 1 && st[0].n_batches == st[1].n_batches && st[2].n_batches > 1,
+          "design_cache/%s/several_batches (%zu of %zu targets; %zu without the cache; %zu with half the budget)",
+          cs->name, st[0].n_batches, st[0].batch_targets, st[1].n_batches, st[2].n_batches);
+    CHECK(st[0].cache_bytes > 0 && st[0].n_reused > 0 && st[1].n_reused == 0 &&
+              st[0].n_splits == st[1].n_splits && st[0].flops < st[1].flops,
+          "design_cache/%s/later_batches_reuse_the_designs (%zu of %zu bases reused, cache %zu KiB, %.3g of %.3g "
+          "GFLOP)", cs->name, st[0].n_reused, st[0].n_splits, st[0].cache_bytes >> 10, st[0].flops * 1e-9,
+          st[1].flops * 1e-9);
+    // with room for every design, each is decomposed once however many batches there are; else more batches
+    // rebuild more
+    size_t built = st[0].n_splits - st[0].n_reused, built_half = st[2].n_splits - st[2].n_reused;
+    CHECK(cs->partly ? built_half > built : built_half == built, "design_cache/%s/%s (%zu decompositions; %zu with "
+          "half the budget)", cs->name, cs->partly ? "more_batches_rebuild_more" : "decompositions_independent_of_batches",
+          built, built_half);
+    int same = 1;
+    for (int i = 0; i < 4; i++) same &= memcmp(d[0][i], d[1][i], T * NG * 8) == 0;
+    same &= memcmp(f[0][0], f[1][0], N * T * 4) == 0 && memcmp(f[0][1], f[1][1], P * T * 4) == 0 &&
+            memcmp(f[0][2], f[1][2], T * 4) == 0;
+    CHECK(same, "design_cache/%s/same_outputs_bit_for_bit (r, R^2, alphas, scalings, predictions, weights)", cs->name);
+    for (int run = 0; run < 3; run++) {
+        for (int i = 0; i < 4; i++) free(d[run][i]);
+        for (int i = 0; i < 3; i++) free(f[run][i]);
+    }
+    for (size_t k = 0; k < K; k++) free((void *)Xk[k]);
+    ridge_targets_free(&rt);
+    cv_free(&cv);
+    free(X), free(Y);
+}
+
 static void check_fold_wise_weights_refused(void) {
     size_t N = 120, P = 6, T = 5;
     float *X = malloc(N * P * 4), *Y = malloc(N * T * 4), *W = malloc(P * T * 4), *b = malloc(T * 4);
@@ -507,4 +584,14 @@ TEST_MAIN("test_ridge") {
     check_planted();
     check_bad_input();
     check_fold_wise_weights_refused();
+    static const CacheCase cache_cases[] = {
+        {"primal_sufficient_N240_P12_T3000", 240, 12, 3000, 4, 0, 0, 0, 2 << 20},
+        {"primal_explicit_N100_P40_T3000", 100, 40, 3000, 4, 0, 0, 0, 2 << 20},
+        {"dual_N40_P60_T3000", 40, 60, 3000, 4, 0, 0, 0, 2 << 20},
+        {"banded_N200_P10_T2000", 200, 10, 2000, 4, 0, 1, 0, 2 << 20},
+        {"outer_mean_N200_P8_T3000", 200, 8, 3000, 5, 1, 0, 0, 2 << 20},
+        {"fold_wise_N160_P8_T3000", 160, 8, 3000, 4, 0, 0, 1, 2 << 20},
+        {"partly_cached_N400_P150_T800", 400, 150, 800, 4, 0, 0, 0, 3 << 20, 1},
+    };
+    for (size_t i = 0; i < sizeof cache_cases / sizeof cache_cases[0]; i++) check_design_cache(&cache_cases[i]);
 }
