@@ -158,6 +158,11 @@ static const Param PARAMS[] = {
     {"fmri", "atlas_labels", P_STRING, F(fmri_atlas_labels), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "names of the atlas's labels: a TSV with columns index and name (BIDS's dseg.tsv) naming every label the atlas "
      "holds; empty = the GIfTI label table's names, or \"label N\""},
+    {"fmri", "surface_geometry", P_STRING, F(fmri_surface_geometry), CFG_STR, NONE, 0, 0, "\"\"", NULL,
+     "surface runs: one GIfTI geometry file (.surf.gii) per hemisphere on the runs' surface, {hemi} in the path "
+     "standing for L and R ({subject} for the subject's label), whose vertex coordinates give each vertex's distance "
+     "from Heschl's gyrus for analyze and report (e.g. fsaverage's midthickness, MNI305 coordinates); empty = no "
+     "distances on surfaces"},
     {"features", "cache_dir", P_STRING, F(cache_dir), CFG_STR, NONE, 0, 0, "\"\"", NULL,
      "folder of extracted-features files reused by later sweeps (model, tokenizer, policy and stimulus must match; a "
      "stale file is recomputed); empty = no cache"},

@@ -133,6 +133,7 @@ typedef struct {
     StrList fmri_confounds;   // confounds-table columns regressed out of each run; none = no regression
     char fmri_atlas[CFG_STR];         // host/parcels.h; "" = none
     char fmri_atlas_labels[CFG_STR];  // "" = the atlas's own names
+    char fmri_surface_geometry[CFG_STR];  // host/geometry.h; "" = none
 
     // features cache
     char cache_dir[CFG_STR];  // "" = no cache

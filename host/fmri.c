@@ -275,6 +275,23 @@ size_t fmri_grid_index(const FmriGrid *g, const int32_t x[3]) {
     return (size_t)x[0] + (size_t)g->dim[0] * ((size_t)x[1] + (size_t)g->dim[1] * (size_t)x[2]);
 }
 
+int fmri_expand_path(const char *pattern, const char *subject, const char *hemi, char *out, size_t n) {
+    const char *label = strncmp(subject, "sub-", 4) == 0 ? subject + 4 : subject;
+    size_t w = 0;
+    for (const char *p = pattern; *p;) {
+        const char *with = NULL;
+        size_t skip = 1;
+        if (strncmp(p, "{subject}", 9) == 0) with = label, skip = 9;
+        else if (strncmp(p, "{hemi}", 6) == 0 && hemi) with = hemi, skip = 6;
+        size_t len = with ? strlen(with) : 1;
+        if (w + len >= n) return -1;
+        memcpy(out + w, with ? with : p, len);
+        w += len, p += skip;
+    }
+    out[w] = '\0';
+    return 0;
+}
+
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b) {
     if (a->surface != b->surface) return 0;
     for (int d = 0; d < 3; d++)

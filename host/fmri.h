@@ -112,6 +112,10 @@ int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
 int fmri_regress_confounds(FmriSubject *s, const FmriRun *runs, size_t n, const char *const *columns, size_t n_columns,
                            char *err);
 
+// A per-subject or per-hemisphere path of the config (fmri.atlas, fmri.surface_geometry): pattern with "{subject}"
+// replaced by the subject's label ("01" for sub-01) and "{hemi}" by hemi (NULL: left as it is); -1 when out is short
+int fmri_expand_path(const char *pattern, const char *subject, const char *hemi, char *out, size_t n);
+
 // 1 when two grids are of one kind, with the same dimensions and affines within 1e-4 mm
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);
 

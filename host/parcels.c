@@ -15,24 +15,6 @@ void parcels_free(Parcels *p) {
     memset(p, 0, sizeof *p);
 }
 
-// the atlas path with {subject} and {hemi} replaced; -1 when it does not fit
-static int expand(const char *pattern, const char *subject, const char *hemi, char *out, size_t n) {
-    const char *label = strncmp(subject, "sub-", 4) == 0 ? subject + 4 : subject;
-    size_t w = 0;
-    for (const char *p = pattern; *p;) {
-        const char *with = NULL;
-        size_t skip = 1;
-        if (strncmp(p, "{subject}", 9) == 0) with = label, skip = 9;
-        else if (strncmp(p, "{hemi}", 6) == 0 && hemi) with = hemi, skip = 6;
-        size_t len = with ? strlen(with) : 1;
-        if (w + len >= n) return -1;
-        memcpy(out + w, with ? with : p, len);
-        w += len, p += skip;
-    }
-    out[w] = '\0';
-    return 0;
-}
-
 static int by_int32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
@@ -114,7 +96,7 @@ static int load_surface(const char *atlas, const char *labels, const char *subje
     int rc = 0;
     for (int h = 0; h < 2 && rc == 0; h++) {
         char path[FMRI_PATH];
-        if (expand(atlas, subject, HEMI[h], path, sizeof path))
+        if (fmri_expand_path(atlas, subject, HEMI[h], path, sizeof path))
             return base_errf(err, "%s (fmri.atlas): the path is too long", atlas);
         SurfaceLabels sl;
         if (surface_read_labels(path, &sl, err)) return -1;
@@ -165,7 +147,7 @@ int parcels_load(const char *atlas, const char *labels, const char *subject, con
         rc = load_surface(atlas, labels, subject, grid, out, err);
     } else {
         char path[FMRI_PATH];
-        rc = expand(atlas, subject, NULL, path, sizeof path) ? base_errf(err, "%s (fmri.atlas): the path is too long", atlas)
+        rc = fmri_expand_path(atlas, subject, NULL, path, sizeof path) ? base_errf(err, "%s (fmri.atlas): the path is too long", atlas)
                                                              : load_volume(path, labels, grid, out, err);
     }
     if (rc == 0 && out->n == 0) rc = base_errf(err, "%s (fmri.atlas): no parcel (every label is 0)", atlas);

@@ -262,6 +262,23 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
                         .description = "planted hidden state; -1 noise vertex"};
         rc = surface_write(path, &t, err);
     }
+    // the surfaces' geometry: each vertex at its grid voxel's centre (MNI mm), for the distances (fmri.surface_geometry)
+    float *xyz = o->surface ? base_malloc(base_mul(nv, 3) * sizeof(float), "vertices") : NULL;
+    for (size_t at = 0; xyz && at < nv; at++) {
+        const double ijk[3] = {(double)(at % nx), (double)(at / nx % ny), (double)(at / (nx * ny))};
+        for (int d = 0; d < 3; d++)
+            xyz[3 * at + d] = (float)(affine[4 * d] * ijk[0] + affine[4 * d + 1] * ijk[1] + affine[4 * d + 2] * ijk[2] +
+                                      affine[4 * d + 3]);
+    }
+    snprintf(path, sizeof path, "%.1000s/atlas", o->out_dir);
+    if (xyz && rc == 0 && base_mkdirs(path) != 0) rc = base_errf(err, "%s: cannot create: %s", path, strerror(errno));
+    for (int hemi = 0; hemi < 2 && xyz && rc == 0; hemi++) {
+        snprintf(path, sizeof path, "%.1000s/atlas/space-%s_hemi-%c_midthickness.surf.gii", o->out_dir, o->space,
+                 hemi ? 'R' : 'L');
+        rc = surface_write_geometry(path, xyz + 3 * (hemi ? nv / 2 : 0), hemi ? nv - nv / 2 : nv / 2,
+                                    hemi ? "CortexRight" : "CortexLeft", err);
+    }
+    free(xyz);
     if (rc == 0 && !o->surface) rc = write_atlas(o, affine, code, err);
     if (rc == 0 && !o->surface) {
         snprintf(path, sizeof path, "%.1000s/groundtruth/planted_layer.nii.gz", o->out_dir);

@@ -35,7 +35,9 @@
  * order, every one of them (no mask), are the vertices of two hemispheres, the first half the left's and the second
  * the right's, in sub-NN_task-<task>_run-R_hemi-{L,R}_space-<space>_bold.func.gii (one float32 array per volume,
  * TimeStep metadata in ms) with a _bold.json sidecar beside the left; the truth is
- * groundtruth/planted_layer_hemi-{L,R}.func.gii. A grid with an odd number of voxels gives the right one more.
+ * groundtruth/planted_layer_hemi-{L,R}.func.gii. A grid with an odd number of voxels gives the right one more. The
+ * surfaces' geometry for fmri.surface_geometry is atlas/space-<space>_hemi-{L,R}_midthickness.surf.gii: a pointset
+ * alone (no triangles), each vertex at its voxel's centre in the grid's MNI millimetres.
  *
  * Errors: -1 with err naming the file and the problem.
  */

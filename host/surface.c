@@ -309,21 +309,80 @@ int surface_read_labels(const char *path, SurfaceLabels *out, char *err) {
     return rc;
 }
 
+int surface_read_geometry(const char *path, SurfaceGeometry *out, char *err) {
+    memset(out, 0, sizeof *out);
+    gifti_image *gim = read_image(path, 1, err);
+    if (!gim) return -1;
+    const giiDataArray *da = NULL;
+    for (int a = 0; a < gim->numDA && !da; a++)
+        if (gim->darray[a] && gim->darray[a]->intent == NIFTI_INTENT_POINTSET) da = gim->darray[a];
+    int rc = 0;
+    if (!da)
+        rc = base_errf(err, "%s: not a GIfTI geometry file (.surf.gii: a data array of intent NIFTI_INTENT_POINTSET)",
+                       path);
+    else if (da->datatype != NIFTI_TYPE_FLOAT32 && da->datatype != NIFTI_TYPE_FLOAT64)
+        rc = base_errf(err, "%s: vertex coordinates of type %s (float32 or float64 are)", path,
+                       gifti_datatype2str(da->datatype));
+    else if (da->num_dim != 2 || da->dims[1] != 3 || da->dims[0] < 1)
+        rc = base_errf(err, "%s: the pointset is not three coordinates per vertex", path);
+    else if (!da->data)
+        rc = base_errf(err, "%s: the pointset has no data (an external file that is missing?)", path);
+    if (rc == 0) {
+        size_t n = (size_t)da->dims[0];
+        out->n_vertices = n;
+        out->xyz = base_malloc(base_mul(n, 3) * sizeof(double), "vertex coordinates");
+        for (size_t v = 0; v < n && rc == 0; v++)
+            for (size_t d = 0; d < 3; d++) {
+                double x = da_value(da, da->ind_ord == GIFTI_IND_ORD_COL_MAJOR ? d * n + v : v * 3 + d);
+                if (!isfinite(x)) {
+                    rc = base_errf(err, "%s: vertex %zu has a coordinate that is not a number", path, v);
+                    break;
+                }
+                out->xyz[v * 3 + d] = x;
+            }
+        const char *structure = meta_value(&gim->meta, "AnatomicalStructurePrimary");
+        snprintf(out->structure, sizeof out->structure, "%s", structure ? structure : "");
+    }
+    gifti_free_image(gim);
+    if (rc) surface_geometry_free(out);
+    return rc;
+}
+
+void surface_geometry_free(SurfaceGeometry *g) {
+    free(g->xyz);
+    memset(g, 0, sizeof *g);
+}
+
 // ----------------------------------------------------------------------------
 // writing
 
-// the file read back holds the arrays written, bit for bit
-static int same_arrays(const char *path, const SurfaceOut *img) {
+// the file read back holds the arrays written, bit for bit: n_arrays of n_values float32 each, from data
+static int same_arrays(const char *path, const float *data, size_t n_arrays, size_t n_values) {
     quiet();
     gifti_image *back = gifti_read_image(path, 1);
-    int ok = back && back->numDA == (int)img->n_arrays;
-    for (size_t a = 0; ok && a < img->n_arrays; a++) {
+    int ok = back && back->numDA == (int)n_arrays;
+    for (size_t a = 0; ok && a < n_arrays; a++) {
         const giiDataArray *da = back->darray[a];
-        ok = da->data && da->datatype == NIFTI_TYPE_FLOAT32 && da->nvals == (long long)img->n_vertices &&
-             memcmp(da->data, img->data + a * img->n_vertices, img->n_vertices * sizeof(float)) == 0;
+        ok = da->data && da->datatype == NIFTI_TYPE_FLOAT32 && da->nvals == (long long)n_values &&
+             memcmp(da->data, data + a * n_values, n_values * sizeof(float)) == 0;
     }
     if (back) gifti_free_image(back);
     return ok;
+}
+
+// gim written to path whole or not at all: under a temporary name, read back and compared, renamed; gim freed
+static int write_whole(gifti_image *gim, const char *path, const float *data, size_t n_arrays, size_t n_values,
+                       char *err) {
+    char tmp[1300];
+    base_partial_path(path, tmp, sizeof tmp);
+    int rc = 0;
+    if (gifti_write_image(gim, tmp, 1) != 0 || !same_arrays(tmp, data, n_arrays, n_values))
+        rc = base_errf(err, "%s: cannot write the GIfTI file (a full disk, or a folder that is not writable)", path);
+    else if (rename(tmp, path) != 0)
+        rc = base_errf(err, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (rc) unlink(tmp);
+    gifti_free_image(gim);
+    return rc;
 }
 
 int surface_write(const char *path, const SurfaceOut *img, char *err) {
@@ -345,14 +404,20 @@ int surface_write(const char *path, const SurfaceOut *img, char *err) {
         if (img->names && img->names[a]) gifti_add_to_meta(&da->meta, "Name", img->names[a], 1);
         if (img->time_step_ms > 0) gifti_add_to_meta(&da->meta, "TimeStep", step, 1);
     }
-    char tmp[1300];
-    base_partial_path(path, tmp, sizeof tmp);
-    int rc = 0;
-    if (gifti_write_image(gim, tmp, 1) != 0 || !same_arrays(tmp, img))
-        rc = base_errf(err, "%s: cannot write the GIfTI file (a full disk, or a folder that is not writable)", path);
-    else if (rename(tmp, path) != 0)
-        rc = base_errf(err, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    gifti_free_image(gim);
-    return rc;
+    return write_whole(gim, path, img->data, img->n_arrays, img->n_vertices, err);
+}
+
+int surface_write_geometry(const char *path, const float *xyz, size_t n_vertices, const char *structure, char *err) {
+    if (n_vertices < 1 || n_vertices > INT32_MAX)
+        return base_errf(err, "%s: a pointset of %zu vertices cannot be written as GIfTI", path, n_vertices);
+    quiet();
+    int dims[2] = {(int)n_vertices, 3};
+    gifti_image *gim = gifti_create_image(1, NIFTI_INTENT_POINTSET, NIFTI_TYPE_FLOAT32, 2, dims, 1);
+    if (!gim) return base_errf(err, "%s: cannot make the GIfTI image in memory", path);
+    if (structure) gifti_add_to_meta(&gim->meta, "AnatomicalStructurePrimary", structure, 1);
+    giiDataArray *da = gim->darray[0];
+    da->encoding = GIFTI_ENCODING_B64GZ;
+    da->ind_ord = GIFTI_IND_ORD_ROW_MAJOR;
+    memcpy(da->data, xyz, n_vertices * 3 * sizeof(float));
+    return write_whole(gim, path, xyz, 1, n_vertices * 3, err);
 }

@@ -50,6 +50,17 @@ typedef struct {
 int surface_read_labels(const char *path, SurfaceLabels *out, char *err);
 void surface_labels_free(SurfaceLabels *l);
 
+// A geometry file (`*.surf.gii`, one hemisphere's mesh): each vertex's coordinates (mm) as its pointset stores them
+// (row or column major; float32 or float64), the triangles left unread
+typedef struct {
+    size_t n_vertices;
+    double *xyz;             // (n_vertices, 3)
+    char structure[64];      // "AnatomicalStructurePrimary"; "" when absent
+} SurfaceGeometry;
+
+int surface_read_geometry(const char *path, SurfaceGeometry *out, char *err);
+void surface_geometry_free(SurfaceGeometry *g);
+
 typedef struct {
     size_t n_vertices;
     size_t n_arrays;
@@ -62,5 +73,8 @@ typedef struct {
 } SurfaceOut;
 
 int surface_write(const char *path, const SurfaceOut *img, char *err);
+
+// a pointset alone (xyz (n_vertices, 3) float32, row major; no triangles), whole or not at all as surface_write
+int surface_write_geometry(const char *path, const float *xyz, size_t n_vertices, const char *structure, char *err);
 
 #endif  // HOST_SURFACE_H

@@ -398,6 +398,9 @@ expect_error fmri_atlas_unnamed_label "$D/few_dseg.tsv: no row names label 5, wh
 b=$(fmri fmri_atlas_table_columns) && cut -f1 "$LABELS" >"$D/index_only_dseg.tsv"
 expect_error fmri_atlas_table_columns "$D/index_only_dseg.tsv: no column name" "$D/fmri_atlas_table_columns.yaml" \
   -P fmri.atlas="$ATLAS" -P fmri.atlas_labels="$D/index_only_dseg.tsv"
+b=$(fmri fmri_geometry_on_volumes)  # fmri.surface_geometry places surface runs' vertices
+expect_error fmri_geometry_on_volumes "$D/hemi-{hemi}.surf.gii \(fmri.surface_geometry\): the runs are volumes" \
+  "$D/fmri_geometry_on_volumes.yaml" -P "fmri.surface_geometry=$D/hemi-{hemi}.surf.gii"
 b=$(fmri fmri_atlas_labels_alone)
 expect_error fmri_atlas_labels_alone "fmri.atlas_labels names the labels of fmri.atlas, which is empty" \
   "$D/fmri_atlas_labels_alone.yaml" -P fmri.atlas_labels="$LABELS"

@@ -243,7 +243,8 @@ label_gii() {  # label_gii HEMI(0|1) > FILE
 mkdir -p "$D/surf-atlas"
 for h in 0 1; do label_gii $h >"$D/surf-atlas/hemi-$([ $h = 0 ] && echo L || echo R)_desc-slabs.label.gii"; done
 "$BRAINSWEEP" sweep "$D/fmri.yaml" -P "fmri.bids=$SIMS" -P fmri.space=fsaverage5 -P "stimulus.file=$SIMS/stimuli/words.tsv" \
-  -P "fmri.atlas=$D/surf-atlas/hemi-{hemi}_desc-slabs.label.gii" -P "output.path=$D/surf/results.h5" >"$D/surf.log" 2>&1
+  -P "fmri.atlas=$D/surf-atlas/hemi-{hemi}_desc-slabs.label.gii" -P "output.path=$D/surf/results.h5" \
+  -P "fmri.surface_geometry=$SIMS/atlas/space-fsaverage5_hemi-{hemi}_midthickness.surf.gii" >"$D/surf.log" 2>&1
 rc=$?
 check "surface/sweep_exits_0" test $rc -eq 0
 [ $rc -eq 0 ] || tail -20 "$D/surf.log"
@@ -268,11 +269,22 @@ bad=$(paste "$D/scores-surf" "$D/parcel-surf" | awk 'NR == FNR {name[NR - 1] = $
        if (name[$10] != ($2 ? "right " : "left ") (j < 6 ? "signal" : "noise") " i=" i) bad++}
       END {print bad + 0}' "$D/pnames-surf" -)
 check "surface/atlas_parcel_of_every_vertex (${bad} differ)" test "$bad" -eq 0
-check "surface/no_distance_without_coordinates" bash -c "! h5ls '$D/surf/results.h5/voxels/distance' >/dev/null 2>&1"
+# distances on the surface (fmri.surface_geometry: simulate's pointsets, each vertex at its voxel's centre): vertex v
+# of hemisphere h is voxel at = v + 240 h of the 10x12x4 grid, at x = -3 i + 15, y = 3 j - 18, z = 3 k - 6 (mm), and
+# its distance is to the pmHG of its own hemisphere (the file's, whatever the sign of x): (-38, -30, 11) left,
+# (40, -27, 11) right
+check "surface/log_names_the_geometry" grep -q "fmri: distances from Heschl's gyrus on the vertices of $SIMS/atlas/" \
+  "$D/surf.log"
+values "$D/surf/results.h5" /voxels/distance -s 0,0 -c 1,480 >"$D/dist-surf"
+bad=$(paste "$D/scores-surf" "$D/dist-surf" | awk '{at = $1 + 240 * $2; i = at % 10; j = int(at / 10) % 12
+      k = int(at / 120); x = -3 * i + 15; y = 3 * j - 18; z = 3 * k - 6
+      if ($2 == 0) d = sqrt((x + 38) ^ 2 + (y + 30) ^ 2 + (z - 11) ^ 2); else d = sqrt((x - 40) ^ 2 + (y + 27) ^ 2 + (z - 11) ^ 2)
+      n++; if ($10 - d > 1e-7 * d || d - $10 > 1e-7 * d) bad++} END {print (n == 480 ? bad + 0 : "all")}')
+check "surface/distance_of_every_vertex_from_its_geometry (${bad} differ)" test "$bad" = 0
 "$BRAINSWEEP" analyze "$D/surf/results.h5" >"$D/surf-analyze.log" 2>&1
 check "surface/analyze_exits_0" test $? -eq 0
-check "surface/analyze_says_hierarchy_skipped" bash -c \
-  "h5dump -a /analysis/hierarchy '$D/surf/results.h5' | grep -q 'skipped: no distances'"
+check "surface/hierarchy_computed_from_vertex_distances" bash -c \
+  "h5dump -a /analysis/hierarchy '$D/surf/results.h5' | grep -q '\"computed\"'"
 read -r ok n G < <(parcel_peaks "$D/surf/results.h5")
 check "surface/signal_parcels_peak_at_their_planted_layer ($ok of $n, G $G)" test "${n:-0}" -eq 20 -a "${ok:-0}" -eq 20
 "$BRAINSWEEP" maps "$D/surf/results.h5" -o "$D/surf-maps" >"$D/surf-maps.log" 2>&1

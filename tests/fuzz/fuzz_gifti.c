@@ -4,7 +4,8 @@
  * GIfTI is XML text, so the input is split at NUL bytes: the left hemisphere's file, the right's, the sidecar.
  * One input thus mutates the XML, the base64 and gzip data, the data arrays' attributes, the TimeStep against
  * RepetitionTime, and the checks between the hemispheres. The left part is also read as an atlas's label file
- * (surface_read_labels, fmri.atlas on surfaces): the same XML pass and libgiftiio, then the label table.
+ * (surface_read_labels, fmri.atlas on surfaces) and as a geometry file (surface_read_geometry,
+ * fmri.surface_geometry): the same XML pass and libgiftiio, then the label table or the pointset.
  */
 #include "host/fmri.h"
 #include "host/surface.h"
@@ -34,5 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = surface_read_labels(path[0], &labels, err);
     fuzz_check_err(rc != 0, err);
     if (rc == 0) surface_labels_free(&labels);
+    SurfaceGeometry geometry;
+    rc = surface_read_geometry(path[0], &geometry, err);
+    fuzz_check_err(rc != 0, err);
+    if (rc == 0) surface_geometry_free(&geometry);
     return 0;
 }

@@ -20,8 +20,10 @@ voxels in storage order (i fastest) and the scaled values of the run at those vo
 And tests/fixtures/fmri-nibabel-surface/: one surface run (space fsaverage5) as GIfTI, in the two layouts readers
 meet: the left hemisphere one float32 array per volume (gzip base64, TimeStep 1500 ms in each array's metadata,
 AnatomicalStructurePrimary CortexLeft), the right one vertices x volumes int32 array (plain base64, no TimeStep),
-with the sidecar (RepetitionTime 1.5) beside the left. Its expected.json holds nibabel's view: the vertex counts,
-the TR and, volume by volume, the left hemisphere's values then the right's.
+with the sidecar (RepetitionTime 1.5) beside the left, and the surface's geometry (tpl-fsaverage5_hemi-{L,R}_
+midthickness.surf.gii: the left a float32 row-major pointset with triangles, the right a float32 column-major
+pointset in plain base64). Its expected.json holds nibabel's view: the vertex counts, the TR, volume by volume the left
+hemisphere's values then the right's, and each vertex's coordinates (left, then right).
 
 The other direction, by hand (needs h5py too; CI runs no Python): after a bids_fmri sweep and `brainsweep maps`,
 
@@ -146,13 +148,29 @@ def surface(rng):
     with open(s.format("L") + ".json", "w") as f:
         json.dump({"RepetitionTime": 1.5, "TaskName": "t"}, f)
         f.write("\n")
+    # the surface's geometry (fmri.surface_geometry), one file per hemisphere: the left a float32 pointset in row
+    # major order with its triangles (gzip base64), the right a float32 pointset in column major order (plain base64)
+    g = os.path.join(root, "tpl-fsaverage5_hemi-{}_midthickness.surf.gii")
+    xyz_l = rng.normal(0, 40, size=(5, 3)).astype(np.float32)
+    xyz_l[:, 0] = -np.abs(xyz_l[:, 0])
+    tri = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]], dtype=np.int32)
+    nib.save(GiftiImage(darrays=[GiftiDataArray(xyz_l, intent="NIFTI_INTENT_POINTSET", datatype="NIFTI_TYPE_FLOAT32",
+                                                encoding="GZipBase64Binary"),
+                                 GiftiDataArray(tri, intent="NIFTI_INTENT_TRIANGLE", datatype="NIFTI_TYPE_INT32",
+                                                encoding="GZipBase64Binary")],
+                        meta=GiftiMetaData({"AnatomicalStructurePrimary": "CortexLeft"})), g.format("L"))
+    xyz_r = np.abs(rng.normal(0, 40, size=(6, 3))).astype(np.float32)
+    nib.save(GiftiImage(darrays=[GiftiDataArray(xyz_r, intent="NIFTI_INTENT_POINTSET", datatype="NIFTI_TYPE_FLOAT32",
+                                                encoding="Base64Binary", ordering="ColumnMajorOrder")]), g.format("R"))
     # nibabel's view, read back from the files
     gl, gr = nib.load(s.format("L") + ".func.gii"), nib.load(s.format("R") + ".func.gii")
+    coordinates = [[float(c) for c in row] for h in "LR" for row in nib.load(g.format(h)).agg_data("pointset")]
     lv = np.column_stack([a.data for a in gl.darrays]).astype(np.float64)
     rv = np.asarray(gr.darrays[0].data, dtype=np.float64)
     out = {"vertices": [int(lv.shape[0]), int(rv.shape[0])],
            "tr": float(gl.darrays[0].meta["TimeStep"]) / 1000.0,
            "values": [[float(x) for x in np.concatenate([lv[:, t], rv[:, t]])] for t in range(NT)],
+           "coordinates": coordinates,
            "nibabel": nib.__version__}
     with open(os.path.join(root, "expected.json"), "w") as f:
         json.dump(out, f, indent=1)

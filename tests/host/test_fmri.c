@@ -14,6 +14,7 @@
 
 #include "host/base.h"
 #include "host/fmri.h"
+#include "host/geometry.h"
 #include "host/parcels.h"
 #include "host/niftiout.h"
 #include "host/surface.h"
@@ -581,12 +582,89 @@ static void surface_atlas(const char *root) {
           "atlas/surface_series_given_as_labels: %s", err);
 }
 
+// fmri.surface_geometry (host/geometry.h): nibabel's geometry files (a float32 row-major pointset with triangles, a
+// float32 column-major base64 pointset) read as nibabel reads them; our own writer's round trip; and the ways a
+// geometry is refused
+static void surface_geometry(const char *root) {
+    json_error_t je;
+    json_t *ref = json_load_file("tests/fixtures/fmri-nibabel-surface/expected.json", 0, &je);
+    json_t *want = ref ? json_object_get(ref, "coordinates") : NULL;
+    FmriGrid g = {.surface = 1, .dim = {5, 6, 1}};
+    char err[BASE_ERR_LEN] = "", path[1200], pattern[1100];
+    double *xyz;
+    int rc = geometry_load("tests/fixtures/fmri-nibabel-surface/tpl-fsaverage5_hemi-{hemi}_midthickness.surf.gii",
+                           "sub-01", &g, &xyz, err);
+    CHECK(rc == 0 && want, "geometry/nibabel_files_load %s", rc ? err : "");
+    if (rc == 0 && want) {
+        int same = json_array_size(want) == 11;
+        for (size_t v = 0; same && v < 11; v++)
+            for (size_t d = 0; d < 3; d++) same &= xyz[3 * v + d] == json_real_value(json_array_get(json_array_get(want, v), d));
+        CHECK(same, "geometry/coordinates_equal_nibabels (11 vertices, both orders)");
+        free(xyz);
+    }
+    json_decref(ref);
+
+    g = (FmriGrid){.surface = 1, .dim = {3, 2, 1}};
+    const float left[9] = {-40, -30, 10, -41.5f, -20, 12, -60, 0.25f, 1}, right[6] = {40, -27, 11, 1e-3f, 2, -3};
+    snprintf(pattern, sizeof pattern, "%s/geo_hemi-{hemi}.surf.gii", root);
+    snprintf(path, sizeof path, "%s/geo_hemi-L.surf.gii", root);
+    CHECK(surface_write_geometry(path, left, 3, "CortexLeft", err) == 0, "geometry/write_left %s", err);
+    snprintf(path, sizeof path, "%s/geo_hemi-R.surf.gii", root);
+    CHECK(surface_write_geometry(path, right, 2, "CortexRight", err) == 0, "geometry/write_right %s", err);
+    rc = geometry_load(pattern, "sub-01", &g, &xyz, err);
+    CHECK(rc == 0, "geometry/round_trip_loads %s", rc ? err : "");
+    if (rc == 0) {
+        int same = 1;
+        for (size_t i = 0; i < 9; i++) same &= xyz[i] == left[i];
+        for (size_t i = 0; i < 6; i++) same &= xyz[9 + i] == right[i];
+        CHECK(same, "geometry/round_trip_left_then_right_bit_for_bit");
+        free(xyz);
+    }
+    FmriGrid volume = {.dim = {3, 2, 1}};
+    CHECK(geometry_load(pattern, "sub-01", &volume, &xyz, err) == -1 && strstr(err, "the runs are volumes"),
+          "geometry/volumes_refused: %s", err);
+    snprintf(path, sizeof path, "%s/geo_hemi-L.surf.gii", root);
+    CHECK(geometry_load(path, "sub-01", &g, &xyz, err) == -1 && strstr(err, "put {hemi} in the path"),
+          "geometry/needs_hemi: %s", err);
+    g.dim[1] = 3;
+    snprintf(path, sizeof path, "%s/geo_hemi-R.surf.gii", root);
+    CHECK(geometry_load(pattern, "sub-01", &g, &xyz, err) == -1 && strstr(err, path) &&
+              strstr(err, "2 vertices, but the runs' right hemisphere has 3"),
+          "geometry/vertex_count: %s", err);
+    g.dim[1] = 2;
+    CHECK(surface_write_geometry(path, right, 2, "CortexLeft", err) == 0, "geometry/write_mislabelled %s", err);
+    CHECK(geometry_load(pattern, "sub-01", &g, &xyz, err) == -1 && strstr(err, path) &&
+              strstr(err, "the geometry of CortexLeft, given for the right hemisphere"),
+          "geometry/structure_of_the_other_hemisphere: %s", err);
+    write_file(path, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArray "
+                     "Intent=\"NIFTI_INTENT_TIME_SERIES\" DataType=\"NIFTI_TYPE_FLOAT32\" Dimensionality=\"1\" "
+                     "Dim0=\"2\" Encoding=\"ASCII\"><Data>1 2</Data></DataArray></GIFTI>\n");
+    CHECK(geometry_load(pattern, "sub-01", &g, &xyz, err) == -1 && strstr(err, path) &&
+              strstr(err, "not a GIfTI geometry file"),
+          "geometry/series_given_as_geometry: %s", err);
+    write_file(path, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArray "
+                     "Intent=\"NIFTI_INTENT_POINTSET\" DataType=\"NIFTI_TYPE_FLOAT32\" ArrayIndexingOrder=\"RowMajorOrder\" "
+                     "Dimensionality=\"2\" Dim0=\"2\" Dim1=\"3\" Encoding=\"ASCII\"><Data>1 2 3 4 nan 6</Data>"
+                     "</DataArray></GIFTI>\n");
+    CHECK(geometry_load(pattern, "sub-01", &g, &xyz, err) == -1 && strstr(err, path) &&
+              strstr(err, "vertex 1 has a coordinate that is not a number"),
+          "geometry/nan_coordinate: %s", err);
+    write_file(path, "<?xml version=\"1.0\"?>\n<GIFTI Version=\"1.0\" NumberOfDataArrays=\"1\"><DataArray "
+                     "Intent=\"NIFTI_INTENT_POINTSET\" DataType=\"NIFTI_TYPE_FLOAT32\" ArrayIndexingOrder=\"RowMajorOrder\" "
+                     "Dimensionality=\"2\" Dim0=\"3\" Dim1=\"2\" Encoding=\"ASCII\"><Data>1 2 3 4 5 6</Data>"
+                     "</DataArray></GIFTI>\n");
+    CHECK(geometry_load(pattern, "sub-01", &g, &xyz, err) == -1 && strstr(err, path) &&
+              strstr(err, "not three coordinates per vertex"),
+          "geometry/two_coordinates_per_vertex: %s", err);
+}
+
 TEST_MAIN("test_fmri") {
     nibabel_fixture();
     nibabel_surface_fixture();
     char root[] = "/tmp/bs-fmri-XXXXXX";
     if (!mkdtemp(root)) DIE("", "mkdtemp failed");
     surface_atlas(root);
+    surface_geometry(root);
     char good[1100], p[1400], q[1600], bad[1100];
     snprintf(good, sizeof good, "%s/good", root);
     make_run(good, "sub-01", 2, "MNI", 3);
