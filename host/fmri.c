@@ -483,6 +483,32 @@ static int surface_header(const FmriRun *r, FmriGrid *g, size_t *nt, double *tr,
     return 0;
 }
 
+int fmri_read_mask(const char *path, FmriGrid *g, uint8_t **mask, char *err) {
+    *mask = NULL;
+    nifti_image *nim = read_image(path, 1, err);
+    if (!nim) return -1;
+    grid_of(nim, g);
+    int rc = 0;
+    if (images_in(nim) > 1) {
+        rc = base_errf(err, "%s: a %dD image; a brain mask must be 3D", path, (int)nim->ndim);
+    } else {
+        size_t nv = fmri_grid_points(g), inside = 0;
+        *mask = base_malloc(nv ? nv : 1, "mask");
+        for (size_t i = 0; i < nv; i++) {
+            double v = value_at(nim, i);
+            (*mask)[i] = (uint8_t)(isfinite(v) && v > 0);
+            inside += (*mask)[i];
+        }
+        if (inside == 0) rc = base_errf(err, "%s: the brain mask is empty (no voxel above 0)", path);
+    }
+    nifti_image_free(nim);
+    if (rc) {
+        free(*mask);
+        *mask = NULL;
+    }
+    return rc;
+}
+
 // the run's mask, checked against its BOLD grid, ANDed into keep (the grid's voxels)
 static int and_mask(const FmriRun *r, const FmriGrid *g, uint8_t *keep, char *err) {
     if (!r->mask[0]) {
@@ -491,29 +517,19 @@ static int and_mask(const FmriRun *r, const FmriGrid *g, uint8_t *keep, char *er
                  r->bold);
         return base_errf(err, "%s: no such file: the brain mask of %s", want, r->bold);
     }
-    nifti_image *nim = read_image(r->mask, 1, err);
-    if (!nim) return -1;
     FmriGrid mg;
-    grid_of(nim, &mg);
+    uint8_t *m;
+    if (fmri_read_mask(r->mask, &mg, &m, err)) return -1;
     int rc = 0;
-    if (images_in(nim) > 1) {
-        rc = base_errf(err, "%s: a %dD image; a brain mask must be 3D", r->mask, (int)nim->ndim);
-    } else if (!fmri_same_grid(&mg, g)) {
+    if (!fmri_same_grid(&mg, g)) {
         char a[256], b[256];
         fmri_describe_grid(&mg, a, sizeof a);
         fmri_describe_grid(g, b, sizeof b);
         rc = base_errf(err, "%s: the mask's grid (%s) differs from its BOLD run's (%s)", r->mask, a, b);
     } else {
-        size_t nv = (size_t)(g->dim[0] * g->dim[1] * g->dim[2]), inside = 0;
-        for (size_t i = 0; i < nv; i++) {
-            double v = value_at(nim, i);
-            int in = isfinite(v) && v > 0;
-            inside += in;
-            keep[i] &= (uint8_t)in;
-        }
-        if (inside == 0) rc = base_errf(err, "%s: the brain mask is empty (no voxel above 0)", r->mask);
+        for (size_t i = 0, nv = fmri_grid_points(g); i < nv; i++) keep[i] &= m[i];
     }
-    nifti_image_free(nim);
+    free(m);
     return rc;
 }
 

@@ -119,6 +119,11 @@ int fmri_expand_path(const char *pattern, const char *subject, const char *hemi,
 // 1 when two grids are of one kind, with the same dimensions and affines within 1e-4 mm
 int fmri_same_grid(const FmriGrid *a, const FmriGrid *b);
 
+// A brain mask on a grid of its own (a run's, or a template's for the simulator): a 3D NIfTI image, the voxels above
+// 0 inside; *g its grid, *mask (fmri_grid_points) 1 inside (caller frees). -1 with err naming the file for a 4D image
+// or an empty mask.
+int fmri_read_mask(const char *path, FmriGrid *g, uint8_t **mask, char *err);
+
 // An atlas of parcels on a volumetric grid (fmri.atlas, host/parcels.h): the label of each of g's voxels, in storage
 // order (caller frees). The file must be a 3D NIfTI of whole numbers >= 0 on g itself (dimensions and affine);
 // -1 with err naming the file otherwise.

@@ -10,6 +10,7 @@
 
 #include "host/base.h"
 #include "host/features.h"
+#include "host/fmri.h"
 #include "host/niftiout.h"
 #include "host/simulate.h"
 #include "host/surface.h"
@@ -119,7 +120,8 @@ static int write_atlas(const SimFmriOptions *o, const double affine[16], int cod
     return rc;
 }
 
-int sim_fmri_make(const SimFmriOptions *o, char *err) {
+// the story's signals on the grid and in the runs of every subject; brain: the mask's grid, or NULL
+static int make(const SimFmriOptions *o, const FmriGrid *brain, const uint8_t *brain_mask, char *err) {
     if (o->runs < 1 || o->subjects < 1 || !(o->tr > 0) || o->dim[0] < 2 || o->dim[1] < 2 || o->dim[2] < 1)
         return base_errf(err, "simulate --fmri: needs subjects, runs, a TR and a grid of at least 2x2x1");
     char path[1400], dir[1200];
@@ -168,7 +170,8 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
 
     // the affine: 3 mm voxels, x flipped, the grid centred near the origin; MNI's xform code
     double affine[16] = {-3, 0, 0, 1.5 * (double)nx, 0, 3, 0, -1.5 * (double)ny, 0, 0, 3, -1.5 * (double)nz, 0, 0, 0, 1};
-    const int code = NIFTI_XFORM_MNI_152;
+    if (brain) memcpy(affine, brain->affine, sizeof affine);
+    const int code = brain ? brain->affine_code : NIFTI_XFORM_MNI_152;
     float *truth = base_malloc(nv * sizeof(float), "truth");
     for (size_t i = 0; i < nv; i++) truth[i] = NAN;
     int rc = 0;
@@ -188,7 +191,7 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
             for (size_t j = 0; j < ny; j++)
                 for (size_t k = 0; k < nz; k++) {
                     size_t at = i + nx * (j + ny * k);
-                    mask[at] = (uint8_t)(o->surface || in_mask(o, s, (int)i, (int)j, (int)k));
+                    mask[at] = brain_mask ? brain_mask[at] : (uint8_t)(o->surface || in_mask(o, s, (int)i, (int)j, (int)k));
                     if (mask[at]) truth[at] = (float)planted(o, H, (int)i, (int)j);
                 }
         // the subject's nuisance series, and their weights in each voxel, from a stream of their own
@@ -304,5 +307,20 @@ int sim_fmri_make(const SimFmriOptions *o, char *err) {
     }
     free(bold), free(mask), free(truth), free(y), free(nuisance);
     stim_free(&st);
+    return rc;
+}
+
+int sim_fmri_make(const SimFmriOptions *o, char *err) {
+    if (!o->brain_mask) return make(o, NULL, NULL, err);
+    if (o->surface)
+        return base_errf(err, "simulate --fmri: --brain places the voxels in a brain; surface runs (--surface) are the "
+                              "grid's voxels");
+    FmriGrid brain;
+    uint8_t *mask;
+    if (fmri_read_mask(o->brain_mask, &brain, &mask, err)) return -1;
+    SimFmriOptions in_brain = *o;
+    for (int d = 0; d < 3; d++) in_brain.dim[d] = (int)brain.dim[d];
+    int rc = make(&in_brain, &brain, mask, err);
+    free(mask);
     return rc;
 }

@@ -8,7 +8,9 @@
  * signs is caught). The runs are consecutive parts of the story: volume v of the concatenation covers
  * story time [v TR, (v + 1) TR).
  *  - the mask is an ellipsoid filling most of the grid; subject s's is shifted by s % 2 voxels along
- *    x, so the masks differ and their union is wider than each;
+ *    x, so the masks differ and their union is wider than each; or, with `brain_mask` (`--brain`: the
+ *    project's data/brain/ mask of the MNI ICBM152 2009a template at 3 mm, 75,986 voxels), a real brain: the
+ *    mask's grid, affine and voxels, the same for every subject (a whole-brain shape);
  *  - voxels in the front half of the grid (j < ny / 2) carry signal: a planted hidden state that grows
  *    with i (h = i * H / nx), the same for every subject; the others are noise voxels;
  *  - a signal voxel's series is the planted layer's word signal (sim_word_signals: the layer's states
@@ -60,6 +62,7 @@ typedef struct {
     double confounds;       // the nuisance series' weight in the voxels (0: tables written, voxels clean)
     const char *space;
     int surface;            // 1: GIfTI surface runs of two hemispheres instead of NIfTI volumes
+    const char *brain_mask; // a brain mask (3D NIfTI): its grid, affine and voxels replace dim and the ellipsoids
     const char *task;
     uint64_t seed;
 } SimFmriOptions;

@@ -31,6 +31,10 @@ typedef struct {
     const char *name, *usage;
 } Command;
 
+// `simulate --fmri --brain`: the project's brain mask (data/brain/README.md), read from the repository's root as
+// the simulators' other data are
+#define SIM_BRAIN_MASK "data/brain/space-MNI152NLin2009aSym_res-3mm_desc-brain_mask.nii.gz"
+
 static const Command COMMANDS[] = {
     {"sweep",
      "  sweep CONFIG.yaml [-P section.key=value]... [--fit-memory GIB] [--dry-run] [-v|-q]\n"
@@ -52,11 +56,12 @@ static const Command COMMANDS[] = {
      "  simulate --score DIR RESULTS.h5 [--snr-min X] [-v]\n"
      "                          peak layers and hierarchy found in a sweep's results vs the planted ones\n"
      "  simulate --fmri DIR [--subjects N] [--runs N] [--tr S] [--grid NX,NY,NZ] [--snr X] [--seconds S]\n"
-     "           [--confounds X] [--surface] [--space NAME] [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
+     "           [--confounds X] [--surface | --brain] [--space NAME] [--seed N] [--model MODEL.gguf] [--stimulus WORDS]\n"
      "                          write a small BIDS derivatives fMRI dataset (fMRIPrep layout) with planted layer\n"
      "                          maps and confounds tables; --confounds X mixes their csf and white_matter\n"
      "                          series into the voxels; --surface writes GIfTI runs of two hemispheres\n"
-     "                          instead of NIfTI volumes (host/simulate_fmri.h)\n"},
+     "                          instead of NIfTI volumes; --brain puts the voxels in a real brain (the MNI\n"
+     "                          ICBM152 2009a mask at 3 mm, 75,986 voxels) instead of --grid (host/simulate_fmri.h)\n"},
     {"plan",
      "  plan CONFIG.yaml [--gpus N] [--nodes N] [--cpus N] [--partition P] [--out DIR] [--per-context] [-P k=v]\n"
      "                          check a config for a Slurm cluster (GPUs per node, one rank each), print\n"
@@ -227,9 +232,11 @@ static int cmd_simulate_fmri(int argc, char **argv) {
                         .confounds = 0,
                         .space = NULL,
                         .surface = 0,
+                        .brain_mask = NULL,
                         .task = "alice",
                         .seed = 1};
     double x;
+    int grid_given = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
@@ -243,9 +250,11 @@ static int cmd_simulate_fmri(int argc, char **argv) {
         else if (strcmp(a, "--seconds") == 0 && number_arg(v, 0, 0, &x)) o.seconds = x;
         else if (strcmp(a, "--seed") == 0 && v) o.seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--surface") == 0) o.surface = 1, used = 0;
+        else if (strcmp(a, "--brain") == 0) o.brain_mask = SIM_BRAIN_MASK, used = 0;
         else if (strcmp(a, "--space") == 0 && v && v[0] && !strpbrk(v, "_/-")) o.space = v;
         else if (strcmp(a, "--grid") == 0 && v && sscanf(v, "%d,%d,%d", &o.dim[0], &o.dim[1], &o.dim[2]) == 3 &&
-                 o.dim[0] >= 2 && o.dim[1] >= 2 && o.dim[2] >= 1 && o.dim[0] <= 256 && o.dim[1] <= 256 && o.dim[2] <= 256) {}
+                 o.dim[0] >= 2 && o.dim[1] >= 2 && o.dim[2] >= 1 && o.dim[0] <= 256 && o.dim[1] <= 256 && o.dim[2] <= 256)
+            grid_given = 1;
         else if (a[0] != '-' && !o.out_dir) o.out_dir = a, used = 0;
         else {
             fprintf(stderr, "brainsweep simulate: unexpected argument '%s'\n", a);
@@ -259,7 +268,11 @@ static int cmd_simulate_fmri(int argc, char **argv) {
         usage(stderr, "simulate");
         return 2;
     }
-    if (!o.space) o.space = o.surface ? "fsaverage5" : "MNI152NLin2009cAsym";
+    if (grid_given && o.brain_mask) {
+        fprintf(stderr, "brainsweep simulate: --grid and --brain: the brain's mask sets the grid\n");
+        return 2;
+    }
+    if (!o.space) o.space = o.surface ? "fsaverage5" : o.brain_mask ? "MNI152NLin2009aSym" : "MNI152NLin2009cAsym";
     char err[BASE_ERR_LEN];
     double t = base_wall();
     if (sim_fmri_make(&o, err)) {

@@ -212,6 +212,22 @@ check "confounds/regressed_planted_layer_within_one_for_90pct ($ok_regressed of 
 check "confounds/kept_in_far_fewer ($ok_kept of $n_kept)" \
   awk -v k="$ok_kept" -v r="$ok_regressed" 'BEGIN {exit !(k < 0.75 * r)}'
 
+# a real brain (simulate --brain: the MNI ICBM152 2009a mask of data/brain/ at 3 mm): the runs on its 65x77x63 grid
+# with its 75,986 voxels, read back by a dry run (the whole-brain sweep and its recovery are measured by hand,
+# docs/PERFORMANCE.md: a minute, too long for every CI run); --grid with it is refused
+SIMB=$D/simb
+"$BRAINSWEEP" simulate --fmri "$SIMB" --brain --subjects 1 --runs 3 --seconds 40 >"$D/simb.log" 2>&1
+check "brain/simulate_exits_0" test $? -eq 0
+check "brain/runs_in_the_templates_space" test -s \
+  "$SIMB/sub-01/func/sub-01_task-alice_run-3_space-MNI152NLin2009aSym_desc-preproc_bold.nii.gz"
+"$BRAINSWEEP" sweep "$D/fmri.yaml" --dry-run -P "fmri.bids=$SIMB" -P fmri.space=MNI152NLin2009aSym \
+  -P "stimulus.file=$SIMB/stimuli/words.tsv" >"$D/brain.log" 2>&1
+check "brain/dry_run_exits_0" test $? -eq 0
+check "brain/75986_voxels_of_the_mask" grep -q "(space MNI152NLin2009aSym) x 20 volume(s) in 3 run(s) .* x 75986 voxel column(s)" \
+  "$D/brain.log"
+"$BRAINSWEEP" simulate --fmri "$D/simb2" --brain --grid 4,4,4 >"$D/simb2.log" 2>&1
+check "brain/grid_refused (exit $?)" grep -q "the brain's mask sets the grid" "$D/simb2.log"
+
 # surfaces: the same planted layers on the vertices of two hemispheres, as fMRIPrep's GIfTI runs (simulate --surface:
 # the grid's 480 voxels, all of them, are 240 vertices per hemisphere, half of them signal); the sweep reads both
 # hemispheres through libgiftiio, finds the planted layers, and maps writes one GIfTI per hemisphere and map

@@ -658,6 +658,37 @@ static void surface_geometry(const char *root) {
           "geometry/two_coordinates_per_vertex: %s", err);
 }
 
+// the project's brain mask (data/brain/, simulate --brain) through fmri_read_mask: its grid and voxel count as its
+// script made them, MNI points known to be in (the origin, both Heschl's gyri) and out (above the vertex, below the
+// cerebellum)
+static void brain_mask(void) {
+    FmriGrid g;
+    uint8_t *m;
+    char err[BASE_ERR_LEN] = "";
+    int rc = fmri_read_mask("data/brain/space-MNI152NLin2009aSym_res-3mm_desc-brain_mask.nii.gz", &g, &m, err);
+    CHECK(rc == 0, "brain_mask/reads %s", rc ? err : "");
+    if (rc) return;
+    size_t inside = 0, nv = fmri_grid_points(&g);
+    for (size_t i = 0; i < nv; i++) inside += m[i];
+    CHECK(g.dim[0] == 65 && g.dim[1] == 77 && g.dim[2] == 63 && g.affine[0] == 3 && g.affine[3] == -97 &&
+              g.affine[7] == -133 && g.affine[11] == -71 && g.affine_code == 4,
+          "brain_mask/grid_65x77x63_3mm_mni (%lldx%lldx%lld, origin %g %g %g)", (long long)g.dim[0],
+          (long long)g.dim[1], (long long)g.dim[2], g.affine[3], g.affine[7], g.affine[11]);
+    CHECK(inside == 75986, "brain_mask/75986_voxels (%zu)", inside);
+    static const struct {
+        double x, y, z;
+        int in;
+    } points[] = {{0, 0, 0, 1}, {-42, -22, 8, 1}, {42, -22, 8, 1}, {0, 0, 90, 0}, {0, -100, -60, 0}};
+    int ok = 1;
+    for (size_t p = 0; p < sizeof points / sizeof *points; p++) {
+        int32_t ijk[3] = {(int32_t)lround((points[p].x + 97) / 3), (int32_t)lround((points[p].y + 133) / 3),
+                          (int32_t)lround((points[p].z + 71) / 3)};
+        ok &= m[fmri_grid_index(&g, ijk)] == points[p].in;
+    }
+    CHECK(ok, "brain_mask/known_points_in_and_out");
+    free(m);
+}
+
 TEST_MAIN("test_fmri") {
     nibabel_fixture();
     nibabel_surface_fixture();
@@ -665,6 +696,7 @@ TEST_MAIN("test_fmri") {
     if (!mkdtemp(root)) DIE("", "mkdtemp failed");
     surface_atlas(root);
     surface_geometry(root);
+    brain_mask();
     char good[1100], p[1400], q[1600], bad[1100];
     snprintf(good, sizeof good, "%s/good", root);
     make_run(good, "sub-01", 2, "MNI", 3);
