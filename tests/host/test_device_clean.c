@@ -254,6 +254,7 @@ typedef struct {
     RidgeSelect select;
     int weights, pred, alphas_wide;  // refit; held-out predictions; a grid wide enough that scores are redone
     int banded;                      // two bands (a third and the rest of the features), two candidate scalings
+    size_t memory;                   // the fit's budget; small: several target batches, the design cache in use
 } RidgeCase;
 
 static void ridge_case(const RidgeCase *k) {
@@ -286,13 +287,17 @@ static void ridge_case(const RidgeCase *k) {
         if (k->weights) out[s].weights = f + N * T, out[s].intercept = f + N * T + P * T;
         const size_t bands[2] = {P / 3, P - P / 3};
         const double gammas[4] = {1.0, 1.0, 0.2, 3.0};
-        RidgeConfig cfg = {.cv = &cv, .alphas = alphas, .n_alphas = 12, .select = k->select, .linalg = tables[s]};
+        RidgeConfig cfg = {.cv = &cv, .alphas = alphas, .n_alphas = 12, .select = k->select, .memory_bytes = k->memory,
+                           .linalg = tables[s]};
         if (k->banded) cfg.n_bands = 2, cfg.band_size = bands, cfg.n_gammas = 2, cfg.gammas = gammas;
         const float *xs = X;
         rc[s] = ridge_cv(&xs, 0, P, &rt, &cfg, &out[s], &st[s], err);
     }
     CHECK(rc[0] == 0 && rc[1] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone directly)", k->name,
           st[1].n_dual, st[1].n_direct);
+    if (k->memory)
+        CHECK(st[1].n_batches > 1 && st[1].n_reused > 0, "ridge/%s/designs_reused_across_batches (%zu batches, %zu of "
+              "%zu bases from the cache)", k->name, st[1].n_batches, st[1].n_reused, st[1].n_splits);
     CHECK(memcmp(res, res + 3 * T, 3 * T * sizeof(double)) == 0 &&
               memcmp(fl, fl + (N * T + P * T + T), (N * T + P * T + T) * sizeof(float)) == 0,
           "ridge/%s/opaque_equals_cpu_bit_for_bit N=%zu P=%zu T=%zu", k->name, N, P, T);
@@ -394,7 +399,7 @@ TEST_MAIN("test_device_clean") {
     sigaction(SIGSEGV, &sa, NULL);
     omp_set_num_threads(1);
     static const RidgeCase cases[] = {
-        // name                                   N    P   T    select                    weights pred wide banded
+        // name                                   N    P   T    select                    weights pred wide banded memory
         {"primal_sufficient_statistics_inner", 400, 30, 70, RIDGE_SELECT_INNER, 1, 1, 0, 0},
         {"primal_sufficient_statistics_outer_mean", 400, 30, 70, RIDGE_SELECT_OUTER_MEAN, 1, 1, 0, 0},
         {"primal_explicit_predictions", 120, 60, 50, RIDGE_SELECT_INNER, 1, 1, 0, 0},
@@ -402,6 +407,9 @@ TEST_MAIN("test_device_clean") {
         {"dual_banded", 60, 90, 40, RIDGE_SELECT_INNER, 1, 1, 0, 1},
         {"primal_banded", 400, 30, 70, RIDGE_SELECT_INNER, 1, 1, 0, 1},
         {"primal_redone_scores_wide_grid", 400, 30, 70, RIDGE_SELECT_INNER, 0, 0, 1, 0},
+        {"primal_design_cache", 400, 30, 300, RIDGE_SELECT_INNER, 1, 1, 0, 1, 600 << 10},
+        {"explicit_design_cache", 120, 60, 300, RIDGE_SELECT_OUTER_MEAN, 0, 1, 0, 0, 600 << 10},
+        {"dual_design_cache", 60, 90, 300, RIDGE_SELECT_INNER, 1, 1, 0, 0, 600 << 10},
     };
     opaque_catches_a_host_read();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) ridge_case(&cases[i]);
