@@ -622,6 +622,44 @@ int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
 }
 
 // a surface run's volumes into out's data from volume v0: the left hemisphere's vertices, then the right's
+// nifticlib sets every NaN or infinite float it reads to 0 (its FIXED_FLOAT), so a float run's in-mask voxels that
+// read as 0 in data (nt, n) (voxel k at grid index at[k]) are looked up again in the file's own bytes, through
+// nifticlib's znzlib. 1 with *t, *k, *value at the first that is not finite there; 0 when none is (or the run has
+// no such zero, or is not of floats); -1 with err when the file cannot be read again.
+static int zeros_not_finite(const char *path, const nifti_image *nim, const size_t *at, size_t n, size_t nt,
+                            const float *data, size_t *t_bad, size_t *k_bad, double *value, char *err) {
+    const int f32 = nim->datatype == NIFTI_TYPE_FLOAT32, f64 = nim->datatype == NIFTI_TYPE_FLOAT64;
+    if (!f32 && !f64) return 0;
+    size_t zero = 0;
+    for (size_t i = 0; i < nt * n && !zero; i++) zero = data[i] == 0.0f;
+    if (!zero) return 0;
+    const size_t size = f32 ? 4 : 8, nv = (size_t)(nim->nx * nim->ny * nim->nz), bytes = base_mul(nv, size);
+    const int swap = nim->byteorder != nifti_short_order();
+    znzFile f = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+    if (znz_isnull(f)) return base_errf(err, "%s: cannot open it again to check its zeros", path);
+    unsigned char *vol = base_malloc(bytes ? bytes : 1, "volume");
+    int rc = znzseek(f, (znz_off_t)nim->iname_offset, SEEK_SET) < 0 ? -1 : 0;  // gzseek: the new offset
+    for (size_t t = 0; t < nt && rc == 0; t++) {
+        if (znzread(vol, 1, bytes, f) != bytes) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            if (data[t * n + k] != 0.0f) continue;
+            unsigned char *x = vol + at[k] * size;
+            if (swap) (f32 ? nifti_swap_4bytes : nifti_swap_8bytes)(1, x);
+            float xf;
+            double xd;
+            if (f32) memcpy(&xf, x, 4), xd = xf;
+            else memcpy(&xd, x, 8);
+            if (!isfinite(xd)) *t_bad = t, *k_bad = k, *value = xd, rc = 1;
+        }
+    }
+    free(vol);
+    znzclose(f);
+    return rc < 0 ? base_errf(err, "%s: cannot read it again to check its zeros (truncated?)", path) : rc;
+}
+
 static int load_surface_run(const FmriRun *r, FmriSubject *out, size_t v0, char *err) {
     const char *path[2] = {r->bold, r->bold_right};
     for (int h = 0; h < 2; h++) {
@@ -680,21 +718,30 @@ int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err
             free(at);
             goto fail;
         }
-        for (size_t t = 0; t < out->run_volumes[r]; t++)
+        size_t bad_t = 0, bad_k = 0;
+        double bad = 0;
+        for (size_t t = 0; t < out->run_volumes[r] && isfinite(bad); t++)
             for (size_t k = 0; k < out->n_vox; k++) {
                 double v = value_at(nim, t * nv + at[k]);
                 if (!isfinite(v)) {
-                    base_errf(err, "%s: voxel (%d, %d, %d) inside the mask is %s in volume %zu; recordings must be "
-                                   "finite",
-                              runs[r].bold, out->ijk[3 * k], out->ijk[3 * k + 1], out->ijk[3 * k + 2],
-                              isnan(v) ? "NaN" : "infinite", t);
-                    nifti_image_free(nim);
-                    free(at);
-                    goto fail;
+                    bad = v, bad_t = t, bad_k = k;
+                    break;
                 }
                 out->data[(v0 + t) * out->n_vox + k] = (float)v;
             }
+        // a value nifticlib read as 0 may be a NaN it replaced: checked in the file's own bytes
+        int found = isfinite(bad) ? zeros_not_finite(runs[r].bold, nim, at, out->n_vox, out->run_volumes[r],
+                                                     out->data + v0 * out->n_vox, &bad_t, &bad_k, &bad, err)
+                                  : 1;
         nifti_image_free(nim);
+        if (found != 0) {
+            if (found > 0)
+                base_errf(err, "%s: voxel (%d, %d, %d) inside the mask is %s in volume %zu; recordings must be finite",
+                          runs[r].bold, out->ijk[3 * bad_k], out->ijk[3 * bad_k + 1], out->ijk[3 * bad_k + 2],
+                          isnan(bad) ? "NaN" : "infinite", bad_t);
+            free(at);
+            goto fail;
+        }
     }
     free(at);
     free(keep);

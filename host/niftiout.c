@@ -10,14 +10,14 @@
 
 #include "host/base.h"
 
-// the data read back equals what was written; nifticlib's reader turns a NaN float into 0 (the file
-// holds the NaN), so a NaN written may come back as 0
+// the data read back equals what was written; nifticlib's reader turns a NaN or infinite float into 0 (the file
+// holds the value written), so such a value may come back as 0
 static int same_data(const nifti_image *back, const NiftiOut *img) {
     if (img->datatype != NIFTI_TYPE_FLOAT32)
         return memcmp(back->data, img->data, (size_t)back->nvox * (size_t)back->nbyper) == 0;
     const float *a = back->data, *b = img->data;
     for (size_t i = 0; i < (size_t)back->nvox; i++)
-        if (isnan(b[i]) ? !(a[i] == 0 || isnan(a[i])) : memcmp(&a[i], &b[i], sizeof(float)) != 0) return 0;
+        if (!isfinite(b[i]) ? !(a[i] == 0 || memcmp(&a[i], &b[i], sizeof(float)) == 0) : memcmp(&a[i], &b[i], sizeof(float)) != 0) return 0;
     return 1;
 }
 

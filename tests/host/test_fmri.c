@@ -36,16 +36,22 @@ static void write_file(const char *path, const char *text) {
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) DIE("", "test setup failed: %s", path);
 }
 
-// a run of nt volumes whose voxel at storage index i has value 100 * run + 10 * t + i
-static void bold(const char *path, int run_no, int nt, double tr, const double *affine) {
+// a run of nt volumes whose voxel at storage index i has value 100 * run + 10 * t + i, but element `at` (t NV + i;
+// -1: none) holds `value`
+static void bold_with(const char *path, int run_no, int nt, double tr, const double *affine, int at, float value) {
     float *x = base_malloc((size_t)NV * (size_t)nt * sizeof(float), "test");
     for (int t = 0; t < nt; t++)
         for (int i = 0; i < NV; i++) x[t * NV + i] = (float)(100 * run_no + 10 * t + i);
+    if (at >= 0) x[at] = value;
     NiftiOut o = {.ndim = nt > 1 ? 4 : 3, .dim = {NX, NY, NZ, nt}, .datatype = NIFTI_TYPE_FLOAT32, .data = x,
                   .affine = affine, .xform_code = NIFTI_XFORM_MNI_152, .tr = tr, .descrip = "test"};
     char err[BASE_ERR_LEN];
     if (niftiout_write(path, &o, err)) DIE("", "%s", err);
     free(x);
+}
+
+static void bold(const char *path, int run_no, int nt, double tr, const double *affine) {
+    bold_with(path, run_no, nt, tr, affine, -1, 0);
 }
 
 // a mask holding the voxels whose storage index is set in `bits`
@@ -762,6 +768,29 @@ TEST_MAIN("test_fmri") {
     bold(p, 2, 1, 1.5, AFFINE);
     snprintf(q, sizeof q, "%s: a 3D image (3x2x2); a BOLD run must be 4D", p);
     expect_error("3d_bold", bad, q);
+
+    // nifticlib reads a NaN float as 0: such zeros are checked in the file's bytes (gzip and plain), while a true 0
+    // inside the mask and a NaN outside it (voxel 0) load
+    copy(good, bad);
+    snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.nii.gz", bad, run2);
+    bold_with(p, 2, 3, 1.5, AFFINE, NV + 5, NAN);
+    snprintf(q, sizeof q, "%s: voxel (2, 1, 0) inside the mask is NaN in volume 1; recordings must be finite", p);
+    expect_error("nan_in_mask_gzip", bad, q);
+    snprintf(q, sizeof q, "rm %s && true", p);
+    run(q);
+    snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.nii", bad, run2);
+    bold_with(p, 2, 3, 1.5, AFFINE, 2 * NV + 7, -INFINITY);
+    snprintf(q, sizeof q, "%s: voxel (1, 0, 1) inside the mask is infinite in volume 2; recordings must be finite", p);
+    expect_error("infinite_in_mask_plain", bad, q);
+    for (int c = 0; c < 2; c++) {
+        copy(good, bad);
+        snprintf(p, sizeof p, "%s/%s_desc-preproc_bold.nii.gz", bad, run2);
+        bold_with(p, 2, 3, 1.5, AFFINE, c ? NV + 0 : NV + 5, c ? NAN : 0.0f);
+        FmriSubject z;
+        int zrc = load_first(bad, &z, err);
+        CHECK(zrc == 0, "bad/%s_loads %s", c ? "nan_outside_the_mask" : "zero_inside_the_mask", zrc ? err : "");
+        if (zrc == 0) fmri_subject_free(&z);
+    }
 
     copy(good, bad);
     snprintf(p, sizeof p, "%s/%s_desc-brain_mask.nii.gz", bad, run2);
