@@ -223,6 +223,10 @@ static const Param PARAMS[] = {
      "BLAS and OpenMP threads per rank; 0 = leave to OPENBLAS_NUM_THREADS / OMP_NUM_THREADS"},
     {"run", "layer_block", P_SIZE, F(layer_block), 0, NONE, 0, 100000, "0", NULL,
      "layers per fit unit handed to a rank (their fits run in parallel on its threads); 0 = the rank's threads"},
+    {"run", "group_gib", P_DOUBLE, F(group_gib), 0, NONE, 0, 1e6, "1", NULL,
+     "subjects as a unit axis: fit units hold one group of consecutive subjects whose targets (samples x columns "
+     "float32) take at most this many GiB, read and prepared by the ranks that fit them; at least one subject per "
+     "group; 0 = every subject in one group"},
     {"run", "progress_seconds", P_DOUBLE, F(progress_seconds), 0, NONE, 0, 1e6, "30", NULL,
      "rank 0 prints a progress line (units done, rate, ETA, failures) at most this often when not on a terminal; "
      "0 = only at the end of each stage"},

@@ -147,6 +147,7 @@ typedef struct {
     int save_weights;
     int threads;         // BLAS/OpenMP threads per rank; 0 = leave to the environment
     size_t layer_block;  // layers per fit unit; 0 = the rank's threads
+    double group_gib;    // float32 targets of one subject group at most; 0 = every subject in one group
     double progress_seconds;  // plain progress lines at most this often
     char log_dir[CFG_STR];    // "" = no per-rank log files
     int pipeline_stages;    // ranks a model is split over by layer ranges; 0 = as few as fit max_weight_gib

@@ -614,9 +614,30 @@ fail:
     return -1;
 }
 
+// out's voxels (ijk) from keep, and at (may be NULL) their storage indices (caller frees)
+static void voxels_of(FmriSubject *out, const uint8_t *keep, size_t **at) {
+    size_t nv = fmri_grid_points(&out->grid);
+    out->ijk = base_malloc(base_mul(out->n_vox, 3) * sizeof(int32_t), "voxels");
+    if (at) *at = base_malloc(out->n_vox * sizeof(size_t), "voxels");
+    for (size_t i = 0, k = 0; i < nv; i++) {
+        if (!keep[i]) continue;
+        int32_t *x = &out->ijk[3 * k];
+        if (out->grid.surface) {
+            int right = i >= (size_t)out->grid.dim[0];
+            x[0] = (int32_t)(right ? i - (size_t)out->grid.dim[0] : i), x[1] = right, x[2] = 0;
+        } else {
+            size_t nx = (size_t)out->grid.dim[0], ny = (size_t)out->grid.dim[1];
+            x[0] = (int32_t)(i % nx), x[1] = (int32_t)(i / nx % ny), x[2] = (int32_t)(i / (nx * ny));
+        }
+        if (at) (*at)[k] = i;
+        k++;
+    }
+}
+
 int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err) {
     uint8_t *keep;
     if (check_runs(runs, n, out, &keep, err)) return -1;
+    voxels_of(out, keep, NULL);
     free(keep);
     return 0;
 }
@@ -689,21 +710,8 @@ static int load_surface_run(const FmriRun *r, FmriSubject *out, size_t v0, char 
 int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err) {
     uint8_t *keep;
     if (check_runs(runs, n, out, &keep, err)) return -1;
-    size_t nv = fmri_grid_points(&out->grid);
-    out->ijk = base_malloc(base_mul(out->n_vox, 3) * sizeof(int32_t), "voxels");
-    size_t *at = base_malloc(out->n_vox * sizeof(size_t), "voxels");
-    for (size_t i = 0, k = 0; i < nv; i++) {
-        if (!keep[i]) continue;
-        int32_t *x = &out->ijk[3 * k];
-        if (out->grid.surface) {
-            int right = i >= (size_t)out->grid.dim[0];
-            x[0] = (int32_t)(right ? i - (size_t)out->grid.dim[0] : i), x[1] = right, x[2] = 0;
-        } else {
-            size_t nx = (size_t)out->grid.dim[0], ny = (size_t)out->grid.dim[1];
-            x[0] = (int32_t)(i % nx), x[1] = (int32_t)(i / nx % ny), x[2] = (int32_t)(i / (nx * ny));
-        }
-        at[k++] = i;
-    }
+    size_t nv = fmri_grid_points(&out->grid), *at;
+    voxels_of(out, keep, &at);
     out->data = base_malloc(base_mul(out->V, out->n_vox) * sizeof(float), "fMRI data");
     for (size_t r = 0, v0 = 0; r < n; v0 += out->run_volumes[r++]) {
         if (runs[r].surface) {

@@ -104,7 +104,7 @@ typedef struct {
 // runs: one subject's runs, in order (consecutive entries of fmri_find_runs)
 int fmri_load_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err);
 void fmri_subject_free(FmriSubject *s);
-// the same checks and sizes (grid, TR, runs, V, n_vox) without reading the volumes: ijk and data stay NULL
+// the same checks, sizes (grid, TR, runs, V, n_vox) and voxels (ijk) from the headers and masks alone: data stays NULL
 int fmri_peek_subject(const FmriRun *runs, size_t n, FmriSubject *out, char *err);
 
 // Regresses q's confound columns and an intercept out of each of the subject's runs (runs: the n runs it was

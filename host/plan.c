@@ -339,6 +339,13 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
     size_t C = c->contexts.n, block = c->layer_block ? c->layer_block : (size_t)k->threads;
     int per_fold = c->design.pca_fit_all == 0, randomized = c->design.pca_method != 0, inner = c->ridge.select == 0;
     double D = c->design.n_delays ? (double)c->design.n_delays : 1.0, V = e->V, T = (double)e->T, W = (double)e->W;
+    // a fit unit holds one subject group's targets (run.group_gib)
+    size_t per_subject = e->subjects ? e->T / e->subjects : e->T;
+    size_t group = planning_group_size((size_t)V, e->subjects, per_subject, c->group_gib);
+    double T_group = (double)(group * per_subject);
+    if (e->subjects > group)
+        printf("  subjects: %zu group(s) of up to %zu (run.group_gib %g), a fit unit holding one group's targets\n",
+               (e->subjects + group - 1) / group, group, c->group_gib);
     double fit_n = per_fold ? V * (c->ridge.folds - 1) / c->ridge.folds : V;  // samples a PCA is fitted on
     printf("  %-20s %6s %7s %8s %8s %13s %12s %12s\n", "model", "layers", "d_model", "layer W", "tokens", "tokens run",
            "extract TF", "fit core-h");
@@ -367,8 +374,8 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         int stages = planning_stages(c->pipeline_stages, q->stored, budget, q->layers);
         double extract = q->stored / stages + q->layer_params / q->layers * 4.0 +
                          c->batch_tokens * d * ACT_BYTES_PER_TOKEN_DIM + 4.0 * H * W * d;
-        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->ridge.folds) + 8.0 * V * T +
-                     16.0 * w * T;
+        double fit = (double)block * (4.0 * W * d + 8.0 * d * d + 4.0 * V * w + 8.0 * w * w * c->ridge.folds) +
+                     8.0 * V * T_group + 16.0 * w * T_group;
         e->rank_bytes = fmax(e->rank_bytes, fmax(extract, fit) + 0.25 * GIB);
         printf("  %-20s %6d %7d %7.2fB %8zu %13.3g %12.1f %12.2f\n", c->models[m].name, q->layers, q->d,
                q->layer_params * 1e-9, q->tokens, run, m_x * 1e-12, m_f / 3600);

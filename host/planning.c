@@ -150,3 +150,10 @@ FmriQuery planning_fmri_query(const SweepConfig *c) {
                        .confounds = (const char *const *)c->fmri_confounds.items,
                        .n_confounds = c->fmri_confounds.n};
 }
+
+size_t planning_group_size(size_t V, size_t S, size_t R, double gib) {
+    double per_subject = (double)V * (double)R * sizeof(float);
+    if (gib <= 0 || per_subject <= 0) return S ? S : 1;
+    double fit = floor(gib * 1073741824.0 / per_subject);
+    return fit < 1 ? 1 : fit >= (double)S ? (S ? S : 1) : (size_t)fit;
+}

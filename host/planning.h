@@ -72,6 +72,10 @@ size_t *planning_order(const double *cost, size_t n, double *sorted_cost);
 // on its nearest existing ancestor. what names the key in the message.
 int planning_writable(const char *what, const char *path, int is_dir, char *err);
 
+// subjects per group for run.group_gib (subjects as a unit axis of the fits): as many as keep a group's float32
+// targets (V x subjects x R) within gib, at least 1; gib 0 = every subject
+size_t planning_group_size(size_t V, size_t S, size_t R, double gib);
+
 // bids_fmri: the runs a config selects, as host/fmri.h's query (pointers into c)
 FmriQuery planning_fmri_query(const SweepConfig *c);
 

@@ -12,33 +12,45 @@
 #include "host/base.h"
 #include "host/featcache.h"
 
-#define MAGIC "BSLAYER1"
+#define MAGIC "BSLAYER2"
 
 typedef struct {
     char magic[8];
     uint64_t identity;
-    uint64_t m, c, h, T, P;
+    uint64_t m, c, h, first, n, R, P;  // first, n: the group's subjects
     int64_t failed;
     double counters[FIT_N_COUNTERS];
     char error[STORE_ERROR];
     uint64_t checksum;  // of the header above this field and the values
 } RecordHeader;
 
-void store_init(Store *st, const char *output, uint64_t identity, size_t T, size_t P) {
+void store_init(Store *st, const char *output, uint64_t identity, size_t S, size_t R, size_t P, size_t group) {
     memset(st, 0, sizeof *st);
     if ((size_t)snprintf(st->dir, sizeof st->dir, "%s.units", output) >= sizeof st->dir)
         DIE("use a shorter output.path", "output path too long: %s", output);
+    ASSERT(group >= 1 && (S == 0 || group <= S));
     st->identity = identity;
-    st->T = T;
-    st->P = P;
+    st->S = S, st->R = R, st->P = P, st->group = group;
 }
 
-size_t store_record_floats(const Store *st) { return base_mul(RECORD_SCORE_ROWS + st->P, st->T); }
+size_t store_groups(const Store *st) { return (st->S + st->group - 1) / st->group; }
+
+void store_group_subjects(const Store *st, size_t g, size_t *first, size_t *n) {
+    ASSERT(g < store_groups(st));
+    *first = g * st->group;
+    *n = st->S - *first < st->group ? st->S - *first : st->group;
+}
+
+size_t store_record_floats(const Store *st, size_t g) {
+    size_t first, n;
+    store_group_subjects(st, g, &first, &n);
+    return base_mul(RECORD_SCORE_ROWS + st->P, base_mul(n, st->R));
+}
 
 void store_features_dir(const Store *st, char *out, size_t n) { snprintf(out, n, "%s/features", st->dir); }
 
-static void layer_path(const Store *st, size_t m, size_t c, size_t h, char *out, size_t n) {
-    snprintf(out, n, "%s/layers/m%zu-c%zu-h%zu.layer", st->dir, m, c, h);
+static void layer_path(const Store *st, size_t m, size_t c, size_t h, size_t g, char *out, size_t n) {
+    snprintf(out, n, "%s/layers/m%zu-c%zu-h%zu-s%zu.layer", st->dir, m, c, h, g * st->group);
 }
 
 static void make_dir(const char *path) {
@@ -105,16 +117,18 @@ static uint64_t record_checksum(const RecordHeader *hd, const float *values, siz
     return values ? featcache_hash(values, n * sizeof(float), h) : h;
 }
 
-int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord *rec) {
+int store_load_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, LayerRecord *rec) {
     char path[STORE_PATH + 64];
-    layer_path(st, m, c, h, path, sizeof path);
+    layer_path(st, m, c, h, g, path, sizeof path);
+    size_t first, ns;
+    store_group_subjects(st, g, &first, &ns);
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     RecordHeader hd;
     int got = 0;
     if (fread(&hd, sizeof hd, 1, f) == 1 && memcmp(hd.magic, MAGIC, 8) == 0 && hd.identity == st->identity &&
-        hd.m == m && hd.c == c && hd.h == h && hd.T == st->T && hd.P == st->P) {
-        size_t n = hd.failed ? 0 : store_record_floats(st);
+        hd.m == m && hd.c == c && hd.h == h && hd.first == first && hd.n == ns && hd.R == st->R && hd.P == st->P) {
+        size_t n = hd.failed ? 0 : store_record_floats(st, g);
         int whole;
         if (rec->values || n == 0) {  // the values are read, so the checksum can be checked
             whole = (n == 0 || fread(rec->values, sizeof(float), n, f) == n) &&
@@ -147,21 +161,23 @@ static int write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const LayerRecord *rec) {
+void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, const LayerRecord *rec) {
     RecordHeader hd;
     memset(&hd, 0, sizeof hd);
     memcpy(hd.magic, MAGIC, 8);
     hd.identity = st->identity;
-    hd.m = m, hd.c = c, hd.h = h, hd.T = st->T, hd.P = st->P;
+    size_t first, ns;
+    store_group_subjects(st, g, &first, &ns);
+    hd.m = m, hd.c = c, hd.h = h, hd.first = first, hd.n = ns, hd.R = st->R, hd.P = st->P;
     hd.failed = rec->failed != 0;
     memcpy(hd.counters, rec->counters, sizeof hd.counters);
     snprintf(hd.error, sizeof hd.error, "%s", rec->failed ? rec->error : "");
-    size_t n = rec->failed ? 0 : store_record_floats(st);
+    size_t n = rec->failed ? 0 : store_record_floats(st, g);
     ASSERT(n == 0 || rec->values);
     hd.checksum = record_checksum(&hd, n ? rec->values : NULL, n);
 
     char path[STORE_PATH + 64], tmp[STORE_PATH + 96];
-    layer_path(st, m, c, h, path, sizeof path);
+    layer_path(st, m, c, h, g, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     int ok = fd >= 0 && write_all(fd, &hd, sizeof hd) == 0 && (n == 0 || write_all(fd, rec->values, n * sizeof(float)) == 0) &&

@@ -8,10 +8,12 @@
  *                  stimulus) on its first line, then the text it hashes, for people;
  *   features/      one features file per (model, context) (host/featcache.h), unless
  *                  features.cache_dir names a folder of its own;
- *   layers/m<M>-c<C>-h<H>.layer
- *                  one fitted (model, context, layer): a header (identity, indices, shape, status, the
- *                  fit's counters, an error message) and, when it succeeded, (6 + P) x T floats in the
- *                  order r, r2, alpha, p, q, intercept, beta (P, T) (host/record.h names them); a checksum closes it;
+ *   layers/m<M>-c<C>-h<H>-s<S>.layer
+ *                  one fitted (model, context, layer, subject group): a header (identity, indices, the group's
+ *                  subjects, shape, status, the fit's counters, an error message) and, when it succeeded,
+ *                  (6 + P) x T floats, T the group's columns (its subjects x R), in the order r, r2, alpha, p, q,
+ *                  intercept, beta (P, T) (host/record.h names them); a checksum closes it. S is the group's first
+ *                  subject; a record of another grouping (run.group_gib is a run-only key) reads as absent;
  *   progress.tsv   rank 0's log of finished units (time, stage, unit, outcome, done, total).
  * Every file is written under a temporary name, flushed to disk and renamed, so a file under its
  * final name is whole whatever killed the run; a record whose identity, shape or checksum does not
@@ -36,7 +38,8 @@
 typedef struct {
     char dir[STORE_PATH];
     uint64_t identity;
-    size_t T, P;  // targets, and weight rows (0: no weights) of every layer record
+    size_t S, R, P;  // subjects, columns per subject, and weight rows (0: no weights) of every layer record
+    size_t group;    // subjects per group: group g holds subjects g*group.. (the last group may hold fewer)
 } Store;
 
 typedef struct {
@@ -46,20 +49,24 @@ typedef struct {
     float *values;                    // (6 + P, T) as above; NULL when only the status is wanted
 } LayerRecord;
 
-// Plain initialisation, on every rank: the store of output with this identity and record shape.
-void store_init(Store *st, const char *output, uint64_t identity, size_t T, size_t P);
+// Plain initialisation, on every rank: the store of output with this identity and record shape (group: subjects per
+// group, 1..S).
+void store_init(Store *st, const char *output, uint64_t identity, size_t S, size_t R, size_t P, size_t group);
+size_t store_groups(const Store *st);
+// the subjects [*first, *first + *n) of group g
+void store_group_subjects(const Store *st, size_t g, size_t *first, size_t *n);
 
 // Rank 0: creates the folders; empties a store left by another sweep (returns 1 then, else 0).
 int store_prepare(const Store *st, const char *identity_text);
 
-size_t store_record_floats(const Store *st);  // (RECORD_SCORE_ROWS + P) * T
+size_t store_record_floats(const Store *st, size_t g);  // (RECORD_SCORE_ROWS + P) * T of group g
 void store_features_dir(const Store *st, char *out, size_t n);
 
 // 1: a finished layer, 2: a failed layer (rec->error says why), 0: absent or not this sweep's.
 // With rec->values the values are read and checked against the checksum; without, only the header
 // and the file's length are (a status scan reads no values).
-int store_load_layer(const Store *st, size_t m, size_t c, size_t h, LayerRecord *rec);
-void store_save_layer(const Store *st, size_t m, size_t c, size_t h, const LayerRecord *rec);
+int store_load_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, LayerRecord *rec);
+void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, const LayerRecord *rec);
 
 // Rank 0: removes the store and everything in it that the store made.
 void store_remove(const Store *st);

@@ -41,9 +41,10 @@ static const Command COMMANDS[] = {
      "                          extract hidden states, fit encoding models, write the results file\n"
      "                          (run under mpirun/srun for many ranks); --fit-memory is ridge.memory_gib,\n"
      "                          the working memory of one fit (targets run in batches that fit it)\n"
-     "      [--only-model NAME] [--only-context POLICY] [--no-results] [--prepare]\n"
+     "      [--only-model NAME] [--only-context POLICY] [--only-subject SUB] [--no-results] [--prepare]\n"
      "                          one share of a sweep, run beside others (a Slurm job array, docs/slurm.md):\n"
-     "                          only these units, kept in the unit store, no results file; --prepare makes\n"
+     "                          only these units (--only-subject: those of the subject group holding SUB,\n"
+     "                          run.group_gib), kept in the unit store, no results file; --prepare makes\n"
      "                          the iEEG responses and the store first; a plain run then writes the results\n"},
     {"ieeg",
      "  ieeg CONFIG.yaml [-P section.key=value]... [-v|-q]\n"
@@ -114,6 +115,8 @@ static int parse_sweep_args(const char *cmd, int argc, char **argv, SweepOptions
             opt->only_model = argv[++i];
         } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--only-context") == 0 && i + 1 < argc) {
             opt->only_context = argv[++i];
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--only-subject") == 0 && i + 1 < argc) {
+            opt->only_subject = argv[++i];
         } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--no-results") == 0) {
             opt->no_results = 1;
         } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--prepare") == 0) {

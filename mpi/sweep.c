@@ -16,6 +16,7 @@
 #include "mpi/sweep_fit.h"
 #include "mpi/sweep_inputs.h"
 #include "mpi/sweep_state.h"
+#include "mpi/sweep_targets.h"
 #include "mpi/sweep_write.h"
 
 // ----------------------------------------------------------------------------
@@ -69,18 +70,49 @@ static int resolve_share(Sweep *s, const SweepOptions *opt, char *err) {
     return 0;
 }
 
+// --only-subject by label ("sub-01" or "01"), once the subjects and their groups are known: the group holding it
+static int resolve_subject(Sweep *s, const char *subject, char *err) {
+    s->only_g = -1;
+    if (!subject) return 0;
+    char want[80];
+    snprintf(want, sizeof want, "%s%.70s", strncmp(subject, "sub-", 4) == 0 ? "" : "sub-", subject);
+    for (size_t si = 0; si < s->S && s->only_g < 0; si++)
+        if (strcmp(s->rec[si].subject, subject) == 0 || strcmp(s->rec[si].subject, want) == 0) s->only_g = (long)(si / s->group);
+    if (s->only_g < 0)
+        return base_errf(err, "%s: --only-subject %s: no subject of that name among the sweep's %zu", s->cfg.source,
+                         subject, s->S);
+    size_t first, n;
+    sweep_group_subjects(s, (size_t)s->only_g, &first, &n);
+    if (n > 1)
+        log0("--only-subject %s: its subject group %ld holds subjects %s to %s (run.group_gib %g), all fitted by this "
+             "run",
+             subject, s->only_g, s->rec[first].subject, s->rec[first + n - 1].subject, s->cfg.group_gib);
+    return 0;
+}
+
+// (layer, group) fits in the store's map: all of them (or this run's selection), and those done
+static void count_fits(Sweep *s, int selected_only, size_t *all, size_t *done, size_t *failed) {
+    *all = *done = 0;
+    if (failed) *failed = 0;
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t ci = 0; ci < s->C; ci++)
+            for (size_t g = 0; g < s->G; g++) {
+                if (selected_only && (!sweep_selected(s, m, ci) || !sweep_group_selected(s, g))) continue;
+                for (size_t h = 0; h < sweep_layers(s, m); h++) {
+                    int8_t st = *sweep_status(s, m, ci, h, g);
+                    (*all)++, *done += st == UNIT_DONE;
+                    if (failed) *failed += st == UNIT_FAILED;
+                }
+            }
+}
+
 // --no-results: this run's units are in the store for a later run to write; exit 3 when some failed
 static int report_share(Sweep *s) {
     sweep_scan_store(s, NULL, NULL);
-    size_t done = 0, failed = 0, all = 0;
-    for (size_t m = 0; m < s->M; m++)
-        for (size_t ci = 0; ci < s->C; ci++)
-            for (size_t h = 0; sweep_selected(s, m, ci) && h < sweep_layers(s, m); h++) {
-                int8_t st = *sweep_status(s, m, ci, h);
-                all++, done += st == UNIT_DONE, failed += st == UNIT_FAILED;
-            }
+    size_t done, failed, all;
+    count_fits(s, 1, &all, &done, &failed);
     log0("no results file (--no-results): %zu of this run's %zu layer fits done, %zu failed, kept in %s; the same "
-         "command without --only-model, --only-context and --no-results writes the results",
+         "command without --only-model, --only-context, --only-subject and --no-results writes the results",
          done, all, failed, s->store.dir);
     return failed ? SWEEP_EXIT_FAILED_UNITS : SWEEP_EXIT_OK;
 }
@@ -96,6 +128,7 @@ static FILE *open_rank_log(const char *dir) {
 int sweep_run(const SweepOptions *opt) {
     Sweep s;
     memset(&s, 0, sizeof s);
+    sweep_targets_release(&s);  // holds no group
     char err[BASE_ERR_LEN] = "";
     double stage[N_STAGES] = {0}, t = base_wall(), t_all = t;
     int rc = 1;
@@ -113,6 +146,7 @@ int sweep_run(const SweepOptions *opt) {
     if (!sweep_all_ok(sweep_inputs_backend(&s, err) != 0, err)) goto done;
     if (!sweep_all_ok(sweep_inputs_load(&s, err) != 0, err)) goto done;
     if (!sweep_all_ok(sweep_inputs_targets(&s, err) != 0, err)) goto done;
+    if (!sweep_all_ok(resolve_subject(&s, opt->only_subject, err) != 0, err)) goto done;
     sweep_inputs_banner(&s);
     stage[STAGE_INPUTS] = base_wall() - t;
     if (opt->dry_run) {
@@ -123,14 +157,15 @@ int sweep_run(const SweepOptions *opt) {
 
     char *identity_text;
     sweep_inputs_identity(&s, &identity_text);
-    store_init(&s.store, s.cfg.output, strtoull(s.identity, NULL, 16), s.S * s.R, s.cfg.save_weights ? s.P_max : 0);
+    store_init(&s.store, s.cfg.output, strtoull(s.identity, NULL, 16), s.S, s.R, s.cfg.save_weights ? s.P_max : 0,
+               s.group);
     s.store_made = comm_rank() == 0 && !base_file_exists(s.store.dir);
     if (comm_rank() == 0 && store_prepare(&s.store, identity_text))
         log0("%s was left by another sweep (its config or inputs differ): emptied", s.store.dir);
     free(identity_text);
     comm_barrier();
     install_signals();
-    s.status = base_calloc(s.M * s.C * s.H, 1, "unit status");
+    s.status = base_calloc(s.M * s.C * s.H * s.G, 1, "unit status");
     s.extracted = base_calloc(s.M * s.C, sizeof(ResultsExtraction), "extract stats");
     sweep_scan_store(&s, NULL, NULL);
     log0("unit store %s (sweep identity %s)", s.store.dir, s.identity);
@@ -153,10 +188,8 @@ int sweep_run(const SweepOptions *opt) {
     if (stopped) {
         comm_barrier();
         sweep_scan_store(&s, NULL, NULL);
-        size_t done = 0, all = 0;
-        for (size_t m = 0; m < s.M; m++)
-            for (size_t ci = 0; ci < s.C; ci++)
-                for (size_t h = 0; h < sweep_layers(&s, m); h++) all++, done += *sweep_status(&s, m, ci, h) == UNIT_DONE;
+        size_t done, all;
+        count_fits(&s, 0, &all, &done, NULL);
         log0("stopped by a signal: %zu of %zu layer fits done and kept in %s; rerun the same command to finish "
              "(exit status %d)",
              done, all, s.store.dir, SWEEP_EXIT_INTERRUPTED);

@@ -62,7 +62,8 @@ static void save_failed_layers(Sweep *s, size_t m, size_t ci, const char *why) {
     rec.failed = 1;
     snprintf(rec.error, sizeof rec.error, "%.*s", STORE_ERROR - 1, why);
     for (size_t h = 0; h < sweep_layers(s, m); h++)
-        if (sweep_layer_todo(s, m, ci, h)) store_save_layer(&s->store, m, ci, h, &rec);
+        for (size_t g = 0; g < s->G; g++)
+            if (sweep_layer_todo(s, m, ci, h, g)) store_save_layer(&s->store, m, ci, h, g, &rec);
 }
 
 static int finite_rows(const float *x, size_t n) {
@@ -210,7 +211,8 @@ int sweep_extract_run(Sweep *s) {
         for (size_t m = 0; m < s->M; m++)
             for (size_t ci = 0; ci < s->C; ci++) {
                 int todo = 0;
-                for (size_t h = 0; h < sweep_layers(s, m); h++) todo |= sweep_layer_todo(s, m, ci, h);
+                for (size_t h = 0; h < sweep_layers(s, m); h++)
+                    for (size_t g = 0; g < s->G; g++) todo |= sweep_group_selected(s, g) && sweep_layer_todo(s, m, ci, h, g);
                 need[m * s->C + ci] = todo && sweep_selected(s, m, ci) && !sweep_features_ready(s, m, ci, 1);
             }
     comm_bcast_bytes(MPI_COMM_WORLD, need, MC * sizeof(int), 0);

@@ -13,23 +13,24 @@
 #include "mpi/comm.h"
 #include "mpi/dispatch.h"
 #include "mpi/results.h"
+#include "mpi/sweep_targets.h"
 
-// estimated cost of fitting one layer of model m: its PCA and the ridge over every target
-static double fit_cost(const Sweep *s, size_t m) {
+// estimated cost of fitting one layer of model m for T targets: its PCA and the ridge over them
+static double fit_cost(const Sweep *s, size_t m, size_t T) {
     size_t d = (size_t)s->model[m].cfg.d_model;
-    return planning_fit_cost((double)s->V, (double)d, (double)encoding_width(&s->spec, d), (double)(s->S * s->R),
+    return planning_fit_cost((double)s->V, (double)d, (double)encoding_width(&s->spec, d), (double)T,
                              encoding_components(&s->spec, d) != 0);
 }
 
 typedef struct {
-    size_t m, c, n;
+    size_t m, c, g, n;
     size_t h[64];  // the block's layers (run.layer_block is capped to fit)
 } FitUnit;
 
 // loads the block's layers, fits them on the rank's threads, saves each layer's record; returns the
 // DISPATCH_* outcome. A stop request leaves the layers not yet fitted out of the store.
 static int fit_unit(Sweep *s, const FitUnit *u) {
-    size_t T = s->S * s->R, per = store_record_floats(&s->store), m = u->m;
+    size_t per = store_record_floats(&s->store, u->g), m = u->m;
     const char *name = s->cfg.models[m].name, *ctx = s->cfg.contexts.items[u->c];
     double t = base_wall();
     FeatKey key;
@@ -42,19 +43,26 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     int loaded = 1;
     for (size_t j = 0; j < u->n && loaded; j++)
         loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
+    s->share[SHARE_LOAD_FEATURES] += base_wall() - t;
+    t = base_wall();
+    char group_why[BASE_ERR_LEN];  // the group's targets, unless this rank holds them already
+    int prepared = sweep_targets_prepare(s, u->g, 0, group_why) == 0;
+    s->share[SHARE_PREPARE_TARGETS] += base_wall() - t;
+    EncodingSpec spec = s->spec;
+    spec.targets = prepared ? &s->prepared.targets : NULL;
+    size_t T = prepared ? spec.targets->T : 0;
+    t = base_wall();
     LayerRecord *rec = base_calloc(u->n, sizeof(LayerRecord), "layer records");
     int *stopped = base_calloc(u->n, sizeof(int), "layer records");
     float *values = base_malloc(base_mul(u->n, per) * sizeof(float), "layer records");
-    s->share[SHARE_LOAD_FEATURES] += base_wall() - t;
-
-    t = base_wall();
 #pragma omp parallel for schedule(dynamic) if (u->n > 1)
     for (size_t j = 0; j < u->n; j++) {
         LayerRecord *r = &rec[j];
         r->values = values + j * per;
-        if (!loaded) {
+        if (!loaded || !prepared) {
             r->failed = 1;
-            snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
+            if (!loaded) snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
+            else snprintf(r->error, sizeof r->error, "cannot prepare the targets of subject group %zu: %s", u->g, group_why);
             continue;
         }
         if (base_stop_signal) {
@@ -78,7 +86,7 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
         memset(&st, 0, sizeof st);
         char e[BASE_ERR_LEN];
         size_t C = (size_t)key.dims[u->h[j]];
-        int rc = encoding_fit(&s->spec, x + off[j], C, &o, &st, e);
+        int rc = encoding_fit(&spec, x + off[j], C, &o, &st, e);
         if (rc == 1) {
             stopped[j] = 1;
             continue;
@@ -104,12 +112,14 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     for (size_t j = 0; j < u->n; j++) {
         any_stopped |= stopped[j];
         if (stopped[j]) continue;
-        store_save_layer(&s->store, m, u->c, u->h[j], &rec[j]);
+        store_save_layer(&s->store, m, u->c, u->h[j], u->g, &rec[j]);
+        char group[48] = "";
+        if (s->G > 1) snprintf(group, sizeof group, ", subject group %zu", u->g);
         if (rec[j].failed) {
             failed = 1;
-            log_warn("%s, context %s, layer %zu: fit failed: %s", name, ctx, u->h[j], rec[j].error);
+            log_warn("%s, context %s, layer %zu%s: fit failed: %s", name, ctx, u->h[j], group, rec[j].error);
         } else {
-            log_rank_file("%s, context %s, layer %zu: fitted in %.2f s (%.1f GFLOP)", name, ctx, u->h[j],
+            log_rank_file("%s, context %s, layer %zu%s: fitted in %.2f s (%.1f GFLOP)", name, ctx, u->h[j], group,
                           rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP]);
         }
     }
@@ -123,7 +133,7 @@ int sweep_fit_run(Sweep *s) {
     if (B > 64) B = 64;
     if (B < 1) B = 1;
     size_t cap = 0;
-    for (size_t m = 0; m < s->M; m++) cap += s->C * (sweep_layers(s, m) + B - 1) / B + s->C;
+    for (size_t m = 0; m < s->M; m++) cap += s->G * (s->C * (sweep_layers(s, m) + B - 1) / B + s->C);
     FitUnit *units = base_malloc((cap ? cap : 1) * sizeof(FitUnit), "units");
     double *cost = base_malloc((cap ? cap : 1) * sizeof(double), "units");
     int *ready = base_calloc(s->M * s->C, sizeof(int), "units");
@@ -131,31 +141,45 @@ int sweep_fit_run(Sweep *s) {
         for (size_t mc = 0; mc < s->M * s->C; mc++) ready[mc] = sweep_features_ready(s, mc / s->C, mc % s->C, 0);
     comm_bcast_bytes(MPI_COMM_WORLD, ready, s->M * s->C * sizeof(int), 0);
     size_t n = 0, todo = 0, all = 0, done = 0;
-    for (size_t m = 0; m < s->M; m++)
-        for (size_t ci = 0; ci < s->C; ci++) {
-            all += sweep_layers(s, m);
-            for (size_t h = 0; h < sweep_layers(s, m); h++) done += !sweep_layer_todo(s, m, ci, h);
-            if (!ready[m * s->C + ci] || !sweep_selected(s, m, ci)) continue;  // failed extraction: the store says why
-            FitUnit *u = NULL;
-            for (size_t h = 0; h < sweep_layers(s, m); h++) {
-                if (!sweep_layer_todo(s, m, ci, h)) continue;
-                if (!u || u->n == B) {
-                    u = &units[n];
-                    *u = (FitUnit){.m = m, .c = ci};
-                    cost[n++] = 0;
+    // group-major, so that the ranks move through the groups together and each prepares a group's targets once
+    for (size_t g = 0; g < s->G; g++) {
+        size_t first, ns;
+        sweep_group_subjects(s, g, &first, &ns);
+        for (size_t m = 0; m < s->M; m++)
+            for (size_t ci = 0; ci < s->C; ci++) {
+                all += sweep_layers(s, m);
+                for (size_t h = 0; h < sweep_layers(s, m); h++) done += !sweep_layer_todo(s, m, ci, h, g);
+                // failed extraction: the store says why
+                if (!ready[m * s->C + ci] || !sweep_selected(s, m, ci) || !sweep_group_selected(s, g)) continue;
+                FitUnit *u = NULL;
+                for (size_t h = 0; h < sweep_layers(s, m); h++) {
+                    if (!sweep_layer_todo(s, m, ci, h, g)) continue;
+                    if (!u || u->n == B) {
+                        u = &units[n];
+                        *u = (FitUnit){.m = m, .c = ci, .g = g};
+                        cost[n++] = 0;
+                    }
+                    u->h[u->n++] = h;
+                    cost[n - 1] += fit_cost(s, m, ns * s->R);
+                    todo++;
                 }
-                u->h[u->n++] = h;
-                cost[n - 1] += fit_cost(s, m);
-                todo++;
             }
-        }
+    }
     free(ready);
     if (done) log0("fit: %zu of %zu layer fits already in %s", done, all, s->store.dir);
     int stopped = 0;
     if (n) {
-        log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers, handed out to %d rank(s)", todo, n, B, comm_size());
+        log0("fit: %zu layer fit(s) in %zu unit(s) of up to %zu layers%s, handed out to %d rank(s)", todo, n, B,
+             s->G > 1 ? " and one subject group" : "", comm_size());
+        // costliest first within each group, the groups in order
         double *sorted = base_malloc(n * sizeof(double), "units");
-        size_t *order = planning_order(cost, n, sorted);
+        size_t *order = base_malloc(n * sizeof(size_t), "units");
+        for (size_t i0 = 0, i1; i0 < n; i0 = i1) {
+            for (i1 = i0; i1 < n && units[i1].g == units[i0].g;) i1++;
+            size_t *part = planning_order(cost + i0, i1 - i0, sorted + i0);
+            for (size_t i = i0; i < i1; i++) order[i] = i0 + part[i - i0];
+            free(part);
+        }
         FILE *tsv = sweep_progress_tsv(s);
         DispatchPlan plan = {.stage = "fit", .cost = sorted, .n = n, .progress_seconds = s->cfg.progress_seconds, .progress_tsv = tsv};
         Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &base_stop_signal);

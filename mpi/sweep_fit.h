@@ -1,11 +1,12 @@
 /*
  * sweep_fit: the third stage of a sweep — every layer not yet in the store fitted and recorded.
  *
- * Units are blocks of run.layer_block layers of one (model, context) whose features file exists,
- * handed out costliest first (host/planning.h) by the dispatcher to any rank; the rank reads the
- * block's layers from the features file and fits them on its threads (host/encoding.h: PCA, delays,
- * cross-validated ridge, optional shift null) for every target at once, then saves one record per
- * layer (host/store.h, names in host/record.h). A layer that fails is recorded with its error and
+ * Units are blocks of run.layer_block layers of one (model, context) whose features file exists, for one subject
+ * group, handed out group by group and costliest first within a group (host/planning.h) by the dispatcher to any
+ * rank, so the ranks move through the groups together; the rank reads the block's layers from the features file,
+ * prepares the group's targets unless it holds them (mpi/sweep_targets.h) and fits the layers on its threads
+ * (host/encoding.h: PCA, delays, cross-validated ridge, optional shift null) for every target of the group at
+ * once, then saves one record per (layer, group) (host/store.h, names in host/record.h). A layer that fails is recorded with its error and
  * the rest go on; a stop request leaves the layers not yet fitted out of the store.
  *
  * Collective over MPI_COMM_WORLD. Returns 1 when stopped by a signal, else 0.

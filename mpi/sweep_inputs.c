@@ -20,6 +20,7 @@
 #include "host/signif.h"
 #include "host/threads.h"
 #include "mpi/comm.h"
+#include "mpi/sweep_targets.h"
 
 // ----------------------------------------------------------------------------
 // inputs
@@ -128,7 +129,8 @@ static int local_rank(void) {
     return 0;
 }
 
-// bids_fmri: each subject's runs one after another, a column per voxel (FmriVoxels in host/fmri.h says which)
+// bids_fmri: each subject's runs one after another, a column per voxel (FmriVoxels in host/fmri.h says which), from
+// the runs' headers and masks
 static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
     const SweepConfig *c = &s->cfg;
     const FmriSubject *a = &sub[0];
@@ -188,24 +190,14 @@ static int fmri_columns(Sweep *s, FmriSubject *sub, size_t S, char *err) {
         memcpy(vx->affine + 16 * si, b->grid.affine, 16 * sizeof(double));
         vx->affine_code[si] = b->grid.affine_code;
         vx->n_voxels[si] = (int32_t)b->n_vox;
-        Recording *r = &s->rec[si];
+        Recording *r = &s->rec[si];  // its values are read when its group's targets are prepared (sweep_targets.h)
         snprintf(r->subject, sizeof r->subject, "%s", b->subject);
         r->path = base_strdup(b->file);
         r->n_rows = b->V, r->n_cols = R;
-        r->data = base_calloc(base_mul(b->V, R), sizeof(double), "recording");  // padding stays 0: constant, r NaN
         for (size_t k = 0; k < b->n_vox; k++) {
             const int32_t *x = &b->ijk[3 * k];
             size_t j = col ? (size_t)col[fmri_grid_index(&a->grid, x)] : k;
             memcpy(vx->ijk + 3 * (si * R + j), x, 3 * sizeof(int32_t));
-            // each run's own mean removed: scanner baselines differ between runs, and a step at every run
-            // boundary would dominate the concatenation (the high-pass after this removes slow drifts only)
-            for (size_t run = 0, v0 = 0; run < b->n_runs; v0 += b->run_volumes[run++]) {
-                double mean = 0;
-                for (size_t v = v0; v < v0 + b->run_volumes[run]; v++) mean += b->data[v * b->n_vox + k];
-                mean /= (double)b->run_volumes[run];
-                for (size_t v = v0; v < v0 + b->run_volumes[run]; v++)
-                    r->data[v * R + j] = b->data[v * b->n_vox + k] - mean;
-            }
         }
     }
     s->target = base_malloc(R * sizeof(char *), "target names");
@@ -319,22 +311,25 @@ static int fmri_parcels(Sweep *s, const FmriSubject *sub, size_t S, char *err) {
     return rc;
 }
 
+// every subject's runs checked from their headers and masks (the volumes are read by the ranks that prepare each
+// subject's group, sweep_targets.h), the voxel axis, distances and parcels
 static int load_fmri(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
     FmriQuery q = planning_fmri_query(c);
-    FmriRun *runs;
     size_t n, S = 0;
-    if (fmri_find_runs(&q, &runs, &n, err)) return -1;
-    for (size_t i = 0; i < n; i++) S += i == 0 || strcmp(runs[i].subject, runs[i - 1].subject) != 0;
+    if (fmri_find_runs(&q, &s->fmri_runs, &n, err)) return -1;
+    for (size_t i = 0; i < n; i++) S += i == 0 || strcmp(s->fmri_runs[i].subject, s->fmri_runs[i - 1].subject) != 0;
     FmriSubject *sub = base_calloc(S, sizeof(FmriSubject), "subjects");
+    s->fmri_run0 = base_malloc((S + 1) * sizeof(size_t), "subjects");
     int rc = 0;
     for (size_t i = 0, si = 0; i < n && rc == 0; si++) {
         size_t j = i;
-        while (j < n && strcmp(runs[j].subject, runs[i].subject) == 0) j++;
-        rc = fmri_load_subject(runs + i, j - i, &sub[si], err);
-        if (rc == 0) rc = fmri_regress_confounds(&sub[si], runs + i, j - i, q.confounds, q.n_confounds, err);
+        while (j < n && strcmp(s->fmri_runs[j].subject, s->fmri_runs[i].subject) == 0) j++;
+        s->fmri_run0[si] = i;
+        rc = fmri_peek_subject(s->fmri_runs + i, j - i, &sub[si], err);
         i = j;
     }
+    s->fmri_run0[S] = n;
     if (rc == 0 && q.n_confounds)
         log0("fmri: %zu confound column(s) and an intercept regressed out of each run (fmri.confounds)", q.n_confounds);
     if (rc == 0) rc = fmri_columns(s, sub, S, err);
@@ -342,7 +337,6 @@ static int load_fmri(Sweep *s, char *err) {
     if (rc == 0) rc = fmri_parcels(s, sub, S, err);
     for (size_t si = 0; si < S; si++) fmri_subject_free(&sub[si]);
     free(sub);
-    free(runs);
     return rc;
 }
 
@@ -472,69 +466,12 @@ int sweep_inputs_load(Sweep *s, char *err) {
     return 0;
 }
 
-// One warning per recording with constant targets (a file of zeros from a failed export, a dead
-// channel), naming the file, the subject and the regions: their r will be NaN. Y is z-scored, where
-// a constant column is all 0 and no other column is.
-static void warn_constant_targets(const Sweep *s, const float *Y) {
-    size_t T = s->S * s->R, V = s->V;
-    for (size_t si = 0; si < s->S; si++) {
-        const Recording *r = &s->rec[si];
-        char names[320] = "";
-        size_t n = 0, zeros = 0, used = 0;
-        for (size_t k = 0; k < s->R; k++) {
-            if (s->voxels.ijk && s->voxels.ijk[3 * (si * s->R + k)] < 0) continue;  // padding: no voxel here
-            size_t v = 0, z = 0;
-            while (v < V && Y[v * T + si * s->R + k] == 0.0) v++;
-            if (v < V) continue;
-            while (z < V && r->data[z * s->R + k] == 0.0) z++;
-            zeros += z == V;
-            if (used < sizeof names)
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", n ? ", " : "", s->target[k]);
-            n++;
-        }
-        if (n == 0) continue;
-        if (used >= sizeof names) memcpy(names + sizeof names - 4, "...", 4);
-        log_warn("%s (subject %s): %zu of %zu region(s) %s: %s; their r will be NaN", r->path, r->subject, n, s->R,
-                 zeros == n ? "are all zeros" : "are constant", names);
-    }
-}
-
-// columns of the targets prepared at once: each column's high-pass and z-scoring are its own, so blocks give the
-// values the whole matrix would, in a (V, block) float64 buffer per thread that stays in cache, instead of a
-// (V, S*R) float64 copy of every subject's recordings (whole-brain fMRI: 1.6 GB per subject at 2,000 volumes)
-enum { TARGET_COLUMNS = 64 };
-
-// (V, S*R) targets: every subject's regions side by side, high-passed like the design (sampled
-// recordings) and z-scored per column, in float32; the recordings' values are released once copied. Then the
-// folds, the targets' per-segment sums, the extra bands and the fit specification shared by every (model, layer)
+// The folds, the subject groups and every group's targets prepared once, spread over the ranks (the checks of
+// sweep_targets.h: each rank keeps the last group it prepared), the extra bands and the fit specification shared by
+// every (model, layer)
 int sweep_inputs_targets(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
-    const size_t T = s->S * s->R, V = s->V, R = s->R;
-    const int sampled = !sweep_word_level(c);
-    const double tr = c->rec_format == REC_BIDS_FMRI ? s->grid.tr : c->tr;
-    s->Y = base_malloc(base_mul(V, T) * sizeof(float), "targets");
-    size_t constant = 0;
-#pragma omp parallel reduction(+ : constant)
-    {
-        double *col = base_malloc(base_mul(V, TARGET_COLUMNS) * sizeof(double), "targets");
-#pragma omp for schedule(dynamic)
-        for (size_t j0 = 0; j0 < T; j0 += TARGET_COLUMNS) {
-            const size_t n = T - j0 < TARGET_COLUMNS ? T - j0 : TARGET_COLUMNS;
-            for (size_t v = 0; v < V; v++)
-                for (size_t j = 0; j < n; j++) col[v * n + j] = s->rec[(j0 + j) / R].data[v * R + (j0 + j) % R];
-            if (sampled) feat_highpass(col, V, n, tr, c->highpass_seconds);
-            constant += feat_zscore(col, V, n);
-            for (size_t v = 0; v < V; v++)
-                for (size_t j = 0; j < n; j++) s->Y[v * T + j0 + j] = (float)col[v * n + j];
-        }
-        free(col);
-    }
-    if (constant && comm_rank() == 0) warn_constant_targets(s, s->Y);
-    for (size_t si = 0; si < s->S; si++) {
-        free(s->rec[si].data);
-        s->rec[si].data = NULL;
-    }
-
+    const size_t V = s->V;
     char why[BASE_ERR_LEN];
     if (!c->ridge.n_group_sizes && s->n_runs > 1) {  // bids_fmri: leave one run out
         int *label = base_malloc(V * sizeof(int), "groups");
@@ -561,7 +498,16 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     if (cv_check(&s->cv, c->ridge.select == RIDGE_SELECT_INNER, 2, 2, why))
         return base_errf(err, "%s: %s (fewer folds, a smaller ridge.gap%s)", c->source, why,
                          c->ridge.select == RIDGE_SELECT_INNER ? ", or ridge.select: outer_mean" : "");
-    if (ridge_targets_init(&s->targets, s->Y, V, T, &s->cv, why)) return base_errf(err, "%s", why);
+    s->group = planning_group_size(V, s->S, s->R, c->group_gib);
+    s->G = (s->S + s->group - 1) / s->group;
+    s->subject_hash = base_calloc(s->S, sizeof(uint64_t), "subject hashes");
+    sweep_targets_release(s);
+    for (size_t g = (size_t)comm_rank(); g < s->G; g += (size_t)comm_size())
+        if (sweep_targets_prepare(s, g, 1, err)) return -1;
+    if (s->G > 1)
+        log0("subjects: %zu group(s) of up to %zu subject(s) (run.group_gib %g: %.2f GiB of targets per subject), each "
+             "a unit axis of the fits",
+             s->G, s->group, c->group_gib, (double)V * (double)s->R * sizeof(float) / 1073741824.0);
 
     size_t E = c->design.extra_bands.n;  // config.c admits word_rate only, and only for sampled recordings
     if (E) {
@@ -592,7 +538,7 @@ int sweep_inputs_targets(Sweep *s, char *err) {
                              .extra = s->extra,
                              .n_extra = E,
                              .cv = &s->cv,
-                             .targets = &s->targets,
+                             .targets = NULL,  // the group's, at each fit (sweep_targets.h)
                              .alphas = c->ridge.alphas,
                              .n_alphas = c->ridge.n_alphas,
                              .select = c->ridge.select,
@@ -632,7 +578,12 @@ void sweep_inputs_identity(Sweep *s, char **text) {
     for (size_t m = 0; m < s->M; m++)
         n += (size_t)snprintf(t + n, cap - n, "model %zu identity %016llx\n", m,
                               (unsigned long long)s->model_id[m]);
-    uint64_t y = featcache_hash(s->Y, base_mul(s->V, s->S * s->R) * sizeof(float), 0);
+    // each subject's hash from the rank that prepared its group (the others hold 0 for it)
+    unsigned long *all = base_malloc(base_mul((size_t)comm_size(), s->S) * sizeof(unsigned long), "subject hashes");
+    comm_allgather_ulongs(MPI_COMM_WORLD, (const unsigned long *)s->subject_hash, s->S, all);
+    for (size_t si = 0; si < s->S; si++) s->subject_hash[si] = all[(si / s->group % (size_t)comm_size()) * s->S + si];
+    free(all);
+    uint64_t y = featcache_hash(s->subject_hash, s->S * sizeof(uint64_t), 0);
     uint64_t w = featcache_hash(s->stim.text, s->stim.text_len, 0);
     w = featcache_hash(s->word_time, s->W * sizeof(double), w);
     n += (size_t)snprintf(t + n, cap - n, "targets %016llx\nstimulus %016llx\n", (unsigned long long)y,

@@ -7,9 +7,11 @@
 #include "host/log.h"
 #include "mpi/comm.h"
 #include "mpi/results.h"
+#include "mpi/sweep_targets.h"
 
-const char *const SWEEP_SHARE_NAMES[N_SHARES] = {"extract",  "gather features", "save features", "load features",
-                                                 "fit",      "save layers",     "write results", "wait"};
+const char *const SWEEP_SHARE_NAMES[N_SHARES] = {"extract",         "gather features", "save features",
+                                                 "load features",   "prepare targets", "fit",
+                                                 "save layers",     "write results",   "wait"};
 const char *const SWEEP_STAGE_NAMES[N_STAGES] = {"inputs", "extract", "fit", "write"};
 
 int sweep_all_ok(int failed, const char *err) {
@@ -30,18 +32,32 @@ int sweep_word_level(const SweepConfig *c) {
 
 size_t sweep_layers(const Sweep *s, size_t m) { return (size_t)s->model[m].cfg.n_layers + 1; }
 
-int8_t *sweep_status(Sweep *s, size_t m, size_t c, size_t h) { return &s->status[(m * s->C + c) * s->H + h]; }
+int8_t *sweep_status(Sweep *s, size_t m, size_t c, size_t h, size_t g) {
+    return &s->status[((m * s->C + c) * s->H + h) * s->G + g];
+}
 
-int sweep_layer_todo(Sweep *s, size_t m, size_t c, size_t h) {
-    return h < sweep_layers(s, m) && *sweep_status(s, m, c, h) != UNIT_DONE;
+int8_t sweep_layer_status(Sweep *s, size_t m, size_t c, size_t h) {
+    int8_t out = UNIT_DONE;
+    for (size_t g = 0; g < s->G; g++) {
+        int8_t st = *sweep_status(s, m, c, h, g);
+        if (st == UNIT_FAILED) return UNIT_FAILED;
+        if (st != UNIT_DONE) out = UNIT_ABSENT;
+    }
+    return out;
+}
+
+int sweep_layer_todo(Sweep *s, size_t m, size_t c, size_t h, size_t g) {
+    return h < sweep_layers(s, m) && *sweep_status(s, m, c, h, g) != UNIT_DONE;
 }
 
 int sweep_selected(const Sweep *s, size_t m, size_t c) {
     return (s->only_m < 0 || (size_t)s->only_m == m) && (s->only_c < 0 || (size_t)s->only_c == c);
 }
 
+int sweep_group_selected(const Sweep *s, size_t g) { return s->only_g < 0 || (size_t)s->only_g == g; }
+
 void sweep_scan_store(Sweep *s, double *sums, char **errors) {
-    size_t n = s->M * s->C * s->H;
+    size_t n = s->M * s->C * s->H * s->G;
     if (comm_rank() == 0) {
         if (sums) memset(sums, 0, FIT_N_COUNTERS * sizeof(double));
         LayerRecord rec;
@@ -49,14 +65,18 @@ void sweep_scan_store(Sweep *s, double *sums, char **errors) {
         for (size_t m = 0; m < s->M; m++)
             for (size_t ci = 0; ci < s->C; ci++)
                 for (size_t h = 0; h < s->H; h++) {
-                    int8_t *st = sweep_status(s, m, ci, h);
-                    *st = UNIT_ABSENT;
-                    if (h >= sweep_layers(s, m)) continue;
-                    int got = store_load_layer(&s->store, m, ci, h, &rec);
-                    *st = got == 1 ? UNIT_DONE : got == 2 ? UNIT_FAILED : UNIT_ABSENT;
-                    if (got == 1 && sums)
-                        for (int k = 0; k < FIT_N_COUNTERS; k++) sums[k] += rec.counters[k];
-                    if (errors) errors[(m * s->C + ci) * s->H + h] = base_strdup(got == 2 ? rec.error : "");
+                    char *error = NULL;
+                    for (size_t g = 0; g < s->G; g++) {
+                        int8_t *st = sweep_status(s, m, ci, h, g);
+                        *st = UNIT_ABSENT;
+                        if (h >= sweep_layers(s, m)) continue;
+                        int got = store_load_layer(&s->store, m, ci, h, g, &rec);
+                        *st = got == 1 ? UNIT_DONE : got == 2 ? UNIT_FAILED : UNIT_ABSENT;
+                        if (got == 1 && sums)
+                            for (int k = 0; k < FIT_N_COUNTERS; k++) sums[k] += rec.counters[k];
+                        if (errors && got == 2 && !error) error = base_strdup(rec.error);
+                    }
+                    if (errors) errors[(m * s->C + ci) * s->H + h] = error ? error : base_strdup("");
                 }
     }
     comm_bcast_bytes(MPI_COMM_WORLD, s->status, n, 0);
@@ -121,9 +141,11 @@ void sweep_free(Sweep *s) {
     ieeg_free(&s->ieeg);
     fmri_voxels_free(&s->voxels);
     free(s->run_volumes);
-    ridge_targets_free(&s->targets);
+    sweep_targets_release(s);
+    free(s->subject_hash);
+    free(s->fmri_runs);
+    free(s->fmri_run0);
     cv_free(&s->cv);
-    free(s->Y);
     free(s->extra);
     free(s->word_time);
     stim_free(&s->stim);

@@ -8,8 +8,19 @@
 #include "host/base.h"
 #include "host/log.h"
 #include "host/record.h"
+#include "host/signif.h"
 #include "mpi/comm.h"
 #include "mpi/results.h"
+
+// a layer fitted in several subject groups had each group's q-values over that group's targets alone: the
+// Benjamini-Hochberg step-up again over every target of the layer, from the p-values
+static void fdr_over_layer(const float *p, float *q, size_t T) {
+    double *pd = base_malloc(2 * (T ? T : 1) * sizeof(double), "q-values"), *qd = pd + (T ? T : 1);
+    for (size_t t = 0; t < T; t++) pd[t] = p[t];
+    signif_fdr_bh(qd, pd, T);
+    for (size_t t = 0; t < T; t++) q[t] = (float)qd[t];
+    free(pd);
+}
 
 // rank 0 creates <output>.partial, every rank writes a contiguous share of the finished layers,
 // rank 0 summarises, renames and prints. Returns the failed layers' count.
@@ -18,6 +29,8 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
     char **errors = comm_rank() == 0 ? base_calloc(MCH, sizeof(char *), "errors") : NULL;
     double sums[FIT_N_COUNTERS] = {0};
     sweep_scan_store(s, sums, errors);
+    int8_t *status = base_malloc(MCH ? MCH : 1, "status");  // each layer's over its subject groups
+    for (size_t i = 0; i < MCH; i++) status[i] = sweep_layer_status(s, i / (C * H), i / H % C, i % H);
 
     comm_allreduce_sum((double *)s->extracted, M * C * sizeof(ResultsExtraction) / sizeof(double));
     ResultsSource src = {.cfg = &s->cfg,
@@ -42,27 +55,40 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
     if (comm_rank() == 0) results_create(partial, meta);
     comm_barrier();
 
-    // this rank's contiguous share of the finished layers, in (m, c, h) order
+    // this rank's contiguous share of the finished layers, in (m, c, h) order, each put together from its groups'
+    // records
     size_t n_done = 0, failed = 0;
-    for (size_t i = 0; i < MCH; i++) n_done += s->status[i] == UNIT_DONE, failed += s->status[i] == UNIT_FAILED;
+    for (size_t i = 0; i < MCH; i++) n_done += status[i] == UNIT_DONE, failed += status[i] == UNIT_FAILED;
     size_t N = (size_t)comm_size(), r = (size_t)comm_rank(), lo = n_done * r / N, hi = n_done * (r + 1) / N;
-    size_t per = store_record_floats(&s->store), k = 0, n = hi - lo;
+    size_t T = s->S * s->R, rows = RECORD_SCORE_ROWS + s->store.P, per = base_mul(rows, T), k = 0, n = hi - lo;
     size_t *lm = base_malloc((n ? n : 1) * 3 * sizeof(size_t), "layers"), *lc = lm + (n ? n : 1), *lh = lc + (n ? n : 1);
     float *values = base_malloc(base_mul(n ? n : 1, per) * sizeof(float), "layers");
+    float *group = s->G > 1 ? base_malloc(store_record_floats(&s->store, 0) * sizeof(float), "layers") : NULL;
     for (size_t i = 0, j = 0; i < MCH; i++) {
-        if (s->status[i] != UNIT_DONE) continue;
+        if (status[i] != UNIT_DONE) continue;
         if (j >= lo && j < hi) {
             lm[k] = i / (C * H), lc[k] = i / H % C, lh[k] = i % H;
-            LayerRecord rec;
-            memset(&rec, 0, sizeof rec);
-            rec.values = values + k * per;
-            if (store_load_layer(&s->store, lm[k], lc[k], lh[k], &rec) != 1)
-                DIE("delete that record and rerun the same command (or check that no other run writes the same output.path)",
-                    "%s: layer record m%zu-c%zu-h%zu is missing or fails its checksum", s->store.dir, lm[k], lc[k], lh[k]);
+            float *layer = values + k * per;
+            for (size_t g = 0; g < s->G; g++) {
+                LayerRecord rec;
+                memset(&rec, 0, sizeof rec);
+                rec.values = group ? group : layer;
+                if (store_load_layer(&s->store, lm[k], lc[k], lh[k], g, &rec) != 1)
+                    DIE("delete that record and rerun the same command (or check that no other run writes the same "
+                        "output.path)",
+                        "%s: layer record m%zu-c%zu-h%zu of subject group %zu is missing or fails its checksum",
+                        s->store.dir, lm[k], lc[k], lh[k], g);
+                size_t first, ns;
+                store_group_subjects(&s->store, g, &first, &ns);
+                for (size_t q = 0; group && q < rows; q++)
+                    memcpy(layer + q * T + first * s->R, group + q * ns * s->R, ns * s->R * sizeof(float));
+            }
+            if (group && s->cfg.ridge.permutations) fdr_over_layer(layer + REC_P * T, layer + REC_Q * T, T);
             k++;
         }
         j++;
     }
+    free(group);
     ResultsLayers mine = {.n = n, .m = lm, .c = lc, .h = lh, .values = values};
     results_write_layers(partial, meta, &mine);
     free(lm), free(values);
@@ -78,7 +104,7 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
     if (comm_rank() == 0) {
         float *lr = base_malloc(base_mul(M * C * H, s->R) * sizeof(float), "summary");
         stage[STAGE_WRITE] = base_wall() - t;
-        ResultsRun run = {.status = s->status,
+        ResultsRun run = {.status = status,
                           .error = (const char *const *)errors,
                           .stage = SWEEP_STAGE_NAMES,
                           .stage_seconds = stage,
@@ -126,7 +152,7 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
             printf("\n%zu layer fit(s) failed (NaN in the results, status -1 in /units/status):\n", failed);
             size_t shown = 0;
             for (size_t i = 0; i < MCH; i++)
-                if (s->status[i] == UNIT_FAILED && shown++ < 20)
+                if (status[i] == UNIT_FAILED && shown++ < 20)
                     printf("  %s, context %s, layer %zu: %s\n", c->models[i / (C * H)].name, c->contexts.items[i / H % C], i % H,
                            errors[i]);
             if (shown > 20) printf("  ... and %zu more (see /units/error)\n", shown - 20);
@@ -142,5 +168,6 @@ size_t sweep_write_run(Sweep *s, double *stage, double t0) {
     }
     comm_barrier();
     results_meta_free(meta);
+    free(status);
     return failed;
 }

@@ -63,7 +63,7 @@ for n in 2 3 4; do
 done
 check "one_log_file_per_rank" test "$(ls "$E2E_TMP/logs4" | grep -c '^rank-00[0-3]\.log$')" -eq 4
 check "rank_logs_hold_their_fits" bash -c "cat '$E2E_TMP'/logs4/rank-*.log | grep -c 'fitted in' | grep -qx 20"
-check "rank_seconds_4_ranks_x_8_shares" bash -c "h5ls '$E2E_TMP/n4/results.h5/meta/rank_seconds' | grep -q '{4, 8}'"
+check "rank_seconds_4_ranks_x_9_shares" bash -c "h5ls '$E2E_TMP/n4/results.h5/meta/rank_seconds' | grep -q '{4, 9}'"
 
 # ---- a rank killed with SIGKILL mid-run; the same command again finishes and equals the reference
 sweep 4 kill &

@@ -47,8 +47,8 @@ static int entries(const char *dir) {
 
 static void rank0_cases(const char *output) {
     Store st;
-    store_init(&st, output, 0x1234abcdull, T, P);
-    CHECK(store_record_floats(&st) == N, "record_floats_is_(6+P)xT (%zu)", store_record_floats(&st));
+    store_init(&st, output, 0x1234abcdull, T, 1, P, T);
+    CHECK(store_record_floats(&st, 0) == N, "record_floats_is_(6+P)xT (%zu)", store_record_floats(&st, 0));
     CHECK(store_prepare(&st, "the identity text\n") == 0, "prepare/new_store_is_not_a_reset");
     char path[1400], line[64] = "";
     snprintf(path, sizeof path, "%s/identity", st.dir);
@@ -65,75 +65,95 @@ static void rank0_cases(const char *output) {
     LayerRecord rec = {0};
     for (int k = 0; k < FIT_N_COUNTERS; k++) rec.counters[k] = 1.5 * (k + 1);
     rec.values = v;
-    store_save_layer(&st, 1, 0, 2, &rec);
+    store_save_layer(&st, 1, 0, 2, 0, &rec);
     LayerRecord back = {0};
     back.values = got;
-    int s = store_load_layer(&st, 1, 0, 2, &back);
+    int s = store_load_layer(&st, 1, 0, 2, 0, &back);
     CHECK(s == 1 && !back.failed && same_floats(v, got, N), "save_load/values_bit_for_bit (status %d)", s);
     CHECK(memcmp(rec.counters, back.counters, sizeof rec.counters) == 0, "save_load/counters");
     char rec_path[1400];
-    snprintf(rec_path, sizeof rec_path, "%s/layers/m1-c0-h2.layer", st.dir);
+    snprintf(rec_path, sizeof rec_path, "%s/layers/m1-c0-h2-s0.layer", st.dir);
     char partial[1500];
     snprintf(partial, sizeof partial, "%s.partial", rec_path);
     CHECK(access(rec_path, F_OK) == 0 && access(partial, F_OK) != 0, "save/final_name_and_no_partial_left");
     LayerRecord scan = {0};
-    CHECK(store_load_layer(&st, 1, 0, 2, &scan) == 1, "status_scan/finished_layer");
-    CHECK(store_load_layer(&st, 1, 0, 3, &scan) == 0 && store_load_layer(&st, 0, 0, 2, &scan) == 0,
+    CHECK(store_load_layer(&st, 1, 0, 2, 0, &scan) == 1, "status_scan/finished_layer");
+    CHECK(store_load_layer(&st, 1, 0, 3, 0, &scan) == 0 && store_load_layer(&st, 0, 0, 2, 0, &scan) == 0,
           "status_scan/absent_layers");
 
     // a failed layer: no values, its reason kept
     LayerRecord bad = {0};
     bad.failed = 1;
     snprintf(bad.error, sizeof bad.error, "design is singular");
-    store_save_layer(&st, 0, 1, 0, &bad);
+    store_save_layer(&st, 0, 1, 0, 0, &bad);
     LayerRecord bad_back = {0};
     bad_back.values = got;
-    s = store_load_layer(&st, 0, 1, 0, &bad_back);
+    s = store_load_layer(&st, 0, 1, 0, 0, &bad_back);
     CHECK(s == 2 && bad_back.failed && strcmp(bad_back.error, "design is singular") == 0,
           "failed_layer/status_2_with_its_reason (%d, '%s')", s, bad_back.error);
 
     // damage: a record cut short (a crash mid-copy, a full disk) is absent for both kinds of reading
     char cut[1400];
-    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h0.layer", st.dir);
-    store_save_layer(&st, 2, 0, 0, &rec);
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h0-s0.layer", st.dir);
+    store_save_layer(&st, 2, 0, 0, 0, &rec);
     long size = file_size(cut);
     CHECK(size > 0 && truncate(cut, size - 4) == 0, "damage/truncate_a_record (%ld bytes)", size);
-    CHECK(store_load_layer(&st, 2, 0, 0, &scan) == 0, "damage/truncated_record_absent_in_status_scan");
+    CHECK(store_load_layer(&st, 2, 0, 0, 0, &scan) == 0, "damage/truncated_record_absent_in_status_scan");
     back.values = got;
-    CHECK(store_load_layer(&st, 2, 0, 0, &back) == 0, "damage/truncated_record_absent_when_read");
+    CHECK(store_load_layer(&st, 2, 0, 0, 0, &back) == 0, "damage/truncated_record_absent_when_read");
 
     // a flipped byte among the values keeps the length: a status scan reads no values (store.h) and still sees the
     // layer; reading it checks the checksum and finds it absent
-    store_save_layer(&st, 2, 0, 1, &rec);
-    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h1.layer", st.dir);
+    store_save_layer(&st, 2, 0, 1, 0, &rec);
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h1-s0.layer", st.dir);
     CHECK(flip_byte(cut, -5) == 0, "damage/flip_a_value_byte");
-    CHECK(store_load_layer(&st, 2, 0, 1, &scan) == 1, "damage/flipped_value_seen_by_status_scan_as_documented");
-    CHECK(store_load_layer(&st, 2, 0, 1, &back) == 0, "damage/flipped_value_fails_the_checksum");
+    CHECK(store_load_layer(&st, 2, 0, 1, 0, &scan) == 1, "damage/flipped_value_seen_by_status_scan_as_documented");
+    CHECK(store_load_layer(&st, 2, 0, 1, 0, &back) == 0, "damage/flipped_value_fails_the_checksum");
     // a flipped byte in the header's counters: the checksum covers the header too
-    store_save_layer(&st, 2, 0, 2, &rec);
-    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h2.layer", st.dir);
+    store_save_layer(&st, 2, 0, 2, 0, &rec);
+    snprintf(cut, sizeof cut, "%s/layers/m2-c0-h2-s0.layer", st.dir);
     // the header: magic, identity, m, c, h, T, P and failed (8 bytes each), then the counters
     CHECK(flip_byte(cut, 8 * 8 + 8 * 3) == 0, "damage/flip_a_counter_byte");
-    CHECK(store_load_layer(&st, 2, 0, 2, &back) == 0, "damage/flipped_header_fails_the_checksum");
+    CHECK(store_load_layer(&st, 2, 0, 2, 0, &back) == 0, "damage/flipped_header_fails_the_checksum");
     // rewriting a damaged record repairs it
-    store_save_layer(&st, 2, 0, 1, &rec);
-    CHECK(store_load_layer(&st, 2, 0, 1, &back) == 1 && same_floats(v, got, N), "damage/rewritten_record_whole");
+    store_save_layer(&st, 2, 0, 1, 0, &rec);
+    CHECK(store_load_layer(&st, 2, 0, 1, 0, &back) == 1 && same_floats(v, got, N), "damage/rewritten_record_whole");
 
     // records of another shape (another T or P) are not this sweep's
     Store other_shape;
-    store_init(&other_shape, output, st.identity, T + 1, P);
-    CHECK(store_load_layer(&other_shape, 1, 0, 2, &scan) == 0, "identity/other_shape_absent");
+    store_init(&other_shape, output, st.identity, T + 1, 1, P, T + 1);
+    CHECK(store_load_layer(&other_shape, 1, 0, 2, 0, &scan) == 0, "identity/other_shape_absent");
+
+    // subject groups: T subjects of one column in groups of 2 give two records per layer, of 2 subjects and 1; a
+    // record of one grouping reads as absent under another (run.group_gib is run-only)
+    Store grouped;
+    store_init(&grouped, output, st.identity, T, 1, P, 2);
+    size_t first = 9, ns = 9;
+    store_group_subjects(&grouped, 1, &first, &ns);
+    CHECK(store_groups(&grouped) == 2 && first == 2 && ns == 1, "groups/two_groups (%zu, second from %zu, %zu subject)",
+          store_groups(&grouped), first, ns);
+    CHECK(store_record_floats(&grouped, 0) == (6 + P) * 2 && store_record_floats(&grouped, 1) == (6 + P) * 1,
+          "groups/record_floats_per_group");
+    float gv[N], gb[N];
+    fill(gv, 3.0f);
+    LayerRecord grec = {0}, gback = {0};
+    grec.values = gv, gback.values = gb;
+    store_save_layer(&grouped, 1, 0, 2, 1, &grec);
+    CHECK(store_load_layer(&grouped, 1, 0, 2, 1, &gback) == 1 && same_floats(gv, gb, (6 + P) * 1),
+          "groups/second_group_bit_for_bit");
+    CHECK(store_load_layer(&grouped, 1, 0, 2, 0, &scan) == 0, "groups/one_group_record_absent_under_two_groups");
+    CHECK(store_load_layer(&st, 1, 0, 2, 0, &scan) == 1, "groups/one_group_record_still_read_by_its_grouping");
 
     // another sweep (another identity) on the same output: nothing of the first counts, and prepare empties it
     Store next;
-    store_init(&next, output, 0x5555ull, T, P);
-    CHECK(store_load_layer(&next, 1, 0, 2, &scan) == 0, "identity/other_sweeps_record_absent");
+    store_init(&next, output, 0x5555ull, T, 1, P, T);
+    CHECK(store_load_layer(&next, 1, 0, 2, 0, &scan) == 0, "identity/other_sweeps_record_absent");
     char layers[1400];
     snprintf(layers, sizeof layers, "%s/layers", st.dir);
-    CHECK(entries(layers) == 5, "identity/five_records_before_reset (%d)", entries(layers));
+    CHECK(entries(layers) == 6, "identity/six_records_before_reset (%d)", entries(layers));
     CHECK(store_prepare(&next, "another sweep\n") == 1, "identity/prepare_reports_the_reset");
     CHECK(entries(layers) == 0, "identity/reset_emptied_the_layers (%d left)", entries(layers));
-    CHECK(store_load_layer(&st, 1, 0, 2, &scan) == 0, "identity/first_sweeps_record_gone");
+    CHECK(store_load_layer(&st, 1, 0, 2, 0, &scan) == 0, "identity/first_sweeps_record_gone");
 }
 
 TEST_MAIN("test_store") {
@@ -145,7 +165,7 @@ TEST_MAIN("test_store") {
 
     // any rank writes records, any rank reads them: rank 1 writes, rank 0 reads it back
     Store st;
-    store_init(&st, output, 0x77ull, T, P);
+    store_init(&st, output, 0x77ull, T, 1, P, T);
     if (comm_rank() == 0) store_prepare(&st, "two ranks\n");
     MPI_Barrier(MPI_COMM_WORLD);
     float v[N], got[N];
@@ -153,14 +173,14 @@ TEST_MAIN("test_store") {
     if (comm_size() > 1 && comm_rank() == 1) {
         LayerRecord rec = {0};
         rec.values = v;
-        store_save_layer(&st, 0, 0, 4, &rec);
+        store_save_layer(&st, 0, 0, 4, 0, &rec);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (comm_rank() == 0) {
         if (comm_size() > 1) {
             LayerRecord back = {0};
             back.values = got;
-            CHECK(store_load_layer(&st, 0, 0, 4, &back) == 1 && same_floats(v, got, N),
+            CHECK(store_load_layer(&st, 0, 0, 4, 0, &back) == 1 && same_floats(v, got, N),
                   "two_ranks/rank_1_writes_rank_0_reads");
         } else {
             SKIP_UNLESS_CI("two_ranks/rank_1_writes_rank_0_reads",
