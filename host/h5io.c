@@ -1,14 +1,22 @@
 #include "host/h5io.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/base.h"
 
+static const char *h5_file;  // the file being written (h5_writing), for h5_check's message
+
+void h5_writing(const char *path) { h5_file = path; }
+
 long h5_check(long rc, const char *what, const char *file, int line) {
     if (rc >= 0) return rc;
+    int e = errno;  // what the system said to HDF5's last read or write, when it is a reason a file cannot be written
+    int reason = e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || e == EROFS;
     H5Eprint2(H5E_DEFAULT, stderr);
-    base_die(file, line, what, "check free disk space and that the output folder is writable", "HDF5 call failed");
+    base_die(file, line, what, "check free disk space and that the output folder is writable", "%s%sHDF5 call failed%s%s",
+             h5_file ? h5_file : "", h5_file ? ": " : "", reason ? ": " : "", reason ? strerror(e) : "");
 }
 
 hid_t h5_string_type(void) {

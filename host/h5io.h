@@ -15,6 +15,9 @@
 
 #define CHECK_H5(expr) h5_check((long)(expr), #expr, __FILE__, __LINE__)
 long h5_check(long rc, const char *what, const char *file, int line);
+// the file a failed CHECK_H5 names (with the system's reason: a full disk, a file-size limit) until the next call;
+// NULL: none. The results writer sets it around each of its steps.
+void h5_writing(const char *path);
 
 hid_t h5_string_type(void);  // UTF-8, variable length
 hid_t h5_group(hid_t f, const char *name);

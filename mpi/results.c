@@ -235,6 +235,7 @@ static void write_voxels(hid_t f, const ResultsMeta *m) {
 }
 
 void results_create(const char *path, const ResultsMeta *m) {
+    h5_writing(path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);  // CHECK_H5 prints the stack itself
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) DIE("check that the output folder exists and is writable (output.path)", "cannot create %s", path);
@@ -344,6 +345,7 @@ void results_create(const char *path, const ResultsMeta *m) {
     attr_int(g, "n_ranks", m->n_ranks);
     H5Gclose(g);
     CHECK_H5(H5Fclose(f));
+    h5_writing(NULL);
 }
 
 // ----------------------------------------------------------------------------
@@ -402,6 +404,7 @@ static void write_layers(hid_t f, const char *name, int rank, const ResultsLayer
 }
 
 void results_write_layers(const char *path, const ResultsMeta *meta, const ResultsLayers *u) {
+    h5_writing(path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     size_t T = meta->S * meta->R, per = (RECORD_SCORE_ROWS + meta->P) * T;
     for (size_t j = 0; j < u->n; j++) {
@@ -431,6 +434,7 @@ void results_write_layers(const char *path, const ResultsMeta *meta, const Resul
     H5Pclose(dxpl);
     H5Pclose(fapl);
     CHECK_H5(H5Fclose(f));
+    h5_writing(NULL);
 }
 
 // ----------------------------------------------------------------------------
@@ -445,6 +449,7 @@ static void fsync_path(const char *path, int directory) {
 
 void results_finish(const char *path, const char *final_path, const ResultsMeta *m, const ResultsRun *run,
                     float *layer_region) {
+    h5_writing(path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = CHECK_H5(H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT));
     size_t MC = m->M * m->C, H = m->H, S = m->S, R = m->R;
@@ -520,6 +525,7 @@ void results_finish(const char *path, const char *final_path, const ResultsMeta 
     H5Aclose(a);
     CHECK_H5(H5Fflush(f, H5F_SCOPE_GLOBAL));
     CHECK_H5(H5Fclose(f));
+    h5_writing(NULL);
     fsync_path(path, 0);
     if (rename(path, final_path) != 0)
         DIE("check permissions of the output folder", "cannot rename %s to %s: %s", path, final_path, strerror(errno));

@@ -2,7 +2,8 @@
 # The sweep on many ranks: identical results on 1-4 ranks and between repeats; a rank killed with
 # SIGKILL mid-run, then the same command again, gives the uninterrupted file; SIGTERM stops cleanly
 # with its own exit status; a failing unit is recorded and the rest go on; a full disk (a file-size
-# limit here) stops with a clear error and the rerun resumes; progress lines and per-rank logs.
+# limit here), during the fits or at the results file, stops with a clear error and the rerun resumes; progress lines
+# and per-rank logs.
 source "$(dirname "$0")/lib.sh"
 if ! command -v mpirun >/dev/null; then
   skip_unless_ci "all" "mpirun not installed"
@@ -139,6 +140,24 @@ if command -v prlimit >/dev/null; then
   sweep 2 full
   check "rerun_after_full_disk_exits_0" test $? -eq 0
   check "rerun_after_full_disk_equals_uninterrupted" same ref full
+  # a full disk when only the results file is left to write: every fit is in the store (--no-results), and rank 0
+  # meets the limit creating results.h5.partial (its datasets are allocated whole there, so the ranks' parallel
+  # writes that follow never extend the file). The limit holds from the start: Open MPI keeps its own files under it
+  # without PMIx's shared-memory store and shared-memory transport
+  sweep 2 resfull --no-results
+  check "store_complete_before_the_results" test $? -eq 0
+  PMIX_MCA_gds=hash OMPI_MCA_btl=self,tcp prlimit --fsize=100000 mpirun -n 2 "$BRAINSWEEP" sweep "$E2E_TMP/two.yaml" \
+    -P output.path="$E2E_TMP/resfull/results.h5" "${ARGS[@]}" >"$E2E_TMP/resfull2.log" 2>&1
+  rc=$?
+  check "full_disk_at_results_fails" test $rc -eq 1
+  check "full_disk_at_results_names_the_file_and_reason" \
+    grep -qE "FATAL .*resfull/results.h5.partial: HDF5 call failed: (File too large|No space left)" "$E2E_TMP/resfull2.log"
+  check "full_disk_at_results_no_results" test ! -e "$E2E_TMP/resfull/results.h5"
+  check "full_disk_at_results_store_kept" test "$(layers_done resfull)" -eq 20
+  sweep 2 resfull
+  check "rerun_after_full_disk_at_results_exits_0" test $? -eq 0
+  check "rerun_after_full_disk_at_results_reused_every_fit" grep -q "fit: 20 of 20 layer fits already in" "$E2E_TMP/resfull.log"
+  check "rerun_after_full_disk_at_results_equals_uninterrupted" same ref resfull
 else
   skip_unless_ci "full_disk" "prlimit (util-linux) not installed"
 fi
