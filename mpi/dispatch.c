@@ -18,6 +18,7 @@ struct Dispatch {
     volatile const sig_atomic_t *stop_flag;
     // participant side
     long held;              // the unit this rank holds (-1: none yet)
+    long prefer;            // the affinity this rank holds (-1: none)
     long *mine;             // static dealing: this rank's units in order
     size_t n_mine, next_mine, my_failed, my_done;
     // server side (rank 0, dynamic)
@@ -25,6 +26,11 @@ struct Dispatch {
     int n_participants;
     size_t next, done, failed;
     int stopped;
+    // affinity runs: run k is units [run_start[k], run_end[k]), next_in[k] the next not handed out; holders[k] the
+    // participants holding it, held_by[rank] the run each holds (-1 none)
+    size_t n_runs, *run_start, *run_end, *next_in;
+    int *holders;
+    long *held_by;
     double done_cost, all_cost, t0, last_line;
 };
 
@@ -78,6 +84,35 @@ static void record(Dispatch *d, long unit, int outcome) {
 // ----------------------------------------------------------------------------
 // the server thread of rank 0
 
+// the run of units of affinity a (-1 when a holds none)
+static long run_of(const Dispatch *d, long a) {
+    for (size_t k = 0; a >= 0 && k < d->n_runs; k++)
+        if (d->plan.affinity[d->run_start[k]] == a) return (long)k;
+    return -1;
+}
+
+// the next unit for a participant holding run k (-1: none): k's next unit, else the first of a run no one holds,
+// else the first left
+static long next_unit(Dispatch *d, long k) {
+    if (!d->plan.affinity) return d->next < d->plan.n ? (long)d->next++ : -1;
+    long pick = k >= 0 && d->next_in[k] < d->run_end[k] ? k : -1;
+    for (size_t j = 0; pick < 0 && j < d->n_runs; j++)
+        if (d->next_in[j] < d->run_end[j] && d->holders[j] == 0) pick = (long)j;
+    for (size_t j = 0; pick < 0 && j < d->n_runs; j++)
+        if (d->next_in[j] < d->run_end[j]) pick = (long)j;
+    if (pick < 0) return -1;
+    d->next++;
+    return (long)d->next_in[pick]++;
+}
+
+// participant `who` now holds run k (-1: none)
+static void hold(Dispatch *d, int who, long k) {
+    if (!d->plan.affinity || d->held_by[who] == k) return;
+    if (d->held_by[who] >= 0) d->holders[d->held_by[who]]--;
+    if (k >= 0) d->holders[k]++;
+    d->held_by[who] = k;
+}
+
 static void *serve(void *arg) {
     Dispatch *d = arg;
     int active = d->n_participants;
@@ -99,12 +134,14 @@ static void *serve(void *arg) {
             nanosleep(&ms, NULL);
             continue;
         }
-        long ask[3];  // previous unit (-1 none), its outcome, stop wanted
-        CHECK_MPI(MPI_Recv(ask, 3, MPI_LONG, st.MPI_SOURCE, TAG_ASK, d->comm, MPI_STATUS_IGNORE));
+        long ask[4];  // previous unit (-1 none), its outcome, stop wanted, the affinity held (-1 none)
+        CHECK_MPI(MPI_Recv(ask, 4, MPI_LONG, st.MPI_SOURCE, TAG_ASK, d->comm, MPI_STATUS_IGNORE));
         if (ask[0] >= 0) record(d, ask[0], (int)ask[1]);
         if (ask[2]) d->stopped = 1;
         long reply = -1;
-        if (!d->stopped && d->next < d->plan.n) reply = (long)d->next++;
+        if (d->plan.affinity) hold(d, st.MPI_SOURCE, run_of(d, ask[3]));
+        if (!d->stopped) reply = next_unit(d, d->plan.affinity ? d->held_by[st.MPI_SOURCE] : -1);
+        if (reply >= 0 && d->plan.affinity) hold(d, st.MPI_SOURCE, run_of(d, d->plan.affinity[reply]));
         CHECK_MPI(MPI_Send(&reply, 1, MPI_LONG, st.MPI_SOURCE, TAG_REPLY, d->comm));
         if (reply < 0) active--;
     }
@@ -120,6 +157,7 @@ Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_partici
     d->stop_flag = stop_flag;
     d->participant = is_participant != 0;
     d->held = -1;
+    d->prefer = -1;
     d->t0 = d->last_line = base_wall();
     for (size_t i = 0; i < plan->n; i++) d->all_cost += plan->cost ? plan->cost[i] : 1.0;
     CHECK_MPI(MPI_Comm_dup(comm, &d->comm));
@@ -148,6 +186,19 @@ Dispatch *dispatch_begin(MPI_Comm comm, const DispatchPlan *plan, int is_partici
         free(load);
     }
     free(who);
+    if (d->dynamic && d->rank == 0 && plan->affinity) {
+        d->run_start = base_malloc(3 * (plan->n ? plan->n : 1) * sizeof(size_t), "dispatch");
+        d->run_end = d->run_start + (plan->n ? plan->n : 1), d->next_in = d->run_end + (plan->n ? plan->n : 1);
+        for (size_t i = 0; i < plan->n; i++) {
+            if (i == 0 || plan->affinity[i] != plan->affinity[i - 1]) d->run_start[d->n_runs] = d->next_in[d->n_runs] = i, d->n_runs++;
+            d->run_end[d->n_runs - 1] = i + 1;
+        }
+        for (size_t k = 0; k < d->n_runs; k++)  // one run per affinity: contiguous, as the plan promises
+            for (size_t j = 0; j < k; j++) ASSERT(plan->affinity[d->run_start[j]] != plan->affinity[d->run_start[k]]);
+        d->holders = base_calloc(d->n_runs ? d->n_runs : 1, sizeof(int), "dispatch");
+        d->held_by = base_malloc((size_t)d->size * sizeof(long), "dispatch");
+        for (int r = 0; r < d->size; r++) d->held_by[r] = -1;
+    }
     if (d->dynamic && d->rank == 0 && pthread_create(&d->server, NULL, serve, d) != 0)
         DIE("the system refused a thread", "cannot start the dispatch thread");
     return d;
@@ -169,16 +220,19 @@ long dispatch_next(Dispatch *d, int prev_outcome, int want_stop) {
     }
     long next = -1;
     if (d->dynamic) {
-        long ask[3] = {d->held, prev_outcome, want_stop};
-        CHECK_MPI(MPI_Send(ask, 3, MPI_LONG, 0, TAG_ASK, d->comm));
+        long ask[4] = {d->held, prev_outcome, want_stop, d->prefer};
+        CHECK_MPI(MPI_Send(ask, 4, MPI_LONG, 0, TAG_ASK, d->comm));
         CHECK_MPI(MPI_Recv(&next, 1, MPI_LONG, 0, TAG_REPLY, d->comm, MPI_STATUS_IGNORE));
     } else {
         if (want_stop) d->stopped = 1;
         if (!d->stopped && d->next_mine < d->n_mine) next = d->mine[d->next_mine++];
     }
     d->held = next;
+    if (next >= 0 && d->plan.affinity) d->prefer = d->plan.affinity[next];
     return next;
 }
+
+void dispatch_prefer(Dispatch *d, long affinity) { d->prefer = affinity; }
 
 DispatchTotals dispatch_end(Dispatch *d) {
     DispatchTotals t = {0, 0, 0};
@@ -198,6 +252,9 @@ DispatchTotals dispatch_end(Dispatch *d) {
         progress_line(d, 1);
     }
     MPI_Comm_free(&d->comm);
+    free(d->run_start);
+    free(d->holders);
+    free(d->held_by);
     free(d->mine);
     free(d);
     return t;

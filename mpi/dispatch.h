@@ -11,6 +11,12 @@
  * on a terminal (stderr) and as plain lines every `progress_seconds` otherwise, with a TSV copy
  * (progress_tsv) for machines.
  *
+ * Affinity (optional): units that share an affinity value (the fit's subject group) are cheaper on a rank that
+ * ran one of them before (it holds their targets). Units of one affinity are contiguous in hand-out order; a
+ * request carries the affinity the rank holds (dispatch_prefer), and the server hands out the next unit of that
+ * affinity while there is one, else the next unit of an affinity no rank holds, else the next unit: ranks spread
+ * over the affinities and stay on theirs, and join another only when none is left unheld.
+ *
  * Without MPI_THREAD_MULTIPLE (or with one rank) the same order is dealt statically: each unit goes
  * to the participant with the least estimated cost so far (longest-processing-time first), the
  * same on every rank, no messages.
@@ -35,6 +41,7 @@ typedef struct {
     size_t n;
     double progress_seconds;   // plain progress lines at most this often (0: none)
     FILE *progress_tsv;        // rank 0: one row per finished unit (may be NULL)
+    const long *affinity;      // (n) each unit's affinity (>= 0, contiguous runs in hand-out order); NULL: none
 } DispatchPlan;
 
 typedef struct {
@@ -53,6 +60,10 @@ enum { DISPATCH_OK = 0, DISPATCH_FAILED = 1, DISPATCH_STOPPED = 2 };
 // Participant: report the previous unit (prev_outcome: DISPATCH_*; ignored on the first call) and get
 // the next unit's index, or -1 when none are left or a stop was requested.
 long dispatch_next(Dispatch *d, int prev_outcome, int want_stop);
+
+// Participant: the affinity this rank holds (e.g. the targets it prepared before any unit), sent with its next
+// request; a unit handed out sets it to that unit's. -1: none.
+void dispatch_prefer(Dispatch *d, long affinity);
 
 // Collective over comm: waits for every participant to be done, frees d, returns the totals.
 DispatchTotals dispatch_end(Dispatch *d);

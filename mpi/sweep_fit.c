@@ -141,7 +141,8 @@ int sweep_fit_run(Sweep *s) {
         for (size_t mc = 0; mc < s->M * s->C; mc++) ready[mc] = sweep_features_ready(s, mc / s->C, mc % s->C, 0);
     comm_bcast_bytes(MPI_COMM_WORLD, ready, s->M * s->C * sizeof(int), 0);
     size_t n = 0, todo = 0, all = 0, done = 0;
-    // group-major, so that the ranks move through the groups together and each prepares a group's targets once
+    // group-major: the dispatcher keeps a rank on the group whose targets it holds (its affinity) and spreads the
+    // ranks over the groups
     for (size_t g = 0; g < s->G; g++) {
         size_t first, ns;
         sweep_group_subjects(s, g, &first, &ns);
@@ -181,17 +182,28 @@ int sweep_fit_run(Sweep *s) {
             free(part);
         }
         FILE *tsv = sweep_progress_tsv(s);
-        DispatchPlan plan = {.stage = "fit", .cost = sorted, .n = n, .progress_seconds = s->cfg.progress_seconds, .progress_tsv = tsv};
+        long *group = base_malloc(n * sizeof(long), "units");  // affinity: a rank stays on the group it holds
+        for (size_t i = 0; i < n; i++) group[i] = (long)units[order[i]].g;
+        DispatchPlan plan = {.stage = "fit",
+                             .cost = sorted,
+                             .n = n,
+                             .progress_seconds = s->cfg.progress_seconds,
+                             .progress_tsv = tsv,
+                             .affinity = s->G > 1 ? group : NULL};
         Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &plan, 1, &base_stop_signal);
         int prev = DISPATCH_OK;
         long u;
-        while ((u = dispatch_next(d, prev, base_stop_signal != 0)) >= 0) prev = fit_unit(s, &units[order[u]]);
+        for (;;) {
+            dispatch_prefer(d, s->prepared.g);
+            if ((u = dispatch_next(d, prev, base_stop_signal != 0)) < 0) break;
+            prev = fit_unit(s, &units[order[u]]);
+        }
         double t = base_wall();
         DispatchTotals tot = dispatch_end(d);
         s->share[SHARE_WAIT] += base_wall() - t;
         stopped = tot.stopped;
         if (tsv) fclose(tsv);
-        free(order), free(sorted);
+        free(group), free(order), free(sorted);
     }
     free(units), free(cost);
     return stopped;

@@ -2,8 +2,9 @@
  * sweep_fit: the third stage of a sweep — every layer not yet in the store fitted and recorded.
  *
  * Units are blocks of run.layer_block layers of one (model, context) whose features file exists, for one subject
- * group, handed out group by group and costliest first within a group (host/planning.h) by the dispatcher to any
- * rank, so the ranks move through the groups together; the rank reads the block's layers from the features file,
+ * group, costliest first within a group (host/planning.h), handed out by the dispatcher to any rank with the
+ * group as the unit's affinity (mpi/dispatch.h): a rank stays on the group whose targets it holds, and the ranks
+ * spread over the groups; the rank reads the block's layers from the features file,
  * prepares the group's targets unless it holds them (mpi/sweep_targets.h) and fits the layers on its threads
  * (host/encoding.h: PCA, delays, cross-validated ridge, optional shift null) for every target of the group at
  * once, then saves one record per (layer, group) (host/store.h, names in host/record.h). A layer that fails is recorded with its error and

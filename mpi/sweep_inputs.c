@@ -502,8 +502,10 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     s->G = (s->S + s->group - 1) / s->group;
     s->subject_hash = base_calloc(s->S, sizeof(uint64_t), "subject hashes");
     sweep_targets_release(s);
-    for (size_t g = (size_t)comm_rank(); g < s->G; g += (size_t)comm_size())
-        if (sweep_targets_prepare(s, g, 1, err)) return -1;
+    // this rank's share, its first group last: the group it keeps is the one the fits' hand-out starts it on
+    size_t P = (size_t)comm_size(), mine = (size_t)comm_rank() < s->G ? (s->G - 1 - (size_t)comm_rank()) / P + 1 : 0;
+    for (size_t i = mine; i-- > 0;)
+        if (sweep_targets_prepare(s, (size_t)comm_rank() + i * P, 1, err)) return -1;
     if (s->G > 1)
         log0("subjects: %zu group(s) of up to %zu subject(s) (run.group_gib %g: %.2f GiB of targets per subject), each "
              "a unit axis of the fits",

@@ -1,6 +1,6 @@
 // mpi/dispatch: every unit handed out exactly once, in the order given (the sweep puts the costliest first, so
 // they start first); outcomes counted (failed, stopped); a stop request ends the hand-out everywhere; the progress
-// TSV has a row per finished unit. On one rank (MPI_COMM_SELF) the dealing is static; on MPI_COMM_WORLD under
+// TSV has a row per finished unit; with affinities, a rank starts on the run it holds. On one rank (MPI_COMM_SELF) the dealing is static; on MPI_COMM_WORLD under
 // mpirun -n 2 it is the server's (or, where MPI lacks MPI_THREAD_MULTIPLE, static longest-processing-time dealing,
 // checked against the dealing worked by hand).
 #include <mpi.h>
@@ -15,7 +15,9 @@ enum { N = 9 };
 // costliest first, as the sweep orders them
 static const double COST[N] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
 
-static DispatchPlan plan_of(const char *stage, size_t n, FILE *tsv) { return (DispatchPlan){stage, COST, n, 0, tsv}; }
+static DispatchPlan plan_of(const char *stage, size_t n, FILE *tsv) {
+    return (DispatchPlan){.stage = stage, .cost = COST, .n = n, .progress_seconds = 0, .progress_tsv = tsv};
+}
 
 // one rank alone: units 0..n-1 in order, unit 3 failing; the totals and the progress rows
 static void one_rank(void) {
@@ -152,9 +154,43 @@ static void world(void) {
     if (rank == 0) CHECK(all_ok == 1, "world/stop_ends_the_hand_out_on_every_rank");
 }
 
+// affinity under the server: runs 3 (units 0-1), 5 (2-4) and 7 (5-8); rank 0 holds 7 and rank 1 holds 5 before any
+// unit, so each one's first unit is the first of its own run whichever asks first, and every unit still goes out
+// exactly once
+static void affinity(void) {
+    int size = comm_size(), rank = comm_rank(), provided;
+    MPI_Query_thread(&provided);
+    static const long AFF[N] = {3, 3, 5, 5, 5, 7, 7, 7, 7};
+    DispatchPlan p = plan_of("fit", N, NULL);
+    p.affinity = AFF;
+    Dispatch *d = dispatch_begin(MPI_COMM_WORLD, &p, 1, NULL);
+    dispatch_prefer(d, rank == 0 ? 7 : rank == 1 ? 5 : -1);
+    long mine[N + 1], u;
+    int n = 0;
+    while ((u = dispatch_next(d, DISPATCH_OK, 0)) >= 0 && n <= N) mine[n++] = u;
+    dispatch_end(d);
+    for (int i = n; i <= N; i++) mine[i] = -1;
+    long *all = rank == 0 ? malloc(sizeof(long) * (size_t)(N + 1) * (size_t)size) : NULL;
+    MPI_Gather(mine, N + 1, MPI_LONG, all, N + 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        int times[N] = {0}, once = 1;
+        for (int r = 0; r < size; r++)
+            for (int i = 0; i <= N && all[(size_t)r * (N + 1) + i] >= 0; i++) times[all[(size_t)r * (N + 1) + i]]++;
+        for (int i = 0; i < N; i++) once &= times[i] == 1;
+        CHECK(once, "affinity/every_unit_handed_out_exactly_once");
+        if (size != 2 || provided != MPI_THREAD_MULTIPLE)
+            SKIP_UNLESS_CI("affinity/each_rank_starts_on_its_own_run", "needs the server: mpirun -n 2 (tests/run.sh)");
+        else
+            CHECK(all[0] == 5 && all[N + 1] == 2, "affinity/each_rank_starts_on_its_own_run (rank 0: %ld, rank 1: %ld)",
+                  all[0], all[N + 1]);
+    }
+    free(all);
+}
+
 TEST_MAIN("test_dispatch") {
     ranks_begin(&argc, &argv);
     if (comm_rank() == 0) one_rank();
     world();
+    affinity();
     MPI_Finalize();
 }
