@@ -322,8 +322,10 @@ static int add_run(const IeegOptions *o, IeegRun *run, const Stimulus *st, Subje
     return 0;
 }
 
+// the subject's electrodes and responses in s and *el, its space and the pmHG its distances are taken from
 static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, const Stimulus *st, const Atlas *atlas,
-                        IeegResponses *out, Subject *s, IeegElectrode **el, char *err) {
+                        IeegResponses *timing, Subject *s, IeegElectrode **el, char space[64], double left[3],
+                        double right[3], char *err) {
     for (size_t r = 0; r < n_runs; r++)
         if (bids_load_run(&runs[r], o->stim_event, err)) return -1;
     IeegRun *first = &runs[0];
@@ -342,28 +344,20 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
                              first->electrodes, base_escape(q, sizeof q, s->name[c], strlen(s->name[c])),
                              first->channels);
         }
-    double left[3], right[3];
     if (o->has_pmhg) {
-        memcpy(left, o->pmhg_left, sizeof left);
-        memcpy(right, o->pmhg_right, sizeof right);
+        memcpy(left, o->pmhg_left, 3 * sizeof(double));
+        memcpy(right, o->pmhg_right, 3 * sizeof(double));
     } else if (anatomy_reference(first->space, left, right)) {
         char q[BASE_QUOTE_LEN];
         return base_errf(err, "%s: space '%s' has no built-in position of Heschl's gyrus: set ieeg.pmhg_left and "
                               "ieeg.pmhg_right",
                          first->electrodes, base_escape(q, sizeof q, first->space, strlen(first->space)));
     }
-    if (out->space[0] && strcmp(out->space, first->space) != 0) {
-        char q[BASE_QUOTE_LEN], q2[BASE_QUOTE_LEN];
-        return base_errf(err, "%s: space '%s' differs from the other subjects' '%s' (distances would not compare)",
-                         first->electrodes, base_escape(q, sizeof q, first->space, strlen(first->space)),
-                         base_escape(q2, sizeof q2, out->space, strlen(out->space)));
-    }
-
     size_t W = out_rows(o, st);
     s->resp = base_malloc(base_mul(W, s->C) * sizeof(float), "responses");
     unsigned char *covered = base_calloc(W, 1, "covered rows");
     int rc = 0;
-    for (size_t r = 0; r < n_runs && rc == 0; r++) rc = add_run(o, &runs[r], st, s, covered, out, err);
+    for (size_t r = 0; r < n_runs && rc == 0; r++) rc = add_run(o, &runs[r], st, s, covered, timing, err);
     size_t missing = 0, first_missing = W;
     for (size_t w = 0; w < W && rc == 0; w++)
         if (!covered[w]) missing++, first_missing = first_missing < w ? first_missing : w;
@@ -396,14 +390,96 @@ static int load_subject(const IeegOptions *o, IeegRun *runs, size_t n_runs, cons
         e->responsive = e->q < o->fdr && e->t > 0;
     }
     free(t);
-    snprintf(out->space, sizeof out->space, "%s", first->space);
-    memcpy(out->pmhg_left, left, sizeof left);
-    memcpy(out->pmhg_right, right, sizeof right);
+    snprintf(space, 64, "%s", first->space);
     return 0;
 }
 
-int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err) {
-    memset(out, 0, sizeof *out);
+// ----------------------------------------------------------------------------
+// a share of the subjects, as bytes that can travel between processes as they are (one build, one byte order):
+//   header: magic, W, rate, n_subjects, seconds_read, seconds_envelope, n_entries;
+//   per entry: subject index, name[64], error length and text; for a subject that passed, also its space[64],
+//   electrodes file length and path, pmhg_left and pmhg_right, C, C electrodes, (W, C) responses.
+
+static const char PART_MAGIC[8] = "BSIEEGP1";
+
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} Bytes;
+
+static void put(Bytes *w, const void *x, size_t n) {
+    if (w->n + n > w->cap) {
+        w->cap = w->n + n > 2 * w->cap ? w->n + n : 2 * w->cap;
+        w->b = base_realloc(w->b, w->cap, "iEEG part");
+    }
+    if (n) memcpy(w->b + w->n, x, n);
+    w->n += n;
+}
+
+static void put_size(Bytes *w, size_t v) {
+    uint64_t u = v;
+    put(w, &u, sizeof u);
+}
+
+static void put_text(Bytes *w, const char *t) {
+    put_size(w, strlen(t));
+    put(w, t, strlen(t));
+}
+
+typedef struct {
+    const unsigned char *b;
+    size_t n, at;
+} Cursor;
+
+// NULL when fewer than n bytes are left
+static const void *take(Cursor *c, size_t n) {
+    if (n > c->n - c->at) return NULL;
+    c->at += n;
+    return c->b + c->at - n;
+}
+
+static int take_size(Cursor *c, size_t *v) {
+    const void *p = take(c, sizeof(uint64_t));
+    uint64_t u;
+    if (!p) return -1;
+    memcpy(&u, p, sizeof u);
+    *v = (size_t)u;
+    return 0;
+}
+
+// The part that prepares each subject: subjects by decreasing size (their recording files' bytes, what their work
+// grows with), each to the part with the fewest bytes so far (ties: the lower part, then the earlier subject), so
+// that every part, given the same files, deals the same way.
+static size_t *deal_subjects(const IeegRun *runs, size_t n_runs, size_t n_subjects, size_t parts) {
+    double *bytes = base_calloc(n_subjects ? n_subjects : 1, sizeof(double), "subject sizes");
+    for (size_t r = 0, si = 0; r < n_runs; r++) {
+        if (r > 0 && strcmp(runs[r].subject, runs[r - 1].subject) != 0) si++;
+        struct stat sb;
+        bytes[si] += stat(runs[r].data, &sb) == 0 ? (double)sb.st_size : 0;
+    }
+    size_t *order = base_malloc((n_subjects ? n_subjects : 1) * sizeof(size_t), "subjects");
+    for (size_t i = 0; i < n_subjects; i++) order[i] = i;
+    for (size_t i = 1; i < n_subjects; i++)  // insertion sort: stable, and datasets have tens of subjects
+        for (size_t j = i; j > 0 && bytes[order[j]] > bytes[order[j - 1]]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    double *load = base_calloc(parts, sizeof(double), "part loads");
+    size_t *owner = base_malloc((n_subjects ? n_subjects : 1) * sizeof(size_t), "subject owners");
+    for (size_t i = 0; i < n_subjects; i++) {
+        size_t best = 0;
+        for (size_t p = 1; p < parts; p++)
+            if (load[p] < load[best]) best = p;
+        owner[order[i]] = best;
+        load[best] += bytes[order[i]] > 0 ? bytes[order[i]] : 1;
+    }
+    free(bytes), free(order), free(load);
+    return owner;
+}
+
+int ieeg_prepare_part(const IeegOptions *o, const Stimulus *st, size_t part, size_t parts, void **bytes,
+                      size_t *len, char *err) {
+    *bytes = NULL, *len = 0;
     IeegRun *runs;
     size_t n_runs;
     if (bids_find_runs(o->bids_root, o->task, o->source, &runs, &n_runs, err)) return -1;
@@ -416,51 +492,176 @@ int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, c
     } else {
         anatomy_default_atlas(&atlas);
     }
-    for (size_t r = 0; r < n_runs; r++)
-        if (r == 0 || strcmp(runs[r].subject, runs[r - 1].subject) != 0) out->n_subjects++;
-    out->subject = base_calloc(out->n_subjects, sizeof *out->subject, "subjects");
-    out->error = base_calloc(out->n_subjects, sizeof(char *), "subject errors");
-    size_t W = out_rows(o, st), cap = 0;
-    out->rate = o->continuous ? o->envelope_rate : 0;
+    size_t n_subjects = 0, W = out_rows(o, st), mine = 0;
+    for (size_t r = 0; r < n_runs; r++) n_subjects += r == 0 || strcmp(runs[r].subject, runs[r - 1].subject) != 0;
+    size_t *owner = deal_subjects(runs, n_runs, n_subjects, parts);
+    for (size_t si = 0; si < n_subjects; si++) mine += owner[si] == part;
+    IeegResponses timing = {0};
+    Bytes w = {0};
+    put(&w, PART_MAGIC, sizeof PART_MAGIC);
+    put_size(&w, W);
+    double rate = o->continuous ? o->envelope_rate : 0;
+    put(&w, &rate, sizeof rate);
+    put_size(&w, n_subjects);
+    size_t at_seconds = w.n;
+    put(&w, (double[2]){0, 0}, 2 * sizeof(double));
+    put_size(&w, mine);
     for (size_t r0 = 0, si = 0; r0 < n_runs; si++) {
         size_t r1 = r0 + 1;
         while (r1 < n_runs && strcmp(runs[r1].subject, runs[r0].subject) == 0) r1++;
-        snprintf(out->subject[si], sizeof out->subject[si], "%s", runs[r0].subject);
-        Subject s = {0};
-        IeegElectrode *el = NULL;
-        char why[BASE_ERR_LEN];
-        if (load_subject(o, runs + r0, r1 - r0, st, &atlas, out, &s, &el, why)) {
-            out->error[si] = base_strdup(why);
-        } else {
-            out->error[si] = base_strdup("");
-            size_t E = out->E + s.C;
-            if (E > cap) {
-                cap = E > 2 * cap ? E : 2 * cap;
-                out->el = base_realloc(out->el, cap * sizeof(IeegElectrode), "electrodes");
+        if (owner[si] == part) {
+            Subject s = {0};
+            IeegElectrode *el = NULL;
+            char why[BASE_ERR_LEN], space[64] = "", name[64] = "";
+            double pmhg[6];
+            snprintf(name, sizeof name, "%s", runs[r0].subject);
+            int rc = load_subject(o, runs + r0, r1 - r0, st, &atlas, &timing, &s, &el, space, pmhg, pmhg + 3, why);
+            put_size(&w, si);
+            put(&w, name, sizeof name);
+            put_text(&w, rc ? why : "");
+            if (rc == 0) {
+                put(&w, space, sizeof space);
+                put_text(&w, runs[r0].electrodes);
+                put(&w, pmhg, sizeof pmhg);
+                put_size(&w, s.C);
+                put(&w, el, s.C * sizeof(IeegElectrode));
+                put(&w, s.resp, base_mul(W, s.C) * sizeof(float));
             }
-            memcpy(out->el + out->E, el, s.C * sizeof(IeegElectrode));
-            float *resp = base_malloc(base_mul(W, E) * sizeof(float), "responses");
-            for (size_t w = 0; w < W; w++) {
-                if (out->E) memcpy(resp + w * E, out->resp + w * out->E, out->E * sizeof(float));
-                memcpy(resp + w * E + out->E, s.resp + w * s.C, s.C * sizeof(float));
-            }
-            free(out->resp);
-            out->resp = resp;
-            out->E = E;
+            free(el);
+            subject_free(&s);
         }
-        free(el);
-        subject_free(&s);
         r0 = r1;
     }
-    out->W = W;
+    memcpy(w.b + at_seconds, (double[2]){timing.seconds_read, timing.seconds_envelope}, 2 * sizeof(double));
+    free(owner);
     bids_free_runs(runs, n_runs);
     anatomy_free_atlas(&atlas);
+    *bytes = w.b, *len = w.n;
+    return 0;
+}
+
+typedef struct {
+    const char *name, *error, *space, *electrodes;  // error "" for a subject that passed; the rest then
+    size_t error_len, electrodes_len, C;
+    const double *pmhg;
+    const unsigned char *el, *resp;  // C electrodes, (W, C) floats, unaligned
+} Entry;
+
+static int read_entry(Cursor *c, size_t W, size_t n_subjects, size_t *si, Entry *e) {
+    memset(e, 0, sizeof *e);
+    if (take_size(c, si) || *si >= n_subjects || !(e->name = take(c, 64)) || e->name[63] ||
+        take_size(c, &e->error_len) || !(e->error = take(c, e->error_len)))
+        return -1;
+    if (e->error_len) return 0;
+    if (!(e->space = take(c, 64)) || e->space[63] || take_size(c, &e->electrodes_len) ||
+        !(e->electrodes = take(c, e->electrodes_len)) || !(e->pmhg = take(c, 6 * sizeof(double))) ||
+        take_size(c, &e->C) || e->C > c->n / sizeof(IeegElectrode) || !(e->el = take(c, e->C * sizeof(IeegElectrode))) ||
+        (W && e->C > c->n / W / sizeof(float)) || !(e->resp = take(c, W * e->C * sizeof(float))))
+        return -1;
+    return 0;
+}
+
+int ieeg_join(const IeegOptions *o, const void *const *bytes, const size_t *len, size_t parts, IeegResponses *out,
+              char *err) {
+    memset(out, 0, sizeof *out);
+    Entry *entry = NULL;
+    unsigned char *seen = NULL;
+    size_t W = 0, n_subjects = 0;
+    for (size_t p = 0; p < parts; p++) {
+        Cursor c = {bytes[p], len[p], 0};
+        const void *magic = take(&c, sizeof PART_MAGIC);
+        size_t w, ns, n;
+        double rate, seconds[2];
+        const void *pr = NULL, *ps = NULL;
+        int bad = !magic || memcmp(magic, PART_MAGIC, sizeof PART_MAGIC) || take_size(&c, &w) ||
+                  !(pr = take(&c, sizeof rate)) || take_size(&c, &ns) || !(ps = take(&c, sizeof seconds)) ||
+                  take_size(&c, &n);
+        if (!bad) {
+            memcpy(&rate, pr, sizeof rate), memcpy(seconds, ps, sizeof seconds);
+            if (p == 0) {
+                W = out->W = w, out->rate = rate, n_subjects = out->n_subjects = ns;
+                entry = base_calloc(ns ? ns : 1, sizeof(Entry), "subjects");
+                seen = base_calloc(ns ? ns : 1, 1, "subjects");
+            }
+            bad = w != W || rate != out->rate || ns != n_subjects;
+            out->seconds_read += seconds[0], out->seconds_envelope += seconds[1];
+        }
+        for (size_t k = 0; !bad && k < n; k++) {
+            size_t si;
+            Entry e;
+            bad = read_entry(&c, W, n_subjects, &si, &e) || seen[si];
+            if (!bad) entry[si] = e, seen[si] = 1;
+        }
+        if (bad || c.at != c.n) {
+            free(entry), free(seen);
+            memset(out, 0, sizeof *out);
+            return base_errf(err, "%s: the share %zu of %zu of its subjects' responses is damaged", o->bids_root, p + 1,
+                             parts);
+        }
+    }
+    for (size_t si = 0; si < n_subjects; si++)
+        if (!seen[si]) {
+            free(entry), free(seen);
+            memset(out, 0, sizeof *out);
+            return base_errf(err, "%s: subject %zu of %zu is in no share of the responses", o->bids_root, si + 1,
+                             n_subjects);
+        }
+    // subjects in the dataset's order; one whose space differs from the first used subject's is left out
+    out->subject = base_calloc(n_subjects ? n_subjects : 1, sizeof *out->subject, "subjects");
+    out->error = base_calloc(n_subjects ? n_subjects : 1, sizeof(char *), "subject errors");
+    size_t E = 0;
+    for (size_t si = 0; si < n_subjects; si++) {
+        Entry *e = &entry[si];
+        snprintf(out->subject[si], sizeof out->subject[si], "%s", e->name);
+        if (e->error_len) {
+            out->error[si] = base_malloc(e->error_len + 1, "subject error");
+            memcpy(out->error[si], e->error, e->error_len);
+            out->error[si][e->error_len] = '\0';
+        } else if (out->space[0] && strcmp(out->space, e->space) != 0) {
+            char why[BASE_ERR_LEN], q[BASE_QUOTE_LEN], q2[BASE_QUOTE_LEN];
+            base_errf(why, "%.*s: space '%s' differs from the other subjects' '%s' (distances would not compare)",
+                      (int)e->electrodes_len, e->electrodes, base_escape(q, sizeof q, e->space, strlen(e->space)),
+                      base_escape(q2, sizeof q2, out->space, strlen(out->space)));
+            out->error[si] = base_strdup(why);
+            e->error_len = 1;  // left out below
+        } else {
+            out->error[si] = base_strdup("");
+            if (!out->space[0]) {
+                snprintf(out->space, sizeof out->space, "%s", e->space);
+                memcpy(out->pmhg_left, e->pmhg, 3 * sizeof(double));
+                memcpy(out->pmhg_right, e->pmhg + 3, 3 * sizeof(double));
+            }
+            E += e->C;
+        }
+    }
+    out->E = E;
+    out->el = base_malloc((E ? E : 1) * sizeof(IeegElectrode), "electrodes");
+    out->resp = base_malloc(base_mul(W, E ? E : 1) * sizeof(float), "responses");
+    for (size_t si = 0, e0 = 0; si < n_subjects; si++) {
+        const Entry *e = &entry[si];
+        if (e->error_len) continue;
+        memcpy(out->el + e0, e->el, e->C * sizeof(IeegElectrode));
+        for (size_t w = 0; w < W; w++) memcpy(out->resp + w * E + e0, e->resp + w * e->C * sizeof(float), e->C * sizeof(float));
+        e0 += e->C;
+    }
+    free(entry), free(seen);
     if (out->E == 0) {
-        base_errf(err, "%s: no subject could be used (first problem: %s)", o->bids_root, out->error[0]);
+        base_errf(err, "%s: no subject could be used (first problem: %s)", o->bids_root,
+                  n_subjects ? out->error[0] : "no subject");
         ieeg_free(out);
         return -1;
     }
     return 0;
+}
+
+int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err) {
+    memset(out, 0, sizeof *out);
+    void *bytes;
+    size_t len;
+    if (ieeg_prepare_part(o, st, 0, 1, &bytes, &len, err)) return -1;
+    int rc = ieeg_join(o, (const void *const *)&bytes, &len, 1, out, err);
+    free(bytes);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -648,8 +849,8 @@ static char *cache_key(const IeegOptions *o, const Stimulus *st, char *err) {
     return key;
 }
 
-int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegResponses *r,
-                char *err) {
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegCompute compute,
+                IeegResponses *r, char *err) {
     char why[BASE_ERR_LEN];
     char *key = cache_key(o, st, err);
     if (!key) return -1;
@@ -658,7 +859,7 @@ int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, Ieeg
     if (got == 0) {
         log0("ieeg: %s; computing the word responses of %s", why, o->bids_root);
         double t = base_wall();
-        int rc = ieeg_prepare(o, st, r, err);
+        int rc = (compute ? compute : ieeg_prepare)(o, st, r, err);
         if (rc == 0 && mode == IEEG_CACHE_MAKE) rc = ieeg_save(path, r, key, err);
         if (rc) got = -1;
         else

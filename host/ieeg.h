@@ -82,6 +82,19 @@ typedef struct {
 
 int ieeg_prepare(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err);
 
+// ieeg_prepare shared among processes. Process `part` of `parts` prepares its share of the subjects (the high-gamma
+// of their runs; subjects are dealt by the bytes of their recording files, largest first, each to the part with the
+// fewest so far) and hands its share on as *bytes (*len; caller frees), which may travel between
+// processes of one build as they are; a process with every share joins them (ieeg_join) into what ieeg_prepare
+// gives, value for value: the subjects' work is independent but for the check that every subject shares the first
+// used subject's space, which the join makes (a subject of another space is left out there, after its work).
+// ieeg_prepare is one share joined. -1 with err when the dataset itself is unusable (as ieeg_prepare); the join
+// fails on a damaged or missing share, or when no subject is left.
+int ieeg_prepare_part(const IeegOptions *o, const Stimulus *st, size_t part, size_t parts, void **bytes,
+                      size_t *len, char *err);
+int ieeg_join(const IeegOptions *o, const void *const *bytes, const size_t *len, size_t parts, IeegResponses *out,
+              char *err);
+
 // The responses file (docs/ieeg.md): written to path + ".tmp" and renamed. key: text naming what
 // made it (options and stimulus), compared by ieeg_load.
 int ieeg_save(const char *path, const IeegResponses *r, const char *key, char *err);
@@ -96,12 +109,15 @@ typedef enum {
     IEEG_CACHE_CHECK,  // compute them and write nothing (a dry run validates the recordings)
 } IeegCacheMode;
 
+// How the responses are computed when they must be: ieeg_prepare, or its shares spread over processes.
+typedef int (*IeegCompute)(const IeegOptions *o, const Stimulus *st, IeegResponses *out, char *err);
+
 // The responses of o's dataset through the responses file at path, reused while it was made from the same
 // data and options (its key: the options, the words and their times, each recording file's name, size and
-// modification time); a stale or absent file is handled as mode says. Except with IEEG_CACHE_READ, each
-// subject's electrodes, or why it was left out, are logged. One process.
+// modification time); a stale or absent file is handled as mode says, computing with compute (NULL:
+// ieeg_prepare). Except with IEEG_CACHE_READ, each subject's electrodes, or why it was left out, are logged.
 // Returns 1 when the file was reused, 0 when computed, -1 with err.
-int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegResponses *r,
-                char *err);
+int ieeg_cached(const IeegOptions *o, const char *path, const Stimulus *st, IeegCacheMode mode, IeegCompute compute,
+                IeegResponses *r, char *err);
 
 #endif  // HOST_IEEG_H

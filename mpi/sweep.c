@@ -230,6 +230,7 @@ int sweep_ieeg(const SweepOptions *opt) {
     if (cfg.rec_format != REC_IEEG) {
         snprintf(err, sizeof err, "%.400s: recordings.format is not ieeg", cfg.source);
     } else if (stim_load(cfg.stimulus_file, &cfg.stim, &st, err) == 0) {
+        set_threads(cfg.threads);  // run.threads, or the node's cores shared by its ranks, as in a sweep
         if (sweep_inputs_ieeg_responses(&cfg, &st, opt->dry_run, &r, err) == 0) {
             size_t left_out = 0;
             for (size_t i = 0; i < r.n_subjects; i++) left_out += r.error[i][0] != '\0';

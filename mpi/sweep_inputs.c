@@ -36,23 +36,67 @@ static void responses_path(const SweepConfig *c, char *out, size_t n) {
     snprintf(out, n, "%.*s-responses.h5", (int)len, c->output);
 }
 
+// what rank 0 tells the other ranks while it looks for the responses file
+enum { IEEG_SHARE_WORK = 1, IEEG_REUSED, IEEG_COMPUTED, IEEG_FAILED };
+
+// every rank: its share of the subjects (ieeg_prepare_part), every share sent to every rank, joined on each
+static int ieeg_shares(const IeegOptions *o, const Stimulus *st, IeegResponses *r, char *err) {
+    int rank = comm_rank(), size = comm_size();
+    void *mine = NULL;
+    size_t len = 0;
+    int rc = ieeg_prepare_part(o, st, (size_t)rank, (size_t)size, &mine, &len, err);
+    if (comm_any(rc != 0)) {
+        free(mine);
+        return rc ? -1 : base_errf(err, "another rank could not read the iEEG dataset %s", o->bids_root);
+    }
+    void **share = base_calloc((size_t)size, sizeof(void *), "iEEG shares");
+    size_t *lens = base_calloc((size_t)size, sizeof(size_t), "iEEG shares");
+    for (int p = 0; p < size; p++) {
+        unsigned long n = p == rank ? (unsigned long)len : 0;
+        comm_bcast_bytes(MPI_COMM_WORLD, &n, sizeof n, p);
+        lens[p] = (size_t)n;
+        share[p] = p == rank ? mine : base_malloc(n ? n : 1, "iEEG share");
+        comm_bcast_bytes(MPI_COMM_WORLD, share[p], lens[p], p);
+    }
+    rc = ieeg_join(o, (const void *const *)share, lens, (size_t)size, r, err);
+    for (int p = 0; p < size; p++) free(share[p]);
+    free(share), free(lens);
+    return rc;
+}
+
+// rank 0, when the responses must be computed: the other ranks join in
+static int ieeg_shares_root(const IeegOptions *o, const Stimulus *st, IeegResponses *r, char *err) {
+    comm_bcast_int_idle(IEEG_SHARE_WORK, 0);
+    if (comm_size() > 1) log0("ieeg: the subjects shared over %d ranks by the size of their recordings", comm_size());
+    return ieeg_shares(o, st, r, err);
+}
+
 int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, int dry_run, IeegResponses *r,
                                 char *err) {
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    return ieeg_cached(&c->ieeg, path, st, dry_run ? IEEG_CACHE_CHECK : IEEG_CACHE_MAKE, r, err) < 0 ? -1 : 0;
+    if (comm_rank() == 0) {
+        int got = ieeg_cached(&c->ieeg, path, st, dry_run ? IEEG_CACHE_CHECK : IEEG_CACHE_MAKE, ieeg_shares_root, r,
+                              err);
+        comm_bcast_int_idle(got < 0 ? IEEG_FAILED : got == 1 ? IEEG_REUSED : IEEG_COMPUTED, 0);
+        return got < 0 ? -1 : 0;
+    }
+    int what, rc = 0;
+    char why[BASE_ERR_LEN] = "";
+    while ((what = comm_bcast_int_idle(0, 0)) == IEEG_SHARE_WORK) rc = ieeg_shares(&c->ieeg, st, r, why);
+    if (what == IEEG_REUSED) return ieeg_cached(&c->ieeg, path, st, IEEG_CACHE_READ, NULL, r, err) < 0 ? -1 : 0;
+    if (what == IEEG_COMPUTED && rc == 0) return 0;
+    ieeg_free(r);
+    return base_errf(err, "rank 0 could not prepare the iEEG responses%s%s", why[0] ? ": " : "", why);
 }
 
-// rank 0 makes the responses file when needed, then every rank reads it; the fitted electrodes
-// become one recording (W, E) of the dataset. A dry run writes no file, so there every rank computes them.
+// every rank takes part in the responses (sweep_inputs_ieeg_responses); the fitted electrodes become one
+// recording (W, E) of the dataset
 static int load_ieeg(Sweep *s, char *err) {
     const SweepConfig *c = &s->cfg;
-    int first = comm_rank() == 0 || s->dry_run;
-    int rc = comm_bcast_int_idle(first ? sweep_inputs_ieeg_responses(c, &s->stim, s->dry_run, &s->ieeg, err) : 0, 0);
-    if (rc) return first ? -1 : base_errf(err, "rank 0 could not prepare the iEEG responses");
+    if (sweep_inputs_ieeg_responses(c, &s->stim, s->dry_run, &s->ieeg, err)) return -1;
     char path[CFG_STR + 32];
     responses_path(c, path, sizeof path);
-    if (!first && ieeg_cached(&c->ieeg, path, &s->stim, IEEG_CACHE_READ, &s->ieeg, err) < 0) return -1;
     IeegResponses *r = &s->ieeg;
     if (r->W != s->V)
         return base_errf(err, "%s: %zu rows, but %s gives %zu %s", path, r->W, c->stimulus_file, s->V,

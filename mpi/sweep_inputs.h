@@ -26,8 +26,9 @@ void sweep_inputs_identity(Sweep *s, char **text);
 // Rank 0: the version, the compute, the stimulus, recordings, models, contexts, design and ridge, one line each.
 void sweep_inputs_banner(const Sweep *s);
 
-// The word responses of every subject: loaded from the responses file when it was made from the same data and
-// options, else computed and saved (dry_run: computed, nothing written). Prints what each subject gave. One process.
+// The word responses of every subject, on every rank: loaded from the responses file when it was made from the same
+// data and options, else computed by all the ranks, each a share of the subjects (their high-gamma), joined on every
+// rank and saved by rank 0 (dry_run: nothing written). Rank 0 prints what each subject gave. Collective.
 int sweep_inputs_ieeg_responses(const SweepConfig *c, const Stimulus *st, int dry_run, IeegResponses *r,
                                 char *err);
 

@@ -93,6 +93,24 @@ if command -v mpirun >/dev/null; then
     >"$E2E_TMP/two.log" 2>&1
   check "two_ranks_exit_0" test $? -eq 0
   check "two_ranks_equal_one_rank" h5diff -d 1e-6 "$E2E_TMP/out/results.h5" "$E2E_TMP/two/results.h5" /scores/r /scores/r
+  # each rank computes the high-gamma of its share of the subjects; joined, they are one rank's, value for value
+  check "two_ranks_share_the_subjects" grep -q "ieeg: the subjects shared over 2 ranks by the size of their recordings" "$E2E_TMP/two.log"
+  check "two_ranks_made_the_responses" grep -q "ieeg: 72 electrodes of 3 subject(s)" "$E2E_TMP/two.log"
+  for d in /responses /electrodes/distance /electrodes/q /electrodes/name; do
+    check "two_ranks_responses_equal_one_rank_$d" h5diff "$E2E_TMP/out/results-responses.h5" \
+      "$E2E_TMP/two/results-responses.h5" $d $d
+  done
+  # a dry run on 3 ranks (one subject each) computes them too, writes nothing, and finds the broken subject
+  cp -r "$SIM" "$E2E_TMP/broken3"
+  truncate -s -5000 "$E2E_TMP/broken3/sub-03/ieeg/sub-03_task-podcast_ieeg.edf"
+  mpirun -n 3 "$BRAINSWEEP" sweep "$E2E_TMP/sim.yaml" -P ieeg.bids="$E2E_TMP/broken3" \
+    -P output.path="$E2E_TMP/dry3/results.h5" -P run.threads=1 --dry-run >"$E2E_TMP/dry3.log" 2>&1
+  check "three_ranks_dry_run_exit_0" test $? -eq 0
+  check "three_ranks_dry_run_names_the_broken_subject" \
+    grep -q "sub-03 left out: .*sub-03_task-podcast_ieeg.edf.*truncated" "$E2E_TMP/dry3.log"
+  check "three_ranks_dry_run_two_subjects" grep -q "ieeg: 48 electrodes of 3 subject(s) .*not saved (dry run)" \
+    "$E2E_TMP/dry3.log"
+  check "three_ranks_dry_run_writes_nothing" test ! -e "$E2E_TMP/dry3"
 else
   skip_unless_ci "two_ranks" "mpirun not installed"
 fi

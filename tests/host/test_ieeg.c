@@ -108,6 +108,54 @@ TEST_MAIN("test_ieeg") {
     CHECK(rc == 0 && r.E == 32 && r.W == st.n_words && r.n_subjects == 2 &&
               !r.error[0][0] && !r.error[1][0],
           "responses/every_good_electrode (%zu)", r.E);
+    // --- the subjects shared among processes: every split joined equals the whole, byte for byte
+    for (size_t parts = 1; parts <= 3; parts++) {
+        void *share[3] = {0};
+        size_t len[3] = {0};
+        int ok = 1;
+        for (size_t p = 0; p < parts; p++) ok &= ieeg_prepare_part(&o, &st, p, parts, &share[p], &len[p], err) == 0;
+        IeegResponses j;
+        ok = ok && ieeg_join(&o, (const void *const *)share, len, parts, &j, err) == 0;
+        int same = ok && j.W == r.W && j.E == r.E && j.n_subjects == r.n_subjects && j.rate == r.rate &&
+                   strcmp(j.space, r.space) == 0 && memcmp(j.resp, r.resp, r.W * r.E * sizeof(float)) == 0 &&
+                   memcmp(j.el, r.el, r.E * sizeof(IeegElectrode)) == 0 &&
+                   memcmp(j.pmhg_left, r.pmhg_left, sizeof r.pmhg_left) == 0;
+        for (size_t i = 0; same && i < r.n_subjects; i++)
+            same = strcmp(j.subject[i], r.subject[i]) == 0 && strcmp(j.error[i], r.error[i]) == 0;
+        CHECK(same, "shares/%zu_joined_equal_the_whole (%s)", parts, ok ? "joined" : err);
+        if (ok) ieeg_free(&j);
+        if (parts == 2) {
+            rc = ieeg_join(&o, (const void *const *)share, len, 1, &j, err);
+            CHECK(rc != 0 && has(err, root, " of 2 is in no share"), "shares/a_missing_share_is_named (%s)",
+                  err);
+            size_t cut = len[1] - 5;
+            rc = ieeg_join(&o, (const void *const *)share, (size_t[]){len[0], cut}, 2, &j, err);
+            CHECK(rc != 0 && has(err, root, "share 2 of 2") && has(err, "damaged", NULL),
+                  "shares/a_damaged_share_is_named (%s)", err);
+        }
+        for (size_t p = 0; p < parts; p++) free(share[p]);
+    }
+    {  // a subject in another space is left out where the shares are joined, as in one process
+        snprintf(cmd, sizeof cmd,
+                 "rm -rf %s/space && cp -r %s %s/space && cd %s/space/sub-08/ieeg && mv sub-08_space-MNI152NLin2009aSym_electrodes.tsv "
+                 "sub-08_space-MNI305_electrodes.tsv",
+                 dir, root, dir, dir);
+        run(cmd);
+        char other[300];
+        snprintf(other, sizeof other, "%s/space", dir);
+        IeegOptions os = options(other);
+        void *share[2] = {0};
+        size_t len[2] = {0};
+        IeegResponses j;
+        rc = ieeg_prepare_part(&os, &st, 0, 2, &share[0], &len[0], err) ||
+             ieeg_prepare_part(&os, &st, 1, 2, &share[1], &len[1], err) ||
+             ieeg_join(&os, (const void *const *)share, len, 2, &j, err);
+        CHECK(rc == 0 && j.E == 16 && !j.error[0][0] && has(j.error[1], "sub-08_space-MNI305_electrodes.tsv", "differs"),
+              "shares/a_subject_in_another_space_is_left_out (%s)", rc ? err : j.error[1]);
+        if (rc == 0) ieeg_free(&j);
+        free(share[0]), free(share[1]);
+    }
+
     size_t finite = 0;
     for (size_t i = 0; i < r.W * r.E; i++) finite += isfinite(r.resp[i]);
     CHECK(finite == r.W * r.E, "responses/finite");
