@@ -97,10 +97,10 @@ static double *band_gammas(const EncodingSpec *e, size_t *n_gammas) {
     return g;
 }
 
-int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *out, EncodingStats *stats, char *err) {
-    memset(stats, 0, sizeof *stats);
+int encoding_design(const EncodingSpec *e, const float *x, size_t C, EncodingDesign *d, char *err) {
+    memset(d, 0, sizeof *d);
     if (e->n_extra > 64) return base_errf(err, "at most 64 extra bands (got %zu)", e->n_extra);
-    const size_t V = n_samples(e), T = e->targets->T;
+    const size_t V = n_samples(e);
     const int K = e->cv->n_blocks;
     const LinalgOps *la = e->linalg ? e->linalg : &linalg_ops_cpu;
     double *feat = base_malloc(base_mul(V, C) * sizeof(double), "layer samples");
@@ -113,9 +113,10 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
 
     // one design, or one per outer fold from that fold's PCA (large LAPACK work: every thread when alone)
     int blas = threads_blas_widen();
-    size_t k = stats->components = encoding_components(e, C), c = k ? k : C;
+    size_t k = d->components = encoding_components(e, C), c = k ? k : C;
     int per_fold = k && !e->pca_fit_all;
-    float **X = base_calloc((size_t)K, sizeof(float *), "designs");
+    float **X = d->X = base_calloc((size_t)K, sizeof(float *), "designs");
+    d->F = per_fold ? (size_t)K : 1, d->V = V, d->P = (c + e->n_extra) * e->D;
     if (!k) {
         X[0] = design(e, feat, C, V);
     } else {
@@ -141,7 +142,27 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
     }
     free(feat);
     threads_blas_restore(blas);
-    const size_t P = stats->width = (c + e->n_extra) * e->D;
+    return 0;
+}
+
+void encoding_design_free(EncodingDesign *d) {
+    for (size_t f = 0; d->X && f < d->F; f++) free(d->X[f]);
+    free(d->X);
+    memset(d, 0, sizeof *d);
+}
+
+int encoding_fit_design(const EncodingSpec *e, const EncodingDesign *d, EncodingOut *out, EncodingStats *stats,
+                        char *err) {
+    memset(stats, 0, sizeof *stats);
+    const size_t V = n_samples(e), T = e->targets->T, P = stats->width = d->P;
+    const LinalgOps *la = e->linalg ? e->linalg : &linalg_ops_cpu;
+    stats->components = d->components;
+    size_t c = P / e->D - e->n_extra;
+    int per_fold = d->F > 1;
+    if (d->V != V || (d->F != 1 && d->F != (size_t)e->cv->n_blocks) || P != (c + e->n_extra) * e->D)
+        return base_errf(err, "a design of %zu x %zu in %zu fold(s) does not fit %zu samples, %d folds and %zu delays",
+                         d->V, d->P, d->F, V, e->cv->n_blocks, e->D);
+    float *const *X = d->X;
 
     size_t bands[1 + 64], NG = 0;
     bands[0] = c * e->D;
@@ -182,7 +203,15 @@ int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *o
         }
         free(p), free(q);
     }
-    for (int f = 0; f < K; f++) free(X[f]);
-    free(X), free(gammas), free(r), free(r2), free(alpha), free(pred);
+    free(gammas), free(r), free(r2), free(alpha), free(pred);
     return rc_fit;
+}
+
+int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *out, EncodingStats *stats, char *err) {
+    EncodingDesign d;
+    memset(stats, 0, sizeof *stats);
+    if (encoding_design(e, x, C, &d, err)) return -1;
+    int rc = encoding_fit_design(e, &d, out, stats, err);
+    encoding_design_free(&d);
+    return rc;
 }

@@ -81,7 +81,21 @@ size_t encoding_components(const EncodingSpec *e, size_t C);
 // design width for a layer of C features: components (or C) times D, plus E times D
 size_t encoding_width(const EncodingSpec *e, size_t C);
 
-// x (W, C): the layer's feature of every word
+// A layer's designs, steps 1 to 3: the same for every set of targets of one sampling, CV plan and design options,
+// so fits of several target sets (subject groups) can share them.
+typedef struct {
+    float **X;          // (F) designs (V, P) float32: one, or one per outer fold (PCA on each fold's training samples)
+    size_t F, V, P;
+    size_t components;  // PCA components kept (0: none)
+} EncodingDesign;
+
+// x (W, C): the layer's feature of every word. Caller frees d (encoding_design_free).
+int encoding_design(const EncodingSpec *e, const float *x, size_t C, EncodingDesign *d, char *err);
+void encoding_design_free(EncodingDesign *d);
+// steps 4 and 5 on the spec's targets; -1 with err when d was made for another sampling, CV plan or delays
+int encoding_fit_design(const EncodingSpec *e, const EncodingDesign *d, EncodingOut *out, EncodingStats *stats,
+                        char *err);
+// encoding_design, then encoding_fit_design
 int encoding_fit(const EncodingSpec *e, const float *x, size_t C, EncodingOut *out, EncodingStats *stats, char *err);
 
 #endif  // HOST_ENCODING_H

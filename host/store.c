@@ -73,10 +73,12 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
-// the layer records and the store's own features files
+// the layer records, the designs and the store's own features files
 static void remove_units(const Store *st) {
     char sub[STORE_PATH + 32];
     snprintf(sub, sizeof sub, "%s/layers", st->dir);
+    remove_dir(sub);
+    snprintf(sub, sizeof sub, "%s/designs", st->dir);
     remove_dir(sub);
     store_features_dir(st, sub, sizeof sub);
     remove_dir(sub);
@@ -191,6 +193,83 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, c
             "kept",
             "cannot write %s: %s", path, strerror(saved));
     }
+}
+
+#define DESIGN_MAGIC "BSDESIG1"
+
+typedef struct {
+    char magic[8];
+    uint64_t identity;
+    uint64_t m, c, h, F, V, P, components;
+    uint64_t checksum;  // of the header above this field and the designs
+} DesignHeader;
+
+static void design_path(const Store *st, size_t m, size_t c, size_t h, char *out, size_t n) {
+    snprintf(out, n, "%s/designs/m%zu-c%zu-h%zu.design", st->dir, m, c, h);
+}
+
+static uint64_t design_checksum(const DesignHeader *hd, float *const *X) {
+    uint64_t k = featcache_hash(hd, offsetof(DesignHeader, checksum), 0);
+    for (size_t f = 0; f < hd->F; f++) k = featcache_hash(X[f], hd->V * hd->P * sizeof(float), k);
+    return k;
+}
+
+int store_load_design(const Store *st, size_t m, size_t c, size_t h, EncodingDesign *d) {
+    memset(d, 0, sizeof *d);
+    char path[STORE_PATH + 64];
+    design_path(st, m, c, h, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    DesignHeader hd;
+    struct stat sb;
+    int got = fread(&hd, sizeof hd, 1, f) == 1 && memcmp(hd.magic, DESIGN_MAGIC, 8) == 0 &&
+              hd.identity == st->identity && hd.m == m && hd.c == c && hd.h == h && hd.F >= 1 && hd.F <= 1024 &&
+              fstat(fileno(f), &sb) == 0 && hd.V && hd.P && hd.V <= (size_t)sb.st_size / hd.P / hd.F &&
+              (size_t)sb.st_size == sizeof hd + hd.F * hd.V * hd.P * sizeof(float);
+    if (got) {
+        *d = (EncodingDesign){.F = hd.F, .V = hd.V, .P = hd.P, .components = hd.components};
+        d->X = base_calloc(hd.F, sizeof(float *), "designs");
+        for (size_t i = 0; got && i < hd.F; i++) {
+            d->X[i] = base_malloc(base_mul(hd.V, hd.P) * sizeof(float), "design");
+            got = fread(d->X[i], sizeof(float), hd.V * hd.P, f) == hd.V * hd.P;
+        }
+        got = got && design_checksum(&hd, d->X) == hd.checksum;
+        if (!got) encoding_design_free(d);
+    }
+    fclose(f);
+    return got;
+}
+
+int store_save_design(const Store *st, size_t m, size_t c, size_t h, const EncodingDesign *d, char *err) {
+    DesignHeader hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, DESIGN_MAGIC, 8);
+    hd.identity = st->identity;
+    hd.m = m, hd.c = c, hd.h = h, hd.F = d->F, hd.V = d->V, hd.P = d->P, hd.components = d->components;
+    hd.checksum = design_checksum(&hd, d->X);
+    char path[STORE_PATH + 64], tmp[STORE_PATH + 96];
+    snprintf(tmp, sizeof tmp, "%s/designs", st->dir);
+    if (base_mkdirs(tmp) != 0) return base_errf(err, "cannot create %s: %s", tmp, strerror(errno));
+    design_path(st, m, c, h, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.partial.XXXXXX", path);  // one per writer: two ranks may save one layer at once
+    int fd = mkstemp(tmp);
+    int ok = fd >= 0 && write_all(fd, &hd, sizeof hd) == 0;
+    for (size_t f = 0; ok && f < d->F; f++) ok = write_all(fd, d->X[f], d->V * d->P * sizeof(float)) == 0;
+    ok = ok && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, saved = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
+    if (!ok) {
+        if (fd >= 0) unlink(tmp);
+        return base_errf(err, "cannot write %s: %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+void store_remove_design(const Store *st, size_t m, size_t c, size_t h) {
+    char path[STORE_PATH + 64];
+    design_path(st, m, c, h, path, sizeof path);
+    unlink(path);
 }
 
 void store_remove(const Store *st) {

@@ -14,6 +14,12 @@
  *                  (6 + P) x T floats, T the group's columns (its subjects x R), in the order r, r2, alpha, p, q,
  *                  intercept, beta (P, T) (host/record.h names them); a checksum closes it. S is the group's first
  *                  subject; a record of another grouping (run.group_gib is a run-only key) reads as absent;
+ *   designs/m<M>-c<C>-h<H>.design
+ *                  a layer's designs (host/encoding.h: the PCA of each outer fold, delays, scaling; F x V x P
+ *                  floats), while more than one subject group fits the layer: the first rank to need one saves
+ *                  it, the others read it instead of redoing the layer's PCA. Ranks that start a layer at the
+ *                  same moment both compute it (the last rename wins; both are the same design). Removed with
+ *                  store_remove_design once every group has fitted the layer;
  *   progress.tsv   rank 0's log of finished units (time, stage, unit, outcome, done, total).
  * Every file is written under a temporary name, flushed to disk and renamed, so a file under its
  * final name is whole whatever killed the run; a record whose identity, shape or checksum does not
@@ -30,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/encoding.h"  // defines: EncodingDesign
 #include "host/record.h"
 
 #define STORE_PATH 1100
@@ -67,6 +74,13 @@ void store_features_dir(const Store *st, char *out, size_t n);
 // and the file's length are (a status scan reads no values).
 int store_load_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, LayerRecord *rec);
 void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, const LayerRecord *rec);
+
+// 1: d holds the layer's saved designs (caller frees: encoding_design_free); 0: absent, or not whole, or not this
+// sweep's. Saving is best effort (a design is only ever a shortcut): -1 with err when it could not be written.
+int store_load_design(const Store *st, size_t m, size_t c, size_t h, EncodingDesign *d);
+int store_save_design(const Store *st, size_t m, size_t c, size_t h, const EncodingDesign *d, char *err);
+// removes the layer's saved design, if any
+void store_remove_design(const Store *st, size_t m, size_t c, size_t h);
 
 // Rank 0: removes the store and everything in it that the store made.
 void store_remove(const Store *st);

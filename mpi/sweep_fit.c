@@ -37,12 +37,21 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     char path[STORE_PATH + 300], why[BASE_ERR_LEN];
     sweep_feature_key(s, m, u->c, &key);
     sweep_feature_path(s, m, &key, path, sizeof path);
+    // subject groups share each layer's designs (its PCA) through the store: a layer whose design another group
+    // saved needs no features
+    int share = s->G > 1;
+    EncodingDesign *design = base_calloc(u->n, sizeof(EncodingDesign), "designs");
+    int *reused = base_calloc(u->n, sizeof(int), "designs");
     size_t *off = base_malloc(u->n * sizeof(size_t), "layers"), total = 0;
-    for (size_t j = 0; j < u->n; j++) off[j] = total, total += s->W * (size_t)key.dims[u->h[j]];
-    float *x = base_malloc(total * sizeof(float), "layer features");
+    for (size_t j = 0; j < u->n; j++) {
+        reused[j] = share && store_load_design(&s->store, m, u->c, u->h[j], &design[j]);
+        off[j] = total;
+        if (!reused[j]) total += s->W * (size_t)key.dims[u->h[j]];
+    }
+    float *x = base_malloc((total ? total : 1) * sizeof(float), "layer features");
     int loaded = 1;
     for (size_t j = 0; j < u->n && loaded; j++)
-        loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
+        if (!reused[j]) loaded = featcache_load(path, &key, (int)u->h[j], 1, x + off[j], (size_t[]){0}, why);
     s->share[SHARE_LOAD_FEATURES] += base_wall() - t;
     t = base_wall();
     char group_why[BASE_ERR_LEN];  // the group's targets, unless this rank holds them already
@@ -59,9 +68,9 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     for (size_t j = 0; j < u->n; j++) {
         LayerRecord *r = &rec[j];
         r->values = values + j * per;
-        if (!loaded || !prepared) {
+        if ((!loaded && !reused[j]) || !prepared) {
             r->failed = 1;
-            if (!loaded) snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
+            if (!loaded && !reused[j]) snprintf(r->error, sizeof r->error, "cannot read the layer's features: %s", why);
             else snprintf(r->error, sizeof r->error, "cannot prepare the targets of subject group %zu: %s", u->g, group_why);
             continue;
         }
@@ -86,7 +95,14 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
         memset(&st, 0, sizeof st);
         char e[BASE_ERR_LEN];
         size_t C = (size_t)key.dims[u->h[j]];
-        int rc = encoding_fit(&spec, x + off[j], C, &o, &st, e);
+        int rc = reused[j] ? 0 : encoding_design(&spec, x + off[j], C, &design[j], e);
+        char kept[BASE_ERR_LEN];
+        if (rc == 0 && share && !reused[j] && store_save_design(&s->store, m, u->c, u->h[j], &design[j], kept))
+            log_warn("%s, context %s, layer %zu: its design is not kept for the other subject groups, which will "
+                     "compute it again: %s",
+                     name, ctx, u->h[j], kept);
+        if (rc == 0) rc = encoding_fit_design(&spec, &design[j], &o, &st, e);
+        encoding_design_free(&design[j]);
         if (rc == 1) {
             stopped[j] = 1;
             continue;
@@ -119,13 +135,23 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
             failed = 1;
             log_warn("%s, context %s, layer %zu%s: fit failed: %s", name, ctx, u->h[j], group, rec[j].error);
         } else {
-            log_rank_file("%s, context %s, layer %zu%s: fitted in %.2f s (%.1f GFLOP)", name, ctx, u->h[j], group,
-                          rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP]);
+            log_rank_file("%s, context %s, layer %zu%s: fitted in %.2f s (%.1f GFLOP)%s", name, ctx, u->h[j], group,
+                          rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP],
+                          reused[j] ? ", its design read from the store" : "");
         }
     }
     s->share[SHARE_SAVE_LAYERS] += base_wall() - t;
-    free(values), free(stopped), free(rec), free(x), free(off);
+    for (size_t j = 0; j < u->n; j++) encoding_design_free(&design[j]);  // the layers not fitted (a stop, a failure)
+    free(values), free(stopped), free(rec), free(x), free(off), free(design), free(reused);
     return any_stopped ? DISPATCH_STOPPED : failed ? DISPATCH_FAILED : DISPATCH_OK;
+}
+
+// every group has fitted the selected layers: their designs have served
+static void remove_designs(const Sweep *s) {
+    for (size_t m = 0; m < s->M; m++)
+        for (size_t c = 0; c < s->C; c++)
+            for (size_t h = 0; sweep_selected(s, m, c) && h < sweep_layers(s, m); h++)
+                store_remove_design(&s->store, m, c, h);
 }
 
 int sweep_fit_run(Sweep *s) {
@@ -202,6 +228,8 @@ int sweep_fit_run(Sweep *s) {
         DispatchTotals tot = dispatch_end(d);
         s->share[SHARE_WAIT] += base_wall() - t;
         stopped = tot.stopped;
+        // kept after a stop, a failure or a share by subject, for the rerun or the other subjects' jobs
+        if (s->G > 1 && s->only_g < 0 && comm_rank() == 0 && !tot.stopped && !tot.failed) remove_designs(s);
         if (tsv) fclose(tsv);
         free(group), free(order), free(sorted);
     }

@@ -90,6 +90,29 @@ TEST_MAIN("test_encoding") {
     for (size_t t = 0; t < 6; t++) d = fmax(d, fmax(fabs(r_mode[0][t] - r_mode[2][t]), fabs(r_mode[1][t] - r_mode[2][t])));
     CHECK(d < 0.03, "pca/agrees_with_no_pca_on_low_rank_signal (max |dr| %.4f)", d);
 
+    // one design (fold-wise PCA) fitted twice, as two subject groups share it: each fit equals a fresh encoding_fit
+    {
+        e.pca_components = 10, e.pca_fit_all = 0;
+        EncodingDesign dsg;
+        int rc = encoding_design(&e, x, C, &dsg, err);
+        CHECK(rc == 0 && dsg.F == (size_t)e.cv->n_blocks && dsg.P == 10 && dsg.components == 10,
+              "design/one_per_outer_fold (%zu x %zu x %zu)", dsg.F, dsg.V, dsg.P);
+        Out o2 = {0};
+        EncodingOut eo = {o2.r, o2.r2, o2.alpha, o2.p, o2.q, NULL, NULL, 0};
+        int same = rc == 0 && fit(&e, x, C, &o, 0, &st, err) == 0;
+        for (int k = 0; same && k < 2; k++)
+            same = encoding_fit_design(&e, &dsg, &eo, &st, err) == 0 && memcmp(o2.r, o.r, sizeof o.r) == 0 &&
+                   memcmp(o2.alpha, o.alpha, sizeof o.alpha) == 0 && st.components == 10 && st.width == 10;
+        CHECK(same, "design/shared_fits_equal_a_fresh_fit_bit_for_bit");
+        if (rc == 0) {
+            dsg.V--;  // a design of another sampling is refused, not read past its end
+            CHECK(encoding_fit_design(&e, &dsg, &eo, &st, err) != 0 && strstr(err, "does not fit"),
+                  "design/of_another_sampling_refused (%s)", err);
+            dsg.V++;
+        }
+        encoding_design_free(&dsg);
+    }
+
     // permutations: signal targets significant after FDR, noise targets not
     e.pca_components = 10, e.pca_fit_all = 0, e.permutations = 400;
     CHECK(fit(&e, x, C, &o, 0, &st, err) == 0, "signif/fits");

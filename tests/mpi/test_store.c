@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/base.h"
 #include "host/store.h"
 #include "tests/mpi/ranks.h"
 #include "tests/test.h"
@@ -144,6 +145,35 @@ static void rank0_cases(const char *output) {
     CHECK(store_load_layer(&grouped, 1, 0, 2, 0, &scan) == 0, "groups/one_group_record_absent_under_two_groups");
     CHECK(store_load_layer(&st, 1, 0, 2, 0, &scan) == 1, "groups/one_group_record_still_read_by_its_grouping");
 
+    // a layer's designs, shared by subject groups: read back bit for bit, damage and other sweeps read as absent
+    float x0[2 * 3], x1[2 * 3];
+    for (int i = 0; i < 6; i++) x0[i] = 0.5f * (float)i - 1.0f, x1[i] = -0.125f * (float)i;
+    EncodingDesign d = {.X = (float *[]){x0, x1}, .F = 2, .V = 2, .P = 3, .components = 1}, db;
+    char why[BASE_ERR_LEN] = "", dpath[1400];
+    snprintf(dpath, sizeof dpath, "%s/designs/m1-c0-h4.design", st.dir);
+    CHECK(store_load_design(&st, 1, 0, 4, &db) == 0, "design/absent_before_saved");
+    CHECK(store_save_design(&st, 1, 0, 4, &d, why) == 0, "design/saved (%s)", why);
+    int got_design = store_load_design(&st, 1, 0, 4, &db);
+    CHECK(got_design == 1 && db.F == 2 && db.V == 2 && db.P == 3 && db.components == 1 && same_floats(db.X[0], x0, 6) &&
+              same_floats(db.X[1], x1, 6),
+          "design/read_back_bit_for_bit");
+    if (got_design == 1) encoding_design_free(&db);
+    CHECK(store_load_design(&st, 1, 0, 3, &db) == 0 && store_load_design(&grouped, 1, 1, 4, &db) == 0,
+          "design/other_layer_absent");
+    Store other_sweep;
+    store_init(&other_sweep, output, 0x9999ull, T, 1, P, T);
+    CHECK(store_load_design(&other_sweep, 1, 0, 4, &db) == 0, "design/other_sweeps_absent");
+    CHECK(flip_byte(dpath, -3) == 0 && store_load_design(&st, 1, 0, 4, &db) == 0, "design/flipped_byte_absent");
+    CHECK(store_save_design(&st, 1, 0, 4, &d, why) == 0 && truncate(dpath, file_size(dpath) - 4) == 0 &&
+              store_load_design(&st, 1, 0, 4, &db) == 0,
+          "design/truncated_absent");
+    CHECK(store_save_design(&st, 1, 0, 4, &d, why) == 0 && store_load_design(&st, 1, 0, 4, &db) == 1,
+          "design/rewritten_whole");
+    encoding_design_free(&db);
+    store_remove_design(&st, 1, 0, 4);
+    CHECK(access(dpath, F_OK) != 0 && store_load_design(&st, 1, 0, 4, &db) == 0, "design/removed");
+    CHECK(store_save_design(&st, 1, 0, 5, &d, why) == 0, "design/saved_again_for_the_reset");
+
     // another sweep (another identity) on the same output: nothing of the first counts, and prepare empties it
     Store next;
     store_init(&next, output, 0x5555ull, T, 1, P, T);
@@ -153,6 +183,7 @@ static void rank0_cases(const char *output) {
     CHECK(entries(layers) == 6, "identity/six_records_before_reset (%d)", entries(layers));
     CHECK(store_prepare(&next, "another sweep\n") == 1, "identity/prepare_reports_the_reset");
     CHECK(entries(layers) == 0, "identity/reset_emptied_the_layers (%d left)", entries(layers));
+    CHECK(access(dpath, F_OK) != 0 && store_load_design(&st, 1, 0, 5, &db) == 0, "identity/reset_removed_the_designs");
     CHECK(store_load_layer(&st, 1, 0, 2, 0, &scan) == 0, "identity/first_sweeps_record_gone");
 }
 
