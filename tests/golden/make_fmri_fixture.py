@@ -30,7 +30,15 @@ The other direction, by hand (needs h5py too; CI runs no Python): after a bids_f
     python tests/golden/make_fmri_fixture.py --check-maps RESULTS.h5 MAPS_DIR BOLD.nii.gz
 
 loads every map with nibabel and checks its shape and affine against a source run's and its values against
-/scores/r placed at /voxels/ijk (NaN elsewhere), then prints one line.
+/scores/r placed at /voxels/ijk (NaN elsewhere), then prints one line. And as a nilearn user opens them (needs
+nilearn and matplotlib too):
+
+    python tests/golden/make_fmri_fixture.py --check-maps-nilearn RESULTS.h5 MAPS_DIR BOLD.nii.gz PNG_DIR
+
+loads every volumetric map with nilearn.image.load_img (its affine against the run's as nilearn reads it), takes the
+values inside the sweep's voxels with a NiftiMasker and compares them with /scores/r, draws each subject's best-layer
+map and first layer's r map with nilearn.plotting.plot_stat_map into PNG_DIR; for surface results, reads every GIfTI
+map with nilearn.surface.load_surf_data and compares it with /scores/r, hemisphere by hemisphere.
 """
 import json
 import os
@@ -203,6 +211,60 @@ def check_maps(results, maps_dir, bold):
     print(f"{n} maps: shape, affine and values as nibabel reads them equal the results file and the source run")
 
 
+def check_maps_nilearn(results, maps_dir, bold, png_dir):
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nilearn import image, maskers, plotting, surface
+
+    os.makedirs(png_dir, exist_ok=True)
+    n = drawn = 0
+    with h5py.File(results) as f:
+        models, contexts = f["models/name"].asstr()[:], f["contexts/name"].asstr()[:]
+        subjects, n_layers = f["subjects/name"].asstr()[:], f["models/n_layers"][:]
+        geometry = f["voxels"].attrs.get("geometry", b"volume")
+        on_surface = (geometry.decode() if isinstance(geometry, bytes) else str(geometry)) == "surface"
+        src = None if on_surface else image.load_img(bold)
+        for m, model in enumerate(models):
+            for c, context in enumerate(contexts):
+                folder = os.path.join(maps_dir, model, "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in context))
+                width = 3 if n_layers[m] >= 100 else 2
+                for s, sub in enumerate(subjects):
+                    r = f["scores/r"][m, c, :, s]
+                    if on_surface:  # columns: every left vertex, then every right vertex
+                        left = None
+                        for h in range(n_layers[m] + 1):
+                            got = [surface.load_surf_data(os.path.join(folder, f"{sub}_hemi-{hemi}_layer-{h:0{width}d}_r.func.gii"))
+                                   for hemi in "LR"]
+                            left = len(got[0])
+                            assert np.array_equal(np.concatenate(got).astype(np.float32), r[h, : left + len(got[1])])
+                            n += 2
+                        continue
+                    ijk = f["voxels/ijk"][s]
+                    keep = ijk[:, 0] >= 0
+                    inside = np.zeros(f["voxels/dims"][s], np.int8)
+                    inside[tuple(ijk[keep].T)] = 1
+                    masker = maskers.NiftiMasker(image.new_img_like(src, inside, affine=src.affine)).fit()
+                    order = np.ravel_multi_index(tuple(ijk[keep].T), inside.shape)  # the masker's order: C order
+                    for h in range(n_layers[m] + 1):
+                        path = os.path.join(folder, f"{sub}_layer-{h:0{width}d}_r.nii.gz")
+                        img = image.load_img(path)
+                        assert img.shape == src.shape[:3] and np.allclose(img.affine, src.affine, atol=1e-5), path
+                        want = r[h][keep][np.argsort(order)]
+                        got = np.asarray(masker.transform(img), dtype=np.float32).ravel()  # 3D in: one sample
+                        assert np.array_equal(got, want), path
+                        n += 1
+                        if h == 0:
+                            plotting.plot_stat_map(img, output_file=os.path.join(png_dir, f"{model}_{sub}_layer-0_r.png"))
+                            drawn += 1
+                    best = image.load_img(os.path.join(folder, f"{sub}_bestlayer.nii.gz"))
+                    plotting.plot_stat_map(best, output_file=os.path.join(png_dir, f"{model}_{sub}_bestlayer.png"))
+                    drawn += 1
+    print(f"{n} maps: nilearn {__import__('nilearn').__version__} reads them with the source's affine and the results' "
+          f"values; {drawn} drawn by plot_stat_map into {png_dir}")
+
+
 def keep_mask(vol):
     return ~np.isnan(vol)
 
@@ -210,5 +272,7 @@ def keep_mask(vol):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--check-maps":
         check_maps(*sys.argv[2:])
+    elif len(sys.argv) == 6 and sys.argv[1] == "--check-maps-nilearn":
+        check_maps_nilearn(*sys.argv[2:])
     else:
         main()
