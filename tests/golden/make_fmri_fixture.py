@@ -38,7 +38,15 @@ nilearn and matplotlib too):
 loads every volumetric map with nilearn.image.load_img (its affine against the run's as nilearn reads it), takes the
 values inside the sweep's voxels with a NiftiMasker and compares them with /scores/r, draws each subject's best-layer
 map and first layer's r map with nilearn.plotting.plot_stat_map into PNG_DIR; for surface results, reads every GIfTI
-map with nilearn.surface.load_surf_data and compares it with /scores/r, hemisphere by hemisphere.
+map with nilearn.surface.load_surf_data and compares it with /scores/r, hemisphere by hemisphere. And as the
+viewers read them (needs fslpy, the library FSLeyes loads images with, and Connectome Workbench's wb_command on the
+PATH; Debian's connectome-workbench package):
+
+    python tests/golden/make_fmri_fixture.py --check-maps-viewers MAPS_DIR
+
+reads every map with fslpy (fsl.data.image.Image; GIfTI with fsl.data.gifti) and compares its values and affine
+with nibabel's; has wb_command describe each map (-file-information) and copy it (-volume-math or -metric-math
+"x"), and compares the copy's values with the map's, which shows Workbench read every value.
 """
 import json
 import os
@@ -265,6 +273,52 @@ def check_maps_nilearn(results, maps_dir, bold, png_dir):
           f"values; {drawn} drawn by plot_stat_map into {png_dir}")
 
 
+def check_maps_viewers(maps_dir):
+    import shutil
+    import subprocess
+    import tempfile
+
+    import fsl.data.gifti as fsl_gifti
+    import fsl.data.image as fsl_image
+    import fsl.version
+
+    wb = shutil.which("wb_command")
+    assert wb, "wb_command is not on the PATH (Debian: apt install connectome-workbench)"
+    paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(maps_dir) for f in fs if f.endswith((".nii.gz", ".gii")))
+    assert paths, f"no maps under {maps_dir}"
+    tmp = tempfile.mkdtemp()
+    for path in paths:
+        ref = nib.load(path)
+        if path.endswith(".nii.gz"):
+            want = np.asarray(ref.dataobj, dtype=np.float32)
+            seen = fsl_image.Image(path)
+            assert np.array_equal(np.isnan(seen.data), np.isnan(want)) and np.array_equal(
+                np.nan_to_num(seen.data), np.nan_to_num(want)), path
+            assert np.allclose(seen.voxToWorldMat, ref.affine, atol=1e-5), path
+            info = subprocess.run([wb, "-file-information", path], capture_output=True, text=True, check=True).stdout
+            assert "Type:                     Volume" in info and "NIFTI_TYPE_FLOAT32" in info, info
+            copy = os.path.join(tmp, "copy.nii.gz")
+            subprocess.run([wb, "-volume-math", "x", copy, "-var", "x", path], capture_output=True, check=True)
+        else:
+            want = np.concatenate([np.asarray(a.data, dtype=np.float32).ravel() for a in ref.darrays])
+            got = np.asarray(fsl_gifti.loadGiftiVertexData(path)[1], dtype=np.float32).ravel()
+            assert np.array_equal(np.nan_to_num(got), np.nan_to_num(want)), path
+            info = subprocess.run([wb, "-file-information", path], capture_output=True, text=True, check=True).stdout
+            hemi = "CortexLeft" if "_hemi-L_" in os.path.basename(path) else "CortexRight"
+            assert "Type:                     Metric" in info and f"Structure:                {hemi}" in info, info
+            copy = os.path.join(tmp, "copy.func.gii")
+            subprocess.run([wb, "-metric-math", "x", copy, "-var", "x", path], capture_output=True, check=True)
+        back = nib.load(copy)
+        got = (np.asarray(back.dataobj, dtype=np.float32) if copy.endswith(".nii.gz")
+               else np.concatenate([np.asarray(a.data, dtype=np.float32).ravel() for a in back.darrays]))
+        assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True), path
+    shutil.rmtree(tmp)
+    version = subprocess.run([wb, "-version"], capture_output=True, text=True).stdout.split("\n")
+    print(f"{len(paths)} maps: fslpy {fsl.version.__version__} reads the values and affines nibabel reads; "
+          f"Connectome Workbench's wb_command ({next((l.strip() for l in version if 'Version' in l), '?')}) "
+          f"describes each and copies every value, NaN included")
+
+
 def keep_mask(vol):
     return ~np.isnan(vol)
 
@@ -274,5 +328,7 @@ if __name__ == "__main__":
         check_maps(*sys.argv[2:])
     elif len(sys.argv) == 6 and sys.argv[1] == "--check-maps-nilearn":
         check_maps_nilearn(*sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--check-maps-viewers":
+        check_maps_viewers(sys.argv[2])
     else:
         main()
