@@ -8,7 +8,7 @@
 #      device memory).
 # The program links cuBLAS, cuSOLVER and cuFFT dynamically (the bundle leaves them to the machine): where the loader
 # does not find them, the toolkit's folders and python's nvidia packages are searched, and a program that still
-# cannot load is a FAIL naming the missing libraries.
+# cannot load is a FAIL naming the missing libraries (a SKIP on a machine with no GPU either).
 # Exit 0 pass, 1 fail, 77 skip (no GPU: the test still runs, to show its SKIP lines and that it loads). ROW lines:
 # the test's counts and worst relative error, each timed step (GPU and CPU seconds, speed-up, GPU GFLOP/s), the fit's
 # total with the prediction's difference between the tables, and the transfers.
@@ -38,6 +38,12 @@ run_env() { LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$BS_CUDA_MATH_L
 export -f bs_run run_env
 missing=$(LD_LIBRARY_PATH=${BS_LD_PATH:-}${BS_LD_PATH:+:}${LD_LIBRARY_PATH:-}${lib_dirs:+:$lib_dirs} ldd "$exe" 2>&1 |
           awk '/not found/ {print $1}' | tr '\n' ' ')
+if [ -n "$missing" ] && [ "${BS_HAVE_GPU:-0}" != 1 ]; then
+  # a machine without a GPU need not have the CUDA toolkit either (the bare root of bench/gpu_bareroot.sh)
+  echo "SKIP linalg: no GPU here (${BS_GPU_REASON:-unknown}) and no CUDA math libraries: missing ${missing}"
+  echo "ROW GPU linalg vs CPU table | skip | no GPU, and test_linalg_gpu cannot load: missing ${missing}"
+  exit 77
+fi
 if [ -n "$missing" ]; then
   echo "FAIL linalg: test_linalg_gpu cannot load here: missing ${missing}(CUDA 13's cuBLAS 13, cuSOLVER 12, cuFFT 12)"
   echo "ROW GPU linalg vs CPU table | cannot load | missing ${missing}"
