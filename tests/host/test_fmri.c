@@ -811,6 +811,30 @@ TEST_MAIN("test_fmri") {
     snprintf(q, sizeof q, "%s: the brain mask is empty", p);
     expect_error("empty_mask", bad, q);
 
+    {  // a header that declares 2.4 GB of voxels in a file of a few bytes: refused before nifticlib allocates them
+       // (found by tests/fuzz/fuzz_fmri.c: nifticlib callocs the declared size first)
+        copy(good, bad);
+        nifti_1_header h;
+        memset(&h, 0, sizeof h);
+        h.sizeof_hdr = 348;
+        h.dim[0] = 3, h.dim[1] = 2000, h.dim[2] = 2000, h.dim[3] = 600;
+        h.datatype = NIFTI_TYPE_UINT8, h.bitpix = 8;
+        h.pixdim[1] = h.pixdim[2] = h.pixdim[3] = 1;
+        h.vox_offset = 352;
+        memcpy(h.magic, "n+1", 4);
+        char plain[2048];
+        snprintf(plain, sizeof plain, "%s/%s_desc-brain_mask.nii", bad, run2);
+        FILE *f = fopen(plain, "wb");
+        const char extension[4] = {0}, few[16] = {1};
+        int ok = f && fwrite(&h, sizeof h, 1, f) == 1 && fwrite(extension, 4, 1, f) == 1 && fwrite(few, 16, 1, f) == 1;
+        if (!f || fclose(f) != 0 || !ok) DIE("", "test setup failed: %s", plain);
+        char gz[2100];
+        snprintf(gz, sizeof gz, "gzip -f %s", plain);
+        run(gz);
+        snprintf(q, sizeof q, "%.900s: the header declares 2400000000 bytes of voxel data, but ", p);
+        expect_error("mask_declares_more_data_than_its_file_holds", bad, q);
+    }
+
     copy(good, bad);
     snprintf(p, sizeof p, "rm %s/%s_desc-brain_mask.nii.gz", bad, run2);
     run(p);
