@@ -163,6 +163,22 @@ static int write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
+// path written whole or not at all: the n pieces into a temporary file (path.partial, or a unique name for files
+// that several ranks may write at once), flushed to disk and renamed; 0, or the errno of the failure
+static int write_whole(const char *path, int unique, const void *const *piece, const size_t *len, size_t n) {
+    char tmp[STORE_PATH + 96];
+    snprintf(tmp, sizeof tmp, unique ? "%s.partial.XXXXXX" : "%s.partial", path);
+    int fd = unique ? mkstemp(tmp) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int ok = fd >= 0;
+    for (size_t i = 0; ok && i < n; i++) ok = len[i] == 0 || write_all(fd, piece[i], len[i]) == 0;
+    ok = ok && fsync(fd) == 0;
+    int saved = ok ? 0 : errno;
+    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, saved = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
+    if (!ok && fd >= 0) unlink(tmp);
+    return ok ? 0 : saved ? saved : EIO;
+}
+
 void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, const LayerRecord *rec) {
     RecordHeader hd;
     memset(&hd, 0, sizeof hd);
@@ -178,17 +194,10 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, c
     ASSERT(n == 0 || rec->values);
     hd.checksum = record_checksum(&hd, n ? rec->values : NULL, n);
 
-    char path[STORE_PATH + 64], tmp[STORE_PATH + 96];
+    char path[STORE_PATH + 64];
     layer_path(st, m, c, h, g, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    int ok = fd >= 0 && write_all(fd, &hd, sizeof hd) == 0 && (n == 0 || write_all(fd, rec->values, n * sizeof(float)) == 0) &&
-             fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, saved = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
-    if (!ok) {
-        unlink(tmp);
+    int saved = write_whole(path, 0, (const void *[]){&hd, rec->values}, (size_t[]){sizeof hd, n * sizeof(float)}, 2);
+    if (saved) {
         DIE("free disk space (or give output.path a roomier folder) and rerun the same command: finished units are "
             "kept",
             "cannot write %s: %s", path, strerror(saved));
@@ -247,23 +256,17 @@ int store_save_design(const Store *st, size_t m, size_t c, size_t h, const Encod
     hd.identity = st->identity;
     hd.m = m, hd.c = c, hd.h = h, hd.F = d->F, hd.V = d->V, hd.P = d->P, hd.components = d->components;
     hd.checksum = design_checksum(&hd, d->X);
-    char path[STORE_PATH + 64], tmp[STORE_PATH + 96];
-    snprintf(tmp, sizeof tmp, "%s/designs", st->dir);
-    if (base_mkdirs(tmp) != 0) return base_errf(err, "cannot create %s: %s", tmp, strerror(errno));
+    char path[STORE_PATH + 64];
+    snprintf(path, sizeof path, "%s/designs", st->dir);
+    if (base_mkdirs(path) != 0) return base_errf(err, "cannot create %s: %s", path, strerror(errno));
     design_path(st, m, c, h, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.partial.XXXXXX", path);  // one per writer: two ranks may save one layer at once
-    int fd = mkstemp(tmp);
-    int ok = fd >= 0 && write_all(fd, &hd, sizeof hd) == 0;
-    for (size_t f = 0; ok && f < d->F; f++) ok = write_all(fd, d->X[f], d->V * d->P * sizeof(float)) == 0;
-    ok = ok && fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, saved = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
-    if (!ok) {
-        if (fd >= 0) unlink(tmp);
-        return base_errf(err, "cannot write %s: %s", path, strerror(saved));
-    }
-    return 0;
+    const void **piece = base_malloc((d->F + 1) * sizeof(void *), "design pieces");
+    size_t *len = base_malloc((d->F + 1) * sizeof(size_t), "design pieces");
+    piece[0] = &hd, len[0] = sizeof hd;
+    for (size_t f = 0; f < d->F; f++) piece[1 + f] = d->X[f], len[1 + f] = d->V * d->P * sizeof(float);
+    int saved = write_whole(path, 1, piece, len, d->F + 1);  // a unique name: two ranks may save one layer at once
+    free(piece), free(len);
+    return saved ? base_errf(err, "cannot write %s: %s", path, strerror(saved)) : 0;
 }
 
 void store_remove_design(const Store *st, size_t m, size_t c, size_t h) {
