@@ -148,6 +148,7 @@ int encoding_design(const EncodingSpec *e, const float *x, size_t C, EncodingDes
 void encoding_design_free(EncodingDesign *d) {
     for (size_t f = 0; d->X && f < d->F; f++) free(d->X[f]);
     free(d->X);
+    ridge_designs_free(d->splits);
     memset(d, 0, sizeof *d);
 }
 
@@ -177,7 +178,8 @@ int encoding_fit_design(const EncodingSpec *e, const EncodingDesign *d, Encoding
                       .n_gammas = NG,
                       .gammas = gammas,
                       .memory_bytes = e->memory_bytes,
-                      .linalg = la};
+                      .linalg = la,
+                      .designs = d->splits};
     double *r = base_malloc(T * sizeof(double), "r"), *r2 = base_malloc(T * sizeof(double), "r2");
     double *alpha = base_malloc(T * sizeof(double), "alpha");
     float *pred = e->permutations ? base_malloc(base_mul(V, T) * sizeof(float), "predictions") : NULL;

@@ -82,11 +82,13 @@ size_t encoding_components(const EncodingSpec *e, size_t C);
 size_t encoding_width(const EncodingSpec *e, size_t C);
 
 // A layer's designs, steps 1 to 3: the same for every set of targets of one sampling, CV plan and design options,
-// so fits of several target sets (subject groups) can share them.
+// so fits of several target sets (subject groups) can share them; and with them, optionally, the ridge's split
+// designs (its eigendecompositions, ridge.h), which a fit records into an empty set and a later fit takes from it.
 typedef struct {
-    float **X;          // (F) designs (V, P) float32: one, or one per outer fold (PCA on each fold's training samples)
+    float **X;             // (F) designs (V, P) float32: one, or one per outer fold (PCA on each fold's training samples)
     size_t F, V, P;
-    size_t components;  // PCA components kept (0: none)
+    size_t components;     // PCA components kept (0: none)
+    RidgeDesigns *splits;  // NULL, or the split designs to record or take (owned: encoding_design_free frees it)
 } EncodingDesign;
 
 // x (W, C): the layer's feature of every word. Caller frees d (encoding_design_free).

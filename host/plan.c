@@ -369,8 +369,14 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         e->x_flops += m_x, e->x_core_s += m_xs, e->f_core_s += m_f, e->x_gpu_s += m_xg, e->fits += (size_t)H * C;
         e->feat_bytes += (double)C * (c->cache_float16 ? 2.0 : 4.0) * W * (q->layers * d + q->final_dim);
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
-        if (e->subjects > group)  // the layers' designs, shared by the subject groups through the store
+        if (e->subjects > group) {  // the layers' designs, shared by the subject groups through the store
             e->design_bytes += H * (double)C * (comps > 0 && per_fold ? (double)c->ridge.folds : 1.0) * V * w * 4.0;
+            // and their splits' designs: per split, float32 eigenvectors of rank R and a held-out basis (the held-out
+            // samples in the eigenbasis, or a float64 R x R Gram), for the outer folds, their nested folds, the refit
+            double K = (double)c->ridge.folds, R = fmin(w, V * (K - 1) / K), n_te = V / K;
+            double splits = K + (inner ? K * (K - 1) : 0) + 1;
+            e->design_bytes += H * (double)C * splits * (4.0 * R * R + fmax(4.0 * n_te * R, 8.0 * R * R));
+        }
         // a model larger than a rank's weight budget is split by layer ranges, each rank mapping its share
         double budget = c->max_weight_gib > 0 ? c->max_weight_gib * GIB : k->have ? k->part.mem_gib * GIB / 2 / k->ranks : 0;
         int stages = planning_stages(c->pipeline_stages, q->stored, budget, q->layers);
@@ -450,7 +456,8 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
     print_bytes("unit store records", e->rec_bytes, "removed when results.h5 is complete");
     if (e->design_bytes > 0)
         print_bytes("layer designs", e->design_bytes,
-                    "at most, in the unit store: each layer's shared by the subject groups until all have fitted it");
+                    "at most, in the unit store: each layer's (and its splits') shared by the subject groups until all have "
+                    "fitted it");
     print_bytes("results.h5", e->rec_bytes * 1.05, c->output);
     if (c->rec_format == REC_IEEG) print_bytes("iEEG responses", (double)e->W * (double)e->T * 4.0, "made once");
     if (c->ridge.permutations)

@@ -158,6 +158,8 @@ typedef struct {
     Work *w;
     Design *scratch;     // a design built in the workspace (views of it), for one use
     DesignCache *cache;
+    RidgeDesigns *shared;  // cfg->designs where it fits this fit's shape, else NULL
+    size_t x;              // the feature matrix in use (fold-wise matrices: its fold)
 } Ctx;
 
 static void *take(Arena *a, size_t n, size_t size) {
@@ -508,6 +510,177 @@ static void design_dual(Design *d, const Ctx *c, const XStats *xs, const Split *
     }
 }
 
+// ----------------------------------------------------------------------------
+// designs shared with other fits of the same features (ridge.h)
+
+#define DESIGNS_MAGIC "BSRIDGD1"
+
+// The set is its own serialised form: a header (magic, n_x, n_keys, count), then one entry per design: eight
+// uint64 (its index x n_keys + key, its payload's bytes, dual, expl, R, n_te, P, keep_V) and the payload, the
+// design's pieces in design_pieces's order. Fields are copied with memcpy (the payload's lengths are whole floats).
+struct RidgeDesigns {
+    unsigned char *blob;
+    size_t len, cap, max_bytes;
+    int recording;           // adds the designs a fit builds (a set made empty)
+    size_t n_x, n_keys;      // the shape of the fit that recorded it (0: none yet)
+    size_t count;
+    size_t *at;              // (n_x n_keys) each index's entry in blob, or SIZE_MAX
+};
+
+enum { DESIGNS_HEADER = 8 + 3 * 8, ENTRY_FIELDS = 8 };
+// the most designs a set indexes (feature matrices x keys): 128 MiB of index; a fit of more shares none
+#define DESIGNS_MAX_KEYS ((uint64_t)1 << 24)
+
+typedef struct {
+    void *p;
+    size_t bytes;
+    int host;
+} Piece;
+
+// the pieces of design d in their order (pointers NULL where d has none: sizes only); returns their count
+static size_t design_pieces(const Design *d, size_t P, size_t n_te, int keep_V, Piece *pc) {
+    const size_t R = d->R, RR = base_mul(R, R);
+    const int suff = !d->dual && !d->expl && n_te > 0;
+    size_t n = 0;
+    pc[n++] = (Piece){d->lam, R * sizeof(double), 0};
+    pc[n++] = (Piece){d->lam_h, R * sizeof(double), 1};
+    if (keep_V) pc[n++] = (Piece){d->V, base_mul(RR, sizeof(double)), 0};
+    pc[n++] = (Piece){d->Vf, base_mul(RR, sizeof(float)), 0};
+    if (!d->dual) pc[n++] = (Piece){d->mu, P * sizeof(double), 0}, pc[n++] = (Piece){d->mu_h, P * sizeof(double), 1};
+    if (d->expl && n_te) pc[n++] = (Piece){d->A, base_mul(base_mul(n_te, R), sizeof(float)), 0};
+    if (suff) pc[n++] = (Piece){d->Hd, base_mul(RR, sizeof(double)), 0}, pc[n++] = (Piece){d->mt, R * sizeof(double), 0};
+    return n;
+}
+
+// a design's payload bytes, or 0 when the sizes overflow
+static size_t design_payload(int dual, int expl, size_t R, size_t n_te, size_t P, int keep_V) {
+    if (R > ((size_t)1 << 24) || n_te > ((size_t)1 << 32) || P > ((size_t)1 << 24)) return 0;
+    Design d = {.dual = dual, .expl = expl, .R = R};
+    Piece pc[9];
+    size_t n = design_pieces(&d, P, n_te, keep_V, pc), bytes = 0;
+    for (size_t i = 0; i < n; i++) bytes += pc[i].bytes;
+    return bytes;
+}
+
+static void designs_header(RidgeDesigns *ds) {
+    uint64_t v[3] = {ds->n_x, ds->n_keys, ds->count};
+    memcpy(ds->blob, DESIGNS_MAGIC, 8);
+    memcpy(ds->blob + 8, v, sizeof v);
+}
+
+RidgeDesigns *ridge_designs_create(size_t max_bytes) {
+    RidgeDesigns *ds = base_calloc(1, sizeof *ds, "shared designs");
+    ds->cap = DESIGNS_HEADER, ds->len = DESIGNS_HEADER, ds->max_bytes = max_bytes, ds->recording = 1;
+    ds->blob = base_malloc(ds->cap, "shared designs");
+    designs_header(ds);
+    return ds;
+}
+
+RidgeDesigns *ridge_designs_from_bytes(const void *bytes, size_t n, char *err) {
+    const unsigned char *b = bytes;
+    uint64_t v[3];
+    if (n < DESIGNS_HEADER || memcmp(b, DESIGNS_MAGIC, 8) != 0) return base_errf(err, "not a set of designs"), NULL;
+    memcpy(v, b + 8, sizeof v);
+    if (v[0] == 0 || v[1] == 0 || v[0] > DESIGNS_MAX_KEYS || v[1] > DESIGNS_MAX_KEYS / v[0])
+        return base_errf(err, "a set of designs for %llu x %llu splits", (unsigned long long)v[0],
+                         (unsigned long long)v[1]), NULL;
+    RidgeDesigns *ds = base_calloc(1, sizeof *ds, "shared designs");
+    ds->n_x = v[0], ds->n_keys = v[1], ds->count = v[2], ds->len = ds->cap = n;
+    ds->blob = base_malloc(n, "shared designs");
+    memcpy(ds->blob, b, n);
+    ds->at = base_malloc(ds->n_x * ds->n_keys * sizeof(size_t), "shared designs");
+    for (size_t i = 0; i < ds->n_x * ds->n_keys; i++) ds->at[i] = SIZE_MAX;
+    size_t off = DESIGNS_HEADER, seen = 0;
+    while (off < n) {
+        uint64_t e[ENTRY_FIELDS];
+        if (n - off < sizeof e) break;
+        memcpy(e, b + off, sizeof e);
+        size_t payload = design_payload((int)e[2], (int)e[3], e[4], e[5], e[6], (int)e[7]);
+        if (e[0] >= ds->n_x * ds->n_keys || ds->at[e[0]] != SIZE_MAX || e[2] > 1 || e[3] > 1 || e[7] > 1 ||
+            payload == 0 || e[1] != payload || n - off - sizeof e < payload)
+            break;
+        ds->at[e[0]] = off;
+        off += sizeof e + payload, seen++;
+    }
+    if (off != n || seen != ds->count) {
+        ridge_designs_free(ds);
+        return base_errf(err, "a set of designs damaged at byte %zu of %zu", off, n), NULL;
+    }
+    return ds;
+}
+
+void ridge_designs_free(RidgeDesigns *ds) {
+    if (!ds) return;
+    free(ds->blob), free(ds->at), free(ds);
+}
+
+const void *ridge_designs_bytes(const RidgeDesigns *ds, size_t *n) {
+    *n = ds->len;
+    return ds->blob;
+}
+
+size_t ridge_designs_count(const RidgeDesigns *ds) { return ds->count; }
+
+// cfg's set where it fits a fit of n_x feature matrices and n_keys designs each (an empty set takes the shape)
+static RidgeDesigns *designs_for(RidgeDesigns *ds, size_t n_x, size_t n_keys) {
+    if (!ds || n_keys > DESIGNS_MAX_KEYS / n_x) return NULL;
+    if (ds->recording && ds->count == 0 && ds->n_keys == 0) {
+        ds->n_x = n_x, ds->n_keys = n_keys;
+        ds->at = base_malloc(n_x * n_keys * sizeof(size_t), "shared designs");
+        for (size_t i = 0; i < n_x * n_keys; i++) ds->at[i] = SIZE_MAX;
+        designs_header(ds);
+    }
+    return ds->n_x == n_x && ds->n_keys == n_keys ? ds : NULL;
+}
+
+// design d of split key from the shared set, where it holds one of this shape: 1, else 0
+static int designs_take(const Ctx *c, size_t key, Design *d, size_t n_te, int keep_V) {
+    RidgeDesigns *ds = c->shared;
+    if (!ds || ds->at[c->x * ds->n_keys + key] == SIZE_MAX) return 0;
+    const unsigned char *e = ds->blob + ds->at[c->x * ds->n_keys + key];
+    uint64_t f[ENTRY_FIELDS];
+    memcpy(f, e, sizeof f);
+    if (f[2] != (uint64_t)d->dual || f[3] != (uint64_t)d->expl || f[4] != d->R || f[5] != n_te || f[6] != c->P ||
+        f[7] != (uint64_t)keep_V)
+        return 0;
+    Piece pc[9];
+    size_t n = design_pieces(d, c->P, n_te, keep_V, pc);
+    e += sizeof f;
+    for (size_t i = 0; i < n; e += pc[i].bytes, i++) {
+        if (pc[i].host) memcpy(pc[i].p, e, pc[i].bytes);
+        else c->la->upload(pc[i].p, e, pc[i].bytes);
+    }
+    return 1;
+}
+
+// a design just built, into the shared set where it records and has room
+static void designs_keep(const Ctx *c, size_t key, const Design *d, size_t n_te, int keep_V) {
+    RidgeDesigns *ds = c->shared;
+    if (!ds || !ds->recording || ds->at[c->x * ds->n_keys + key] != SIZE_MAX) return;
+    Piece pc[9];
+    size_t n = design_pieces(d, c->P, n_te, keep_V, pc), payload = 0;
+    for (size_t i = 0; i < n; i++) payload += pc[i].bytes;
+    uint64_t f[ENTRY_FIELDS] = {c->x * ds->n_keys + key, payload, (uint64_t)d->dual, (uint64_t)d->expl, d->R, n_te,
+                                c->P, (uint64_t)keep_V};
+    size_t need = ds->len + sizeof f + payload;
+    if (need > ds->max_bytes) return;
+    if (need > ds->cap) {
+        ds->cap = need > 2 * ds->cap ? need : 2 * ds->cap;
+        if (ds->cap > ds->max_bytes) ds->cap = ds->max_bytes;
+        ds->blob = base_realloc(ds->blob, ds->cap, "shared designs");
+    }
+    unsigned char *e = ds->blob + ds->len;
+    memcpy(e, f, sizeof f);
+    e += sizeof f;
+    for (size_t i = 0; i < n; e += pc[i].bytes, i++) {
+        if (pc[i].host) memcpy(e, pc[i].p, pc[i].bytes);
+        else c->la->download(e, pc[i].p, pc[i].bytes);
+    }
+    ds->at[c->x * ds->n_keys + key] = ds->len;
+    ds->len = need, ds->count++;
+    designs_header(ds);
+}
+
 // split sp's design for band scaling g (its s uploaded in w->s for a primal split): kept from an earlier batch,
 // or built now, into the cache when it has room, else into the workspace
 static const Design *design_get(const Ctx *c, const XStats *xs, const Split *sp, size_t g, int explicit_pred) {
@@ -534,8 +707,14 @@ static const Design *design_get(const Ctx *c, const XStats *xs, const Split *sp,
                       .V = w->V, .Vf = w->Vf, .mu = w->mu, .mu_h = w->mu_h, .A = w->A,
                       .Hd = !dual && !expl && sp->te && sp->n_te ? w->Hd : NULL, .mt = w->mt};
     }
-    if (dual) design_dual(d, c, xs, sp, c->gamma + g * c->NB);
-    else design_primal(d, c, xs, sp);
+    const size_t n_te = sp->te ? sp->n_te : 0;
+    if (designs_take(c, key, d, n_te, keep_V)) {
+        c->stats->n_shared++;
+    } else {
+        if (dual) design_dual(d, c, xs, sp, c->gamma + g * c->NB);
+        else design_primal(d, c, xs, sp);
+        designs_keep(c, key, d, n_te, keep_V);
+    }
     dc->built[key] = (uint8_t)kept;
     return d;
 }
@@ -1094,6 +1273,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
         dc.h.base = base_malloc(dc.cap_h, "ridge design cache");
     }
     c.cache = &dc;
+    c.shared = designs_for(cfg->designs, x_per_fold ? (size_t)K : 1, dc.n_keys);
     stats->cache_bytes = cache_cap;
     XStats *xs = &w.xs;
     float *D = w.D;
@@ -1113,6 +1293,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     int stopped = 0;
     for (int x = 0; x < (x_per_fold ? K : 1) && !stopped; x++) {
         if (x_per_fold) design_cache_clear(&dc);
+        c.x = (size_t)x;
         xstats_fill(xs, &c, X[x], &f);
         for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
             if (base_stop_signal) {
@@ -1172,6 +1353,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             for (size_t t = 0; t < T; t++) choice[t] = choose(&c, acc_sse, T, t, 1);
         for (int x = 0; x < (x_per_fold ? K : 1); x++) {
             if (x_per_fold) design_cache_clear(&dc);
+            c.x = (size_t)x;
             xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;

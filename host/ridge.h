@@ -33,6 +33,13 @@
  * the budget to leave the fewest decompositions (a design without room is rebuilt per batch, as before); the
  * results are the same bit for bit with or without it (the same arithmetic, read back instead of redone).
  *
+ * Shared designs: fits of the same feature matrices and CV plan with other targets (the subject groups of one
+ * layer, on other ranks) need the same designs. A fit given an empty RidgeDesigns records every design it builds
+ * there (up to the set's size limit, host memory); the set's bytes travel (the unit store), and a fit given the set
+ * back uploads each recorded design instead of decomposing again: the same bytes, so the same results bit for bit.
+ * A set made for another shape of fit (other folds, another number of feature matrices) is not used; an entry
+ * made for another split shape is rebuilt.
+ *
  * Backend: every product, decomposition and element-wise kernel of the fit goes through cfg.linalg
  * (linalg.h), and every buffer of the fit's splits lives in one workspace allocated once from it before the
  * first target batch, sized for the largest batch (RidgeStats.work_bytes), with one host block beside it for
@@ -63,6 +70,17 @@
 
 typedef enum { RIDGE_SELECT_INNER = 0, RIDGE_SELECT_OUTER_MEAN } RidgeSelect;
 
+// Designs of one fit's splits, shared with fits of the same features and other targets (above).
+typedef struct RidgeDesigns RidgeDesigns;
+// an empty set, which a fit fills; it stops adding designs past max_bytes
+RidgeDesigns *ridge_designs_create(size_t max_bytes);
+// a set from the bytes ridge_designs_bytes gave; NULL with err when they are not a whole set
+RidgeDesigns *ridge_designs_from_bytes(const void *bytes, size_t n, char *err);
+void ridge_designs_free(RidgeDesigns *d);
+// the set as bytes (owned by the set), and how many designs it holds
+const void *ridge_designs_bytes(const RidgeDesigns *d, size_t *n);
+size_t ridge_designs_count(const RidgeDesigns *d);
+
 typedef struct {
     const CvPlan *cv;
     const double *alphas;     // (A) ascending, > 0
@@ -76,6 +94,8 @@ typedef struct {
     const LinalgOps *linalg;  // the backend of the fit's products, decompositions and workspace; NULL: the CPU's
     int no_design_cache;      // 1: the cache is sized (and the batches with it) but keeps nothing, so every batch
                               // decomposes every split again: the same arithmetic in the same batches, for comparison
+    RidgeDesigns *designs;    // empty: filled with the designs this fit builds; filled: used instead of building them;
+                              // NULL: none (not shared between concurrent fits)
 } RidgeConfig;
 
 // Targets prepared once per subject and reused by every layer's fit: checked for NaN, summed per segment.
@@ -111,6 +131,7 @@ typedef struct {
     size_t n_direct;     // (target, alpha, split) scores the all-alphas form left to the direct one (cancellation)
     size_t n_batches, batch_targets;
     size_t n_reused;     // of n_splits, the bases whose design (eigendecomposition) an earlier target batch built
+    size_t n_shared;     // designs taken from cfg->designs instead of built
     size_t cache_bytes;  // the design cache, allocated once from the backend beside the workspace
     size_t work_bytes;   // the workspace of the target batches, allocated once from the backend
     double flops;        // floating-point work of the products and decompositions

@@ -249,6 +249,17 @@ int store_load_design(const Store *st, size_t m, size_t c, size_t h, EncodingDes
     return got;
 }
 
+// path (in designs/, made if need be) written whole from n pieces, under a unique temporary name: two ranks may save
+// one layer's design at once
+static int save_design_file(const Store *st, const char *path, const void *const *piece, const size_t *len, size_t n,
+                            char *err) {
+    char dir[STORE_PATH + 64];
+    snprintf(dir, sizeof dir, "%s/designs", st->dir);
+    if (base_mkdirs(dir) != 0) return base_errf(err, "cannot create %s: %s", dir, strerror(errno));
+    int saved = write_whole(path, 1, piece, len, n);
+    return saved ? base_errf(err, "cannot write %s: %s", path, strerror(saved)) : 0;
+}
+
 int store_save_design(const Store *st, size_t m, size_t c, size_t h, const EncodingDesign *d, char *err) {
     DesignHeader hd;
     memset(&hd, 0, sizeof hd);
@@ -257,21 +268,68 @@ int store_save_design(const Store *st, size_t m, size_t c, size_t h, const Encod
     hd.m = m, hd.c = c, hd.h = h, hd.F = d->F, hd.V = d->V, hd.P = d->P, hd.components = d->components;
     hd.checksum = design_checksum(&hd, d->X);
     char path[STORE_PATH + 64];
-    snprintf(path, sizeof path, "%s/designs", st->dir);
-    if (base_mkdirs(path) != 0) return base_errf(err, "cannot create %s: %s", path, strerror(errno));
     design_path(st, m, c, h, path, sizeof path);
     const void **piece = base_malloc((d->F + 1) * sizeof(void *), "design pieces");
     size_t *len = base_malloc((d->F + 1) * sizeof(size_t), "design pieces");
     piece[0] = &hd, len[0] = sizeof hd;
     for (size_t f = 0; f < d->F; f++) piece[1 + f] = d->X[f], len[1 + f] = d->V * d->P * sizeof(float);
-    int saved = write_whole(path, 1, piece, len, d->F + 1);  // a unique name: two ranks may save one layer at once
+    int rc = save_design_file(st, path, piece, len, d->F + 1, err);
     free(piece), free(len);
-    return saved ? base_errf(err, "cannot write %s: %s", path, strerror(saved)) : 0;
+    return rc;
+}
+
+#define SPLITS_MAGIC "BSSPLIT1"
+
+typedef struct {
+    char magic[8];
+    uint64_t identity;
+    uint64_t m, c, h, bytes;
+    uint64_t checksum;  // of the header above this field and the set's bytes
+} SplitsHeader;
+
+static void splits_path(const Store *st, size_t m, size_t c, size_t h, char *out, size_t n) {
+    snprintf(out, n, "%s/designs/m%zu-c%zu-h%zu.splits", st->dir, m, c, h);
+}
+
+RidgeDesigns *store_load_splits(const Store *st, size_t m, size_t c, size_t h) {
+    char path[STORE_PATH + 64];
+    splits_path(st, m, c, h, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    SplitsHeader hd;
+    struct stat sb;
+    int got = fread(&hd, sizeof hd, 1, f) == 1 && memcmp(hd.magic, SPLITS_MAGIC, 8) == 0 &&
+              hd.identity == st->identity && hd.m == m && hd.c == c && hd.h == h && fstat(fileno(f), &sb) == 0 &&
+              (uint64_t)sb.st_size == sizeof hd + hd.bytes;
+    void *bytes = got ? base_malloc(hd.bytes ? hd.bytes : 1, "split designs") : NULL;
+    got = got && fread(bytes, 1, hd.bytes, f) == hd.bytes &&
+          featcache_hash(bytes, hd.bytes, featcache_hash(&hd, offsetof(SplitsHeader, checksum), 0)) == hd.checksum;
+    fclose(f);
+    char why[BASE_ERR_LEN];
+    RidgeDesigns *d = got ? ridge_designs_from_bytes(bytes, hd.bytes, why) : NULL;
+    free(bytes);
+    return d;
+}
+
+int store_save_splits(const Store *st, size_t m, size_t c, size_t h, const RidgeDesigns *d, char *err) {
+    SplitsHeader hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, SPLITS_MAGIC, 8);
+    hd.identity = st->identity;
+    size_t n;
+    const void *bytes = ridge_designs_bytes(d, &n);
+    hd.m = m, hd.c = c, hd.h = h, hd.bytes = n;
+    hd.checksum = featcache_hash(bytes, n, featcache_hash(&hd, offsetof(SplitsHeader, checksum), 0));
+    char path[STORE_PATH + 64];
+    splits_path(st, m, c, h, path, sizeof path);
+    return save_design_file(st, path, (const void *[]){&hd, bytes}, (size_t[]){sizeof hd, n}, 2, err);
 }
 
 void store_remove_design(const Store *st, size_t m, size_t c, size_t h) {
     char path[STORE_PATH + 64];
     design_path(st, m, c, h, path, sizeof path);
+    unlink(path);
+    splits_path(st, m, c, h, path, sizeof path);
     unlink(path);
 }
 

@@ -20,6 +20,10 @@
  *                  it, the others read it instead of redoing the layer's PCA. Ranks that start a layer at the
  *                  same moment both compute it (the last rename wins; both are the same design). Removed with
  *                  store_remove_design once every group has fitted the layer;
+ *   designs/m<M>-c<C>-h<H>.splits
+ *                  beside it, once the first group has fitted the layer: the ridge's split designs (each split's
+ *                  eigendecomposition and held-out basis, host/ridge.h's RidgeDesigns), which the later groups
+ *                  take instead of decomposing again; removed with the design;
  *   progress.tsv   rank 0's log of finished units (time, stage, unit, outcome, done, total).
  * Every file is written under a temporary name, flushed to disk and renamed, so a file under its
  * final name is whole whatever killed the run; a record whose identity, shape or checksum does not
@@ -79,7 +83,11 @@ void store_save_layer(const Store *st, size_t m, size_t c, size_t h, size_t g, c
 // sweep's. Saving is best effort (a design is only ever a shortcut): -1 with err when it could not be written.
 int store_load_design(const Store *st, size_t m, size_t c, size_t h, EncodingDesign *d);
 int store_save_design(const Store *st, size_t m, size_t c, size_t h, const EncodingDesign *d, char *err);
-// removes the layer's saved design, if any
+// the layer's split designs (the ridge's eigendecompositions, ridge.h), saved by the first group to fit the layer:
+// NULL when absent, not whole or not this sweep's (caller frees: ridge_designs_free). Saving is best effort too.
+RidgeDesigns *store_load_splits(const Store *st, size_t m, size_t c, size_t h);
+int store_save_splits(const Store *st, size_t m, size_t c, size_t h, const RidgeDesigns *d, char *err);
+// removes the layer's saved design and split designs, if any
 void store_remove_design(const Store *st, size_t m, size_t c, size_t h);
 
 // Rank 0: removes the store and everything in it that the store made.

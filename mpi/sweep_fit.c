@@ -42,9 +42,11 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
     int share = s->G > 1;
     EncodingDesign *design = base_calloc(u->n, sizeof(EncodingDesign), "designs");
     int *reused = base_calloc(u->n, sizeof(int), "designs");
+    size_t *shared_splits = base_calloc(u->n, sizeof(size_t), "designs");
     size_t *off = base_malloc(u->n * sizeof(size_t), "layers"), total = 0;
     for (size_t j = 0; j < u->n; j++) {
         reused[j] = share && store_load_design(&s->store, m, u->c, u->h[j], &design[j]);
+        if (reused[j]) design[j].splits = store_load_splits(&s->store, m, u->c, u->h[j]);
         off[j] = total;
         if (!reused[j]) total += s->W * (size_t)key.dims[u->h[j]];
     }
@@ -101,7 +103,16 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
             log_warn("%s, context %s, layer %zu: its design is not kept for the other subject groups, which will "
                      "compute it again: %s",
                      name, ctx, u->h[j], kept);
+        // and its split designs: the first group to fit the layer records them (host memory, up to the fit's budget)
+        // and saves them after its fit; the later groups take them instead of decomposing every split again
+        int record = rc == 0 && share && !design[j].splits;
+        if (record) design[j].splits = ridge_designs_create(spec.memory_bytes ? spec.memory_bytes : (size_t)1 << 30);
         if (rc == 0) rc = encoding_fit_design(&spec, &design[j], &o, &st, e);
+        if (rc == 0 && record && ridge_designs_count(design[j].splits) &&
+            store_save_splits(&s->store, m, u->c, u->h[j], design[j].splits, kept))
+            log_warn("%s, context %s, layer %zu: its split designs are not kept for the other subject groups, which "
+                     "will decompose them again: %s",
+                     name, ctx, u->h[j], kept);
         encoding_design_free(&design[j]);
         if (rc == 1) {
             stopped[j] = 1;
@@ -120,6 +131,7 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
         r->counters[FIT_SPLITS] = (double)q->n_splits;
         r->counters[FIT_GFLOP] = q->flops * 1e-9;
         r->counters[FIT_SECONDS] = base_wall() - t0;
+        shared_splits[j] = q->n_shared;
     }
     s->share[SHARE_FIT] += base_wall() - t;
 
@@ -135,14 +147,18 @@ static int fit_unit(Sweep *s, const FitUnit *u) {
             failed = 1;
             log_warn("%s, context %s, layer %zu%s: fit failed: %s", name, ctx, u->h[j], group, rec[j].error);
         } else {
+            char from[96] = "";
+            if (reused[j])
+                snprintf(from, sizeof from, ", its design%s read from the store",
+                         shared_splits[j] ? " and split designs" : "");
             log_rank_file("%s, context %s, layer %zu%s: fitted in %.2f s (%.1f GFLOP)%s", name, ctx, u->h[j], group,
-                          rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP],
-                          reused[j] ? ", its design read from the store" : "");
+                          rec[j].counters[FIT_SECONDS], rec[j].counters[FIT_GFLOP], from);
         }
     }
     s->share[SHARE_SAVE_LAYERS] += base_wall() - t;
     for (size_t j = 0; j < u->n; j++) encoding_design_free(&design[j]);  // the layers not fitted (a stop, a failure)
     free(values), free(stopped), free(rec), free(x), free(off), free(design), free(reused);
+    free(shared_splits);
     return any_stopped ? DISPATCH_STOPPED : failed ? DISPATCH_FAILED : DISPATCH_OK;
 }
 

@@ -40,8 +40,11 @@ check "groups_of_one_logged" grep -q "subjects: 27 group(s) of up to 1 subject(s
 check "groups_of_one_equal_one_group" same one singles
 # the groups share each layer's design through the store: on one rank the first group makes the 6 layers' designs
 # and the 26 others read them
-reads=$(cat "$E2E_TMP"/singles-logs/rank-*.log | grep -c "its design read from the store")
+reads=$(cat "$E2E_TMP"/singles-logs/rank-*.log | grep -cE "its design( and split designs)? read from the store")
 check "groups_of_one_read_26_x_6_designs ($reads)" test "$reads" -eq 156
+# and, the first group's fit of each layer done before the next group starts it on one rank, its split designs
+splits=$(cat "$E2E_TMP"/singles-logs/rank-*.log | grep -c "its design and split designs read from the store")
+check "groups_of_one_take_26_x_6_split_designs ($splits)" test "$splits" -eq 156
 
 # four subjects' targets and a little: groups of 4, the seventh of 3
 gib=$(awk -v v="${V:-1}" 'BEGIN {printf "%.12g", 4.5 * v * 6 * 4 / 1073741824}')
@@ -60,11 +63,15 @@ check "only_subject_a_record_per_layer" test "$(ls "$STORE" | grep -c -- '-s4\.l
 check "only_subject_no_results" test ! -e "$E2E_TMP/share/results.h5"
 check "only_subject_keeps_the_designs_for_the_other_groups" \
   test "$(ls "$E2E_TMP/share/results.h5.units/designs" | grep -c '^m0-c0-h[0-5]\.design$')" -eq 6
+check "only_subject_keeps_the_split_designs_for_the_other_groups" \
+  test "$(ls "$E2E_TMP/share/results.h5.units/designs" | grep -c '^m0-c0-h[0-5]\.splits$')" -eq 6
 run share -- -P run.group_gib="$gib" -P run.log_dir="$E2E_TMP/share-logs"
 check "plain_run_after_the_share_exits_0" test $? -eq 0
 check "plain_run_found_the_share" grep -q "fit: 6 of 42 layer fits already in" "$E2E_TMP/share.log"
-reads=$(cat "$E2E_TMP"/share-logs/rank-*.log | grep -c "its design read from the store")
+reads=$(cat "$E2E_TMP"/share-logs/rank-*.log | grep -cE "its design( and split designs)? read from the store")
 check "plain_run_read_the_shares_designs ($reads)" test "$reads" -eq 36
+splits=$(cat "$E2E_TMP"/share-logs/rank-*.log | grep -c "its design and split designs read from the store")
+check "plain_run_took_the_shares_split_designs ($splits)" test "$splits" -eq 36
 check "share_then_plain_equals_one_group" same one share
 
 "$BRAINSWEEP" plan "$CONFIG" -P run.group_gib=1e-12 --out "$E2E_TMP/plan" >"$E2E_TMP/plan.log" 2>&1
@@ -112,7 +119,7 @@ check "fmri_groups_equal_one_group" same fone fsingles
 check "fmri_groups_same_voxels" h5diff "$E2E_TMP/fone/results.h5" "$E2E_TMP/fsingles/results.h5" /voxels/ijk /voxels/ijk
 # 3 groups x 6 layers need a design (PCA to 16 per outer fold): each layer's is made once, or twice when both
 # ranks start it at the same moment, and read by the rest
-reads=$(cat "$E2E_TMP"/fsingles-logs/rank-*.log | grep -c "its design read from the store")
+reads=$(cat "$E2E_TMP"/fsingles-logs/rank-*.log | grep -cE "its design( and split designs)? read from the store")
 check "fmri_groups_share_the_layers_designs ($reads of 18 read)" test "$reads" -ge 6 -a "$reads" -le 12
 # each group's runs read once for the inputs' checks (by one rank), then by the ranks that fit it (the rank logs say)
 LOGS=$E2E_TMP/fsingles-logs

@@ -274,33 +274,44 @@ static void ridge_case(const RidgeCase *k) {
     ridge_targets_init(&rt, Y, N, T, &cv, err);
     double alphas[12];
     for (size_t a = 0; a < 12; a++) alphas[a] = pow(10.0, (k->alphas_wide ? -8.0 : -1.0) + (double)a * (k->alphas_wide ? 1.5 : 0.5));
-    RidgeOut out[2];
-    double *res = base_calloc(2 * 3 * T, sizeof(double), "results");
-    float *fl = base_calloc(2 * (N * T + P * T + T), sizeof(float), "results");
-    const LinalgOps *tables[2] = {&linalg_ops_cpu, &opaque};
-    int rc[2];
-    RidgeStats st[2];
-    for (int s = 0; s < 2; s++) {
+    // runs 0 and 1: the CPU's table and the opaque one, each recording its designs; 2 and 3: the same tables
+    // given the other's recorded designs (uploaded into the opaque table's memory, downloaded from it)
+    enum { RUNS = 4 };
+    RidgeOut out[RUNS];
+    const size_t per = N * T + P * T + T;
+    double *res = base_calloc(RUNS * 3 * T, sizeof(double), "results");
+    float *fl = base_calloc(RUNS * per, sizeof(float), "results");
+    const LinalgOps *tables[RUNS] = {&linalg_ops_cpu, &opaque, &linalg_ops_cpu, &opaque};
+    RidgeDesigns *sets[2] = {ridge_designs_create(SIZE_MAX), ridge_designs_create(SIZE_MAX)};
+    int rc[RUNS];
+    RidgeStats st[RUNS];
+    for (int s = 0; s < RUNS; s++) {
         out[s] = (RidgeOut){.r = res + (s * 3) * T, .r2 = res + (s * 3 + 1) * T, .alpha = res + (s * 3 + 2) * T};
-        float *f = fl + s * (N * T + P * T + T);
+        float *f = fl + s * per;
         if (k->pred) out[s].pred = f;
         if (k->weights) out[s].weights = f + N * T, out[s].intercept = f + N * T + P * T;
         const size_t bands[2] = {P / 3, P - P / 3};
         const double gammas[4] = {1.0, 1.0, 0.2, 3.0};
         RidgeConfig cfg = {.cv = &cv, .alphas = alphas, .n_alphas = 12, .select = k->select, .memory_bytes = k->memory,
-                           .linalg = tables[s]};
+                           .linalg = tables[s], .designs = s < 2 ? sets[s] : sets[3 - s]};
         if (k->banded) cfg.n_bands = 2, cfg.band_size = bands, cfg.n_gammas = 2, cfg.gammas = gammas;
         const float *xs = X;
         rc[s] = ridge_cv(&xs, 0, P, &rt, &cfg, &out[s], &st[s], err);
     }
-    CHECK(rc[0] == 0 && rc[1] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone directly)", k->name,
-          st[1].n_dual, st[1].n_direct);
+    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && rc[3] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone "
+          "directly)", k->name, st[1].n_dual, st[1].n_direct);
     if (k->memory)
         CHECK(st[1].n_batches > 1 && st[1].n_reused > 0, "ridge/%s/designs_reused_across_batches (%zu batches, %zu of "
               "%zu bases from the cache)", k->name, st[1].n_batches, st[1].n_reused, st[1].n_splits);
-    CHECK(memcmp(res, res + 3 * T, 3 * T * sizeof(double)) == 0 &&
-              memcmp(fl, fl + (N * T + P * T + T), (N * T + P * T + T) * sizeof(float)) == 0,
+    CHECK(memcmp(res, res + 3 * T, 3 * T * sizeof(double)) == 0 && memcmp(fl, fl + per, per * sizeof(float)) == 0,
           "ridge/%s/opaque_equals_cpu_bit_for_bit N=%zu P=%zu T=%zu", k->name, N, P, T);
+    int same = 1;
+    for (int s = 2; s < RUNS; s++)
+        same &= memcmp(res, res + s * 3 * T, 3 * T * sizeof(double)) == 0 &&
+                memcmp(fl, fl + s * per, per * sizeof(float)) == 0 && st[s].n_shared > 0;
+    CHECK(same, "ridge/%s/shared_designs_cross_the_tables_bit_for_bit (%zu recorded; %zu and %zu bases taken)", k->name,
+          ridge_designs_count(sets[0]), st[2].n_shared, st[3].n_shared);
+    ridge_designs_free(sets[0]), ridge_designs_free(sets[1]);
     free(res), free(fl), free(X), free(Y);
     ridge_targets_free(&rt);
     cv_free(&cv);

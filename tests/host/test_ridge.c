@@ -537,6 +537,139 @@ static void check_design_cache(const CacheCase *cs) {
     free(X), free(Y);
 }
 
+// Shared designs: a fit of some targets records its designs; a fit of other targets of the same features, given
+// the set (through its bytes, as the unit store passes it between ranks), decomposes nothing and gives the same
+// outputs bit for bit as a fit that builds its own. A set cut short by its size limit serves what it holds; a set
+// of another shape of fit is not used; damaged bytes are refused.
+static void check_shared_designs(const CacheCase *cs) {
+    const size_t N = cs->N, P = cs->P, T = cs->T, K = (size_t)cs->K, NG = cs->banded ? 3 : 1, T1 = T / 3, T2 = T - T1;
+    float *X = malloc(N * P * 4), *Y = malloc(N * T * 4), *Y1 = malloc(N * T1 * 4), *Y2 = malloc(N * T2 * 4);
+    random_problem(X, Y, N, P, T, 1.0);
+    for (size_t i = 0; i < N; i++) {
+        memcpy(Y1 + i * T1, Y + i * T, T1 * 4);
+        memcpy(Y2 + i * T2, Y + i * T + T1, T2 * 4);
+    }
+    const float *Xk[9];  // K + 1 matrices: the fit of other folds (K + 1 of them) takes one more when fold-wise
+    for (size_t k = 0; k <= K; k++) {
+        float *x = malloc(N * P * 4);
+        for (size_t i = 0; i < N * P; i++) x[i] = X[i] + (cs->fold_wise ? 0.2f * (float)nrand() : 0.0f);
+        Xk[k] = x;
+    }
+    CvPlan cv, other;
+    char err[BASE_ERR_LEN];
+    cv_plan_folds(&cv, N, cs->K, 0, err);
+    cv_plan_folds(&other, N, cs->K + 1, 0, err);
+    double alphas[9];
+    base_logspace(alphas, -2, 4, 9);
+    size_t bands[2] = {P / 2, P - P / 2};
+    double gammas[6] = {1, 1, 0.2, 1.8, 1.7, 0.3};
+    RidgeTargets rt1, rt2, rt_other;
+    ridge_targets_init(&rt1, Y1, N, T1, &cv, err);
+    ridge_targets_init(&rt2, Y2, N, T2, &cv, err);
+    ridge_targets_init(&rt_other, Y1, N, T1, &other, err);
+    RidgeConfig cfg = {&cv, alphas, 9, cs->outer_mean ? RIDGE_SELECT_OUTER_MEAN : RIDGE_SELECT_INNER,
+                       cs->banded ? 2 : 0, bands, cs->banded ? 3 : 0, gammas, cs->memory, NULL, 0, NULL};
+    // run 0: Y1 recording; 1: Y2 building its own; 2: Y2 from the set; 3: Y2 from a set cut short; 4: Y2 from a
+    // set of other folds
+    enum { RUNS = 5 };
+    double *d[RUNS][4];
+    float *f[RUNS][3];
+    RidgeStats st[RUNS], st_other;
+    int rc[RUNS];
+    RidgeDesigns *recorded = ridge_designs_create(SIZE_MAX), *partial = ridge_designs_create(0), *shared = NULL,
+                 *cut = NULL, *foreign = ridge_designs_create(SIZE_MAX);
+    for (int run = 0; run < RUNS; run++) {
+        size_t Tr = run == 0 ? T1 : T2;
+        for (int i = 0; i < 4; i++) d[run][i] = calloc(Tr * NG, 8);
+        f[run][0] = calloc(N * Tr, 4), f[run][1] = calloc(P * Tr, 4), f[run][2] = calloc(Tr, 4);
+    }
+    for (int run = 0; run < RUNS; run++) {
+        RidgeConfig c = cfg;
+        int pre = 0;  // the fit that records the set a run takes
+        if (run == 0) c.designs = recorded;
+        if (run == 2 || run == 3 || run == 4) {
+            size_t n;
+            const void *b = ridge_designs_bytes(recorded, &n);
+            if (run == 2) c.designs = shared = ridge_designs_from_bytes(b, n, err);
+            if (run == 3) {
+                // the recorded set's first designs only: what a size limit halfway through would have kept
+                ridge_designs_free(partial);
+                partial = ridge_designs_create(n / 2);
+                RidgeConfig rec = cfg;
+                rec.designs = partial;
+                RidgeOut o = {d[3][0], d[3][1], d[3][2], cs->banded ? d[3][3] : NULL, f[3][0],
+                              cs->fold_wise ? NULL : f[3][1], cs->fold_wise ? NULL : f[3][2]};
+                pre = ridge_cv(Xk, cs->fold_wise, P, &rt2, &rec, &o, &st[3], err);
+                const void *pb = ridge_designs_bytes(partial, &n);
+                c.designs = cut = ridge_designs_from_bytes(pb, n, err);
+            }
+            if (run == 4) {
+                RidgeConfig rec = cfg;
+                rec.cv = &other, rec.designs = foreign;
+                double *r = calloc(T1 * NG * 4, 8);
+                RidgeOut o = {r, r + T1 * NG, r + 2 * T1 * NG, cs->banded ? r + 3 * T1 * NG : NULL, NULL, NULL, NULL};
+                pre = ridge_cv(Xk, cs->fold_wise, P, &rt_other, &rec, &o, &st_other, err);
+                free(r);
+                c.designs = foreign;
+            }
+        }
+        RidgeOut out = {d[run][0], d[run][1], d[run][2], cs->banded ? d[run][3] : NULL, f[run][0],
+                        cs->fold_wise ? NULL : f[run][1], cs->fold_wise ? NULL : f[run][2]};
+        rc[run] = ridge_cv(Xk, cs->fold_wise, P, run == 0 ? &rt1 : &rt2, &c, &out, &st[run], err) | pre;
+    }
+    int ran = rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && rc[3] == 0 && rc[4] == 0 && shared && cut;
+    CHECK(ran, "shared_designs/%s/runs %s", cs->name, ran ? "" : err);
+    // the recording fit builds each design once and keeps it (a design its cache has no room for, it then takes
+    // back from the set in later batches)
+    size_t built0 = st[0].n_splits - st[0].n_reused - st[0].n_shared;
+    CHECK(built0 == ridge_designs_count(recorded), "shared_designs/%s/the_recording_fit_keeps_each_design_it_builds "
+          "(%zu built, %zu recorded, %zu taken back)", cs->name, built0, ridge_designs_count(recorded), st[0].n_shared);
+    size_t built = st[2].n_splits - st[2].n_reused - st[2].n_shared;
+    CHECK(ridge_designs_count(recorded) > 0 && st[2].n_shared > 0 &&
+              (cs->banded || built == 0) && st[2].flops < st[1].flops,
+          "shared_designs/%s/a_fit_given_the_set_decomposes_%s (%zu designs recorded; %zu of %zu bases from the set, "
+          "%zu from the cache, %zu built; %.3g of %.3g GFLOP)",
+          cs->name, cs->banded ? "less" : "nothing", ridge_designs_count(recorded), st[2].n_shared, st[2].n_splits,
+          st[2].n_reused, built, st[2].flops * 1e-9, st[1].flops * 1e-9);
+    CHECK(ridge_designs_count(cut) > 0 && ridge_designs_count(cut) < ridge_designs_count(recorded) &&
+              st[3].n_shared > 0 && st[3].n_shared < st[2].n_shared,
+          "shared_designs/%s/a_set_cut_short_serves_what_it_holds (%zu of %zu designs; %zu bases from it)", cs->name,
+          ridge_designs_count(cut), ridge_designs_count(recorded), st[3].n_shared);
+    CHECK(ridge_designs_count(foreign) > 0 && st[4].n_shared == 0,
+          "shared_designs/%s/a_set_of_other_folds_is_not_used (%zu designs of %d folds; %zu bases from it)", cs->name,
+          ridge_designs_count(foreign), cs->K + 1, st[4].n_shared);
+    for (int run = 2; run < RUNS; run++) {
+        int same = 1;
+        for (int i = 0; i < 4; i++) same &= memcmp(d[1][i], d[run][i], T2 * NG * 8) == 0;
+        same &= memcmp(f[1][0], f[run][0], N * T2 * 4) == 0 && memcmp(f[1][1], f[run][1], P * T2 * 4) == 0 &&
+                memcmp(f[1][2], f[run][2], T2 * 4) == 0;
+        static const char *how[RUNS] = {"", "", "from_the_set", "from_a_set_cut_short", "beside_a_set_of_other_folds"};
+        CHECK(same, "shared_designs/%s/outputs_%s_equal_a_fit_of_its_own_bit_for_bit", cs->name, how[run]);
+    }
+    size_t n;
+    const unsigned char *b = ridge_designs_bytes(recorded, &n);
+    unsigned char *bad = malloc(n);
+    memcpy(bad, b, n);
+    RidgeDesigns *r = ridge_designs_from_bytes(bad, n - 1, err);
+    CHECK(r == NULL && strstr(err, "damaged"), "shared_designs/%s/truncated_bytes_refused: %s", cs->name, err);
+    ridge_designs_free(r);
+    bad[40] ^= 0xff;  // the first entry's index
+    r = ridge_designs_from_bytes(bad, n, err);
+    CHECK(r == NULL, "shared_designs/%s/damaged_entry_refused: %s", cs->name, err);
+    ridge_designs_free(r);
+    free(bad);
+    ridge_designs_free(recorded), ridge_designs_free(partial), ridge_designs_free(shared), ridge_designs_free(cut);
+    ridge_designs_free(foreign);
+    for (int run = 0; run < RUNS; run++) {
+        for (int i = 0; i < 4; i++) free(d[run][i]);
+        for (int i = 0; i < 3; i++) free(f[run][i]);
+    }
+    for (size_t k = 0; k <= K; k++) free((void *)Xk[k]);
+    ridge_targets_free(&rt1), ridge_targets_free(&rt2), ridge_targets_free(&rt_other);
+    cv_free(&cv), cv_free(&other);
+    free(X), free(Y), free(Y1), free(Y2);
+}
+
 static void check_fold_wise_weights_refused(void) {
     size_t N = 120, P = 6, T = 5;
     float *X = malloc(N * P * 4), *Y = malloc(N * T * 4), *W = malloc(P * T * 4), *b = malloc(T * 4);
@@ -594,4 +727,5 @@ TEST_MAIN("test_ridge") {
         {"partly_cached_N240_P100_T400", 240, 100, 400, 4, 0, 0, 0, 1 << 20, 1},
     };
     for (size_t i = 0; i < sizeof cache_cases / sizeof cache_cases[0]; i++) check_design_cache(&cache_cases[i]);
+    for (size_t i = 0; i < sizeof cache_cases / sizeof cache_cases[0]; i++) check_shared_designs(&cache_cases[i]);
 }

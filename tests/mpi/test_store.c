@@ -170,8 +170,51 @@ static void rank0_cases(const char *output) {
     CHECK(store_save_design(&st, 1, 0, 4, &d, why) == 0 && store_load_design(&st, 1, 0, 4, &db) == 1,
           "design/rewritten_whole");
     encoding_design_free(&db);
+
+    // the layer's split designs beside it: a small fit records them; read back byte for byte, damage and other
+    // sweeps read as absent, removed with the design
+    enum { SN = 40, SP = 3, ST = 2 };
+    float sx[SN * SP], sy[SN * ST];
+    for (int i = 0; i < SN * SP; i++) sx[i] = (float)((i * 37) % 11) - 5.0f;
+    for (int i = 0; i < SN * ST; i++) sy[i] = (float)((i * 13) % 7) + 0.25f * sx[(i / ST) * SP];
+    CvPlan cv;
+    cv_plan_folds(&cv, SN, 4, 0, why);
+    RidgeTargets rt;
+    ridge_targets_init(&rt, sy, SN, ST, &cv, why);
+    double alphas[3] = {0.1, 1, 10}, r[ST], r2[ST], al[ST];
+    RidgeDesigns *splits = ridge_designs_create(SIZE_MAX);
+    RidgeConfig rc = {.cv = &cv, .alphas = alphas, .n_alphas = 3, .designs = splits};
+    RidgeOut ro = {.r = r, .r2 = r2, .alpha = al};
+    RidgeStats rs;
+    const float *sxs = sx;
+    int fitted = ridge_cv(&sxs, 0, SP, &rt, &rc, &ro, &rs, why) == 0;
+    CHECK(fitted && ridge_designs_count(splits) > 0,
+          "splits/recorded_by_a_fit (%zu designs)", ridge_designs_count(splits));
+    char spath[1400];
+    snprintf(spath, sizeof spath, "%s/designs/m1-c0-h4.splits", st.dir);
+    CHECK(store_load_splits(&st, 1, 0, 4) == NULL, "splits/absent_before_saved");
+    CHECK(store_save_splits(&st, 1, 0, 4, splits, why) == 0, "splits/saved (%s)", why);
+    RidgeDesigns *sback = store_load_splits(&st, 1, 0, 4);
+    size_t n_a, n_b = 0;
+    const void *a = ridge_designs_bytes(splits, &n_a), *b = sback ? ridge_designs_bytes(sback, &n_b) : NULL;
+    CHECK(sback && n_a == n_b && memcmp(a, b, n_a) == 0 && ridge_designs_count(sback) == ridge_designs_count(splits),
+          "splits/read_back_byte_for_byte (%zu bytes)", n_a);
+    ridge_designs_free(sback);
+    CHECK(store_load_splits(&st, 1, 0, 3) == NULL && store_load_splits(&other_sweep, 1, 0, 4) == NULL,
+          "splits/other_layers_and_sweeps_absent");
+    CHECK(flip_byte(spath, -3) == 0 && store_load_splits(&st, 1, 0, 4) == NULL, "splits/flipped_byte_absent");
+    CHECK(store_save_splits(&st, 1, 0, 4, splits, why) == 0 && truncate(spath, file_size(spath) - 4) == 0 &&
+              store_load_splits(&st, 1, 0, 4) == NULL,
+          "splits/truncated_absent");
+    CHECK(store_save_splits(&st, 1, 0, 4, splits, why) == 0 && store_save_design(&st, 1, 0, 4, &d, why) == 0,
+          "splits/saved_again_beside_the_design");
+    ridge_designs_free(splits);
+    ridge_targets_free(&rt);
+    cv_free(&cv);
+
     store_remove_design(&st, 1, 0, 4);
     CHECK(access(dpath, F_OK) != 0 && store_load_design(&st, 1, 0, 4, &db) == 0, "design/removed");
+    CHECK(access(spath, F_OK) != 0 && store_load_splits(&st, 1, 0, 4) == NULL, "splits/removed_with_the_design");
     CHECK(store_save_design(&st, 1, 0, 5, &d, why) == 0, "design/saved_again_for_the_reset");
 
     // another sweep (another identity) on the same output: nothing of the first counts, and prepare empties it
