@@ -16,6 +16,7 @@
 
 #include "host/base.h"
 #include "host/cv.h"
+#include "host/encoding.h"
 #include "host/linalg.h"
 #include "host/pca.h"
 #include "host/ridge.h"
@@ -383,6 +384,68 @@ static void null_case(void) {
     cv_free(&cv);
 }
 
+// ----------------------------------------------------------------------------
+// a layer's whole fit as the sweep runs it (encoding.h: PCA per outer fold, delays, nested ridge, the shift null;
+// the design shared with a second set of targets, which takes the split designs the first recorded)
+// on the opaque table against the CPU table
+
+static void encoding_case(void) {
+    const size_t W = 300, C = 40, T = 6, T2 = 4;
+    float *x = base_malloc(W * C * sizeof(float), "x"), *Y = base_malloc(W * (T + T2) * sizeof(float), "Y");
+    for (size_t i = 0; i < W * C; i++) x[i] = (float)test_nrand(&rng);
+    for (size_t w = 0; w < W; w++)
+        for (size_t t = 0; t < T + T2; t++)
+            Y[w * (T + T2) + t] = x[w * C + t % 5] * (float)(1 + t % 3) + 2.0f * (float)test_nrand(&rng);
+    float *Y1 = base_malloc(W * T * sizeof(float), "Y"), *Y2 = base_malloc(W * T2 * sizeof(float), "Y");
+    for (size_t w = 0; w < W; w++) {
+        memcpy(Y1 + w * T, Y + w * (T + T2), T * sizeof(float));
+        memcpy(Y2 + w * T2, Y + w * (T + T2) + T, T2 * sizeof(float));
+    }
+    CvPlan cv;
+    char err[BASE_ERR_LEN];
+    cv_plan_folds(&cv, W, 4, 0, err);
+    RidgeTargets rt1, rt2;
+    ridge_targets_init(&rt1, Y1, W, T, &cv, err);
+    ridge_targets_init(&rt2, Y2, W, T2, &cv, err);
+    double alphas[9];
+    base_logspace(alphas, -1, 4, 9);
+    const int delays[2] = {0, 1};
+    const LinalgOps *tables[2] = {&linalg_ops_cpu, &opaque};
+    enum { PER = 5 };  // r, r2, alpha, p, q
+    float out[2][2][PER * 6];
+    int rc[2][2];
+    size_t shared[2];
+    for (int s = 0; s < 2; s++) {
+        EncodingSpec e = {.W = W, .resample = RESAMPLE_SUM, .delays = delays, .D = 2, .pca_components = 8,
+                          .pca_method = PCA_EIGH, .cv = &cv, .targets = &rt1, .alphas = alphas, .n_alphas = 9,
+                          .select = RIDGE_SELECT_INNER, .memory_bytes = 1 << 24, .permutations = 30,
+                          .linalg = tables[s]};
+        EncodingDesign d;
+        rc[s][0] = rc[s][1] = encoding_design(&e, x, C, &d, err);
+        d.splits = ridge_designs_create(SIZE_MAX);
+        // the first target set records the split designs, the second takes them
+        for (int k = 0; k < 2 && rc[s][0] == 0; k++) {
+            float *o = out[s][k];
+            size_t n = k ? T2 : T;
+            EncodingOut eo = {o, o + n, o + 2 * n, o + 3 * n, o + 4 * n, NULL, NULL, 0};
+            EncodingStats st;
+            e.targets = k ? &rt2 : &rt1;
+            rc[s][k] = encoding_fit_design(&e, &d, &eo, &st, err);
+            if (k) shared[s] = st.ridge.n_shared;
+        }
+        encoding_design_free(&d);
+    }
+    CHECK(rc[0][0] == 0 && rc[0][1] == 0 && rc[1][0] == 0 && rc[1][1] == 0, "encoding/ran %s",
+          rc[0][0] || rc[0][1] || rc[1][0] || rc[1][1] ? err : "");
+    CHECK(memcmp(out[0][0], out[1][0], PER * T * sizeof(float)) == 0 &&
+              memcmp(out[0][1], out[1][1], PER * T2 * sizeof(float)) == 0 && shared[0] > 0 && shared[1] > 0,
+          "encoding/pca_per_fold_delays_nested_ridge_null_opaque_equals_cpu_bit_for_bit (W=%zu C=%zu; the second "
+          "target set took %zu and %zu split designs)", W, C, shared[0], shared[1]);
+    ridge_targets_free(&rt1), ridge_targets_free(&rt2);
+    cv_free(&cv);
+    free(x), free(Y), free(Y1), free(Y2);
+}
+
 // the check itself: a child process reads a buffer of the opaque table in a plain loop and must be stopped
 static void opaque_catches_a_host_read(void) {
     fflush(stdout);
@@ -426,4 +489,5 @@ TEST_MAIN("test_device_clean") {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) ridge_case(&cases[i]);
     pca_cases();
     null_case();
+    encoding_case();
 }
