@@ -104,13 +104,10 @@ LDFLAGS := -fopenmp $(SAN)
 NVCCFLAGS := -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -I.
 ifeq ($(HAVE_CUDA),1)
   CFLAGS += -DHAVE_CUDA=1 -I$(CUDA_HOME)/include
-  # cuBLAS for the CUDA decoder is not linked: cuda/decoder_cuda.cu loads it at run time (dlopen), so the
-  # binaries start where only the CUDA runtime is (the device bundle carries libcudart, not cuBLAS); the run path
-  # lets dlopen find it in the toolkit
+  # cuBLAS, cuSOLVER and cuFFT are not linked: cuda/culibs.cu loads them at run time (dlopen), so the binaries
+  # start where only the CUDA runtime is (the device bundle carries libcudart, not the math libraries); the run
+  # path lets dlopen find them in the toolkit
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl -lstdc++
-  # the fits' CUDA table (cuda/linalg_cuda.cu); --as-needed: only a program that links that table loads them, so
-  # the others still start where the machine lacks these libraries (bench/gpu_bundle.sh leaves them to the machine)
-  LDLIBS += -Wl,--as-needed -lcublas -lcusolver -lcufft -Wl,--no-as-needed
 endif
 
 ifeq ($(V),1)

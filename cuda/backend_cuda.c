@@ -2,10 +2,15 @@
 #include "cuda/backend_cuda.h"
 
 #include "cuda/decoder_cuda.h"  // defines: decoder_ops_cuda
+#include "cuda/linalg_cuda.h"   // defines: linalg_ops_cuda
 
-// linalg stays the CPU's: the fits' GPU engine is a later issue
-static const Backend backend_cuda = {.name = "cuda", .decoder = &decoder_ops_cuda, .linalg = &linalg_ops_cpu};
+static const Backend backend_cuda = {.name = "cuda", .decoder = &decoder_ops_cuda, .linalg = &linalg_ops_cuda};
+// cuSOLVER or cuFFT missing: the decoder on the GPU, the fits on the CPU
+static const Backend backend_cuda_decoder = {.name = "cuda", .decoder = &decoder_ops_cuda, .linalg = &linalg_ops_cpu};
 
 const Backend *backend_cuda_get(char *why, size_t len) {
-    return decoder_cuda_blas_ready(why, len) ? &backend_cuda : NULL;
+    if (!decoder_cuda_blas_ready(why, len)) return NULL;
+    return backend_cuda_fits(NULL, 0) ? &backend_cuda : &backend_cuda_decoder;
 }
+
+int backend_cuda_fits(char *why, size_t len) { return linalg_cuda_ready(why, len); }

@@ -1,12 +1,11 @@
 // decoder_ops_cuda: the decoder's op table on a CUDA device (contract: cuda/decoder_cuda.h).
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/culibs.h"        // cuBLAS, loaded at run time; CHECK_CUBLAS
 #include "cuda/decoder_cuda.h"  // defines: decoder_ops_cuda, decoder_cuda_set_resident_limit
 #include "cuda/ops.h"           // defines: the launchers, CHECK_CUDA, CHECK_LAUNCH
 extern "C" {
@@ -14,84 +13,7 @@ extern "C" {
 #include "host/model.h"
 }
 
-// ----------------------------------------------------------------------------
-// cuBLAS, loaded when first needed: a hard link would keep every binary of a CUDA build from starting where the
-// CUDA runtime is (the bundle carries libcudart) but cuBLAS is not, the CPU paths included
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define CUBLAS_SONAME "libcublas.so." STR(CUBLAS_VER_MAJOR)  // the major version the headers describe
-
-static struct {
-    int tried;
-    void *lib;
-    char why[256];  // why it could not be loaded
-    cublasStatus_t (*create)(cublasHandle_t *);
-    cublasStatus_t (*destroy)(cublasHandle_t);
-    cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
-    cublasStatus_t (*set_math_mode)(cublasHandle_t, cublasMath_t);
-    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
-                            const float *, int, const float *, int, const float *, float *, int);
-    const char *(*status_name)(cublasStatus_t);
-    const char *(*status_string)(cublasStatus_t);
-} blas;
-
-// one symbol of the library into *fn; 0 when it is missing (why says which)
-static int blas_symbol(void *fn, const char *name) {
-    void *f = dlsym(blas.lib, name);
-    if (!f) snprintf(blas.why, sizeof blas.why, "%s has no %s (an older cuBLAS?)", CUBLAS_SONAME, name);
-    memcpy(fn, &f, sizeof f);
-    return f != NULL;
-}
-
-extern "C" int decoder_cuda_blas_ready(char *why, size_t len) {
-    if (!blas.tried) {
-        blas.tried = 1;
-        blas.lib = dlopen(CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!blas.lib) {
-            snprintf(blas.why, sizeof blas.why, "%s cannot be loaded (%s)", CUBLAS_SONAME, dlerror());
-        } else if (!(blas_symbol(&blas.create, "cublasCreate_v2") && blas_symbol(&blas.destroy, "cublasDestroy_v2") &&
-                     blas_symbol(&blas.set_stream, "cublasSetStream_v2") &&
-                     blas_symbol(&blas.set_math_mode, "cublasSetMathMode") &&
-                     blas_symbol(&blas.sgemm, "cublasSgemm_v2") &&
-                     blas_symbol(&blas.status_name, "cublasGetStatusName") &&
-                     blas_symbol(&blas.status_string, "cublasGetStatusString"))) {
-            dlclose(blas.lib);
-            blas.lib = NULL;
-        }
-    }
-    if (!blas.lib && why) snprintf(why, len, "%s", blas.why);
-    return blas.lib != NULL;
-}
-
-// ----------------------------------------------------------------------------
-// errors: cuBLAS's, in CHECK_CUDA's shape
-
-static const char *cublas_hint(cublasStatus_t s) {
-    switch (s) {
-        case CUBLAS_STATUS_NOT_INITIALIZED:
-            return "cuBLAS could not start: check the driver (nvidia-smi) and that libcublas matches the CUDA runtime";
-        case CUBLAS_STATUS_ALLOC_FAILED:
-            return "the GPU is out of memory for cuBLAS's workspace: a smaller batch, or fewer ranks per GPU";
-        case CUBLAS_STATUS_INVALID_VALUE:
-            return "a matrix product with sizes out of range (a zero or negative dimension?): this is a bug in brainsweep";
-        case CUBLAS_STATUS_ARCH_MISMATCH:
-            return "this GPU lacks what the call needs: rebuild with CUDA_ARCH naming its compute capability";
-        case CUBLAS_STATUS_EXECUTION_FAILED:
-            return "the product's kernel failed: rerun under compute-sanitizer; a sticky error may come from an earlier kernel";
-        default:
-            return "see cuBLAS's status text above";
-    }
-}
-
-#define CHECK_CUBLAS(call)                                                                                    \
-    do {                                                                                                      \
-        cublasStatus_t check_cublas_s_ = (call);                                                              \
-        if (check_cublas_s_ != CUBLAS_STATUS_SUCCESS)                                                         \
-            base_die(__FILE__, __LINE__, __func__, cublas_hint(check_cublas_s_), "%s failed: %s (%d): %s", #call, \
-                     blas.status_name(check_cublas_s_), (int)check_cublas_s_,                                 \
-                     blas.status_string(check_cublas_s_));                                                    \
-    } while (0)
+extern "C" int decoder_cuda_blas_ready(char *why, size_t len) { return culibs_blas_ready(why, len); }
 
 // ----------------------------------------------------------------------------
 // the Decoder's state
@@ -269,10 +191,10 @@ static void *cuda_open(Decoder *d) {
             "LD_LIBRARY_PATH), or set run.device: cpu", "the CUDA decoder needs cuBLAS: %s", why);
     CudaState *s = (CudaState *)base_calloc(1, sizeof *s, "CUDA decoder state");
     CHECK_CUDA(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
-    CHECK_CUBLAS(blas.create(&s->blas));
-    CHECK_CUBLAS(blas.set_stream(s->blas, s->stream));
+    CHECK_CUBLAS(culibs_blas.create(&s->blas));
+    CHECK_CUBLAS(culibs_blas.set_stream(s->blas, s->stream));
     // float32 products stay float32: no TF32 (the checks hold the GPU to the CPU within 1e-4)
-    CHECK_CUBLAS(blas.set_math_mode(s->blas, CUBLAS_DEFAULT_MATH));
+    CHECK_CUBLAS(culibs_blas.set_math_mode(s->blas, CUBLAS_DEFAULT_MATH));
     CHECK_CUDA(cudaMallocHost((void **)&s->stage, STAGE_BYTES));
     for (int h = 0; h < 2; h++) {
         CHECK_CUDA(cudaEventCreateWithFlags(&s->half_done[h], cudaEventDisableTiming));
@@ -333,7 +255,7 @@ static void cuda_close(void *be) {
     for (int h = 0; h < 2; h++) CHECK_CUDA(cudaEventDestroy(s->half_done[h]));
     CHECK_CUDA(cudaFreeHost(s->stage));
     CHECK_CUDA(cudaFreeHost(s->down));
-    CHECK_CUBLAS(blas.destroy(s->blas));
+    CHECK_CUBLAS(culibs_blas.destroy(s->blas));
     CHECK_CUDA(cudaStreamDestroy(s->stream));
     free(s);
 }
@@ -378,7 +300,7 @@ static cudaStream_t stream_of(Decoder *d) { return ((CudaState *)d->be)->stream;
 static void gemm(CudaState *s, float *out, const float *inp, const float *w, const float *bias, int T, int C, int OC) {
     if (T <= 0 || OC <= 0) return;
     const float one = 1.0f, zero = 0.0f;
-    CHECK_CUBLAS(blas.sgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &one, w, C, inp, C, &zero, out, OC));
+    CHECK_CUBLAS(culibs_blas.sgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &one, w, C, inp, C, &zero, out, OC));
     if (bias) bias_add_gpu(out, bias, T, OC, s->stream);
 }
 

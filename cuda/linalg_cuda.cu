@@ -1,122 +1,11 @@
 // The linear-algebra table on the device (contract: cuda/linalg_cuda.h; semantics: host/linalg.h).
 #include "cuda/linalg_cuda.h"
 
-#include <cublas_v2.h>
-#include <cufft.h>
-#include <cusolverDn.h>
-
 #include <climits>
 #include <mutex>
 
-#include "cuda/ops.h"  // CHECK_CUDA, host/base.h
-
-// ----------------------------------------------------------------------------
-// the libraries' errors: the shape of CHECK_CUDA (file, line, the call, the status, a hint)
-
-static const char *cublas_hint(cublasStatus_t s) {
-    switch (s) {
-        case CUBLAS_STATUS_NOT_INITIALIZED:
-            return "cuBLAS could not start (no usable GPU or driver): check nvidia-smi, or run on the CPU";
-        case CUBLAS_STATUS_ALLOC_FAILED:
-            return "the GPU is out of memory: a smaller target batch, or fewer ranks per GPU";
-        case CUBLAS_STATUS_INVALID_VALUE:
-            return "a product with sizes or leading dimensions out of range: this is a bug in brainsweep";
-        case CUBLAS_STATUS_ARCH_MISMATCH:
-            return "this GPU lacks a feature cuBLAS needs here (double precision?): run on the CPU";
-        case CUBLAS_STATUS_EXECUTION_FAILED:
-            return "a cuBLAS kernel failed to run: a fault from an earlier kernel, or a pointer that is not device memory";
-        default:
-            return "see cuBLAS's status above; a sticky error may come from an earlier kernel";
-    }
-}
-
-static const char *cusolver_name(cusolverStatus_t s) {
-    switch (s) {
-        case CUSOLVER_STATUS_NOT_INITIALIZED: return "CUSOLVER_STATUS_NOT_INITIALIZED";
-        case CUSOLVER_STATUS_ALLOC_FAILED: return "CUSOLVER_STATUS_ALLOC_FAILED";
-        case CUSOLVER_STATUS_INVALID_VALUE: return "CUSOLVER_STATUS_INVALID_VALUE";
-        case CUSOLVER_STATUS_ARCH_MISMATCH: return "CUSOLVER_STATUS_ARCH_MISMATCH";
-        case CUSOLVER_STATUS_EXECUTION_FAILED: return "CUSOLVER_STATUS_EXECUTION_FAILED";
-        case CUSOLVER_STATUS_INTERNAL_ERROR: return "CUSOLVER_STATUS_INTERNAL_ERROR";
-        case CUSOLVER_STATUS_NOT_SUPPORTED: return "CUSOLVER_STATUS_NOT_SUPPORTED";
-        case CUSOLVER_STATUS_INVALID_WORKSPACE: return "CUSOLVER_STATUS_INVALID_WORKSPACE";
-        default: return "a cuSOLVER status";
-    }
-}
-
-static const char *cusolver_hint(cusolverStatus_t s) {
-    switch (s) {
-        case CUSOLVER_STATUS_NOT_INITIALIZED:
-            return "cuSOLVER could not start (no usable GPU or driver): check nvidia-smi, or run on the CPU";
-        case CUSOLVER_STATUS_ALLOC_FAILED:
-            return "the GPU is out of memory: a smaller problem, or fewer ranks per GPU";
-        case CUSOLVER_STATUS_INVALID_VALUE:
-        case CUSOLVER_STATUS_INVALID_WORKSPACE:
-            return "a factorisation with sizes out of range: this is a bug in brainsweep";
-        case CUSOLVER_STATUS_EXECUTION_FAILED:
-            return "a cuSOLVER kernel failed to run: a fault from an earlier kernel, or host memory passed as device";
-        default:
-            return "see cuSOLVER's status above; a sticky error may come from an earlier kernel";
-    }
-}
-
-static const char *cufft_name(cufftResult r) {
-    switch (r) {
-        case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
-        case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED";
-        case CUFFT_INVALID_TYPE: return "CUFFT_INVALID_TYPE";
-        case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
-        case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
-        case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
-        case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
-        case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
-        case CUFFT_UNALIGNED_DATA: return "CUFFT_UNALIGNED_DATA";
-        case CUFFT_INVALID_DEVICE: return "CUFFT_INVALID_DEVICE";
-        case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
-        default: return "a cuFFT status";
-    }
-}
-
-static const char *cufft_hint(cufftResult r) {
-    switch (r) {
-        case CUFFT_ALLOC_FAILED:
-            return "the GPU is out of memory: a shorter recording, or fewer ranks per GPU";
-        case CUFFT_SETUP_FAILED:
-            return "cuFFT could not start (no usable GPU or driver): check nvidia-smi, or run on the CPU";
-        case CUFFT_INVALID_SIZE:
-        case CUFFT_INVALID_VALUE:
-            return "a transform length out of range: this is a bug in brainsweep";
-        case CUFFT_EXEC_FAILED:
-            return "a cuFFT kernel failed to run: a fault from an earlier kernel, or host memory passed as device";
-        default:
-            return "see cuFFT's status above; a sticky error may come from an earlier kernel";
-    }
-}
-
-#define CHECK_CUBLAS(call)                                                                                   \
-    do {                                                                                                     \
-        cublasStatus_t check_cublas_s_ = (call);                                                             \
-        if (check_cublas_s_ != CUBLAS_STATUS_SUCCESS)                                                        \
-            base_die(__FILE__, __LINE__, __func__, cublas_hint(check_cublas_s_), "%s failed: %s (%d): %s", #call, \
-                     cublasGetStatusName(check_cublas_s_), (int)check_cublas_s_,                             \
-                     cublasGetStatusString(check_cublas_s_));                                                \
-    } while (0)
-
-#define CHECK_CUSOLVER(call)                                                                                  \
-    do {                                                                                                      \
-        cusolverStatus_t check_cusolver_s_ = (call);                                                          \
-        if (check_cusolver_s_ != CUSOLVER_STATUS_SUCCESS)                                                     \
-            base_die(__FILE__, __LINE__, __func__, cusolver_hint(check_cusolver_s_), "%s failed: %s (%d)", #call, \
-                     cusolver_name(check_cusolver_s_), (int)check_cusolver_s_);                               \
-    } while (0)
-
-#define CHECK_CUFFT(call)                                                                                  \
-    do {                                                                                                   \
-        cufftResult check_cufft_r_ = (call);                                                               \
-        if (check_cufft_r_ != CUFFT_SUCCESS)                                                               \
-            base_die(__FILE__, __LINE__, __func__, cufft_hint(check_cufft_r_), "%s failed: %s (%d)", #call, \
-                     cufft_name(check_cufft_r_), (int)check_cufft_r_);                                     \
-    } while (0)
+#include "cuda/culibs.h"  // the libraries' entry points (loaded at run time), CHECK_CUBLAS and its twins
+#include "cuda/ops.h"     // CHECK_CUDA, host/base.h
 
 // ----------------------------------------------------------------------------
 // the calling thread's stream and handles (see the header: one set per thread, created on first use)
@@ -130,13 +19,25 @@ typedef struct {
 static thread_local ThreadCtx tls_ctx;
 static thread_local bool tls_ready;
 
+// the three libraries, loaded; the backend offers this table only where linalg_cuda_ready said so
+static void need_libraries(void) {
+    char why[BASE_ERR_LEN];
+    if (!culibs_fits_ready(why, sizeof why))
+        DIE("install the CUDA toolkit's cuBLAS, cuSOLVER and cuFFT of the runtime's major version (or put their folder "
+            "on LD_LIBRARY_PATH), or set run.device: cpu",
+            "the GPU fits need the CUDA math libraries: %s", why);
+}
+
+extern "C" int linalg_cuda_ready(char *why, size_t len) { return culibs_fits_ready(why, len); }
+
 static ThreadCtx *ctx(void) {
     if (!tls_ready) {
+        need_libraries();
         CHECK_CUDA(cudaStreamCreateWithFlags(&tls_ctx.stream, cudaStreamNonBlocking));
-        CHECK_CUBLAS(cublasCreate(&tls_ctx.blas));
-        CHECK_CUBLAS(cublasSetStream(tls_ctx.blas, tls_ctx.stream));
-        CHECK_CUSOLVER(cusolverDnCreate(&tls_ctx.solver));
-        CHECK_CUSOLVER(cusolverDnSetStream(tls_ctx.solver, tls_ctx.stream));
+        CHECK_CUBLAS(culibs_blas.create(&tls_ctx.blas));
+        CHECK_CUBLAS(culibs_blas.set_stream(tls_ctx.blas, tls_ctx.stream));
+        CHECK_CUSOLVER(culibs_solver.create(&tls_ctx.solver));
+        CHECK_CUSOLVER(culibs_solver.set_stream(tls_ctx.solver, tls_ctx.stream));
         tls_ready = true;
     }
     return &tls_ctx;
@@ -284,7 +185,7 @@ static void sgemm_cuda(LinalgTrans ta, LinalgTrans tb, size_t M, size_t N, size_
                        size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (!M || !N) return;
     ThreadCtx *c = ctx();
-    CHECK_CUBLAS(cublasSgemm(c->blas, cop(tb), cop(ta), dim(N), dim(M), dim(K), &alpha, B, dim(ldb), A, dim(lda),
+    CHECK_CUBLAS(culibs_blas.sgemm(c->blas, cop(tb), cop(ta), dim(N), dim(M), dim(K), &alpha, B, dim(ldb), A, dim(lda),
                              &beta, C, dim(ldc)));
     finish(c);
 }
@@ -293,7 +194,7 @@ static void dgemm_cuda(LinalgTrans ta, LinalgTrans tb, size_t M, size_t N, size_
                        size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc) {
     if (!M || !N) return;
     ThreadCtx *c = ctx();
-    CHECK_CUBLAS(cublasDgemm(c->blas, cop(tb), cop(ta), dim(N), dim(M), dim(K), &alpha, B, dim(ldb), A, dim(lda),
+    CHECK_CUBLAS(culibs_blas.dgemm(c->blas, cop(tb), cop(ta), dim(N), dim(M), dim(K), &alpha, B, dim(ldb), A, dim(lda),
                              &beta, C, dim(ldc)));
     finish(c);
 }
@@ -303,7 +204,7 @@ static void dgemv_cuda(LinalgTrans ta, size_t M, size_t N, double alpha, const d
                        const double *x, double beta, double *y) {
     if (!M || !N) return;
     ThreadCtx *c = ctx();
-    CHECK_CUBLAS(cublasDgemv(c->blas, ta == LINALG_T ? CUBLAS_OP_N : CUBLAS_OP_T, dim(N), dim(M), &alpha, A,
+    CHECK_CUBLAS(culibs_blas.dgemv(c->blas, ta == LINALG_T ? CUBLAS_OP_N : CUBLAS_OP_T, dim(N), dim(M), &alpha, A,
                              dim(lda), x, 1, &beta, y, 1));
     finish(c);
 }
@@ -314,7 +215,7 @@ static void dsyrk_cuda(LinalgTrans ta, size_t n, size_t k, double alpha, const d
                        double *C, size_t ldc) {
     if (!n) return;
     ThreadCtx *c = ctx();
-    CHECK_CUBLAS(cublasDsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, ta == LINALG_T ? CUBLAS_OP_N : CUBLAS_OP_T, dim(n),
+    CHECK_CUBLAS(culibs_blas.dsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, ta == LINALG_T ? CUBLAS_OP_N : CUBLAS_OP_T, dim(n),
                              dim(k), &alpha, A, dim(lda), &beta, C, dim(ldc)));
     mirror_upper(c, C, n, ldc);
     finish(c);
@@ -323,7 +224,7 @@ static void dsyrk_cuda(LinalgTrans ta, size_t n, size_t k, double alpha, const d
 static void dsyr_cuda(size_t n, double alpha, const double *x, double *A, size_t lda) {
     if (!n) return;
     ThreadCtx *c = ctx();
-    CHECK_CUBLAS(cublasDsyr(c->blas, CUBLAS_FILL_MODE_LOWER, dim(n), &alpha, x, 1, A, dim(lda)));
+    CHECK_CUBLAS(culibs_blas.dsyr(c->blas, CUBLAS_FILL_MODE_LOWER, dim(n), &alpha, x, 1, A, dim(lda)));
     mirror_upper(c, A, n, lda);
     finish(c);
 }
@@ -345,11 +246,11 @@ static void check_info(const ThreadCtx *c, const int *d_info, const char *what, 
 // row-major upper triangle the CPU reads is the column-major lower one.
 static void syevd(const ThreadCtx *c, double *a, double *w_asc, size_t n) {
     int lwork = 0;
-    CHECK_CUSOLVER(cusolverDnDsyevd_bufferSize(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, dim(n), a,
+    CHECK_CUSOLVER(culibs_solver.dsyevd_size(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, dim(n), a,
                                                dim(n), w_asc, &lwork));
     double *work = (double *)scratch(c, (size_t)lwork * sizeof(double) + sizeof(double));
     int *info = (int *)scratch(c, sizeof(int));
-    CHECK_CUSOLVER(cusolverDnDsyevd(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, dim(n), a, dim(n),
+    CHECK_CUSOLVER(culibs_solver.dsyevd(c->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, dim(n), a, dim(n),
                                     w_asc, work, lwork, info));
     check_info(c, info, "cusolverDnDsyevd", n, n);
     scratch_free(c, work), scratch_free(c, info);
@@ -392,13 +293,13 @@ static void orthonormalise_cuda(double *q, size_t m, size_t l) {
     int *info = (int *)scratch(c, sizeof(int));
     transpose(c, qc, m, q, l, m, l);
     int lw_qr = 0, lw_q = 0;
-    CHECK_CUSOLVER(cusolverDnDgeqrf_bufferSize(c->solver, M, L, qc, M, &lw_qr));
-    CHECK_CUSOLVER(cusolverDnDorgqr_bufferSize(c->solver, M, L, L, qc, M, tau, &lw_q));
+    CHECK_CUSOLVER(culibs_solver.dgeqrf_size(c->solver, M, L, qc, M, &lw_qr));
+    CHECK_CUSOLVER(culibs_solver.dorgqr_size(c->solver, M, L, L, qc, M, tau, &lw_q));
     const int lwork = lw_qr > lw_q ? lw_qr : lw_q;
     double *work = (double *)scratch(c, (size_t)lwork * sizeof(double) + sizeof(double));
-    CHECK_CUSOLVER(cusolverDnDgeqrf(c->solver, M, L, qc, M, tau, work, lwork, info));
+    CHECK_CUSOLVER(culibs_solver.dgeqrf(c->solver, M, L, qc, M, tau, work, lwork, info));
     check_info(c, info, "cusolverDnDgeqrf", m, l);
-    CHECK_CUSOLVER(cusolverDnDorgqr(c->solver, M, L, L, qc, M, tau, work, lwork, info));
+    CHECK_CUSOLVER(culibs_solver.dorgqr(c->solver, M, L, L, qc, M, tau, work, lwork, info));
     check_info(c, info, "cusolverDnDorgqr", m, l);
     transpose(c, q, l, qc, m, l, m);
     scratch_free(c, qc), scratch_free(c, tau), scratch_free(c, info), scratch_free(c, work);
@@ -412,12 +313,12 @@ static void svd_right_cuda(double *a, double *s, double *vt, size_t m, size_t n)
     ThreadCtx *c = ctx();
     const int M = dim(m), N = dim(n);
     int lwork = 0;
-    CHECK_CUSOLVER(cusolverDnDgesvd_bufferSize(c->solver, N, M, &lwork));
+    CHECK_CUSOLVER(culibs_solver.dgesvd_size(c->solver, N, M, &lwork));
     double *work = (double *)scratch(c, (size_t)lwork * sizeof(double) + sizeof(double));
     double *rwork = (double *)scratch(c, m * sizeof(double));
     double *unused_vt = (double *)scratch(c, base_mul(m, m) * sizeof(double));  // jobvt 'N': never written
     int *info = (int *)scratch(c, sizeof(int));
-    CHECK_CUSOLVER(cusolverDnDgesvd(c->solver, 'S', 'N', N, M, a, N, s, vt, N, unused_vt, M, work, lwork, rwork, info));
+    CHECK_CUSOLVER(culibs_solver.dgesvd(c->solver, 'S', 'N', N, M, a, N, s, vt, N, unused_vt, M, work, lwork, rwork, info));
     check_info(c, info, "cusolverDnDgesvd", m, n);
     scratch_free(c, work), scratch_free(c, rwork), scratch_free(c, unused_vt), scratch_free(c, info);
     finish(c);
@@ -434,10 +335,11 @@ typedef struct {
 } CudaFft;
 
 static LinalgFft *fft_plan_cuda(size_t n) {
+    need_libraries();
     CudaFft *p = (CudaFft *)base_malloc(sizeof *p, "fft plans");
     p->n = n;
-    CHECK_CUFFT(cufftPlan1d(&p->fwd, dim(n), CUFFT_D2Z, 1));
-    CHECK_CUFFT(cufftPlan1d(&p->inv, dim(n), CUFFT_Z2D, 1));
+    CHECK_CUFFT(culibs_fft.plan_1d(&p->fwd, dim(n), CUFFT_D2Z, 1));
+    CHECK_CUFFT(culibs_fft.plan_1d(&p->inv, dim(n), CUFFT_Z2D, 1));
     p->x = (double *)alloc_cuda(n * sizeof(double), "fft input copy");
     p->lock = new std::mutex;
     return (LinalgFft *)p;
@@ -448,8 +350,8 @@ static void fft_forward_cuda(const LinalgFft *plan, const double *x, LinalgCompl
     ThreadCtx *c = ctx();
     std::lock_guard<std::mutex> hold(*p->lock);
     CHECK_CUDA(cudaMemcpyAsync(p->x, x, p->n * sizeof(double), cudaMemcpyDeviceToDevice, c->stream));
-    CHECK_CUFFT(cufftSetStream(p->fwd, c->stream));
-    CHECK_CUFFT(cufftExecD2Z(p->fwd, p->x, (cufftDoubleComplex *)X));
+    CHECK_CUFFT(culibs_fft.set_stream(p->fwd, c->stream));
+    CHECK_CUFFT(culibs_fft.exec_d2z(p->fwd, p->x, (cufftDoubleComplex *)X));
     finish(c);
 }
 
@@ -458,16 +360,16 @@ static void fft_inverse_cuda(const LinalgFft *plan, LinalgComplex *X, double *x)
     const CudaFft *p = (const CudaFft *)plan;
     ThreadCtx *c = ctx();
     std::lock_guard<std::mutex> hold(*p->lock);
-    CHECK_CUFFT(cufftSetStream(p->inv, c->stream));
-    CHECK_CUFFT(cufftExecZ2D(p->inv, (cufftDoubleComplex *)X, x));
+    CHECK_CUFFT(culibs_fft.set_stream(p->inv, c->stream));
+    CHECK_CUFFT(culibs_fft.exec_z2d(p->inv, (cufftDoubleComplex *)X, x));
     finish(c);
 }
 
 static void fft_free_cuda(LinalgFft *plan) {
     CudaFft *p = (CudaFft *)plan;
     if (!p) return;
-    CHECK_CUFFT(cufftDestroy(p->fwd));
-    CHECK_CUFFT(cufftDestroy(p->inv));
+    CHECK_CUFFT(culibs_fft.destroy(p->fwd));
+    CHECK_CUFFT(culibs_fft.destroy(p->inv));
     free_cuda(p->x);
     delete p->lock;
     free(p);

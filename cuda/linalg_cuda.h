@@ -2,8 +2,9 @@
  * linalg_cuda: the linear-algebra table of the fits (host/linalg.h) on an NVIDIA GPU — cuBLAS for the products,
  * cuSOLVER for the factorisations, cuFFT for the real transforms, and kernels of its own for the element-wise ops.
  *
- * Plain C: including this needs no CUDA header. It exists only in builds with nvcc (HAVE_CUDA); the sweep does not
- * select it yet (host/backend.c resolves run.device).
+ * Plain C: including this needs no CUDA header. It exists only in builds with nvcc (HAVE_CUDA); the CUDA backend
+ * (cuda/backend_cuda.h) holds it where linalg_cuda_ready says the libraries load. The libraries are loaded at run
+ * time (cuda/culibs.h), not linked.
  *
  * Memory: every pointer an op takes is device memory from this table's alloc (cudaMalloc, 256-byte aligned, so the
  * 64-byte alignment the fits carve their workspaces at holds), except the host side of upload and download.
@@ -44,6 +45,10 @@ extern "C" {
 #endif
 
 extern const LinalgOps linalg_ops_cuda;
+
+// 1 when the libraries the table calls (cuBLAS, cuSOLVER, cuFFT; loaded at run time, cuda/culibs.h) are there;
+// else 0 with why (len bytes). Asks no GPU anything. An op called where they are not dies saying so.
+int linalg_cuda_ready(char *why, size_t len);
 
 #ifdef __cplusplus
 }

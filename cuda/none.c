@@ -20,3 +20,8 @@ const Backend *backend_cuda_get(char *why, size_t len) {
     snprintf(why, len, "this build has no CUDA backend (built without CUDA; rebuild where nvcc exists)");
     return NULL;
 }
+
+int backend_cuda_fits(char *why, size_t len) {
+    if (why) snprintf(why, len, "this build has no CUDA backend (built without CUDA; rebuild where nvcc exists)");
+    return 0;
+}

@@ -5,9 +5,9 @@
  *
  * This module knows the CPU backend, which is always there. Whether a device backend can run is found out where
  * the CUDA runtime may be asked (mpi/, through cuda/gpu.h), which passes the answer in as a DeviceOffer, so host/
- * stays free of CUDA. mpi/sweep_inputs.c offers cuda/backend_cuda.h's backend ("cuda": the decoder on the GPU,
- * the fits still on the CPU) when the build has CUDA and the rank's GPU answers; otherwise `auto` resolves to the
- * CPU and says why in one line, and `cuda` is refused with that reason.
+ * stays free of CUDA. mpi/sweep_inputs.c offers cuda/backend_cuda.h's backend ("cuda": the decoder on the GPU, and
+ * the fits where the CUDA math libraries load) when the build has CUDA and the rank's GPU answers; otherwise `auto`
+ * resolves to the CPU and says why in one line, and `cuda` is refused with that reason.
  * Errors: backend_resolve returns NULL with one sentence in err (BASE_ERR_LEN). The tables are static.
  */
 #ifndef HOST_BACKEND_H

@@ -57,6 +57,12 @@
 
 #define GIB 1073741824.0
 
+// GPU-seconds of fits that take core_s core-seconds on the CPU: their work (core-seconds x the per-core rate the
+// fits were calibrated at) at the GPU's float32 rate times the share the fits are assumed to reach
+static double fit_gpu_seconds(double core_s) {
+    return core_s * X_GFLOPS_PER_CORE * 1e9 / (GPU_FP32_TFLOPS * 1e12 * GPU_FIT_SHARE);
+}
+
 // ridge time against the calibration shape: samples (1.0 / 1.08 / 1.43 / 1.90 s for 5,000 to 40,000), design
 // width (0.25 / 1 / 11.8 for 125 / 500 / 2,000 columns) and targets (0.86 / 1.43 / 3.91 s for 1,000 to 20,000)
 double plan_ridge_seconds(double V, double w, double T, int inner, int folds) {
@@ -361,7 +367,7 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         double run = 0, m_x = 0, m_xs = 0, m_f = 0, m_xg = 0, m_rank = 0;
         for (size_t ci = 0; ci < C; ci++) {
             double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9), xg = xf / (GPU_FP32_TFLOPS * 1e12 * GPU_X_SHARE);
-            double unit_s = (e->gpu ? xg : xs / k->threads) + layer_s * H / k->threads;
+            double unit_s = e->gpu ? xg + fit_gpu_seconds(layer_s * H) : (xs + layer_s * H) / k->threads;
             run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H, m_xg += xg, m_rank += unit_s;
             if (o->per_context) e->task_s = fmax(e->task_s, unit_s);
         }
@@ -396,8 +402,8 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
                    stages > ranks ? "; more than the job's ranks: ask for more ranks or nodes" : "");
         }
     }
-    // every rank's time: its GPU's or its cores' extraction, and its cores' fits (this build fits on the CPU)
-    double rank_s = (e->gpu ? e->x_gpu_s : e->x_core_s / k->threads) + e->f_core_s / k->threads;
+    // every rank's time: its GPU's extraction and fits, or its cores'
+    double rank_s = e->gpu ? e->x_gpu_s + fit_gpu_seconds(e->f_core_s) : (e->x_core_s + e->f_core_s) / k->threads;
     e->wall_s = rank_s / ((double)k->nodes * k->ranks * PARALLEL_EFFICIENCY) + START_S;
     e->limit_s = e->wall_s * 1.5 + 600;
     e->segments = 1;
@@ -423,10 +429,13 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
                e->x_flops * 1e-12, X_GFLOPS_PER_CORE);
         print_hours("extraction", e->x_core_s / 3600, "core-hours");
     }
-    print_hours("fits", e->f_core_s / 3600,
-                e->gpu ? "core-hours on the GPU ranks' cores (this build fits on the CPU; PCA and ridge per layer, "
-                         "scaled from the measured 33-layer fit)"
-                       : "core-hours (PCA and ridge per layer, scaled from the measured 33-layer fit)");
+    if (e->gpu) {
+        snprintf(note, sizeof note, "GPU-hours: the CPU's fit work (PCA and ridge per layer, scaled from the measured "
+                 "33-layer fit) at %.0f TFLOP/s x %.2f", GPU_FP32_TFLOPS, GPU_FIT_SHARE);
+        print_hours("fits", fit_gpu_seconds(e->f_core_s) / 3600, note);
+    } else {
+        print_hours("fits", e->f_core_s / 3600, "core-hours (PCA and ridge per layer, scaled from the measured 33-layer fit)");
+    }
     snprintf(note, sizeof note, "on %d node(s) x %d rank(s) x %d thread(s) = %d cores", k->nodes, k->ranks, k->threads,
              k->nodes * k->ranks * k->threads);
     print_hours("wall time", e->wall_s / 3600, note);
@@ -438,11 +447,11 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
         snprintf(note, sizeof note, "GPU-hours billed (wall time x %d GPU(s); the figures are an H200's%s%s)",
                  k->nodes * o->gpus, k->have ? ", the partition's GRES: " : "", k->have ? k->part.gres : "");
         print_hours("GPU", e->wall_s * k->nodes * o->gpus / 3600, note);
-        // what the GPU work comes to once the decoder multiplies in bf16 and the fits run on the GPU
-        double fit_gpu_s = e->f_core_s * X_GFLOPS_PER_CORE * 1e9 / (GPU_FP32_TFLOPS * 1e12 * GPU_FIT_SHARE);
+        // what the GPU work comes to once the decoder multiplies in bf16
+        double fit_gpu_s = fit_gpu_seconds(e->f_core_s);
         double x_bf16_s = e->x_flops / (GPU_BF16_TFLOPS * 1e12 * GPU_X_SHARE);
-        snprintf(note, sizeof note, "H200-hours with a bf16 decoder (%.0f TFLOP/s x %.2f) and the fits on the GPU "
-                 "(%.0f x %.2f): neither in this build", GPU_BF16_TFLOPS, GPU_X_SHARE, GPU_FP32_TFLOPS, GPU_FIT_SHARE);
+        snprintf(note, sizeof note, "H200-hours with a bf16 decoder (%.0f TFLOP/s x %.2f; not in this build) and the "
+                 "fits on the GPU (%.0f x %.2f)", GPU_BF16_TFLOPS, GPU_X_SHARE, GPU_FP32_TFLOPS, GPU_FIT_SHARE);
         print_hours("GPU goal", (x_bf16_s + fit_gpu_s) / 3600, note);
         print_hours("GPU floor", e->x_flops / (GPU_BF16_TFLOPS * 1e12) / 3600,
                     "H200-hours: the extraction's products alone at the full bf16 rate");

@@ -414,6 +414,8 @@ int sweep_inputs_backend(Sweep *s, char *err) {
             snprintf(why, sizeof why, "no CUDA device can run (%s)", gpu.name);
         } else {
             offer.backend = cuda;
+            int sharing = (comm_node_ranks() + gpu.n_devices - 1) / gpu.n_devices;
+            s->gpu_share_bytes = gpu.memory_gib * 1073741824.0 / (sharing > 0 ? sharing : 1);
             log_rank("GPU %d of %d visible (%s, %.0f GiB, compute capability %d.%d) for local rank %d%s%s", dev,
                      gpu.n_devices, gpu.name, gpu.memory_gib, gpu.cc_major, gpu.cc_minor, lr,
                      visible ? ", CUDA_VISIBLE_DEVICES=" : "", visible ? visible : "");
@@ -422,9 +424,11 @@ int sweep_inputs_backend(Sweep *s, char *err) {
     char note[sizeof why + 64];
     s->backend = backend_resolve(s->cfg.device, &offer, note, sizeof note, err);
     if (s->backend && note[0]) log0("%s", note);
-    if (s->backend == cuda && cuda)
-        log0("backend cuda: the decoder runs on the GPU (float32); the fits (ridge, PCA) stay on the CPU until the "
-             "GPU fits land");
+    char fits_why[256];
+    if (s->backend == cuda && cuda && backend_cuda_fits(fits_why, sizeof fits_why))
+        log0("backend cuda: the decoder (float32) and the fits (PCA, ridge, the shift null) run on the GPU");
+    else if (s->backend == cuda && cuda)
+        log0("backend cuda: the decoder runs on the GPU (float32); the fits stay on the CPU, as %s", fits_why);
     return s->backend ? 0 : -1;
 }
 
@@ -570,6 +574,10 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
     size_t memory = c->ridge.memory_gib > 0 ? (size_t)(c->ridge.memory_gib * 1073741824.0)
                                       : (size_t)(ram / 4 / (double)comm_node_ranks() / (double)threads_count());
+    // fits on the GPU: their workspaces live in its memory, which the rank's concurrent layer fits share; 60% of the
+    // rank's share of it, the rest left to the PCA's and the null's buffers and the CUDA libraries' own
+    double on_gpu = s->backend->linalg != &linalg_ops_cpu ? 0.6 * s->gpu_share_bytes / (double)threads_count() : 0;
+    if (on_gpu > 0 && (double)memory > on_gpu) memory = (size_t)on_gpu;
     s->spec = (EncodingSpec){.grid = sweep_word_level(c) ? NULL : &s->grid,
                              .resample = c->design.resample,
                              .lanczos_a = c->design.lanczos_window,

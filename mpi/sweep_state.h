@@ -66,6 +66,7 @@ typedef struct {
     SweepConfig cfg;
     const Backend *backend;  // run.device resolved on this rank (sweep_inputs_backend)
     char gpu[256];           // what the CUDA runtime said about this rank's GPU
+    double gpu_share_bytes;  // this rank's share of its GPU's memory (the GPU over the node's ranks that share it)
     int dry_run;             // validate the inputs and write nothing (sweep --dry-run)
 
     // inputs (sweep_inputs_load)

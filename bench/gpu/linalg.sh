@@ -6,9 +6,9 @@
 #   2. `test_linalg_gpu --bench 5000 500 10000`: one ridge fit's steps (Gram, eigh, X^T Y, the projection, the shrink,
 #      the weights, the prediction GEMMs) timed through both tables on the same data (about 20 s; 0.5 GB of host and
 #      device memory).
-# The program links cuBLAS, cuSOLVER and cuFFT dynamically (the bundle leaves them to the machine): where the loader
-# does not find them, the toolkit's folders and python's nvidia packages are searched, and a program that still
-# cannot load is a FAIL naming the missing libraries (a SKIP on a machine with no GPU either).
+# The table loads cuBLAS, cuSOLVER and cuFFT at run time (cuda/culibs.h; the bundle leaves them to the machine): the
+# toolkit's folders and python's nvidia packages are searched and put on the test's library path, and where one of
+# the three is still missing the test fails naming it (a SKIP on a machine with no GPU either).
 # Exit 0 pass, 1 fail, 77 skip (no GPU: the test still runs, to show its SKIP lines and that it loads). ROW lines:
 # the test's counts and worst relative error, each timed step (GPU and CPU seconds, speed-up, GPU GFLOP/s), the fit's
 # total with the prediction's difference between the tables, and the transfers.
@@ -36,16 +36,22 @@ done
 export BS_CUDA_MATH_LIBS=$lib_dirs
 run_env() { LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$BS_CUDA_MATH_LIBS bs_run "$@"; }
 export -f bs_run run_env
-missing=$(LD_LIBRARY_PATH=${BS_LD_PATH:-}${BS_LD_PATH:+:}${LD_LIBRARY_PATH:-}${lib_dirs:+:$lib_dirs} ldd "$exe" 2>&1 |
-          awk '/not found/ {print $1}' | tr '\n' ' ')
+missing=
+for lib in cublas cusolver cufft; do
+  found=
+  for d in ${lib_dirs//:/ } $(ldconfig -p 2>/dev/null | awk -v l="lib$lib.so." 'index($1, l) == 1 {print $NF}' | xargs -r dirname); do
+    ls "$d"/lib$lib.so.* >/dev/null 2>&1 && found=1
+  done
+  [ -n "$found" ] || missing="$missing lib$lib.so "
+done
 if [ -n "$missing" ] && [ "${BS_HAVE_GPU:-0}" != 1 ]; then
   # a machine without a GPU need not have the CUDA toolkit either (the bare root of bench/gpu_bareroot.sh)
   echo "SKIP linalg: no GPU here (${BS_GPU_REASON:-unknown}) and no CUDA math libraries: missing ${missing}"
-  echo "ROW GPU linalg vs CPU table | skip | no GPU, and test_linalg_gpu cannot load: missing ${missing}"
+  echo "ROW GPU linalg vs CPU table | skip | no GPU, and no CUDA math libraries: missing ${missing}"
   exit 77
 fi
 if [ -n "$missing" ]; then
-  echo "FAIL linalg: test_linalg_gpu cannot load here: missing ${missing}(CUDA 13's cuBLAS 13, cuSOLVER 12, cuFFT 12)"
+  echo "FAIL linalg: the fits' table cannot load its libraries here: missing ${missing}(CUDA 13's cuBLAS 13, cuSOLVER 12, cuFFT 12)"
   echo "ROW GPU linalg vs CPU table | cannot load | missing ${missing}"
   exit 1
 fi

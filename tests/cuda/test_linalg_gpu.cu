@@ -785,6 +785,12 @@ TEST_MAIN("test_linalg_gpu") {
         cudaDeviceProp p;
         CHECK_CUDA(cudaGetDeviceProperties(&p, 0));
         printf("GPU: %s, compute capability %d.%d\n", p.name, p.major, p.minor);
+        // the table's libraries are loaded at run time: where they are missing every case would die in its first op
+        char libs[256];
+        if (!linalg_cuda_ready(libs, sizeof libs)) {
+            CHECK(0, "libraries: cuBLAS, cuSOLVER and cuFFT load (%s)", libs);
+            return;
+        }
     }
     if (argc == 5 && strcmp(argv[1], "--bench") == 0) {
         const size_t n = strtoul(argv[2], NULL, 10), p = strtoul(argv[3], NULL, 10), t = strtoul(argv[4], NULL, 10);

@@ -42,16 +42,23 @@ static void check_resolve(void) {
     CHECK(strlen(small) == 7 && small[8] == 'Z', "note_bounded_by_its_buffer");
 }
 
-// the CUDA backend mpi/ offers: in a CUDA build the decoder's own table with the CPU's fits; else none
+// the CUDA backend mpi/ offers: in a CUDA build the decoder's own table, with the fits' own where cuBLAS, cuSOLVER
+// and cuFFT load (every entry point found: the libraries are loaded and resolved here without a GPU), else the
+// CPU's fits with the reason; no backend in a build without CUDA
 static void check_cuda_offer(void) {
-    char why[256] = "";
+    char why[256] = "", fits_why[256] = "";
     const Backend *b = backend_cuda_get(why, sizeof why);
-    if (b)
+    int fits = backend_cuda_fits(fits_why, sizeof fits_why);
+    if (b) {
         CHECK(strcmp(b->name, "cuda") == 0 && b->decoder && b->decoder != &decoder_ops_cpu &&
-                  strcmp(b->decoder->name, "cuda") == 0 && b->linalg == &linalg_ops_cpu,
-              "cuda_backend: decoder '%s' on the device, fits on the CPU", b->decoder ? b->decoder->name : "?");
-    else  // a build without CUDA, or cuBLAS missing: a reason either way
-        CHECK(why[0] != '\0', "cuda_backend: none here, because %s", why);
+                  strcmp(b->decoder->name, "cuda") == 0,
+              "cuda_backend: decoder '%s' on the device", b->decoder ? b->decoder->name : "?");
+        CHECK(fits ? b->linalg != &linalg_ops_cpu && strcmp(b->linalg->name, "cuda") == 0
+                   : b->linalg == &linalg_ops_cpu && fits_why[0] != '\0',
+              "cuda_backend: fits '%s'%s%s", b->linalg->name, fits ? "" : ", because ", fits_why);
+    } else {  // a build without CUDA, or cuBLAS missing: a reason either way
+        CHECK(why[0] != '\0' && !fits && fits_why[0] != '\0', "cuda_backend: none here, because %s", why);
+    }
 }
 
 TEST_MAIN("test_backend") {
