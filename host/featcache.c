@@ -168,8 +168,11 @@ int featcache_load(const char *path, const FeatKey *key, int l0, int nl, float *
     hid_t d = H5Dopen2(f, "/features", H5P_DEFAULT);
     hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
     hsize_t dims[3] = {0, 0, 0};
+    size_t widest = 0;  // the file's rows are as wide as the key's widest layer (featcache_save)
+    for (int l = 0; l <= key->n_layers; l++)
+        if ((size_t)key->dims[l] > widest) widest = (size_t)key->dims[l];
     if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 3 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 ||
-        dims[0] != (hsize_t)key->n_layers + 1 || dims[1] != key->n_words || !h5_storage_ok(d)) {
+        dims[0] != (hsize_t)key->n_layers + 1 || dims[1] != key->n_words || dims[2] != widest || !h5_storage_ok(d)) {
         snprintf(why, BASE_ERR_LEN, "%s is stale: its /features has another shape", path);
         if (sp >= 0) H5Sclose(sp);
         if (d >= 0) H5Dclose(d);
@@ -183,7 +186,7 @@ int featcache_load(const char *path, const FeatKey *key, int l0, int nl, float *
         hid_t ms = H5Screate_simple(3, count, NULL);
         herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, row);
         H5Sclose(ms);
-        if (rc < 0 || (size_t)key->dims[l] > D) {
+        if (rc < 0) {
             snprintf(why, BASE_ERR_LEN, "%s: cannot read layer %d", path, l);
             free(row);
             H5Sclose(sp);

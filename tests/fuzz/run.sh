@@ -33,7 +33,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 seed=()
 [ -z "${FUZZ_SEED:-}" ] || seed=(-seed="$FUZZ_SEED")
 # FUZZ_RUNS ends each harness after that many executions, or at SECONDS, whichever comes first: a campaign asks
-# for a count of executions, which a time on shared cores does not give (the fork-mode HDF5 harnesses keep to time)
+# for a count of executions, which a time on shared cores does not give (in fork mode libFuzzer counts every job's)
 runs=()
 if [ -n "${FUZZ_RUNS:-}" ]; then
   [[ $FUZZ_RUNS =~ ^[1-9][0-9]*$ ]] || { echo "FUZZ_RUNS=$FUZZ_RUNS: give a whole number of executions"; exit 1; }
@@ -90,8 +90,8 @@ fuzz_one() {
     "$bin" "${limits[@]}" -runs=0 -artifact_prefix="$art/" "$work" >"$log" 2>&1
     rc=$? replay_rc=$?
     if [ $rc -eq 0 ]; then
-      "$bin" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -max_total_time="$SECONDS_EACH" "${limits[@]}" "${seed[@]}" \
-        -artifact_prefix="$art/" "$work" >"$log" 2>&1
+      "$bin" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -max_total_time="$SECONDS_EACH" "${runs[@]}" "${limits[@]}" \
+        "${seed[@]}" -artifact_prefix="$art/" "$work" >"$log" 2>&1
       rc=$?
     fi
     execs=$(grep -oE '^#[0-9]+:' "$log" | tail -1 | tr -d '#:')

@@ -62,6 +62,15 @@ static void run(const char *dir, int float16) {
     int loaded = featcache_load(path, &key, 0, L + 1, back, offset, why);
     CHECK(loaded == 1 && memcmp(back, states, sizeof states) == 0, "%s/load_returns_each_layer_at_its_width %s", tag,
           loaded ? "" : why);
+    // rows of another width than the key's widest layer (a damaged file may claim any): stale, and nothing is
+    // allocated from the file's claim
+    FeatKey wider = key;
+    wider.dims[0] = D + 3;
+    size_t wider_offset[L + 1] = {0, W * (D + 3), W * (D + 3) + W * D};
+    float *wide_back = malloc((W * (D + 3) + W * D + W * NARROW) * sizeof(float));
+    loaded = featcache_load(path, &wider, 0, L + 1, wide_back, wider_offset, why);
+    CHECK(loaded == 0 && strstr(why, "another shape"), "%s/rows_of_another_width_are_stale: %s", tag, why);
+    free(wide_back);
     unlink(path);
 }
 
