@@ -86,7 +86,12 @@ char **h5_read_strings(hid_t f, const char *name, size_t *n) {
         // a declared extent costs nothing in HDF5: a corrupt file can claim 2^60 strings. Each string
         // written holds at least its heap reference in the dataset's storage, so fewer stored bytes than
         // strings means a damaged dataset, refused before allocating for it.
-        if (dims[0] > H5Dget_storage_size(d)) {
+        // Nor can the dataset hold more than its file: a damaged layout may claim storage the file lacks
+        hsize_t file_bytes = 0;
+        hid_t file = H5Iget_file_id(d);
+        if (file < 0 || H5Fget_filesize(file, &file_bytes) < 0) file_bytes = 0;
+        if (file >= 0) H5Fclose(file);
+        if (dims[0] > H5Dget_storage_size(d) || dims[0] > file_bytes) {
             H5Sclose(sp);
             H5Dclose(d);
             return NULL;

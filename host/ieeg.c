@@ -163,6 +163,19 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
         goto done;
     }
     size_t n = (size_t)dims[0], Cf = (size_t)dims[1];
+    // every channel asked for is among the file's before anything is sized from the file's sample count (a file
+    // of no columns stores nothing, whatever number of samples it claims)
+    for (size_t c = 0; c < C; c++) {
+        size_t j = 0;
+        while (j < Cf && strcmp(file_names[j], names[c]) != 0) j++;
+        if (j == Cf) {
+            char q[BASE_QUOTE_LEN];
+            H5Dclose(d);
+            base_errf(err, "%s: channel '%s' of %s is not in /channels", run->data,
+                      base_escape(q, sizeof q, names[c], strlen(names[c])), run->channels);
+            goto done;
+        }
+    }
     all = base_malloc(base_mul(n, Cf) * sizeof(float), "high-gamma file");
     herr_t read = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all);
     H5Dclose(d);
@@ -173,15 +186,7 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
     *env = base_malloc(base_mul(C, n) * sizeof(float), "envelope");
     for (size_t c = 0; c < C; c++) {
         size_t j = 0;
-        while (j < Cf && strcmp(file_names[j], names[c]) != 0) j++;
-        if (j == Cf) {
-            char q[BASE_QUOTE_LEN];
-            base_errf(err, "%s: channel '%s' of %s is not in /channels", run->data,
-                      base_escape(q, sizeof q, names[c], strlen(names[c])),
-                      run->channels);
-            base_free(env);
-            goto done;
-        }
+        while (strcmp(file_names[j], names[c]) != 0) j++;  // found above
         for (size_t k = 0; k < n; k++) (*env)[c * n + k] = all[k * Cf + j];
     }
     *n_out = n;
