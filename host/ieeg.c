@@ -141,6 +141,7 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
     size_t n_names = 0;
     char **file_names = h5_read_strings(f, "/channels", &n_names);
     float *all = NULL;
+    size_t *col = NULL;
     if (h5_dims(f, "/highgamma", dims, &rank) || rank != 2) {
         base_errf(err, "%s: no 2-D dataset /highgamma (samples x channels)", run->data);
         goto done;
@@ -163,11 +164,13 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
         goto done;
     }
     size_t n = (size_t)dims[0], Cf = (size_t)dims[1];
-    // every channel asked for is among the file's before anything is sized from the file's sample count (a file
-    // of no columns stores nothing, whatever number of samples it claims)
+    // every channel asked for is found among the file's columns (col) before anything is sized from the file's
+    // sample count (a file of no columns stores nothing, whatever number of samples it claims)
+    col = base_malloc((C ? C : 1) * sizeof(size_t), "high-gamma columns");
     for (size_t c = 0; c < C; c++) {
         size_t j = 0;
         while (j < Cf && strcmp(file_names[j], names[c]) != 0) j++;
+        col[c] = j;
         if (j == Cf) {
             char q[BASE_QUOTE_LEN];
             H5Dclose(d);
@@ -184,14 +187,12 @@ static int envelope_from_h5(const IeegRun *run, char *const *names, size_t C, fl
         goto done;
     }
     *env = base_malloc(base_mul(C, n) * sizeof(float), "envelope");
-    for (size_t c = 0; c < C; c++) {
-        size_t j = 0;
-        while (strcmp(file_names[j], names[c]) != 0) j++;  // found above
-        for (size_t k = 0; k < n; k++) (*env)[c * n + k] = all[k * Cf + j];
-    }
+    for (size_t c = 0; c < C; c++)
+        for (size_t k = 0; k < n; k++) (*env)[c * n + k] = all[k * Cf + col[c]];
     *n_out = n;
     rc = 0;
 done:
+    free(col);
     free(all);
     h5_free_strings(file_names, n_names);
     H5Fclose(f);
