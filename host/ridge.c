@@ -38,7 +38,20 @@ int ridge_targets_init(RidgeTargets *rt, const float *Y, size_t N, size_t T, con
     return 0;
 }
 
+void ridge_targets_resident(RidgeTargets *rt, const LinalgOps *la) {
+    if (rt->resident) return;
+    rt->resident_la = la;
+    if (la == &linalg_ops_cpu) {  // the CPU table's memory is the host's: Y is already there
+        rt->resident = (float *)rt->Y;
+        return;
+    }
+    const size_t bytes = base_mul(rt->N, rt->T) * sizeof(float);
+    rt->resident = la->alloc(bytes, "the targets, shared by every layer's fit");
+    la->upload(rt->resident, rt->Y, bytes);
+}
+
 void ridge_targets_free(RidgeTargets *rt) {
+    if (rt->resident && rt->resident != rt->Y) rt->resident_la->free(rt->resident);
     free(rt->seg_sum);
     free(rt->seg_sumsq);
     free(rt->constant);
@@ -74,7 +87,7 @@ typedef struct {
 // basis (N P explicit, N^2 dual); pieces of forms no split takes are empty.
 typedef struct {
     XStats xs;
-    float *Yb;                         // (N, Tb) the batch's targets
+    float *Yb;                         // (N, Tb) the batch's targets (empty where the targets are resident)
     float *D;                          // (n_seg, P, Tb) segment products
     double *lam, *V, *mu, *s;          // (R1), (RR), (P), (P)
     float *Vf, *B, *tmp;               // (RR), (R1, Tb), (P, Tb)
@@ -160,6 +173,9 @@ typedef struct {
     DesignCache *cache;
     RidgeDesigns *shared;  // cfg->designs where it fits this fit's shape, else NULL
     size_t x;              // the feature matrix in use (fold-wise matrices: its fold)
+    const float *resident; // (N, T) the targets in the backend's memory (ridge_targets_resident), or NULL
+    const float *yb;       // the batch's targets: (N, Tb) with rows ldy apart, in the backend's memory
+    size_t ldy;
 } Ctx;
 
 static void *take(Arena *a, size_t n, size_t size) {
@@ -187,7 +203,7 @@ static void work_layout(Work *w, Arena *a, Arena *h, const Ctx *c, const Forms *
     xs->mean = take(a, P, sizeof(double)), xs->seg_sx = take(a, base_mul(S, P), sizeof(double));
     xs->seg_H = take(a, f->primal ? base_mul(S, base_mul(P, P)) : 0, sizeof(double));
     xs->G = take(a, base_mul(c->NB, NNd), sizeof(double));
-    w->Yb = take(a, base_mul(N, Tb), sizeof(float));
+    w->Yb = take(a, c->resident ? 0 : base_mul(N, Tb), sizeof(float));
     w->D = take(a, f->primal ? base_mul(S, base_mul(P, Tb)) : 0, sizeof(float));
     // a split's basis: both forms, explicit predictions, sufficient statistics, the dual's kernels
     w->lam = take(a, R1, sizeof(double)), w->V = take(a, RR, sizeof(double)), w->Vf = take(a, RR, sizeof(float));
@@ -283,10 +299,16 @@ static void xstats_fill(XStats *xs, const Ctx *c, const float *X, const Forms *f
     }
 }
 
-// Yb (N, Tb) = the targets [t0, t0 + Tb) of every sample, from the host into the backend
-static void batch_upload(const Ctx *c, size_t t0, size_t Tb) {
+// the targets [t0, t0 + Tb) of every sample in the backend: a view of the resident targets, or else uploaded
+// into Yb (N, Tb)
+static void batch_view(Ctx *c, size_t t0, size_t Tb) {
     const size_t N = c->N, T = c->T;
+    if (c->resident) {
+        c->yb = c->resident + t0, c->ldy = T;
+        return;
+    }
     float *Yb = c->w->Yb;
+    c->yb = Yb, c->ldy = Tb;
     if (Tb == T) {
         c->la->upload(Yb, c->Y->Y, base_mul(N, T) * sizeof(float));
         return;
@@ -294,13 +316,13 @@ static void batch_upload(const Ctx *c, size_t t0, size_t Tb) {
     for (size_t i = 0; i < N; i++) c->la->upload(Yb + i * Tb, c->Y->Y + i * T + t0, Tb * sizeof(float));
 }
 
-// D (n_seg, P, Tb) = X_s^T Y_s over the batch's targets Yb: the one pass over Y of a batch
+// D (n_seg, P, Tb) = X_s^T Y_s over the batch's targets: the one pass over Y of a batch
 static void segment_products(float *D, const XStats *xs, const Ctx *c, size_t Tb) {
     const CvPlan *cv = c->cv;
     const size_t P = c->P;
     for (size_t s = 0; s < cv->n_seg; s++) {
         size_t a = cv->seg_start[s], len = cv->seg_start[s + 1] - a;
-        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->w->Yb + a * Tb, Tb, 0.0f,
+        c->la->sgemm(LINALG_T, LINALG_N, P, Tb, len, 1.0f, xs->Xc + a * P, P, c->yb + a * c->ldy, c->ldy, 0.0f,
                      D + s * P * Tb, Tb);
     }
     c->stats->flops += 2.0 * (double)c->N * (double)P * (double)Tb;
@@ -361,7 +383,7 @@ static void basis_target_sums(Basis *b, const Ctx *c, const Split *sp, size_t t0
 
 // y (n, Tb): the batch's targets of the samples rows (n, host)
 static void gather_targets(float *y, const Ctx *c, const size_t *rows, size_t n, size_t Tb) {
-    c->la->gather_rows(y, c->w->Yb, Tb * sizeof(float), rows, n, Tb * sizeof(float));
+    c->la->gather_rows(y, c->yb, c->ldy * sizeof(float), rows, n, Tb * sizeof(float));
 }
 
 // ----------------------------------------------------------------------------
@@ -1224,6 +1246,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
     Ctx c = {.cfg = cfg, .Y = Y, .cv = cv, .la = cfg->linalg ? cfg->linalg : &linalg_ops_cpu, .N = N, .P = P, .T = T,
              .K = (size_t)K, .A = cfg->n_alphas, .NB = cfg->n_bands > 1 ? cfg->n_bands : 1,
              .NG = cfg->n_gammas ? cfg->n_gammas : 1, .stats = stats};
+    if (Y->resident && Y->resident_la == c.la) c.resident = Y->resident;
     c.band_of = base_malloc(P * sizeof(size_t), "bands");
     for (size_t b = 0, p = 0; b < c.NB; b++)
         for (size_t w = 0; w < (cfg->n_bands > 1 ? cfg->band_size[b] : P); w++) c.band_of[p++] = b;
@@ -1302,7 +1325,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             }
             size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
             stats->n_batches++;
-            batch_upload(&c, t0, Tb);
+            batch_view(&c, t0, Tb);
             if (D) segment_products(D, xs, &c, Tb);
             for (int k = x_per_fold ? x : 0; k < (x_per_fold ? x + 1 : K); k++) {
                 Split outer;
@@ -1357,7 +1380,7 @@ int ridge_cv(const float *const *X, int x_per_fold, size_t P, const RidgeTargets
             xstats_fill(xs, &c, X[x], &f);
             for (size_t t0 = 0; t0 < T; t0 += Tb_max) {
                 size_t Tb = T - t0 < Tb_max ? T - t0 : Tb_max;
-                batch_upload(&c, t0, Tb);
+                batch_view(&c, t0, Tb);
                 if (D) segment_products(D, xs, &c, Tb);
                 for (int k = x_per_fold ? x : 0; pred_pass && k < (x_per_fold ? x + 1 : K); k++) {
                     Split outer;

@@ -107,9 +107,18 @@ typedef struct {
     double *seg_sumsq;
     uint8_t *constant;  // (T) 1 where the target is constant over all samples
     size_t n_constant;
+    const LinalgOps *resident_la;  // the backend holding a copy of Y (ridge_targets_resident), or NULL
+    float *resident;               // (N, T) that copy, in its memory
 } RidgeTargets;
 
 int ridge_targets_init(RidgeTargets *rt, const float *Y, size_t N, size_t T, const CvPlan *cv, char *err);
+// Put Y in the memory of backend la once, where every fit on that backend reads its target batches in place
+// instead of uploading each batch into its workspace: the fits of every layer of a subject group then share one
+// copy (on a GPU, one upload per group instead of one per layer and pass), and their workspaces leave out the
+// batch's targets. On the CPU table the copy is Y itself. Fits on another backend upload as before; the products
+// are the same either way. The caller sizes it against the backend's memory (N T floats). Released by
+// ridge_targets_free.
+void ridge_targets_resident(RidgeTargets *rt, const LinalgOps *la);
 void ridge_targets_free(RidgeTargets *rt);
 
 typedef struct {

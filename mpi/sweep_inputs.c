@@ -578,6 +578,14 @@ int sweep_inputs_targets(Sweep *s, char *err) {
     // rank's share of it, the rest left to the PCA's and the null's buffers and the CUDA libraries' own
     double on_gpu = s->backend->linalg != &linalg_ops_cpu ? 0.6 * s->gpu_share_bytes / (double)threads_count() : 0;
     if (on_gpu > 0 && (double)memory > on_gpu) memory = (size_t)on_gpu;
+    // a group's targets go into the fits' memory once, for every layer (on the CPU they are there already); on the GPU
+    // where they take at most a fifth of the rank's share, else each batch of each fit uploads its own
+    const double group_targets = (double)V * (double)(s->group * s->R) * sizeof(float);
+    s->resident_targets = on_gpu == 0 || group_targets <= 0.2 * s->gpu_share_bytes;
+    if (on_gpu > 0)
+        log0("the fits' targets: %.1f MiB per subject group, %s", group_targets / 1048576.0,
+             s->resident_targets ? "uploaded to the GPU once per group, shared by every layer's fit"
+                                 : "more than a fifth of the rank's GPU memory: each fit uploads its target batches");
     s->spec = (EncodingSpec){.grid = sweep_word_level(c) ? NULL : &s->grid,
                              .resample = c->design.resample,
                              .lanczos_a = c->design.lanczos_window,

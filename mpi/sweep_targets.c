@@ -7,6 +7,7 @@
 #include "host/base.h"
 #include "host/featcache.h"
 #include "host/features.h"
+#include "host/linalg.h"
 #include "host/log.h"
 #include "host/planning.h"
 
@@ -81,8 +82,21 @@ static void warn_constant_targets(const Sweep *s, const GroupTargets *p) {
 // values the whole matrix would, in a (V, block) float64 buffer per thread that stays in cache
 enum { TARGET_COLUMNS = 64 };
 
+// the held group's targets into the fits' backend memory, once, where the sweep keeps them there
+static void targets_resident(Sweep *s) {
+    GroupTargets *p = &s->prepared;
+    if (!s->resident_targets || p->targets.resident) return;
+    ridge_targets_resident(&p->targets, s->backend->linalg);
+    if (s->backend->linalg != &linalg_ops_cpu)
+        log_rank_file("subject group %ld: targets resident in %s memory (%.1f MiB) for every layer's fit", p->g,
+                      s->backend->linalg->name, (double)base_mul(p->targets.N, p->targets.T) * sizeof(float) / 1048576.0);
+}
+
 int sweep_targets_prepare(Sweep *s, size_t g, int check, char *err) {
-    if (s->prepared.g == (long)g) return 0;
+    if (s->prepared.g == (long)g) {
+        if (!check) targets_resident(s);
+        return 0;
+    }
     sweep_targets_release(s);
     const SweepConfig *c = &s->cfg;
     GroupTargets *p = &s->prepared;
@@ -130,6 +144,7 @@ int sweep_targets_prepare(Sweep *s, size_t g, int check, char *err) {
     p->g = (long)g;
     log_rank_file("subject group %zu (%s to %s): targets prepared for %s", g, s->rec[first].subject,
                   s->rec[first + p->n - 1].subject, check ? "the inputs' checks" : "its fits");
+    if (!check) targets_resident(s);
     return 0;
 }
 

@@ -271,18 +271,25 @@ static void ridge_case(const RidgeCase *k) {
     CvPlan cv;
     char err[256];
     cv_plan_folds(&cv, N, 4, 0, err);
-    RidgeTargets rt;
+    // the targets uploaded per batch, or resident (in the host's memory for the CPU table, the opaque table's for it)
+    RidgeTargets rt, rt_cpu, rt_opaque;
     ridge_targets_init(&rt, Y, N, T, &cv, err);
+    ridge_targets_init(&rt_cpu, Y, N, T, &cv, err);
+    ridge_targets_init(&rt_opaque, Y, N, T, &cv, err);
+    ridge_targets_resident(&rt_cpu, &linalg_ops_cpu);
+    ridge_targets_resident(&rt_opaque, &opaque);
     double alphas[12];
     for (size_t a = 0; a < 12; a++) alphas[a] = pow(10.0, (k->alphas_wide ? -8.0 : -1.0) + (double)a * (k->alphas_wide ? 1.5 : 0.5));
     // runs 0 and 1: the CPU's table and the opaque one, each recording its designs; 2 and 3: the same tables
-    // given the other's recorded designs (uploaded into the opaque table's memory, downloaded from it)
-    enum { RUNS = 4 };
+    // given the other's recorded designs (uploaded into the opaque table's memory, downloaded from it); 4 and 5:
+    // the two tables on resident targets
+    enum { RUNS = 6 };
     RidgeOut out[RUNS];
     const size_t per = N * T + P * T + T;
     double *res = base_calloc(RUNS * 3 * T, sizeof(double), "results");
     float *fl = base_calloc(RUNS * per, sizeof(float), "results");
-    const LinalgOps *tables[RUNS] = {&linalg_ops_cpu, &opaque, &linalg_ops_cpu, &opaque};
+    const LinalgOps *tables[RUNS] = {&linalg_ops_cpu, &opaque, &linalg_ops_cpu, &opaque, &linalg_ops_cpu, &opaque};
+    const RidgeTargets *targets[RUNS] = {&rt, &rt, &rt, &rt, &rt_cpu, &rt_opaque};
     RidgeDesigns *sets[2] = {ridge_designs_create(SIZE_MAX), ridge_designs_create(SIZE_MAX)};
     int rc[RUNS];
     RidgeStats st[RUNS];
@@ -294,12 +301,12 @@ static void ridge_case(const RidgeCase *k) {
         const size_t bands[2] = {P / 3, P - P / 3};
         const double gammas[4] = {1.0, 1.0, 0.2, 3.0};
         RidgeConfig cfg = {.cv = &cv, .alphas = alphas, .n_alphas = 12, .select = k->select, .memory_bytes = k->memory,
-                           .linalg = tables[s], .designs = s < 2 ? sets[s] : sets[3 - s]};
+                           .linalg = tables[s], .designs = s < 2 ? sets[s] : s < 4 ? sets[3 - s] : NULL};
         if (k->banded) cfg.n_bands = 2, cfg.band_size = bands, cfg.n_gammas = 2, cfg.gammas = gammas;
         const float *xs = X;
-        rc[s] = ridge_cv(&xs, 0, P, &rt, &cfg, &out[s], &st[s], err);
+        rc[s] = ridge_cv(&xs, 0, P, targets[s], &cfg, &out[s], &st[s], err);
     }
-    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && rc[3] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone "
+    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && rc[3] == 0 && rc[4] == 0 && rc[5] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone "
           "directly)", k->name, st[1].n_dual, st[1].n_direct);
     if (k->memory)
         CHECK(st[1].n_batches > 1 && st[1].n_reused > 0, "ridge/%s/designs_reused_across_batches (%zu batches, %zu of "
@@ -307,14 +314,20 @@ static void ridge_case(const RidgeCase *k) {
     CHECK(memcmp(res, res + 3 * T, 3 * T * sizeof(double)) == 0 && memcmp(fl, fl + per, per * sizeof(float)) == 0,
           "ridge/%s/opaque_equals_cpu_bit_for_bit N=%zu P=%zu T=%zu", k->name, N, P, T);
     int same = 1;
-    for (int s = 2; s < RUNS; s++)
+    for (int s = 2; s < 4; s++)
         same &= memcmp(res, res + s * 3 * T, 3 * T * sizeof(double)) == 0 &&
                 memcmp(fl, fl + s * per, per * sizeof(float)) == 0 && st[s].n_shared > 0;
     CHECK(same, "ridge/%s/shared_designs_cross_the_tables_bit_for_bit (%zu recorded; %zu and %zu bases taken)", k->name,
           ridge_designs_count(sets[0]), st[2].n_shared, st[3].n_shared);
+    same = 1;
+    for (int s = 4; s < RUNS; s++)
+        same &= memcmp(res, res + s * 3 * T, 3 * T * sizeof(double)) == 0 &&
+                memcmp(fl, fl + s * per, per * sizeof(float)) == 0 && st[s].work_bytes < st[s - 4].work_bytes;
+    CHECK(same, "ridge/%s/resident_targets_bit_for_bit_in_less_workspace (%zu bytes, %zu resident)", k->name,
+          st[1].work_bytes, st[5].work_bytes);
     ridge_designs_free(sets[0]), ridge_designs_free(sets[1]);
     free(res), free(fl), free(X), free(Y);
-    ridge_targets_free(&rt);
+    ridge_targets_free(&rt), ridge_targets_free(&rt_cpu), ridge_targets_free(&rt_opaque);
     cv_free(&cv);
 }
 
