@@ -122,13 +122,17 @@ endif
 HOST_SRC := $(sort $(wildcard host/*.c))
 MPI_SRC  := $(filter-out mpi/main.c,$(sort $(wildcard mpi/*.c)))
 ifeq ($(HAVE_CUDA),1)
-  CUDA_SRC := $(sort $(wildcard cuda/*.cu cuda/ops/*.cu))
+  # NCCL ships apart from the CUDA toolkit on many systems: without its header the build takes cuda/nccl_none.c
+  # for cuda/nccl_link.cu, and pipeline stages on GPUs pass their activations by MPI
+  HAVE_NCCL := $(shell test -f $(CUDA_HOME)/include/nccl.h -o -f /usr/include/nccl.h && echo 1)
+  NVCCFLAGS += $(if $(HAVE_NCCL),-DHAVE_NCCL=1)
+  CUDA_SRC := $(filter-out $(if $(HAVE_NCCL),,cuda/nccl_link.cu),$(sort $(wildcard cuda/*.cu cuda/ops/*.cu)))
   CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
-  CUDA_C   := $(filter-out cuda/none.c,$(sort $(wildcard cuda/*.c)))
+  CUDA_C   := $(filter-out cuda/none.c $(if $(HAVE_NCCL),cuda/nccl_none.c),$(sort $(wildcard cuda/*.c)))
 else
   CUDA_SRC :=
   CUDA_OBJ :=
-  CUDA_C   := cuda/none.c
+  CUDA_C   := cuda/none.c cuda/nccl_none.c
 endif
 LIB_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(MPI_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_C:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 LIB := $(BUILD)/libbrainsweep.a
@@ -259,7 +263,7 @@ FUZZ_CFLAGS   = -O1 -gline-tables-only $(filter-out -O% -g% -fsanitize=% -fno-om
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
 # readers never touch the GPU: the harnesses always link the CPU-only stand-in
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(HOST_SRC) $(MPI_SRC) cuda/none.c)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(HOST_SRC) $(MPI_SRC) cuda/none.c cuda/nccl_none.c)
 
 .PHONY: fuzz fuzz-check fuzz-tools
 fuzz: $(FUZZ_BIN)

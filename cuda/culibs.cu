@@ -1,4 +1,4 @@
-// cuBLAS, cuSOLVER and cuFFT loaded at run time (contract: cuda/culibs.h).
+// cuBLAS, cuSOLVER, cuFFT and NCCL loaded at run time (contract: cuda/culibs.h).
 #include "cuda/culibs.h"
 
 #include <dlfcn.h>
@@ -13,6 +13,9 @@
 CulibsBlas culibs_blas;
 CulibsSolver culibs_solver;
 CulibsFft culibs_fft;
+#ifdef HAVE_NCCL
+CulibsNccl culibs_nccl;
+#endif
 
 // One library: its soname, whether it loaded, and why not
 typedef struct {
@@ -25,6 +28,9 @@ typedef struct {
 static Lib blas_lib = {"libcublas.so." STR(CUBLAS_VER_MAJOR), NULL, "", {}};
 static Lib solver_lib = {"libcusolver.so." STR(CUSOLVER_VER_MAJOR), NULL, "", {}};
 static Lib fft_lib = {"libcufft.so." STR(CUFFT_VER_MAJOR), NULL, "", {}};
+#ifdef HAVE_NCCL
+static Lib nccl_lib = {"libnccl.so." STR(NCCL_MAJOR), NULL, "", {}};
+#endif
 
 typedef struct {
     void *fn;  // where the entry point goes (a member of one of the tables)
@@ -86,6 +92,17 @@ static void load_fft(void) {
     load(&fft_lib, e, sizeof e / sizeof e[0]);
 }
 
+#ifdef HAVE_NCCL
+static void load_nccl(void) {
+    CulibsNccl *n = &culibs_nccl;
+    const Entry e[] = {{&n->get_version, "ncclGetVersion"},      {&n->get_unique_id, "ncclGetUniqueId"},
+                       {&n->comm_init_rank, "ncclCommInitRank"}, {&n->comm_destroy, "ncclCommDestroy"},
+                       {&n->send, "ncclSend"},                   {&n->recv, "ncclRecv"},
+                       {&n->error_string, "ncclGetErrorString"}};
+    load(&nccl_lib, e, sizeof e / sizeof e[0]);
+}
+#endif
+
 // l loaded (once, by load_fn); else 0 with its reason in why
 static int ready(Lib *l, void (*load_fn)(void), char *why, size_t len) {
     std::call_once(l->once, load_fn);
@@ -94,6 +111,15 @@ static int ready(Lib *l, void (*load_fn)(void), char *why, size_t len) {
 }
 
 int culibs_blas_ready(char *why, size_t len) { return ready(&blas_lib, load_blas, why, len); }
+
+#ifdef HAVE_NCCL
+int culibs_nccl_ready(char *why, size_t len) { return ready(&nccl_lib, load_nccl, why, len); }
+#else
+int culibs_nccl_ready(char *why, size_t len) {
+    if (why && len) snprintf(why, len, "built without nccl.h (install NCCL's development files and rebuild)");
+    return 0;
+}
+#endif
 
 int culibs_fits_ready(char *why, size_t len) {
     return ready(&blas_lib, load_blas, why, len) && ready(&solver_lib, load_solver, why, len) &&
@@ -185,3 +211,22 @@ const char *culibs_cufft_hint(cufftResult r) {
             return "see cuFFT's status above; a sticky error may come from an earlier kernel";
     }
 }
+
+#ifdef HAVE_NCCL
+const char *culibs_nccl_hint(ncclResult_t r) {
+    switch (r) {
+        case ncclUnhandledCudaError:
+            return "NCCL met a CUDA error (no usable GPU, or two ranks of the group on one GPU): NCCL_DEBUG=INFO says "
+                   "which; run.transport: mpi passes the stages' activations through host memory instead";
+        case ncclSystemError:
+        case ncclRemoteError:
+            return "NCCL could not reach another rank (network, shared memory or a rank that died): NCCL_DEBUG=INFO "
+                   "says which; run.transport: mpi passes the activations through host memory instead";
+        case ncclInvalidArgument:
+        case ncclInvalidUsage:
+            return "an NCCL call out of order or with a bad argument: this is a bug in brainsweep";
+        default:
+            return "see NCCL's error above (NCCL_DEBUG=INFO for details); run.transport: mpi avoids NCCL";
+    }
+}
+#endif

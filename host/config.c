@@ -243,6 +243,10 @@ static const Param PARAMS[] = {
     {"run", "device", P_ENUM, F(device), 0, NONE, 0, 0, "auto", "auto|cpu|cuda",
      "where each rank runs the forward passes and the fits: cpu; cuda (an error where no CUDA backend can run); "
      "auto = cuda where it can run, else cpu (one log line says which and why)"},
+    {"run", "transport", P_ENUM, F(transport), 0, NONE, 0, 0, "auto", "auto|mpi",
+     "how the stages of a model split by run.pipeline_stages pass their activations: mpi (between GPUs through host "
+     "memory); auto = NCCL, GPU to GPU, where every rank of the group runs the forward pass on a GPU of its own and "
+     "libnccl loads, else mpi (CPU ranks always use mpi)"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
 static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg", "fmri",

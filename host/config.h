@@ -36,6 +36,7 @@ typedef enum { REC_ROI_TEXT = 0, REC_WORD_TEXT = 1, REC_IEEG = 2, REC_BIDS_FMRI 
 typedef enum { LONG_WORDS_WARN = 0, LONG_WORDS_ERROR = 1 } LongWords;
 // run.device: where the decoder and the fits run (host/backend.h resolves it once per rank)
 typedef enum { DEVICE_AUTO = 0, DEVICE_CPU = 1, DEVICE_CUDA = 2 } DeviceChoice;
+typedef enum { TRANSPORT_AUTO = 0, TRANSPORT_MPI = 1 } TransportChoice;  // run.transport
 
 typedef struct {
     char name[128];
@@ -153,6 +154,7 @@ typedef struct {
     int pipeline_stages;    // ranks a model is split over by layer ranges; 0 = as few as fit max_weight_gib
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
     DeviceChoice device;
+    TransportChoice transport;  // how pipeline stages on GPUs pass activations
 } SweepConfig;
 
 // Parse path; overrides are "section.key=value" strings (may be NULL/0).

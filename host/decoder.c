@@ -211,6 +211,8 @@ void decoder_forward(Decoder *d, const TokenBatch *b, const Capture *cap, size_t
     decoder_forward_stage(d, b, cap, n_cap, out, layer_offset, &whole);
 }
 
+float *decoder_stage_stream(Decoder *d) { return d->x; }
+
 void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, size_t n_cap, float *out,
                            const size_t *layer_offset, const DecoderStage *st) {
     const DecoderOps *ops = d->ops;
@@ -218,7 +220,7 @@ void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, 
     const int NT = b->seq_start[b->n_seq];
     ASSERT(NT > 0 && NT <= d->NT_max && n_cap <= (size_t)d->NT_max);
     ASSERT(0 <= st->first && st->first < st->end && st->end <= c->n_layers);
-    ASSERT((st->first == 0 || st->x_in) && (st->end == c->n_layers || st->x_out));
+    ASSERT(st->in_place || ((st->first == 0 || st->x_in) && (st->end == c->n_layers || st->x_out)));
     for (int sq = 0; sq < b->n_seq; sq++) {
         ASSERT(b->seq_start[sq + 1] - b->seq_start[sq] <= d->T_max);
         for (int t = b->seq_start[sq]; t < b->seq_start[sq + 1]; t++) d->host_pos[t] = t - b->seq_start[sq];
@@ -233,7 +235,7 @@ void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, 
     if (st->first == 0) {
         ops->embed(d->x, d->ids, d->pos, NT, d);
         capture_state(d, out + layer_offset[0], d->x, cap, n_cap);
-    } else {
+    } else if (!st->in_place) {
         ops->upload(d->x, st->x_in, N * sizeof(float), d);
     }
     for (int l = st->first; l < st->end; l++) {
@@ -241,7 +243,7 @@ void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, 
         if (l + 1 < c->n_layers) capture_state(d, out + layer_offset[l + 1], d->x, cap, n_cap);
     }
     if (st->end < c->n_layers) {
-        memcpy(st->x_out, ops->download(d->x, N, d), N * sizeof(float));
+        if (!st->in_place) memcpy(st->x_out, ops->download(d->x, N, d), N * sizeof(float));
         return;
     }
     // the last entry: final norm (and projection) of the captured rows only

@@ -151,11 +151,19 @@ void decoder_forward(Decoder *d, const TokenBatch *b, const Capture *cap, size_t
 // its residual stream in x_out (host, NT x C). A stage captures the hidden states it makes: entry 0 when
 // first is 0, then entries first+1 .. end (decoder_stage_owns); the rows of other entries are not touched.
 // Run over the same batches in order, the stages add into out exactly what decoder_forward adds, bit for bit.
+// in_place: the caller moves the residual stream itself, in the backend's memory (decoder_stage_stream): it puts
+// the stream there before a later stage's call and takes it from there after an earlier stage's, so a transport
+// that reaches that memory (MPI for the CPU's, NCCL between GPUs) passes it without host copies; x_in and x_out
+// are then unused.
 typedef struct {
     int first, end;
     const float *x_in;
     float *x_out;
+    int in_place;
 } DecoderStage;
+
+// the residual stream, (NT, C) of the batch at the start of the buffer, in the backend's memory
+float *decoder_stage_stream(Decoder *d);
 
 // layers of stage k of n: contiguous ranges in order, their sizes differing by at most one
 void decoder_stage_layers(int n_layers, int n_stages, int k, int *first, int *end);

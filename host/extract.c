@@ -153,15 +153,19 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     int *seq_start = base_malloc((n_seq + 1) * sizeof(int), "batch sequences");
     size_t cap_max = (size_t)NT_max;
     Capture *cap = base_malloc(cap_max * sizeof(Capture), "captures");
-    // this rank's layers; the residual streams it takes and passes on, on the host
+    // this rank's layers; the residual streams it takes and passes on: in the decoder's memory where the link
+    // reaches it, else through host copies
     int n_stages = part && part->n_stages > 1 ? part->n_stages : 1, stage = n_stages > 1 ? part->stage : 0;
     DecoderStage st = {0};
     decoder_stage_layers(c->n_layers, n_stages, stage, &st.first, &st.end);
     ASSERT(n_stages == 1 || part->link);
+    const StageLink *link = n_stages > 1 ? part->link : NULL;
+    st.in_place = link && link->send_stream && link->recv_stream;
     size_t stream_floats = (size_t)NT_max * (size_t)c->d_model;
-    float *x_in = st.first > 0 ? base_malloc(stream_floats * sizeof(float), "stage input") : NULL;
-    float *x_out = st.end < c->n_layers ? base_malloc(stream_floats * sizeof(float), "stage output") : NULL;
+    float *x_in = st.first > 0 && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage input") : NULL;
+    float *x_out = st.end < c->n_layers && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage output") : NULL;
     st.x_in = x_in, st.x_out = x_out;
+    const int takes = st.first > 0, passes = st.end < c->n_layers;
     double layer_share = (double)(st.end - st.first) / c->n_layers;
 
     double t0 = base_wall();
@@ -169,8 +173,8 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     for (size_t s0 = 0; s0 < n_seq;) {
         // go (1) or stop (0): stage 0's decision, passed down the stages before each batch
         float go = base_stop_signal ? 0.0f : 1.0f;
-        if (st.first > 0) part->link->recv(&go, 1, part->link->ctx);
-        if (st.end < c->n_layers) part->link->send(&go, 1, part->link->ctx);
+        if (takes) link->recv(&go, 1, link->ctx);
+        if (passes) link->send(&go, 1, link->ctx);
         if (go == 0.0f) {
             stopped = 1;
             break;
@@ -199,9 +203,12 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
             s1++;
         }
         seq_start[b.n_seq] = NT;
-        if (x_in) part->link->recv(x_in, (size_t)NT * (size_t)c->d_model, part->link->ctx);
+        const size_t n_stream = (size_t)NT * (size_t)c->d_model;
+        if (takes && st.in_place) link->recv_stream(decoder_stage_stream(dec), n_stream, link->ctx);
+        else if (takes) link->recv(x_in, n_stream, link->ctx);
         decoder_forward_stage(dec, &b, cap, n_cap, out, offset, &st);
-        if (x_out) part->link->send(x_out, (size_t)NT * (size_t)c->d_model, part->link->ctx);
+        if (passes && st.in_place) link->send_stream(decoder_stage_stream(dec), n_stream, link->ctx);
+        else if (passes) link->send(x_out, n_stream, link->ctx);
         stats->tokens_run += (size_t)NT;
         stats->flops += decoder_flops(c, &b) * layer_share;
         stats->n_batches++;

@@ -49,11 +49,15 @@ typedef struct {
 } Chunk;
 
 // The activations between the stages of a model split by layer ranges: send n floats to the next stage, or
-// receive n from the one before, blocking and in order. MPI between CPU ranks (mpi/sweep_extract.c); any
-// transport that delivers in order fills the same two functions.
+// receive n from the one before, blocking and in order; send and recv in host memory (the go-or-stop flag, and the
+// residual stream where the others are NULL), send_stream and recv_stream in the decoder backend's memory
+// (decoder_stage_stream: host memory for the CPU decoder, the GPU's for the CUDA one), so the stream needs no host
+// copies. MPI and NCCL between ranks (mpi/link.h); any transport that delivers in order fills the same functions.
 typedef struct {
     void (*send)(const float *x, size_t n, void *ctx);
     void (*recv)(float *x, size_t n, void *ctx);
+    void (*send_stream)(const float *x, size_t n, void *ctx);
+    void (*recv_stream)(float *x, size_t n, void *ctx);
     void *ctx;
 } StageLink;
 

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "host/base.h"
+#include "host/decoder_cpu.h"
 #include "host/extract.h"
 #include "host/log.h"
 #include "mpi/comm.h"
 #include "mpi/dispatch.h"
+#include "mpi/link.h"
 #include "host/planning.h"
 #include "mpi/results.h"
 
@@ -30,22 +32,6 @@ void sweep_extract_budget(double gib) {
 static int stages_wanted(const Sweep *s, size_t m) {
     return planning_stages(s->cfg.pipeline_stages, s->model[m].stored_bytes, (double)weight_budget_bytes,
                            s->model[m].cfg.n_layers);
-}
-
-// The residual stream between the stages of one part, over the group: rank gr's stage passes to gr + parts
-typedef struct {
-    MPI_Comm group;
-    int prev, next;
-} MpiStageLink;
-
-static void mpi_stage_send(const float *x, size_t n, void *ctx) {
-    const MpiStageLink *l = ctx;
-    comm_send_floats(l->group, x, n, l->next);
-}
-
-static void mpi_stage_recv(float *x, size_t n, void *ctx) {
-    const MpiStageLink *l = ctx;
-    comm_recv_floats(l->group, x, n, l->prev);
 }
 
 // A group of gn ranks extracting a model of S stages: P = gn / S parts of the sequences, rank gr running stage
@@ -98,12 +84,18 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     if (stage >= 0 && !pm->empty_word[0])
         model = model_open(s->cfg.models[m].path, weight_budget_bytes + unmapped, err);
     int failed = stage >= 0 && model == NULL, stopped = 0;
+    // the residual stream between the stages of one part, over the group: rank gr's stage passes to gr + parts
+    Link link;
+    if (g.stages > 1) {
+        const int on_host = s->backend->decoder == &decoder_ops_cpu;
+        LinkChoice choice = {.decoder_on_host = on_host,
+                             .nccl_wanted = !on_host && s->gpu_own && s->cfg.transport == TRANSPORT_AUTO};
+        link_open(&link, group, gr - g.parts, gr + g.parts, &choice);
+    }
     if (stage >= 0 && pm->empty_word[0]) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, pm->empty_word);
     if (model) {
-        MpiStageLink mpi_link = {.group = group, .prev = gr - g.parts, .next = gr + g.parts};
-        StageLink link = {.send = mpi_stage_send, .recv = mpi_stage_recv, .ctx = &mpi_link};
         ExtractPart part = {.index = (size_t)(gr % g.parts), .count = (size_t)g.parts, .stage = stage,
-                            .n_stages = g.stages, .link = &link};
+                            .n_stages = g.stages, .link = g.stages > 1 ? &link.stage : NULL};
         char why[BASE_ERR_LEN];
         int rc = extract_from_tokens(model, s->backend->decoder, pm->story.ids + pm->bos, pm->n_tokens,
                                      tok_bos_id(pm->tok), pm->first, pm->last, s->W, &pm->policy[ci], &part, states,
@@ -113,6 +105,7 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
         if (failed) snprintf(err, sizeof err, "%.200s: %.300s", s->cfg.models[m].path, why);
         model_free(model);
     }
+    if (g.stages > 1) link_close(&link);
     for (size_t l = 0; !failed && !stopped && l < sweep_layers(s, m); l++) {
         size_t dim = l < (size_t)s->model[m].cfg.n_layers ? (size_t)s->model[m].cfg.d_model : (size_t)s->model[m].final_dim;
         if (!finite_rows(states + s->model[m].offset[l] + x.word_lo * dim, (x.word_hi - x.word_lo) * dim)) {
@@ -189,8 +182,10 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
                 "finished units are kept",
                 "%s", err);
         s->share[SHARE_SAVE_FEATURES] += base_wall() - t;
-        char split[80] = "";
-        if (g.stages > 1) snprintf(split, sizeof split, " (%d stages by layer ranges x %d part(s))", g.stages, g.parts);
+        char split[200] = "";
+        if (g.stages > 1)
+            snprintf(split, sizeof split, " (%d stages by layer ranges x %d part(s); activations by %s)", g.stages,
+                     g.parts, link.transport);
         log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s)%s, %.1f s forward (%.1f GFLOP/s on this "
                  "rank); features in %s",
                  name, ctx, s->model[m].n_tokens, sum[0], g.stages * g.parts, split, sum[1],

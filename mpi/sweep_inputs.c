@@ -416,6 +416,7 @@ int sweep_inputs_backend(Sweep *s, char *err) {
             offer.backend = cuda;
             int sharing = (comm_node_ranks() + gpu.n_devices - 1) / gpu.n_devices;
             s->gpu_share_bytes = gpu.memory_gib * 1073741824.0 / (sharing > 0 ? sharing : 1);
+            s->gpu_own = sharing <= 1;
             log_rank("GPU %d of %d visible (%s, %.0f GiB, compute capability %d.%d) for local rank %d%s%s", dev,
                      gpu.n_devices, gpu.name, gpu.memory_gib, gpu.cc_major, gpu.cc_minor, lr,
                      visible ? ", CUDA_VISIBLE_DEVICES=" : "", visible ? visible : "");

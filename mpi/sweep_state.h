@@ -67,6 +67,7 @@ typedef struct {
     const Backend *backend;  // run.device resolved on this rank (sweep_inputs_backend)
     char gpu[256];           // what the CUDA runtime said about this rank's GPU
     double gpu_share_bytes;  // this rank's share of its GPU's memory (the GPU over the node's ranks that share it)
+    int gpu_own;             // 1: this rank's GPU serves no other rank of the node (NCCL needs one GPU per rank)
     int resident_targets;    // 1: a group's targets are put in the fits' backend memory once (ridge_targets_resident)
     int dry_run;             // validate the inputs and write nothing (sweep --dry-run)
 

@@ -5,10 +5,13 @@
 #      inputs at odd shapes, poisoned outputs and guards, the tolerances stated in the test (about 20 s);
 #   2. `test_linalg_gpu --bench 5000 500 10000`: one ridge fit's steps (Gram, eigh, X^T Y, the projection, the shrink,
 #      the weights, the prediction GEMMs) timed through both tables on the same data (about 20 s; 0.5 GB of host and
-#      device memory).
-# The table loads cuBLAS, cuSOLVER and cuFFT at run time (cuda/culibs.h; the bundle leaves them to the machine): the
-# toolkit's folders and python's nvidia packages are searched and put on the test's library path, and where one of
-# the three is still missing the test fails naming it (a SKIP on a machine with no GPU either).
+#      device memory);
+#   3. tests/cuda/test_nccl_gpu: the pipeline stages' NCCL link (cuda/nccl_link.h) loads libnccl, makes an id and
+#      opens and closes a one-rank end on the GPU; a message between two ends needs two GPUs (the test says so with one).
+# The table loads cuBLAS, cuSOLVER and cuFFT at run time (cuda/culibs.h; the bundle leaves them to the machine), the
+# link NCCL: the toolkit's folders and python's nvidia packages are searched and put on the tests' library path, and
+# where one of the three math libraries is still missing the test fails naming it (a SKIP on a machine with no GPU
+# either); without libnccl the NCCL test SKIPs naming it.
 # Exit 0 pass, 1 fail, 77 skip (no GPU: the test still runs, to show its SKIP lines and that it loads). ROW lines:
 # the test's counts and worst relative error, each timed step (GPU and CPU seconds, speed-up, GPU GFLOP/s), the fit's
 # total with the prediction's difference between the tables, and the transfers.
@@ -28,7 +31,7 @@ lib_dirs=
 for d in ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
          $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
   [ -d "$d" ] || continue
-  for lib in cublas cusolver cufft; do
+  for lib in cublas cusolver cufft nccl; do
     f=$(find "$d" -maxdepth 4 -name "lib$lib.so.*" 2>/dev/null | head -1)
     [ -n "$f" ] && lib_dirs=$lib_dirs${lib_dirs:+:}$(dirname "$f")
   done
@@ -83,4 +86,14 @@ if [ $brc -ne 0 ] || ! grep -q '^ROW linalg fit steps' "$LOG/bench.log"; then
   echo "FAIL linalg/bench: exit $brc"
   echo "ROW linalg fit steps n=5000 p=500 t=10000 | FAIL | exit $brc"
 fi
+
+# 3. the stages' NCCL link
+nccl=${BS_BIN:-.gpu-bundle/build}/tests/cuda/test_nccl_gpu
+timeout 60 bash -c 'run_env "$@"' _ "$nccl" > "$LOG/test_nccl_gpu.log" 2>&1
+nrc=$?
+grep -v '^PASS ' "$LOG/test_nccl_gpu.log" | head -20
+nsum=$(grep -E '^test_nccl_gpu: [0-9]+ passed' "$LOG/test_nccl_gpu.log" | tail -1)
+version=$(grep -o 'NCCL [0-9.]*' "$LOG/test_nccl_gpu.log" | head -1)
+if [ $nrc -ne 0 ] || [ -z "$nsum" ] || grep -qE ' [1-9][0-9]* failed' <<<"$nsum"; then status=1; fi
+echo "ROW NCCL link of the pipeline stages | ${nsum#test_nccl_gpu: } | ${version:-libnccl not loaded}; exit $nrc"
 exit $status

@@ -30,30 +30,30 @@ check "unsplit_run_exits_0" test $rc -eq 0
 
 sweep two 2 -P run.pipeline_stages=2
 check "2_stages_exit_0" test $rc -eq 0
-check "2_stages_logged" grep -q "sequence(s) on 2 rank(s) (2 stages by layer ranges x 1 part(s))" "$E2E_TMP/two.log"
+check "2_stages_logged" grep -q "sequence(s) on 2 rank(s) (2 stages by layer ranges x 1 part(s); activations by MPI, in place in host memory)" "$E2E_TMP/two.log"
 check "2_stages_features_equal_unsplit_bit_for_bit" same_features whole two
 check "2_stages_results_equal_unsplit" close_results whole two
 
 sweep three 3 -P run.pipeline_stages=3
 check "3_stages_exit_0" test $rc -eq 0
-check "3_stages_logged" grep -q "(3 stages by layer ranges x 1 part(s))" "$E2E_TMP/three.log"
+check "3_stages_logged" grep -q "(3 stages by layer ranges x 1 part(s);" "$E2E_TMP/three.log"
 check "3_stages_features_equal_unsplit_bit_for_bit" same_features whole three
 check "3_stages_results_equal_unsplit" close_results whole three
 
 sweep budget 2 -P run.max_weight_gib=0.0007
-check "over_budget_model_runs_split_in_2" grep -q "(2 stages by layer ranges x 1 part(s))" "$E2E_TMP/budget.log"
+check "over_budget_model_runs_split_in_2" grep -q "(2 stages by layer ranges x 1 part(s);" "$E2E_TMP/budget.log"
 check "over_budget_split_features_equal_unsplit" same_features whole budget
 
 # 4 ranks, 3 stages: one part, the fourth rank idle for the unit
 sweep idle 4 -P run.max_weight_gib=0.0004
 check "budget_of_3_stages_on_4_ranks_exits_0" test $rc -eq 0
-check "budget_of_3_stages_on_4_ranks_logged" grep -q "on 3 rank(s) (3 stages by layer ranges x 1 part(s))" "$E2E_TMP/idle.log"
+check "budget_of_3_stages_on_4_ranks_logged" grep -q "on 3 rank(s) (3 stages by layer ranges x 1 part(s);" "$E2E_TMP/idle.log"
 check "budget_of_3_stages_on_4_ranks_features_equal_unsplit" same_features whole idle
 
 # stages x parts: 4 ranks as 2 stages of 2 parts, against 2 unsplit parts on 2 ranks (the same batches)
 sweep parts 2
 sweep grid 4 -P run.pipeline_stages=2
-check "2_stages_x_2_parts_logged" grep -q "(2 stages by layer ranges x 2 part(s))" "$E2E_TMP/grid.log"
+check "2_stages_x_2_parts_logged" grep -q "(2 stages by layer ranges x 2 part(s);" "$E2E_TMP/grid.log"
 check "2_stages_x_2_parts_features_equal_2_parts_bit_for_bit" same_features parts grid
 
 # more stages wanted than the group has ranks: it runs on what there is, and says so

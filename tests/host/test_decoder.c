@@ -331,8 +331,10 @@ static void queue_recv(float *x, size_t n, void *ctx) {
 
 // Every stage's states summed, for stages x parts; 0 when a stage touched an entry it does not make, or a queue
 // was left with unread messages. *stopped: stages that returned 1.
+// in_place: the link moves the stream in the decoder's memory (host memory for the CPU decoder) instead of copies
 static int run_stages(Model *m, Tokenizer *tok, const Stimulus *st, const ContextPolicy *p, int n_stages,
-                      size_t n_parts, float *sum, size_t total, const size_t *off, int *stopped, char *err) {
+                      size_t n_parts, int in_place, float *sum, size_t total, const size_t *off, int *stopped,
+                      char *err) {
     const ModelConfig *c = model_config(m);
     float *one = base_malloc(total * sizeof(float), "stage");
     Queue q[8];
@@ -345,6 +347,7 @@ static int run_stages(Model *m, Tokenizer *tok, const Stimulus *st, const Contex
         for (int k = 0; k < n_stages; k++) {
             StagePipes pipes = {.in = k > 0 ? &q[k - 1] : NULL, .out = &q[k]};
             StageLink link = {.send = queue_send, .recv = queue_recv, .ctx = &pipes};
+            if (in_place) link.send_stream = queue_send, link.recv_stream = queue_recv;
             ExtractPart part = {.index = i, .count = n_parts, .stage = k, .n_stages = n_stages, .link = &link};
             ExtractStats x;
             int rc = extract_word_states(m, &decoder_ops_cpu, tok, st, p, &part, one, &x, err);
@@ -389,17 +392,19 @@ static void check_stages(void) {
         for (size_t parts = 1; parts <= 3; parts += 2) {
             // the reference: the same parts unsplit (parts make other batches than one run, so other kernel paths)
             int stopped;
-            run_stages(m, tok, &st, &policies[k], 1, parts, whole, total, off, &stopped, err);
-            for (int si = 0; si < 3; si++) {
-                int clean = run_stages(m, tok, &st, &policies[k], stage_counts[si], parts, sum, total, off, &stopped, err);
-                CHECK(clean && stopped == 0 && memcmp(sum, whole, total * sizeof(float)) == 0,
-                      "stages/%s_%d_stages_%zu_part(s)_equal_the_unsplit_run_bit_for_bit", names[k], stage_counts[si],
-                      parts);
-            }
+            run_stages(m, tok, &st, &policies[k], 1, parts, 0, whole, total, off, &stopped, err);
+            for (int si = 0; si < 3; si++)
+                for (int in_place = 0; in_place < 2; in_place++) {
+                    int clean = run_stages(m, tok, &st, &policies[k], stage_counts[si], parts, in_place, sum, total,
+                                           off, &stopped, err);
+                    CHECK(clean && stopped == 0 && memcmp(sum, whole, total * sizeof(float)) == 0,
+                          "stages/%s_%d_stages_%zu_part(s)%s_equal_the_unsplit_run_bit_for_bit", names[k],
+                          stage_counts[si], parts, in_place ? "_stream_in_place" : "");
+                }
         }
     base_stop_signal = SIGTERM;
     int stopped;
-    int clean = run_stages(m, tok, &st, &policies[1], 3, 1, sum, total, off, &stopped, err);
+    int clean = run_stages(m, tok, &st, &policies[1], 3, 1, 1, sum, total, off, &stopped, err);
     base_stop_signal = 0;
     CHECK(clean && stopped == 3, "stages/a_stop_before_a_batch_stops_all_3_stages (%d stopped)", stopped);
     int first, end, covered = 0, ordered = 1;
