@@ -19,7 +19,7 @@ Each round runs, one process at a time and all with the machine's cores:
   its faster CPU path, and with --llama-flash also off; skipped without LLAMA_PYTHON), each row naming its GGUF
   type and attention setting, brainsweep `tokens:N` (one N-token window per word; --tokens-n 0 leaves it out).
 brainsweep's numbers come from the line it prints for each extraction ("NAME, context P: T tokens, S sequence(s)
-on R rank(s), X s forward (G GFLOP/s on this rank)"; LOG below), the seconds at full precision from the results
+on R rank(s), X s forward (DECODER, G GFLOP/s on this rank)"; LOG below), the seconds at full precision from the results
 file (h5dump), the FLOPs as G x seconds (decoder_flops: matrix products and causal attention). A run whose output
 no line of LOG matches stops this script with the pattern and the output. brainsweep's tokens/s counts the story's
 tokens (T; BOS not counted); `tokens:N` runs more tokens than that and the sweep does not print how many, so its
@@ -47,11 +47,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BRAINSWEEP", os.path.join(ROOT, "build", "brainsweep"))
 LLAMA_PYTHON = os.environ.get("LLAMA_PYTHON")
 # the sweep's line for each extraction unit (mpi/sweep_extract.c), e.g.
-# [r000 +1.0s] bench, context full: 5257 tokens, 5 sequence(s) on 1 rank(s), 0.6 s forward (16.9 GFLOP/s on this
-# rank); features in ...   tokens: the story's tokens; sequences: chunks (full) or windows (tokens:N)
+# [r000 +1.0s] bench, context full: 5257 tokens, 5 sequence(s) on 1 rank(s), 0.6 s forward (cpu, 16.9 GFLOP/s on
+# this rank); features in ...   tokens: the story's tokens; sequences: chunks (full) or windows (tokens:N)
 LOG = re.compile(r"^\[r\d+ \+[0-9.]+s\] (?P<name>.+), context (?P<context>\S+): (?P<tokens>\d+) tokens, "
                  r"(?P<sequences>\d+) sequence\(s\) on (?P<ranks>\d+) rank\(s\), (?P<seconds>[0-9.]+) s forward "
-                 r"\((?P<gflops>[0-9.]+) GFLOP/s on this rank\)", re.M)
+                 r"\((?P<decoder>[^,()]+), (?P<gflops>[0-9.]+) GFLOP/s on this rank\)", re.M)
 CONFIG = os.path.join(ROOT, "bench", "alice-sweep.yaml.in")
 TINY = os.path.join(ROOT, "tests", "fixtures", "stories260K-3layers.gguf")  # the dry run's model
 

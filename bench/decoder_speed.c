@@ -1,12 +1,13 @@
 // The decoder's speed on the CPU and on the GPU, and how far apart their hidden states are:
-//   build/bench/decoder_speed MODEL [TOKENS] [SEQ_LEN] [REPS] [--no-cpu]
+//   build/bench/decoder_speed MODEL [TOKENS] [SEQ_LEN] [REPS] [--no-cpu] [--weights auto|float32|bf16|fp16]
 // Runs one batch of TOKENS tokens (default 2048) as sequences of SEQ_LEN (default 512, at most the model's context)
 // with random ids, every token captured (all L+1 states of every row, as an extraction of one state per token
 // would), through decoder_ops_cpu once (unless --no-cpu) and through the CUDA backend (cuda/backend_cuda.h) once to
-// warm up (layers uploaded on first use) and REPS more times (default 5). Prints per backend the seconds (the
+// warm up (layers uploaded on first use) and REPS more times (default 5), with the CUDA table --weights chooses as
+// run.gpu_weights does (default auto: the checkpoint's stored type when bf16 or fp16). Prints per backend the seconds (the
 // median for CUDA), tokens/s and GFLOP/s (decoder_flops: the matrix products and the visible attention pairs),
 // then ||gpu - cpu|| / ||cpu|| of the worst hidden state. Lines the device scripts read:
-//   RESULT backend=NAME seconds=S tokens_per_s=X gflops=Y
+//   RESULT backend=NAME [weights=W device="..."] seconds=S tokens_per_s=X gflops=Y
 //   RESULT states_rel=R layers=L+1
 //   SKIP cuda: WHY          (a build without CUDA or no usable GPU; exit 77 when the CPU did not run either)
 // The CPU uses every core (OpenMP, one-thread OpenBLAS blocks). Exit 0, 1 on a bad argument or model, 77 skip.
@@ -47,16 +48,28 @@ static double run(const DecoderOps *ops, Model *m, const TokenBatch *b, const Ca
 
 int main(int argc, char **argv) {
     threads_choose_blas_kernels(argv);
-    int no_cpu = 0, pos = 0;
+    int no_cpu = 0, pos = 0, weights = -1;
     const char *path = NULL;
     long arg[3] = {2048, 512, 5};
+    static const char *const WEIGHTS[] = {"auto", "float32", "bf16", "fp16"};  // GpuWeights' order
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-cpu") == 0) no_cpu = 1;
-        else if (!path) path = argv[i];
-        else if (pos < 3) arg[pos++] = strtol(argv[i], NULL, 10);
+        if (strcmp(argv[i], "--no-cpu") == 0) {
+            no_cpu = 1;
+        } else if (strcmp(argv[i], "--weights") == 0 && i + 1 < argc) {
+            i++;
+            for (int w = 0; w < 4; w++)
+                if (strcmp(argv[i], WEIGHTS[w]) == 0) weights = w;
+            if (weights < 0) weights = 99;
+        } else if (!path) {
+            path = argv[i];
+        } else if (pos < 3) {
+            arg[pos++] = strtol(argv[i], NULL, 10);
+        }
     }
-    if (!path || arg[0] < 1 || arg[1] < 1 || arg[2] < 1 || arg[2] > 1000) {
-        fprintf(stderr, "usage: decoder_speed MODEL [TOKENS] [SEQ_LEN] [REPS] [--no-cpu]\n");
+    if (weights < 0) weights = GPU_WEIGHTS_AUTO;
+    if (!path || arg[0] < 1 || arg[1] < 1 || arg[2] < 1 || arg[2] > 1000 || weights > 3) {
+        fprintf(stderr, "usage: decoder_speed MODEL [TOKENS] [SEQ_LEN] [REPS] [--no-cpu] [--weights "
+                        "auto|float32|bf16|fp16]\n");
         return 1;
     }
     threads_init(omp_get_num_procs());
@@ -108,9 +121,11 @@ int main(int argc, char **argv) {
         rc = no_cpu ? 77 : 0;
     } else {
         float *gpu_out = base_malloc(total * sizeof(float), "gpu states");
-        double s = run(cuda->decoder, m, &b, cap, (size_t)NT, gpu_out, total, offset, 1, reps);
-        printf("RESULT backend=cuda device=\"%s\" seconds=%.4f tokens_per_s=%.1f gflops=%.1f (median of %d)\n",
-               gpu.name, s, NT / s, flops / s / 1e9, reps);
+        const DecoderOps *ops = backend_decoder(cuda, (GpuWeights)weights, model_weight_dtype(m));
+        double s = run(ops, m, &b, cap, (size_t)NT, gpu_out, total, offset, 1, reps);
+        const char *w = ops == cuda->decoder_bf16 ? "bf16" : ops == cuda->decoder_f16 ? "fp16" : "float32";
+        printf("RESULT backend=cuda weights=%s device=\"%s\" seconds=%.4f tokens_per_s=%.1f gflops=%.1f (median of "
+               "%d)\n", w, gpu.name, s, NT / s, flops / s / 1e9, reps);
         if (cpu) {
             double worst = 0;
             for (int l = 0; l <= c->n_layers; l++) {

@@ -9,12 +9,15 @@
 #      transcript, 30 min at 512 Hz), made here (it is 2.6 GB: not carried), its word responses computed once by
 #      the first sweep into one file the others reuse;
 #   3. the sweep of jobs/presets/mischler2024.yaml for that model and data on the GPU (run.device: cuda), with
-#      the contexts of GPU_SWEEP_CONTEXTS (default [full, tokens:4, tokens:16]: this build's float32 decoder
-#      would need about 9 minutes for the preset's tokens:64 and tokens:256), PCA 500 on all words and ridge per
+#      the contexts of GPU_SWEEP_CONTEXTS (default [full, tokens:4, tokens:16]: the float32 decoder would need
+#      about 9 minutes for the preset's tokens:64 and tokens:256; the bf16 one, which run.gpu_weights auto takes for
+#      this bf16 checkpoint, is not measured yet, so the default stays), PCA 500 on all words and ridge per
 #      electrode: seconds per stage (the sweep's own stage timings), extraction FLOP/s, the GPU's busy share
 #      (nvidia-smi's utilization sampled every 200 ms), results.h5 read back by `brainsweep inspect`;
 #   4. the slice (context full, the few-layer checkpoint) on the GPU and on the CPU backend: max |Δr| over every
-#      layer and electrode (bench/results_diff.sh with the bundle's h5dump), at most GPU_SWEEP_R_TOL (1e-3);
+#      layer and electrode (bench/results_diff.sh with the bundle's h5dump), at most GPU_SWEEP_R_TOL (5e-3: the
+#      checkpoint is bf16, so the GPU runs its products in bf16 under run.gpu_weights auto, and the CPU in float32;
+#      issue 17's bound for bf16 against the CPU);
 #   5. the preset extrapolated from what was measured: extraction FLOPs of the whole preset (`brainsweep plan` on
 #      header-only checkpoints, make_big_checkpoint.py --sparse) over the measured FLOP/s, and its 1,980 layer
 #      fits at the measured seconds per fit, in H200-hours, beside the goal (1) and the arithmetic floor.
@@ -31,7 +34,7 @@ BUDGET=${GPU_SWEEP_BUDGET_S:-330}
 CONTEXTS=${GPU_SWEEP_CONTEXTS:-"[full, tokens:4, tokens:16]"}
 SLICE_LAYERS=${GPU_SWEEP_SLICE_LAYERS:-2}
 LAYERS=${GPU_SWEEP_LAYERS:-32}  # fewer: a trial of the script on a CPU (its FLOP/s and seconds per fit carry over)
-R_TOL=${GPU_SWEEP_R_TOL:-1e-3}
+R_TOL=${GPU_SWEEP_R_TOL:-5e-3}
 WORK=${GPU_SWEEP_WORK:-${TMPDIR:-/tmp}/brainsweep-gpu-sweep}
 ROWS=()
 status=0
@@ -103,7 +106,7 @@ if phase sweep 240 bs_run "$BS" sweep "$WORK/sweep.yaml" "${COMMON[@]}" -P "cont
   timings=$(sed -n 's/^stage timings (s): *//p' "$OUT/sweep.log" | tail -1)
   row "sweep, $CONTEXTS, $DEVICE" "$SECS s" "stages (s): $timings"
   # extraction FLOP/s: the units' FLOPs over their forward seconds (the sweep's own lines)
-  rate=$(sed -n 's/.* \([0-9.]*\) s forward (\([0-9.]*\) GFLOP\/s on this rank).*/\1 \2/p' "$OUT/sweep.log" |
+  rate=$(sed -n 's/.* \([0-9.]*\) s forward ([^,]*, \([0-9.]*\) GFLOP\/s on this rank).*/\1 \2/p' "$OUT/sweep.log" |
          awk '{ s += $1; f += $1 * $2 } END { if (s > 0) printf "%.1f", f / s }')
   row "extraction rate" "${rate:-?} GFLOP/s" "2 x layer parameters x tokens over forward seconds"
   fit_s=$(awk '{ for (i = 1; i < NF; i++) if ($i == "fit") { print $(i + 1); exit } }' <<<"$timings")

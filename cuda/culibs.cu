@@ -60,7 +60,8 @@ static void load_blas(void) {
     CulibsBlas *b = &culibs_blas;
     const Entry e[] = {{&b->create, "cublasCreate_v2"},         {&b->destroy, "cublasDestroy_v2"},
                        {&b->set_stream, "cublasSetStream_v2"},  {&b->set_math_mode, "cublasSetMathMode"},
-                       {&b->sgemm, "cublasSgemm_v2"},           {&b->dgemm, "cublasDgemm_v2"},
+                       {&b->sgemm, "cublasSgemm_v2"},           {&b->gemm_ex, "cublasGemmEx"},
+                       {&b->dgemm, "cublasDgemm_v2"},
                        {&b->dgemv, "cublasDgemv_v2"},           {&b->dsyrk, "cublasDsyrk_v2"},
                        {&b->dsyr, "cublasDsyr_v2"},             {&b->status_name, "cublasGetStatusName"},
                        {&b->status_string, "cublasGetStatusString"}};

@@ -40,6 +40,10 @@ struct CulibsBlas {
     decltype(&cublasSetStream_v2) set_stream;
     decltype(&cublasSetMathMode) set_math_mode;
     decltype(&cublasSgemm_v2) sgemm;
+    // cublasGemmEx is overloaded (an inline C++ form takes a cudaDataType compute type): the library's own symbol
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void *,
+                              const void *, cudaDataType, int, const void *, cudaDataType, int, const void *, void *,
+                              cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
     decltype(&cublasDgemm_v2) dgemm;
     decltype(&cublasDgemv_v2) dgemv;
     decltype(&cublasDsyrk_v2) dsyrk;

@@ -50,7 +50,19 @@ typedef struct {
     void **set_mem;                // (n_sets) blocks
     LayerF32 *sets;                // (n_sets) pointers into them
     int *set_layer;                // (n_sets) the layer each set holds now, -1 none
+    // the layers' four matrices and the products with them: CUDA_R_32F, or 16-bit (CUDA_R_16BF, CUDA_R_16F) weights
+    // rounded once on the device from the widened float32 (through `widen`, one matrix's float32), each product's
+    // input rounded into `act16` (NT_max * max(C, QD, F) values) and float32 accumulation
+    cudaDataType wtype;
+    float *widen;
+    void *act16;
 } CudaState;
+
+// bytes of one weight of the layers' matrices, and the type's name for labels and logs
+static size_t weight_bytes(cudaDataType t) { return t == CUDA_R_32F ? sizeof(float) : 2; }
+static const char *weight_name(cudaDataType t) {
+    return t == CUDA_R_32F ? "float32" : t == CUDA_R_16BF ? "bf16" : "fp16";
+}
 
 static size_t round_up(size_t b) { return (b + ALIGN - 1) / ALIGN * ALIGN; }
 
@@ -112,14 +124,28 @@ static const float *cuda_download(const float *src, size_t n, Decoder *d) {
     return s->down;
 }
 
-// bytes of each field of one layer's set, in LayerF32's order
+// bytes of each field of one layer's set, in LayerF32's order; the matrices (wqkv, wo, wup, wdown) at w bytes a weight
 enum { N_LAYER_FIELDS = 12 };
-static void layer_field_bytes(const ModelConfig *c, size_t b[N_LAYER_FIELDS]) {
+static int is_matrix(int field) { return field == 4 || field == 6 || field == 8 || field == 10; }
+static void layer_field_bytes(const ModelConfig *c, size_t w, size_t b[N_LAYER_FIELDS]) {
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, QD = (size_t)c->n_heads * c->head_dim;
     size_t KD = (size_t)c->n_kv_heads * c->head_dim, UP = c->gated_mlp ? 2 * F : F, f = sizeof(float);
-    size_t v[N_LAYER_FIELDS] = {C * f,  C * f,      C * f,      C * f, (QD + 2 * KD) * C * f, (QD + 2 * KD) * f,
-                                C * QD * f, C * f, UP * C * f, UP * f, C * F * f,              C * f};
+    size_t v[N_LAYER_FIELDS] = {C * f,  C * f,      C * f,      C * f, (QD + 2 * KD) * C * w, (QD + 2 * KD) * f,
+                                C * QD * w, C * f, UP * C * w, UP * f, C * F * w,              C * f};
     for (int i = 0; i < N_LAYER_FIELDS; i++) b[i] = round_up(v[i]);
+}
+
+// floats of the largest matrix of a layer (the 16-bit weights' float32 staging), and of a product's widest input
+static size_t largest_matrix(const ModelConfig *c) {
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, QD = (size_t)c->n_heads * c->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * c->head_dim, UP = c->gated_mlp ? 2 * F : F, m = (QD + 2 * KD) * C;
+    size_t v[3] = {C * QD, UP * C, C * F};
+    for (int i = 0; i < 3; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+static size_t widest_input(const ModelConfig *c) {
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, QD = (size_t)c->n_heads * c->head_dim, m = C > F ? C : F;
+    return QD > m ? QD : m;
 }
 
 // the fields of L, in layer_field_bytes' order
@@ -129,9 +155,9 @@ static void layer_fields(LayerF32 *L, float **f[N_LAYER_FIELDS]) {
     memcpy(f, q, sizeof q);
 }
 
-static size_t layer_set_bytes(const ModelConfig *c) {
+static size_t layer_set_bytes(const ModelConfig *c, size_t w) {
     size_t b[N_LAYER_FIELDS], total = 0;
-    layer_field_bytes(c, b);
+    layer_field_bytes(c, w, b);
     for (int i = 0; i < N_LAYER_FIELDS; i++) total += b[i];
     return total;
 }
@@ -152,12 +178,24 @@ static size_t embed_rows_floats(const ModelConfig *c, int NT_max) {
 }
 
 // device bytes beyond the activations: constants (counted without a Model: the table and the largest extras),
-// every layer (resident is the plan when it fits), the embedding rows
-static size_t cuda_state_bytes(const ModelConfig *c, int NT_max, int T_max) {
+// every layer (resident is the plan when it fits), the embedding rows; with 16-bit weights their staging and the
+// rounded inputs
+static size_t state_bytes(const ModelConfig *c, int NT_max, cudaDataType wtype) {
     size_t C = (size_t)c->d_model, E = (size_t)c->d_embed;
     size_t globals = (size_t)c->vocab * E + 2 * C + (E != C ? 2 * C * E : 0) + ((size_t)c->max_ctx + 2) * C;
-    return globals * sizeof(float) + (size_t)c->n_layers * layer_set_bytes(c) +
-           embed_rows_floats(c, NT_max) * sizeof(float);
+    size_t sixteen = wtype == CUDA_R_32F ? 0
+                                         : round_up(largest_matrix(c) * sizeof(float)) +
+                                               round_up((size_t)NT_max * widest_input(c) * 2);
+    return globals * sizeof(float) + (size_t)c->n_layers * layer_set_bytes(c, weight_bytes(wtype)) +
+           embed_rows_floats(c, NT_max) * sizeof(float) + sixteen;
+}
+static size_t state_bytes_f32(const ModelConfig *c, int NT_max, int T_max) {
+    (void)T_max;
+    return state_bytes(c, NT_max, CUDA_R_32F);
+}
+static size_t state_bytes_16(const ModelConfig *c, int NT_max, int T_max) {
+    (void)T_max;
+    return state_bytes(c, NT_max, CUDA_R_16BF);  // bf16 and fp16 take the same bytes
 }
 
 // the token embedding table widened on the host (model_embed_rows, the CPU's own widening, any stored dtype)
@@ -182,7 +220,7 @@ static void upload_embed_table(CudaState *s, Model *m) {
     free(ids);
 }
 
-static void *cuda_open(Decoder *d) {
+static void *cuda_open(Decoder *d, cudaDataType wtype) {
     const ModelConfig *c = model_config(d->m);
     const ModelGlobals *g = model_globals(d->m);
     char why[256];
@@ -190,10 +228,12 @@ static void *cuda_open(Decoder *d) {
         DIE("install the CUDA toolkit's cuBLAS of the runtime's major version (or put its folder on "
             "LD_LIBRARY_PATH), or set run.device: cpu", "the CUDA decoder needs cuBLAS: %s", why);
     CudaState *s = (CudaState *)base_calloc(1, sizeof *s, "CUDA decoder state");
+    s->wtype = wtype;
     CHECK_CUDA(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CHECK_CUBLAS(culibs_blas.create(&s->blas));
     CHECK_CUBLAS(culibs_blas.set_stream(s->blas, s->stream));
-    // float32 products stay float32: no TF32 (the checks hold the GPU to the CPU within 1e-4)
+    // float32 products stay float32: no TF32 (the checks hold the GPU to the CPU within 1e-4); the 16-bit products
+    // take the tensor cores whatever the mode
     CHECK_CUBLAS(culibs_blas.set_math_mode(s->blas, CUBLAS_DEFAULT_MATH));
     CHECK_CUDA(cudaMallocHost((void **)&s->stage, STAGE_BYTES));
     for (int h = 0; h < 2; h++) {
@@ -225,8 +265,17 @@ static void *cuda_open(Decoder *d) {
     s->embed_rows = er ? (float *)p : NULL;
     upload_embed_table(s, d->m);
 
+    // 16-bit weights: the float32 staging of one matrix, and the rounded inputs of the products
+    if (wtype != CUDA_R_32F) {
+        snprintf(label, sizeof label, "%s's %s staging (one matrix's float32, the products' rounded inputs)",
+                 model_name, weight_name(wtype));
+        size_t widen_bytes = round_up(largest_matrix(c) * sizeof(float));
+        s->widen = (float *)dev_alloc(widen_bytes + (size_t)d->NT_max * widest_input(c) * 2, label);
+        s->act16 = (char *)s->widen + widen_bytes;
+    }
+
     // layers: every one resident when they fit beside a reserve, else one set re-uploaded per use
-    s->layer_bytes = layer_set_bytes(c);
+    s->layer_bytes = layer_set_bytes(c, weight_bytes(wtype));
     size_t free_b = 0, total_b = 0;
     CHECK_CUDA(cudaMemGetInfo(&free_b, &total_b));
     size_t all = (size_t)c->n_layers * s->layer_bytes;
@@ -236,7 +285,8 @@ static void *cuda_open(Decoder *d) {
     s->sets = (LayerF32 *)base_calloc((size_t)s->n_sets, sizeof(LayerF32), "layer sets");
     s->set_layer = (int *)base_malloc((size_t)s->n_sets * sizeof(int), "layer sets");
     for (int i = 0; i < s->n_sets; i++) {
-        snprintf(label, sizeof label, "%s's layer weights (float32, set %d of %d)", model_name, i + 1, s->n_sets);
+        snprintf(label, sizeof label, "%s's layer weights (%s matrices, set %d of %d)", model_name, weight_name(wtype),
+                 i + 1, s->n_sets);
         s->set_mem[i] = dev_alloc(s->layer_bytes, label);
         s->set_layer[i] = -1;
     }
@@ -252,6 +302,7 @@ static void cuda_close(void *be) {
     free(s->sets);
     free(s->set_layer);
     CHECK_CUDA(cudaFree(s->globals));
+    if (s->widen) CHECK_CUDA(cudaFree(s->widen));
     for (int h = 0; h < 2; h++) CHECK_CUDA(cudaEventDestroy(s->half_done[h]));
     CHECK_CUDA(cudaFreeHost(s->stage));
     CHECK_CUDA(cudaFreeHost(s->down));
@@ -261,7 +312,9 @@ static void cuda_close(void *be) {
 }
 
 // layer l on the device: the set that holds it, or uploaded now (widened on the host by model_layer, as the CPU
-// backend gets it); a NULL field of the host layer stays NULL
+// backend gets it; with 16-bit weights each matrix then rounded on the device); a NULL field of the host layer stays
+// NULL. With 16-bit weights the set's four matrices hold 16-bit values behind LayerF32's float pointers: only this
+// table's matmul reads them.
 static const LayerF32 *cuda_layer(int l, Decoder *d) {
     CudaState *s = (CudaState *)d->be;
     int set = s->resident ? l : 0;
@@ -272,7 +325,7 @@ static const LayerF32 *cuda_layer(int l, Decoder *d) {
     size_t KD = (size_t)c->n_kv_heads * c->head_dim, UP = c->gated_mlp ? 2 * F : F;
     // the fields' exact float counts (b holds them rounded up to the carving boundary)
     size_t n[N_LAYER_FIELDS] = {C, C, C, C, (QD + 2 * KD) * C, QD + 2 * KD, C * QD, C, UP * C, UP, C * F, C};
-    layer_field_bytes(c, b);
+    layer_field_bytes(c, weight_bytes(s->wtype), b);
     float **hf[N_LAYER_FIELDS], **df[N_LAYER_FIELDS];
     LayerF32 *L = &s->sets[set];
     layer_fields(&host, hf);
@@ -282,7 +335,13 @@ static const LayerF32 *cuda_layer(int l, Decoder *d) {
         *df[i] = *hf[i] ? (float *)p : NULL;
         // a gated MLP's up bias is (F) in the canonical layout (the decoder passes none): copy what exists
         size_t floats = i == 9 && c->gated_mlp ? F : n[i];
-        if (*hf[i]) stage_upload(s, p, *hf[i], floats * sizeof(float));
+        if (*hf[i] && is_matrix(i) && s->wtype != CUDA_R_32F) {
+            // stream order keeps `widen` free: the next upload into it follows this rounding on the stream
+            stage_upload(s, s->widen, *hf[i], floats * sizeof(float));
+            to_16bit_gpu(p, s->widen, floats, s->wtype == CUDA_R_16BF, s->stream);
+        } else if (*hf[i]) {
+            stage_upload(s, p, *hf[i], floats * sizeof(float));
+        }
         p += b[i];
     }
     s->set_layer[set] = l;
@@ -304,9 +363,22 @@ static void gemm(CudaState *s, float *out, const float *inp, const float *w, con
     if (bias) bias_add_gpu(out, bias, T, OC, s->stream);
 }
 
+// the same with 16-bit weights w: inp rounded into act16, then one cublasGemmEx with float32 accumulation and output
+static void gemm16(CudaState *s, float *out, const float *inp, const void *w, const float *bias, int T, int C, int OC) {
+    if (T <= 0 || OC <= 0) return;
+    to_16bit_gpu(s->act16, inp, (size_t)T * (size_t)C, s->wtype == CUDA_R_16BF, s->stream);
+    const float one = 1.0f, zero = 0.0f;
+    CHECK_CUBLAS(culibs_blas.gemm_ex(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &one, w, s->wtype, C, s->act16,
+                                     s->wtype, C, &zero, out, CUDA_R_32F, OC, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (bias) bias_add_gpu(out, bias, T, OC, s->stream);
+}
+
+// the layers' products: w is one of cuda_layer's matrices, in the table's weight type
 static void cuda_matmul(float *out, const float *inp, const float *w, const float *b, int T, int C, int OC,
                         Decoder *d) {
-    gemm((CudaState *)d->be, out, inp, w, b, T, C, OC);
+    CudaState *s = (CudaState *)d->be;
+    if (s->wtype == CUDA_R_32F) gemm(s, out, inp, w, b, T, C, OC);
+    else gemm16(s, out, inp, w, b, T, C, OC);
 }
 
 static void cuda_embed(float *out, const int32_t *ids, const int *pos, int T, Decoder *d) {
@@ -366,17 +438,22 @@ static void cuda_residual(float *out, const float *a, const float *b, size_t N, 
     residual_forward_gpu(out, a, b, N, stream_of(d));
 }
 
-static DecoderOps make_ops(void) {
+static void *open_f32(Decoder *d) { return cuda_open(d, CUDA_R_32F); }
+static void *open_bf16(Decoder *d) { return cuda_open(d, CUDA_R_16BF); }
+static void *open_f16(Decoder *d) { return cuda_open(d, CUDA_R_16F); }
+
+// the three tables differ in their weights' type only: open (which sets it), state_bytes and the name
+static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), size_t (*bytes)(const ModelConfig *, int, int)) {
     DecoderOps o;
     memset(&o, 0, sizeof o);
-    o.name = "cuda";
+    o.name = name;
     o.alloc = cuda_alloc;
     o.release = cuda_release;
     o.upload = cuda_upload;
     o.download = cuda_download;
-    o.open = cuda_open;
+    o.open = open;
     o.close = cuda_close;
-    o.state_bytes = cuda_state_bytes;
+    o.state_bytes = bytes;
     o.layer = cuda_layer;
     o.embed = cuda_embed;
     o.capture = cuda_capture;
@@ -394,4 +471,6 @@ static DecoderOps make_ops(void) {
     return o;
 }
 
-extern "C" const DecoderOps decoder_ops_cuda = make_ops();
+extern "C" const DecoderOps decoder_ops_cuda = make_ops("cuda", open_f32, state_bytes_f32);
+extern "C" const DecoderOps decoder_ops_cuda_bf16 = make_ops("cuda bf16", open_bf16, state_bytes_16);
+extern "C" const DecoderOps decoder_ops_cuda_f16 = make_ops("cuda fp16", open_f16, state_bytes_16);

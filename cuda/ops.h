@@ -92,6 +92,11 @@ void qkv_split_gpu(float *q, float *k, float *v, const float *qkv, int T, int QD
 // memory
 void positions_add_gpu(float *out, const float *table, const int *pos, int offset, int T, int C, gpu_stream stream);
 
+// out (N) = in rounded to the nearest 16-bit value, ties to even: bf16 (bf16 != 0) or IEEE half (overflow to
+// infinity), as raw bits; the input of the decoder's 16-bit products (cuda/decoder_cuda.h). The twin is CUDA's own
+// host conversion (__float2bfloat16_rn, __float2half_rn): equal bit for bit.
+void to_16bit_gpu(void *out, const float *in, size_t N, int bf16, gpu_stream stream);
+
 #ifdef __cplusplus
 }
 #endif

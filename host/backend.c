@@ -27,3 +27,14 @@ const Backend *backend_resolve(DeviceChoice want, const DeviceOffer *offer, char
     snprintf(note, note_len, "run.device auto: cpu, as %s", offer->why_not);
     return &backend_cpu;
 }
+
+DType backend_gpu_weights(GpuWeights want, DType stored) {
+    if (want == GPU_WEIGHTS_AUTO) return stored == DT_BF16 || stored == DT_F16 ? stored : DT_F32;
+    return want == GPU_WEIGHTS_BF16 ? DT_BF16 : want == GPU_WEIGHTS_F16 ? DT_F16 : DT_F32;
+}
+
+const DecoderOps *backend_decoder(const Backend *b, GpuWeights want, DType stored) {
+    DType t = backend_gpu_weights(want, stored);
+    const DecoderOps *ops = t == DT_BF16 ? b->decoder_bf16 : t == DT_F16 ? b->decoder_f16 : NULL;
+    return ops ? ops : b->decoder;
+}

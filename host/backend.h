@@ -18,14 +18,25 @@
 #include "host/config.h"
 #include "host/decoder.h"
 #include "host/linalg.h"
+#include "host/tensor.h"
 
 typedef struct {
     const char *name;           // "cpu", "cuda"
-    const DecoderOps *decoder;  // forward passes (extraction)
+    const DecoderOps *decoder;  // forward passes (extraction), float32
     const LinalgOps *linalg;    // ridge, PCA and the shift null
+    // the decoder with the layers' matrices and their products in bf16 or IEEE half (float32 accumulation), where
+    // the backend has one (cuda/decoder_cuda.h); NULL on the CPU, which computes in float32
+    const DecoderOps *decoder_bf16, *decoder_f16;
 } Backend;
 
 extern const Backend backend_cpu;
+
+// The type of a GPU's products with a model whose layers' matrices are stored as `stored`, under run.gpu_weights
+// `want`: DT_BF16 or DT_F16 for 16-bit products, else DT_F32. auto takes the stored type when it is bf16 or fp16.
+DType backend_gpu_weights(GpuWeights want, DType stored);
+// The decoder table for such a model: the 16-bit table of that type where the backend has one (a GPU's), else
+// b->decoder (float32; always on the CPU).
+const DecoderOps *backend_decoder(const Backend *b, GpuWeights want, DType stored);
 
 // What the caller found out about a device backend on this rank.
 typedef struct {

@@ -247,6 +247,11 @@ static const Param PARAMS[] = {
      "how the stages of a model split by run.pipeline_stages pass their activations: mpi (between GPUs through host "
      "memory); auto = NCCL, GPU to GPU, where every rank of the group runs the forward pass on a GPU of its own and "
      "libnccl loads, else mpi (CPU ranks always use mpi)"},
+    {"run", "gpu_weights", P_ENUM, F(gpu_weights), 0, NONE, 0, 0, "auto", "auto|float32|bf16|fp16",
+     "the type of the layers' matrices and of their products on a GPU: float32; bf16 or fp16 (the matrices rounded "
+     "once to that type, each product's input too, on the tensor cores with float32 accumulation; every other op "
+     "float32); auto = the checkpoint's stored type when it is bf16 or fp16, else float32. CPU ranks compute in "
+     "float32 whatever this says"},
 };
 #define N_PARAMS (sizeof PARAMS / sizeof PARAMS[0])
 static const char *SECTIONS[] = {"models", "stimulus", "context", "features", "recordings", "ieeg", "fmri",

@@ -37,6 +37,8 @@ typedef enum { LONG_WORDS_WARN = 0, LONG_WORDS_ERROR = 1 } LongWords;
 // run.device: where the decoder and the fits run (host/backend.h resolves it once per rank)
 typedef enum { DEVICE_AUTO = 0, DEVICE_CPU = 1, DEVICE_CUDA = 2 } DeviceChoice;
 typedef enum { TRANSPORT_AUTO = 0, TRANSPORT_MPI = 1 } TransportChoice;  // run.transport
+// run.gpu_weights
+typedef enum { GPU_WEIGHTS_AUTO = 0, GPU_WEIGHTS_F32, GPU_WEIGHTS_BF16, GPU_WEIGHTS_F16 } GpuWeights;
 
 typedef struct {
     char name[128];
@@ -155,6 +157,7 @@ typedef struct {
     double max_weight_gib;  // a model's memory per rank (mapping, then kept widened layers); 0 = half the node's
     DeviceChoice device;
     TransportChoice transport;  // how pipeline stages on GPUs pass activations
+    GpuWeights gpu_weights;     // the layers' matrices and their products on a GPU
 } SweepConfig;
 
 // Parse path; overrides are "section.key=value" strings (may be NULL/0).

@@ -162,10 +162,10 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     const StageLink *link = n_stages > 1 ? part->link : NULL;
     st.in_place = link && link->send_stream && link->recv_stream;
     size_t stream_floats = (size_t)NT_max * (size_t)c->d_model;
-    float *x_in = st.first > 0 && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage input") : NULL;
-    float *x_out = st.end < c->n_layers && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage output") : NULL;
-    st.x_in = x_in, st.x_out = x_out;
     const int takes = st.first > 0, passes = st.end < c->n_layers;
+    float *x_in = takes && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage input") : NULL;
+    float *x_out = passes && !st.in_place ? base_malloc(stream_floats * sizeof(float), "stage output") : NULL;
+    st.x_in = x_in, st.x_out = x_out;
     double layer_share = (double)(st.end - st.first) / c->n_layers;
 
     double t0 = base_wall();

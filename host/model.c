@@ -48,6 +48,7 @@ size_t model_stored_bytes(const Model *m) { return m->stored_bytes; }
 const GgufFile *model_gguf(const Model *m) { return m->gguf; }
 const char *model_dir(const Model *m) { return m->st ? m->path : NULL; }
 int model_final_dim(const Model *m) { return m->proj_out ? m->cfg.d_embed : m->cfg.d_model; }
+DType model_weight_dtype(const Model *m) { return m->layers[0].o->dtype; }
 const ModelGlobals *model_globals(const Model *m) { return &m->globals; }
 
 // ----------------------------------------------------------------------------

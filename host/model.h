@@ -95,6 +95,9 @@ void model_free(Model *m);
 const ModelConfig *model_config(const Model *m);
 size_t model_n_params(const Model *m);
 size_t model_stored_bytes(const Model *m);  // bytes of its tensors as stored
+// the stored type of the layers' matrices: layer 0's attention output projection (a checkpoint stores its layers'
+// matrices in one type; a GGUF file's quantised ones are Q8_0/Q4_0/Q4_1)
+DType model_weight_dtype(const Model *m);
 // the GGUF file when the model came from one (its tokenizer lives there), else NULL
 const GgufFile *model_gguf(const Model *m);
 // the checkpoint folder when the model came from one (tokenizer.json lives there), else NULL

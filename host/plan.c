@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/backend.h"
 #include "host/base.h"
 #include "host/fmri.h"
 #include "host/bids.h"
@@ -45,10 +46,11 @@
 
 // GPU ranks (docs/PERFORMANCE.md, "GPU figures of the cost model"): one H200's matrix-product rates, and the share
 // of them each stage is assumed to reach until bench/gpu_sweep.sh measures brainsweep itself on a device.
-// This build's CUDA decoder multiplies in float32 without TF32 (cuda/decoder_cuda.h): the vendor's figure for
-// float32 on the SXM part
+// The CUDA decoder multiplies in float32 without TF32, or in bf16 or fp16 with float32 accumulation
+// (run.gpu_weights; cuda/decoder_cuda.h). float32: the vendor's figure for the SXM part
 #define GPU_FP32_TFLOPS 67.0
-// bf16 with float32 accumulation: an 8192 x 8192 x 8192 product on random data measured on one H200 (PyTorch)
+// bf16 with float32 accumulation: an 8192 x 8192 x 8192 product on random data measured on one H200 (PyTorch); fp16
+// runs at the same rate on the same tensor cores
 #define GPU_BF16_TFLOPS 788.0
 // assumed: a decoder on batches of context.batch_tokens reaches half the product rate (attention, norms and the
 // state copies take the rest); the fits, with eigensolvers and 500-column products, a quarter
@@ -84,6 +86,7 @@ typedef struct {
     int layers, d, final_dim;
     double layer_params;               // matrix parameters of the layers (what a token multiplies through)
     double stored;                     // checkpoint bytes as stored
+    int sixteen;                       // a GPU rank multiplies in 16 bits (run.gpu_weights against the stored type)
     size_t tokens;                     // the story's tokens, BOS excluded
     double run[CFG_MAX_CONTEXTS];      // tokens through the model under each context policy
     double flops[CFG_MAX_CONTEXTS];    // and the extraction's FLOPs (host/planning.h)
@@ -110,6 +113,7 @@ static int open_model(const SweepConfig *c, size_t m, const Stimulus *st, PlanMo
         pm->layers = x.cfg.n_layers, pm->d = x.cfg.d_model, pm->final_dim = x.final_dim;
         pm->layer_params = planning_matrix_params(&x.cfg);
         pm->stored = x.stored_bytes;
+        pm->sixteen = backend_gpu_weights(c->gpu_weights, x.weight_dtype) != DT_F32;
         pm->tokens = x.n_tokens;
         for (size_t ci = 0; ci < c->contexts.n; ci++) pm->run[ci] = x.tokens_run[ci], pm->flops[ci] = x.extract_flops[ci];
     }
@@ -323,7 +327,8 @@ typedef struct {
     size_t fits;                      // layer fits
     int gpu;                          // ranks extract on their GPU (--gpus, and run.device is not cpu)
     double x_flops, x_core_s, f_core_s;  // extraction FLOPs; core-seconds of extraction and of the fits
-    double x_gpu_s;                   // GPU-seconds of extraction on GPU ranks (this build's float32 decoder)
+    double x_gpu_s;                   // GPU-seconds of extraction on GPU ranks (float32 or 16-bit products)
+    size_t sixteen;                   // models whose GPU products are 16-bit
     double task_s;                    // seconds of the longest array task on its one rank
     double rank_bytes, feat_bytes, rec_bytes, design_bytes;
     double wall_s, limit_s;           // wall time of the MPI job, and the time limit it asks
@@ -366,12 +371,14 @@ static void estimate(const SweepConfig *c, const PlanOptions *o, const PlanModel
         // this model's tokens and FLOPs; core-seconds to extract and fit; GPU-seconds to extract; its rank-seconds
         double run = 0, m_x = 0, m_xs = 0, m_f = 0, m_xg = 0, m_rank = 0;
         for (size_t ci = 0; ci < C; ci++) {
-            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9), xg = xf / (GPU_FP32_TFLOPS * 1e12 * GPU_X_SHARE);
+            double xf = q->flops[ci], xs = xf / (X_GFLOPS_PER_CORE * 1e9);
+            double xg = xf / ((q->sixteen ? GPU_BF16_TFLOPS : GPU_FP32_TFLOPS) * 1e12 * GPU_X_SHARE);
             double unit_s = e->gpu ? xg + fit_gpu_seconds(layer_s * H) : (xs + layer_s * H) / k->threads;
             run += q->run[ci], m_x += xf, m_xs += xs, m_f += layer_s * H, m_xg += xg, m_rank += unit_s;
             if (o->per_context) e->task_s = fmax(e->task_s, unit_s);
         }
         if (!o->per_context) e->task_s = fmax(e->task_s, m_rank);
+        e->sixteen += (size_t)q->sixteen;
         e->x_flops += m_x, e->x_core_s += m_xs, e->f_core_s += m_f, e->x_gpu_s += m_xg, e->fits += (size_t)H * C;
         e->feat_bytes += (double)C * (c->cache_float16 ? 2.0 : 4.0) * W * (q->layers * d + q->final_dim);
         e->rec_bytes += H * (double)C * (6.0 + (c->save_weights ? w : 0)) * T * 4.0;
@@ -421,8 +428,13 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
     char note[512];
     if (e->gpu) {
         printf("  extraction: %.4g TFLOP (2 x layer parameters x tokens run)\n", e->x_flops * 1e-12);
-        snprintf(note, sizeof note, "GPU-hours: float32 products (this build's CUDA decoder) at %.0f TFLOP/s x %.2f",
-                 GPU_FP32_TFLOPS, GPU_X_SHARE);
+        if (e->sixteen == 0)
+            snprintf(note, sizeof note, "GPU-hours: float32 products (run.gpu_weights) at %.0f TFLOP/s x %.2f",
+                     GPU_FP32_TFLOPS, GPU_X_SHARE);
+        else
+            snprintf(note, sizeof note, "GPU-hours: 16-bit products (run.gpu_weights) at %.0f TFLOP/s x %.2f for %zu of "
+                     "%zu model(s), float32 at %.0f x %.2f for the rest", GPU_BF16_TFLOPS, GPU_X_SHARE, e->sixteen,
+                     c->n_models, GPU_FP32_TFLOPS, GPU_X_SHARE);
         print_hours("extraction", e->x_gpu_s / 3600, note);
     } else {
         printf("  extraction: %.4g TFLOP (2 x layer parameters x tokens run) at %.1f GFLOP/s per core\n",
@@ -447,10 +459,10 @@ static void print_estimate(const SweepConfig *c, const PlanOptions *o, const Clu
         snprintf(note, sizeof note, "GPU-hours billed (wall time x %d GPU(s); the figures are an H200's%s%s)",
                  k->nodes * o->gpus, k->have ? ", the partition's GRES: " : "", k->have ? k->part.gres : "");
         print_hours("GPU", e->wall_s * k->nodes * o->gpus / 3600, note);
-        // what the GPU work comes to once the decoder multiplies in bf16
+        // what the GPU work comes to with every model's products in bf16
         double fit_gpu_s = fit_gpu_seconds(e->f_core_s);
         double x_bf16_s = e->x_flops / (GPU_BF16_TFLOPS * 1e12 * GPU_X_SHARE);
-        snprintf(note, sizeof note, "H200-hours with a bf16 decoder (%.0f TFLOP/s x %.2f; not in this build) and the "
+        snprintf(note, sizeof note, "H200-hours with every model's products in bf16 (%.0f TFLOP/s x %.2f) and the "
                  "fits on the GPU (%.0f x %.2f)", GPU_BF16_TFLOPS, GPU_X_SHARE, GPU_FP32_TFLOPS, GPU_FIT_SHARE);
         print_hours("GPU goal", (x_bf16_s + fit_gpu_s) / 3600, note);
         print_hours("GPU floor", e->x_flops / (GPU_BF16_TFLOPS * 1e12) / 3600,

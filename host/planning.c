@@ -19,6 +19,7 @@ int planning_model(const SweepConfig *c, size_t m, const Stimulus *st, PlannedMo
     pm->cfg = *model_config(model);
     pm->final_dim = model_final_dim(model);
     pm->stored_bytes = (double)model_stored_bytes(model);
+    pm->weight_dtype = model_weight_dtype(model);
     pm->offset = base_malloc(((size_t)pm->cfg.n_layers + 1) * sizeof(size_t), "layer offsets");
     pm->states_floats = extract_layer_offsets(model, st->n_words, pm->offset);
     pm->tok = tok_open_for_model(model, err);

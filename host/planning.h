@@ -32,6 +32,7 @@ typedef struct {
     ModelConfig cfg;
     int final_dim;                           // width of the last hidden state (OPT's projection), else d_model
     double stored_bytes;                     // the checkpoint as stored
+    DType weight_dtype;                      // the layers' matrices as stored (model_weight_dtype)
     size_t *offset;                          // (L+1) where each hidden state's (W, dim) block starts (extract.h)
     size_t states_floats;                    // all of them
     Tokenizer *tok;

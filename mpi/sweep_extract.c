@@ -84,6 +84,9 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
     if (stage >= 0 && !pm->empty_word[0])
         model = model_open(s->cfg.models[m].path, weight_budget_bytes + unmapped, err);
     int failed = stage >= 0 && model == NULL, stopped = 0;
+    // run.gpu_weights against the checkpoint's stored type: a GPU rank's 16-bit table where it applies
+    const DecoderOps *decoder =
+        model ? backend_decoder(s->backend, s->cfg.gpu_weights, model_weight_dtype(model)) : s->backend->decoder;
     // the residual stream between the stages of one part, over the group: rank gr's stage passes to gr + parts
     Link link;
     if (g.stages > 1) {
@@ -97,7 +100,7 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
         ExtractPart part = {.index = (size_t)(gr % g.parts), .count = (size_t)g.parts, .stage = stage,
                             .n_stages = g.stages, .link = g.stages > 1 ? &link.stage : NULL};
         char why[BASE_ERR_LEN];
-        int rc = extract_from_tokens(model, s->backend->decoder, pm->story.ids + pm->bos, pm->n_tokens,
+        int rc = extract_from_tokens(model, decoder, pm->story.ids + pm->bos, pm->n_tokens,
                                      tok_bos_id(pm->tok), pm->first, pm->last, s->W, &pm->policy[ci], &part, states,
                                      &x, why);
         x.seconds_tokenize = pm->tokenize_seconds;
@@ -186,9 +189,9 @@ static int extract_unit(Sweep *s, size_t m, size_t ci, MPI_Comm group) {
         if (g.stages > 1)
             snprintf(split, sizeof split, " (%d stages by layer ranges x %d part(s); activations by %s)", g.stages,
                      g.parts, link.transport);
-        log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s)%s, %.1f s forward (%.1f GFLOP/s on this "
-                 "rank); features in %s",
-                 name, ctx, s->model[m].n_tokens, sum[0], g.stages * g.parts, split, sum[1],
+        log_rank("%s, context %s: %zu tokens, %.0f sequence(s) on %d rank(s)%s, %.1f s forward (%s, %.1f GFLOP/s on "
+                 "this rank); features in %s",
+                 name, ctx, s->model[m].n_tokens, sum[0], g.stages * g.parts, split, sum[1], decoder->name,
                  x.seconds_forward > 0 ? x.flops / x.seconds_forward * 1e-9 : 0.0, path);
     }
     free(states);

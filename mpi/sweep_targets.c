@@ -89,7 +89,8 @@ static void targets_resident(Sweep *s) {
     ridge_targets_resident(&p->targets, s->backend->linalg);
     if (s->backend->linalg != &linalg_ops_cpu)
         log_rank_file("subject group %ld: targets resident in %s memory (%.1f MiB) for every layer's fit", p->g,
-                      s->backend->linalg->name, (double)base_mul(p->targets.N, p->targets.T) * sizeof(float) / 1048576.0);
+                      s->backend->linalg->name,
+                      (double)base_mul(p->targets.N, p->targets.T) * sizeof(float) / 1048576.0);
 }
 
 int sweep_targets_prepare(Sweep *s, size_t g, int check, char *err) {

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # bench/gpu/decoder.sh LOGDIR: a check of bench/gpu_check.sh (its contract is there). The decoder's CUDA backend
-# (issue 17, "Evidence on a device" 2 and a first look at 3), float32 throughout:
+# (issue 17, "Evidence on a device" 2 and a first look at 3), float32 and the 16-bit tables:
 #   1. tests/cuda/test_decoder_gpu from the bundle: the new kernels against their CPU twins, the table's matmul,
 #      capture, embed and final against the CPU table's, and whole forward passes of the seven families' fixtures
 #      (fp32 and bf16 checkpoints, GQA, a sliding window, ALiBi, clip_qkv, layers re-uploaded) and stories260K:
-#      all L+1 hidden states within 1e-4 of the CPU decoder relative to the norm;
+#      all L+1 hidden states within 1e-4 of the CPU decoder relative to the norm (the float32 table), within 2e-2 for
+#      the bf16 and fp16 tables;
 #   2. bench/decoder_speed on stories260K: CPU (all cores) against the GPU, tokens/s and the states' difference;
 #   3. if at least DECODER_7B_MIN_S seconds (default 70) are left of this script's DECODER_BUDGET_S (default 110:
 #      bench/gpu_check.sh runs the other checks after this one within its 6 minutes; raise it for a session that
 #      runs this check alone):
 #      a Llama-7B-shaped random checkpoint of 2 layers (bench/make_big_checkpoint.py, bf16, numpy, written under
-#      TMPDIR and removed after), one batch of 4096 tokens as one sequence on the GPU only: tokens/s for 2 layers and
-#      that figure scaled to 32 layers (the layers cost alike; the embedding gather is negligible);
+#      TMPDIR and removed after), one batch of 4096 tokens as one sequence on the GPU only, with the float32 table and
+#      with the bf16 one: tokens/s for 2 layers and that figure scaled to 32 layers (the layers cost alike; the
+#      embedding gather is negligible);
 #   4. compute-sanitizer memcheck over test_decoder_gpu --quick, where the tool is found and at least
 #      DECODER_SANITIZER_MIN_S (default 50) seconds are left.
 # Exit 0 pass, 1 fail, 77 skip (no GPU: the test and the CPU part still run, to show their SKIP lines and that they
@@ -40,7 +42,11 @@ timeout 150 bash -c 'bs_run "$@"' _ "$exe" > "$LOG/test_decoder_gpu.log" 2>&1
 rc=$?
 grep -v '^PASS ' "$LOG/test_decoder_gpu.log" | head -60
 summary=$(grep -E '^test_decoder_gpu: [0-9]+ passed' "$LOG/test_decoder_gpu.log" | tail -1)
-worst=$(grep '/forward ' "$LOG/test_decoder_gpu.log" | grep -o 'worst rel=[0-9.e+-]*' | sed 's/worst rel=//' | sort -g | tail -1)
+# the worst state of the float32 table's passes, and of the 16-bit tables'
+worst_of() { grep "/forward ($1)" "$LOG/test_decoder_gpu.log" | grep -o 'worst rel=[0-9.e+-]*' | sed 's/worst rel=//' |
+             sort -g | tail -1; }
+worst=$(worst_of cuda)
+worst16=$(worst_of 'cuda [bf]*16')
 [ -n "$summary" ] || echo "test_decoder_gpu: no summary line (exit $rc)"
 if [ "${BS_HAVE_GPU:-0}" != 1 ]; then
   echo "-- the CPU part of the timing (the GPU part says why it skips) --"
@@ -53,14 +59,17 @@ fi
 # a GPU that the check sees but the test does not (every case a SKIP) is a failure too
 if [ $rc -ne 0 ] || [ -z "$summary" ] || grep -qE ' [1-9][0-9]* failed|: 0 passed' <<<"$summary" ||
    grep -q '^SKIP .*no usable GPU' "$LOG/test_decoder_gpu.log"; then status=1; fi
-echo "ROW GPU decoder vs CPU, all states (fp32) | ${summary#test_decoder_gpu: } | worst forward rel ${worst:-?} (tol 1e-4); exit $rc"
+echo "ROW GPU decoder vs CPU, all states | ${summary#test_decoder_gpu: } | worst forward rel: float32 ${worst:-?} (tol 1e-4), bf16/fp16 ${worst16:-?} (tol 2e-2); exit $rc"
+
+# a figure of decoder_speed's RESULT lines: result LOG BACKEND FIELD
+result() { sed -n "s/^RESULT backend=$2 .*$3=\([0-9.]*\).*/\1/p" "$1"; }
 
 # 2. stories260K: CPU against GPU
 timeout 90 bash -c 'bs_run "$@"' _ "$speed" data/models/stories260K.gguf 8192 512 5 > "$LOG/speed_stories260K.log" 2>&1
 src=$?
 cat "$LOG/speed_stories260K.log"
-cpu=$(sed -n 's/^RESULT backend=cpu .*tokens_per_s=\([0-9.]*\).*/\1/p' "$LOG/speed_stories260K.log")
-gpu=$(sed -n 's/^RESULT backend=cuda .*tokens_per_s=\([0-9.]*\).*/\1/p' "$LOG/speed_stories260K.log")
+cpu=$(result "$LOG/speed_stories260K.log" cpu tokens_per_s)
+gpu=$(result "$LOG/speed_stories260K.log" cuda tokens_per_s)
 rel=$(sed -n 's/^RESULT states_rel=\([^ ]*\).*/\1/p' "$LOG/speed_stories260K.log")
 if [ $src -ne 0 ] || [ -z "$gpu" ]; then
   status=1
@@ -96,18 +105,24 @@ forward_7b() {
     echo "ROW decoder 7B-shaped (2 layers) | skipped | the checkpoint took the time (${left} s left)"
     return
   fi
-  timeout "$left" bash -c 'bs_run "$@"' _ "$speed" "$ckpt" 4096 4096 3 --no-cpu > "$LOG/speed_7b.log" 2>&1
-  src=$?
-  cat "$LOG/speed_7b.log"
-  gpu=$(sed -n 's/^RESULT backend=cuda .*tokens_per_s=\([0-9.]*\).*/\1/p' "$LOG/speed_7b.log")
-  gf=$(sed -n 's/^RESULT backend=cuda .*gflops=\([0-9.]*\).*/\1/p' "$LOG/speed_7b.log")
-  if [ $src -ne 0 ] || [ -z "$gpu" ]; then
-    status=1
-    echo "ROW decoder 7B-shaped (2 layers), 4096 tokens | FAIL | decoder_speed exit $src"
-  else
-    per32=$(awk -v g="$gpu" 'BEGIN { printf "%.0f", g * 2 / 32 }')
-    echo "ROW decoder 7B-shaped (2 of 32 layers), 1x4096 tokens (cuda fp32) | ${gpu} tok/s | ${gf} GFLOP/s; ~${per32} tok/s for 32 layers"
-  fi
+  # the float32 table, then the bf16 one (run.gpu_weights auto on this bf16 checkpoint)
+  for w in float32 bf16; do
+    left=$((BUDGET - (SECONDS - T0) - 5))
+    [ "$left" -ge 10 ] || { echo "ROW decoder 7B-shaped (2 layers), $w | skipped | ${left} s left"; continue; }
+    timeout "$left" bash -c 'bs_run "$@"' _ "$speed" "$ckpt" 4096 4096 3 --no-cpu --weights "$w" \
+      > "$LOG/speed_7b_$w.log" 2>&1
+    src=$?
+    cat "$LOG/speed_7b_$w.log"
+    gpu=$(result "$LOG/speed_7b_$w.log" cuda tokens_per_s)
+    gf=$(result "$LOG/speed_7b_$w.log" cuda gflops)
+    if [ $src -ne 0 ] || [ -z "$gpu" ]; then
+      status=1
+      echo "ROW decoder 7B-shaped (2 layers), 4096 tokens, $w | FAIL | decoder_speed exit $src"
+    else
+      per32=$(awk -v g="$gpu" 'BEGIN { printf "%.0f", g * 2 / 32 }')
+      echo "ROW decoder 7B-shaped (2 of 32 layers), 1x4096 tokens (cuda $w) | ${gpu} tok/s | ${gf} GFLOP/s; ~${per32} tok/s for 32 layers"
+    fi
+  done
 }
 forward_7b
 

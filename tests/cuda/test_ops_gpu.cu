@@ -6,11 +6,14 @@
 // anywhere (an unwritten element stays NaN) and the guard intact (a write past the end fails). Shapes:
 // tiny (C=1, T=1), odd (C not a multiple of 32 or of 4, pointers off 16-byte alignment, so the scalar
 // paths run) and real (C=4096, HS=128, d_ff 11008, T up to 2048; attention over packed windows and a sliding
-// window, grouped and multi-query heads, ALiBi).
+// window, grouped and multi-query heads, ALiBi). to_16bit_gpu (the 16-bit products' rounding) is compared bit for
+// bit with CUDA's host conversions instead, ties to even and fp16's subnormals and overflow included.
 //
 // Without a usable GPU (no driver: 35, no device: 100, stub library: 34) every case prints one SKIP line
 // with the runtime's answer and the program exits 0: never a silent pass. `--quick` skips the real
 // shapes (for compute-sanitizer runs, bench/gpu/ops.sh).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "cuda/ops.h"
@@ -162,6 +165,50 @@ static void run_elementwise(const Case *k) {
     free(x), free(y), free(ref);
 }
 
+// to_16bit_gpu against CUDA's host conversions, bit for bit; a = 1 bf16, 0 fp16. Random values at every scale from
+// 1e-9 to 1e6 (fp16's subnormals and overflow to infinity included), with each value's exact halfway points between
+// two 16-bit neighbours mixed in, so ties to even are checked; into a poisoned output with a guard after it.
+static void run_to_16bit(const Case *k) {
+    size_t n = (size_t)k->T * k->C;
+    float *x = (float *)malloc(n * sizeof(float));
+    uint16_t *want = (uint16_t *)malloc((n + GUARD) * sizeof(uint16_t));
+    uint16_t *got = (uint16_t *)malloc((n + GUARD) * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) {
+        double mag = pow(10.0, -9.0 + 15.0 * test_urand(&seed)), v = (test_urand(&seed) < 0.5 ? -mag : mag);
+        x[i] = (float)v;
+        if (i % 3 == 2) {  // the midpoint of x[i - 1]'s 16-bit truncation and the next value up: exactly a float
+            uint32_t bits;
+            memcpy(&bits, &x[i - 1], sizeof bits);
+            // bf16 keeps 7 of float's 23 fraction bits, fp16 10 (in its normal range): the dropped bits a half
+            bits = k->a ? (bits & 0xffff0000u) | 0x8000u : (bits & ~0x1fffu) | 0x1000u;
+            memcpy(&x[i], &bits, sizeof bits);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (k->a) {
+            __nv_bfloat16 h = __float2bfloat16_rn(x[i]);
+            memcpy(&want[i], &h, sizeof want[i]);
+        } else {
+            __half h = __float2half_rn(x[i]);
+            memcpy(&want[i], &h, sizeof want[i]);
+        }
+    }
+    for (size_t i = n; i < n + GUARD; i++) want[i] = 0xffffu;
+    float *d_x = dev_floats(x, n);
+    uint16_t *d_out = NULL;
+    CHECK_CUDA(cudaMalloc(&d_out, (n + GUARD) * sizeof(uint16_t)));
+    CHECK_CUDA(cudaMemset(d_out, 0xff, (n + GUARD) * sizeof(uint16_t)));
+    to_16bit_gpu(d_out, d_x, n, k->a, NULL);
+    CHECK_CUDA(cudaMemcpy(got, d_out, (n + GUARD) * sizeof(uint16_t), cudaMemcpyDeviceToHost));
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n + GUARD; i++)
+        if (got[i] != want[i]) bad++, first = first < i ? first : i;
+    CHECK(bad == 0, "%s: %zu of %zu values differ from the host's conversion (first at %zu)", k->name, bad, n + GUARD,
+          first);
+    cudaFree(d_x), cudaFree(d_out);
+    free(x), free(want), free(got);
+}
+
 // packed sequences for attention: one of length L0, n_short of short_len (the context experiment's windows),
 // then one of length 1; Case.a indexes this table
 typedef struct {
@@ -248,6 +295,10 @@ static const Case cases[] = {
     {"residual/odd_unaligned N=4097", run_elementwise, 1, 4097, 3, 1, 0, 0},
     {"residual/in_place N=4096*7", run_elementwise, 7, 4096, 4, 0, 0, 0},
     {"residual/real N=2048*4096", run_elementwise, 2048, 4096, 3, 0, 0, 1},
+    {"to_16bit/bf16 tiny N=1", run_to_16bit, 1, 1, 1, 0, 0, 0},
+    {"to_16bit/bf16 odd N=3001 with ties", run_to_16bit, 1, 3001, 1, 0, 0, 0},
+    {"to_16bit/fp16 odd N=3001 subnormals and overflow", run_to_16bit, 1, 3001, 0, 0, 0, 0},
+    {"to_16bit/bf16 real N=2048*11008", run_to_16bit, 2048, 11008, 1, 0, 0, 1},
     {"attention/tiny T=1 NH=1 HS=1", run_attention, 0, 0, 0, 0, 0, 0},
     {"attention/odd_gqa_alibi seqs=40,7x3,1 NH=6 NKV=2 HS=80", run_attention, 0, 0, 1, 0, 0, 0},
     {"attention/odd_mqa_window seqs=100,33x5,1 NH=4 NKV=1 HS=64 w=17", run_attention, 0, 0, 2, 0, 0, 0},

@@ -105,21 +105,32 @@ near() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b > 0 && a / b > 0.998 && a / b
 TF=$(sed -n 's/^  extraction: \([0-9.e+-]*\) TFLOP.*/\1/p' "$E2E_TMP/gpu.log")
 check "gpu/extraction_on_the_gpu_at_the_float32_rate" near "$(hours gpu.log extraction)" \
   "$(awk -v t="$TF" 'BEGIN { print t * 1e12 / (67e12 * 0.5) / 3600 }')"
-check "gpu/extraction_labelled_gpu_hours" has gpu.log "GPU-hours: float32 products (this build's CUDA decoder)"
+check "gpu/extraction_labelled_gpu_hours" has gpu.log "GPU-hours: float32 products (run.gpu_weights) at 67 TFLOP/s x 0.50"
 check "gpu/fits_labelled_gpu_hours" has gpu.log "GPU-hours: the CPU's fit work"
 check "gpu/wall_time_gpu_extraction_and_gpu_fits" near "$(hours gpu.log 'wall time')" \
   "$(awk -v x="$(hours gpu.log extraction)" -v f="$(hours gpu.log fits)" 'BEGIN { print (x + f) / (8 * 0.9) + 60 / 3600 }')"
 check "gpu/billed_is_wall_time_x_gpus" near "$(hours gpu.log GPU)" "$(awk -v w="$(hours gpu.log 'wall time')" 'BEGIN { print w * 8 }')"
 check "gpu/floor_at_the_bf16_rate" near "$(hours gpu.log 'GPU floor')" \
   "$(awk -v t="$TF" 'BEGIN { print t / 788 / 3600 }')"
-check "gpu/goal_between_floor_and_this_build" awk -v g="$(hours gpu.log 'GPU goal')" -v f="$(hours gpu.log 'GPU floor')" \
+check "gpu/goal_between_floor_and_float32" awk -v g="$(hours gpu.log 'GPU goal')" -v f="$(hours gpu.log 'GPU floor')" \
   -v x="$(hours gpu.log extraction)" 'BEGIN { exit !(g > f && g > x / 11.8 * 0.99) }'
+
+# run.gpu_weights: bf16 on the same job (the models are stored float32: auto keeps them there): the extraction at the
+# bf16 rate, equal to the goal line's, and labelled so
+plan gpu16 --partition gpu --gpus 4 --nodes 2 -P run.gpu_weights=bf16
+ran gpu16
+check "gpu16/extraction_at_the_bf16_rate" near "$(hours gpu16.log extraction)" \
+  "$(awk -v t="$TF" 'BEGIN { print t * 1e12 / (788e12 * 0.5) / 3600 }')"
+check "gpu16/extraction_labelled_16_bit" has gpu16.log \
+  "GPU-hours: 16-bit products (run.gpu_weights) at 788 TFLOP/s x 0.50 for 2 of 2 model(s), float32 at 67 x 0.50 for the rest"
+check "gpu16/goal_is_its_extraction_plus_fits" near "$(hours gpu16.log 'GPU goal')" \
+  "$(awk -v x="$(hours gpu16.log extraction)" -v f="$(hours gpu16.log fits)" 'BEGIN { print x + f }')"
 
 # run.device: cpu on GPU nodes: the GPUs wait, and the plan says so instead of a GPU estimate
 plan gpu_cpu --partition gpu --gpus 4 -P run.device=cpu
 ran gpu_cpu
 check "gpu_cpu/gpus_wait" has gpu_cpu.log "GPU-hours billed: run.device is cpu, so the GPUs wait"
-check "gpu_cpu/no_gpu_estimate" bash -c "! grep -qE 'GPU goal|GPU-hours: float32' '$E2E_TMP/gpu_cpu.log'"
+check "gpu_cpu/no_gpu_estimate" bash -c "! grep -qE 'GPU goal|GPU-hours: (float32|16-bit)' '$E2E_TMP/gpu_cpu.log'"
 check "gpu_cpu/extraction_in_core_hours" grep -qE "^  extraction +[0-9.e+-]+ h +core-hours$" "$E2E_TMP/gpu_cpu.log"
 check "gpu/sweep_sh_shape" has gpu/sweep.sh \
   "--partition=gpu --nodes=2 --ntasks=8 --ntasks-per-node=4 --cpus-per-task=16 --gpus-per-task=1 --gpu-bind=single:1"

@@ -56,12 +56,39 @@ static void check_cuda_offer(void) {
         CHECK(fits ? b->linalg != &linalg_ops_cpu && strcmp(b->linalg->name, "cuda") == 0
                    : b->linalg == &linalg_ops_cpu && fits_why[0] != '\0',
               "cuda_backend: fits '%s'%s%s", b->linalg->name, fits ? "" : ", because ", fits_why);
+        CHECK(b->decoder_bf16 && strcmp(b->decoder_bf16->name, "cuda bf16") == 0 && b->decoder_f16 &&
+                  strcmp(b->decoder_f16->name, "cuda fp16") == 0,
+              "cuda_backend: 16-bit decoders '%s' and '%s'", b->decoder_bf16 ? b->decoder_bf16->name : "?",
+              b->decoder_f16 ? b->decoder_f16->name : "?");
     } else {  // a build without CUDA, or cuBLAS missing: a reason either way
         CHECK(why[0] != '\0' && !fits && fits_why[0] != '\0', "cuda_backend: none here, because %s", why);
     }
 }
 
+// run.gpu_weights against the stored type: auto follows a 16-bit checkpoint, float32 and other types stay float32,
+// a named type is taken whatever is stored; a backend without 16-bit tables (the CPU) always gives its float32 one
+static void check_decoder_choice(void) {
+    static const DecoderOps f32 = {.name = "f32"}, bf16 = {.name = "bf16"}, f16 = {.name = "f16"};
+    const Backend dev = {.name = "dev", .decoder = &f32, .decoder_bf16 = &bf16, .decoder_f16 = &f16};
+    const struct {
+        GpuWeights want;
+        DType stored;
+        const DecoderOps *dev;
+    } cases[] = {{GPU_WEIGHTS_AUTO, DT_BF16, &bf16}, {GPU_WEIGHTS_AUTO, DT_F16, &f16},
+                 {GPU_WEIGHTS_AUTO, DT_F32, &f32},   {GPU_WEIGHTS_AUTO, DT_Q4_1, &f32},
+                 {GPU_WEIGHTS_F32, DT_BF16, &f32},   {GPU_WEIGHTS_BF16, DT_F32, &bf16},
+                 {GPU_WEIGHTS_BF16, DT_F16, &bf16},  {GPU_WEIGHTS_F16, DT_BF16, &f16}};
+    int ok = 1, cpu_ok = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ok &= backend_decoder(&dev, cases[i].want, cases[i].stored) == cases[i].dev;
+        cpu_ok &= backend_decoder(&backend_cpu, cases[i].want, cases[i].stored) == &decoder_ops_cpu;
+    }
+    CHECK(ok, "gpu_weights_choose_the_table (%zu cases)", sizeof cases / sizeof *cases);
+    CHECK(cpu_ok, "gpu_weights_leave_the_cpu_in_float32");
+}
+
 TEST_MAIN("test_backend") {
     check_resolve();
+    check_decoder_choice();
     check_cuda_offer();
 }

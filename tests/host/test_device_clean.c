@@ -306,7 +306,9 @@ static void ridge_case(const RidgeCase *k) {
         const float *xs = X;
         rc[s] = ridge_cv(&xs, 0, P, targets[s], &cfg, &out[s], &st[s], err);
     }
-    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && rc[3] == 0 && rc[4] == 0 && rc[5] == 0, "ridge/%s/ran (%zu dual splits, %zu scores redone "
+    int all_ran = 1;
+    for (int s = 0; s < RUNS; s++) all_ran &= rc[s] == 0;
+    CHECK(all_ran, "ridge/%s/ran (%zu dual splits, %zu scores redone "
           "directly)", k->name, st[1].n_dual, st[1].n_direct);
     if (k->memory)
         CHECK(st[1].n_batches > 1 && st[1].n_reused > 0, "ridge/%s/designs_reused_across_batches (%zu batches, %zu of "

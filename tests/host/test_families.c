@@ -59,6 +59,8 @@ static void check_variant(const char *variant) {
         if (!m) continue;
         CHECK((size_t)model_config(m)->n_layers + 1 == L1 && (size_t)model_final_dim(m) == dims[L1 - 1],
               "%s/%s: %d layers, last entry %d wide", variant, dtype, model_config(m)->n_layers, model_final_dim(m));
+        CHECK(model_weight_dtype(m) == (dt ? DT_BF16 : DT_F32), "%s/%s: layers' matrices stored as %s (run.gpu_weights "
+              "auto follows it)", variant, dtype, dtype);
         for (int policy = 0; policy < 2; policy++) {
             size_t rows = policy ? NT : T;
             snprintf(path, sizeof path, "tests/fixtures/families/%s/%s-%s.f32", variant, dtype, policy ? "tokens8" : "full");
