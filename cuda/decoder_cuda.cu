@@ -178,24 +178,41 @@ static size_t embed_rows_floats(const ModelConfig *c, int NT_max) {
 }
 
 // device bytes beyond the activations: constants (counted without a Model: the table and the largest extras),
-// every layer (resident is the plan when it fits), the embedding rows; with 16-bit weights their staging and the
-// rounded inputs
-static size_t state_bytes(const ModelConfig *c, int NT_max, cudaDataType wtype) {
+// n_sets layers' weights (every layer: resident, the plan when it fits; one: the least, re-uploaded per use), the
+// embedding rows; with 16-bit weights their staging and the rounded inputs
+static size_t state_bytes(const ModelConfig *c, int NT_max, cudaDataType wtype, size_t n_sets) {
     size_t C = (size_t)c->d_model, E = (size_t)c->d_embed;
     size_t globals = (size_t)c->vocab * E + 2 * C + (E != C ? 2 * C * E : 0) + ((size_t)c->max_ctx + 2) * C;
     size_t sixteen = wtype == CUDA_R_32F ? 0
                                          : round_up(largest_matrix(c) * sizeof(float)) +
                                                round_up((size_t)NT_max * widest_input(c) * 2);
-    return globals * sizeof(float) + (size_t)c->n_layers * layer_set_bytes(c, weight_bytes(wtype)) +
+    return globals * sizeof(float) + n_sets * layer_set_bytes(c, weight_bytes(wtype)) +
            embed_rows_floats(c, NT_max) * sizeof(float) + sixteen;
 }
+// the tables' state_bytes and state_min_bytes (bf16 and fp16 take the same bytes)
 static size_t state_bytes_f32(const ModelConfig *c, int NT_max, int T_max) {
     (void)T_max;
-    return state_bytes(c, NT_max, CUDA_R_32F);
+    return state_bytes(c, NT_max, CUDA_R_32F, (size_t)c->n_layers);
 }
 static size_t state_bytes_16(const ModelConfig *c, int NT_max, int T_max) {
     (void)T_max;
-    return state_bytes(c, NT_max, CUDA_R_16BF);  // bf16 and fp16 take the same bytes
+    return state_bytes(c, NT_max, CUDA_R_16BF, (size_t)c->n_layers);
+}
+static size_t state_min_f32(const ModelConfig *c, int NT_max, int T_max) {
+    (void)T_max;
+    return state_bytes(c, NT_max, CUDA_R_32F, 1);
+}
+static size_t state_min_16(const ModelConfig *c, int NT_max, int T_max) {
+    (void)T_max;
+    return state_bytes(c, NT_max, CUDA_R_16BF, 1);
+}
+
+// the current device's free memory less the reserve open also keeps (cuBLAS's workspaces, the other buffers of the
+// rank: the fits' tables, NCCL)
+static size_t cuda_free_bytes(void) {
+    size_t free_b = 0, total_b = 0;
+    CHECK_CUDA(cudaMemGetInfo(&free_b, &total_b));
+    return free_b > RESERVE_BYTES ? free_b - RESERVE_BYTES : 0;
 }
 
 // the token embedding table widened on the host (model_embed_rows, the CPU's own widening, any stored dtype)
@@ -442,8 +459,9 @@ static void *open_f32(Decoder *d) { return cuda_open(d, CUDA_R_32F); }
 static void *open_bf16(Decoder *d) { return cuda_open(d, CUDA_R_16BF); }
 static void *open_f16(Decoder *d) { return cuda_open(d, CUDA_R_16F); }
 
-// the three tables differ in their weights' type only: open (which sets it), state_bytes and the name
-static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), size_t (*bytes)(const ModelConfig *, int, int)) {
+// the three tables differ in their weights' type only: open (which sets it), the state's bytes and the name
+typedef size_t (*StateBytes)(const ModelConfig *, int, int);
+static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), StateBytes bytes, StateBytes least) {
     DecoderOps o;
     memset(&o, 0, sizeof o);
     o.name = name;
@@ -454,6 +472,8 @@ static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), size_t (*
     o.open = open;
     o.close = cuda_close;
     o.state_bytes = bytes;
+    o.state_min_bytes = least;
+    o.free_bytes = cuda_free_bytes;
     o.layer = cuda_layer;
     o.embed = cuda_embed;
     o.capture = cuda_capture;
@@ -471,6 +491,6 @@ static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), size_t (*
     return o;
 }
 
-extern "C" const DecoderOps decoder_ops_cuda = make_ops("cuda", open_f32, state_bytes_f32);
-extern "C" const DecoderOps decoder_ops_cuda_bf16 = make_ops("cuda bf16", open_bf16, state_bytes_16);
-extern "C" const DecoderOps decoder_ops_cuda_f16 = make_ops("cuda fp16", open_f16, state_bytes_16);
+extern "C" const DecoderOps decoder_ops_cuda = make_ops("cuda", open_f32, state_bytes_f32, state_min_f32);
+extern "C" const DecoderOps decoder_ops_cuda_bf16 = make_ops("cuda bf16", open_bf16, state_bytes_16, state_min_16);
+extern "C" const DecoderOps decoder_ops_cuda_f16 = make_ops("cuda fp16", open_f16, state_bytes_16, state_min_16);

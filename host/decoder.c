@@ -31,6 +31,35 @@ size_t decoder_bytes(const DecoderOps *ops, const ModelConfig *cfg, int NT_max, 
     return total + 2 * (size_t)NT_max * sizeof(int) + ops->state_bytes(cfg, NT_max, T_max);
 }
 
+// the activations and the least backend state of a Decoder of NT_max tokens
+static size_t least_bytes(const DecoderOps *ops, const ModelConfig *cfg, int NT_max, int T_max) {
+    return decoder_bytes(ops, cfg, NT_max, T_max) - ops->state_bytes(cfg, NT_max, T_max) +
+           ops->state_min_bytes(cfg, NT_max, T_max);
+}
+
+int decoder_fit_batch(const DecoderOps *ops, const ModelConfig *cfg, int longest, int want, int *NT_max, char *why) {
+    ASSERT(longest >= 1 && longest <= want);
+    *NT_max = want;
+    if (!ops->free_bytes) return 0;
+    size_t room = ops->free_bytes();
+    if (least_bytes(ops, cfg, want, longest) <= room) return 0;
+    size_t need = least_bytes(ops, cfg, longest, longest);
+    if (need > room)
+        return base_errf(why, "a batch of its longest sequence (%d tokens) needs %.1f MiB of %s memory (the model's "
+                              "constants, one layer's weights and the activations) but %.1f MiB are free: a smaller "
+                              "context window, or a GPU with more memory",
+                         longest, (double)need / 1048576.0, ops->name, (double)room / 1048576.0);
+    // the bytes grow with the tokens: the largest batch that fits
+    int lo = longest, hi = want;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (least_bytes(ops, cfg, mid, longest) <= room) lo = mid;
+        else hi = mid;
+    }
+    *NT_max = lo;
+    return 0;
+}
+
 // the next `bytes` of the block, or NULL for a buffer the model does not use
 static void *carve(char **p, size_t bytes) {
     void *at = bytes ? *p : NULL;

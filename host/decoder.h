@@ -69,6 +69,12 @@ typedef struct DecoderOps {
     void *(*open)(Decoder *d);
     void (*close)(void *be);
     size_t (*state_bytes)(const ModelConfig *c, int NT_max, int T_max);
+    // a device's memory (decoder_fit_batch): the least the backend's state needs (the model's constants, one layer's
+    // weights, the buffers that grow with NT_max: open keeps every layer only where they fit beside it), and the
+    // bytes free for a Decoder now, less the backend's own reserve. NULL both where the memory is the host's (the
+    // CPU's budget is run.max_weight_gib's business)
+    size_t (*state_min_bytes)(const ModelConfig *c, int NT_max, int T_max);
+    size_t (*free_bytes)(void);
 
     // weights: layer l in float32, canonical layout (model.h), in backend memory; valid until the next call
     const LayerF32 *(*layer)(int l, Decoder *d);
@@ -131,6 +137,11 @@ struct Decoder {
 };
 
 Decoder *decoder_create(const DecoderOps *ops, Model *m, int NT_max, int T_max);
+// The largest batch, in tokens, from `longest` (the longest sequence, which runs whole) up to `want`, whose
+// activations and the backend's least state (state_min_bytes) fit what the backend has free (free_bytes); `want`
+// where the backend sets no limit. -1 with why (BASE_ERR_LEN) naming the bytes needed and free when not even
+// `longest` fits.
+int decoder_fit_batch(const DecoderOps *ops, const ModelConfig *cfg, int longest, int want, int *NT_max, char *why);
 void decoder_free(Decoder *d);
 // what decoder_create allocates: the block and the backend's state
 size_t decoder_bytes(const DecoderOps *ops, const ModelConfig *cfg, int NT_max, int T_max);

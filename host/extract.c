@@ -146,6 +146,20 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     for (size_t s = 0; s < n_seq; s++)
         if (seqs[s].end - seqs[s].start + (size_t)has_bos > longest) longest = seqs[s].end - seqs[s].start + (size_t)has_bos;
     int NT_max = (int)(longest > (size_t)p.batch_tokens ? longest : (size_t)p.batch_tokens), T_max = (int)longest;
+    int n_stages = part && part->n_stages > 1 ? part->n_stages : 1, stage = n_stages > 1 ? part->stage : 0;
+    // on a device, as many tokens a batch as its free memory holds; the stages of a split model must cut the same
+    // batches, so they keep context.batch_tokens
+    if (n_stages == 1 && longest > 0) {
+        int want = NT_max;
+        char why[BASE_ERR_LEN];
+        if (decoder_fit_batch(ops, c, (int)longest, want, &NT_max, why)) {
+            free(all), free(offset);
+            return base_errf(err, "%s: %s", c->name[0] ? c->name : "the model", why);
+        }
+        if (NT_max < want)
+            log_rank_file("%s: batches of %d tokens instead of %d, as the %s memory free allows", c->name, NT_max,
+                          want, ops->name);
+    }
     log_debug("%s: %zu sequence(s), batches of up to %d tokens: %.1f MiB of activations (%s)", c->name, n_seq,
               NT_max, (double)decoder_bytes(ops, c, NT_max, T_max) / 1048576.0, ops->name);
     Decoder *dec = decoder_create(ops, m, NT_max, T_max);
@@ -155,7 +169,6 @@ int extract_from_tokens(Model *m, const DecoderOps *ops, const int32_t *body, si
     Capture *cap = base_malloc(cap_max * sizeof(Capture), "captures");
     // this rank's layers; the residual streams it takes and passes on: in the decoder's memory where the link
     // reaches it, else through host copies
-    int n_stages = part && part->n_stages > 1 ? part->n_stages : 1, stage = n_stages > 1 ? part->stage : 0;
     DecoderStage st = {0};
     decoder_stage_layers(c->n_layers, n_stages, stage, &st.first, &st.end);
     ASSERT(n_stages == 1 || part->link);

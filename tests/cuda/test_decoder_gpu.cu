@@ -369,7 +369,8 @@ static void check_table_complete(void) {
                                (const void *)o->capture,   (const void *)o->final,   (const void *)o->matmul,
                                (const void *)o->rmsnorm,   (const void *)o->layernorm, (const void *)o->qkv_split,
                                (const void *)o->rope,      (const void *)o->attention, (const void *)o->swiglu,
-                               (const void *)o->gelu,      (const void *)o->relu,    (const void *)o->residual};
+                               (const void *)o->gelu,      (const void *)o->relu,    (const void *)o->residual,
+                               (const void *)o->state_min_bytes, (const void *)o->free_bytes};
         size_t filled = 0, n = sizeof slots / sizeof *slots;
         for (size_t i = 0; i < n; i++) filled += slots[i] != NULL;
         CHECK(filled == n && o->name && strcmp(o->name, names[t]) == 0,
@@ -388,6 +389,12 @@ static void check_table_complete(void) {
     // the 16-bit tables: the matrices at half the bytes, plus one matrix's float32 staging and the rounded inputs
     CHECK(planned16 < planned && planned16 == decoder_ops_cuda_f16.state_bytes(c, 64, 64),
           "state_bytes llama fixture, 16-bit matrices: %zu < %zu", planned16, planned);
+    // the least state keeps one layer set: the whole less n_layers - 1 sets, each at least the layer's matrices
+    size_t least = decoder_ops_cuda.state_min_bytes(c, 64, 64), saved = planned - least;
+    size_t matrices = ((size_t)c->d_model * (c->n_heads + 2 * c->n_kv_heads) * c->head_dim +
+                       (size_t)c->d_model * c->n_heads * c->head_dim + 3 * (size_t)c->d_model * c->d_ff) * sizeof(float);
+    CHECK(least < planned && saved % (size_t)(c->n_layers - 1) == 0 && saved / (size_t)(c->n_layers - 1) >= matrices,
+          "state_min_bytes llama fixture: %zu of %zu (one layer set of %d)", least, planned, c->n_layers);
     model_free(m);
 }
 

@@ -422,6 +422,66 @@ static void check_stages(void) {
     model_free(m);
 }
 
+// A device's batch from its free memory (decoder_fit_batch), through the CPU's table given a pretend device: the least
+// state is the whole state, and the free bytes are set per case. The largest batch that fits is taken; a smaller one
+// gives the states of context.batch_tokens' in more batches (to float32 rounding: batches of other sizes take other
+// kernel paths); not even the longest sequence fitting fails the extraction with the bytes named.
+static size_t pretend_free;
+static size_t pretend_free_bytes(void) { return pretend_free; }
+
+static void check_fit_batch(void) {
+    char err[BASE_ERR_LEN];
+    Model *m;
+    Tokenizer *tok;
+    Stimulus st;
+    size_t all_words;
+    if (!open_story60("fit_batch", &m, &tok, &st, &all_words)) return;
+    const ModelConfig *c = model_config(m);
+    DecoderOps device = decoder_ops_cpu;
+    device.state_min_bytes = decoder_ops_cpu.state_bytes;
+    device.free_bytes = pretend_free_bytes;
+    int NT = 0;
+    pretend_free = SIZE_MAX;
+    CHECK(decoder_fit_batch(&decoder_ops_cpu, c, 9, 4096, &NT, err) == 0 && NT == 4096 &&
+              decoder_fit_batch(&device, c, 9, 4096, &NT, err) == 0 && NT == 4096,
+          "fit_batch/no_limit_keeps_the_batch");
+    pretend_free = decoder_bytes(&device, c, 100, 9) + 10;
+    int rc = decoder_fit_batch(&device, c, 9, 4096, &NT, err);
+    CHECK(rc == 0 && NT >= 100 && NT < 4096 && decoder_bytes(&device, c, NT, 9) <= pretend_free &&
+              decoder_bytes(&device, c, NT + 1, 9) > pretend_free,
+          "fit_batch/the_largest_batch_that_fits (%d tokens in %zu bytes)", NT, pretend_free);
+    pretend_free = decoder_bytes(&device, c, 9, 9) - 1;
+    rc = decoder_fit_batch(&device, c, 9, 4096, &NT, err);
+    CHECK(rc == -1 && strstr(err, "longest sequence (9 tokens)") && strstr(err, "MiB are free"),
+          "fit_batch/too_little_memory_says_how_much (%s)", err);
+
+    // windows of 7 tokens in batches of 64: squeezed to a third, the same states in more batches
+    ContextPolicy windows = {.kind = CTX_TOKENS, .n = 7, .repr = WORD_LAST, .batch_tokens = 64};
+    size_t off[16], total = extract_layer_offsets(m, st.n_words, off);
+    float *want = base_malloc(total * sizeof(float), "states"), *got = base_malloc(total * sizeof(float), "states");
+    ExtractStats a, b;
+    rc = extract_word_states(m, &decoder_ops_cpu, tok, &st, &windows, NULL, want, &a, err);
+    pretend_free = decoder_bytes(&device, c, 24, 8);
+    rc |= extract_word_states(m, &device, tok, &st, &windows, NULL, got, &b, err);
+    double dd = 0, rr = 0;
+    for (size_t i = 0; i < total; i++) {
+        double e = (double)got[i] - want[i];
+        dd += e * e, rr += (double)want[i] * want[i];
+    }
+    CHECK(rc == 0 && b.n_batches > 2 * a.n_batches && sqrt(dd / rr) <= 1e-5,
+          "fit_batch/squeezed_batches_give_the_same_states (%zu batches instead of %zu, rel %.2g)", b.n_batches,
+          a.n_batches, sqrt(dd / (rr > 0 ? rr : 1)));
+    pretend_free = decoder_bytes(&device, c, 4, 4);
+    rc = extract_word_states(m, &device, tok, &st, &windows, NULL, got, &b, err);
+    CHECK(rc == -1 && strstr(err, "needs") && strstr(err, "free"), "fit_batch/extraction_that_cannot_fit_fails (%s)",
+          err);
+    free(want), free(got);
+    st.n_words = all_words;
+    stim_free(&st);
+    tok_free(tok);
+    model_free(m);
+}
+
 // a word that a tokenizer removes (here: a Split that drops '#') is refused by name
 static void check_word_without_tokens(void) {
     char err[BASE_ERR_LEN], dir[] = "/tmp/bs-dec-XXXXXX";
@@ -597,6 +657,7 @@ TEST_MAIN("test_decoder") {
     check_policies();
     check_layer_streaming();
     check_stages();
+    check_fit_batch();
     check_op_table();
     check_word_without_tokens();
     check_flops();
