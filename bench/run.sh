@@ -31,15 +31,15 @@ if [ "${1:-}" = "--dry-run" ]; then
     local what=$1; shift
     if "$@" >/dev/null 2>&1; then echo "DRY ok $what"; else echo "DRY fail $what"; failed=1; fi
   }
-  for f in bench/*.sh; do dry "syntax_$(basename "$f")" bash -n "$f"; done
-  for f in bench/*.py; do
+  for f in bench/*.sh bench/gpu/*.sh; do dry "syntax_$(basename "$f")" bash -n "$f"; done
+  for f in bench/*.py bench/gpu/*.py; do
     dry "syntax_$(basename "$f")" python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$f"
   done
   dry make_gpt2_small_gguf_arguments python3 bench/make_gpt2_small_gguf.py --help
   py=${BENCH_PYTHON:-python3}
   # each script's own checks print DRY lines; a non-zero exit without a fail line is a failure too
   for cmd in "bench/compare_forward.py --dry-run" \
-             "bench/compare_ridge.py --dry-run --bench $BUILD/bench/ridge_bench"; do
+             "bench/compare_ridge.py --dry-run --bench $BUILD/bench/ridge_bench" "bench/gpu/hf_speed.py --dry-run"; do
     out=$(LLAMA_PYTHON=${LLAMA_PYTHON:-} "$py" $cmd 2>&1) && rc=0 || rc=$?
     grep '^DRY ' <<<"$out" || true
     if [ $rc -ne 0 ]; then

@@ -7,13 +7,15 @@
 #      all L+1 hidden states within 1e-4 of the CPU decoder relative to the norm (the float32 table), within 2e-2 for
 #      the bf16 and fp16 tables;
 #   2. bench/decoder_speed on stories260K: CPU (all cores) against the GPU, tokens/s and the states' difference;
-#   3. if at least DECODER_7B_MIN_S seconds (default 70) are left of this script's DECODER_BUDGET_S (default 110:
+#   3. if at least DECODER_7B_MIN_S seconds (default 70) are left of this script's DECODER_BUDGET_S (default 140:
 #      bench/gpu_check.sh runs the other checks after this one within its 6 minutes; raise it for a session that
 #      runs this check alone):
 #      a Llama-7B-shaped random checkpoint of 2 layers (bench/make_big_checkpoint.py, bf16, numpy, written under
 #      TMPDIR and removed after), one batch of 4096 tokens as one sequence on the GPU only, with the float32 table and
 #      with the bf16 one: tokens/s for 2 layers and that figure scaled to 32 layers (the layers cost alike; the
-#      embedding gather is negligible);
+#      embedding gather is negligible); then the bf16 table against Hugging Face transformers on the same GPU and
+#      checkpoint (bench/gpu/hf_speed.py: LlamaForCausalLM in bf16 with sdpa, every hidden state copied to the host),
+#      one sequence of 4096 tokens and 256 windows of 16 (the context experiment's shape), as far as the budget goes;
 #   4. compute-sanitizer memcheck over test_decoder_gpu --quick, where the tool is found and at least
 #      DECODER_SANITIZER_MIN_S (default 50) seconds are left.
 # Exit 0 pass, 1 fail, 77 skip (no GPU: the test and the CPU part still run, to show their SKIP lines and that they
@@ -24,7 +26,7 @@ mkdir -p "$LOG"
 declare -F bs_run >/dev/null || bs_run() { "$@"; }  # run by hand, outside bench/gpu_check.sh
 export -f bs_run
 T0=$SECONDS
-BUDGET=${DECODER_BUDGET_S:-110}
+BUDGET=${DECODER_BUDGET_S:-140}
 BIN=${BS_BIN:-.gpu-bundle/build}
 exe=$BIN/tests/cuda/test_decoder_gpu
 speed=$BIN/bench/decoder_speed
@@ -122,6 +124,26 @@ forward_7b() {
       per32=$(awk -v g="$gpu" 'BEGIN { printf "%.0f", g * 2 / 32 }')
       echo "ROW decoder 7B-shaped (2 of 32 layers), 1x4096 tokens (cuda $w) | ${gpu} tok/s | ${gf} GFLOP/s; ~${per32} tok/s for 32 layers"
     fi
+  done
+  # against transformers on the same GPU and checkpoint (bench/gpu/hf_speed.py: bf16, sdpa, every hidden state to the
+  # host): the one sequence of 4096 tokens above, and the context experiment's windows, 256 of 16 tokens
+  for len in 4096 16; do
+    left=$((BUDGET - (SECONDS - T0) - 5))
+    [ "$left" -ge 20 ] || { echo "ROW decoder vs transformers, 7B-shaped, ${len}-token sequences | skipped | ${left} s left"; continue; }
+    ours_log=$LOG/speed_7b_bf16.log
+    if [ "$len" != 4096 ]; then
+      ours_log=$LOG/speed_7b_bf16_$len.log
+      timeout $((left / 2)) bash -c 'bs_run "$@"' _ "$speed" "$ckpt" 4096 "$len" 3 --no-cpu --weights bf16 \
+        > "$ours_log" 2>&1 || status=1
+      cat "$ours_log"
+    fi
+    ours=$(result "$ours_log" cuda tokens_per_s)
+    left=$((BUDGET - (SECONDS - T0) - 5))
+    timeout "$left" python3 bench/gpu/hf_speed.py "$ckpt" 4096 "$len" 3 > "$LOG/hf_7b_$len.log" 2>&1
+    tail -3 "$LOG/hf_7b_$len.log"
+    hf=$(result "$LOG/hf_7b_$len.log" transformers tokens_per_s)
+    ratio=$(awk -v a="${ours:-0}" -v b="${hf:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "?" }')
+    echo "ROW decoder vs transformers, 7B-shaped (2 layers), bf16, $((4096 / len)) x $len tokens | ${ratio} | brainsweep ${ours:-?} tok/s, transformers ${hf:-?} tok/s (sdpa; all states to the host)"
   done
 }
 forward_7b
