@@ -60,6 +60,25 @@ first_frame() {
          END {if (!found && NR) print fn, mod, prev, chain}'
 }
 
+# hang_stack BIN INPUT LOG: the stack of an input that hangs, where libFuzzer's alarm printed none (it mostly lands in a
+# slow unwind inside malloc): the input run with no time limit, its stack sampled by gdb after a few seconds and
+# appended to LOG in ASan's frame format, so first_frame reads it (frames gdb cannot name are left out; the next
+# named frame in the same library stands for them). Nothing where gdb is absent, or where the input ends first.
+hang_stack() {
+  command -v gdb >/dev/null || return 0
+  ASAN_OPTIONS=$BASE_ASAN_OPTIONS:detect_leaks=0 "$1" -timeout=0 -rss_limit_mb=8192 -malloc_limit_mb=1024 "$2" \
+    >/dev/null 2>&1 &
+  local pid=$!
+  sleep "${FUZZ_HANG_SAMPLE_S:-6}"
+  if kill -0 "$pid" 2>/dev/null; then
+    gdb -p "$pid" -batch -ex "bt 64" 2>/dev/null |
+      sed -nE 's/^#([0-9]+) +(0x[0-9a-f]+ in )?([^ ?][^ ]*) \(.*\)( from ([^ ]+))?.*$/    #\1 0x0 in \3 (\5)/p' >>"$3"
+  fi
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
 # fuzz_one HARNESS: its report, ending with one PASS, FAIL or SKIP line
 fuzz_one() {
   local h=$1 bin=$DIR/$1 seeds=tests/fuzz/corpus/$1
@@ -99,7 +118,7 @@ fuzz_one() {
       [ -e "$a" ] || continue
       kind=$(basename "$a" | cut -d- -f1)
       # a timeout's stack without fast_unwind_on_malloc=0: the alarm mostly lands inside a slow unwind in malloc,
-      # and the stack printed from there is empty
+      # and the stack printed from there is empty (then hang_stack samples one)
       # an out-of-memory input is replayed with room for ASan's shadow of a many-GB allocation (2 GB of RSS for a
       # 17 GB buffer libhdf5 sizes from a damaged header), which alone trips the 2 GB RSS check; that check's report
       # then races the malloc limit's and leaves no stack to attribute the input by
@@ -112,6 +131,10 @@ fuzz_one() {
       fi
       fn='' module='' api='' chain='' decoder=''
       read -r fn module api chain < <(first_frame "$log.replay")
+      if [ "$kind" = timeout ] && [ -z "$fn" ]; then
+        hang_stack "$bin" "$a" "$log.replay"
+        read -r fn module api chain < <(first_frame "$log.replay")
+      fi
       for f in ${chain//,/ }; do [[ $f =~ $HDF5_KNOWN_CRASH ]] && decoder=$f; done
       if [[ $module == *libhdf5* ]] && { [[ ! $api =~ ^H5(Dread|Aread)$ ]] || [ -n "$decoder" ] ||
                                         [[ $kind =~ ^(oom|timeout)$ ]]; }; then
