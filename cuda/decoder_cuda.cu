@@ -30,11 +30,13 @@ typedef struct {
     cudaStream_t stream;
     cublasHandle_t blas;
     // pinned host memory: uploads pass through `stage` (two halves, `half_done` recorded after each half's copy),
-    // downloads land in `down` (NT_max * max(E, C) floats)
+    // downloads land in `down`'s two slots (NT_max * max(E, C) floats each, `down_done` recorded after each copy;
+    // download itself takes slot 0)
     char *stage;
     cudaEvent_t half_done[2];
     int next_half;
-    float *down;
+    float *down[2];
+    cudaEvent_t down_done[2];
     size_t down_floats;
     // the model's constants on the device, one block; NULL fields where the model has none
     void *globals;
@@ -116,12 +118,24 @@ static void cuda_upload(void *dst, const void *src, size_t bytes, Decoder *d) {
     stage_upload(s, dst, src, bytes);
 }
 
-static const float *cuda_download(const float *src, size_t n, Decoder *d) {
+// device src -> pinned slot, enqueued on the stream after the ops that wrote src and before those that follow
+static void cuda_download_start(const float *src, size_t n, int slot, Decoder *d) {
     CudaState *s = (CudaState *)d->be;
-    ASSERT(n <= s->down_floats);
-    if (n) CHECK_CUDA(cudaMemcpyAsync(s->down, src, n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
-    CHECK_CUDA(cudaStreamSynchronize(s->stream));
-    return s->down;
+    ASSERT(n <= s->down_floats && (slot == 0 || slot == 1));
+    if (n) CHECK_CUDA(cudaMemcpyAsync(s->down[slot], src, n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    CHECK_CUDA(cudaEventRecord(s->down_done[slot], s->stream));
+}
+
+// the slot once its copy has landed; the stream's later work goes on meanwhile
+static const float *cuda_download_wait(int slot, Decoder *d) {
+    CudaState *s = (CudaState *)d->be;
+    CHECK_CUDA(cudaEventSynchronize(s->down_done[slot]));
+    return s->down[slot];
+}
+
+static const float *cuda_download(const float *src, size_t n, Decoder *d) {
+    cuda_download_start(src, n, 0, d);
+    return cuda_download_wait(0, d);
 }
 
 // bytes of each field of one layer's set, in LayerF32's order; the matrices (wqkv, wo, wup, wdown) at w bytes a weight
@@ -259,7 +273,10 @@ static void *cuda_open(Decoder *d, cudaDataType wtype) {
     }
     size_t E = (size_t)model_final_dim(d->m), C = (size_t)c->d_model;
     s->down_floats = (size_t)d->NT_max * (E > C ? E : C);
-    CHECK_CUDA(cudaMallocHost((void **)&s->down, s->down_floats * sizeof(float)));
+    for (int k = 0; k < 2; k++) {
+        CHECK_CUDA(cudaMallocHost((void **)&s->down[k], s->down_floats * sizeof(float)));
+        CHECK_CUDA(cudaEventCreateWithFlags(&s->down_done[k], cudaEventDisableTiming));
+    }
     d->be = s;  // for the uploads below
 
     // constants
@@ -322,7 +339,10 @@ static void cuda_close(void *be) {
     if (s->widen) CHECK_CUDA(cudaFree(s->widen));
     for (int h = 0; h < 2; h++) CHECK_CUDA(cudaEventDestroy(s->half_done[h]));
     CHECK_CUDA(cudaFreeHost(s->stage));
-    CHECK_CUDA(cudaFreeHost(s->down));
+    for (int k = 0; k < 2; k++) {
+        CHECK_CUDA(cudaFreeHost(s->down[k]));
+        CHECK_CUDA(cudaEventDestroy(s->down_done[k]));
+    }
     CHECK_CUBLAS(culibs_blas.destroy(s->blas));
     CHECK_CUDA(cudaStreamDestroy(s->stream));
     free(s);
@@ -469,6 +489,8 @@ static DecoderOps make_ops(const char *name, void *(*open)(Decoder *), StateByte
     o.release = cuda_release;
     o.upload = cuda_upload;
     o.download = cuda_download;
+    o.download_start = cuda_download_start;
+    o.download_wait = cuda_download_wait;
     o.open = open;
     o.close = cuda_close;
     o.state_bytes = bytes;

@@ -14,9 +14,10 @@
  * What it does with the table's slots:
  *  - memory: cudaMalloc/cudaFree. upload copies through a pinned staging buffer of the Decoder's state (two
  *    halves, each guarded by an event, so the host fills one while the other is on its way; asynchronous on the
- *    Decoder's stream, the host source free on return); download copies into a pinned buffer of NT_max * max(E, C)
- *    floats, waits for the stream, and returns that buffer (valid until the next download). Before the state
- *    exists (decoder_create's ALiBi slopes) upload is a plain synchronous cudaMemcpy.
+ *    Decoder's stream, the host source free on return); download_start enqueues the copy into one of two pinned
+ *    slots of NT_max * max(E, C) floats and records an event, download_wait waits for that event only (the stream's
+ *    later work, the next layer, goes on), and download is the two on slot 0. Before the state exists
+ *    (decoder_create's ALiBi slopes) upload is a plain synchronous cudaMemcpy.
  *  - state per Decoder (open/close): one non-blocking stream, on which every op of the Decoder is enqueued in
  *    order; one cuBLAS handle bound to it (float32 math, no TF32; cuBLAS itself is loaded at run time, below);
  *    the model's constants in float32 on the device (the whole token embedding table, widened once with

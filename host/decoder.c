@@ -204,10 +204,31 @@ static void add_captured(float *out, size_t width, const float *rows, const Capt
     }
 }
 
-static void capture_state(Decoder *d, float *out, const float *x, const Capture *cap, size_t n) {
+// the state whose rows are on their way to the host (a backend that downloads in two steps), added on arrival
+typedef struct {
+    float *out;  // its output block, or NULL: none in flight
+    int slot;    // the host slot it travels to
+} InFlight;
+
+static void capture_finish(Decoder *d, InFlight *q, const Capture *cap, size_t n) {
+    if (!q->out) return;
+    add_captured(q->out, (size_t)model_config(d->m)->d_model, d->ops->download_wait(q->slot, d), cap, n);
+    q->out = NULL;
+}
+
+// rows of hidden state x gathered and added into out: at once, or (two-step downloads) started now and added after
+// the next state's rows have been started, so the host adds while the device runs the layer enqueued before them
+static void capture_state(Decoder *d, float *out, const float *x, const Capture *cap, size_t n, InFlight *q) {
     size_t C = (size_t)model_config(d->m)->d_model;
     d->ops->capture(d->rows, x, d->cap_rows, (int)n, (int)C, d);
-    add_captured(out, C, d->ops->download(d->rows, n * C, d), cap, n);
+    if (!d->ops->download_start) {
+        add_captured(out, C, d->ops->download(d->rows, n * C, d), cap, n);
+        return;
+    }
+    int slot = q->out ? 1 - q->slot : 0;
+    d->ops->download_start(d->rows, n * C, slot, d);
+    capture_finish(d, q, cap, n);
+    q->out = out, q->slot = slot;
 }
 
 double decoder_flops(const ModelConfig *c, const TokenBatch *b) {
@@ -261,16 +282,18 @@ void decoder_forward_stage(Decoder *d, const TokenBatch *b, const Capture *cap, 
     ops->upload(d->cap_rows, d->host_rows, n_cap * sizeof(int), d);
 
     size_t N = (size_t)NT * c->d_model;
+    InFlight q = {NULL, 0};
     if (st->first == 0) {
         ops->embed(d->x, d->ids, d->pos, NT, d);
-        capture_state(d, out + layer_offset[0], d->x, cap, n_cap);
+        capture_state(d, out + layer_offset[0], d->x, cap, n_cap, &q);
     } else if (!st->in_place) {
         ops->upload(d->x, st->x_in, N * sizeof(float), d);
     }
     for (int l = st->first; l < st->end; l++) {
         layer_forward(d, ops->layer(l, d), b->n_seq, NT);
-        if (l + 1 < c->n_layers) capture_state(d, out + layer_offset[l + 1], d->x, cap, n_cap);
+        if (l + 1 < c->n_layers) capture_state(d, out + layer_offset[l + 1], d->x, cap, n_cap, &q);
     }
+    capture_finish(d, &q, cap, n_cap);  // before download's slot 0 is reused
     if (st->end < c->n_layers) {
         if (!st->in_place) memcpy(st->x_out, ops->download(d->x, N, d), N * sizeof(float));
         return;

@@ -21,7 +21,9 @@
  * its attention scratch and thread count there), the weights of a layer in float32 in the canonical layout
  * (model.h's LayerF32, widened or dequantised by the backend, in its memory), and the ops. Every op takes
  * outputs first, then inputs, weights and sizes, and the Decoder last (its backend state: scratch,
- * stream); all pointers are backend memory. The nine per-layer ops have the semantics of their twins in
+ * stream); all pointers are backend memory. Where the backend downloads in two steps, a hidden state's rows travel to
+ * the host while the next layer runs, and are added when the layer after it has been enqueued: one state in flight,
+ * the same additions in the same order. The nine per-layer ops have the semantics of their twins in
  * host/ops_cpu.h; the others are described at their fields.
  *
  * Ownership: decoder_create allocates the activations of up to NT_max tokens (sequences of at most T_max)
@@ -65,6 +67,12 @@ typedef struct DecoderOps {
     void (*upload)(void *dst, const void *src, size_t bytes, Decoder *d);  // host src -> backend dst
     // n floats of backend memory src, readable on the host until the next call (the CPU returns src)
     const float *(*download)(const float *src, size_t n, Decoder *d);
+    // the same in two steps, for a device: start copying n floats of src into host slot 0 or 1 and return at once
+    // (src may be overwritten by the ops enqueued after: the copy is ordered before them), then wait for the slot and
+    // read it until the slot's next start. download may reuse slot 0: the decoder waits for it first. NULL both
+    // where download costs nothing (the CPU)
+    void (*download_start)(const float *src, size_t n, int slot, Decoder *d);
+    const float *(*download_wait)(int slot, Decoder *d);
     // the backend's own state for d, made once d's buffers exist (d->be), and its bytes for a budget
     void *(*open)(Decoder *d);
     void (*close)(void *be);

@@ -548,12 +548,16 @@ static void check_flops(void) {
 // The loop reaches its backend only through the table. A table that counts the calls it hands on to the CPU's, and
 // whose download copies out of backend memory into a staging buffer of its own as a device backend's does, gives
 // the CPU table's states bit for bit, with each op called as often as the layers and batches need; every family's
-// path (pre- and post-LN, parallel residuals, ALiBi, learned positions, OPT's projections) goes through it.
+// path (pre- and post-LN, parallel residuals, ALiBi, learned positions, OPT's projections) goes through it. The
+// same table downloading in two steps (a device's slots) gives the same bits too, every state started once and
+// waited for once, no slot started again before its wait, and download never while slot 0 is in flight.
 static struct {
     int embed, layer, attention, residual, capture, final;
+    int started, waited, misuse;  // two-step downloads, and calls out of order
 } op_calls;
-static float *staged;
-static size_t staged_n;
+static float *staged, *slot_rows[2];
+static size_t staged_n, slot_n[2];
+static int slot_busy[2];
 
 static void counted_embed(float *out, const int32_t *ids, const int *pos, int T, Decoder *d) {
     op_calls.embed++;
@@ -581,6 +585,7 @@ static void counted_final(float *out, float *in, int T, Decoder *d) {
     decoder_ops_cpu.final(out, in, T, d);
 }
 static const float *staged_download(const float *src, size_t n, Decoder *d) {
+    op_calls.misuse += slot_busy[0];
     if (n > staged_n) {
         free(staged);
         staged = base_malloc(n * sizeof(float), "staging");
@@ -588,6 +593,23 @@ static const float *staged_download(const float *src, size_t n, Decoder *d) {
     }
     memcpy(staged, src, n * sizeof(float));
     return staged;
+}
+static void slot_download_start(const float *src, size_t n, int slot, Decoder *d) {
+    op_calls.started++;
+    op_calls.misuse += slot_busy[slot];
+    slot_busy[slot] = 1;
+    if (n > slot_n[slot]) {
+        free(slot_rows[slot]);
+        slot_rows[slot] = base_malloc(n * sizeof(float), "slot");
+        slot_n[slot] = n;
+    }
+    memcpy(slot_rows[slot], src, n * sizeof(float));
+}
+static const float *slot_download_wait(int slot, Decoder *d) {
+    op_calls.waited++;
+    op_calls.misuse += !slot_busy[slot];
+    slot_busy[slot] = 0;
+    return slot_rows[slot];
 }
 
 static void check_op_table(void) {
@@ -631,12 +653,21 @@ static void check_op_table(void) {
               "final %d for %d layers)",
               models[i], op_calls.embed, op_calls.layer, op_calls.attention, op_calls.residual, op_calls.capture,
               op_calls.final, L);
+        DecoderOps two_step = counted;
+        two_step.download_start = slot_download_start;
+        two_step.download_wait = slot_download_wait;
+        memset(&op_calls, 0, sizeof op_calls);
+        rc = extract_from_tokens(m, &two_step, ids, T, -1, first, last, W, &windows, NULL, through, &b, err);
+        CHECK(rc == 0 && memcmp(plain, through, total * sizeof(float)) == 0 && op_calls.started == L * B &&
+                  op_calls.waited == L * B && op_calls.misuse == 0 && !slot_busy[0] && !slot_busy[1],
+              "op_table/%s/two_step_downloads_same_bits (%d started, %d waited, %d out of order)", models[i],
+              op_calls.started, op_calls.waited, op_calls.misuse);
         free(plain);
         free(through);
         model_free(m);
     }
-    free(staged);
-    staged = NULL, staged_n = 0;
+    free(staged), free(slot_rows[0]), free(slot_rows[1]);
+    staged = slot_rows[0] = slot_rows[1] = NULL, staged_n = slot_n[0] = slot_n[1] = 0;
 
     // MPT's clip_qkv (no fixture sets it): the split clamps every value of q, k and v, nothing else
     float qkv[2 * 4] = {-2.0f, 0.25f, 3.0f, -0.5f, 0.5f, -0.75f, 1.0f, 0.0f}, q[4], k[2], v[2];
