@@ -3,6 +3,7 @@
 
     python bench/compare_ridge.py [--shape N,P,T] [--alphas LO,HI,COUNT] [--folds K] [--rounds R]
                                   [--himalaya-rounds H] [--threads N] [--only NAMES] [--work DIR] [--bench BIN]
+                                  [--bench-args "ARGS"] [--himalaya-targets M]
     python3 bench/compare_ridge.py --dry-run [--bench BIN]
 
 Writes a planted problem (Y = X W + noise; the signal's share of variance runs from 0.5% to 50% over the
@@ -16,9 +17,11 @@ targets, so the chosen alphas spread over the grid) to DIR as float32 files, the
     covariance and prediction variance from one GEMM each (sufficient statistics, O(n p t + K A p^2 t)); the
     Pearson r of every (alpha, target) on the held-out rows, the alpha per target by the best mean r over the
     folds, as brainsweep's outer_mean. Its max |r - r_brainsweep| over all targets is printed;
-  - himalaya RidgeCV, numpy and torch CPU backends: same folds (cv=K: KFold without shuffling), same alphas,
-    fit_intercept=True, score_func=correlation_score, float32. It forms, per fold and alpha, the hat matrix
-    from the training to the held-out rows: O(alphas n^2 t), which is why it is slow, not its language;
+  - himalaya RidgeCV, numpy and torch CPU backends (and torch_cuda, on a GPU): same folds (cv=K: KFold without
+    shuffling), same alphas, fit_intercept=True, score_func=correlation_score, float32. It forms, per fold and alpha,
+    the hat matrix from the training to the held-out rows: O(alphas n^2 t), which is why it is slow, not its
+    language. --himalaya-targets M runs it on the first M targets only and scales its time by t / M (its cost is
+    linear in t; the table says so), and compares it over those;
   - scikit-learn RidgeCV(alpha_per_target=True): its efficient leave-one-out (the only protocol it offers
     with one alpha per target), float64 as it computes.
 Every implementation gets the same number of threads (OpenBLAS/OpenMP/torch). Prints a Markdown table (median
@@ -52,6 +55,9 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--only", default="brainsweep,numpy,himalaya-numpy,himalaya-torch,sklearn")
 ap.add_argument("--work", default=".cache/bench/ridge")
 ap.add_argument("--bench", default="build/bench/ridge_bench")
+ap.add_argument("--bench-args", default="", help="more options for the bench binary (\"--device cuda\")")
+ap.add_argument("--himalaya-targets", type=int, default=0,
+                help="himalaya on the first M targets, its time scaled by t / M (0: all targets)")
 ap.add_argument("--target-batch", type=int, default=1000, help="targets per GEMM of the numpy baseline")
 ap.add_argument("--dry-run", action="store_true", help="check the script, the binary's output and the packages")
 args = ap.parse_args()
@@ -59,9 +65,10 @@ args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)  # before numpy loads its BLAS
 
-RUNNERS = ("brainsweep", "numpy", "himalaya-numpy", "himalaya-torch", "sklearn")
+RUNNERS = ("brainsweep", "numpy", "himalaya-numpy", "himalaya-torch", "himalaya-torch_cuda", "sklearn")
 PROTOCOL = {"brainsweep": "K-fold, alpha by mean fold r", "numpy": "K-fold, alpha by mean fold r",
             "himalaya-numpy": "K-fold, alpha by mean fold r", "himalaya-torch": "K-fold, alpha by mean fold r",
+            "himalaya-torch_cuda": "K-fold, alpha by mean fold r",
             "sklearn": "leave-one-out (GCV), alpha by squared error"}
 # ridge_bench's summary line: the median seconds and the share of it spent preparing the targets
 SUMMARY = re.compile(r"^median ([0-9.]+) s over (\d+) run\(s\); .*targets prepared in ([0-9.]+) s \(\d+%, included\)",
@@ -81,7 +88,7 @@ def run_brainsweep(work, folds):
     out = f"{work}/brainsweep"
     os.makedirs(out, exist_ok=True)
     cmd = [args.bench, "--data", work, "--folds", str(folds), "--alphas", args.alphas, "--select", "outer_mean",
-           "--threads", str(args.threads), "--reps", "1", "--out", out]
+           "--threads", str(args.threads), "--reps", "1", "--out", out] + args.bench_args.split()
     t0 = time.perf_counter()
     log = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     sec = time.perf_counter() - t0
@@ -160,16 +167,22 @@ def run_himalaya(X, Y, alphas, folds, backend):
     from himalaya.scoring import correlation_score
 
     b = set_backend(backend)
+    sync = lambda: None  # noqa: E731  (a GPU's work is asynchronous: the clock waits for it)
     if backend.startswith("torch"):
         import torch
 
         torch.set_num_threads(args.threads)
-    Xb, Yb = b.asarray(X), b.asarray(Y)
+        if backend == "torch_cuda":
+            sync = torch.cuda.synchronize
+    m = args.himalaya_targets if 0 < args.himalaya_targets < Y.shape[1] else Y.shape[1]
+    Xb, Yb = b.asarray(X), b.asarray(np.ascontiguousarray(Y[:, :m]))
     model = RidgeCV(alphas=alphas.astype(np.float32), fit_intercept=True, cv=folds,
                     solver_params=dict(score_func=correlation_score))
+    sync()
     t0 = time.perf_counter()
     model.fit(Xb, Yb)
-    sec = time.perf_counter() - t0
+    sync()
+    sec = (time.perf_counter() - t0) * Y.shape[1] / m
     return sec, b.to_numpy(model.cv_scores_).astype(np.float64), b.to_numpy(model.best_alphas_).astype(np.float64)
 
 
@@ -287,6 +300,7 @@ runners = {"brainsweep": brainsweep_round,
            "numpy": lambda: run_numpy(X, Y, alphas, args.folds),
            "himalaya-numpy": lambda: run_himalaya(X, Y, alphas, args.folds, "numpy"),
            "himalaya-torch": lambda: run_himalaya(X, Y, alphas, args.folds, "torch"),
+           "himalaya-torch_cuda": lambda: run_himalaya(X, Y, alphas, args.folds, "torch_cuda"),
            "sklearn": lambda: run_sklearn(X, Y, alphas)}
 # peak resident memory of each implementation, X and Y included: brainsweep's from the kernel's accounting of the
 # finished child (the largest over the rounds); the in-process ones as the high-water mark the kernel keeps for this
@@ -334,10 +348,18 @@ if any(k.startswith("himalaya") for k in names):
 
     versions["himalaya-numpy"] = f"himalaya {himalaya.__version__}, numpy {np.__version__}"
     versions["himalaya-torch"] = f"himalaya {himalaya.__version__}"
+    versions["himalaya-torch_cuda"] = f"himalaya {himalaya.__version__}"
 if "himalaya-torch" in names:
     import torch
 
     versions["himalaya-torch"] += f", torch {torch.__version__} (CPU)"
+if "himalaya-torch_cuda" in names:
+    import torch
+
+    versions["himalaya-torch_cuda"] += f", torch {torch.__version__} ({torch.cuda.get_device_name(0)})"
+for k in versions:
+    if k.startswith("himalaya") and 0 < args.himalaya_targets < t:
+        versions[k] += f"; run on {args.himalaya_targets} of the {t} targets, its time x {t / args.himalaya_targets:g}"
 if "sklearn" in names:
     import sklearn
 
@@ -346,7 +368,8 @@ print(f"n {n}, p {p}, t {t}; {args.folds} folds; {count} alphas 1e{lo}..1e{hi}; 
       f"{args.rounds} interleaved round(s) (himalaya: {min(args.rounds, args.himalaya_rounds)})")
 if summary:
     print(f"brainsweep engine (last round): {summary[0]}")
-label = {"brainsweep": "brainsweep ridge_cv + ridge_targets_init (C, OpenBLAS)",
+engine = "CUDA table" if "cuda" in args.bench_args else "OpenBLAS"
+label = {"brainsweep": f"brainsweep ridge_cv + ridge_targets_init (C, {engine})",
          "numpy": f"numpy: eigh per fold, all alphas in one GEMM ({versions['numpy']})"}
 print("\n| implementation | protocol | median s | peak GiB | rounds | brainsweep is x faster: median of per-round ratios "
       "(range) |")
@@ -362,13 +385,16 @@ for k in names:
           f"{ratio} |")
 
 if "brainsweep" in names:
-    r_bs, a_bs = result["brainsweep"]
-    for k in ("numpy", "himalaya-numpy", "himalaya-torch", "sklearn"):
+    for k in ("numpy", "himalaya-numpy", "himalaya-torch", "himalaya-torch_cuda", "sklearn"):
         if k not in names:
             continue
         r_o, a_o = result[k]
+        if len(a_o) < t:  # himalaya on the first targets only
+            r_bs, a_bs = result["brainsweep"][0][:len(a_o)], result["brainsweep"][1][:len(a_o)]
+        else:
+            r_bs, a_bs = result["brainsweep"]
         same = np.isclose(a_bs, a_o, rtol=1e-4)
-        msg = f"\n{k}: alphas agree on {same.sum()} of {t} targets ({100 * same.mean():.1f}%)"
+        msg = f"\n{k}: alphas agree on {same.sum()} of {len(a_o)} targets ({100 * same.mean():.1f}%)"
         if r_o is not None:
             dr = np.abs(r_bs - r_o)
             msg += (f"; max |dr| over them {dr[same].max() if same.any() else float('nan'):.2e}; "

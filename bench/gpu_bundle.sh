@@ -21,6 +21,7 @@
 #   cuda/         the CUDA runtime (libcudart) our binary was linked against, used only where the machine has
 #                 none, so the CPU part runs even without the toolkit (cuBLAS is not carried: the CUDA decoder
 #                 loads the machine's at run time, bench/gpu_env.sh finds it)
+#   wheels/       himalaya's wheel (pure Python), the baseline bench/gpu/ridge.sh runs on the machine's torch
 #   MANIFEST      what went in: git revision, date, packages and versions, sizes
 # The library set is found, not listed: `ldd` of every program, each library's package by `dpkg -S`, the .debs
 # (at the versions installed here, or the archive's current ones where a rebuild replaced them) fetched with
@@ -38,6 +39,7 @@ DEBS=.cache/gpu-bundle/debs
 STAGE=.cache/gpu-bundle/stage   # root/ and base/ unpacked here, then packed into $OUT/libs.tar.xz
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 NVCC=${NVCC:-$CUDA_HOME/bin/nvcc}
+HIMALAYA=0.4.11
 LIMIT_MIB=64
 ARCH_DIR=usr/lib/x86_64-linux-gnu
 # packages whose libraries the machine's own copy should provide where it has one (bundled only as a fallback)
@@ -96,6 +98,15 @@ done
 # debug sections stay here in build-gpu; the carried copies keep their symbols (backtraces) but not DWARF
 find "$OUT/build" -type f -perm -u+x -exec strip --strip-debug {} +
 say "binaries: $(find "$OUT/build" -type f | wc -l) programs copied into $OUT/build ($(du -sh "$OUT/build" | cut -f1))"
+
+# himalaya, pure Python, the baseline of the GPU ridge benchmark (bench/gpu/ridge.sh, its torch_cuda backend): the
+# wheel goes on the device's PYTHONPATH as it is (the machine has numpy, scipy, scikit-learn and torch)
+mkdir -p "$OUT/wheels" .cache/gpu-bundle/wheels
+if [ ! -f .cache/gpu-bundle/wheels/himalaya-$HIMALAYA-py3-none-any.whl ] &&
+   ! python3 -m pip download --quiet --no-deps -d .cache/gpu-bundle/wheels "himalaya==$HIMALAYA"; then
+  say "note: himalaya $HIMALAYA could not be downloaded: the GPU ridge benchmark will run without its baseline"
+fi
+cp .cache/gpu-bundle/wheels/himalaya-*.whl "$OUT/wheels/" 2>/dev/null || true
 
 # 2. the libraries -------------------------------------------------------------------------------------------------
 # the packages that own the given library files here, one dpkg -S call for all (a file may be registered with or
@@ -255,6 +266,7 @@ repo_kib=$(git ls-files -co --exclude-standard -z | xargs -0 du -ckb 2>/dev/null
   echo "nvcc: $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
   echo "cuda runtime fallback: $(basename "$cudart")"
   echo "glibc: $glibc_min or newer"
+  echo "wheels: $(cd "$OUT/wheels" && ls 2>/dev/null | tr '\n' ' ')"
   echo "size: bundle $((bundle_kib / 1024)) MiB, repository files $((repo_kib / 1024)) MiB"
   echo "packages (name version folder):"
   sed 's/^/  /' <<<"$pkglist"

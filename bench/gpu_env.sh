@@ -109,6 +109,18 @@ if [ -n "$_bs_major" ]; then
   fi
 fi
 
+# the fits' cuSOLVER and cuFFT and the stages' NCCL are loaded at run time the same way: their folders, where the
+# machine's loader does not know them, found in the same places and added to the path
+for _bs_lib in cusolver cufft nccl; do
+  ldconfig -p 2>/dev/null | grep -q "lib$_bs_lib\.so\." && continue
+  for _bs_d in ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+               $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+    [ -d "$_bs_d" ] || continue
+    _bs_f=$(find "$_bs_d" -maxdepth 4 -name "lib$_bs_lib.so.*" 2>/dev/null | head -1)
+    if [ -n "$_bs_f" ]; then BS_LD_PATH=$BS_LD_PATH:$(dirname "$_bs_f"); break; fi
+  done
+done
+
 bs_run() { LD_LIBRARY_PATH=$BS_LD_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; }
 bs_ldd() { LD_LIBRARY_PATH=$BS_LD_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$@"; }
 

@@ -2,6 +2,7 @@
 //   build/bench/ridge_bench [--data DIR | --shape N,P,T] [--folds K] [--alphas LO,HI,COUNT]
 //                           [--select inner|outer_mean] [--threads N] [--reps R] [--memory-gib G] [--out DIR]
 //                           [--layers L,C [--pca-fit fold|all] [--pca-method eigh|randomized]] [--design-cache on|off]
+//                           [--device cpu|cuda]
 // --data DIR reads DIR/shape.txt ("n p t"), DIR/X.f32 (n, p) and DIR/Y.f32 (n, t), row-major float32
 // (bench/compare_ridge.py writes them and runs the other implementations on the same files);
 // --shape generates a planted problem instead (Y = X W + noise, signal-to-noise varying over targets so
@@ -19,8 +20,11 @@
 // Prints the time of the L fits, PCA included, and the time of preparing the targets, which the total includes.
 // --design-cache off: the engine's design cache keeps nothing (the same batches, every split decomposed again by
 // every target batch), to measure what the cache saves in one build.
+// --device cuda: the fits' CUDA table (cuda/linalg_cuda.h) on GPU 0, the targets resident in its memory as a sweep
+// keeps them (ridge_targets_resident), and the yardstick cuBLAS's float32 product (8192^3, no TF32) through the same
+// table; exit 77 with the reason where no GPU or no CUDA math library is there.
 // --out DIR writes r.f64 and alpha.f64 (t each) for comparison. Defaults: 5 folds, 20 alphas 1e-2..1e5,
-// outer_mean (himalaya's choice), all cores, 3 reps, 4 GiB.
+// outer_mean (himalaya's choice), all cores, 3 reps, 4 GiB, cpu.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -30,6 +34,8 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "cuda/backend_cuda.h"
+#include "cuda/gpu.h"
 #include "host/base.h"
 #include "host/cv.h"
 #include "host/encoding.h"
@@ -108,9 +114,47 @@ static double sgemm_peak(int threads) {
     return 2.0 * M * M * (double)M / best * 1e-9;
 }
 
+// the float32 product rate of a device's table (GFLOP/s): 8192^3 on random data in its memory, the best of 3 after
+// a warm-up (the table's ops return with their results complete, so the host's clock times them)
+static double table_sgemm_peak(const LinalgOps *la) {
+    const size_t M = 8192, bytes = M * M * sizeof(float);
+    float *h = base_malloc(bytes, "peak");
+    for (size_t i = 0; i < M * M; i++) h[i] = nrand();
+    float *a = la->alloc(bytes, "peak"), *b = la->alloc(bytes, "peak"), *c = la->alloc(bytes, "peak");
+    la->upload(a, h, bytes), la->upload(b, h, bytes);
+    double best = 1e30;
+    for (int r = -1; r < 3; r++) {
+        double t0 = bench_now();
+        la->sgemm(LINALG_N, LINALG_T, M, M, M, 1.0f, a, M, b, M, 0.0f, c, M);
+        double t = bench_now() - t0;
+        if (r >= 0 && t < best) best = t;
+    }
+    la->free(a), la->free(b), la->free(c);
+    free(h);
+    return 2.0 * (double)M * M * (double)M / best * 1e-9;
+}
+
+// the fits' table of --device: the CPU's, or the CUDA one on GPU 0 (exit 77 naming why it cannot run)
+static const LinalgOps *device_table(const char *device, char *name, size_t len) {
+    snprintf(name, len, "cpu");
+    if (!strcmp(device, "cpu")) return &linalg_ops_cpu;
+    char why[BASE_ERR_LEN];
+    GpuInfo gpu;
+    const Backend *b = backend_cuda_get(why, sizeof why);
+    if (b && gpu_bind(0, &gpu) < 0) snprintf(why, sizeof why, "%s", gpu.name), b = NULL;
+    if (b && !backend_cuda_fits(why, sizeof why)) b = NULL;
+    if (!b) {
+        printf("SKIP ridge_bench --device cuda: %s\n", why);
+        exit(77);
+    }
+    snprintf(name, len, "cuda (%s)", gpu.name);
+    return b->linalg;
+}
+
 // L layers of C features for n words, PCA to p, fitted to t targets: the per-subject work of a sweep
 static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, const double *alphas, size_t A,
-                       RidgeSelect select, int pca_all, PcaMethod method, size_t memory, int threads) {
+                       RidgeSelect select, int pca_all, PcaMethod method, size_t memory, int threads,
+                       const LinalgOps *la) {
     const size_t Z = 64;  // latent dimensions shared by the layers and the targets
     float *z = base_malloc(n * Z * sizeof(float), "latents"), *mix = base_malloc(Z * C * sizeof(float), "mixing");
     float *x = base_malloc(base_mul(n, C) * sizeof(float), "layer"), *Y = base_malloc(base_mul(n, t) * sizeof(float), "Y");
@@ -126,10 +170,11 @@ static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, 
     RidgeTargets rt;
     double t_targets = bench_now();
     if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
+    ridge_targets_resident(&rt, la);
     t_targets = bench_now() - t_targets;
     int delay0 = 0;
     EncodingSpec e = {NULL, RESAMPLE_SUM, 3, NULL, n, &delay0, 1, 0, p, pca_all, method, NULL, 0, &cv, &rt,
-                      alphas, A, select, 0, memory, 0, 0, &linalg_ops_cpu};
+                      alphas, A, select, 0, memory, 0, 0, la};
     float *r = base_malloc(5 * t * sizeof(float), "scores");
     EncodingOut o = {r, r + t, r + 2 * t, r + 3 * t, r + 4 * t, NULL, NULL, 0};
     EncodingStats st;
@@ -148,9 +193,9 @@ static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, 
         for (size_t k = 0; k < t; k++) rsum += r[k] / (double)(L * t);
     }
     printf("ridge_bench layers: %zu layers x %zu features -> PCA %zu (%s, %s) x %zu words -> %zu targets; %d folds, %zu "
-           "alphas, select %s, %d thread(s)\n",
+           "alphas, select %s, %d thread(s), table %s\n",
            L, C, st.components, pca_all ? "all samples" : "per fold", method == PCA_EIGH ? "eigh" : "randomized", n, t,
-           K, A, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads);
+           K, A, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, la->name);
     printf("%.2f s for the %zu fits (%.3f s per layer, PCA included) and %.3f s preparing the targets once: %.2f s in "
            "all; ridge %.1f GFLOP; mean r %.3f; peak RSS %.2f GiB\n",
            fit, L, fit / (double)L, t_targets, fit + t_targets, flops * 1e-9, rsum, peak_rss_gib());
@@ -161,7 +206,7 @@ static void run_layers(size_t n, size_t p, size_t t, size_t L, size_t C, int K, 
 
 int main(int argc, char **argv) {
     threads_choose_blas_kernels(argv);
-    const char *data = NULL, *out = NULL;
+    const char *data = NULL, *out = NULL, *device = "cpu";
     size_t n = 20000, p = 500, t = 5000, count = 20;
     int K = 5, threads = 0, reps = 3;
     double lo = -2, hi = 5, memory_gib = 4;
@@ -185,6 +230,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--pca-fit")) pca_all = !strcmp(v, "all");
         else if (!strcmp(a, "--pca-method")) method = !strcmp(v, "randomized") ? PCA_RANDOMIZED : PCA_EIGH;
         else if (!strcmp(a, "--design-cache")) no_design_cache = !strcmp(v, "off");
+        else if (!strcmp(a, "--device")) ok = !strcmp(v, "cpu") || !strcmp(v, "cuda"), device = v;
         else ok = 0;
         if (!ok || i + 1 >= argc) {
             fprintf(stderr, "ridge_bench: bad option '%s' (see the comment at the top of bench/ridge_bench.c)\n", a);
@@ -195,12 +241,14 @@ int main(int argc, char **argv) {
     if (threads <= 0) threads = omp_get_num_procs();
     if (reps < 1) reps = 1;
     threads_init(threads);
+    char device_name[320];
+    const LinalgOps *la = device_table(device, device_name, sizeof device_name);
 
     if (layers) {
         double *grid = base_malloc(count * sizeof(double), "alphas");
         base_logspace(grid, lo, hi, count);
         run_layers(n, p, t, layers, width, K, grid, count, select, pca_all, method, (size_t)(memory_gib * 1073741824.0),
-                   threads);
+                   threads, la);
         free(grid);
         return 0;
     }
@@ -231,23 +279,25 @@ int main(int argc, char **argv) {
     RidgeStats st;
     const float *Xs[1] = {X};
     for (int i = 0; i < reps; i++) {
-        peaks[i] = sgemm_peak(threads);
+        peaks[i] = la == &linalg_ops_cpu ? sgemm_peak(threads) : table_sgemm_peak(la);
         // timed: everything the engine does for one call, the targets' preparation included
         CvPlan cv;
         RidgeTargets rt;
         double t0 = bench_now();
         if (cv_plan_folds(&cv, n, K, 0, err) || ridge_targets_init(&rt, Y, n, t, &cv, err)) DIE("check the shape", "%s", err);
+        ridge_targets_resident(&rt, la);
         prep[i] = bench_now() - t0;
         RidgeConfig cfg = {&cv, alphas, count, select, 0, NULL, 0, NULL, (size_t)(memory_gib * 1073741824.0),
-                           &linalg_ops_cpu, no_design_cache};
+                           la, no_design_cache};
         if (ridge_cv(Xs, 0, p, &rt, &cfg, &o, &st, err)) DIE("check the shape", "%s", err);
         secs[i] = bench_now() - t0;
         ridge_targets_free(&rt);
         cv_free(&cv);
     }
     double sec = bench_median(secs, reps), peak = bench_median(peaks, reps), sec_prep = bench_median(prep, reps);
-    printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s\n", n, p, t, K,
-           count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename());
+    printf("ridge_bench n %zu p %zu t %zu: %d folds, %zu alphas, select %s, %d thread(s), OpenBLAS %s, device %s\n", n,
+           p, t, K, count, select == RIDGE_SELECT_INNER ? "inner" : "outer_mean", threads, openblas_get_corename(),
+           device_name);
     printf("median %.3f s over %d run(s); %.1f GFLOP, %.1f GFLOP/s; sgemm %.1f GFLOP/s (%.0f%%); %zu split(s), "
            "%zu dual, %zu from the design cache (%.0f MiB); %zu of %zu scores direct; %zu batch(es) of %zu targets; "
            "targets prepared in %.3f s (%.0f%%, included); peak RSS %.2f GiB\n",
