@@ -6,7 +6,8 @@
 // warm up (layers uploaded on first use) and REPS more times (default 5), with the CUDA table --weights chooses as
 // run.gpu_weights does (default auto: the checkpoint's stored type when bf16 or fp16). Prints per backend the seconds (the
 // median for CUDA), tokens/s and GFLOP/s (decoder_flops: the matrix products and the visible attention pairs),
-// then ||gpu - cpu|| / ||cpu|| of the worst hidden state. Lines the device scripts read:
+// then ||gpu - cpu|| / ||cpu|| of the worst hidden state, and the states' bytes to the host (every captured row of
+// every state: what crosses PCIe) over the forward's seconds. Lines the device scripts read:
 //   RESULT backend=NAME [weights=W device="..."] seconds=S tokens_per_s=X gflops=Y
 //   RESULT states_rel=R layers=L+1
 //   SKIP cuda: WHY          (a build without CUDA or no usable GPU; exit 77 when the CPU did not run either)
@@ -125,7 +126,8 @@ int main(int argc, char **argv) {
         double s = run(ops, m, &b, cap, (size_t)NT, gpu_out, total, offset, 1, reps);
         const char *w = ops == cuda->decoder_bf16 ? "bf16" : ops == cuda->decoder_f16 ? "fp16" : "float32";
         printf("RESULT backend=cuda weights=%s device=\"%s\" seconds=%.4f tokens_per_s=%.1f gflops=%.1f (median of "
-               "%d)\n", w, gpu.name, s, NT / s, flops / s / 1e9, reps);
+               "%d); states to the host %.2f GB, %.1f GB/s over the forward\n", w, gpu.name, s, NT / s, flops / s / 1e9,
+               reps, (double)total * sizeof(float) * 1e-9, (double)total * sizeof(float) / s * 1e-9);
         if (cpu) {
             double worst = 0;
             for (int l = 0; l <= c->n_layers; l++) {

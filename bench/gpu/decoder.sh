@@ -122,7 +122,8 @@ forward_7b() {
       echo "ROW decoder 7B-shaped (2 layers), 4096 tokens, $w | FAIL | decoder_speed exit $src"
     else
       per32=$(awk -v g="$gpu" 'BEGIN { printf "%.0f", g * 2 / 32 }')
-      echo "ROW decoder 7B-shaped (2 of 32 layers), 1x4096 tokens (cuda $w) | ${gpu} tok/s | ${gf} GFLOP/s; ~${per32} tok/s for 32 layers"
+      gbs=$(grep -o 'states to the host [0-9.]* GB, [0-9.]* GB/s' "$LOG/speed_7b_$w.log")
+      echo "ROW decoder 7B-shaped (2 of 32 layers), 1x4096 tokens (cuda $w) | ${gpu} tok/s | ${gf} GFLOP/s; ~${per32} tok/s for 32 layers; ${gbs:-?}"
     fi
   done
   # against transformers on the same GPU and checkpoint (bench/gpu/hf_speed.py: bf16, sdpa, every hidden state to the
