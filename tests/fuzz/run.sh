@@ -46,7 +46,8 @@ HDF5_HARNESSES=" fuzz_featcache fuzz_highgamma_h5 fuzz_results "
 # the file), or it was (H5Dread, H5Aread) but the fault is an out-of-memory, a timeout, or a memory error in
 # or below a function that only decodes the file's own structures: H5HG_read (a global heap object's stored
 # length, vlen strings; the heap is loaded through the metadata cache, so the innermost frame may be
-# H5C_protect). A buffer brainsweep sized wrongly faults in the copy into it and stays ours.
+# H5C_protect), or a fault on memory libhdf5 allocated itself (alloc_in_hdf5). A buffer brainsweep sized wrongly
+# faults in the copy into it and stays ours.
 HDF5_KNOWN_CRASH='^(H5HG_read)$'
 
 # "innermost-function innermost-module api chain" of a replayed report: the innermost named frame past the
@@ -58,6 +59,15 @@ first_frame() {
     awk 'NR == 1 {fn = $1; mod = $2} $2 !~ /libhdf5/ {print fn, mod, prev, chain; found = 1; exit}
          {prev = $1; chain = chain (chain == "" ? "" : ",") $1}
          END {if (!found && NR) print fn, mod, prev, chain}'
+}
+
+# alloc_in_hdf5 LOG: 1 when the memory a report's fault touched was allocated inside libhdf5 (the innermost frame of
+# its "allocated by" stack past the allocator), else 0 or nothing: then a fault under H5Dread or H5Aread lies in
+# libhdf5's own buffer (a block its free lists kept from an earlier, damaged file), not in the one brainsweep passed
+alloc_in_hdf5() {
+  awk '/allocated by thread/ {on = 1; next}
+       on && !/^ +#[0-9]+ / {exit}
+       on && !/ in (malloc|calloc|realloc|__interceptor_[a-z]+|__asan[^ ]*|operator new[^ ]*) / {print (/libhdf5/ ? 1 : 0); exit}' "$1"
 }
 
 # hang_stack BIN INPUT LOG: the stack of an input that hangs, where libFuzzer's alarm printed none (it mostly lands in a
@@ -143,7 +153,7 @@ fuzz_one() {
       fi
       for f in ${chain//,/ }; do [[ $f =~ $HDF5_KNOWN_CRASH ]] && decoder=$f; done
       if [[ $module == *libhdf5* ]] && { [[ ! $api =~ ^H5(Dread|Aread)$ ]] || [ -n "$decoder" ] ||
-                                        [[ $kind =~ ^(oom|timeout)$ ]]; }; then
+                                        [[ $kind =~ ^(oom|timeout)$ ]] || [ "$(alloc_in_hdf5 "$log.replay")" = 1 ]; }; then
         [ "$decoder" != "$fn" ] || decoder=''
         known+=("$kind@${decoder:+$decoder>}$fn")
       else
